@@ -1,0 +1,49 @@
+"""HTTP endpoints of the casino. Each validates, makes one service call, and renders."""
+from wire.handlers import JsonHandler
+from wire.validation import BET_AMOUNT, CURRENCY, ENTITY_ID, IDENTIFIER, PAYOUT_AMOUNT
+
+from . import wallet
+
+
+class ProviderCallbackHandler(JsonHandler):
+    """The signed callbacks the provider makes: x-casino-signature with CASINO_SECRET."""
+    signature_header = "x-casino-signature"
+    secret_setting = "casino_secret"
+    operation = None
+
+    async def post(self):
+        answer = await self.settings["db"].transaction(type(self).operation, self.body)
+        self.render_json(answer.status, answer.body, replay=answer.replay)
+
+
+class GetBalanceHandler(ProviderCallbackHandler):
+    schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID}
+    operation = wallet.get_balance
+
+
+class DebitHandler(ProviderCallbackHandler):
+    schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
+              "roundId": IDENTIFIER, "amount": BET_AMOUNT, "currency": CURRENCY}
+    operation = wallet.debit
+
+
+class CreditHandler(ProviderCallbackHandler):
+    schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
+              "roundId": IDENTIFIER, "amount": PAYOUT_AMOUNT, "currency": CURRENCY,
+              "relatedTransactionId": IDENTIFIER.optional()}
+    operation = wallet.credit
+
+
+class RollbackHandler(ProviderCallbackHandler):
+    schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
+              "originalTransactionId": IDENTIFIER, "roundId": IDENTIFIER}
+    operation = wallet.rollback
+
+
+def routes():
+    return [
+        (r"/casino/getBalance", GetBalanceHandler),
+        (r"/casino/debit", DebitHandler),
+        (r"/casino/credit", CreditHandler),
+        (r"/casino/rollback", RollbackHandler),
+    ]

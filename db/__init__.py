@@ -1,0 +1,1 @@
+"""The only place that knows about PostgreSQL servers, pools, threads and transactions."""

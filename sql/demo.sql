@@ -1,0 +1,56 @@
+-- Demo data: two players with funded USD and EUR wallets, the JAQPOT provider and a few
+-- games on both sides. Idempotent: every row is keyed, so re-applying it (each server
+-- start does) changes nothing, and balances played since are kept.
+
+INSERT INTO CASINO_USERS (username, email) VALUES
+    ('alice', 'alice@example.com'),
+    ('bob',   'bob@example.com')
+ON CONFLICT (username) DO NOTHING;
+
+INSERT INTO CASINO_WALLETS (user_id, currency_code)
+SELECT u.id, c.code
+FROM CASINO_USERS u CROSS JOIN (VALUES ('USD'), ('EUR')) AS c (code)
+WHERE u.username IN ('alice', 'bob')
+ON CONFLICT (user_id, currency_code) DO NOTHING;
+
+-- Funding is a ledger entry like any other movement, so the audit explains every cent.
+WITH deposit AS (
+    INSERT INTO CASINO_TRANSACTIONS (
+        provider_id, external_transaction_id, transaction_type, wallet_id, amount,
+        request_fingerprint, outcome, playable_movement, redeemable_movement,
+        balance_after, response_status, response_cache)
+    SELECT NULL, 'demo-deposit-' || u.username || '-' || w.currency_code, 'deposit', w.id, 100000,
+           'demo-deposit', 'applied', 100000, 100000,
+           w.playable_balance + 100000, 200, '{}'
+    FROM CASINO_WALLETS w JOIN CASINO_USERS u ON u.id = w.user_id
+    WHERE u.username IN ('alice', 'bob')
+    ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
+    RETURNING wallet_id, playable_movement, redeemable_movement
+)
+UPDATE CASINO_WALLETS w
+SET playable_balance = w.playable_balance + deposit.playable_movement,
+    redeemable_balance = w.redeemable_balance + deposit.redeemable_movement,
+    updated_at = now()
+FROM deposit
+WHERE w.id = deposit.wallet_id;
+
+INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint) VALUES
+    ('JAQPOT', 'Jaqpot Games', NULL)
+ON CONFLICT (code) DO NOTHING;
+
+INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency, is_active, min_bet, max_bet)
+SELECT p.id, g.code, g.name, g.currency, g.active, g.min_bet, g.max_bet
+FROM CASINO_GAME_PROVIDERS p
+CROSS JOIN (VALUES
+    ('jaqpot-slots',    'Jaqpot Slots',    'USD', true,  10,  10000),
+    ('jaqpot-roulette', 'Jaqpot Roulette', 'EUR', true,  100, 50000),
+    ('jaqpot-classic',  'Jaqpot Classic',  'USD', false, 10,  1000)
+) AS g (code, name, currency, active, min_bet, max_bet)
+WHERE p.code = 'JAQPOT'
+ON CONFLICT (provider_id, provider_game_id) DO NOTHING;
+
+INSERT INTO PROVIDER_GAMES (game_id, name, is_active, min_bet, max_bet) VALUES
+    ('jaqpot-slots',    'Jaqpot Slots',    true,  10,  10000),
+    ('jaqpot-roulette', 'Jaqpot Roulette', true,  100, 50000),
+    ('jaqpot-classic',  'Jaqpot Classic',  false, 10,  1000)
+ON CONFLICT (game_id) DO NOTHING;

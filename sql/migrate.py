@@ -1,0 +1,158 @@
+"""Applies sql/migrations/NNNN_name.sql in order; `--demo` also loads sql/demo.sql.
+
+    python -m sql.migrate            apply pending migrations
+    python -m sql.migrate --status   list applied and pending ones
+    python -m sql.migrate --demo     apply pending migrations, then the demo data
+
+Each file runs in its own transaction and is recorded with a checksum of its bytes; an
+applied file whose bytes changed is refused, since the database no longer matches what
+the repository says it is. A session-level advisory lock makes concurrent migrators
+(several servers starting at once) take turns: the second finds nothing left to do.
+Without DATABASE_URL the embedded server is started for the run (see db/config.py).
+"""
+import argparse
+import hashlib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+
+HERE = Path(__file__).resolve().parent
+MIGRATIONS_DIR = HERE / "migrations"
+DEMO_FILE = HERE / "demo.sql"
+# Any fixed 64-bit number; this one spells "migrate".
+ADVISORY_LOCK_KEY = 0x6D6967726174
+
+_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+
+CREATE_LEDGER = """
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        name        TEXT PRIMARY KEY,
+        checksum    TEXT NOT NULL,
+        applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+    )
+"""
+APPLIED = "SELECT name, checksum FROM schema_migrations ORDER BY name"
+RECORD = "INSERT INTO schema_migrations (name, checksum) VALUES (%s, %s)"
+
+
+class MigrationError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    path: Path
+
+    @property
+    def sql(self):
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def checksum(self):
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def discover(directory=MIGRATIONS_DIR):
+    migrations = []
+    for path in sorted(directory.glob("*.sql")):
+        if not _NAME.fullmatch(path.name):
+            raise MigrationError(f"{path.name}: migration files are named NNNN_name.sql")
+        migrations.append(Migration(path.name, path))
+    numbers = [m.name[:4] for m in migrations]
+    if len(set(numbers)) != len(numbers):
+        raise MigrationError("two migration files share a number")
+    return migrations
+
+
+def _applied(conn):
+    with conn, conn.cursor() as cur:
+        cur.execute(CREATE_LEDGER)
+        cur.execute(APPLIED)
+        return dict(cur.fetchall())
+
+
+def _verify(applied, migrations):
+    known = {m.name: m for m in migrations}
+    for name, checksum in applied.items():
+        if name not in known:
+            raise MigrationError(f"{name} is applied but its file is missing")
+        if known[name].checksum != checksum:
+            raise MigrationError(
+                f"{name} changed after it was applied (checksum {checksum[:12]}… in the "
+                f"database, {known[name].checksum[:12]}… on disk); add a new migration instead")
+
+
+def status(dsn, directory=MIGRATIONS_DIR):
+    """[(name, 'applied' | 'pending')] in order."""
+    migrations = discover(directory)
+    conn = psycopg2.connect(dsn)
+    try:
+        applied = _applied(conn)
+    finally:
+        conn.close()
+    _verify(applied, migrations)
+    return [(m.name, "applied" if m.name in applied else "pending") for m in migrations]
+
+
+def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print):
+    """Apply every pending migration; return the names applied."""
+    migrations = discover(directory)
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            conn.autocommit = True
+            cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+            conn.autocommit = False
+        try:
+            # Read under the lock: another migrator may have just finished.
+            applied = _applied(conn)
+            _verify(applied, migrations)
+            done = []
+            for migration in migrations:
+                if migration.name in applied:
+                    continue
+                with conn, conn.cursor() as cur:
+                    cur.execute(migration.sql)
+                    cur.execute(RECORD, (migration.name, migration.checksum))
+                log(f"applied {migration.name}")
+                done.append(migration.name)
+            if demo:
+                with conn, conn.cursor() as cur:
+                    cur.execute(DEMO_FILE.read_text(encoding="utf-8"))
+            return done
+        finally:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+    finally:
+        conn.close()
+
+
+def main(argv=None):
+    from db.config import database_from_environment
+
+    parser = argparse.ArgumentParser(prog="python -m sql.migrate", description=__doc__.split("\n")[0])
+    parser.add_argument("--status", action="store_true", help="list applied and pending migrations")
+    parser.add_argument("--demo", action="store_true", help="also load sql/demo.sql")
+    parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
+    args = parser.parse_args(argv)
+    try:
+        with database_from_environment(args.data_dir) as database:
+            if args.status:
+                for name, state in status(database.dsn):
+                    print(f"{state:8} {name}")
+                return 0
+            done = migrate(database.dsn, demo=args.demo)
+            print(f"{len(done)} migration(s) applied" + (", demo data loaded" if args.demo else ""))
+            return 0
+    except MigrationError as exc:
+        print(f"migration error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The base handler every JSON endpoint of both sides stands on.
+
+Order of checks, for every request: size (413) -> signature over the raw bytes (401) ->
+JSON and field types (400). Only then does a handler's own code run, so a bad request
+never reaches a service, and nothing is parsed before it is authenticated.
+"""
+import json
+import logging
+import re
+import uuid
+
+import tornado.web
+
+from db.pool import DatabaseUnavailable
+
+from .errors import ApiError, error_body
+from .signing import verify
+from .validation import parse_body
+
+log = logging.getLogger("wire")
+
+MAX_BODY_BYTES = 64 * 1024
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,100}")
+_GENERIC_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+                  413: "PAYLOAD_TOO_LARGE"}
+
+
+class JsonHandler(tornado.web.RequestHandler):
+    # Set by subclasses: which header carries the signature, and which application
+    # setting holds the secret. None means the endpoint is not signed.
+    signature_header = None
+    secret_setting = None
+    schema = None
+
+    def prepare(self):
+        self._begin()
+        if self.request.method != "POST":
+            return
+        raw = self.request.body
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiError(413, "PAYLOAD_TOO_LARGE", f"body exceeds {MAX_BODY_BYTES} bytes")
+        if self.signature_header is not None:
+            secret = self.settings[self.secret_setting]
+            if not verify(raw, self.request.headers.get(self.signature_header), secret):
+                raise ApiError(401, "INVALID_SIGNATURE",
+                               f"missing or wrong {self.signature_header} header")
+        self.body = parse_body(raw, self.schema or {})
+
+    def _begin(self):
+        in_flight = getattr(self.application, "in_flight", None)
+        if in_flight is not None:
+            in_flight.started()
+            self._in_flight = in_flight
+        # A caller's own id is kept so one request can be followed across both systems.
+        supplied = self.request.headers.get("X-Request-Id", "")
+        self.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+        self.set_header("X-Request-Id", self.request_id)
+
+    def compute_etag(self):
+        return None  # answers to POSTs are not cacheable; the hash would be wasted work
+
+    def on_finish(self):
+        in_flight = getattr(self, "_in_flight", None)
+        if in_flight is not None:
+            in_flight.finished()
+
+    def render_json(self, status, body, replay=False):
+        """body is bytes already serialised (a stored answer is replayed as is) or a dict."""
+        if not isinstance(body, (bytes, str)):
+            body = json.dumps(body, separators=(",", ":"))
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        if replay:
+            self.set_header("Idempotent-Replay", "true")
+        self.finish(body)
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            status, code, message = exc.status_code, exc.code, exc.message
+        elif isinstance(exc, DatabaseUnavailable):
+            status, code, message = 503, "SERVICE_UNAVAILABLE", "database unavailable, retry later"
+        elif status_code in _GENERIC_CODES:
+            status, code = status_code, _GENERIC_CODES[status_code]
+            message = self._reason
+        else:
+            status, code = 500, "INTERNAL_ERROR"
+            message = f"internal error, request id {self.request_id}"
+        self.clear_header("Idempotent-Replay")
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(error_body(code, message))
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, ApiError):
+            return  # an ordinary answer, logged by the access log
+        if isinstance(value, DatabaseUnavailable):
+            log.warning("request %s: database unavailable: %s", self.request_id, value)
+            return
+        if isinstance(value, tornado.web.HTTPError):
+            return
+        log.error("request %s: unexpected error on %s", self.request_id, self.request.path,
+                  exc_info=(typ, value, tb))
+
+
+class NotFoundHandler(JsonHandler):
+    """Any path no handler claims: a JSON 404 rather than Tornado's HTML page."""
+
+    def prepare(self):
+        self._begin()
+        raise ApiError(404, "NOT_FOUND", "no such endpoint")

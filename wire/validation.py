@@ -1,0 +1,64 @@
+"""Request bodies as PROTOCOL.md types them; anything else is 400 INVALID_REQUEST.
+
+A schema is a dict of field name -> Field. `parse_body` turns raw bytes into a validated
+dict holding only the schema's fields (unknown fields are ignored, as is usual for
+JSON APIs that must stay compatible with newer callers).
+"""
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import invalid
+
+MAX_SAFE_INTEGER = 2**53 - 1
+_IDENTIFIER = re.compile(r"[\x21-\x7e]{1,100}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+@dataclass(frozen=True)
+class Field:
+    check: Callable[[object], bool]
+    expected: str
+    required: bool = True
+
+    def optional(self):
+        return Field(self.check, self.expected, required=False)
+
+
+def _integer(minimum):
+    # bool is a subclass of int in Python; the protocol says booleans are invalid.
+    return lambda v: type(v) is int and minimum <= v <= MAX_SAFE_INTEGER
+
+
+IDENTIFIER = Field(lambda v: isinstance(v, str) and _IDENTIFIER.fullmatch(v) is not None,
+                   "a string of 1-100 printable ASCII characters without whitespace")
+CURRENCY = Field(lambda v: isinstance(v, str) and _CURRENCY.fullmatch(v) is not None,
+                 "an ISO 4217 code of three upper-case letters")
+ENTITY_ID = Field(_integer(1), f"an integer from 1 to {MAX_SAFE_INTEGER}")
+BET_AMOUNT = Field(_integer(1), f"an integer number of minor units from 1 to {MAX_SAFE_INTEGER}")
+PAYOUT_AMOUNT = Field(_integer(0), f"an integer number of minor units from 0 to {MAX_SAFE_INTEGER}")
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_body(raw: bytes, schema: dict) -> dict:
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise invalid("body is not valid UTF-8 JSON")
+    if not isinstance(body, dict):
+        raise invalid("body must be a JSON object")
+    values = {}
+    for name, field in schema.items():
+        if name not in body or (body[name] is None and not field.required):
+            if field.required:
+                raise invalid(f"field '{name}' is required")
+            values[name] = None
+            continue
+        if not field.check(body[name]):
+            raise invalid(f"field '{name}' must be {field.expected}")
+        values[name] = body[name]
+    return values
