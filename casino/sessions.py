@@ -1,0 +1,42 @@
+"""Casino game sessions: a token that ties a user, one wallet and a game together.
+
+A session starts inactive and becomes active once the provider accepted the launch, so a
+launch the provider refused can never be bet on.
+"""
+import secrets
+
+CREATE_SESSION = """
+    INSERT INTO CASINO_GAME_SESSIONS (token, user_id, wallet_id, game_id, is_active)
+    VALUES (%s, %s, %s, %s, false)
+    RETURNING id
+"""
+
+ACTIVATE_SESSION = """
+    UPDATE CASINO_GAME_SESSIONS
+    SET provider_session_id = %s, is_active = true, updated_at = now()
+    WHERE token = %s
+"""
+
+CLOSE_SESSION = """
+    UPDATE CASINO_GAME_SESSIONS SET is_active = false, updated_at = now()
+    WHERE token = %s
+"""
+
+
+def new_token():
+    # 256 bits from the OS; URL-safe base64 is printable ASCII without whitespace.
+    return secrets.token_urlsafe(32)
+
+
+def create_session(cur, user_id, wallet_id, game_id):
+    token = new_token()
+    cur.execute(CREATE_SESSION, (token, user_id, wallet_id, game_id))
+    return token
+
+
+def activate_session(cur, token, provider_session_id):
+    cur.execute(ACTIVATE_SESSION, (provider_session_id, token))
+
+
+def close_session(cur, token):
+    cur.execute(CLOSE_SESSION, (token,))

@@ -1,0 +1,92 @@
+"""Test harness: one real PostgreSQL for the whole run, one database and one real server
+process per xdist worker, and HTTP between the tests and the server.
+
+The controller process (or the only process, without -n) starts the embedded server
+before workers exist; workers inherit its address through the environment. With
+TEST_DATABASE_URL set (a role allowed to CREATE DATABASE), that server is used instead.
+"""
+import os
+import shutil
+import tempfile
+import uuid
+
+import psycopg2
+import pytest
+
+from db.embedded import EmbeddedPostgres
+from sql.migrate import migrate
+from tests.support import Api, Ledger, ServerProcess, tune_for_tests, with_database
+
+SERVER_DSN_VAR = "CASINO_TEST_SERVER_DSN"
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput") or os.environ.get(SERVER_DSN_VAR):
+        return
+    if os.environ.get("TEST_DATABASE_URL"):
+        os.environ[SERVER_DSN_VAR] = os.environ["TEST_DATABASE_URL"]
+        return
+    data_dir = tempfile.mkdtemp(prefix="casino-test-pg-")
+    server = EmbeddedPostgres(os.path.join(data_dir, "data")).start()
+    tune_for_tests(server.dsn())
+    config._casino_embedded = (server, data_dir)
+    os.environ[SERVER_DSN_VAR] = server.dsn()
+
+
+def pytest_unconfigure(config):
+    started = getattr(config, "_casino_embedded", None)
+    if started:
+        server, data_dir = started
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def create_database(prefix):
+    """A new empty database on the shared server; returns its DSN."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    server_dsn = os.environ[SERVER_DSN_VAR]
+    conn = psycopg2.connect(server_dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return with_database(server_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def database_dsn(worker_id):
+    """This worker's own freshly migrated database."""
+    dsn = create_database(f"test_{worker_id}")
+    migrate(dsn, log=lambda _: None)
+    return dsn
+
+
+@pytest.fixture(scope="session")
+def server(database_dsn):
+    """A real `python server.py` on a free port, on this worker's database."""
+    proc = ServerProcess(database_dsn).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def fresh_dsn():
+    """An empty database of its own, for tests of migrations."""
+    return create_database("scratch")
+
+
+@pytest.fixture(scope="session")
+def api(server):
+    return Api(server.url)
+
+
+@pytest.fixture(scope="session")
+def ledger(database_dsn):
+    return Ledger(database_dsn)
+
+
+@pytest.fixture
+def clean_audit(ledger):
+    """Every test that uses it ends by checking the ledger's invariants."""
+    yield
+    assert ledger.violations() == []

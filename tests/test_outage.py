@@ -1,0 +1,56 @@
+"""The database goes away and comes back: 503 meanwhile, recovery without a restart."""
+import tempfile
+
+import pytest
+
+from db.config import ensure_database
+from db.embedded import EmbeddedPostgres
+from sql.migrate import migrate
+from tests.support import Api, Ledger, ServerProcess, tune_for_tests
+
+
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL of this test's own, since it is about to be stopped."""
+    with tempfile.TemporaryDirectory(prefix="casino-outage-") as tmp:
+        pg = EmbeddedPostgres(f"{tmp}/data").start()
+        tune_for_tests(pg.dsn())
+        ensure_database(pg.dsn(), "casino")
+        migrate(pg.dsn("casino"), log=lambda _: None)
+        yield pg
+        pg.stop()
+
+
+def test_database_down_gives_503_and_service_recovers(own_postgres):
+    ledger = Ledger(own_postgres.dsn("casino"))
+    game = ledger.game()
+    user_id, wallets = ledger.player(funds=1_000)
+    token = ledger.session(user_id, wallets["USD"], game)
+    server = ServerProcess(own_postgres.dsn("casino")).start()
+    try:
+        api = Api(server.url)
+        bet = lambda tx: api.casino("debit", {"sessionToken": token, "userId": user_id,
+                                               "transactionId": tx, "roundId": "r1",
+                                               "amount": 100, "currency": "USD"})
+        assert bet("before").status_code == 200  # the pool now holds live connections
+
+        own_postgres.stop()
+        health = api.http.get(server.url + "/health")
+        assert health.status_code == 503
+        assert health.json()["database"] == "down"
+        during = bet("during")
+        assert during.status_code == 503
+        assert during.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+        own_postgres.start()
+        assert api.http.get(server.url + "/health").status_code == 200
+        # The pool's connections died with the old server; none of that reaches a caller.
+        assert bet("during").status_code == 200
+        assert bet("after").status_code == 200
+        assert bet("during").headers.get("Idempotent-Replay") == "true"
+        assert ledger.balance(wallets["USD"])[0] == 700
+        assert ledger.violations() == []
+        assert server.proc.poll() is None
+        assert "Traceback" not in server.output()
+    finally:
+        server.stop()
