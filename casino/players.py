@@ -49,7 +49,7 @@ def create_player(cur, username, currencies=("USD",)):
 
 def deposit(cur, wallet_id, amount, reference):
     """Adds cash (playable and redeemable). Keyed by reference: a repeat moves nothing."""
-    cur.execute("SELECT 1 FROM CASINO_WALLETS WHERE id = %s FOR UPDATE", (wallet_id,))
+    cur.execute("SELECT 1 FROM CASINO_WALLETS WHERE id = %s FOR NO KEY UPDATE", (wallet_id,))
     body = json.dumps({"reference": reference, "amount": amount})
     cur.execute(RECORD_DEPOSIT, {"reference": reference, "amount": amount,
                                  "wallet_id": wallet_id, "body": body})

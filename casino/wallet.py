@@ -4,7 +4,7 @@ Every money call (debit, credit, rollback) is one database transaction that
   1. claims its transactionId: a 'pending' ledger row, INSERT ... ON CONFLICT DO NOTHING.
      A concurrent duplicate blocks on the unique index until the first commits, then
      finds the stored answer and replays it;
-  2. locks the wallet row (SELECT ... FOR UPDATE). Every path takes the same two locks in
+  2. locks the wallet row (SELECT ... FOR NO KEY UPDATE). Every path takes the same two locks in
      the same order (its own transactionId, then the one wallet), so calls never deadlock;
   3. applies the rules, reading other ledger rows only after the lock is held;
   4. writes the new balance and the answer (status + body) into the claimed row.
@@ -44,11 +44,14 @@ STORED_ANSWER = """
     WHERE provider_id = %s AND external_transaction_id = %s
 """
 
+# NO KEY UPDATE, not UPDATE: the claim's foreign key to the wallet already holds a KEY SHARE
+# lock on this row, and two calls each holding KEY SHARE and asking for FOR UPDATE would
+# deadlock. NO KEY UPDATE coexists with KEY SHARE and still excludes every other writer.
 LOCK_WALLET = """
     SELECT playable_balance, redeemable_balance
     FROM CASINO_WALLETS
     WHERE id = %s
-    FOR UPDATE
+    FOR NO KEY UPDATE
 """
 
 # The queries below read other ledger rows. They must run as statements of their own

@@ -135,13 +135,13 @@ class Ledger:
         return self.run(lambda cur: (cur.execute(sql, params), cur.fetchall())[1])
 
     def game(self, min_bet=1, max_bet=1_000_000, currency="USD", active=True, provider_disabled=False):
+        """A game of a provider of its own, so each test has its own transactionId space."""
         code = "g-" + uuid.uuid4().hex[:8]
 
         def create(cur):
             cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name, is_disabled)
-                           VALUES (%s, %s, %s) ON CONFLICT (code) DO UPDATE SET code = EXCLUDED.code
-                           RETURNING id""",
-                        ("P-" + code if provider_disabled else "JAQPOT", "Jaqpot Games", provider_disabled))
+                           VALUES (%s, 'Test provider', %s) RETURNING id""",
+                        ("P-" + code, provider_disabled))
             provider_id = cur.fetchone()[0]
             cur.execute("""INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency,
                                                     is_active, min_bet, max_bet)
