@@ -122,14 +122,16 @@ class Ledger:
 
     def __init__(self, dsn):
         self.dsn = dsn
+        self._conn = None
+        self._lock = threading.Lock()
 
     def run(self, fn, *args):
-        conn = psycopg2.connect(self.dsn)
-        try:
-            with conn, conn.cursor() as cur:
+        """fn(cursor, *args) in one committed transaction on a kept connection."""
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg2.connect(self.dsn)
+            with self._conn, self._conn.cursor() as cur:
                 return fn(cur, *args)
-        finally:
-            conn.close()
 
     def query(self, sql, *params):
         return self.run(lambda cur: (cur.execute(sql, params), cur.fetchall())[1])
