@@ -48,6 +48,7 @@ def test_database_down_gives_503_and_service_recovers(own_postgres):
         assert bet("during").status_code == 200
         assert bet("after").status_code == 200
         assert bet("during").headers.get("Idempotent-Replay") == "true"
+        ledger = Ledger(own_postgres.dsn("casino"))  # the old one's connection died too
         assert ledger.balance(wallets["USD"])[0] == 700
         assert ledger.violations() == []
         assert server.proc.poll() is None
