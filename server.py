@@ -18,8 +18,12 @@ import tornado.netutil
 import tornado.web
 
 import casino.handlers
+import provider.handlers
+from casino.demo import play_demo
+from casino.provider_link import ProviderLink
 from db.config import database_from_environment
 from db.pool import Database
+from provider.casino_client import CasinoClient
 from sql.migrate import migrate
 from wire.handlers import JsonHandler, NotFoundHandler
 
@@ -61,15 +65,21 @@ class InFlight:
 
 
 class Application(tornado.web.Application):
-    def __init__(self, db, secrets):
+    def __init__(self, db, secrets, own_url):
         self.in_flight = InFlight()
-        handlers = [(r"/health", HealthHandler), *casino.handlers.routes()]
+        handlers = [(r"/health", HealthHandler), *casino.handlers.routes(), *provider.handlers.routes()]
+        casino_secret = secrets["CASINO_SECRET"].encode()
+        provider_secret = secrets["PROVIDER_SECRET"].encode()
         super().__init__(
             handlers,
             default_handler_class=NotFoundHandler,
             db=db,
-            casino_secret=secrets["CASINO_SECRET"].encode(),
-            provider_secret=secrets["PROVIDER_SECRET"].encode(),
+            casino_secret=casino_secret,
+            provider_secret=provider_secret,
+            casino_code=os.environ.get("CASINO_CODE", "DEMO-CASINO"),
+            # Both systems reach each other over HTTP, by default at this process's address.
+            provider_link=ProviderLink(os.environ.get("PROVIDER_URL", own_url), provider_secret),
+            casino_client=CasinoClient(os.environ.get("CASINO_URL", own_url), casino_secret),
         )
 
 
@@ -91,6 +101,9 @@ def parse_args(argv):
                         help="database connections, and threads running them (DB_POOL_SIZE, default 16)")
     parser.add_argument("--no-demo-data", action="store_true",
                         help="do not load sql/demo.sql at start")
+    parser.add_argument("--demo", action="store_true",
+                        help="play one demo round through /casino/simulateRound, print it, and exit "
+                             "(0 when every step went as scripted)")
     return parser.parse_args(argv)
 
 
@@ -109,19 +122,24 @@ def startup_banner(address, database, on_defaults):
 
 
 async def serve(args, database, secrets, on_defaults):
-    db = Database(database.dsn, size=args.pool_size)
-    app = Application(db, secrets)
-    server = tornado.httpserver.HTTPServer(app, max_body_size=TRANSPORT_BODY_LIMIT, xheaders=False)
     sockets = tornado.netutil.bind_sockets(args.port, args.host)
-    server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
+    own_url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{port}"
+    db = Database(database.dsn, size=args.pool_size)
+    app = Application(db, secrets, own_url)
+    server = tornado.httpserver.HTTPServer(app, max_body_size=TRANSPORT_BODY_LIMIT, xheaders=False)
+    server.add_sockets(sockets)
     print(startup_banner(f"http://{args.host}:{port}", database, on_defaults), flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    exit_code = 0
+    if args.demo:
+        exit_code = await play_demo(own_url, db)
+    else:
+        await stop.wait()
 
     print("shutting down: no new connections, finishing requests in flight", flush=True)
     server.stop()
@@ -131,6 +149,7 @@ async def serve(args, database, secrets, on_defaults):
         log.warning("%d request(s) still running after %ss", app.in_flight.count, SHUTDOWN_GRACE_SECONDS)
     await server.close_all_connections()
     db.close()
+    return exit_code
 
 
 def main(argv=None):
@@ -142,9 +161,9 @@ def main(argv=None):
         log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set", ", ".join(on_defaults))
     with database_from_environment(args.data_dir) as database:
         migrate(database.dsn, demo=not args.no_demo_data, log=log.info)
-        asyncio.run(serve(args, database, secrets, on_defaults))
+        exit_code = asyncio.run(serve(args, database, secrets, on_defaults))
     print("stopped", flush=True)
-    return 0
+    return exit_code
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from wire.handlers import JsonHandler
 from wire.validation import BET_AMOUNT, CURRENCY, ENTITY_ID, IDENTIFIER, PAYOUT_AMOUNT
 
 from . import wallet
+from .launch import launch_game, simulate_round
 
 
 class ProviderCallbackHandler(JsonHandler):
@@ -40,8 +41,29 @@ class RollbackHandler(ProviderCallbackHandler):
     operation = wallet.rollback
 
 
+class LaunchGameHandler(JsonHandler):
+    """Client-facing (a game lobby): no signature."""
+    schema = {"userId": ENTITY_ID, "gameId": ENTITY_ID, "currency": CURRENCY.optional()}
+
+    async def post(self):
+        _, answer = await launch_game(self.settings["db"], self.settings["provider_link"],
+                                      self.settings["casino_code"], self.body)
+        self.render_json(200, answer)
+
+
+class SimulateRoundHandler(JsonHandler):
+    """Test driver: launch, then let the provider play one scripted round."""
+    schema = LaunchGameHandler.schema
+
+    async def post(self):
+        self.render_json(200, await simulate_round(self.settings["db"], self.settings["provider_link"],
+                                                   self.settings["casino_code"], self.body))
+
+
 def routes():
     return [
+        (r"/casino/launchGame", LaunchGameHandler),
+        (r"/casino/simulateRound", SimulateRoundHandler),
         (r"/casino/getBalance", GetBalanceHandler),
         (r"/casino/debit", DebitHandler),
         (r"/casino/credit", CreditHandler),

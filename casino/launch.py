@@ -1,0 +1,83 @@
+"""Game launch and the demo round, as the casino runs them for a player."""
+from dataclasses import dataclass
+
+from wire.errors import ApiError
+from wire.validation import IDENTIFIER
+
+from . import sessions
+
+USER = "SELECT id FROM CASINO_USERS WHERE id = %s"
+
+GAME_AND_PROVIDER = """
+    SELECT g.provider_game_id, g.default_currency, g.is_active, p.api_endpoint, p.is_disabled
+    FROM CASINO_GAMES g
+    JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+    WHERE g.id = %s
+"""
+
+WALLET = "SELECT id, playable_balance FROM CASINO_WALLETS WHERE user_id = %s AND currency_code = %s"
+
+
+@dataclass
+class PendingLaunch:
+    token: str
+    user_id: int
+    game_id: int
+    provider_game_id: str
+    provider_endpoint: str | None
+    currency: str
+    balance: int
+
+
+def prepare_launch(cur, req):
+    """Validate user, game, provider and wallet; create the (inactive) session."""
+    cur.execute(USER, (req["userId"],))
+    if cur.fetchone() is None:
+        raise ApiError(404, "USER_NOT_FOUND", "no such user")
+    cur.execute(GAME_AND_PROVIDER, (req["gameId"],))
+    game = cur.fetchone()
+    if game is None:
+        raise ApiError(404, "GAME_NOT_FOUND", "no such game")
+    provider_game_id, default_currency, game_active, endpoint, provider_disabled = game
+    if not game_active:
+        raise ApiError(403, "GAME_DISABLED", "the game is disabled")
+    if provider_disabled:
+        raise ApiError(403, "PROVIDER_DISABLED", "the game's provider is disabled")
+    currency = req["currency"] or default_currency
+    cur.execute(WALLET, (req["userId"], currency))
+    wallet = cur.fetchone()
+    if wallet is None:
+        raise ApiError(404, "WALLET_NOT_FOUND", f"the user has no {currency} wallet")
+    wallet_id, balance = wallet
+    token = sessions.create_session(cur, req["userId"], wallet_id, req["gameId"])
+    return PendingLaunch(token, req["userId"], req["gameId"], provider_game_id, endpoint, currency, balance)
+
+
+def _unavailable():
+    return ApiError(502, "PROVIDER_UNAVAILABLE", "the game provider refused or did not answer")
+
+
+async def launch_game(db, link, casino_code, req):
+    pending = await db.transaction(prepare_launch, req)
+    status, answer = await link.call(pending.provider_endpoint, "launch", {
+        "sessionToken": pending.token, "userId": pending.user_id, "gameId": pending.provider_game_id,
+        "currency": pending.currency, "casinoCode": casino_code})
+    provider_session_id = (answer or {}).get("providerSessionId")
+    if status != 200 or not IDENTIFIER.check(provider_session_id):
+        raise _unavailable()
+    await db.transaction(sessions.activate_session, pending.token, provider_session_id)
+    return pending, {"sessionToken": pending.token, "providerSessionId": provider_session_id,
+                     "userId": pending.user_id, "gameId": pending.game_id,
+                     "currency": pending.currency, "balance": pending.balance}
+
+
+async def simulate_round(db, link, casino_code, req):
+    pending, launched = await launch_game(db, link, casino_code, req)
+    status, result = await link.call(pending.provider_endpoint, "simulate", {
+        "providerSessionId": launched["providerSessionId"], "sessionToken": pending.token,
+        "userId": pending.user_id})
+    if status != 200 or result is None:
+        raise _unavailable()
+    return {"sessionToken": pending.token, "providerSessionId": launched["providerSessionId"],
+            "roundId": result.get("roundId"), "startingBalance": pending.balance,
+            "finalBalance": result.get("finalBalance"), "steps": result.get("steps", [])}

@@ -1,0 +1,84 @@
+"""The provider's client for the casino's wallet: signed calls, retried like an aggregator.
+
+A call whose outcome is uncertain is sent again, byte for byte, with the same
+transactionId; the casino's idempotency makes that safe. A definitive answer ends it:
+
+    answer                                  retried?
+    2xx                                     no: applied (or replayed)
+    4xx of the protocol (400-499)           no: refused, and will be refused again
+    5xx (500, 502, 503, 504, ...)           yes: the casino may or may not have applied it
+    timeout, refused/reset connection,
+    reply cut off (Tornado's 599)           yes: same
+
+Backoff is exponential and bounded; after the last attempt the outcome is "unknown".
+"""
+import asyncio
+import json
+from dataclasses import dataclass
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+from wire.signing import sign
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    first_backoff: float = 0.05
+    max_backoff: float = 1.0
+    timeout: float = 5.0
+
+    def backoff(self, attempt):
+        return min(self.first_backoff * 2 ** (attempt - 1), self.max_backoff)
+
+
+@dataclass
+class CasinoAnswer:
+    status: int | None          # None when no definitive answer came
+    body: dict | None
+    replay: bool
+    attempts: int
+    request: dict
+
+    @property
+    def definitive(self):
+        return self.status is not None
+
+    @property
+    def accepted(self):
+        return self.status is not None and 200 <= self.status < 300
+
+
+def is_definitive(status):
+    return 200 <= status < 500
+
+
+class CasinoClient:
+    def __init__(self, base_url, secret: bytes, policy=RetryPolicy()):
+        self.base_url = base_url.rstrip("/")
+        self.secret = secret
+        self.policy = policy
+        self.http = AsyncHTTPClient()
+
+    async def call(self, endpoint, body: dict) -> CasinoAnswer:
+        # Serialised and signed once: every retry sends exactly the same bytes.
+        data = json.dumps(body, separators=(",", ":")).encode()
+        request = HTTPRequest(
+            f"{self.base_url}/casino/{endpoint}", method="POST", body=data,
+            headers={"Content-Type": "application/json", "x-casino-signature": sign(data, self.secret)},
+            request_timeout=self.policy.timeout, connect_timeout=self.policy.timeout)
+        for attempt in range(1, self.policy.attempts + 1):
+            response = await self.http.fetch(request, raise_error=False)
+            if is_definitive(response.code):
+                return CasinoAnswer(response.code, _json(response.body),
+                                    response.headers.get("Idempotent-Replay") == "true", attempt, body)
+            if attempt < self.policy.attempts:
+                await asyncio.sleep(self.policy.backoff(attempt))
+        return CasinoAnswer(None, None, False, self.policy.attempts, body)
+
+
+def _json(raw):
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return {"unparsable": (raw or b"")[:200].decode("utf-8", "replace")}

@@ -1,0 +1,77 @@
+"""Provider side of a game launch: the casino's player becomes a customer with a session."""
+import secrets
+from dataclasses import dataclass
+
+from wire.errors import ApiError
+
+GAME_BY_CODE = """
+    SELECT id, game_id, is_active, min_bet, max_bet FROM PROVIDER_GAMES WHERE game_id = %s
+"""
+
+# The customer is found by the casino's identity; a concurrent first launch of the same
+# player is absorbed by the unique key instead of failing.
+UPSERT_CUSTOMER = """
+    INSERT INTO PROVIDER_CUSTOMERS (player_id, casino_code, external_user_id)
+    VALUES (%s, %s, %s)
+    ON CONFLICT (casino_code, external_user_id) DO UPDATE SET casino_code = EXCLUDED.casino_code
+    RETURNING id
+"""
+
+# One provider session per casino session: a launch the casino resends gets the same one.
+CREATE_SESSION = """
+    INSERT INTO PROVIDER_SESSIONS (provider_session_id, customer_id, game_id, casino_session_token, currency)
+    VALUES (%s, %s, %s, %s, %s)
+    ON CONFLICT (casino_session_token) DO UPDATE SET casino_session_token = EXCLUDED.casino_session_token
+    RETURNING provider_session_id
+"""
+
+SESSION = """
+    SELECT s.id, s.provider_session_id, s.casino_session_token, s.currency,
+           c.id, c.external_user_id, g.id, g.game_id, g.min_bet, g.max_bet
+    FROM PROVIDER_SESSIONS s
+    JOIN PROVIDER_CUSTOMERS c ON c.id = s.customer_id
+    JOIN PROVIDER_GAMES g ON g.id = s.game_id
+    WHERE s.provider_session_id = %s
+"""
+
+
+@dataclass
+class ProviderSession:
+    id: int
+    provider_session_id: str
+    casino_session_token: str
+    currency: str
+    customer_id: int
+    casino_user_id: str
+    game_id: int
+    game_code: str
+    min_bet: int
+    max_bet: int
+
+
+def launch(cur, req):
+    cur.execute(GAME_BY_CODE, (req["gameId"],))
+    game = cur.fetchone()
+    if game is None:
+        raise ApiError(404, "GAME_NOT_FOUND", "no such game at this provider")
+    game_pk, code, is_active, min_bet, max_bet = game
+    if not is_active:
+        raise ApiError(403, "GAME_DISABLED", "the game is disabled")
+    cur.execute(UPSERT_CUSTOMER, ("JQ-" + secrets.token_hex(8), req["casinoCode"], str(req["userId"])))
+    customer_id = cur.fetchone()[0]
+    cur.execute(CREATE_SESSION, ("ps-" + secrets.token_urlsafe(16), customer_id, game_pk,
+                                 req["sessionToken"], req["currency"]))
+    return {"providerSessionId": cur.fetchone()[0], "gameId": code, "currency": req["currency"],
+            "minBet": min_bet, "maxBet": max_bet}
+
+
+def find_session(cur, provider_session_id, casino_session_token, user_id):
+    """The provider session the three identifiers agree on, or the protocol's error."""
+    cur.execute(SESSION, (provider_session_id,))
+    row = cur.fetchone()
+    if row is None or row[2] != casino_session_token:
+        raise ApiError(404, "SESSION_NOT_FOUND", "no provider session for that session pair")
+    session = ProviderSession(*row)
+    if session.casino_user_id != str(user_id):
+        raise ApiError(403, "USER_MISMATCH", "the session belongs to another user")
+    return session
