@@ -5,7 +5,7 @@ player as 502 PROVIDER_UNAVAILABLE and the casino session stays inactive.
 """
 import json
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from wire.signing import sign
 
@@ -26,7 +26,10 @@ class ProviderLink:
             f"{base}/{operation}", method="POST", body=data,
             headers={"Content-Type": "application/json", "x-provider-signature": sign(data, self.secret)},
             request_timeout=self.timeouts[operation], connect_timeout=self.timeouts["launch"])
-        response = await self.http.fetch(request, raise_error=False)
+        try:
+            response = await self.http.fetch(request, raise_error=False)
+        except (OSError, HTTPClientError):  # refused, reset, timed out: no answer at all
+            return None, None
         if response.code == 599:
             return None, None
         try:

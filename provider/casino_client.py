@@ -16,7 +16,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from wire.signing import sign
 
@@ -68,8 +68,11 @@ class CasinoClient:
             headers={"Content-Type": "application/json", "x-casino-signature": sign(data, self.secret)},
             request_timeout=self.policy.timeout, connect_timeout=self.policy.timeout)
         for attempt in range(1, self.policy.attempts + 1):
-            response = await self.http.fetch(request, raise_error=False)
-            if is_definitive(response.code):
+            try:
+                response = await self.http.fetch(request, raise_error=False)
+            except (OSError, HTTPClientError):  # refused, reset, cut off, timed out
+                response = None
+            if response is not None and is_definitive(response.code):
                 return CasinoAnswer(response.code, _json(response.body),
                                     response.headers.get("Idempotent-Replay") == "true", attempt, body)
             if attempt < self.policy.attempts:

@@ -152,6 +152,26 @@ class Ledger:
             return cur.fetchone()[0]
         return self.run(create)
 
+    def launchable_game(self, min_bet=10, max_bet=10_000, currency="USD", at_provider=True,
+                        provider_active=True, endpoint=None):
+        """A game both sides know, of the in-process provider (or one at `endpoint`)."""
+        code = "pg-" + uuid.uuid4().hex[:8]
+
+        def create(cur):
+            cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint)
+                           VALUES (%s, 'Jaqpot Games', %s) RETURNING id""", ("JQ-" + code, endpoint))
+            provider_id = cur.fetchone()[0]
+            cur.execute("""INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency,
+                                                    min_bet, max_bet)
+                           VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
+                        (provider_id, code, code, currency, min_bet, max_bet))
+            game_id = cur.fetchone()[0]
+            if at_provider:
+                cur.execute("""INSERT INTO PROVIDER_GAMES (game_id, name, is_active, min_bet, max_bet)
+                               VALUES (%s, %s, %s, %s, %s)""", (code, code, provider_active, min_bet, max_bet))
+            return game_id
+        return self.run(create)
+
     def player(self, funds=10_000, currencies=("USD",)):
         """A user with funded wallets; returns (user_id, {currency: wallet_id})."""
         def create(cur):

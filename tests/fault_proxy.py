@@ -1,0 +1,69 @@
+"""A TCP proxy between the provider and the casino that loses replies on purpose.
+
+For a path it is told to cut, it forwards the request, lets the casino answer in full,
+and then closes the provider's connection without passing the answer on: the casino has
+applied the call, the provider cannot know it. That is the worst case a retrying client
+must survive.
+"""
+import asyncio
+import threading
+from collections import Counter
+
+
+class FaultProxy:
+    def __init__(self):
+        self.upstream = None          # (host, port), set once the casino listens
+        self.cut = Counter()          # path -> how many more replies to lose
+        self.forwarded = Counter()    # path -> requests passed to the casino
+        self.lost = Counter()         # path -> replies lost
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self):
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    def stop(self):
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _handle(self, reader, writer):
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            body = await reader.readexactly(length)
+            path = head.split(b" ", 2)[1].decode()
+            # Tornado's client sends "Connection: close", so the casino's answer ends at EOF.
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+            up_writer.write(head + body)
+            await up_writer.drain()
+            answer = await up_reader.read()
+            up_writer.close()
+            self.forwarded[path] += 1
+            if self.cut[path] > 0:
+                self.cut[path] -= 1
+                self.lost[path] += 1
+                return
+            writer.write(answer)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
