@@ -38,6 +38,11 @@ class Database:
             # A dead peer is noticed in seconds, not after the kernel's two hours.
             keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
         )
+        # psycopg2's pool closes a returned connection when it already keeps `minconn`
+        # idle ones, and opens `minconn` at construction. Starting at 0 and raising it
+        # afterwards opens connections only when needed (the database may be down at
+        # start) and then keeps every one of them.
+        self._pool.minconn = size
         self._executor = ThreadPoolExecutor(size, thread_name_prefix="db")
         self._lock = threading.Lock()
         self.in_use = 0

@@ -1,0 +1,1 @@
+"""Load and benchmark scripts: figures, not tests."""

@@ -1,0 +1,98 @@
+"""Signed debits per second against a running server.
+
+    python server.py &                       # embedded database under ./.data/postgres
+    python -m loadtests.debit_rate --url http://127.0.0.1:8000 --runs 3
+
+Provisions funded wallets with open sessions straight in the casino's tables (the same
+database the server uses: DATABASE_URL, or the embedded server's --data-dir), then sends
+pre-signed debits of 1 cent over keep-alive connections and prints requests/s, p50 and
+p99 per run and the median of the runs. Each run is bounded by --seconds.
+"""
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import uuid
+from urllib.parse import urlsplit
+
+import psycopg2
+
+from casino import players, sessions
+from db.config import database_from_environment
+from wire.signing import sign
+
+from .http_load import build_request, run_load
+
+FUNDS = 10**12
+
+
+def provision(dsn, wallets):
+    """(user_id, session token) per wallet, on a game with no practical bet limit."""
+    conn = psycopg2.connect(dsn)
+    tag = uuid.uuid4().hex[:8]
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name) VALUES (%s, 'Load test')
+                           RETURNING id""", ("BENCH-" + tag,))
+            provider_id = cur.fetchone()[0]
+            cur.execute("""INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency,
+                                                    min_bet, max_bet)
+                           VALUES (%s, 'bench', 'Bench', 'USD', 1, %s) RETURNING id""", (provider_id, FUNDS))
+            game_id = cur.fetchone()[0]
+            accounts = []
+            for i in range(wallets):
+                user_id, wallet_ids = players.create_player(cur, f"bench-{tag}-{i}")
+                players.deposit(cur, wallet_ids["USD"], FUNDS, f"bench-{tag}-{i}")
+                token = sessions.create_session(cur, user_id, wallet_ids["USD"], game_id)
+                sessions.activate_session(cur, token, "bench")
+                accounts.append((user_id, token))
+        return accounts
+    finally:
+        conn.close()
+
+
+def debit_requests(host, accounts, connections, per_connection, secret):
+    run = uuid.uuid4().hex[:8]
+    lists = []
+    for c in range(connections):
+        requests = []
+        for k in range(per_connection):
+            user_id, token = accounts[(c + k * connections) % len(accounts)]
+            body = json.dumps({"sessionToken": token, "userId": user_id, "transactionId": f"{run}-{c}-{k}",
+                               "roundId": f"{run}-{c}", "amount": 1, "currency": "USD"},
+                              separators=(",", ":")).encode()
+            requests.append(build_request(host, "/casino/debit", body, {"x-casino-signature": sign(body, secret)}))
+        lists.append(requests)
+    return lists
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m loadtests.debit_rate", description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--wallets", type=int, default=1000, help="1 = one hot wallet")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--data-dir", help="the running server's embedded data directory")
+    args = parser.parse_args(argv)
+
+    secret = os.environ.get("CASINO_SECRET", "dev-casino-secret").encode()
+    with database_from_environment(args.data_dir) as database:
+        accounts = provision(database.dsn, args.wallets)
+    target = urlsplit(args.url)
+    rates = []
+    for run in range(1, args.runs + 1):
+        # The lists bound the run too: at most 1 000 requests a second per connection.
+        lists = debit_requests(target.netloc, accounts, args.concurrency, int(args.seconds * 1_000), secret)
+        result = asyncio.run(run_load(target.hostname, target.port, lists, args.seconds))
+        rates.append(result.rate)
+        print(f"run {run}: {result.rate:8.0f} debits/s  p50 {result.percentile(50) * 1000:6.1f} ms  "
+              f"p99 {result.percentile(99) * 1000:6.1f} ms  statuses {result.statuses}  "
+              f"client CPU {result.cpu / result.elapsed:.0%}")
+    print(f"median of {args.runs}: {statistics.median(rates):.0f} debits/s "
+          f"({args.concurrency} connections, {args.wallets} wallet(s))")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""A cheap HTTP/1.1 load generator: pre-signed requests over keep-alive asyncio streams.
+
+Cheap on purpose, so a measurement is of the server and not of the client: every request
+is serialised and signed before the clock starts, and each connection just writes bytes
+and reads one response at a time.
+"""
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LoadResult:
+    latencies: list = field(default_factory=list)   # seconds, one per answered request
+    statuses: dict = field(default_factory=dict)
+    elapsed: float = 0.0
+    cpu: float = 0.0                                  # this process's CPU seconds meanwhile
+
+    @property
+    def rate(self):
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, p):
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def build_request(host, path, body: bytes, headers: dict) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", "Content-Type: application/json",
+             f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _read_response(reader):
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _connection(host, port, requests, deadline, result):
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        for raw in requests:
+            if time.perf_counter() >= deadline:
+                break
+            started = time.perf_counter()
+            writer.write(raw)
+            status = await _read_response(reader)
+            result.latencies.append(time.perf_counter() - started)
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+async def run_load(host, port, request_lists, seconds):
+    """One connection per list; each sends its requests in order until the time is up
+    or its list runs out (the lists bound the run)."""
+    result = LoadResult()
+    cpu_start = time.process_time()
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(*(_connection(host, port, requests, deadline, result) for requests in request_lists))
+    result.elapsed = time.perf_counter() - started
+    result.cpu = time.process_time() - cpu_start
+    return result
