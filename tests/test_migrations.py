@@ -12,22 +12,21 @@ from sql.migrate import MIGRATIONS_DIR, MigrationError, discover, migrate, statu
 from tests.support import ROOT, parallel
 
 
-def tables(dsn):
+def first_column(dsn, sql):
     conn = psycopg2.connect(dsn)
     with conn, conn.cursor() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-        names = [r[0] for r in cur.fetchall()]
+        cur.execute(sql)
+        values = [r[0] for r in cur.fetchall()]
     conn.close()
-    return names
+    return values
+
+
+def tables(dsn):
+    return first_column(dsn, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
 
 
 def applied(dsn):
-    conn = psycopg2.connect(dsn)
-    with conn, conn.cursor() as cur:
-        cur.execute("SELECT name FROM schema_migrations ORDER BY applied_at, name")
-        names = [r[0] for r in cur.fetchall()]
-    conn.close()
-    return names
+    return first_column(dsn, "SELECT name FROM schema_migrations ORDER BY applied_at, name")
 
 
 @pytest.fixture
