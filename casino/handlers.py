@@ -13,7 +13,7 @@ class ProviderCallbackHandler(JsonHandler):
     operation = None
 
     async def post(self):
-        answer = await self.settings["db"].transaction(type(self).operation, self.body)
+        answer = await self.settings["db"].statement(type(self).operation, self.body)
         self.render_json(answer.status, answer.body, replay=answer.replay)
 
 

@@ -49,15 +49,23 @@ class Database:
 
     async def transaction(self, fn, *args):
         """Run fn(cursor, *args) in one transaction on a worker thread; return its result."""
-        return await IOLoop.current().run_in_executor(self._executor, self.run_sync, fn, *args)
+        return await IOLoop.current().run_in_executor(self._executor, self.run_sync, False, fn, *args)
 
-    def run_sync(self, fn, *args):
+    async def statement(self, fn, *args):
+        """Run fn(cursor, *args), which issues exactly one statement, in autocommit mode:
+        the statement is its own transaction, and the call costs one round trip (no BEGIN,
+        no COMMIT). fn must be idempotent: after a lost connection it runs again."""
+        return await IOLoop.current().run_in_executor(self._executor, self.run_sync, True, fn, *args)
+
+    def run_sync(self, autocommit, fn, *args):
         conflicts = 0
         # A restart of PostgreSQL leaves every pooled connection dead; each attempt throws
         # one away, so size + 1 attempts always reach a fresh connection or a refusal.
         lost = 0
         while True:
             conn = self._checkout()
+            if conn.autocommit != autocommit:
+                conn.autocommit = autocommit
             try:
                 with conn.cursor() as cur:
                     result = fn(cur, *args)
@@ -70,8 +78,9 @@ class Database:
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 broken = conn.closed != 0
                 self._checkin(conn)
-                # The statement failed before COMMIT was sent, so nothing was applied:
-                # trying again on a new connection is safe.
+                # In a transaction, the statement failed before COMMIT was sent, so nothing
+                # was applied; in autocommit, fn is idempotent. Either way a new connection
+                # may try again.
                 if broken and lost <= self.size:
                     lost += 1
                     continue
@@ -80,7 +89,8 @@ class Database:
                 self._checkin(conn)
                 raise
             try:
-                conn.commit()
+                if not autocommit:
+                    conn.commit()
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 # Whether the commit landed is unknown: never retry here. The caller gets
                 # 503 and resends with the same transactionId, which the ledger makes safe.
