@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import psycopg2
 
-from casino import players, sessions
+from casino import players
 from db.config import database_from_environment
 from wire.signing import sign
 
@@ -27,10 +27,11 @@ from .http_load import build_request, run_load
 FUNDS = 10**12
 
 
-def provision(dsn, wallets):
-    """(user_id, session token) per wallet, on a game with no practical bet limit."""
+def provision(dsn, wallets, tag=None):
+    """(user_id, session token) per wallet, on a game with no practical bet limit.
+    Session tokens are f"bench-{tag}-{n}", so other tools (pgbench) can name them too."""
     conn = psycopg2.connect(dsn)
-    tag = uuid.uuid4().hex[:8]
+    tag = tag or uuid.uuid4().hex[:8]
     try:
         with conn, conn.cursor() as cur:
             cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name) VALUES (%s, 'Load test')
@@ -44,8 +45,9 @@ def provision(dsn, wallets):
             for i in range(wallets):
                 user_id, wallet_ids = players.create_player(cur, f"bench-{tag}-{i}")
                 players.deposit(cur, wallet_ids["USD"], FUNDS, f"bench-{tag}-{i}")
-                token = sessions.create_session(cur, user_id, wallet_ids["USD"], game_id)
-                sessions.activate_session(cur, token, "bench")
+                token = f"bench-{tag}-{i}"
+                cur.execute("""INSERT INTO CASINO_GAME_SESSIONS (token, user_id, wallet_id, game_id, is_active)
+                               VALUES (%s, %s, %s, %s, true)""", (token, user_id, wallet_ids["USD"], game_id))
                 accounts.append((user_id, token))
         return accounts
     finally:

@@ -60,7 +60,7 @@ class ServerProcess:
         # The server prints its address once it listens; no polling needed.
         for line in self.proc.stdout:
             if line.strip().startswith("listening"):
-                self.url = line.split()[-1]
+                self.url = line.split()[1]
                 break
         if self.url is None:
             raise RuntimeError(f"server did not start:\n{self.output()}")
