@@ -1,0 +1,25 @@
+"""A short headless run of loadtests/retries.py: aggregator-style abuse, then its check."""
+import os
+import subprocess
+import sys
+
+from tests.support import CASINO_SECRET, PROVIDER_SECRET, ROOT
+
+
+def test_retry_storm_leaves_every_wallet_explained(server, ledger, database_dsn):
+    game = ledger.launchable_game(min_bet=10, max_bet=10_000)
+    env = dict(os.environ, DATABASE_URL=database_dsn, CASINO_SECRET=CASINO_SECRET.decode(),
+               PROVIDER_SECRET=PROVIDER_SECRET.decode(), LOCUST_GAME_ID=str(game), LOCUST_PLAYERS="16")
+    run = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", "loadtests/retries.py", "--headless", "-u", "16", "-r", "16",
+         "-t", "8s", "--host", server.url, "--only-summary", "--stop-timeout", "2"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    check = [line for line in output.splitlines() if line.startswith("check:")]
+    assert len(check) == 1 and check[0].endswith("0 violation(s) -> ok"), output[-4000:]
+    assert "VIOLATION" not in output
+    # The run really did something: thousands of answers, refusals among them.
+    answers = int(check[0].split(" answers")[0].rsplit(" ", 1)[1])
+    assert answers > 500
+    assert ledger.violations() == []
