@@ -104,8 +104,10 @@ def parse_args(argv):
                         help="port to listen on, 0 for any free one (PORT, default 8000)")
     parser.add_argument("--data-dir", default=None,
                         help="embedded PostgreSQL data directory (CASINO_DATA_DIR, default ./.data/postgres)")
-    parser.add_argument("--pool-size", type=int, default=int(os.environ.get("DB_POOL_SIZE", "16")),
-                        help="database connections, and threads running them (DB_POOL_SIZE, default 16)")
+    # Small on purpose: each call is one short statement, and fewer backends contending
+    # for a hot wallet's row lock serve it faster (docs/performance.md).
+    parser.add_argument("--pool-size", type=int, default=int(os.environ.get("DB_POOL_SIZE", "4")),
+                        help="database connections per process, and threads running them (DB_POOL_SIZE, default 4)")
     parser.add_argument("--no-demo-data", action="store_true",
                         help="do not load sql/demo.sql at start")
     parser.add_argument("--processes", type=int, default=int(os.environ.get("PROCESSES", "1")),

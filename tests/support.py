@@ -55,7 +55,7 @@ class ServerProcess:
         self.log = tempfile.NamedTemporaryFile(prefix="casino-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-demo-data",
-             "--pool-size", "8", *self.args],
+             *self.args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
         # The server prints its address once it listens; no polling needed.
         for line in self.proc.stdout:
