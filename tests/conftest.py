@@ -13,6 +13,7 @@ import uuid
 import psycopg2
 import pytest
 
+from db.config import ensure_database
 from db.embedded import EmbeddedPostgres
 from sql.migrate import migrate
 from tests.support import Api, Ledger, ServerProcess, tune_for_tests, with_database
@@ -67,6 +68,18 @@ def server(database_dsn):
     proc = ServerProcess(database_dsn).start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def own_postgres():
+    """A migrated PostgreSQL server of the test's own, for tests that stop and start it."""
+    with tempfile.TemporaryDirectory(prefix="casino-own-pg-") as tmp:
+        pg = EmbeddedPostgres(f"{tmp}/data").start()
+        tune_for_tests(pg.dsn())
+        ensure_database(pg.dsn(), "casino")
+        migrate(pg.dsn("casino"), log=lambda _: None)
+        yield pg
+        pg.stop()
 
 
 @pytest.fixture

@@ -2,17 +2,12 @@
 and started again. Every call whose answer never came is resent (same id, same bytes),
 as a provider would; nothing may be lost or moved twice."""
 import json
-import tempfile
 import threading
 import uuid
 
-import pytest
 import requests
 
-from db.config import ensure_database
-from db.embedded import EmbeddedPostgres
-from sql.migrate import migrate
-from tests.support import CASINO_SECRET, Ledger, ServerProcess, tune_for_tests
+from tests.support import CASINO_SECRET, Ledger, ServerProcess
 from wire.signing import sign
 
 THREADS = 8
@@ -145,17 +140,6 @@ def test_sigkill_mid_flight_loses_nothing_and_moves_nothing_twice(database_dsn):
         assert ids[0][0] == ids[0][1]
     finally:
         restarted.stop()
-
-
-@pytest.fixture
-def own_postgres():
-    with tempfile.TemporaryDirectory(prefix="casino-crash-") as tmp:
-        pg = EmbeddedPostgres(f"{tmp}/data").start()
-        tune_for_tests(pg.dsn())
-        ensure_database(pg.dsn(), "casino")
-        migrate(pg.dsn("casino"), log=lambda _: None)
-        yield pg
-        pg.stop()
 
 
 def test_database_restart_under_load(own_postgres):

@@ -1,24 +1,5 @@
 """The database goes away and comes back: 503 meanwhile, recovery without a restart."""
-import tempfile
-
-import pytest
-
-from db.config import ensure_database
-from db.embedded import EmbeddedPostgres
-from sql.migrate import migrate
-from tests.support import Api, Ledger, ServerProcess, tune_for_tests
-
-
-@pytest.fixture
-def own_postgres():
-    """A PostgreSQL of this test's own, since it is about to be stopped."""
-    with tempfile.TemporaryDirectory(prefix="casino-outage-") as tmp:
-        pg = EmbeddedPostgres(f"{tmp}/data").start()
-        tune_for_tests(pg.dsn())
-        ensure_database(pg.dsn(), "casino")
-        migrate(pg.dsn("casino"), log=lambda _: None)
-        yield pg
-        pg.stop()
+from tests.support import Api, Ledger, ServerProcess
 
 
 def test_database_down_gives_503_and_service_recovers(own_postgres):

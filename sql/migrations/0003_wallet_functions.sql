@@ -21,34 +21,60 @@ LANGUAGE sql STABLE AS $$
                              'currency', p_currency)::text
 $$;
 
--- Claims a transactionId. A new id: claim_id is set. A known one: the stored answer, or
--- IDEMPOTENCY_CONFLICT when the same id came with other content. A concurrent duplicate
--- waits here, on the unique index, until the first call commits.
-CREATE FUNCTION casino_claim(
-    p_provider_id BIGINT, p_transaction_id TEXT, p_kind TEXT, p_wallet_id BIGINT, p_session_id BIGINT,
-    p_round_id TEXT, p_amount BIGINT, p_related_id TEXT, p_fingerprint TEXT,
-    OUT claim_id BIGINT, OUT status SMALLINT, OUT body TEXT, OUT error_code TEXT)
+-- Opens a money call: finds the session, claims the transactionId (a 'pending' row;
+-- a concurrent duplicate waits here, on the unique index, until the first commits), and
+-- locks the wallet. claim_id is NULL when there is nothing left to do: the id was
+-- answered before (status, body, replay) or the call must not be stored (error_code:
+-- unknown session, or the same id with other content).
+CREATE FUNCTION casino_open_call(
+    p_token TEXT, p_kind TEXT, p_transaction_id TEXT, p_round_id TEXT, p_amount BIGINT,
+    p_related_id TEXT, p_fingerprint TEXT,
+    OUT claim_id BIGINT, OUT status SMALLINT, OUT body TEXT, OUT replay BOOLEAN, OUT error_code TEXT,
+    OUT owner_id BIGINT, OUT wallet BIGINT, OUT active BOOLEAN, OUT provider BIGINT,
+    OUT bet_min BIGINT, OUT bet_max BIGINT, OUT wallet_currency TEXT,
+    OUT playable BIGINT, OUT redeemable BIGINT)
 LANGUAGE plpgsql AS $$
 DECLARE
-    stored_fingerprint TEXT;
+    v_session_id BIGINT;
+    v_fingerprint TEXT;
 BEGIN
+    replay := false;
+    SELECT s.id, s.user_id, s.wallet_id, s.is_active, g.provider_id, g.min_bet, g.max_bet, w.currency_code
+    INTO v_session_id, owner_id, wallet, active, provider, bet_min, bet_max, wallet_currency
+    FROM CASINO_GAME_SESSIONS s
+    JOIN CASINO_GAMES g ON g.id = s.game_id
+    JOIN CASINO_WALLETS w ON w.id = s.wallet_id
+    WHERE s.token = p_token;
+    IF NOT FOUND THEN
+        status := 404; error_code := 'SESSION_NOT_FOUND';
+        RETURN;
+    END IF;
+
     INSERT INTO CASINO_TRANSACTIONS (
         provider_id, external_transaction_id, transaction_type, wallet_id, session_id,
         round_id, amount, related_external_transaction_id, request_fingerprint, outcome)
-    VALUES (p_provider_id, p_transaction_id, p_kind, p_wallet_id, p_session_id,
+    VALUES (provider, p_transaction_id, p_kind, wallet, v_session_id,
             p_round_id, p_amount, p_related_id, p_fingerprint, 'pending')
     ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
     RETURNING id INTO claim_id;
-    IF claim_id IS NOT NULL THEN
+    IF claim_id IS NULL THEN
+        SELECT t.request_fingerprint, t.response_status, t.response_cache::text
+        INTO v_fingerprint, status, body
+        FROM CASINO_TRANSACTIONS t
+        WHERE t.provider_id = provider AND t.external_transaction_id = p_transaction_id;
+        IF v_fingerprint = p_fingerprint THEN
+            replay := true;
+        ELSE
+            status := 409; body := NULL; error_code := 'IDEMPOTENCY_CONFLICT';
+        END IF;
         RETURN;
     END IF;
-    SELECT t.request_fingerprint, t.response_status, t.response_cache::text
-    INTO stored_fingerprint, status, body
-    FROM CASINO_TRANSACTIONS t
-    WHERE t.provider_id = p_provider_id AND t.external_transaction_id = p_transaction_id;
-    IF stored_fingerprint <> p_fingerprint THEN
-        status := 409; body := NULL; error_code := 'IDEMPOTENCY_CONFLICT';
-    END IF;
+
+    -- NO KEY UPDATE, not UPDATE: the claim's foreign key holds a KEY SHARE lock on this row,
+    -- and two calls holding KEY SHARE and asking for FOR UPDATE would deadlock.
+    SELECT w.playable_balance, w.redeemable_balance INTO playable, redeemable
+    FROM CASINO_WALLETS w WHERE w.id = wallet
+    FOR NO KEY UPDATE;
 END $$;
 
 -- Writes the answer into the claimed row, and the movement into the wallet.
@@ -72,18 +98,18 @@ BEGIN
     WHERE id = p_claim_id;
 END $$;
 
--- The session a callback names, with what the rules need.
-CREATE FUNCTION casino_session(p_token TEXT,
-    OUT session_id BIGINT, OUT user_id BIGINT, OUT wallet_id BIGINT, OUT is_active BOOLEAN,
-    OUT provider_id BIGINT, OUT min_bet BIGINT, OUT max_bet BIGINT, OUT currency TEXT)
-LANGUAGE sql STABLE AS $$
-    SELECT s.id, s.user_id, s.wallet_id, s.is_active, g.provider_id, g.min_bet, g.max_bet,
-           w.currency_code::text
-    FROM CASINO_GAME_SESSIONS s
-    JOIN CASINO_GAMES g ON g.id = s.game_id
-    JOIN CASINO_WALLETS w ON w.id = s.wallet_id
-    WHERE s.token = p_token
-$$;
+-- Stores a refusal by a rule as the call's answer; returns its body.
+CREATE FUNCTION casino_refuse(
+    p_claim_id BIGINT, p_wallet_id BIGINT, p_amount BIGINT, p_balance BIGINT,
+    p_status SMALLINT, p_code TEXT, p_message TEXT)
+RETURNS TEXT
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_body TEXT := casino_error_body(p_code, p_message);
+BEGIN
+    PERFORM casino_answer(p_claim_id, p_wallet_id, 'refused', p_amount, 0, 0, p_balance, p_status, v_body);
+    RETURN v_body;
+END $$;
 
 -- A bet.
 CREATE FUNCTION casino_debit(
@@ -92,65 +118,52 @@ CREATE FUNCTION casino_debit(
     OUT status SMALLINT, OUT body TEXT, OUT replay BOOLEAN, OUT error_code TEXT)
 LANGUAGE plpgsql AS $$
 DECLARE
-    s RECORD;
     c RECORD;
-    v_playable BIGINT;
-    v_redeemable BIGINT;
     v_redeemable_after BIGINT;
     refusal_status SMALLINT;
     refusal_code TEXT;
     refusal_message TEXT;
 BEGIN
-    replay := false;
-    SELECT * INTO s FROM casino_session(p_token);
-    IF s.session_id IS NULL THEN
-        status := 404; error_code := 'SESSION_NOT_FOUND'; RETURN;
-    END IF;
-    SELECT * INTO c FROM casino_claim(s.provider_id, p_transaction_id, 'debit', s.wallet_id, s.session_id,
-                                      p_round_id, p_amount, NULL, p_fingerprint);
+    SELECT * INTO c FROM casino_open_call(p_token, 'debit', p_transaction_id, p_round_id, p_amount,
+                                          NULL, p_fingerprint);
     IF c.claim_id IS NULL THEN
-        status := c.status; body := c.body; error_code := c.error_code; replay := c.error_code IS NULL;
+        status := c.status; body := c.body; replay := c.replay; error_code := c.error_code;
         RETURN;
     END IF;
 
-    SELECT w.playable_balance, w.redeemable_balance INTO v_playable, v_redeemable
-    FROM CASINO_WALLETS w WHERE w.id = s.wallet_id
-    FOR NO KEY UPDATE;
-
-    IF s.user_id <> p_user_id THEN
+    IF c.owner_id <> p_user_id THEN
         refusal_status := 403; refusal_code := 'USER_MISMATCH';
         refusal_message := 'the session belongs to another user';
-    ELSIF NOT s.is_active THEN
+    ELSIF NOT c.active THEN
         refusal_status := 403; refusal_code := 'SESSION_INACTIVE'; refusal_message := 'the session is not active';
-    ELSIF s.currency <> p_currency THEN
+    ELSIF c.wallet_currency <> p_currency THEN
         refusal_status := 422; refusal_code := 'CURRENCY_MISMATCH';
-        refusal_message := format('the session''s wallet is in %s, not %s', s.currency, p_currency);
-    ELSIF p_amount < s.min_bet OR p_amount > s.max_bet THEN
+        refusal_message := format('the session''s wallet is in %s, not %s', c.wallet_currency, p_currency);
+    ELSIF p_amount < c.bet_min OR p_amount > c.bet_max THEN
         refusal_status := 422; refusal_code := 'BET_LIMIT_EXCEEDED';
-        refusal_message := format('bets on this game are from %s to %s', s.min_bet, s.max_bet);
+        refusal_message := format('bets on this game are from %s to %s', c.bet_min, c.bet_max);
     ELSIF EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS r
-                  WHERE r.provider_id = s.provider_id AND r.related_external_transaction_id = p_transaction_id
+                  WHERE r.provider_id = c.provider AND r.related_external_transaction_id = p_transaction_id
                     AND r.transaction_type = 'rollback' AND r.outcome = 'tombstone') THEN
         refusal_status := 409; refusal_code := 'TRANSACTION_ROLLED_BACK';
         refusal_message := 'this bet was rolled back before it arrived';
-    ELSIF p_amount > v_playable THEN
+    ELSIF p_amount > c.playable THEN
         refusal_status := 422; refusal_code := 'INSUFFICIENT_FUNDS';
         refusal_message := 'the balance does not cover the bet';
     END IF;
 
     IF refusal_code IS NOT NULL THEN
         status := refusal_status;
-        body := casino_error_body(refusal_code, refusal_message);
-        PERFORM casino_answer(c.claim_id, s.wallet_id, 'refused', p_amount, 0, 0, v_playable, status, body);
+        body := casino_refuse(c.claim_id, c.wallet, p_amount, c.playable, status, refusal_code, refusal_message);
         RETURN;
     END IF;
 
     -- A bet spends playable money; what stays redeemable never exceeds what is left.
-    v_redeemable_after := least(v_redeemable, v_playable - p_amount);
+    v_redeemable_after := least(c.redeemable, c.playable - p_amount);
     status := 200;
-    body := casino_money_body(p_transaction_id, v_playable - p_amount, s.currency);
-    PERFORM casino_answer(c.claim_id, s.wallet_id, 'applied', p_amount, -p_amount,
-                          v_redeemable_after - v_redeemable, v_playable - p_amount, status, body);
+    body := casino_money_body(p_transaction_id, c.playable - p_amount, c.wallet_currency);
+    PERFORM casino_answer(c.claim_id, c.wallet, 'applied', p_amount, -p_amount,
+                          v_redeemable_after - c.redeemable, c.playable - p_amount, status, body);
 END $$;
 
 -- A payout for an accepted bet of the round; 0 settles a lost round.
@@ -160,38 +173,27 @@ CREATE FUNCTION casino_credit(
     OUT status SMALLINT, OUT body TEXT, OUT replay BOOLEAN, OUT error_code TEXT)
 LANGUAGE plpgsql AS $$
 DECLARE
-    s RECORD;
     c RECORD;
     bet RECORD;
-    v_playable BIGINT;
     v_accepted BIGINT;
     v_live BIGINT;
     refusal_status SMALLINT;
     refusal_code TEXT;
     refusal_message TEXT;
 BEGIN
-    replay := false;
-    SELECT * INTO s FROM casino_session(p_token);
-    IF s.session_id IS NULL THEN
-        status := 404; error_code := 'SESSION_NOT_FOUND'; RETURN;
-    END IF;
-    SELECT * INTO c FROM casino_claim(s.provider_id, p_transaction_id, 'credit', s.wallet_id, s.session_id,
-                                      p_round_id, p_amount, p_related_id, p_fingerprint);
+    SELECT * INTO c FROM casino_open_call(p_token, 'credit', p_transaction_id, p_round_id, p_amount,
+                                          p_related_id, p_fingerprint);
     IF c.claim_id IS NULL THEN
-        status := c.status; body := c.body; error_code := c.error_code; replay := c.error_code IS NULL;
+        status := c.status; body := c.body; replay := c.replay; error_code := c.error_code;
         RETURN;
     END IF;
 
-    SELECT w.playable_balance INTO v_playable
-    FROM CASINO_WALLETS w WHERE w.id = s.wallet_id
-    FOR NO KEY UPDATE;
-
-    IF s.user_id <> p_user_id THEN
+    IF c.owner_id <> p_user_id THEN
         refusal_status := 403; refusal_code := 'USER_MISMATCH';
         refusal_message := 'the session belongs to another user';
-    ELSIF s.currency <> p_currency THEN
+    ELSIF c.wallet_currency <> p_currency THEN
         refusal_status := 422; refusal_code := 'CURRENCY_MISMATCH';
-        refusal_message := format('the session''s wallet is in %s, not %s', s.currency, p_currency);
+        refusal_message := format('the session''s wallet is in %s, not %s', c.wallet_currency, p_currency);
     ELSE
         SELECT count(*),
                count(*) FILTER (WHERE NOT EXISTS (
@@ -201,7 +203,7 @@ BEGIN
                      AND r.transaction_type = 'rollback' AND r.playable_movement > 0))
         INTO v_accepted, v_live
         FROM CASINO_TRANSACTIONS b
-        WHERE b.wallet_id = s.wallet_id AND b.round_id = p_round_id
+        WHERE b.wallet_id = c.wallet AND b.round_id = p_round_id
           AND b.transaction_type = 'debit' AND b.outcome = 'applied';
         IF v_accepted = 0 THEN
             refusal_status := 404; refusal_code := 'ROUND_NOT_FOUND';
@@ -214,9 +216,9 @@ BEGIN
                              AND r.transaction_type = 'rollback' AND r.playable_movement > 0) AS rolled_back
             INTO bet
             FROM CASINO_TRANSACTIONS b
-            WHERE b.provider_id = s.provider_id AND b.external_transaction_id = p_related_id;
+            WHERE b.provider_id = c.provider AND b.external_transaction_id = p_related_id;
             IF bet IS NULL OR bet.transaction_type <> 'debit' OR bet.outcome <> 'applied'
-               OR bet.wallet_id <> s.wallet_id OR bet.round_id <> p_round_id THEN
+               OR bet.wallet_id <> c.wallet OR bet.round_id <> p_round_id THEN
                 refusal_status := 409; refusal_code := 'BET_NOT_FOUND';
                 refusal_message := 'relatedTransactionId names no accepted bet of this round';
             ELSIF bet.rolled_back THEN
@@ -231,16 +233,15 @@ BEGIN
 
     IF refusal_code IS NOT NULL THEN
         status := refusal_status;
-        body := casino_error_body(refusal_code, refusal_message);
-        PERFORM casino_answer(c.claim_id, s.wallet_id, 'refused', p_amount, 0, 0, v_playable, status, body);
+        body := casino_refuse(c.claim_id, c.wallet, p_amount, c.playable, status, refusal_code, refusal_message);
         RETURN;
     END IF;
 
     -- Winnings are real money: playable and redeemable alike.
     status := 200;
-    body := casino_money_body(p_transaction_id, v_playable + p_amount, s.currency);
-    PERFORM casino_answer(c.claim_id, s.wallet_id, 'applied', p_amount, p_amount, p_amount,
-                          v_playable + p_amount, status, body);
+    body := casino_money_body(p_transaction_id, c.playable + p_amount, c.wallet_currency);
+    PERFORM casino_answer(c.claim_id, c.wallet, 'applied', p_amount, p_amount, p_amount,
+                          c.playable + p_amount, status, body);
 END $$;
 
 -- Cancels a bet, refunding exactly what it took (PROTOCOL.md's rollback rules).
@@ -250,10 +251,8 @@ CREATE FUNCTION casino_rollback(
     OUT status SMALLINT, OUT body TEXT, OUT replay BOOLEAN, OUT error_code TEXT)
 LANGUAGE plpgsql AS $$
 DECLARE
-    s RECORD;
     c RECORD;
     bet RECORD;
-    v_playable BIGINT;
     refusal_status SMALLINT;
     refusal_code TEXT;
     refusal_message TEXT;
@@ -261,21 +260,12 @@ DECLARE
     v_refund BIGINT := 0;
     v_redeemable_refund BIGINT := 0;
 BEGIN
-    replay := false;
-    SELECT * INTO s FROM casino_session(p_token);
-    IF s.session_id IS NULL THEN
-        status := 404; error_code := 'SESSION_NOT_FOUND'; RETURN;
-    END IF;
-    SELECT * INTO c FROM casino_claim(s.provider_id, p_transaction_id, 'rollback', s.wallet_id, s.session_id,
-                                      p_round_id, 0, p_original_id, p_fingerprint);
+    SELECT * INTO c FROM casino_open_call(p_token, 'rollback', p_transaction_id, p_round_id, 0,
+                                          p_original_id, p_fingerprint);
     IF c.claim_id IS NULL THEN
-        status := c.status; body := c.body; error_code := c.error_code; replay := c.error_code IS NULL;
+        status := c.status; body := c.body; replay := c.replay; error_code := c.error_code;
         RETURN;
     END IF;
-
-    SELECT w.playable_balance INTO v_playable
-    FROM CASINO_WALLETS w WHERE w.id = s.wallet_id
-    FOR NO KEY UPDATE;
 
     SELECT b.transaction_type, b.outcome, b.wallet_id, b.round_id, b.amount, b.redeemable_movement,
            EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS r
@@ -287,9 +277,9 @@ BEGIN
                      AND p.transaction_type = 'credit' AND p.outcome = 'applied') AS round_paid
     INTO bet
     FROM CASINO_TRANSACTIONS b
-    WHERE b.provider_id = s.provider_id AND b.external_transaction_id = p_original_id;
+    WHERE b.provider_id = c.provider AND b.external_transaction_id = p_original_id;
 
-    IF s.user_id <> p_user_id THEN
+    IF c.owner_id <> p_user_id THEN
         refusal_status := 403; refusal_code := 'USER_MISMATCH';
         refusal_message := 'the session belongs to another user';
     ELSIF bet IS NULL THEN
@@ -297,7 +287,7 @@ BEGIN
     ELSIF bet.transaction_type <> 'debit' THEN
         refusal_status := 409; refusal_code := 'ROLLBACK_NOT_ALLOWED';
         refusal_message := 'only bets can be rolled back';
-    ELSIF bet.wallet_id <> s.wallet_id OR bet.round_id <> p_round_id THEN
+    ELSIF bet.wallet_id <> c.wallet OR bet.round_id <> p_round_id THEN
         refusal_status := 409; refusal_code := 'BET_NOT_FOUND';
         refusal_message := 'originalTransactionId is not a bet of this round';
     ELSIF bet.outcome <> 'applied' OR bet.rolled_back THEN
@@ -312,14 +302,13 @@ BEGIN
 
     IF refusal_code IS NOT NULL THEN
         status := refusal_status;
-        body := casino_error_body(refusal_code, refusal_message);
-        PERFORM casino_answer(c.claim_id, s.wallet_id, 'refused', 0, 0, 0, v_playable, status, body);
+        body := casino_refuse(c.claim_id, c.wallet, 0, c.playable, status, refusal_code, refusal_message);
         RETURN;
     END IF;
 
     status := 200;
-    body := json_build_object('transactionId', p_transaction_id, 'balance', v_playable + v_refund,
-                              'currency', s.currency, 'tombstone', v_outcome = 'tombstone')::text;
-    PERFORM casino_answer(c.claim_id, s.wallet_id, v_outcome, v_refund, v_refund, v_redeemable_refund,
-                          v_playable + v_refund, status, body);
+    body := json_build_object('transactionId', p_transaction_id, 'balance', c.playable + v_refund,
+                              'currency', c.wallet_currency, 'tombstone', v_outcome = 'tombstone')::text;
+    PERFORM casino_answer(c.claim_id, c.wallet, v_outcome, v_refund, v_refund, v_redeemable_refund,
+                          c.playable + v_refund, status, body);
 END $$;
