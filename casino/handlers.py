@@ -41,6 +41,11 @@ class RollbackHandler(ProviderCallbackHandler):
     operation = wallet.rollback
 
 
+class TransactionStatusHandler(ProviderCallbackHandler):
+    schema = {"transactionId": IDENTIFIER}
+    operation = wallet.transaction_status
+
+
 class LaunchGameHandler(JsonHandler):
     """Client-facing (a game lobby): no signature."""
     schema = {"userId": ENTITY_ID, "gameId": ENTITY_ID, "currency": CURRENCY.optional()}
@@ -68,4 +73,5 @@ def routes():
         (r"/casino/debit", DebitHandler),
         (r"/casino/credit", CreditHandler),
         (r"/casino/rollback", RollbackHandler),
+        (r"/casino/transactionStatus", TransactionStatusHandler),
     ]

@@ -24,6 +24,7 @@ calls the function, and turns its result into an Answer.
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timezone
 
 from wire.errors import ApiError
 
@@ -37,6 +38,22 @@ BALANCE = """
     FROM CASINO_GAME_SESSIONS s
     JOIN CASINO_WALLETS w ON w.id = s.wallet_id
     WHERE s.token = %s
+"""
+
+# The first provider to claim an id answers for it: with one CASINO_SECRET for every
+# provider, the signature cannot say which provider asks (README, "Decisions").
+TRANSACTION_STATUS = """
+    SELECT t.external_transaction_id, t.transaction_type, t.outcome, t.response_status,
+           t.response_cache::text, t.created_at,
+           t.transaction_type = 'debit' AND EXISTS (
+               SELECT 1 FROM CASINO_TRANSACTIONS r
+               WHERE r.provider_id = t.provider_id
+                 AND r.related_external_transaction_id = t.external_transaction_id
+                 AND r.transaction_type = 'rollback' AND r.playable_movement > 0) AS rolled_back
+    FROM CASINO_TRANSACTIONS t
+    WHERE t.external_transaction_id = %s AND t.provider_id IS NOT NULL
+    ORDER BY t.id
+    LIMIT 1
 """
 
 DEBIT = "SELECT status, body, replay, error_code FROM casino_debit(%s, %s, %s, %s, %s, %s, %s)"
@@ -99,3 +116,17 @@ def rollback(cur, req):
     cur.execute(ROLLBACK, (req["sessionToken"], req["userId"], req["transactionId"], req["roundId"], original,
                            fingerprint("rollback", req["userId"], req["roundId"], 0, None, original)))
     return _answer(cur)
+
+
+def transaction_status(cur, req):
+    """What the casino recorded for a transactionId, changing nothing (reconciliation)."""
+    cur.execute(TRANSACTION_STATUS, (req["transactionId"],))
+    row = cur.fetchone()
+    if row is None:
+        raise ApiError(404, "TRANSACTION_NOT_FOUND", "the casino has no record of that transactionId")
+    transaction_id, kind, outcome, status, body, created_at, rolled_back = row
+    return Answer(200, json.dumps({
+        "transactionId": transaction_id, "kind": kind, "outcome": outcome, "rolledBack": rolled_back,
+        "status": status, "response": json.loads(body),
+        "createdAt": created_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+    }, separators=(",", ":")))

@@ -402,3 +402,39 @@ def test_concurrent_distinct_rollbacks_of_one_bet_refund_once(player):
     responses = parallel([lambda i=i: player.rollback(f"rb{i}", "d1") for i in range(10)])
     assert [r.status_code for r in responses] == [200] * 10
     assert player.balance() == 1_000
+
+
+# --- reconciliation -------------------------------------------------------------------------
+
+def status_of(player, tx):
+    return player.api.casino("transactionStatus", {"transactionId": tx})
+
+
+def test_transaction_status_reports_what_was_recorded(player):
+    bet = player.debit("s-bet", 100)
+    player.debit("s-refused", 99_999)
+    player.rollback("s-tomb", "s-never")
+    player.rollback("s-rb", "s-bet")
+    before = player.ledger.rows(player.wallet)
+
+    r = status_of(player, "s-bet")
+    assert r.status_code == 200
+    answer = r.json()
+    assert {k: answer[k] for k in ("transactionId", "kind", "outcome", "rolledBack", "status")} == {
+        "transactionId": "s-bet", "kind": "debit", "outcome": "applied", "rolledBack": True, "status": 200}
+    assert answer["response"] == bet.json()
+    assert answer["createdAt"].endswith("Z") and "T" in answer["createdAt"]
+    refused = status_of(player, "s-refused").json()
+    assert (refused["outcome"], refused["status"], refused["response"]["error"]["code"]) == (
+        "refused", 422, "INSUFFICIENT_FUNDS")
+    tomb = status_of(player, "s-tomb").json()
+    assert (tomb["kind"], tomb["outcome"], tomb["rolledBack"]) == ("rollback", "tombstone", False)
+    # Asking changes nothing.
+    assert player.ledger.rows(player.wallet) == before
+
+
+def test_transaction_status_of_an_unknown_id(player):
+    r = status_of(player, "s-no-such-id")
+    assert (r.status_code, code(r)) == (404, "TRANSACTION_NOT_FOUND")
+    r = player.api.casino("transactionStatus", {"transactionId": "x"}, secret=b"wrong")
+    assert (r.status_code, code(r)) == (401, "INVALID_SIGNATURE")
