@@ -33,6 +33,7 @@ from db.pool import Database
 from provider.casino_client import CasinoClient
 from sql.migrate import migrate
 from wire.handlers import JsonHandler, NotFoundHandler
+from wire.openapi import DOCUMENT_PATH
 
 log = logging.getLogger("server")
 
@@ -51,6 +52,11 @@ class HealthHandler(JsonHandler):
             self.render_json(503, {"status": "unavailable", "database": "down"})
             return
         self.render_json(200, {"status": "ok", "database": "up"})
+
+
+class OpenApiHandler(JsonHandler):
+    async def get(self):
+        self.render_json(200, DOCUMENT_PATH.read_bytes())
 
 
 class InFlight:
@@ -74,7 +80,7 @@ class InFlight:
 class Application(tornado.web.Application):
     def __init__(self, db, secrets, own_url):
         self.in_flight = InFlight()
-        handlers = [(r"/health", HealthHandler), *casino.handlers.routes(), *provider.handlers.routes()]
+        handlers = [(r"/health", HealthHandler), (r"/openapi.json", OpenApiHandler), *json_routes()]
         casino_secret = secrets["CASINO_SECRET"].encode()
         provider_secret = secrets["PROVIDER_SECRET"].encode()
         super().__init__(
@@ -88,6 +94,11 @@ class Application(tornado.web.Application):
             provider_link=ProviderLink(os.environ.get("PROVIDER_URL", own_url), provider_secret),
             casino_client=CasinoClient(os.environ.get("CASINO_URL", own_url), casino_secret),
         )
+
+
+def json_routes():
+    """Every POST endpoint of both systems, as (path, handler) pairs."""
+    return [*casino.handlers.routes(), *provider.handlers.routes()]
 
 
 def read_secrets():

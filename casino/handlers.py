@@ -1,9 +1,14 @@
 """HTTP endpoints of the casino. Each validates, makes one service call, and renders."""
 from wire.handlers import JsonHandler
+from wire.openapi import INTEGER, STRING, obj
 from wire.validation import BET_AMOUNT, CURRENCY, ENTITY_ID, IDENTIFIER, PAYOUT_AMOUNT
 
 from . import wallet
 from .launch import launch_game, simulate_round
+
+
+MONEY = obj(transactionId=STRING, balance=INTEGER, currency=STRING)
+SESSION_REFUSALS = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"]}
 
 
 class ProviderCallbackHandler(JsonHandler):
@@ -11,6 +16,7 @@ class ProviderCallbackHandler(JsonHandler):
     signature_header = "x-casino-signature"
     secret_setting = "casino_secret"
     operation = None
+    replays = True
 
     async def post(self):
         answer = await self.settings["db"].statement(type(self).operation, self.body)
@@ -18,17 +24,31 @@ class ProviderCallbackHandler(JsonHandler):
 
 
 class GetBalanceHandler(ProviderCallbackHandler):
+    summary = "The player's balance (never changes state)"
+    answer = obj(userId=INTEGER, balance=INTEGER, currency=STRING)
+    refusals = SESSION_REFUSALS
+    replays = False
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID}
     operation = wallet.get_balance
 
 
 class DebitHandler(ProviderCallbackHandler):
+    summary = "A bet: takes the amount from the wallet, idempotent by transactionId"
+    answer = MONEY
+    refusals = {403: ["USER_MISMATCH", "SESSION_INACTIVE"], 404: ["SESSION_NOT_FOUND"],
+                409: ["IDEMPOTENCY_CONFLICT", "TRANSACTION_ROLLED_BACK"],
+                422: ["CURRENCY_MISMATCH", "INSUFFICIENT_FUNDS", "BET_LIMIT_EXCEEDED"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "roundId": IDENTIFIER, "amount": BET_AMOUNT, "currency": CURRENCY}
     operation = wallet.debit
 
 
 class CreditHandler(ProviderCallbackHandler):
+    summary = "A payout for an accepted bet of the round (0 settles a lost round)"
+    answer = MONEY
+    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND", "ROUND_NOT_FOUND"],
+                409: ["IDEMPOTENCY_CONFLICT", "BET_NOT_FOUND", "TRANSACTION_ROLLED_BACK"],
+                422: ["CURRENCY_MISMATCH"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "roundId": IDENTIFIER, "amount": PAYOUT_AMOUNT, "currency": CURRENCY,
               "relatedTransactionId": IDENTIFIER.optional()}
@@ -36,18 +56,33 @@ class CreditHandler(ProviderCallbackHandler):
 
 
 class RollbackHandler(ProviderCallbackHandler):
+    summary = "Cancels a bet, refunding exactly its amount; a tombstone for an unknown bet"
+    answer = obj(transactionId=STRING, balance=INTEGER, currency=STRING, tombstone={"type": "boolean"})
+    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"],
+                409: ["IDEMPOTENCY_CONFLICT", "ROLLBACK_NOT_ALLOWED", "BET_NOT_FOUND"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "originalTransactionId": IDENTIFIER, "roundId": IDENTIFIER}
     operation = wallet.rollback
 
 
 class TransactionStatusHandler(ProviderCallbackHandler):
+    summary = "What the casino recorded for a transactionId (reconciliation; read-only)"
+    answer = obj(transactionId=STRING, kind={"enum": ["debit", "credit", "rollback"]},
+                 outcome={"enum": ["applied", "refused", "tombstone"]}, rolledBack={"type": "boolean"},
+                 status=INTEGER, response={"type": "object"}, createdAt={"type": "string", "format": "date-time"})
+    refusals = {404: ["TRANSACTION_NOT_FOUND"]}
+    replays = False
     schema = {"transactionId": IDENTIFIER}
     operation = wallet.transaction_status
 
 
 class LaunchGameHandler(JsonHandler):
     """Client-facing (a game lobby): no signature."""
+    summary = "Opens a game session for a player, at the casino and at the provider"
+    answer = obj(sessionToken=STRING, providerSessionId=STRING, userId=INTEGER, gameId=INTEGER,
+                 currency=STRING, balance=INTEGER)
+    refusals = {403: ["GAME_DISABLED", "PROVIDER_DISABLED"],
+                404: ["USER_NOT_FOUND", "GAME_NOT_FOUND", "WALLET_NOT_FOUND"], 502: ["PROVIDER_UNAVAILABLE"]}
     schema = {"userId": ENTITY_ID, "gameId": ENTITY_ID, "currency": CURRENCY.optional()}
 
     async def post(self):
@@ -58,6 +93,10 @@ class LaunchGameHandler(JsonHandler):
 
 class SimulateRoundHandler(JsonHandler):
     """Test driver: launch, then let the provider play one scripted round."""
+    summary = "Launches a game and has the provider play one scripted round"
+    answer = obj(sessionToken=STRING, providerSessionId=STRING, roundId=STRING, startingBalance=INTEGER,
+                 finalBalance={"type": ["integer", "null"]}, steps={"type": "array", "items": {"type": "object"}})
+    refusals = LaunchGameHandler.refusals
     schema = LaunchGameHandler.schema
 
     async def post(self):

@@ -1,5 +1,6 @@
 """HTTP endpoints of the provider, signed by the casino with x-provider-signature."""
 from wire.handlers import JsonHandler
+from wire.openapi import INTEGER, STRING, obj
 from wire.validation import CURRENCY, ENTITY_ID, IDENTIFIER
 
 from . import launches
@@ -12,6 +13,9 @@ class CasinoRequestHandler(JsonHandler):
 
 
 class LaunchHandler(CasinoRequestHandler):
+    summary = "Provider side of a launch: customer and provider session, with the bet limits"
+    answer = obj(providerSessionId=STRING, gameId=STRING, currency=STRING, minBet=INTEGER, maxBet=INTEGER)
+    refusals = {403: ["GAME_DISABLED"], 404: ["GAME_NOT_FOUND"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "gameId": IDENTIFIER,
               "currency": CURRENCY, "casinoCode": IDENTIFIER}
 
@@ -20,6 +24,10 @@ class LaunchHandler(CasinoRequestHandler):
 
 
 class SimulateHandler(CasinoRequestHandler):
+    summary = "Plays one scripted round through the casino's callbacks"
+    answer = obj(roundId=STRING, steps={"type": "array", "items": {"type": "object"}},
+                 finalBalance={"type": ["integer", "null"]})
+    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"]}
     schema = {"providerSessionId": IDENTIFIER, "sessionToken": IDENTIFIER, "userId": ENTITY_ID}
 
     async def post(self):

@@ -20,10 +20,11 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 class Field:
     check: Callable[[object], bool]
     expected: str
+    json_schema: dict          # the same rule for the OpenAPI document
     required: bool = True
 
     def optional(self):
-        return Field(self.check, self.expected, required=False)
+        return Field(self.check, self.expected, self.json_schema, required=False)
 
 
 def _integer(minimum):
@@ -32,12 +33,23 @@ def _integer(minimum):
 
 
 IDENTIFIER = Field(lambda v: isinstance(v, str) and _IDENTIFIER.fullmatch(v) is not None,
-                   "a string of 1-100 printable ASCII characters without whitespace")
+                   "a string of 1-100 printable ASCII characters without whitespace",
+                   {"type": "string", "pattern": "^[\\x21-\\x7e]{1,100}$"})
 CURRENCY = Field(lambda v: isinstance(v, str) and _CURRENCY.fullmatch(v) is not None,
-                 "an ISO 4217 code of three upper-case letters")
-ENTITY_ID = Field(_integer(1), f"an integer from 1 to {MAX_SAFE_INTEGER}")
-BET_AMOUNT = Field(_integer(1), f"an integer number of minor units from 1 to {MAX_SAFE_INTEGER}")
-PAYOUT_AMOUNT = Field(_integer(0), f"an integer number of minor units from 0 to {MAX_SAFE_INTEGER}")
+                 "an ISO 4217 code of three upper-case letters", {"type": "string", "pattern": "^[A-Z]{3}$"})
+ENTITY_ID = Field(_integer(1), f"an integer from 1 to {MAX_SAFE_INTEGER}",
+                  {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER})
+BET_AMOUNT = Field(_integer(1), f"an integer number of minor units from 1 to {MAX_SAFE_INTEGER}",
+                   {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER})
+PAYOUT_AMOUNT = Field(_integer(0), f"an integer number of minor units from 0 to {MAX_SAFE_INTEGER}",
+                      {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER})
+
+
+def object_schema(schema):
+    """A request schema (name -> Field) as a JSON Schema object."""
+    return {"type": "object",
+            "properties": {name: dict(field.json_schema) for name, field in schema.items()},
+            "required": [name for name, field in schema.items() if field.required]}
 
 
 def _reject_constant(name):

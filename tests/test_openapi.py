@@ -1,0 +1,45 @@
+"""The OpenAPI document: the file in the repo, what the server serves, and what it routes."""
+import asyncio
+import json
+
+from server import Application, json_routes
+from wire.openapi import DOCUMENT_PATH, build, render
+
+
+def routed_paths():
+    """Every path the running application routes (built as server.py builds it)."""
+    async def collect():
+        app = Application(db=None, secrets={"CASINO_SECRET": "x", "PROVIDER_SECRET": "y"},
+                          own_url="http://127.0.0.1:1")
+        return {rule.matcher.regex.pattern.rstrip("$") for rule in app.wildcard_router.rules}
+    return asyncio.run(collect())
+
+
+def test_the_file_is_generated_from_the_handlers():
+    # Regenerate with: python -m wire.openapi > wire/openapi.json
+    assert DOCUMENT_PATH.read_text() == render(build(json_routes()))
+
+
+def test_every_routed_endpoint_is_documented_and_nothing_else():
+    document = json.loads(DOCUMENT_PATH.read_text())
+    assert set(document["paths"]) == routed_paths()
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            assert operation["responses"]["200"], (path, method)
+
+
+def test_signed_endpoints_name_their_signature_scheme():
+    document = json.loads(DOCUMENT_PATH.read_text())
+    security = {path: ops["post"].get("security") for path, ops in document["paths"].items() if "post" in ops}
+    assert security["/casino/debit"] == [{"x-casino-signature": []}]
+    assert security["/provider/launch"] == [{"x-provider-signature": []}]
+    assert security["/casino/launchGame"] is None
+    assert set(document["components"]["securitySchemes"]) == {"x-casino-signature", "x-provider-signature"}
+    debit = document["paths"]["/casino/debit"]["post"]
+    assert set(debit["responses"]) == {"200", "400", "401", "403", "404", "409", "413", "422", "500", "503"}
+
+
+def test_server_serves_the_document(api):
+    r = api.http.get(api.base_url + "/openapi.json")
+    assert r.status_code == 200
+    assert r.json() == json.loads(DOCUMENT_PATH.read_text())
