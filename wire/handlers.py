@@ -13,6 +13,7 @@ import tornado.web
 
 from db.pool import DatabaseUnavailable
 
+from . import logs
 from .errors import ApiError, error_body
 from .signing import verify
 from .validation import parse_body
@@ -45,6 +46,8 @@ class JsonHandler(tornado.web.RequestHandler):
                 raise ApiError(401, "INVALID_SIGNATURE",
                                f"missing or wrong {self.signature_header} header")
         self.body = parse_body(raw, self.schema or {})
+        if "transactionId" in self.body:
+            self.log_fields = {"transaction_id": self.body["transactionId"]}
 
     def _begin(self):
         in_flight = getattr(self.application, "in_flight", None)
@@ -72,7 +75,15 @@ class JsonHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         if replay:
             self.set_header("Idempotent-Replay", "true")
+        self._note(replay=replay, error_code=_error_code(status, body))
+        # Logged before the answer leaves: once a caller has its answer, the line exists.
+        logs.log_request(self)
         self.finish(body)
+
+    def _note(self, **fields):
+        if not hasattr(self, "log_fields"):
+            self.log_fields = {}
+        self.log_fields.update(fields)
 
     def write_error(self, status_code, **kwargs):
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -87,8 +98,10 @@ class JsonHandler(tornado.web.RequestHandler):
             status, code = 500, "INTERNAL_ERROR"
             message = f"internal error, request id {self.request_id}"
         self.clear_header("Idempotent-Replay")
+        self._note(replay=False, error_code=code)
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
+        logs.log_request(self)
         self.finish(error_body(code, message))
 
     def log_exception(self, typ, value, tb):
@@ -101,6 +114,16 @@ class JsonHandler(tornado.web.RequestHandler):
             return
         log.error("request %s: unexpected error on %s", self.request_id, self.request.path,
                   exc_info=(typ, value, tb))
+
+
+def _error_code(status, body):
+    """The code of a stored refusal being replayed or given, for the access line."""
+    if status < 400:
+        return None
+    try:
+        return json.loads(body)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class NotFoundHandler(JsonHandler):

@@ -124,6 +124,7 @@ DECLARE
     refusal_code TEXT;
     refusal_message TEXT;
 BEGIN
+    replay := false;
     SELECT * INTO c FROM casino_open_call(p_token, 'debit', p_transaction_id, p_round_id, p_amount,
                                           NULL, p_fingerprint);
     IF c.claim_id IS NULL THEN
@@ -181,6 +182,7 @@ DECLARE
     refusal_code TEXT;
     refusal_message TEXT;
 BEGIN
+    replay := false;
     SELECT * INTO c FROM casino_open_call(p_token, 'credit', p_transaction_id, p_round_id, p_amount,
                                           p_related_id, p_fingerprint);
     IF c.claim_id IS NULL THEN
@@ -260,6 +262,7 @@ DECLARE
     v_refund BIGINT := 0;
     v_redeemable_refund BIGINT := 0;
 BEGIN
+    replay := false;
     SELECT * INTO c FROM casino_open_call(p_token, 'rollback', p_transaction_id, p_round_id, 0,
                                           p_original_id, p_fingerprint);
     IF c.claim_id IS NULL THEN

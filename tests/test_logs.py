@@ -1,0 +1,62 @@
+"""One structured log line per request, carrying ids and outcomes but never secrets or bodies."""
+import json
+import uuid
+
+from tests.support import CASINO_SECRET, PROVIDER_SECRET
+from wire.signing import sign
+
+
+def access_lines(server, request_id):
+    lines = []
+    for raw in server.output().splitlines():
+        if raw.startswith("{"):
+            line = json.loads(raw)
+            if line.get("request_id") == request_id:
+                lines.append((line, raw))
+    return lines
+
+
+def test_each_request_logs_one_json_line_with_its_outcome(server, api, ledger):
+    game = ledger.game()
+    user_id, wallets = ledger.player(funds=100)
+    token = ledger.session(user_id, wallets["USD"], game)
+    body = {"sessionToken": token, "userId": user_id, "transactionId": "log-" + uuid.uuid4().hex,
+            "roundId": "r", "amount": 500, "currency": "USD"}
+    data = json.dumps(body).encode()
+    signature = sign(data, CASINO_SECRET)
+    for attempt in ("first", "replay"):
+        request_id = f"trace-{attempt}-{uuid.uuid4().hex[:8]}"
+        r = api.raw("/casino/debit", data, {"x-casino-signature": signature, "X-Request-Id": request_id})
+        assert r.status_code == 422 and r.headers["X-Request-Id"] == request_id
+        [(line, raw)] = access_lines(server, request_id)
+        assert line["level"] == "info" and line["logger"] == "access"
+        assert (line["endpoint"], line["status"], line["transaction_id"]) == ("/casino/debit", 422, body["transactionId"])
+        assert line["error_code"] == "INSUFFICIENT_FUNDS"
+        assert line["replay"] is (attempt == "replay")
+        assert line["duration_ms"] >= 0
+        # Never the signature, the token, the body, or a secret.
+        for secret_thing in (signature, token, CASINO_SECRET.decode(), PROVIDER_SECRET.decode(), '"amount"'):
+            assert secret_thing not in raw
+
+
+def test_errors_before_the_body_is_read_are_logged_too(server, api):
+    request_id = "trace-bad-" + uuid.uuid4().hex[:8]
+    r = api.raw("/casino/debit", b"{}", {"x-casino-signature": "00", "X-Request-Id": request_id})
+    assert r.status_code == 401
+    [(line, _)] = access_lines(server, request_id)
+    assert (line["status"], line["error_code"]) == (401, "INVALID_SIGNATURE")
+
+
+def test_a_rounds_request_id_follows_it_into_the_casino(server, api, ledger):
+    game = ledger.launchable_game()
+    user_id, _ = ledger.player(funds=5_000)
+    launch = api.client("launchGame", {"userId": user_id, "gameId": game}).json()
+    request_id = "trace-round-" + uuid.uuid4().hex[:8]
+    body = json.dumps({"providerSessionId": launch["providerSessionId"], "sessionToken": launch["sessionToken"],
+                       "userId": user_id}).encode()
+    r = api.raw("/provider/simulate", body, {"x-provider-signature": sign(body, PROVIDER_SECRET),
+                                             "X-Request-Id": request_id})
+    assert r.status_code == 200
+    endpoints = sorted(line["endpoint"] for line, _ in access_lines(server, request_id))
+    assert endpoints == sorted(["/provider/simulate", "/casino/getBalance", "/casino/debit", "/casino/debit",
+                                "/casino/rollback", "/casino/credit", "/casino/debit", "/casino/getBalance"])
