@@ -14,10 +14,12 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 
 import tornado.httpserver
@@ -32,7 +34,7 @@ from db.config import database_from_environment
 from db.pool import Database
 from provider.casino_client import CasinoClient
 from sql.migrate import migrate
-from wire import logs
+from wire import logs, metrics
 from wire.handlers import JsonHandler, NotFoundHandler
 from wire.openapi import DOCUMENT_PATH
 
@@ -53,6 +55,13 @@ class HealthHandler(JsonHandler):
             self.render_json(503, {"status": "unavailable", "database": "down"})
             return
         self.render_json(200, {"status": "ok", "database": "up"})
+
+
+class MetricsHandler(JsonHandler):
+    async def get(self):
+        content_type, body = metrics.exposition()
+        self.set_header("Content-Type", content_type)
+        self.finish(body)
 
 
 class OpenApiHandler(JsonHandler):
@@ -81,7 +90,8 @@ class InFlight:
 class Application(tornado.web.Application):
     def __init__(self, db, secrets, own_url):
         self.in_flight = InFlight()
-        handlers = [(r"/health", HealthHandler), (r"/openapi.json", OpenApiHandler), *json_routes()]
+        handlers = [(r"/health", HealthHandler), (r"/openapi.json", OpenApiHandler),
+                    (r"/metrics", MetricsHandler), *json_routes()]
         casino_secret = secrets["CASINO_SECRET"].encode()
         provider_secret = secrets["PROVIDER_SECRET"].encode()
         super().__init__(
@@ -195,7 +205,9 @@ def supervise(args, database, processes, on_defaults):
                "--port", str(port), "--pool-size", str(args.pool_size)]
     if args.log_format:
         command += ["--log-format", args.log_format]
-    env = dict(os.environ, DATABASE_URL=database.dsn)
+    # prometheus-client's multiprocess mode: every worker writes its samples here.
+    metrics_dir = tempfile.mkdtemp(prefix="casino-metrics-")
+    env = dict(os.environ, DATABASE_URL=database.dsn, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
     workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
     for worker in workers:
         line = worker.stdout.readline()
@@ -223,6 +235,7 @@ def supervise(args, database, processes, on_defaults):
         except subprocess.TimeoutExpired:
             worker.kill()
     holder.close()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     return max(abs(w.returncode or 0) for w in workers)
 
 

@@ -9,12 +9,12 @@ The executor has exactly as many threads as the pool has connections, so a threa
 waits for a connection and a request waits in one queue only (the executor's).
 """
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
+from prometheus_client import Counter, Gauge
 from psycopg2.pool import ThreadedConnectionPool
 from tornado.ioloop import IOLoop
 
@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 
 # Deadlocks and serialization failures are retried: the transaction was rolled back whole.
 MAX_CONFLICT_ATTEMPTS = 5
+
+
+IN_USE = Gauge("db_pool_connections_in_use", "Connections lent to a call", multiprocess_mode="livesum")
+WAITING = Gauge("db_pool_calls_waiting", "Calls queued for a connection", multiprocess_mode="livesum")
+ERRORS = Counter("db_errors_total", "Database trouble: conflict_retry, connection_lost, unavailable", ["kind"])
 
 
 class DatabaseUnavailable(Exception):
@@ -44,20 +49,28 @@ class Database:
         # start) and then keeps every one of them.
         self._pool.minconn = size
         self._executor = ThreadPoolExecutor(size, thread_name_prefix="db")
-        self._lock = threading.Lock()
-        self.in_use = 0
 
     async def transaction(self, fn, *args):
         """Run fn(cursor, *args) in one transaction on a worker thread; return its result."""
+        WAITING.inc()
         return await IOLoop.current().run_in_executor(self._executor, self.run_sync, False, fn, *args)
 
     async def statement(self, fn, *args):
         """Run fn(cursor, *args), which issues exactly one statement, in autocommit mode:
         the statement is its own transaction, and the call costs one round trip (no BEGIN,
         no COMMIT). fn must be idempotent: after a lost connection it runs again."""
+        WAITING.inc()
         return await IOLoop.current().run_in_executor(self._executor, self.run_sync, True, fn, *args)
 
     def run_sync(self, autocommit, fn, *args):
+        WAITING.dec()
+        try:
+            return self._run(autocommit, fn, *args)
+        except DatabaseUnavailable:
+            ERRORS.labels("unavailable").inc()
+            raise
+
+    def _run(self, autocommit, fn, *args):
         conflicts = 0
         # A restart of PostgreSQL leaves every pooled connection dead; each attempt throws
         # one away, so size + 1 attempts always reach a fresh connection or a refusal.
@@ -71,6 +84,7 @@ class Database:
                     result = fn(cur, *args)
             except psycopg2.errors.TransactionRollbackError:
                 self._checkin(conn)
+                ERRORS.labels("conflict_retry").inc()
                 conflicts += 1
                 if conflicts >= MAX_CONFLICT_ATTEMPTS:
                     raise DatabaseUnavailable("transaction kept conflicting")
@@ -81,6 +95,8 @@ class Database:
                 # In a transaction, the statement failed before COMMIT was sent, so nothing
                 # was applied; in autocommit, fn is idempotent. Either way a new connection
                 # may try again.
+                if broken:
+                    ERRORS.labels("connection_lost").inc()
                 if broken and lost <= self.size:
                     lost += 1
                     continue
@@ -104,13 +120,11 @@ class Database:
             conn = self._pool.getconn()
         except (psycopg2.OperationalError, psycopg2.pool.PoolError) as exc:
             raise DatabaseUnavailable(str(exc).strip()) from exc
-        with self._lock:
-            self.in_use += 1
+        IN_USE.inc()
         return conn
 
     def _checkin(self, conn):
-        with self._lock:
-            self.in_use -= 1
+        IN_USE.dec()
         if conn.closed:
             self._pool.putconn(conn, close=True)
             return

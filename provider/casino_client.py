@@ -17,11 +17,16 @@ import json
 import logging
 from dataclasses import dataclass
 
+from prometheus_client import Counter
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from wire.signing import sign
 
 log = logging.getLogger("provider.casino_client")
+RESENDS = Counter("provider_casino_resends_total", "Calls to the casino sent again after no definitive answer",
+                  ["endpoint"])
+UNKNOWN = Counter("provider_unknown_outcomes_total", "Calls whose outcome stayed unknown after every retry",
+                  ["endpoint"])
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class CasinoClient:
                 log.warning("casino %s %s: %s (attempt %d of %d), resending", endpoint,
                             body.get("transactionId", ""), outcome, attempt, self.policy.attempts)
                 await asyncio.sleep(self.policy.backoff(attempt))
+                RESENDS.labels(endpoint).inc()
+        UNKNOWN.labels(endpoint).inc()
         log.error("casino %s %s: outcome unknown after %d attempts", endpoint, body.get("transactionId", ""),
                   self.policy.attempts)
         return CasinoAnswer(None, None, False, self.policy.attempts, body)

@@ -66,6 +66,10 @@ class ServerProcess:
             raise RuntimeError(f"server did not start:\n{self.output()}")
         return self
 
+    def proc_children(self):
+        import psutil
+        return psutil.Process(self.proc.pid).children()
+
     def output(self):
         return Path(self.log.name).read_text()
 

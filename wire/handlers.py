@@ -128,6 +128,7 @@ def _error_code(status, body):
 
 class NotFoundHandler(JsonHandler):
     """Any path no handler claims: a JSON 404 rather than Tornado's HTML page."""
+    routed = False
 
     def prepare(self):
         self._begin()

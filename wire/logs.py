@@ -9,6 +9,8 @@ import logging
 import sys
 import time
 
+from . import metrics
+
 access = logging.getLogger("access")
 
 
@@ -48,12 +50,16 @@ def configure(log_format=None):
 
 
 def log_request(handler):
-    """The access line of one request, written by JsonHandler just before it answers."""
+    """The access line (and the request's metrics) of one request, written by JsonHandler
+    just before it answers."""
     status = handler.get_status()
+    seconds = handler.request.request_time()
     fields = {"request_id": getattr(handler, "request_id", None), "method": handler.request.method,
-              "endpoint": handler.request.path, "status": status,
-              "duration_ms": round(handler.request.request_time() * 1000, 2)}
+              "endpoint": handler.request.path, "status": status, "duration_ms": round(seconds * 1000, 2)}
     fields.update(getattr(handler, "log_fields", {}))
+    # Unrouted paths are one label, so scanners cannot grow the metrics without bound.
+    endpoint = handler.request.path if getattr(handler, "routed", True) else "unrouted"
+    metrics.record_request(endpoint, status, seconds, fields.get("replay"), fields.get("error_code"))
     level = logging.INFO if status < 500 else logging.ERROR
     access.log(level, "%s %s %d", handler.request.method, handler.request.path, status, extra={"fields": fields})
 

@@ -61,6 +61,9 @@ def build(routes):
                                      "schema": obj(status=STRING, database=STRING)}}},
                                      "503": {"description": "the database is down", "content": {
                                          "application/json": {"schema": obj(status=STRING, database=STRING)}}}}}},
+             "/metrics": {"get": {"summary": "Prometheus metrics (all processes)", "operationId": "Metrics",
+                                  "responses": {"200": {"description": "Prometheus text format",
+                                                        "content": {"text/plain": {"schema": STRING}}}}}},
              "/openapi.json": {"get": {"summary": "This document", "operationId": "OpenApi",
                                        "responses": {"200": {"description": "OpenAPI 3.1",
                                                              "content": {"application/json": {}}}}}}}
