@@ -33,6 +33,7 @@ from casino.provider_link import ProviderLink
 from db.config import database_from_environment
 from db.pool import Database
 from provider.casino_client import CasinoClient
+from provider.reconcile import run_periodically
 from sql.migrate import migrate
 from wire import logs, metrics
 from wire.handlers import JsonHandler, NotFoundHandler
@@ -138,6 +139,7 @@ def parse_args(argv):
     parser.add_argument("--log-format", choices=["json", "text"], default=os.environ.get("LOG_FORMAT"),
                         help="log lines as JSON or text (LOG_FORMAT; default: json unless on a terminal)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-reconcile", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--demo", action="store_true",
                         help="play one demo round through /casino/simulateRound, print it, and exit "
                              "(0 when every step went as scripted)")
@@ -171,6 +173,14 @@ async def serve(args, database, secrets, on_defaults):
     else:
         print(startup_banner(f"http://{args.host}:{port}", database, on_defaults), flush=True)
 
+    # The provider's reconciliation (provider/reconcile.py); with --processes, one worker runs it.
+    interval = float(os.environ.get("RECONCILE_INTERVAL", "60"))
+    reconciler = None
+    if interval > 0 and not args.no_reconcile:
+        reconciler = asyncio.ensure_future(run_periodically(
+            db, app.settings["casino_client"], interval, float(os.environ.get("RECONCILE_STALE_AFTER", "30")),
+            float(os.environ.get("ROUND_TIMEOUT", "300"))))
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -184,6 +194,8 @@ async def serve(args, database, secrets, on_defaults):
     if not args.worker:
         print("shutting down: no new connections, finishing requests in flight", flush=True)
     server.stop()
+    if reconciler is not None:
+        reconciler.cancel()
     try:
         await asyncio.wait_for(app.in_flight.idle.wait(), SHUTDOWN_GRACE_SECONDS)
     except asyncio.TimeoutError:
@@ -208,7 +220,8 @@ def supervise(args, database, processes, on_defaults):
     # prometheus-client's multiprocess mode: every worker writes its samples here.
     metrics_dir = tempfile.mkdtemp(prefix="casino-metrics-")
     env = dict(os.environ, DATABASE_URL=database.dsn, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
-    workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    workers = [subprocess.Popen(command + (["--no-reconcile"] if i else []), env=env, stdout=subprocess.PIPE,
+                                text=True) for i in range(processes)]
     for worker in workers:
         line = worker.stdout.readline()
         if not line.startswith("worker"):

@@ -47,7 +47,7 @@ class RoundScript:
 
     async def _money(self, step, kind, body, amount, related_id=None):
         tx = body["transactionId"]
-        await self.db.transaction(rounds.record_attempt, self.round_pk, tx, kind, amount, related_id)
+        await self.db.transaction(rounds.record_attempt, self.round_pk, kind, body, amount, related_id)
         answer = await self.client.call(kind, body, self.request_id)
         status = await self.db.transaction(rounds.record_answer, tx, answer)
         self._record_step(step, kind, answer)
@@ -79,8 +79,8 @@ class RoundScript:
         """Roll back a bet whose outcome is unknown, until the casino answers definitively."""
         body = {**self._base(), "transactionId": self._transaction_id("cancel"),
                 "originalTransactionId": bet_body["transactionId"], "roundId": self.round_id}
-        await self.db.transaction(rounds.record_attempt, self.round_pk, body["transactionId"],
-                                  "rollback", amount, bet_body["transactionId"])
+        await self.db.transaction(rounds.record_attempt, self.round_pk, "rollback", body, amount,
+                                  bet_body["transactionId"])
         for _ in range(CANCEL_ROUNDS):
             answer = await self.client.call("rollback", body, self.request_id)
             status = await self.db.transaction(rounds.record_answer, body["transactionId"], answer)

@@ -14,8 +14,8 @@ OPEN_ROUND = """
 
 # A resend of the same transactionId is the same row: only its attempt count grows.
 RECORD_ATTEMPT = """
-    INSERT INTO PROVIDER_BETS (transaction_id, round_id, bet_type, amount, related_transaction_id)
-    VALUES (%s, %s, %s, %s, %s)
+    INSERT INTO PROVIDER_BETS (transaction_id, round_id, bet_type, amount, related_transaction_id, request_cache)
+    VALUES (%s, %s, %s, %s, %s, %s)
     ON CONFLICT (transaction_id) DO NOTHING
 """
 
@@ -61,8 +61,10 @@ def open_round(cur, session):
     return cur.fetchone()[0], round_id
 
 
-def record_attempt(cur, round_pk, transaction_id, kind, amount, related_id=None):
-    cur.execute(RECORD_ATTEMPT, (transaction_id, round_pk, kind, amount, related_id))
+def record_attempt(cur, round_pk, kind, body, amount, related_id=None):
+    """A call about to be sent: pending until the casino's answer is recorded."""
+    cur.execute(RECORD_ATTEMPT, (body["transactionId"], round_pk, kind, amount, related_id,
+                                 json.dumps(body, separators=(",", ":"))))
 
 
 def record_answer(cur, transaction_id, answer):

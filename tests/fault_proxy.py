@@ -14,6 +14,7 @@ class FaultProxy:
     def __init__(self):
         self.upstream = None          # (host, port), set once the casino listens
         self.cut = Counter()          # path -> how many more replies to lose
+        self.refuse = Counter()       # path -> how many more requests to drop unsent (casino "down")
         self.forwarded = Counter()    # path -> requests passed to the casino
         self.lost = Counter()         # path -> replies lost
         self._loop = asyncio.new_event_loop()
@@ -50,6 +51,9 @@ class FaultProxy:
                     length = int(line.split(b":", 1)[1])
             body = await reader.readexactly(length)
             path = head.split(b" ", 2)[1].decode()
+            if self.refuse[path] > 0:
+                self.refuse[path] -= 1
+                return
             # Tornado's client sends "Connection: close", so the casino's answer ends at EOF.
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
             up_writer.write(head + body)

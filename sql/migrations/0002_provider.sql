@@ -55,6 +55,7 @@ CREATE TABLE PROVIDER_BETS (
     bet_type                TEXT NOT NULL CHECK (bet_type IN ('debit', 'credit', 'rollback')),
     amount                  BIGINT NOT NULL CHECK (amount >= 0),
     related_transaction_id  TEXT,
+    request_cache           JSON NOT NULL,   -- the call as sent, so a resend is the same call
     status                  TEXT NOT NULL DEFAULT 'pending'
                             CHECK (status IN ('pending', 'accepted', 'refused', 'unknown', 'cancelled')),
     attempts                INTEGER NOT NULL DEFAULT 0,
