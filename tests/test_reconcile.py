@@ -1,4 +1,5 @@
 """Reconciliation: calls the provider is unsure about are settled by asking the casino."""
+import json
 import os
 import subprocess
 import sys
@@ -123,4 +124,48 @@ def test_a_round_left_open_is_settled_as_lost(setup):
     assert round_status(ledger, round_id) == "settled"
     assert bets(ledger, round_id) == [("debit", "accepted"), ("credit", "accepted")]
     assert ledger.balance(wallets["USD"])[0] == 4_700
+    assert ledger.violations() == []
+
+
+def test_a_payout_that_never_arrived_is_sent_again(setup):
+    dsn, proxy, api, server = setup
+    ledger = Ledger(dsn)
+    game = ledger.launchable_game()
+    user_id, wallets = ledger.player(funds=5_000)
+    proxy.refuse["/casino/credit"] = 4           # every attempt of the payout is lost on the way
+    result = api.client("simulateRound", {"userId": user_id, "gameId": game}).json()
+    round_id = result["roundId"]
+    assert bets(ledger, round_id)[-1] == ("credit", "unknown")
+    assert ledger.balance(wallets["USD"])[0] == 4_800
+
+    output = reconcile(dsn, server)
+    assert "credit never reached the casino: sent again, accepted" in output
+    assert ledger.balance(wallets["USD"])[0] == 5_200
+    assert round_status(ledger, round_id) == "settled"
+    assert ledger.violations() == []
+
+
+def test_a_bet_found_applied_in_a_closed_round_is_rolled_back(setup):
+    dsn, proxy, api, server = setup
+    ledger = Ledger(dsn)
+    game = ledger.launchable_game()
+    user_id, wallets = ledger.player(funds=5_000)
+    launch = api.client("launchGame", {"userId": user_id, "gameId": game}).json()
+    round_id, tx = "rnd-" + uuid.uuid4().hex, "bet-" + uuid.uuid4().hex
+    bet = {"sessionToken": launch["sessionToken"], "userId": user_id, "transactionId": tx,
+           "roundId": round_id, "amount": 250, "currency": "USD"}
+    assert api.casino("debit", bet).status_code == 200      # applied, but the provider never heard
+
+    def provider_books(cur):
+        cur.execute("""INSERT INTO PROVIDER_GAME_ROUNDS (round_id, session_id, player_id, game_id, currency, status)
+                       SELECT %s, s.id, s.customer_id, s.game_id, s.currency, 'cancelled' FROM PROVIDER_SESSIONS s
+                       WHERE s.provider_session_id = %s RETURNING id""", (round_id, launch["providerSessionId"]))
+        cur.execute("""INSERT INTO PROVIDER_BETS (transaction_id, round_id, bet_type, amount, request_cache, status)
+                       VALUES (%s, %s, 'debit', 250, %s, 'unknown')""", (tx, cur.fetchone()[0], json.dumps(bet)))
+    ledger.run(provider_books)
+
+    output = reconcile(dsn, server)
+    assert f"{tx}: debit accepted (casino: applied), rolled back: round cancelled (200)" in output
+    assert bets(ledger, round_id) == [("debit", "accepted"), ("rollback", "accepted")]
+    assert ledger.balance(wallets["USD"])[0] == 5_000
     assert ledger.violations() == []
