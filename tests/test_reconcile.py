@@ -97,33 +97,39 @@ def test_lost_replies_are_settled_from_the_casinos_record(setup):
     assert ledger.violations() == []
 
 
-def test_a_round_left_open_is_settled_as_lost(setup):
-    dsn, proxy, api, server = setup
+def bet_the_provider_lost_track_of(setup, amount, round_status, bet_status):
+    """A bet the casino applied, in provider books written as a crash left them: a round in
+    round_status holding the bet as bet_status. Returns (ledger, wallet, round_id, tx)."""
+    dsn, _, api, _ = setup
     ledger = Ledger(dsn)
     game = ledger.launchable_game()
     user_id, wallets = ledger.player(funds=5_000)
     launch = api.client("launchGame", {"userId": user_id, "gameId": game}).json()
-    # The provider took a bet, then died before the round's outcome.
     round_id, tx = "rnd-" + uuid.uuid4().hex, "bet-" + uuid.uuid4().hex
     bet = {"sessionToken": launch["sessionToken"], "userId": user_id, "transactionId": tx,
-           "roundId": round_id, "amount": 300, "currency": "USD"}
+           "roundId": round_id, "amount": amount, "currency": "USD"}
     assert api.casino("debit", bet).status_code == 200
 
     def provider_books(cur):
-        cur.execute("""INSERT INTO PROVIDER_GAME_ROUNDS (round_id, session_id, player_id, game_id, currency)
-                       SELECT %s, s.id, s.customer_id, s.game_id, s.currency FROM PROVIDER_SESSIONS s
-                       WHERE s.provider_session_id = %s RETURNING id""", (round_id, launch["providerSessionId"]))
-        round_pk = cur.fetchone()[0]
-        cur.execute("""INSERT INTO PROVIDER_BETS (transaction_id, round_id, bet_type, amount, request_cache,
-                                                 status, casino_status)
-                       VALUES (%s, %s, 'debit', 300, '{}', 'accepted', 200)""", (tx, round_pk))
+        cur.execute("""INSERT INTO PROVIDER_GAME_ROUNDS (round_id, session_id, player_id, game_id, currency, status)
+                       SELECT %s, s.id, s.customer_id, s.game_id, s.currency, %s FROM PROVIDER_SESSIONS s
+                       WHERE s.provider_session_id = %s RETURNING id""",
+                    (round_id, round_status, launch["providerSessionId"]))
+        cur.execute("""INSERT INTO PROVIDER_BETS (transaction_id, round_id, bet_type, amount, request_cache, status)
+                       VALUES (%s, %s, 'debit', %s, %s, %s)""",
+                    (tx, cur.fetchone()[0], amount, json.dumps(bet), bet_status))
     ledger.run(provider_books)
+    return ledger, wallets["USD"], round_id, tx
 
-    output = reconcile(dsn, server)
+
+def test_a_round_left_open_is_settled_as_lost(setup):
+    # The provider took a bet, then died before the round's outcome.
+    ledger, wallet, round_id, _ = bet_the_provider_lost_track_of(setup, 300, "open", "accepted")
+    output = reconcile(setup[0], setup[3])
     assert f"round {round_id}: settled (lost: payout 0)" in output
     assert round_status(ledger, round_id) == "settled"
     assert bets(ledger, round_id) == [("debit", "accepted"), ("credit", "accepted")]
-    assert ledger.balance(wallets["USD"])[0] == 4_700
+    assert ledger.balance(wallet)[0] == 4_700
     assert ledger.violations() == []
 
 
@@ -146,26 +152,10 @@ def test_a_payout_that_never_arrived_is_sent_again(setup):
 
 
 def test_a_bet_found_applied_in_a_closed_round_is_rolled_back(setup):
-    dsn, proxy, api, server = setup
-    ledger = Ledger(dsn)
-    game = ledger.launchable_game()
-    user_id, wallets = ledger.player(funds=5_000)
-    launch = api.client("launchGame", {"userId": user_id, "gameId": game}).json()
-    round_id, tx = "rnd-" + uuid.uuid4().hex, "bet-" + uuid.uuid4().hex
-    bet = {"sessionToken": launch["sessionToken"], "userId": user_id, "transactionId": tx,
-           "roundId": round_id, "amount": 250, "currency": "USD"}
-    assert api.casino("debit", bet).status_code == 200      # applied, but the provider never heard
-
-    def provider_books(cur):
-        cur.execute("""INSERT INTO PROVIDER_GAME_ROUNDS (round_id, session_id, player_id, game_id, currency, status)
-                       SELECT %s, s.id, s.customer_id, s.game_id, s.currency, 'cancelled' FROM PROVIDER_SESSIONS s
-                       WHERE s.provider_session_id = %s RETURNING id""", (round_id, launch["providerSessionId"]))
-        cur.execute("""INSERT INTO PROVIDER_BETS (transaction_id, round_id, bet_type, amount, request_cache, status)
-                       VALUES (%s, %s, 'debit', 250, %s, 'unknown')""", (tx, cur.fetchone()[0], json.dumps(bet)))
-    ledger.run(provider_books)
-
-    output = reconcile(dsn, server)
+    # The bet's answer was lost, and its round was closed before anyone knew it was applied.
+    ledger, wallet, round_id, tx = bet_the_provider_lost_track_of(setup, 250, "cancelled", "unknown")
+    output = reconcile(setup[0], setup[3])
     assert f"{tx}: debit accepted (casino: applied), rolled back: round cancelled (200)" in output
     assert bets(ledger, round_id) == [("debit", "accepted"), ("rollback", "accepted")]
-    assert ledger.balance(wallets["USD"])[0] == 5_000
+    assert ledger.balance(wallet)[0] == 5_000
     assert ledger.violations() == []
