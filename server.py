@@ -31,7 +31,7 @@ import provider.handlers
 from casino.demo import play_demo
 from casino.provider_link import ProviderLink
 from db.config import database_from_environment
-from db.pool import Database
+from db.pool import Database, DatabaseUnavailable
 from provider.casino_client import CasinoClient
 from provider.reconcile import run_periodically
 from sql.migrate import migrate
@@ -52,13 +52,15 @@ class HealthHandler(JsonHandler):
     async def get(self):
         try:
             await self.settings["db"].transaction(lambda cur: cur.execute("SELECT 1"))
-        except Exception:
+        except DatabaseUnavailable:
             self.render_json(503, {"status": "unavailable", "database": "down"})
             return
         self.render_json(200, {"status": "ok", "database": "up"})
 
 
 class MetricsHandler(JsonHandler):
+    # Answered without render_json on purpose: scrapes get no access line and no metrics
+    # of their own, so a 15-second scrape interval does not flood either.
     async def get(self):
         content_type, body = metrics.exposition()
         self.set_header("Content-Type", content_type)
