@@ -76,18 +76,10 @@ def _fetch(cur, sql, *params):
     return cur.fetchall()
 
 
-async def _send(db, client, round_pk, kind, body, amount, related=None):
-    await db.transaction(rounds.record_attempt, round_pk, kind, body, amount, related)
-    answer = await client.call(kind, body)
-    await db.transaction(rounds.record_answer, body["transactionId"], answer)
-    return answer
-
-
 async def _roll_back(db, client, round_pk, bet_body, amount):
-    body = {"sessionToken": bet_body["sessionToken"], "userId": bet_body["userId"],
-            "transactionId": f"{bet_body['transactionId']}-reconcile-rollback",
-            "originalTransactionId": bet_body["transactionId"], "roundId": bet_body["roundId"]}
-    return await _send(db, client, round_pk, "rollback", body, amount, bet_body["transactionId"])
+    body = rounds.rollback_of(bet_body, f"{bet_body['transactionId']}-reconcile-rollback")
+    answer, _ = await rounds.send_recorded(db, client, round_pk, "rollback", body, amount, bet_body["transactionId"])
+    return answer
 
 
 async def settle_unknown_calls(db, client, stale_after, summary):
@@ -124,7 +116,7 @@ async def close_overdue_rounds(db, client, round_timeout, summary):
         elif standing:
             body = {"sessionToken": token, "userId": int(user), "transactionId": f"{round_id}-close",
                     "roundId": round_id, "amount": 0, "currency": currency}
-            answer = await _send(db, client, round_pk, "credit", body, 0)
+            answer, _ = await rounds.send_recorded(db, client, round_pk, "credit", body, 0)
             if not answer.accepted:
                 summary.closed_rounds[round_id] = f"left open: closing payout answered {answer.status}"
                 continue

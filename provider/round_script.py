@@ -46,10 +46,8 @@ class RoundScript:
         return answer.body.get("balance") if answer.accepted else None
 
     async def _money(self, step, kind, body, amount, related_id=None):
-        tx = body["transactionId"]
-        await self.db.transaction(rounds.record_attempt, self.round_pk, kind, body, amount, related_id)
-        answer = await self.client.call(kind, body, self.request_id)
-        status = await self.db.transaction(rounds.record_answer, tx, answer)
+        answer, status = await rounds.send_recorded(self.db, self.client, self.round_pk, kind, body, amount,
+                                                    related_id, self.request_id)
         self._record_step(step, kind, answer)
         if status == "unknown" and kind == "debit":
             await self.cancel(body, amount)
@@ -61,8 +59,7 @@ class RoundScript:
         return await self._money(step, "debit", body, body["amount"])
 
     async def rollback(self, step, bet):
-        body = {**self._base(), "transactionId": self._transaction_id("rollback"),
-                "originalTransactionId": bet.request["transactionId"], "roundId": self.round_id}
+        body = rounds.rollback_of(bet.request, self._transaction_id("rollback"))
         return await self._money(step, "rollback", body, bet.request["amount"], bet.request["transactionId"])
 
     async def payout(self, step, bet, amount):
@@ -77,13 +74,11 @@ class RoundScript:
 
     async def cancel(self, bet_body, amount):
         """Roll back a bet whose outcome is unknown, until the casino answers definitively."""
-        body = {**self._base(), "transactionId": self._transaction_id("cancel"),
-                "originalTransactionId": bet_body["transactionId"], "roundId": self.round_id}
-        await self.db.transaction(rounds.record_attempt, self.round_pk, "rollback", body, amount,
-                                  bet_body["transactionId"])
+        body = rounds.rollback_of(bet_body, self._transaction_id("cancel"))
         for _ in range(CANCEL_ROUNDS):
-            answer = await self.client.call("rollback", body, self.request_id)
-            status = await self.db.transaction(rounds.record_answer, body["transactionId"], answer)
+            # Each round resends the same row's call; its attempts add up.
+            answer, status = await rounds.send_recorded(self.db, self.client, self.round_pk, "rollback", body,
+                                                        amount, bet_body["transactionId"], self.request_id)
             if answer.definitive:
                 self._record_step("cancel unknown bet", "rollback", answer)
                 if status == "accepted":

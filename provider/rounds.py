@@ -84,6 +84,21 @@ def record_answer(cur, transaction_id, answer):
     return cur.fetchone()[0]
 
 
+async def send_recorded(db, client, round_pk, kind, body, amount, related_id=None, request_id=None):
+    """Record the call as pending, send it, record the casino's answer: a crash in between
+    leaves a row that says "ask the casino". Returns (answer, the row's status)."""
+    await db.transaction(record_attempt, round_pk, kind, body, amount, related_id)
+    answer = await client.call(kind, body, request_id)
+    return answer, await db.transaction(record_answer, body["transactionId"], answer)
+
+
+def rollback_of(bet_body, transaction_id):
+    """The rollback call for a bet, from the bet's own request."""
+    return {"sessionToken": bet_body["sessionToken"], "userId": bet_body["userId"],
+            "transactionId": transaction_id, "originalTransactionId": bet_body["transactionId"],
+            "roundId": bet_body["roundId"]}
+
+
 def mark_cancelled(cur, transaction_id):
     cur.execute(MARK_CANCELLED, (transaction_id,))
 
