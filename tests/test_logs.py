@@ -2,7 +2,7 @@
 import json
 import uuid
 
-from tests.support import CASINO_SECRET, PROVIDER_SECRET
+from tests.support import CASINO_SECRET, PROVIDER_SECRET, Api, ServerProcess
 from wire.signing import sign
 
 
@@ -60,3 +60,17 @@ def test_a_rounds_request_id_follows_it_into_the_casino(server, api, ledger):
     endpoints = sorted(line["endpoint"] for line, _ in access_lines(server, request_id))
     assert endpoints == sorted(["/provider/simulate", "/casino/getBalance", "/casino/debit", "/casino/debit",
                                 "/casino/rollback", "/casino/credit", "/casino/debit", "/casino/getBalance"])
+
+
+def test_text_format_carries_the_same_fields(database_dsn):
+    server = ServerProcess(database_dsn, args=["--log-format", "text"]).start()
+    try:
+        request_id = "trace-text-" + uuid.uuid4().hex[:8]
+        r = Api(server.url).raw("/casino/debit", b"{}", {"x-casino-signature": "00", "X-Request-Id": request_id})
+        assert r.status_code == 401
+    finally:
+        server.stop()
+    [line] = [raw for raw in server.output().splitlines() if f"request_id={request_id}" in raw]
+    assert " INFO access POST /casino/debit 401 " in line
+    assert "endpoint=/casino/debit" in line and "status=401" in line and "error_code=INVALID_SIGNATURE" in line
+    assert not line.startswith("{")
