@@ -42,10 +42,17 @@ def ensure_database(server_dsn, name):
         conn.close()
 
 
+class NoRunningDatabase(RuntimeError):
+    """A tool that works on a running service's database found none to attach to."""
+
+
 @contextlib.contextmanager
-def database_from_environment(data_dir=None):
+def database_from_environment(data_dir=None, running_only=False):
     """Yield where the database is; an embedded server started here is stopped on exit
-    (one that was already running, e.g. under a live service, is left running)."""
+    (one that was already running, e.g. under a live service, is left running).
+
+    running_only: for tools that act on a live service's database (load tests and their
+    checks), refuse rather than create and start an empty embedded server."""
     url = os.environ.get("DATABASE_URL")
     if url:
         yield DatabaseLocation(url, f"DATABASE_URL {redact(url)}")
@@ -53,6 +60,10 @@ def database_from_environment(data_dir=None):
     data_dir = data_dir or os.environ.get("CASINO_DATA_DIR") or DEFAULT_DATA_DIR
     server = EmbeddedPostgres(data_dir)
     was_running = server.is_running()
+    if running_only and not was_running:
+        raise NoRunningDatabase(
+            f"no PostgreSQL is running on {server.data_dir}: start the service first (python server.py), "
+            "or point DATABASE_URL or CASINO_DATA_DIR at the database it uses")
     server.start()
     try:
         ensure_database(server.dsn(), EMBEDDED_DATABASE)

@@ -34,7 +34,7 @@ from locust import FastHttpUser, between, events, task
 
 from casino import players, sessions
 from casino.audit import find_violations
-from db.config import database_from_environment
+from db.config import NoRunningDatabase, database_from_environment
 from wire.signing import sign
 
 SECRET = os.environ.get("CASINO_SECRET", "dev-casino-secret").encode()
@@ -89,8 +89,14 @@ database = {}
 @events.test_start.add_listener
 def provision(environment, **_):
     """Funded players for the simulated providers, in the server's database."""
-    context = database_from_environment(os.environ.get("CASINO_DATA_DIR"))
-    location = context.__enter__()
+    context = database_from_environment(os.environ.get("CASINO_DATA_DIR"), running_only=True)
+    try:
+        location = context.__enter__()
+    except NoRunningDatabase as exc:
+        print(f"check: not run: {exc}")
+        environment.process_exit_code = 1
+        environment.runner.quit()
+        return
     database.update(dsn=location.dsn, context=context)
     conn = psycopg2.connect(location.dsn)
     tag = uuid.uuid4().hex[:8]
@@ -230,6 +236,8 @@ def check(host):
 
 @events.quitting.add_listener
 def final_check(environment, **_):
+    if "context" not in database:
+        return  # provisioning found no database; it said so
     problems, wallets = check(environment.host)
     calls = sum(len(a) for a in journal.answers.values())
     for problem in problems:

@@ -23,3 +23,17 @@ def test_retry_storm_leaves_every_wallet_explained(server, ledger, database_dsn)
     answers = int(check[0].split(" answers")[0].rsplit(" ", 1)[1])
     assert answers > 500
     assert ledger.violations() == []
+
+
+def test_without_the_servers_database_it_refuses_and_creates_nothing(server, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(CASINO_DATA_DIR=str(tmp_path / "pg"), CASINO_SECRET=CASINO_SECRET.decode(),
+               PROVIDER_SECRET=PROVIDER_SECRET.decode())
+    run = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", "loadtests/retries.py", "--headless", "-u", "2", "-r", "2",
+         "-t", "5s", "--host", server.url, "--only-summary"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-4000:]
+    assert f"check: not run: no PostgreSQL is running on {tmp_path / 'pg'}" in output, output[-4000:]
+    assert not (tmp_path / "pg").exists()
