@@ -75,24 +75,28 @@ def main(argv=None):
 
     import psycopg2
 
-    from db.config import database_from_environment
+    from db.config import UNUSABLE, database_from_environment, why_unusable
 
     parser = argparse.ArgumentParser(prog="python -m casino.audit", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
     args = parser.parse_args(argv)
-    with database_from_environment(args.data_dir) as database:
-        conn = psycopg2.connect(database.dsn)
-        try:
-            # One snapshot for every check, taken while writers may keep going.
-            conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
-            with conn, conn.cursor() as cur:
-                problems = find_violations(cur)
-                cur.execute("SELECT count(*) FROM CASINO_WALLETS")
-                wallets = cur.fetchone()[0]
-                cur.execute("SELECT count(*) FROM CASINO_TRANSACTIONS")
-                rows = cur.fetchone()[0]
-        finally:
-            conn.close()
+    try:
+        with database_from_environment(args.data_dir, attach="existing") as database:
+            conn = psycopg2.connect(database.dsn)
+            try:
+                # One snapshot for every check, taken while writers may keep going.
+                conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+                with conn, conn.cursor() as cur:
+                    problems = find_violations(cur)
+                    cur.execute("SELECT count(*) FROM CASINO_WALLETS")
+                    wallets = cur.fetchone()[0]
+                    cur.execute("SELECT count(*) FROM CASINO_TRANSACTIONS")
+                    rows = cur.fetchone()[0]
+            finally:
+                conn.close()
+    except UNUSABLE as exc:
+        print(f"audit: not run: {why_unusable(exc)}", file=sys.stderr)
+        return 2
     for problem in problems:
         print(f"VIOLATION {problem}")
     print(f"audit: {wallets} wallets, {rows} ledger rows, {len(problems)} violation(s)")

@@ -80,7 +80,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     secret = os.environ.get("CASINO_SECRET", "dev-casino-secret").encode()
-    with database_from_environment(args.data_dir, running_only=True) as database:
+    with database_from_environment(args.data_dir, attach="running") as database:
         accounts = provision(database.dsn, args.wallets)
     target = urlsplit(args.url)
     rates = []

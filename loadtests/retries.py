@@ -34,7 +34,7 @@ from locust import FastHttpUser, between, events, task
 
 from casino import players, sessions
 from casino.audit import find_violations
-from db.config import NoRunningDatabase, database_from_environment
+from db.config import NoDatabase, database_from_environment
 from wire.signing import sign
 
 SECRET = os.environ.get("CASINO_SECRET", "dev-casino-secret").encode()
@@ -89,10 +89,10 @@ database = {}
 @events.test_start.add_listener
 def provision(environment, **_):
     """Funded players for the simulated providers, in the server's database."""
-    context = database_from_environment(os.environ.get("CASINO_DATA_DIR"), running_only=True)
+    context = database_from_environment(os.environ.get("CASINO_DATA_DIR"), attach="running")
     try:
         location = context.__enter__()
-    except NoRunningDatabase as exc:
+    except NoDatabase as exc:
         print(f"check: not run: {exc}")
         environment.process_exit_code = 1
         environment.runner.quit()

