@@ -50,15 +50,19 @@ class EmbeddedPostgres:
             log.warning("pg_ctl stop failed for %s", self.data_dir)
 
     def is_running(self):
+        return self.pid() is not None
+
+    def pid(self):
+        """The running postmaster's process id (its backends are its children), or None."""
         pid_file = self.data_dir / "postmaster.pid"
         if not pid_file.exists():
-            return False
+            return None
         try:
             pid = int(pid_file.read_text().split("\n", 1)[0])
             os.kill(pid, 0)
         except (ValueError, ProcessLookupError):
-            return False
-        return True
+            return None
+        return pid
 
     def dsn(self, database="postgres"):
         # The socket lives in the data directory (the package's default when the path is

@@ -24,12 +24,12 @@ import argparse
 import asyncio
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
 import uuid
 from pathlib import Path
+from statistics import median
 
 import psutil
 
@@ -51,27 +51,22 @@ SELECT * FROM casino_debit('bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :cl
 """
 
 
-def pgbench(dsn, tag, first_user, wallets, seconds):
+def pgbench(dsn, db_pid, tag, first_user, wallets, seconds):
+    """(transactions/s, PostgreSQL CPU ms per transaction)."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(PGBENCH_SCRIPT.format(tag=tag))
-    run = subprocess.run(
-        [str(embedded.bin_dir() / "pgbench"), "-n", "-M", "simple", "-c", str(CONCURRENCY),
-         "-j", "2", "-T", str(int(seconds)), "-f", script.name, "-D", f"wallets={wallets}",
-         "-D", f"first_user={first_user}", "-r", dsn],
-        capture_output=True, text=True, timeout=seconds + 60)
+    with CpuMeter(db_pid) as database:
+        run = subprocess.run(
+            [str(embedded.bin_dir() / "pgbench"), "-n", "-M", "simple", "-c", str(CONCURRENCY),
+             "-j", "2", "-T", str(int(seconds)), "-f", script.name, "-D", f"wallets={wallets}",
+             "-D", f"first_user={first_user}", dsn],
+            capture_output=True, text=True, timeout=seconds + 60)
     os.unlink(script.name)
     match = re.search(r"tps = ([\d.]+)", run.stdout)
     if not match:
         raise RuntimeError(f"pgbench failed:\n{run.stdout}\n{run.stderr}")
-    latency = re.search(r"latency average = ([\d.]+) ms", run.stdout)
-    return float(match.group(1)), float(latency.group(1)) if latency else float("nan")
-
-
-def postmaster_pid(database):
-    """The embedded server's postmaster (its backends are its children); None for DATABASE_URL."""
-    if database.embedded is None:
-        return None
-    return int((database.embedded.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    tps = float(match.group(1))
+    return tps, database.used / max(1.0, tps * seconds) * 1000
 
 
 def server_rss_mb(server):
@@ -91,13 +86,6 @@ def http_run(server, db_pid, accounts, seconds):
     return result
 
 
-def pgbench_run(dsn, db_pid, tag, first_user, wallets, seconds):
-    """(transactions/s, PostgreSQL CPU ms per transaction)."""
-    with CpuMeter(db_pid) as database:
-        tps, _ = pgbench(dsn, tag, first_user, wallets, seconds)
-    return tps, database.used / max(1.0, tps * seconds) * 1000
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m loadtests.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--wallets", type=int, default=10_000)
@@ -111,7 +99,8 @@ def main(argv=None):
     with database_from_environment(data_dir) as database:
         from sql.migrate import migrate
         migrate(database.dsn, log=lambda _: None)
-        db_pid = postmaster_pid(database)
+        # PostgreSQL's CPU is read from the embedded server's processes; not for DATABASE_URL.
+        db_pid = database.embedded.pid() if database.embedded else None
         tag = uuid.uuid4().hex[:8]
         print(f"provisioning {args.wallets} wallets ...", flush=True)
         accounts = provision(database.dsn, args.wallets, tag)
@@ -120,9 +109,9 @@ def main(argv=None):
         hot = accounts[:1]
 
         print(f"pgbench, {CONCURRENCY} clients, {args.runs} x {args.seconds:.0f} s ...", flush=True)
-        pg_spread = [pgbench_run(database.dsn, db_pid, tag, first_user, args.wallets, args.seconds)
+        pg_spread = [pgbench(database.dsn, db_pid, tag, first_user, args.wallets, args.seconds)
                      for _ in range(args.runs)]
-        pg_hot = [pgbench_run(database.dsn, db_pid, tag, first_user, 1, args.seconds)
+        pg_hot = [pgbench(database.dsn, db_pid, tag, first_user, 1, args.seconds)
                   for _ in range(args.runs)]
 
         rows = []
@@ -140,7 +129,6 @@ def main(argv=None):
           f"{args.wallets} wallets (hot: 1 wallet)\n")
     print(f"{'':24} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'errors':>7} {'gen CPU':>8} "
           f"{'RSS MB/proc':>12} {'CPU ms/req: service':>20} {'db':>5}")
-    median = statistics.median
     for name, runs in (("pgbench spread", pg_spread), ("pgbench hot", pg_hot)):
         print(f"{name:24} {median(r[0] for r in runs):8.0f} {'':56} {median(r[1] for r in runs):5.2f}")
     pg_spread = median(r[0] for r in pg_spread)
@@ -148,11 +136,11 @@ def main(argv=None):
     summary = None
     for processes, spread, hot_runs, rss in rows:
         for name, runs, base in (("spread", spread, pg_spread), ("hot", hot_runs, pg_hot)):
-            rate = statistics.median(r.rate for r in runs)
-            p50 = statistics.median(r.percentile(50) for r in runs) * 1000
-            p99 = statistics.median(r.percentile(99) for r in runs) * 1000
+            rate = median(r.rate for r in runs)
+            p50 = median(r.percentile(50) for r in runs) * 1000
+            p99 = median(r.percentile(99) for r in runs) * 1000
             errors = sum(n for r in runs for status, n in r.statuses.items() if status != 200)
-            cpu = statistics.median(r.cpu / r.elapsed for r in runs)
+            cpu = median(r.cpu / r.elapsed for r in runs)
             service_ms = median(r.service_ms for r in runs)
             database_ms = median(r.database_ms for r in runs)
             print(f"{f'http {name}, {processes} proc':24} {rate:8.0f} {p50:7.1f} {p99:7.1f} {rate / base:6.2f} "

@@ -88,16 +88,17 @@ class CpuMeter:
             return float("nan")
         try:
             root = psutil.Process(self.pid)
-            processes = [root, *root.children(recursive=True)]
+            times = root.cpu_times()
+            children = root.children(recursive=True)
         except psutil.NoSuchProcess:
             return float("nan")
-        ended = root.cpu_times()
-        total = ended.children_user + ended.children_system
-        for process in processes:
+        # children_*: the ones already ended and reaped by the root.
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in children:
             try:
-                times = process.cpu_times()
+                times = child.cpu_times()
             except psutil.NoSuchProcess:
-                continue  # a backend that ended between the listing and the reading
+                continue  # one that ended between the listing and the reading
             total += times.user + times.system
         return total
 

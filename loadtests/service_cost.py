@@ -17,25 +17,22 @@ real database) this splits a debit's cost into its HTTP side and its database si
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 from db.config import database_from_environment
-from tests.support import CASINO_SECRET, PROVIDER_SECRET
+from tests.support import CASINO_SECRET, ServerProcess
 
 from .debit_rate import debit_requests
 from .http_load import CpuMeter, run_load
 
-ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 32
 ANSWER = '{"transactionId":"t","balance":1,"currency":"USD"}'
 
-# Run by the child process: server.main with the worker's database call answered at once.
+# Run by the child process (in the project directory, as ServerProcess runs it): server.main
+# with the worker's database call answered at once.
 SERVE = f"""
 import sys
-sys.path.insert(0, {str(ROOT)!r})
 import db.pool, server
 from casino.wallet import Answer
 answer = Answer(200, {ANSWER!r})
@@ -52,30 +49,23 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     with database_from_environment(tempfile.mkdtemp(prefix="casino-cost-") + "/pg") as database:
-        env = {"DATABASE_URL": database.dsn, "CASINO_SECRET": CASINO_SECRET.decode(),
-               "PROVIDER_SECRET": PROVIDER_SECRET.decode(), "PYTHONUNBUFFERED": "1"}
-        log = tempfile.NamedTemporaryFile(prefix="casino-cost-", suffix=".log", delete=False)
-        server = subprocess.Popen(
-            [sys.executable, "-c", SERVE, "--port", "0", "--no-demo-data", "--pool-size", str(args.pool_size)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        server = ServerProcess(database.dsn, args=["--pool-size", str(args.pool_size)], entry=["-c", SERVE]).start()
         try:
-            url = next(line.split()[1] for line in server.stdout if line.strip().startswith("listening"))
-            host, port = url.split("//")[1].split(":")
+            host, port = server.url.split("//")[1].split(":")
             # The session tokens need not exist: the database is never asked.
             accounts = [(n + 1, f"cost-{n}") for n in range(1_000)]
             runs = []
             for run in range(1, args.runs + 1):
                 lists = debit_requests(f"{host}:{port}", accounts, CONCURRENCY, int(args.seconds * 1_000),
                                        CASINO_SECRET)
-                with CpuMeter(server.pid) as service:
+                with CpuMeter(server.proc.pid) as service:
                     result = asyncio.run(run_load(host, int(port), lists, args.seconds))
                 per_request = service.used / max(1, len(result.latencies)) * 1e6
                 runs.append((result.rate, result.percentile(50) * 1000, result.percentile(99) * 1000, per_request))
                 print(f"run {run}: {result.rate:6.0f} req/s  p50 {runs[-1][1]:5.1f} ms  p99 {runs[-1][2]:5.1f} ms  "
                       f"service CPU {per_request:4.0f} us/request  statuses {result.statuses}", flush=True)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
     rate, p50, p99, cpu = (statistics.median(column) for column in zip(*runs))
     print(f"median of {args.runs}: {rate:.0f} req/s  p50 {p50:.1f} ms  p99 {p99:.1f} ms  "
           f"service CPU {cpu:.0f} us/request (database call stubbed, {CONCURRENCY} connections)")

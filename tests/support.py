@@ -39,12 +39,14 @@ def tune_for_tests(server_dsn):
 
 
 class ServerProcess:
-    """`python server.py` as a child process, on a port the OS picks."""
+    """`python server.py` as a child process, on a port the OS picks. entry replaces
+    `server.py` (e.g. `-c` and a program that patches, then calls server.main)."""
 
-    def __init__(self, dsn, extra_env=None, args=()):
+    def __init__(self, dsn, extra_env=None, args=(), entry=None):
         self.dsn = dsn
         self.extra_env = extra_env or {}
         self.args = list(args)
+        self.entry = list(entry) if entry else [str(ROOT / "server.py")]
         self.proc = None
         self.url = None
 
@@ -54,8 +56,7 @@ class ServerProcess:
                    **self.extra_env)
         self.log = tempfile.NamedTemporaryFile(prefix="casino-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-demo-data",
-             *self.args],
+            [sys.executable, *self.entry, "--port", "0", "--no-demo-data", *self.args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
         # The server prints its address once it listens; no polling needed.
         for line in self.proc.stdout:
