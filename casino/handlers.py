@@ -8,18 +8,19 @@ from .launch import launch_game, simulate_round
 
 
 MONEY = obj(transactionId=STRING, balance=INTEGER, currency=STRING)
-SESSION_REFUSALS = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"]}
+SESSION_REFUSALS = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH"], 404: ["SESSION_NOT_FOUND"]}
 
 
 class ProviderCallbackHandler(JsonHandler):
-    """The signed callbacks the provider makes: x-casino-signature with CASINO_SECRET."""
+    """The signed callbacks a provider makes: x-casino-signature with one of its keys. The
+    key names the provider; the wallet refuses a session of another provider's game."""
     signature_header = "x-casino-signature"
-    secret_setting = "casino_secret"
+    keyring_setting = "casino_keys"
     operation = None
     replays = True
 
     async def post(self):
-        answer = await self.settings["db"].statement(type(self).operation, self.body)
+        answer = await self.settings["db"].statement(type(self).operation, self.caller.counterpart_id, self.body)
         self.render_json(answer.status, answer.body, replay=answer.replay)
 
 
@@ -77,7 +78,9 @@ class TransactionStatusHandler(ProviderCallbackHandler):
 
 
 class LaunchGameHandler(JsonHandler):
-    """Client-facing (a game lobby): no signature."""
+    """Client-facing (a game lobby): an operator key with the scope `lobby`."""
+    operator_scope = "lobby"
+    open_in_development = True
     summary = "Opens a game session for a player, at the casino and at the provider"
     answer = obj(sessionToken=STRING, providerSessionId=STRING, userId=INTEGER, gameId=INTEGER,
                  currency=STRING, balance=INTEGER)
@@ -92,7 +95,10 @@ class LaunchGameHandler(JsonHandler):
 
 
 class SimulateRoundHandler(JsonHandler):
-    """Test driver: launch, then let the provider play one scripted round."""
+    """Test driver: launch, then let the provider play one scripted round. Routed only in
+    development mode or with --test-driver: it moves real money in a round that wins."""
+    operator_scope = "test-driver"
+    open_in_development = True
     summary = "Launches a game and has the provider play one scripted round"
     answer = obj(sessionToken=STRING, providerSessionId=STRING, roundId=STRING, startingBalance=INTEGER,
                  finalBalance={"type": ["integer", "null"]}, steps={"type": "array", "items": {"type": "object"}})
@@ -104,10 +110,10 @@ class SimulateRoundHandler(JsonHandler):
                                                    self.settings["casino_code"], self.body))
 
 
-def routes():
+def routes(test_driver=True):
     return [
         (r"/casino/launchGame", LaunchGameHandler),
-        (r"/casino/simulateRound", SimulateRoundHandler),
+        *([(r"/casino/simulateRound", SimulateRoundHandler)] if test_driver else []),
         (r"/casino/getBalance", GetBalanceHandler),
         (r"/casino/debit", DebitHandler),
         (r"/casino/credit", CreditHandler),

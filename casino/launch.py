@@ -9,7 +9,7 @@ from . import sessions
 USER = "SELECT id FROM CASINO_USERS WHERE id = %s"
 
 GAME_AND_PROVIDER = """
-    SELECT g.provider_game_id, g.default_currency, g.is_active, p.api_endpoint, p.is_disabled
+    SELECT g.provider_game_id, g.default_currency, g.is_active, p.code, p.api_endpoint, p.is_disabled
     FROM CASINO_GAMES g
     JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
     WHERE g.id = %s
@@ -24,6 +24,7 @@ class PendingLaunch:
     user_id: int
     game_id: int
     provider_game_id: str
+    provider_code: str
     provider_endpoint: str | None
     currency: str
     balance: int
@@ -38,7 +39,7 @@ def prepare_launch(cur, req):
     game = cur.fetchone()
     if game is None:
         raise ApiError(404, "GAME_NOT_FOUND", "no such game")
-    provider_game_id, default_currency, game_active, endpoint, provider_disabled = game
+    provider_game_id, default_currency, game_active, provider_code, endpoint, provider_disabled = game
     if not game_active:
         raise ApiError(403, "GAME_DISABLED", "the game is disabled")
     if provider_disabled:
@@ -50,7 +51,8 @@ def prepare_launch(cur, req):
         raise ApiError(404, "WALLET_NOT_FOUND", f"the user has no {currency} wallet")
     wallet_id, balance = wallet
     token = sessions.create_session(cur, req["userId"], wallet_id, req["gameId"])
-    return PendingLaunch(token, req["userId"], req["gameId"], provider_game_id, endpoint, currency, balance)
+    return PendingLaunch(token, req["userId"], req["gameId"], provider_game_id, provider_code, endpoint, currency,
+                         balance)
 
 
 def _unavailable():
@@ -59,7 +61,7 @@ def _unavailable():
 
 async def launch_game(db, link, casino_code, req):
     pending = await db.transaction(prepare_launch, req)
-    status, answer = await link.call(pending.provider_endpoint, "launch", {
+    status, answer = await link.call(pending.provider_code, pending.provider_endpoint, "launch", {
         "sessionToken": pending.token, "userId": pending.user_id, "gameId": pending.provider_game_id,
         "currency": pending.currency, "casinoCode": casino_code})
     provider_session_id = (answer or {}).get("providerSessionId")
@@ -73,7 +75,7 @@ async def launch_game(db, link, casino_code, req):
 
 async def simulate_round(db, link, casino_code, req):
     pending, launched = await launch_game(db, link, casino_code, req)
-    status, result = await link.call(pending.provider_endpoint, "simulate", {
+    status, result = await link.call(pending.provider_code, pending.provider_endpoint, "simulate", {
         "providerSessionId": launched["providerSessionId"], "sessionToken": pending.token,
         "userId": pending.user_id})
     if status != 200 or result is None:

@@ -31,17 +31,19 @@ from wire.errors import ApiError
 MESSAGES = {
     "SESSION_NOT_FOUND": "no session with that token",
     "IDEMPOTENCY_CONFLICT": "transactionId was already used for a different request",
+    "PROVIDER_MISMATCH": "the session belongs to another provider's game",
 }
 
 BALANCE = """
-    SELECT s.user_id, w.playable_balance, w.currency_code
+    SELECT s.user_id, w.playable_balance, w.currency_code, g.provider_id
     FROM CASINO_GAME_SESSIONS s
     JOIN CASINO_WALLETS w ON w.id = s.wallet_id
+    JOIN CASINO_GAMES g ON g.id = s.game_id
     WHERE s.token = %s
 """
 
-# The first provider to claim an id answers for it: with one CASINO_SECRET for every
-# provider, the signature cannot say which provider asks (README, "Decisions").
+# Only the calling provider's own ids: transactionIds are unique per provider, and one
+# provider must learn nothing about another's.
 TRANSACTION_STATUS = """
     SELECT t.external_transaction_id, t.transaction_type, t.outcome, t.response_status,
            t.response_cache::text, t.created_at,
@@ -51,9 +53,7 @@ TRANSACTION_STATUS = """
                  AND r.related_external_transaction_id = t.external_transaction_id
                  AND r.transaction_type = 'rollback' AND r.playable_movement > 0) AS rolled_back
     FROM CASINO_TRANSACTIONS t
-    WHERE t.external_transaction_id = %s AND t.provider_id IS NOT NULL
-    ORDER BY t.id
-    LIMIT 1
+    WHERE t.provider_id = %s AND t.external_transaction_id = %s
 """
 
 DEBIT = "SELECT status, body, replay, error_code FROM casino_debit(%s, %s, %s, %s, %s, %s, %s)"
@@ -73,12 +73,14 @@ def fingerprint(*fields):
     return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
 
 
-def get_balance(cur, req):
+def get_balance(cur, provider_id, req):
     cur.execute(BALANCE, (req["sessionToken"],))
     row = cur.fetchone()
     if row is None:
         raise ApiError(404, "SESSION_NOT_FOUND", MESSAGES["SESSION_NOT_FOUND"])
-    user_id, balance, currency = row
+    user_id, balance, currency, session_provider = row
+    if session_provider != provider_id:
+        raise ApiError(403, "PROVIDER_MISMATCH", MESSAGES["PROVIDER_MISMATCH"])
     if user_id != req["userId"]:
         raise ApiError(403, "USER_MISMATCH", "the session belongs to another user")
     return Answer(200, json.dumps({"userId": user_id, "balance": balance, "currency": currency},
@@ -92,7 +94,7 @@ def _answer(cur):
     return Answer(status, body, replay)
 
 
-def debit(cur, req):
+def debit(cur, provider_id, req):
     """A bet: takes `amount` from the wallet if every rule allows it."""
     cur.execute(DEBIT, (req["sessionToken"], req["userId"], req["transactionId"], req["roundId"],
                         req["amount"], req["currency"],
@@ -100,7 +102,7 @@ def debit(cur, req):
     return _answer(cur)
 
 
-def credit(cur, req):
+def credit(cur, provider_id, req):
     """A payout for an accepted bet of the round; 0 settles a lost round."""
     related = req.get("relatedTransactionId")
     cur.execute(CREDIT, (req["sessionToken"], req["userId"], req["transactionId"], req["roundId"],
@@ -110,7 +112,7 @@ def credit(cur, req):
     return _answer(cur)
 
 
-def rollback(cur, req):
+def rollback(cur, provider_id, req):
     """Cancels a bet, refunding exactly what it took."""
     original = req["originalTransactionId"]
     cur.execute(ROLLBACK, (req["sessionToken"], req["userId"], req["transactionId"], req["roundId"], original,
@@ -118,9 +120,10 @@ def rollback(cur, req):
     return _answer(cur)
 
 
-def transaction_status(cur, req):
-    """What the casino recorded for a transactionId, changing nothing (reconciliation)."""
-    cur.execute(TRANSACTION_STATUS, (req["transactionId"],))
+def transaction_status(cur, provider_id, req):
+    """What the casino recorded for one of the calling provider's transactionIds, changing
+    nothing (reconciliation)."""
+    cur.execute(TRANSACTION_STATUS, (provider_id, req["transactionId"]))
     row = cur.fetchone()
     if row is None:
         raise ApiError(404, "TRANSACTION_NOT_FOUND", "the casino has no record of that transactionId")

@@ -35,8 +35,7 @@ import psutil
 
 from db import embedded
 from db.config import database_from_environment
-from tests.support import CASINO_SECRET as SECRET
-from tests.support import ServerProcess
+from tests.support import BOX, ServerProcess
 
 from .debit_rate import debit_requests, provision
 from .http_load import CpuMeter, run_load
@@ -75,9 +74,9 @@ def server_rss_mb(server):
     return [p.memory_info().rss / 2**20 for p in workers]
 
 
-def http_run(server, db_pid, accounts, seconds):
+def http_run(server, db_pid, accounts, key, seconds):
     host, port = server.url.split("//")[1].split(":")
-    lists = debit_requests(f"{host}:{port}", accounts, CONCURRENCY, int(seconds * 1_000), SECRET)
+    lists = debit_requests(f"{host}:{port}", accounts, CONCURRENCY, int(seconds * 1_000), key)
     with CpuMeter(server.proc.pid) as service, CpuMeter(db_pid) as database:
         result = asyncio.run(run_load(host, int(port), lists, seconds))
     answered = max(1, len(result.latencies))
@@ -103,7 +102,7 @@ def main(argv=None):
         db_pid = database.embedded.pid() if database.embedded else None
         tag = uuid.uuid4().hex[:8]
         print(f"provisioning {args.wallets} wallets ...", flush=True)
-        accounts = provision(database.dsn, args.wallets, tag)
+        accounts, key = provision(database.dsn, args.wallets, BOX, tag)
         first_user = accounts[0][0]
         assert [a[0] for a in accounts] == list(range(first_user, first_user + args.wallets)), "user ids not contiguous"
         hot = accounts[:1]
@@ -118,8 +117,8 @@ def main(argv=None):
         for processes in args.processes:
             server = ServerProcess(database.dsn, args=["--processes", str(processes)]).start()
             try:
-                spread = [http_run(server, db_pid, accounts, args.seconds) for _ in range(args.runs)]
-                hot_runs = [http_run(server, db_pid, hot, args.seconds) for _ in range(args.runs)]
+                spread = [http_run(server, db_pid, accounts, key, args.seconds) for _ in range(args.runs)]
+                hot_runs = [http_run(server, db_pid, hot, key, args.seconds) for _ in range(args.runs)]
                 rss = server_rss_mb(server)
             finally:
                 server.stop()

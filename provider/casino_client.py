@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from wire.signing import sign
+from wire.signing import sign_v2
 
 log = logging.getLogger("provider.casino_client")
 RESENDS = Counter("provider_casino_resends_total", "Calls to the casino sent again after no definitive answer",
@@ -62,21 +62,41 @@ def is_definitive(status):
 
 
 class CasinoClient:
-    def __init__(self, base_url, secret: bytes, policy=RetryPolicy()):
-        self.base_url = base_url.rstrip("/")
-        self.secret = secret
+    """Calls to the casinos this provider serves, each signed with the provider's newest
+    key at that casino (provider_keys: the provider's key ring) and sent to its callback
+    URL (default_url unless the casino has one of its own)."""
+
+    def __init__(self, keyring, default_url, policy=RetryPolicy()):
+        self.keyring = keyring
+        self.default_url = default_url.rstrip("/")
         self.policy = policy
         self.http = AsyncHTTPClient()
 
-    async def call(self, endpoint, body: dict, request_id=None) -> CasinoAnswer:
-        # Serialised and signed once: every retry sends exactly the same bytes.
-        data = json.dumps(body, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", "x-casino-signature": sign(data, self.secret)}
+    def for_casino(self, casino_code):
+        return CasinoLink(self, casino_code)
+
+    def _signed_request(self, casino_code, endpoint, data, request_id):
+        key = self.keyring.signer(casino_code)
+        if key is None:
+            return None
+        path = f"/casino/{endpoint}"
+        headers = {"Content-Type": "application/json",
+                   "x-casino-signature": sign_v2(key.secret, key.kid, "POST", path, data)}
         if request_id:
             headers["X-Request-Id"] = request_id   # one id follows a round across both systems
-        request = HTTPRequest(
-            f"{self.base_url}/casino/{endpoint}", method="POST", body=data, headers=headers,
+        return HTTPRequest(
+            f"{(key.endpoint or self.default_url).rstrip('/')}{path}", method="POST", body=data, headers=headers,
             request_timeout=self.policy.timeout, connect_timeout=self.policy.timeout)
+
+    async def call(self, casino_code, endpoint, body: dict, request_id=None) -> CasinoAnswer:
+        # Serialised and signed once: every retry sends exactly the same bytes.
+        data = json.dumps(body, separators=(",", ":")).encode()
+        request = self._signed_request(casino_code, endpoint, data, request_id)
+        if request is None:
+            log.error("casino %s: no key to sign calls to it; %s %s not sent", casino_code, endpoint,
+                      body.get("transactionId", ""))
+            UNKNOWN.labels(endpoint).inc()
+            return CasinoAnswer(None, None, False, 0, body)
         for attempt in range(1, self.policy.attempts + 1):
             try:
                 response = await self.http.fetch(request, raise_error=False)
@@ -102,3 +122,13 @@ def _json(raw):
         return json.loads(raw)
     except (TypeError, ValueError):
         return {"unparsable": (raw or b"")[:200].decode("utf-8", "replace")}
+
+
+@dataclass(frozen=True)
+class CasinoLink:
+    """The client bound to one casino: what a round or a reconciliation pass talks to."""
+    client: CasinoClient
+    casino_code: str
+
+    async def call(self, endpoint, body: dict, request_id=None) -> CasinoAnswer:
+        return await self.client.call(self.casino_code, endpoint, body, request_id)

@@ -88,12 +88,13 @@ class RoundScript:
         return answer
 
 
-async def play_round(db, client, req, request_id=None):
-    """Run the script for one provider session; returns the protocol's simulate answer."""
-    session = await db.transaction(launches.find_session, req["providerSessionId"],
+async def play_round(db, client, casino_code, req, request_id=None):
+    """Run the script for one of the calling casino's provider sessions; returns the
+    protocol's simulate answer."""
+    session = await db.transaction(launches.find_session, casino_code, req["providerSessionId"],
                                    req["sessionToken"], req["userId"])
     round_pk, round_id = await db.transaction(rounds.open_round, session)
-    script = RoundScript(db, client, session, round_pk, round_id, request_id)
+    script = RoundScript(db, client.for_casino(casino_code), session, round_pk, round_id, request_id)
 
     await script.balance("balance check")
     bet_a = await script.bet("bet", 100)

@@ -101,7 +101,7 @@ def test_provider_simulate_checks_the_three_identifiers(api, ledger, launched, c
 
 
 def test_provider_simulate_needs_its_signature(api, launched):
-    r = api.provider("simulate", launched, secret=b"wrong")
+    r = api.provider("simulate", launched, key=("DEMO-CASINO", b"wrong"))
     assert (r.status_code, code(r)) == (401, "INVALID_SIGNATURE")
 
 
