@@ -53,10 +53,10 @@ class ServerProcess:
     """`python server.py` as a child process, on a port the OS picks. entry replaces
     `server.py` (e.g. `-c` and a program that patches, then calls server.main)."""
 
-    def __init__(self, dsn, extra_env=None, args=(), entry=None):
+    def __init__(self, dsn, extra_env=None, args=(), entry=None, test_driver=True):
         self.dsn = dsn
         self.extra_env = extra_env or {}
-        self.args = list(args)
+        self.args = list(args) + (["--test-driver"] if test_driver else [])
         self.entry = list(entry) if entry else [str(ROOT / "server.py")]
         self.proc = None
         self.url = None
@@ -67,7 +67,7 @@ class ServerProcess:
                    OPERATOR_KEY=OPERATOR_KEY, PYTHONUNBUFFERED="1", **self.extra_env)
         self.log = tempfile.NamedTemporaryFile(prefix="casino-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [sys.executable, *self.entry, "--port", "0", "--no-demo-data", "--test-driver", *self.args],
+            [sys.executable, *self.entry, "--port", "0", "--no-demo-data", *self.args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
         # The server prints its address once it listens; no polling needed.
         for line in self.proc.stdout:
@@ -143,6 +143,14 @@ class Api:
         if operator_key:
             headers["Authorization"] = f"Bearer {operator_key}"
         return self.raw(f"/casino/{endpoint}", json.dumps(body).encode(), headers)
+
+
+def run_cli(module, *args, dsn, stdin=None):
+    """`python -m module args` on the database at dsn, with the tests' encryption key."""
+    env = dict(os.environ, DATABASE_URL=dsn, KEYS_ENCRYPTION_KEY=KEYS_ENCRYPTION_KEY,
+               CASINO_SECRET=CASINO_SECRET.decode(), PROVIDER_SECRET=PROVIDER_SECRET.decode())
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)
 
 
 def parallel(calls):

@@ -52,7 +52,7 @@ class JsonHandler(tornado.web.RequestHandler):
             self.caller = await self.settings[self.keyring_setting].authenticate(
                 self.request.method, self.request.path, raw, self.request.headers.get(self.signature_header))
         if self.operator_scope is not None:
-            self.operator = self._operator()
+            self.operator = await self._operator()
         if self.request.method != "POST":
             return
         self.body = parse_body(raw, self.schema or {})
@@ -62,12 +62,12 @@ class JsonHandler(tornado.web.RequestHandler):
     def _implements(self, method):
         return getattr(type(self), method.lower(), None) is not getattr(tornado.web.RequestHandler, method.lower(), None)
 
-    def _operator(self):
+    async def _operator(self):
         """The operator key of this request, checked for the handler's scope."""
         header = self.request.headers.get("Authorization")
         if header is None and self.open_in_development and self.settings["development"]:
             return None
-        operator = self.settings["operators"].authenticate(header)
+        operator = await self.settings["operators"].authenticate(header)
         if operator is None:
             raise ApiError(401, "UNAUTHORIZED", "missing, unknown or revoked operator key (Authorization: Bearer)")
         if self.operator_scope not in operator.scopes:
