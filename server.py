@@ -27,6 +27,7 @@ import tornado.netutil
 import tornado.web
 
 import casino.handlers
+import casino.sessions
 import provider.handlers
 from casino.demo import play_demo
 from casino.provider_link import ProviderLink
@@ -105,6 +106,7 @@ class Application(tornado.web.Application):
             casino_secret=casino_secret,
             provider_secret=provider_secret,
             casino_code=os.environ.get("CASINO_CODE", "DEMO-CASINO"),
+            session_idle_timeout=casino.sessions.idle_timeout(),
             # Both systems reach each other over HTTP, by default at this process's address.
             provider_link=ProviderLink(os.environ.get("PROVIDER_URL", own_url), provider_secret),
             casino_client=CasinoClient(os.environ.get("CASINO_URL", own_url), casino_secret),

@@ -33,6 +33,7 @@ from statistics import median
 
 import psutil
 
+from casino.sessions import idle_timeout
 from db import embedded
 from db.config import database_from_environment
 from tests.support import CASINO_SECRET as SECRET
@@ -47,14 +48,14 @@ CONCURRENCY = 32
 # {tag} is filled in by Python; :names are pgbench variables.
 PGBENCH_SCRIPT = """\\set n random(0, :wallets - 1)
 \\set t random(1, 9000000000000000)
-SELECT * FROM casino_debit('bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :client_id || '-' || :t, 'pgb-round', 1, 'USD', 'bench');
+SELECT * FROM casino_debit('bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :client_id || '-' || :t, 'pgb-round', 1, 'USD', 'bench', make_interval(secs => {idle_seconds}));
 """
 
 
 def pgbench(dsn, db_pid, tag, first_user, wallets, seconds):
     """(transactions/s, PostgreSQL CPU ms per transaction)."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(PGBENCH_SCRIPT.format(tag=tag))
+        script.write(PGBENCH_SCRIPT.format(tag=tag, idle_seconds=idle_timeout().total_seconds()))
     with CpuMeter(db_pid) as database:
         run = subprocess.run(
             [str(embedded.bin_dir() / "pgbench"), "-n", "-M", "simple", "-c", str(CONCURRENCY),
