@@ -29,6 +29,7 @@ import tornado.web
 
 import casino.credentials
 import casino.handlers
+import casino.sessions
 import provider.credentials
 import provider.handlers
 from casino.demo import play_demo
@@ -117,6 +118,7 @@ class Application(tornado.web.Application):
             provider_keys=provider_keys,
             operators=self.credentials[2],
             casino_code=secrets.casino_code,
+            session_idle_timeout=casino.sessions.idle_timeout(),
             # Both systems reach each other over HTTP, by default at this process's address.
             provider_link=ProviderLink(os.environ.get("PROVIDER_URL", own_url), casino_keys),
             casino_client=CasinoClient(provider_keys, os.environ.get("CASINO_URL", own_url)),

@@ -20,8 +20,13 @@ class ProviderCallbackHandler(JsonHandler):
     replays = True
 
     async def post(self):
-        answer = await self.settings["db"].statement(type(self).operation, self.caller.counterpart_id, self.body)
+        answer = await self.settings["db"].statement(type(self).operation, *self.arguments())
         self.render_json(answer.status, answer.body, replay=answer.replay)
+
+    def arguments(self):
+        """What the operation takes after the cursor: the provider whose key signed, and
+        the request."""
+        return self.caller.counterpart_id, self.body
 
 
 class GetBalanceHandler(ProviderCallbackHandler):
@@ -36,20 +41,24 @@ class GetBalanceHandler(ProviderCallbackHandler):
 class DebitHandler(ProviderCallbackHandler):
     summary = "A bet: takes the amount from the wallet, idempotent by transactionId"
     answer = MONEY
-    refusals = {403: ["USER_MISMATCH", "SESSION_INACTIVE"], 404: ["SESSION_NOT_FOUND"],
+    refusals = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH", "PLAYER_DISABLED", "GAME_DISABLED",
+                      "PROVIDER_DISABLED", "SESSION_INACTIVE"], 404: ["SESSION_NOT_FOUND"],
                 409: ["IDEMPOTENCY_CONFLICT", "TRANSACTION_ROLLED_BACK"],
                 422: ["CURRENCY_MISMATCH", "INSUFFICIENT_FUNDS", "BET_LIMIT_EXCEEDED"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "roundId": IDENTIFIER, "amount": BET_AMOUNT, "currency": CURRENCY}
     operation = wallet.debit
 
+    def arguments(self):
+        return self.caller.counterpart_id, self.body, self.settings["session_idle_timeout"]
+
 
 class CreditHandler(ProviderCallbackHandler):
     summary = "A payout for an accepted bet of the round (0 settles a lost round)"
     answer = MONEY
-    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND", "ROUND_NOT_FOUND"],
+    refusals = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH"], 404: ["SESSION_NOT_FOUND", "ROUND_NOT_FOUND"],
                 409: ["IDEMPOTENCY_CONFLICT", "BET_NOT_FOUND", "TRANSACTION_ROLLED_BACK"],
-                422: ["CURRENCY_MISMATCH"]}
+                422: ["CURRENCY_MISMATCH", "BALANCE_LIMIT_EXCEEDED"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "roundId": IDENTIFIER, "amount": PAYOUT_AMOUNT, "currency": CURRENCY,
               "relatedTransactionId": IDENTIFIER.optional()}
@@ -59,8 +68,9 @@ class CreditHandler(ProviderCallbackHandler):
 class RollbackHandler(ProviderCallbackHandler):
     summary = "Cancels a bet, refunding exactly its amount; a tombstone for an unknown bet"
     answer = obj(transactionId=STRING, balance=INTEGER, currency=STRING, tombstone={"type": "boolean"})
-    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"],
-                409: ["IDEMPOTENCY_CONFLICT", "ROLLBACK_NOT_ALLOWED", "BET_NOT_FOUND"]}
+    refusals = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH"], 404: ["SESSION_NOT_FOUND"],
+                409: ["IDEMPOTENCY_CONFLICT", "ROLLBACK_NOT_ALLOWED", "BET_NOT_FOUND", "TRANSACTION_ROLLED_BACK"],
+                422: ["BALANCE_LIMIT_EXCEEDED"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "originalTransactionId": IDENTIFIER, "roundId": IDENTIFIER}
     operation = wallet.rollback
@@ -84,7 +94,7 @@ class LaunchGameHandler(JsonHandler):
     summary = "Opens a game session for a player, at the casino and at the provider"
     answer = obj(sessionToken=STRING, providerSessionId=STRING, userId=INTEGER, gameId=INTEGER,
                  currency=STRING, balance=INTEGER)
-    refusals = {403: ["GAME_DISABLED", "PROVIDER_DISABLED"],
+    refusals = {403: ["PLAYER_DISABLED", "GAME_DISABLED", "PROVIDER_DISABLED"],
                 404: ["USER_NOT_FOUND", "GAME_NOT_FOUND", "WALLET_NOT_FOUND"], 502: ["PROVIDER_UNAVAILABLE"]}
     schema = {"userId": ENTITY_ID, "gameId": ENTITY_ID, "currency": CURRENCY.optional()}
 

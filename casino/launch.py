@@ -6,7 +6,7 @@ from wire.validation import IDENTIFIER
 
 from . import sessions
 
-USER = "SELECT id FROM CASINO_USERS WHERE id = %s"
+USER = "SELECT status FROM CASINO_USERS WHERE id = %s"
 
 GAME_AND_PROVIDER = """
     SELECT g.provider_game_id, g.default_currency, g.is_active, p.code, p.api_endpoint, p.is_disabled
@@ -31,10 +31,13 @@ class PendingLaunch:
 
 
 def prepare_launch(cur, req):
-    """Validate user, game, provider and wallet; create the (inactive) session."""
+    """Validate user (present, active), game, provider and wallet; create the (inactive) session."""
     cur.execute(USER, (req["userId"],))
-    if cur.fetchone() is None:
+    user = cur.fetchone()
+    if user is None:
         raise ApiError(404, "USER_NOT_FOUND", "no such user")
+    if user[0] != "active":
+        raise ApiError(403, "PLAYER_DISABLED", "the player is disabled")
     cur.execute(GAME_AND_PROVIDER, (req["gameId"],))
     game = cur.fetchone()
     if game is None:

@@ -1,14 +1,17 @@
 """The casino's wallet: the provider's four callbacks applied to the ledger.
 
 Every money call (debit, credit, rollback) is one database transaction that
+  0. locks its (provider, transactionId), and a rollback also the id it cancels, with a
+     transaction-scoped advisory lock, so a tombstone and the bet it names are decided one
+     after the other even on sessions of two wallets;
   1. claims its transactionId: a 'pending' ledger row, INSERT ... ON CONFLICT DO NOTHING.
-     A concurrent duplicate blocks on the unique index until the first commits, then
+     A concurrent duplicate waits (on the lock of step 0) until the first commits, then
      finds the stored answer and replays it;
-  2. locks the wallet row (SELECT ... FOR NO KEY UPDATE). Every path takes the same two
-     locks in the same order (its own transactionId, then the one wallet), so calls never
-     deadlock. NO KEY UPDATE, not UPDATE: the claim's foreign key already holds a KEY SHARE
-     lock on the wallet, and two calls each holding KEY SHARE and asking for FOR UPDATE
-     would deadlock;
+  2. locks the wallet row (SELECT ... FOR NO KEY UPDATE). Every path takes its locks in
+     the same order (advisory locks in key order, its own transactionId, then the one
+     wallet), so calls never deadlock. NO KEY UPDATE, not UPDATE: the claim's foreign key
+     already holds a KEY SHARE lock on the wallet, and two calls each holding KEY SHARE
+     and asking for FOR UPDATE would deadlock;
   3. applies the rules, reading other ledger rows only in statements that start after the
      lock is held (a statement that waited for a lock still reads with the snapshot it
      took before waiting, and would miss what the lock holder committed);
@@ -16,10 +19,10 @@ Every money call (debit, credit, rollback) is one database transaction that
 A refusal by a rule is an answer like a success: stored and replayed. An unknown session
 or an idempotency conflict stores nothing.
 
-Steps 1-4 are the SQL functions casino_debit / casino_credit / casino_rollback
-(sql/migrations/0003_wallet_functions.sql), so a call is one statement and one round
-trip; the rules are written there once. This module computes the request's fingerprint,
-calls the function, and turns its result into an Answer.
+Steps 0-4 are the SQL functions casino_debit / casino_credit / casino_rollback
+(sql/functions/*.sql), so a call is one statement and one round trip; the rules are
+written there once. This module computes the request's fingerprint, calls the function,
+and turns its result into an Answer.
 """
 import hashlib
 import json
@@ -56,9 +59,9 @@ TRANSACTION_STATUS = """
     WHERE t.provider_id = %s AND t.external_transaction_id = %s
 """
 
-DEBIT = "SELECT status, body, replay, error_code FROM casino_debit(%s, %s, %s, %s, %s, %s, %s)"
-CREDIT = "SELECT status, body, replay, error_code FROM casino_credit(%s, %s, %s, %s, %s, %s, %s, %s)"
-ROLLBACK = "SELECT status, body, replay, error_code FROM casino_rollback(%s, %s, %s, %s, %s, %s)"
+DEBIT = "SELECT status, body, replay, error_code FROM casino_debit(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+CREDIT = "SELECT status, body, replay, error_code FROM casino_credit(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+ROLLBACK = "SELECT status, body, replay, error_code FROM casino_rollback(%s, %s, %s, %s, %s, %s, %s)"
 
 
 @dataclass(frozen=True)
@@ -94,18 +97,20 @@ def _answer(cur):
     return Answer(status, body, replay)
 
 
-def debit(cur, provider_id, req):
-    """A bet: takes `amount` from the wallet if every rule allows it."""
-    cur.execute(DEBIT, (req["sessionToken"], req["userId"], req["transactionId"], req["roundId"],
+def debit(cur, provider_id, req, session_idle_timeout):
+    """A bet: takes `amount` from the wallet if every rule allows it. A session idle for
+    longer than session_idle_timeout (a timedelta) takes no bet."""
+    cur.execute(DEBIT, (provider_id, req["sessionToken"], req["userId"], req["transactionId"], req["roundId"],
                         req["amount"], req["currency"],
-                        fingerprint("debit", req["userId"], req["roundId"], req["amount"], req["currency"], None)))
+                        fingerprint("debit", req["userId"], req["roundId"], req["amount"], req["currency"], None),
+                        session_idle_timeout))
     return _answer(cur)
 
 
 def credit(cur, provider_id, req):
     """A payout for an accepted bet of the round; 0 settles a lost round."""
     related = req.get("relatedTransactionId")
-    cur.execute(CREDIT, (req["sessionToken"], req["userId"], req["transactionId"], req["roundId"],
+    cur.execute(CREDIT, (provider_id, req["sessionToken"], req["userId"], req["transactionId"], req["roundId"],
                          req["amount"], req["currency"], related,
                          fingerprint("credit", req["userId"], req["roundId"], req["amount"], req["currency"],
                                      related)))
@@ -115,7 +120,7 @@ def credit(cur, provider_id, req):
 def rollback(cur, provider_id, req):
     """Cancels a bet, refunding exactly what it took."""
     original = req["originalTransactionId"]
-    cur.execute(ROLLBACK, (req["sessionToken"], req["userId"], req["transactionId"], req["roundId"], original,
+    cur.execute(ROLLBACK, (provider_id, req["sessionToken"], req["userId"], req["transactionId"], req["roundId"], original,
                            fingerprint("rollback", req["userId"], req["roundId"], 0, None, original)))
     return _answer(cur)
 

@@ -32,7 +32,9 @@ from pathlib import Path
 from statistics import median
 
 import psutil
+import psycopg2
 
+from casino.sessions import idle_timeout
 from db import embedded
 from db.config import database_from_environment
 from tests.support import BOX, ServerProcess
@@ -46,14 +48,16 @@ CONCURRENCY = 32
 # {tag} is filled in by Python; :names are pgbench variables.
 PGBENCH_SCRIPT = """\\set n random(0, :wallets - 1)
 \\set t random(1, 9000000000000000)
-SELECT * FROM casino_debit('bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :client_id || '-' || :t, 'pgb-round', 1, 'USD', 'bench');
+SELECT * FROM casino_debit({provider_id}, 'bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :client_id || '-' || :t, 'pgb-round', 1, 'USD', 'bench', make_interval(secs => {idle_seconds}));
 """
 
 
 def pgbench(dsn, db_pid, tag, first_user, wallets, seconds):
     """(transactions/s, PostgreSQL CPU ms per transaction)."""
+    provider_id = provider_of(dsn, f"BENCH-{tag}")
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(PGBENCH_SCRIPT.format(tag=tag))
+        script.write(PGBENCH_SCRIPT.format(tag=tag, provider_id=provider_id,
+                                           idle_seconds=idle_timeout().total_seconds()))
     with CpuMeter(db_pid) as database:
         run = subprocess.run(
             [str(embedded.bin_dir() / "pgbench"), "-n", "-M", "simple", "-c", str(CONCURRENCY),
@@ -66,6 +70,16 @@ def pgbench(dsn, db_pid, tag, first_user, wallets, seconds):
         raise RuntimeError(f"pgbench failed:\n{run.stdout}\n{run.stderr}")
     tps = float(match.group(1))
     return tps, database.used / max(1.0, tps * seconds) * 1000
+
+
+def provider_of(dsn, code):
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT id FROM CASINO_GAME_PROVIDERS WHERE code = %s", (code,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
 
 
 def server_rss_mb(server):

@@ -8,10 +8,9 @@ import sys
 import threading
 import uuid
 
-import psycopg2
 import pytest
 
-from tests.support import (BOX, CASINO_SECRET, KEYS_BY_TOKEN, KEYS_ENCRYPTION_KEY, OPERATOR_KEY, ROOT, Api,
+from tests.support import (BOX, CASINO_SECRET, KEYS_BY_TOKEN, OPERATOR_KEY, ROOT, Api,
                            ServerProcess, run_cli, signed)
 
 
