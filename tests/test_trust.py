@@ -129,6 +129,15 @@ def test_another_providers_key_cannot_touch_a_session(api, ledger, player):
     assert intruder_key != player["key"]
     r = api.casino("getBalance", {"sessionToken": player["token"], "userId": player["user"]}, key=intruder_key)
     assert (r.status_code, code(r)) == (403, "PROVIDER_MISMATCH")
+    for kind, body in (("debit", bet(player, "t-x")),
+                       ("credit", {**bet(player, "t-x"), "amount": 9_000}),
+                       ("rollback", {"sessionToken": player["token"], "userId": player["user"], "transactionId": "t-x",
+                                     "originalTransactionId": "t-y", "roundId": "r1"})):
+        r = api.casino(kind, body, key=intruder_key)
+        assert (r.status_code, code(r)) == (403, "PROVIDER_MISMATCH"), kind
+    # Nothing was stored under either provider: the id is still free for the rightful one.
+    assert ledger.rows(player["wallet"]) == []
+    assert api.casino("debit", bet(player, "t-x")).status_code == 200
     assert api.casino("debit", bet(player, "t-own", 100)).status_code == 200
     r = api.casino("transactionStatus", {"transactionId": "t-own"}, key=intruder_key)
     assert (r.status_code, code(r)) == (404, "TRANSACTION_NOT_FOUND")   # another provider's id is not its business
