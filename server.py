@@ -29,6 +29,7 @@ import tornado.web
 import casino.handlers
 import provider.handlers
 from casino.demo import play_demo
+from casino.limits import ConcurrencyLimit
 from casino.provider_link import ProviderLink
 from db.config import database_from_environment
 from db.pool import Database, DatabaseUnavailable
@@ -38,6 +39,7 @@ from sql.migrate import migrate
 from wire import logs, metrics
 from wire.handlers import JsonHandler, NotFoundHandler
 from wire.openapi import DOCUMENT_PATH
+from wire.outbound import Limits
 
 log = logging.getLogger("server")
 
@@ -105,10 +107,22 @@ class Application(tornado.web.Application):
             casino_secret=casino_secret,
             provider_secret=provider_secret,
             casino_code=os.environ.get("CASINO_CODE", "DEMO-CASINO"),
-            # Both systems reach each other over HTTP, by default at this process's address.
-            provider_link=ProviderLink(os.environ.get("PROVIDER_URL", own_url), provider_secret),
-            casino_client=CasinoClient(os.environ.get("CASINO_URL", own_url), casino_secret),
+            # Both systems reach each other over HTTP, by default at this process's address,
+            # each direction on a client of its own so neither can starve the other.
+            provider_link=ProviderLink(os.environ.get("PROVIDER_URL", own_url), provider_secret,
+                                       Limits(max_clients=_env_int("PROVIDER_LINK_MAX_CLIENTS", 16))),
+            casino_client=CasinoClient(os.environ.get("CASINO_URL", own_url), casino_secret,
+                                       limits=Limits(max_clients=_env_int("CASINO_CLIENT_MAX_CLIENTS", 16))),
+            simulate_limit=ConcurrencyLimit(_env_int("SIMULATE_CONCURRENCY", 4), "simulated rounds"),
         )
+
+    def close_clients(self):
+        self.settings["provider_link"].close()
+        self.settings["casino_client"].close()
+
+
+def _env_int(name, default):
+    return int(os.environ.get(name, default))
 
 
 def json_routes():
@@ -203,6 +217,7 @@ async def serve(args, database, secrets, on_defaults):
     except asyncio.TimeoutError:
         log.warning("%d request(s) still running after %ss", app.in_flight.count, SHUTDOWN_GRACE_SECONDS)
     await server.close_all_connections()
+    app.close_clients()
     db.close()
     return exit_code
 
