@@ -1,4 +1,5 @@
 """Game launch and the demo round, as the casino runs them for a player."""
+import uuid
 from dataclasses import dataclass
 
 from wire.errors import ApiError
@@ -80,9 +81,11 @@ async def launch_game(db, link, casino_code, req):
 
 async def simulate_round(db, link, casino_code, req):
     pending, launched = await launch_game(db, link, casino_code, req)
+    # A fresh requestId per call: the provider plays at most one round for it, so a
+    # replayed simulate body cannot play again.
     result = await link.call(pending.provider_endpoint, "simulate", {
         "providerSessionId": launched["providerSessionId"], "sessionToken": pending.token,
-        "userId": pending.user_id})
+        "userId": pending.user_id, "requestId": "sim-" + uuid.uuid4().hex})
     if result is None or not _is_round(result):
         raise _unavailable()
     return {"sessionToken": pending.token, "providerSessionId": launched["providerSessionId"],

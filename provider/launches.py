@@ -27,7 +27,7 @@ CREATE_SESSION = """
 
 SESSION = """
     SELECT s.id, s.provider_session_id, s.casino_session_token, s.currency,
-           c.id, c.external_user_id, g.id, g.game_id, g.min_bet, g.max_bet
+           c.id, c.external_user_id, g.id, g.game_id, g.min_bet, g.max_bet, c.casino_code
     FROM PROVIDER_SESSIONS s
     JOIN PROVIDER_CUSTOMERS c ON c.id = s.customer_id
     JOIN PROVIDER_GAMES g ON g.id = s.game_id
@@ -47,6 +47,7 @@ class ProviderSession:
     game_code: str
     min_bet: int
     max_bet: int
+    casino_code: str
 
 
 def launch(cur, req):
