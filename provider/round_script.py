@@ -6,7 +6,8 @@
 Every money call is written to PROVIDER_BETS before it is sent (pending) and updated
 with the casino's answer after, so a crash in between leaves a row that says "ask the
 casino". A bet whose outcome stays unknown after the client's retries is cancelled by a
-rollback, itself resent until the casino answers definitively.
+rollback, itself resent until the casino answers definitively. A request plays at most
+once per (casino, requestId): provider/simulations.py.
 """
 import json
 from dataclasses import dataclass
