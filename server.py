@@ -34,6 +34,7 @@ import provider.credentials
 import provider.handlers
 from casino.demo import play_demo
 from casino.operators import OperatorKeys
+from casino.limits import ConcurrencyLimit
 from casino.provider_link import ProviderLink
 from db.config import database_from_environment
 from db.pool import Database, DatabaseUnavailable
@@ -45,6 +46,7 @@ from wire.handlers import JsonHandler, NotFoundHandler
 from wire.openapi import DOCUMENT_PATH
 from wire.secretbox import SecretBoxError
 from wire.secrets_env import read_secrets
+from wire.outbound import Limits
 
 log = logging.getLogger("server")
 
@@ -119,9 +121,13 @@ class Application(tornado.web.Application):
             operators=self.credentials[2],
             casino_code=secrets.casino_code,
             session_idle_timeout=casino.sessions.idle_timeout(),
-            # Both systems reach each other over HTTP, by default at this process's address.
-            provider_link=ProviderLink(os.environ.get("PROVIDER_URL", own_url), casino_keys),
-            casino_client=CasinoClient(provider_keys, os.environ.get("CASINO_URL", own_url)),
+            # Both systems reach each other over HTTP, by default at this process's address,
+            # each direction on a client of its own so neither can starve the other.
+            provider_link=ProviderLink(os.environ.get("PROVIDER_URL", own_url), casino_keys,
+                                       Limits(max_clients=_env_int("PROVIDER_LINK_MAX_CLIENTS", 16))),
+            casino_client=CasinoClient(provider_keys, os.environ.get("CASINO_URL", own_url),
+                                       limits=Limits(max_clients=_env_int("CASINO_CLIENT_MAX_CLIENTS", 16))),
+            simulate_limit=ConcurrencyLimit(_env_int("SIMULATE_CONCURRENCY", 4), "simulated rounds"),
         )
 
     async def load_credentials(self):
@@ -131,6 +137,14 @@ class Application(tornado.web.Application):
     def stop_credentials(self):
         for keys in self.credentials:
             keys.stop()
+
+    def close_clients(self):
+        self.settings["provider_link"].close()
+        self.settings["casino_client"].close()
+
+
+def _env_int(name, default):
+    return int(os.environ.get(name, default))
 
 
 def json_routes(test_driver=True):
@@ -235,6 +249,7 @@ async def serve(args, database, secrets):
     except asyncio.TimeoutError:
         log.warning("%d request(s) still running after %ss", app.in_flight.count, SHUTDOWN_GRACE_SECONDS)
     await server.close_all_connections()
+    app.close_clients()
     db.close()
     return exit_code
 

@@ -112,12 +112,14 @@ class SimulateRoundHandler(JsonHandler):
     summary = "Launches a game and has the provider play one scripted round"
     answer = obj(sessionToken=STRING, providerSessionId=STRING, roundId=STRING, startingBalance=INTEGER,
                  finalBalance={"type": ["integer", "null"]}, steps={"type": "array", "items": {"type": "object"}})
-    refusals = LaunchGameHandler.refusals
+    refusals = {**LaunchGameHandler.refusals, 429: ["TOO_MANY_REQUESTS"]}
     schema = LaunchGameHandler.schema
 
     async def post(self):
-        self.render_json(200, await simulate_round(self.settings["db"], self.settings["provider_link"],
-                                                   self.settings["casino_code"], self.body))
+        with self.settings["simulate_limit"].slot():
+            answer = await simulate_round(self.settings["db"], self.settings["provider_link"],
+                                          self.settings["casino_code"], self.body)
+        self.render_json(200, answer)
 
 
 def routes(test_driver=True):

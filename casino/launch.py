@@ -1,4 +1,5 @@
 """Game launch and the demo round, as the casino runs them for a player."""
+import uuid
 from dataclasses import dataclass
 
 from wire.errors import ApiError
@@ -62,13 +63,20 @@ def _unavailable():
     return ApiError(502, "PROVIDER_UNAVAILABLE", "the game provider refused or did not answer")
 
 
+def _is_round(answer):
+    """Whether a provider's simulate answer has what the casino passes on, typed as promised."""
+    final = answer.get("finalBalance")
+    return (IDENTIFIER.check(answer.get("roundId")) and isinstance(answer.get("steps"), list)
+            and "finalBalance" in answer and (final is None or type(final) is int))
+
+
 async def launch_game(db, link, casino_code, req):
     pending = await db.transaction(prepare_launch, req)
-    status, answer = await link.call(pending.provider_code, pending.provider_endpoint, "launch", {
+    answer = await link.call(pending.provider_code, pending.provider_endpoint, "launch", {
         "sessionToken": pending.token, "userId": pending.user_id, "gameId": pending.provider_game_id,
         "currency": pending.currency, "casinoCode": casino_code})
     provider_session_id = (answer or {}).get("providerSessionId")
-    if status != 200 or not IDENTIFIER.check(provider_session_id):
+    if not IDENTIFIER.check(provider_session_id):
         raise _unavailable()
     await db.transaction(sessions.activate_session, pending.token, provider_session_id)
     return pending, {"sessionToken": pending.token, "providerSessionId": provider_session_id,
@@ -78,11 +86,13 @@ async def launch_game(db, link, casino_code, req):
 
 async def simulate_round(db, link, casino_code, req):
     pending, launched = await launch_game(db, link, casino_code, req)
-    status, result = await link.call(pending.provider_code, pending.provider_endpoint, "simulate", {
+    # A fresh requestId per call: the provider plays at most one round for it, so a
+    # replayed simulate body cannot play again.
+    result = await link.call(pending.provider_code, pending.provider_endpoint, "simulate", {
         "providerSessionId": launched["providerSessionId"], "sessionToken": pending.token,
-        "userId": pending.user_id})
-    if status != 200 or result is None:
+        "userId": pending.user_id, "requestId": "sim-" + uuid.uuid4().hex})
+    if result is None or not _is_round(result):
         raise _unavailable()
     return {"sessionToken": pending.token, "providerSessionId": launched["providerSessionId"],
-            "roundId": result.get("roundId"), "startingBalance": pending.balance,
-            "finalBalance": result.get("finalBalance"), "steps": result.get("steps", [])}
+            "roundId": result["roundId"], "startingBalance": pending.balance,
+            "finalBalance": result["finalBalance"], "steps": result["steps"]}

@@ -32,13 +32,16 @@ class SimulateHandler(CasinoRequestHandler):
     summary = "Plays one scripted round through the casino's callbacks"
     answer = obj(roundId=STRING, steps={"type": "array", "items": {"type": "object"}},
                  finalBalance={"type": ["integer", "null"]})
-    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"]}
-    schema = {"providerSessionId": IDENTIFIER, "sessionToken": IDENTIFIER, "userId": ENTITY_ID}
+    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"],
+                409: ["IDEMPOTENCY_CONFLICT", "REQUEST_IN_PROGRESS"]}
+    replays = True
+    schema = {"providerSessionId": IDENTIFIER, "sessionToken": IDENTIFIER, "userId": ENTITY_ID,
+              "requestId": IDENTIFIER}
 
     async def post(self):
-        result = await play_round(self.settings["db"], self.settings["casino_client"], self.casino_code,
+        answer = await play_round(self.settings["db"], self.settings["casino_client"], self.casino_code,
                                   self.body, self.request_id)
-        self.render_json(200, result)
+        self.render_json(200, answer.body, replay=answer.replay)
 
 
 def routes():

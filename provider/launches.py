@@ -27,7 +27,7 @@ CREATE_SESSION = """
 
 SESSION = """
     SELECT s.id, s.provider_session_id, s.casino_session_token, s.currency,
-           c.id, c.external_user_id, c.casino_code, g.id, g.game_id, g.min_bet, g.max_bet
+           c.id, c.external_user_id, g.id, g.game_id, g.min_bet, g.max_bet, c.casino_code
     FROM PROVIDER_SESSIONS s
     JOIN PROVIDER_CUSTOMERS c ON c.id = s.customer_id
     JOIN PROVIDER_GAMES g ON g.id = s.game_id
@@ -43,11 +43,11 @@ class ProviderSession:
     currency: str
     customer_id: int
     casino_user_id: str
-    casino_code: str
     game_id: int
     game_code: str
     min_bet: int
     max_bet: int
+    casino_code: str
 
 
 def launch(cur, casino_code, req):
@@ -74,7 +74,7 @@ def find_session(cur, casino_code, provider_session_id, casino_session_token, us
     protocol's error (another casino's session is as unknown as a made-up one)."""
     cur.execute(SESSION, (provider_session_id,))
     row = cur.fetchone()
-    if row is None or row[2] != casino_session_token or row[6] != casino_code:
+    if row is None or row[2] != casino_session_token or row[-1] != casino_code:
         raise ApiError(404, "SESSION_NOT_FOUND", "no provider session for that session pair")
     session = ProviderSession(*row)
     if session.casino_user_id != str(user_id):

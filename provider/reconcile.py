@@ -90,6 +90,9 @@ async def settle_unknown_calls(db, clients, stale_after, summary):
         client = clients.for_casino(casino_code)
         body = json.loads(request)
         lookup = await client.call("transactionStatus", {"transactionId": tx})
+        # Only the casino's own "not recorded" counts: a 404 from anything else in the way
+        # (a wrong URL, a proxy) must never cancel a bet that may stand.
+        never_recorded = lookup.status == 404 and lookup.body["error"]["code"] == "TRANSACTION_NOT_FOUND"
         if lookup.status == 200:
             recorded = lookup.body
             answer = CasinoAnswer(recorded["status"], recorded["response"], True, lookup.attempts, body)
@@ -98,17 +101,17 @@ async def settle_unknown_calls(db, clients, stale_after, summary):
             if kind == "debit" and result == "accepted" and round_status != "open":
                 rollback = await _roll_back(db, client, round_pk, body, amount)
                 summary.settled[tx] += f", rolled back: round {round_status} ({rollback.status})"
-        elif lookup.status == 404 and kind == "debit":
+        elif never_recorded and kind == "debit":
             rollback = await _roll_back(db, client, round_pk, body, amount)
             if rollback.accepted:
                 await db.transaction(rounds.mark_cancelled, tx)
                 summary.settled[tx] = "debit never reached the casino: cancelled (tombstone)"
-        elif lookup.status == 404:
+        elif never_recorded:
             answer = await client.call(kind, body)
             result = await db.transaction(rounds.record_answer, tx, answer)
             summary.settled[tx] = f"{kind} never reached the casino: sent again, {result}"
         else:
-            summary.settled[tx] = "casino unreachable: left for the next run"
+            summary.settled[tx] = "no usable answer from the casino: left for the next run"
 
 
 async def close_overdue_rounds(db, clients, round_timeout, summary):
@@ -176,10 +179,12 @@ def main(argv=None):
     async def run(dsn):
         db = Database(dsn, size=2, application_name="provider-reconcile")
         keys = credentials.keyring(db, secrets)
+        client = CasinoClient(keys, args.casino_url)
         try:
             await keys.keys.load_now()
-            return await reconcile(db, CasinoClient(keys, args.casino_url), args.stale_after, args.round_timeout)
+            return await reconcile(db, client, args.stale_after, args.round_timeout)
         finally:
+            client.close()
             db.close()
 
     try:

@@ -53,7 +53,7 @@ def test_a_rounds_request_id_follows_it_into_the_casino(server, api, ledger):
     launch = api.client("launchGame", {"userId": user_id, "gameId": game}).json()
     request_id = "trace-round-" + uuid.uuid4().hex[:8]
     body = json.dumps({"providerSessionId": launch["providerSessionId"], "sessionToken": launch["sessionToken"],
-                       "userId": user_id}).encode()
+                       "userId": user_id, "requestId": "req-" + uuid.uuid4().hex}).encode()
     r = api.raw("/provider/simulate", body, {**signed("/provider/simulate", body, DEMO_CASINO_KEY,
                                                       "x-provider-signature"), "X-Request-Id": request_id})
     assert r.status_code == 200
