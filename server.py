@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 
-import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
@@ -35,16 +34,13 @@ from db.pool import Database, DatabaseUnavailable
 from provider.casino_client import CasinoClient
 from provider.reconcile import run_periodically
 from sql.migrate import migrate
-from wire import logs, metrics
+from wire import logs, metrics, transport
 from wire.handlers import JsonHandler, NotFoundHandler
 from wire.openapi import DOCUMENT_PATH
 
 log = logging.getLogger("server")
 
 DEV_SECRETS = {"CASINO_SECRET": "dev-casino-secret", "PROVIDER_SECRET": "dev-provider-secret"}
-# Tornado itself refuses bodies above this before any handler runs (a bare 400); between
-# 64 KiB and this, the handler answers the protocol's 413.
-TRANSPORT_BODY_LIMIT = 1024 * 1024
 SHUTDOWN_GRACE_SECONDS = 10
 
 
@@ -163,12 +159,14 @@ def startup_banner(address, database, on_defaults, processes=1):
 
 
 async def serve(args, database, secrets, on_defaults):
-    sockets = tornado.netutil.bind_sockets(args.port, args.host, reuse_port=args.worker)
+    sockets = tornado.netutil.bind_sockets(args.port, args.host, reuse_port=args.worker,
+                                           backlog=transport.LISTEN_BACKLOG)
     port = sockets[0].getsockname()[1]
     own_url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{port}"
     db = Database(database.dsn, size=args.pool_size)
     app = Application(db, secrets, own_url)
-    server = tornado.httpserver.HTTPServer(app, max_body_size=TRANSPORT_BODY_LIMIT, xheaders=False)
+    # Deadlines, the connection cap and the body limit (wire/transport.py).
+    server = transport.HttpServer(app, transport.Limits.from_environment())
     server.add_sockets(sockets)
     if args.worker:
         print(f"worker {os.getpid()} ready", flush=True)

@@ -1,8 +1,8 @@
 """The base handler every JSON endpoint of both sides stands on.
 
-Order of checks, for every request: size (413) -> signature over the raw bytes (401) ->
-JSON and field types (400). Only then does a handler's own code run, so a bad request
-never reaches a service, and nothing is parsed before it is authenticated.
+Order of checks, for every request: method (405) -> size (413) -> signature over the raw
+bytes (401) -> JSON and field types (400). Only then does a handler's own code run, so a
+bad request never reaches a service, and nothing is parsed before it is authenticated.
 """
 import json
 import logging
@@ -16,11 +16,11 @@ from db.pool import DatabaseUnavailable
 from . import logs
 from .errors import ApiError, error_body
 from .signing import verify
+from .transport import MAX_BODY_BYTES, body_too_large
 from .validation import parse_body
 
 log = logging.getLogger("wire")
 
-MAX_BODY_BYTES = 64 * 1024
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,100}")
 _GENERIC_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                   413: "PAYLOAD_TOO_LARGE"}
@@ -35,10 +35,13 @@ class JsonHandler(tornado.web.RequestHandler):
 
     def prepare(self):
         self._begin()
+        allowed = allowed_methods(type(self))
+        if self.request.method not in allowed:
+            raise ApiError(405, "METHOD_NOT_ALLOWED", f"{self.request.path} takes {', '.join(allowed)}")
         if self.request.method != "POST":
             return
         raw = self.request.body
-        if len(raw) > MAX_BODY_BYTES:
+        if body_too_large(self.request):
             raise ApiError(413, "PAYLOAD_TOO_LARGE", f"body exceeds {MAX_BODY_BYTES} bytes")
         if self.signature_header is not None:
             secret = self.settings[self.secret_setting]
@@ -54,9 +57,14 @@ class JsonHandler(tornado.web.RequestHandler):
         if in_flight is not None:
             in_flight.started()
             self._in_flight = in_flight
-        # A caller's own id is kept so one request can be followed across both systems.
-        supplied = self.request.headers.get("X-Request-Id", "")
-        self.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+
+    def set_default_headers(self):
+        # Tornado calls this again from send_error, after it clears every header: so error
+        # answers, those Tornado raises itself (405, 500) included, keep the request id.
+        if not hasattr(self, "request_id"):
+            # A caller's own id is kept so one request can be followed across both systems.
+            supplied = self.request.headers.get("X-Request-Id", "")
+            self.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
         self.set_header("X-Request-Id", self.request_id)
 
     def compute_etag(self):
@@ -101,6 +109,11 @@ class JsonHandler(tornado.web.RequestHandler):
         self._note(replay=False, error_code=code)
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
+        if status == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(type(self))))
+        elif status == 413:
+            # The rest of the body is never read, so the connection cannot carry another request.
+            self.set_header("Connection", "close")
         logs.log_request(self)
         self.finish(error_body(code, message))
 
@@ -114,6 +127,19 @@ class JsonHandler(tornado.web.RequestHandler):
             return
         log.error("request %s: unexpected error on %s", self.request_id, self.request.path,
                   exc_info=(typ, value, tb))
+
+
+_HTTP_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
+_ALLOWED = {}
+
+
+def allowed_methods(handler_class):
+    """The methods a handler class implements, for 405 answers and their Allow header."""
+    if handler_class not in _ALLOWED:
+        _ALLOWED[handler_class] = [
+            method for method in _HTTP_METHODS
+            if getattr(handler_class, method.lower()) is not getattr(tornado.web.RequestHandler, method.lower())]
+    return _ALLOWED[handler_class]
 
 
 def _error_code(status, body):
