@@ -4,6 +4,8 @@ of stalled connections that must not take the service down."""
 import json
 import selectors
 import socket
+import subprocess
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -11,7 +13,7 @@ import psutil
 import pytest
 import requests
 
-from tests.support import Api, ServerProcess
+from tests.support import ROOT, Api, ServerProcess
 from wire.transport import MAX_BODY_BYTES
 
 HEADER_TIMEOUT, BODY_TIMEOUT, IDLE_TIMEOUT = 1.0, 1.0, 2.0
@@ -334,3 +336,65 @@ def test_a_flood_of_stalled_connections_is_shed_and_the_service_answers(edge, le
     assert "Traceback" not in edge.output()[log_before:]
     r = requests.get(edge.url + "/health", timeout=1)
     assert r.status_code == 200
+
+
+# A tiny server on wire/transport.py whose process has run out of file descriptors (as by
+# a leak elsewhere) while clients connect; it frees them once it has said so in its log.
+EXHAUSTED_SERVER = """
+import asyncio, logging, os, resource, socket, sys
+import tornado.netutil, tornado.web
+from wire import logs
+from wire.transport import HttpServer, Limits
+
+class Hello(tornado.web.RequestHandler):
+    def get(self):
+        self.write("ok")
+
+async def main():
+    logs.configure("json")
+    warned = asyncio.Event()
+    class Seen(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("accept failed"):
+                warned.set()
+    logging.getLogger("transport").addHandler(Seen())
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    print(sockets[0].getsockname()[1], flush=True)
+    server = HttpServer(tornado.web.Application([("/", Hello)]), Limits())
+    server.add_sockets(sockets)
+    hogs = []
+    try:
+        while True:
+            hogs.append(os.open(os.devnull, os.O_RDONLY))
+    except OSError:
+        pass
+    await asyncio.wait_for(warned.wait(), 10)
+    for fd in hogs:
+        os.close(fd)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main())
+"""
+
+
+def test_running_out_of_descriptors_pauses_accepting_quietly(tmp_path):
+    stderr = tmp_path / "stderr"
+    with stderr.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", EXHAUSTED_SERVER], cwd=ROOT, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(20)]
+        for sock in clients:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        # Answered once the descriptors are back, though accept() failed meanwhile.
+        assert all(read_answer(sock)[2] == b"ok" for sock in clients)
+        for sock in clients:
+            sock.close()
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+    log = stderr.read_text()
+    assert "Traceback" not in log
+    assert log.count("accept failed (Too many open files)") == 1

@@ -5,10 +5,11 @@ any handler runs.
   a kept-alive connection has IDLE_TIMEOUT seconds to send the next request's. Then it is
   closed.
 - A body must have arrived whole BODY_TIMEOUT seconds after its headers.
-- At most MAX_BODY_BYTES + 1 bytes of a body are ever held. A Content-Length above the
-  limit goes to the handler (which answers 413) as soon as the headers are read, a chunked
-  body as soon as it passes the limit; what follows is read and dropped until the answer is
-  out, and the connection is closed.
+- No more than MAX_BODY_BYTES + 1 bytes of a body reach the application, and Tornado reads
+  a body a chunk at a time. A Content-Length above the limit goes to the handler (which
+  answers 413) as soon as the headers are read, a chunked body as soon as it passes the
+  limit; what follows is read and dropped until the answer is out, and the connection is
+  closed.
 - At most MAX_CONNECTIONS connections are open per process. A new one beyond that closes
   the connection that has waited longest on its client (idle, or still sending a request),
   as nginx reuses its idle connections; when every connection has a request in the
