@@ -12,6 +12,7 @@ have their own pools. Stopping the parent stops the workers, then the database.
 """
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import shutil
@@ -25,9 +26,14 @@ import threading
 import tornado.netutil
 import tornado.web
 
+import casino.credentials
 import casino.handlers
+import casino.sessions
+import provider.credentials
 import provider.handlers
 from casino.demo import play_demo
+from casino.operators import OperatorKeys
+from casino.limits import ConcurrencyLimit
 from casino.provider_link import ProviderLink
 from db.config import database_from_environment
 from db.pool import Database, DatabaseUnavailable
@@ -37,10 +43,16 @@ from sql.migrate import migrate
 from wire import logs, metrics, transport
 from wire.handlers import JsonHandler, NotFoundHandler
 from wire.openapi import DOCUMENT_PATH
+from wire.secretbox import SecretBoxError
+from wire.secrets_env import read_secrets
+from wire.outbound import Limits
 
 log = logging.getLogger("server")
 
-DEV_SECRETS = {"CASINO_SECRET": "dev-casino-secret", "PROVIDER_SECRET": "dev-provider-secret"}
+# Seconds between reloads of the signing and operator keys: the longest a revoked key
+# still works, in every process.
+KEY_REFRESH_SECONDS = float(os.environ.get("KEY_REFRESH_SECONDS", "1"))
+SIGNATURE_TOLERANCE_SECONDS = float(os.environ.get("SIGNATURE_TOLERANCE", "300"))
 SHUTDOWN_GRACE_SECONDS = 10
 
 
@@ -87,35 +99,62 @@ class InFlight:
 
 
 class Application(tornado.web.Application):
-    def __init__(self, db, secrets, own_url):
+    def __init__(self, db, secrets, own_url, test_driver=False):
         self.in_flight = InFlight()
         handlers = [(r"/health", HealthHandler), (r"/openapi.json", OpenApiHandler),
-                    (r"/metrics", MetricsHandler), *json_routes()]
-        casino_secret = secrets["CASINO_SECRET"].encode()
-        provider_secret = secrets["PROVIDER_SECRET"].encode()
+                    (r"/metrics", MetricsHandler), *json_routes(test_driver or secrets.development)]
+        casino_keys = casino.credentials.keyring(db, secrets, KEY_REFRESH_SECONDS, SIGNATURE_TOLERANCE_SECONDS)
+        provider_keys = provider.credentials.keyring(db, secrets, KEY_REFRESH_SECONDS, SIGNATURE_TOLERANCE_SECONDS)
+        self.credentials = [casino_keys, provider_keys, OperatorKeys(db, secrets.operator_key, KEY_REFRESH_SECONDS)]
         super().__init__(
             handlers,
             default_handler_class=NotFoundHandler,
             log_function=logs.logged_by_handler,
             db=db,
-            casino_secret=casino_secret,
-            provider_secret=provider_secret,
-            casino_code=os.environ.get("CASINO_CODE", "DEMO-CASINO"),
-            # Both systems reach each other over HTTP, by default at this process's address.
-            provider_link=ProviderLink(os.environ.get("PROVIDER_URL", own_url), provider_secret),
-            casino_client=CasinoClient(os.environ.get("CASINO_URL", own_url), casino_secret),
+            development=secrets.development,
+            casino_keys=casino_keys,
+            provider_keys=provider_keys,
+            operators=self.credentials[2],
+            casino_code=secrets.casino_code,
+            session_idle_timeout=casino.sessions.idle_timeout(),
+            # Both systems reach each other over HTTP, by default at this process's address,
+            # each direction on a client of its own so neither can starve the other.
+            provider_link=ProviderLink(os.environ.get("PROVIDER_URL", own_url), casino_keys,
+                                       Limits(max_clients=_env_int("PROVIDER_LINK_MAX_CLIENTS", 16))),
+            casino_client=CasinoClient(provider_keys, os.environ.get("CASINO_URL", own_url),
+                                       limits=Limits(max_clients=_env_int("CASINO_CLIENT_MAX_CLIENTS", 16))),
+            simulate_limit=ConcurrencyLimit(_env_int("SIMULATE_CONCURRENCY", 4), "simulated rounds"),
         )
 
+    async def load_credentials(self):
+        for keys in self.credentials:
+            await keys.start()
 
-def json_routes():
+    def stop_credentials(self):
+        for keys in self.credentials:
+            keys.stop()
+
+    def close_clients(self):
+        self.settings["provider_link"].close()
+        self.settings["casino_client"].close()
+
+
+def _env_int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def json_routes(test_driver=True):
     """Every POST endpoint of both systems, as (path, handler) pairs."""
-    return [*casino.handlers.routes(), *provider.handlers.routes()]
+    return [*casino.handlers.routes(test_driver), *provider.handlers.routes()]
 
 
-def read_secrets():
-    secrets = {name: os.environ.get(name) or default for name, default in DEV_SECRETS.items()}
-    on_defaults = [name for name in DEV_SECRETS if not os.environ.get(name)]
-    return secrets, on_defaults
+def is_loopback(host):
+    """Whether every address `host` names is a loopback one (development mode's bound)."""
+    try:
+        infos = socket.getaddrinfo(host or None, None, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
 
 
 def parse_args(argv):
@@ -138,40 +177,46 @@ def parse_args(argv):
                         help="log lines as JSON or text (LOG_FORMAT; default: json unless on a terminal)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-reconcile", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--test-driver", action="store_true",
+                        help="serve POST /casino/simulateRound (always on in development mode)")
     parser.add_argument("--demo", action="store_true",
                         help="play one demo round through /casino/simulateRound, print it, and exit "
                              "(0 when every step went as scripted)")
     return parser.parse_args(argv)
 
 
-def startup_banner(address, database, on_defaults, processes=1):
-    secrets = ("DEV DEFAULTS for " + ", ".join(on_defaults) + " -- set them before real use"
-               if on_defaults else "from the environment")
-    return "\n".join([
+def startup_banner(address, database, secrets, processes=1):
+    lines = [
         "casino + provider service ready",
         f"  listening  {address}" + (f" ({processes} processes)" if processes > 1 else ""),
         f"  database   {database.description}",
-        f"  secrets    {secrets}",
-        "  play a round:",
-        f"    curl -s -X POST {address}/casino/simulateRound -H 'Content-Type: application/json' "
-        "-d '{\"userId\": 1, \"gameId\": 1}'",
-    ])
+    ]
+    if secrets.development:
+        lines += [f"  secrets    DEV DEFAULTS for {', '.join(secrets.on_defaults)} -- development mode:",
+                  "             loopback only; launchGame and simulateRound open without an operator key",
+                  "  play a round:",
+                  f"    curl -s -X POST {address}/casino/simulateRound -H 'Content-Type: application/json' "
+                  "-d '{\"userId\": 1, \"gameId\": 1}'"]
+    else:
+        lines.append("  secrets    from the environment; operator keys required")
+    return "\n".join(lines)
 
 
-async def serve(args, database, secrets, on_defaults):
+async def serve(args, database, secrets):
     sockets = tornado.netutil.bind_sockets(args.port, args.host, reuse_port=args.worker,
                                            backlog=transport.LISTEN_BACKLOG)
     port = sockets[0].getsockname()[1]
     own_url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{port}"
     db = Database(database.dsn, size=args.pool_size)
-    app = Application(db, secrets, own_url)
+    app = Application(db, secrets, own_url, test_driver=args.test_driver or args.demo)
+    await app.load_credentials()
     # Deadlines, the connection cap and the body limit (wire/transport.py).
     server = transport.HttpServer(app, transport.Limits.from_environment())
     server.add_sockets(sockets)
     if args.worker:
         print(f"worker {os.getpid()} ready", flush=True)
-    else:
-        print(startup_banner(f"http://{args.host}:{port}", database, on_defaults), flush=True)
+    elif not args.demo:
+        print(startup_banner(f"http://{args.host}:{port}", database, secrets), flush=True)
 
     # The provider's reconciliation (provider/reconcile.py); with --processes, one worker runs it.
     interval = float(os.environ.get("RECONCILE_INTERVAL", "60"))
@@ -187,13 +232,14 @@ async def serve(args, database, secrets, on_defaults):
         loop.add_signal_handler(sig, stop.set)
     exit_code = 0
     if args.demo:
-        exit_code = await play_demo(own_url, db)
+        exit_code = await play_demo(own_url, db, secrets.operator_key)
     else:
         await stop.wait()
 
     if not args.worker:
         print("shutting down: no new connections, finishing requests in flight", flush=True)
     server.stop()
+    app.stop_credentials()
     if reconciler is not None:
         reconciler.cancel()
     try:
@@ -201,11 +247,12 @@ async def serve(args, database, secrets, on_defaults):
     except asyncio.TimeoutError:
         log.warning("%d request(s) still running after %ss", app.in_flight.count, SHUTDOWN_GRACE_SECONDS)
     await server.close_all_connections()
+    app.close_clients()
     db.close()
     return exit_code
 
 
-def supervise(args, database, processes, on_defaults):
+def supervise(args, database, processes, secrets):
     """Run the workers until a signal (or a worker's death), then stop them all."""
     # Holds the port (bound, never listening, so it takes no connections) for the workers
     # to share, which also resolves --port 0 to one port for all of them.
@@ -217,6 +264,8 @@ def supervise(args, database, processes, on_defaults):
                "--port", str(port), "--pool-size", str(args.pool_size)]
     if args.log_format:
         command += ["--log-format", args.log_format]
+    if args.test_driver:
+        command.append("--test-driver")
     # prometheus-client's multiprocess mode: every worker writes its samples here.
     metrics_dir = tempfile.mkdtemp(prefix="casino-metrics-")
     env = dict(os.environ, DATABASE_URL=database.dsn, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
@@ -228,7 +277,7 @@ def supervise(args, database, processes, on_defaults):
             log.error("a worker failed to start")
             break
     else:
-        print(startup_banner(f"http://{args.host}:{port}", database, on_defaults, processes), flush=True)
+        print(startup_banner(f"http://{args.host}:{port}", database, secrets, processes), flush=True)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -255,17 +304,29 @@ def supervise(args, database, processes, on_defaults):
 def main(argv=None):
     args = parse_args(argv)
     logs.configure(args.log_format)
-    secrets, on_defaults = read_secrets()
-    if on_defaults and not args.worker:
-        log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set", ", ".join(on_defaults))
+    try:
+        secrets = read_secrets()
+    except SecretBoxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if secrets.development and not is_loopback(args.host):
+        print(f"error: refusing to listen on {args.host or 'every address'} on development secrets "
+              f"({', '.join(secrets.on_defaults)} unset): set them, or listen on 127.0.0.1", file=sys.stderr)
+        return 2
+    if secrets.development and not args.worker:
+        log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set -- loopback only", ", ".join(secrets.on_defaults))
     processes = args.processes or os.cpu_count()
     with database_from_environment(args.data_dir) as database:
         if not args.worker:
             migrate(database.dsn, demo=not args.no_demo_data, log=log.info)
         if processes > 1 and not (args.worker or args.demo):
-            exit_code = supervise(args, database, processes, on_defaults)
+            exit_code = supervise(args, database, processes, secrets)
         else:
-            exit_code = asyncio.run(serve(args, database, secrets, on_defaults))
+            try:
+                exit_code = asyncio.run(serve(args, database, secrets))
+            except SecretBoxError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                exit_code = 2
     if not args.worker:
         print("stopped", flush=True)
     return exit_code

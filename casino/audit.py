@@ -7,8 +7,14 @@
   2. no transactionId moved money twice: one ledger row per (provider, transactionId)
      is a unique index, and no bet was refunded by more than one rollback;
   3. a refund gives back exactly what its bet took, and a bet took exactly its amount;
-  4. no claim was left unanswered.
-Balances that are never negative and redeemable <= playable are CHECK constraints.
+  4. no claim was left unanswered;
+  5. what the money rules forbid (PROTOCOL.md, "Rules every money call shares"), should a
+     row break them anyway (written by hand, or by an older version): a payout or refund
+     whose transactionId a rollback or payout names as its bet; an applied bet whose id a
+     tombstone names; a balance, or an answered balance_after, above 2^53-1; a ledger row
+     on a session of another wallet; a payout or refund of another wallet's bet.
+Balances that are never negative, never above 2^53-1, and redeemable <= playable are
+CHECK constraints.
 """
 import sys
 
@@ -50,6 +56,60 @@ UNANSWERED = """
 """
 
 
+# Only a bet may be named by a rollback's original or a payout's related id; a refused
+# namer was told so, an applied one or a tombstone treated the id as a bet.
+PAYOUTS_NAMED_AS_BETS = """
+    SELECT t.wallet_id, t.transaction_type, t.external_transaction_id, r.transaction_type,
+           r.outcome, r.external_transaction_id
+    FROM CASINO_TRANSACTIONS t
+    JOIN CASINO_TRANSACTIONS r ON r.provider_id = t.provider_id
+                              AND r.related_external_transaction_id = t.external_transaction_id
+    WHERE t.transaction_type IN ('credit', 'rollback') AND t.outcome = 'applied'
+      AND r.transaction_type IN ('credit', 'rollback') AND r.outcome IN ('applied', 'tombstone')
+    ORDER BY t.id, r.id
+"""
+
+TOMBSTONED_BETS_APPLIED = """
+    SELECT b.wallet_id, b.external_transaction_id, r.wallet_id, r.external_transaction_id
+    FROM CASINO_TRANSACTIONS r
+    JOIN CASINO_TRANSACTIONS b ON b.provider_id = r.provider_id
+                              AND b.external_transaction_id = r.related_external_transaction_id
+    WHERE r.transaction_type = 'rollback' AND r.outcome = 'tombstone'
+      AND b.transaction_type = 'debit' AND b.outcome = 'applied'
+    ORDER BY b.id, r.id
+"""
+
+WALLETS_ABOVE_LIMIT = """
+    SELECT id, currency_code, playable_balance, redeemable_balance FROM CASINO_WALLETS
+    WHERE playable_balance > casino_balance_limit() OR redeemable_balance > casino_balance_limit()
+    ORDER BY id
+"""
+
+ANSWERS_ABOVE_LIMIT = """
+    SELECT wallet_id, transaction_type, external_transaction_id, balance_after FROM CASINO_TRANSACTIONS
+    WHERE balance_after > casino_balance_limit()
+    ORDER BY id
+"""
+
+ROWS_ON_ANOTHER_WALLETS_SESSION = """
+    SELECT t.wallet_id, t.transaction_type, t.external_transaction_id, s.id, s.wallet_id
+    FROM CASINO_TRANSACTIONS t
+    JOIN CASINO_GAME_SESSIONS s ON s.id = t.session_id
+    WHERE s.wallet_id <> t.wallet_id
+    ORDER BY t.id
+"""
+
+SETTLEMENTS_OF_ANOTHER_WALLETS_BET = """
+    SELECT t.wallet_id, t.transaction_type, t.external_transaction_id, b.external_transaction_id, b.wallet_id
+    FROM CASINO_TRANSACTIONS t
+    JOIN CASINO_TRANSACTIONS b ON b.provider_id = t.provider_id
+                              AND b.external_transaction_id = t.related_external_transaction_id
+    WHERE t.transaction_type IN ('credit', 'rollback') AND t.outcome = 'applied'
+      AND b.transaction_type = 'debit' AND b.wallet_id <> t.wallet_id
+    ORDER BY t.id
+"""
+
+
 def find_violations(cur):
     """Human-readable violations; empty when the ledger is sound."""
     problems = []
@@ -67,6 +127,28 @@ def find_violations(cur):
     cur.execute(UNANSWERED)
     for wallet_id, transaction_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: transaction {transaction_id} was never answered")
+    cur.execute(PAYOUTS_NAMED_AS_BETS)
+    for wallet_id, kind, transaction_id, namer_kind, namer_outcome, namer_id in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} was applied, but {namer_kind} {namer_id} "
+                        f"({namer_outcome}) names it as a bet")
+    cur.execute(TOMBSTONED_BETS_APPLIED)
+    for wallet_id, bet_id, tombstone_wallet_id, tombstone_id in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: bet {bet_id} was applied, but rollback {tombstone_id} "
+                        f"(wallet {tombstone_wallet_id}) left a tombstone for it")
+    cur.execute(WALLETS_ABOVE_LIMIT)
+    for wallet_id, currency, playable, redeemable in cur.fetchall():
+        problems.append(f"wallet {wallet_id} ({currency}): balance {playable}/{redeemable} (playable/redeemable) "
+                        f"is above 2^53-1")
+    cur.execute(ANSWERS_ABOVE_LIMIT)
+    for wallet_id, kind, transaction_id, balance_after in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} answered balance {balance_after}, above 2^53-1")
+    cur.execute(ROWS_ON_ANOTHER_WALLETS_SESSION)
+    for wallet_id, kind, transaction_id, session_id, session_wallet_id in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} was recorded on session {session_id} "
+                        f"of wallet {session_wallet_id}")
+    cur.execute(SETTLEMENTS_OF_ANOTHER_WALLETS_BET)
+    for wallet_id, kind, transaction_id, bet_id, bet_wallet_id in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} settled bet {bet_id} of wallet {bet_wallet_id}")
     return problems
 
 

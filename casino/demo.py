@@ -65,10 +65,14 @@ def print_round(result, ledger_rows):
         print(f"  {tx:<44} {kind:<9} {outcome:<9} {amount:>7} {movement:>+9} {after:>8}")
 
 
-async def play_demo(base_url, db):
+async def play_demo(base_url, db, operator_key=None):
+    """operator_key: sent when set; in development mode the call needs none."""
+    headers = {"Content-Type": "application/json"}
+    if operator_key:
+        headers["Authorization"] = f"Bearer {operator_key}"
     response = await AsyncHTTPClient().fetch(
         f"{base_url}/casino/simulateRound", method="POST", body=json.dumps(DEMO_PLAYER),
-        headers={"Content-Type": "application/json"}, raise_error=False, request_timeout=120)
+        headers=headers, raise_error=False, request_timeout=120)
     if response.code != 200:
         print(f"simulateRound answered {response.code}: {response.body.decode(errors='replace')}")
         return 1

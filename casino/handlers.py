@@ -8,19 +8,25 @@ from .launch import launch_game, simulate_round
 
 
 MONEY = obj(transactionId=STRING, balance=INTEGER, currency=STRING)
-SESSION_REFUSALS = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"]}
+SESSION_REFUSALS = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH"], 404: ["SESSION_NOT_FOUND"]}
 
 
 class ProviderCallbackHandler(JsonHandler):
-    """The signed callbacks the provider makes: x-casino-signature with CASINO_SECRET."""
+    """The signed callbacks a provider makes: x-casino-signature with one of its keys. The
+    key names the provider; the wallet refuses a session of another provider's game."""
     signature_header = "x-casino-signature"
-    secret_setting = "casino_secret"
+    keyring_setting = "casino_keys"
     operation = None
     replays = True
 
     async def post(self):
-        answer = await self.settings["db"].statement(type(self).operation, self.body)
+        answer = await self.settings["db"].statement(type(self).operation, *self.arguments())
         self.render_json(answer.status, answer.body, replay=answer.replay)
+
+    def arguments(self):
+        """What the operation takes after the cursor: the provider whose key signed, and
+        the request."""
+        return self.caller.counterpart_id, self.body
 
 
 class GetBalanceHandler(ProviderCallbackHandler):
@@ -35,20 +41,24 @@ class GetBalanceHandler(ProviderCallbackHandler):
 class DebitHandler(ProviderCallbackHandler):
     summary = "A bet: takes the amount from the wallet, idempotent by transactionId"
     answer = MONEY
-    refusals = {403: ["USER_MISMATCH", "SESSION_INACTIVE"], 404: ["SESSION_NOT_FOUND"],
+    refusals = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH", "PLAYER_DISABLED", "GAME_DISABLED",
+                      "PROVIDER_DISABLED", "SESSION_INACTIVE"], 404: ["SESSION_NOT_FOUND"],
                 409: ["IDEMPOTENCY_CONFLICT", "TRANSACTION_ROLLED_BACK"],
                 422: ["CURRENCY_MISMATCH", "INSUFFICIENT_FUNDS", "BET_LIMIT_EXCEEDED"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "roundId": IDENTIFIER, "amount": BET_AMOUNT, "currency": CURRENCY}
     operation = wallet.debit
 
+    def arguments(self):
+        return self.caller.counterpart_id, self.body, self.settings["session_idle_timeout"]
+
 
 class CreditHandler(ProviderCallbackHandler):
     summary = "A payout for an accepted bet of the round (0 settles a lost round)"
     answer = MONEY
-    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND", "ROUND_NOT_FOUND"],
+    refusals = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH"], 404: ["SESSION_NOT_FOUND", "ROUND_NOT_FOUND"],
                 409: ["IDEMPOTENCY_CONFLICT", "BET_NOT_FOUND", "TRANSACTION_ROLLED_BACK"],
-                422: ["CURRENCY_MISMATCH"]}
+                422: ["CURRENCY_MISMATCH", "BALANCE_LIMIT_EXCEEDED"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "roundId": IDENTIFIER, "amount": PAYOUT_AMOUNT, "currency": CURRENCY,
               "relatedTransactionId": IDENTIFIER.optional()}
@@ -58,8 +68,9 @@ class CreditHandler(ProviderCallbackHandler):
 class RollbackHandler(ProviderCallbackHandler):
     summary = "Cancels a bet, refunding exactly its amount; a tombstone for an unknown bet"
     answer = obj(transactionId=STRING, balance=INTEGER, currency=STRING, tombstone={"type": "boolean"})
-    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"],
-                409: ["IDEMPOTENCY_CONFLICT", "ROLLBACK_NOT_ALLOWED", "BET_NOT_FOUND"]}
+    refusals = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH"], 404: ["SESSION_NOT_FOUND"],
+                409: ["IDEMPOTENCY_CONFLICT", "ROLLBACK_NOT_ALLOWED", "BET_NOT_FOUND", "TRANSACTION_ROLLED_BACK"],
+                422: ["BALANCE_LIMIT_EXCEEDED"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "originalTransactionId": IDENTIFIER, "roundId": IDENTIFIER}
     operation = wallet.rollback
@@ -77,11 +88,13 @@ class TransactionStatusHandler(ProviderCallbackHandler):
 
 
 class LaunchGameHandler(JsonHandler):
-    """Client-facing (a game lobby): no signature."""
+    """Client-facing (a game lobby): an operator key with the scope `lobby`."""
+    operator_scope = "lobby"
+    open_in_development = True
     summary = "Opens a game session for a player, at the casino and at the provider"
     answer = obj(sessionToken=STRING, providerSessionId=STRING, userId=INTEGER, gameId=INTEGER,
                  currency=STRING, balance=INTEGER)
-    refusals = {403: ["GAME_DISABLED", "PROVIDER_DISABLED"],
+    refusals = {403: ["PLAYER_DISABLED", "GAME_DISABLED", "PROVIDER_DISABLED"],
                 404: ["USER_NOT_FOUND", "GAME_NOT_FOUND", "WALLET_NOT_FOUND"], 502: ["PROVIDER_UNAVAILABLE"]}
     schema = {"userId": ENTITY_ID, "gameId": ENTITY_ID, "currency": CURRENCY.optional()}
 
@@ -92,22 +105,27 @@ class LaunchGameHandler(JsonHandler):
 
 
 class SimulateRoundHandler(JsonHandler):
-    """Test driver: launch, then let the provider play one scripted round."""
+    """Test driver: launch, then let the provider play one scripted round. Routed only in
+    development mode or with --test-driver: it moves real money in a round that wins."""
+    operator_scope = "test-driver"
+    open_in_development = True
     summary = "Launches a game and has the provider play one scripted round"
     answer = obj(sessionToken=STRING, providerSessionId=STRING, roundId=STRING, startingBalance=INTEGER,
                  finalBalance={"type": ["integer", "null"]}, steps={"type": "array", "items": {"type": "object"}})
-    refusals = LaunchGameHandler.refusals
+    refusals = {**LaunchGameHandler.refusals, 429: ["TOO_MANY_REQUESTS"]}
     schema = LaunchGameHandler.schema
 
     async def post(self):
-        self.render_json(200, await simulate_round(self.settings["db"], self.settings["provider_link"],
-                                                   self.settings["casino_code"], self.body))
+        with self.settings["simulate_limit"].slot():
+            answer = await simulate_round(self.settings["db"], self.settings["provider_link"],
+                                          self.settings["casino_code"], self.body)
+        self.render_json(200, answer)
 
 
-def routes():
+def routes(test_driver=True):
     return [
         (r"/casino/launchGame", LaunchGameHandler),
-        (r"/casino/simulateRound", SimulateRoundHandler),
+        *([(r"/casino/simulateRound", SimulateRoundHandler)] if test_driver else []),
         (r"/casino/getBalance", GetBalanceHandler),
         (r"/casino/debit", DebitHandler),
         (r"/casino/credit", CreditHandler),

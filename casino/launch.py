@@ -1,4 +1,5 @@
 """Game launch and the demo round, as the casino runs them for a player."""
+import uuid
 from dataclasses import dataclass
 
 from wire.errors import ApiError
@@ -6,10 +7,10 @@ from wire.validation import IDENTIFIER
 
 from . import sessions
 
-USER = "SELECT id FROM CASINO_USERS WHERE id = %s"
+USER = "SELECT status FROM CASINO_USERS WHERE id = %s"
 
 GAME_AND_PROVIDER = """
-    SELECT g.provider_game_id, g.default_currency, g.is_active, p.api_endpoint, p.is_disabled
+    SELECT g.provider_game_id, g.default_currency, g.is_active, p.code, p.api_endpoint, p.is_disabled
     FROM CASINO_GAMES g
     JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
     WHERE g.id = %s
@@ -24,21 +25,25 @@ class PendingLaunch:
     user_id: int
     game_id: int
     provider_game_id: str
+    provider_code: str
     provider_endpoint: str | None
     currency: str
     balance: int
 
 
 def prepare_launch(cur, req):
-    """Validate user, game, provider and wallet; create the (inactive) session."""
+    """Validate user (present, active), game, provider and wallet; create the (inactive) session."""
     cur.execute(USER, (req["userId"],))
-    if cur.fetchone() is None:
+    user = cur.fetchone()
+    if user is None:
         raise ApiError(404, "USER_NOT_FOUND", "no such user")
+    if user[0] != "active":
+        raise ApiError(403, "PLAYER_DISABLED", "the player is disabled")
     cur.execute(GAME_AND_PROVIDER, (req["gameId"],))
     game = cur.fetchone()
     if game is None:
         raise ApiError(404, "GAME_NOT_FOUND", "no such game")
-    provider_game_id, default_currency, game_active, endpoint, provider_disabled = game
+    provider_game_id, default_currency, game_active, provider_code, endpoint, provider_disabled = game
     if not game_active:
         raise ApiError(403, "GAME_DISABLED", "the game is disabled")
     if provider_disabled:
@@ -50,20 +55,28 @@ def prepare_launch(cur, req):
         raise ApiError(404, "WALLET_NOT_FOUND", f"the user has no {currency} wallet")
     wallet_id, balance = wallet
     token = sessions.create_session(cur, req["userId"], wallet_id, req["gameId"])
-    return PendingLaunch(token, req["userId"], req["gameId"], provider_game_id, endpoint, currency, balance)
+    return PendingLaunch(token, req["userId"], req["gameId"], provider_game_id, provider_code, endpoint, currency,
+                         balance)
 
 
 def _unavailable():
     return ApiError(502, "PROVIDER_UNAVAILABLE", "the game provider refused or did not answer")
 
 
+def _is_round(answer):
+    """Whether a provider's simulate answer has what the casino passes on, typed as promised."""
+    final = answer.get("finalBalance")
+    return (IDENTIFIER.check(answer.get("roundId")) and isinstance(answer.get("steps"), list)
+            and "finalBalance" in answer and (final is None or type(final) is int))
+
+
 async def launch_game(db, link, casino_code, req):
     pending = await db.transaction(prepare_launch, req)
-    status, answer = await link.call(pending.provider_endpoint, "launch", {
+    answer = await link.call(pending.provider_code, pending.provider_endpoint, "launch", {
         "sessionToken": pending.token, "userId": pending.user_id, "gameId": pending.provider_game_id,
         "currency": pending.currency, "casinoCode": casino_code})
     provider_session_id = (answer or {}).get("providerSessionId")
-    if status != 200 or not IDENTIFIER.check(provider_session_id):
+    if not IDENTIFIER.check(provider_session_id):
         raise _unavailable()
     await db.transaction(sessions.activate_session, pending.token, provider_session_id)
     return pending, {"sessionToken": pending.token, "providerSessionId": provider_session_id,
@@ -73,11 +86,13 @@ async def launch_game(db, link, casino_code, req):
 
 async def simulate_round(db, link, casino_code, req):
     pending, launched = await launch_game(db, link, casino_code, req)
-    status, result = await link.call(pending.provider_endpoint, "simulate", {
+    # A fresh requestId per call: the provider plays at most one round for it, so a
+    # replayed simulate body cannot play again.
+    result = await link.call(pending.provider_code, pending.provider_endpoint, "simulate", {
         "providerSessionId": launched["providerSessionId"], "sessionToken": pending.token,
-        "userId": pending.user_id})
-    if status != 200 or result is None:
+        "userId": pending.user_id, "requestId": "sim-" + uuid.uuid4().hex})
+    if result is None or not _is_round(result):
         raise _unavailable()
     return {"sessionToken": pending.token, "providerSessionId": launched["providerSessionId"],
-            "roundId": result.get("roundId"), "startingBalance": pending.balance,
-            "finalBalance": result.get("finalBalance"), "steps": result.get("steps", [])}
+            "roundId": result["roundId"], "startingBalance": pending.balance,
+            "finalBalance": result["finalBalance"], "steps": result["steps"]}

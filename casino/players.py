@@ -5,6 +5,8 @@ use them. A deposit is a ledger row like any bet, so the audit explains every ba
 """
 import json
 
+from wire.errors import ApiError
+
 CREATE_USER = """
     INSERT INTO CASINO_USERS (username, email) VALUES (%s, %s)
     RETURNING id
@@ -22,9 +24,14 @@ RECORD_DEPOSIT = """
         balance_after, response_status, response_cache)
     SELECT NULL, %(reference)s, 'deposit', w.id, %(amount)s, 'deposit', 'applied',
            %(amount)s, %(amount)s, w.playable_balance + %(amount)s, 200, %(body)s
-    FROM CASINO_WALLETS w WHERE w.id = %(wallet_id)s
+    FROM CASINO_WALLETS w
+    WHERE w.id = %(wallet_id)s AND w.playable_balance + %(amount)s <= casino_balance_limit()
     ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
     RETURNING id
+"""
+
+DEPOSIT_EXISTS = """
+    SELECT 1 FROM CASINO_TRANSACTIONS WHERE provider_id IS NULL AND external_transaction_id = %s
 """
 
 ADD_FUNDS = """
@@ -48,12 +55,17 @@ def create_player(cur, username, currencies=("USD",)):
 
 
 def deposit(cur, wallet_id, amount, reference):
-    """Adds cash (playable and redeemable). Keyed by reference: a repeat moves nothing."""
+    """Adds cash (playable and redeemable). Keyed by reference: a repeat moves nothing and
+    returns False. A deposit that would take the balance past 2^53-1 raises 422
+    BALANCE_LIMIT_EXCEEDED and writes nothing."""
     cur.execute("SELECT 1 FROM CASINO_WALLETS WHERE id = %s FOR NO KEY UPDATE", (wallet_id,))
     body = json.dumps({"reference": reference, "amount": amount})
     cur.execute(RECORD_DEPOSIT, {"reference": reference, "amount": amount,
                                  "wallet_id": wallet_id, "body": body})
-    if cur.fetchone() is None:
+    if cur.fetchone() is not None:
+        cur.execute(ADD_FUNDS, {"amount": amount, "wallet_id": wallet_id})
+        return True
+    cur.execute(DEPOSIT_EXISTS, (reference,))
+    if cur.fetchone() is not None:
         return False
-    cur.execute(ADD_FUNDS, {"amount": amount, "wallet_id": wallet_id})
-    return True
+    raise ApiError(422, "BALANCE_LIMIT_EXCEEDED", "the deposit would take the balance past 2^53-1")

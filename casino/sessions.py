@@ -1,9 +1,15 @@
 """Casino game sessions: a token that ties a user, one wallet and a game together.
 
 A session starts inactive and becomes active once the provider accepted the launch, so a
-launch the provider refused can never be bet on.
+launch the provider refused can never be bet on. An active session expires when it has
+taken no bet for SESSION_IDLE_TIMEOUT seconds (casino_debit measures it from
+last_activity_at, which activation and accepted bets refresh).
 """
+import os
 import secrets
+from datetime import timedelta
+
+DEFAULT_IDLE_TIMEOUT_SECONDS = 1800
 
 CREATE_SESSION = """
     INSERT INTO CASINO_GAME_SESSIONS (token, user_id, wallet_id, game_id, is_active)
@@ -13,7 +19,7 @@ CREATE_SESSION = """
 
 ACTIVATE_SESSION = """
     UPDATE CASINO_GAME_SESSIONS
-    SET provider_session_id = %s, is_active = true, updated_at = now()
+    SET provider_session_id = %s, is_active = true, updated_at = now(), last_activity_at = now()
     WHERE token = %s
 """
 
@@ -21,6 +27,14 @@ CLOSE_SESSION = """
     UPDATE CASINO_GAME_SESSIONS SET is_active = false, updated_at = now()
     WHERE token = %s
 """
+
+
+def idle_timeout(environ=os.environ):
+    """SESSION_IDLE_TIMEOUT (seconds, > 0) as a timedelta."""
+    seconds = float(environ.get("SESSION_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT_SECONDS))
+    if not seconds > 0:
+        raise ValueError(f"SESSION_IDLE_TIMEOUT must be a positive number of seconds, not {seconds}")
+    return timedelta(seconds=seconds)
 
 
 def new_token():

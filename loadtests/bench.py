@@ -32,11 +32,12 @@ from pathlib import Path
 from statistics import median
 
 import psutil
+import psycopg2
 
+from casino.sessions import idle_timeout
 from db import embedded
 from db.config import database_from_environment
-from tests.support import CASINO_SECRET as SECRET
-from tests.support import ServerProcess
+from tests.support import BOX, ServerProcess
 
 from .debit_rate import debit_requests, provision
 from .http_load import CpuMeter, run_load
@@ -47,14 +48,16 @@ CONCURRENCY = 32
 # {tag} is filled in by Python; :names are pgbench variables.
 PGBENCH_SCRIPT = """\\set n random(0, :wallets - 1)
 \\set t random(1, 9000000000000000)
-SELECT * FROM casino_debit('bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :client_id || '-' || :t, 'pgb-round', 1, 'USD', 'bench');
+SELECT * FROM casino_debit({provider_id}, 'bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :client_id || '-' || :t, 'pgb-round', 1, 'USD', 'bench', make_interval(secs => {idle_seconds}));
 """
 
 
 def pgbench(dsn, db_pid, tag, first_user, wallets, seconds):
     """(transactions/s, PostgreSQL CPU ms per transaction)."""
+    provider_id = provider_of(dsn, f"BENCH-{tag}")
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(PGBENCH_SCRIPT.format(tag=tag))
+        script.write(PGBENCH_SCRIPT.format(tag=tag, provider_id=provider_id,
+                                           idle_seconds=idle_timeout().total_seconds()))
     with CpuMeter(db_pid) as database:
         run = subprocess.run(
             [str(embedded.bin_dir() / "pgbench"), "-n", "-M", "simple", "-c", str(CONCURRENCY),
@@ -69,15 +72,25 @@ def pgbench(dsn, db_pid, tag, first_user, wallets, seconds):
     return tps, database.used / max(1.0, tps * seconds) * 1000
 
 
+def provider_of(dsn, code):
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT id FROM CASINO_GAME_PROVIDERS WHERE code = %s", (code,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
 def server_rss_mb(server):
     parent = psutil.Process(server.proc.pid)
     workers = parent.children() or [parent]
     return [p.memory_info().rss / 2**20 for p in workers]
 
 
-def http_run(server, db_pid, accounts, seconds):
+def http_run(server, db_pid, accounts, key, seconds):
     host, port = server.url.split("//")[1].split(":")
-    lists = debit_requests(f"{host}:{port}", accounts, CONCURRENCY, int(seconds * 1_000), SECRET)
+    lists = debit_requests(f"{host}:{port}", accounts, CONCURRENCY, int(seconds * 1_000), key)
     with CpuMeter(server.proc.pid) as service, CpuMeter(db_pid) as database:
         result = asyncio.run(run_load(host, int(port), lists, seconds))
     answered = max(1, len(result.latencies))
@@ -103,7 +116,7 @@ def main(argv=None):
         db_pid = database.embedded.pid() if database.embedded else None
         tag = uuid.uuid4().hex[:8]
         print(f"provisioning {args.wallets} wallets ...", flush=True)
-        accounts = provision(database.dsn, args.wallets, tag)
+        accounts, key = provision(database.dsn, args.wallets, BOX, tag)
         first_user = accounts[0][0]
         assert [a[0] for a in accounts] == list(range(first_user, first_user + args.wallets)), "user ids not contiguous"
         hot = accounts[:1]
@@ -118,8 +131,8 @@ def main(argv=None):
         for processes in args.processes:
             server = ServerProcess(database.dsn, args=["--processes", str(processes)]).start()
             try:
-                spread = [http_run(server, db_pid, accounts, args.seconds) for _ in range(args.runs)]
-                hot_runs = [http_run(server, db_pid, hot, args.seconds) for _ in range(args.runs)]
+                spread = [http_run(server, db_pid, accounts, key, args.seconds) for _ in range(args.runs)]
+                hot_runs = [http_run(server, db_pid, hot, key, args.seconds) for _ in range(args.runs)]
                 rss = server_rss_mb(server)
             finally:
                 server.stop()

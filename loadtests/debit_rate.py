@@ -4,32 +4,34 @@
     python -m loadtests.debit_rate --url http://127.0.0.1:8000 --runs 3
 
 Provisions funded wallets with open sessions straight in the casino's tables (the same
-database the server uses: DATABASE_URL, or the embedded server's --data-dir), then sends
-pre-signed debits of 1 cent over keep-alive connections and prints requests/s, p50 and
+database the server uses: DATABASE_URL, or the embedded server's --data-dir), on a game of
+a provider of its own whose signing key it adds (sealed with the KEYS_ENCRYPTION_KEY the
+server uses; the development default without one), then sends pre-signed (v2) debits of 1 cent over keep-alive connections and prints requests/s, p50 and
 p99 per run and the median of the runs. Each run is bounded by --seconds.
 """
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import uuid
 from urllib.parse import urlsplit
 
 import psycopg2
 
-from casino import players
+from casino import credentials, players
 from db.config import database_from_environment
-from wire.signing import sign
+from wire.secrets_env import read_secrets
+from wire.signing import sign_v2
 
 from .http_load import build_request, run_load
 
 FUNDS = 10**12
 
 
-def provision(dsn, wallets, tag=None):
-    """(user_id, session token) per wallet, on a game with no practical bet limit.
-    Session tokens are f"bench-{tag}-{n}", so other tools (pgbench) can name them too."""
+def provision(dsn, wallets, box, tag=None):
+    """([(user_id, session token)] per wallet, the provider's signing key (kid, secret)), on
+    a game with no practical bet limit. Session tokens are f"bench-{tag}-{n}", so other
+    tools (pgbench) can name them too."""
     conn = psycopg2.connect(dsn)
     tag = tag or uuid.uuid4().hex[:8]
     try:
@@ -37,6 +39,7 @@ def provision(dsn, wallets, tag=None):
             cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name) VALUES (%s, 'Load test')
                            RETURNING id""", ("BENCH-" + tag,))
             provider_id = cur.fetchone()[0]
+            kid, secret = credentials.add_key(cur, box, set(), "BENCH-" + tag, "provider")
             cur.execute("""INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency,
                                                     min_bet, max_bet)
                            VALUES (%s, 'bench', 'Bench', 'USD', 1, %s) RETURNING id""", (provider_id, FUNDS))
@@ -49,12 +52,13 @@ def provision(dsn, wallets, tag=None):
                 cur.execute("""INSERT INTO CASINO_GAME_SESSIONS (token, user_id, wallet_id, game_id, is_active)
                                VALUES (%s, %s, %s, %s, true)""", (token, user_id, wallet_ids["USD"], game_id))
                 accounts.append((user_id, token))
-        return accounts
+        return accounts, (kid, secret.encode())
     finally:
         conn.close()
 
 
-def debit_requests(host, accounts, connections, per_connection, secret):
+def debit_requests(host, accounts, connections, per_connection, key):
+    kid, secret = key
     run = uuid.uuid4().hex[:8]
     lists = []
     for c in range(connections):
@@ -64,7 +68,8 @@ def debit_requests(host, accounts, connections, per_connection, secret):
             body = json.dumps({"sessionToken": token, "userId": user_id, "transactionId": f"{run}-{c}-{k}",
                                "roundId": f"{run}-{c}", "amount": 1, "currency": "USD"},
                               separators=(",", ":")).encode()
-            requests.append(build_request(host, "/casino/debit", body, {"x-casino-signature": sign(body, secret)}))
+            requests.append(build_request(host, "/casino/debit", body,
+                                          {"x-casino-signature": sign_v2(secret, kid, "POST", "/casino/debit", body)}))
         lists.append(requests)
     return lists
 
@@ -79,14 +84,14 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="the running server's embedded data directory")
     args = parser.parse_args(argv)
 
-    secret = os.environ.get("CASINO_SECRET", "dev-casino-secret").encode()
+    box = read_secrets().box
     with database_from_environment(args.data_dir, attach="running") as database:
-        accounts = provision(database.dsn, args.wallets)
+        accounts, key = provision(database.dsn, args.wallets, box)
     target = urlsplit(args.url)
     rates = []
     for run in range(1, args.runs + 1):
         # The lists bound the run too: at most 1 000 requests a second per connection.
-        lists = debit_requests(target.netloc, accounts, args.concurrency, int(args.seconds * 1_000), secret)
+        lists = debit_requests(target.netloc, accounts, args.concurrency, int(args.seconds * 1_000), key)
         result = asyncio.run(run_load(target.hostname, target.port, lists, args.seconds))
         rates.append(result.rate)
         print(f"run {run}: {result.rate:8.0f} debits/s  p50 {result.percentile(50) * 1000:6.1f} ms  "

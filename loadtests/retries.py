@@ -35,9 +35,11 @@ from locust import FastHttpUser, between, events, task
 from casino import players, sessions
 from casino.audit import find_violations
 from db.config import NoDatabase, database_from_environment
-from wire.signing import sign
+from wire.signing import sign_v2
 
+# The demo provider's key (JAQPOT, CASINO_SECRET): the game launched must be one of its.
 SECRET = os.environ.get("CASINO_SECRET", "dev-casino-secret").encode()
+OPERATOR_KEY = os.environ.get("OPERATOR_KEY")
 GAME_ID = int(os.environ.get("LOCUST_GAME_ID", "1"))
 FUNDS = 20_000
 PLAYERS = int(os.environ.get("LOCUST_PLAYERS", "256"))
@@ -71,8 +73,9 @@ class Journal:
 journal = Journal()
 
 
-def signed_headers(data):
-    return {"Content-Type": "application/json", "x-casino-signature": sign(data, SECRET)}
+def signed_headers(kind, data):
+    return {"Content-Type": "application/json",
+            "x-casino-signature": sign_v2(SECRET, "JAQPOT", "POST", f"/casino/{kind}", data)}
 
 
 def resend_unanswered(host):
@@ -80,7 +83,7 @@ def resend_unanswered(host):
     Calls cut off by the end of the run get their definitive answer here."""
     for kind, body in journal.unanswered():
         data = json.dumps(body, separators=(",", ":")).encode()
-        response = requests.post(f"{host}/casino/{kind}", data=data, headers=signed_headers(data), timeout=30)
+        response = requests.post(f"{host}/casino/{kind}", data=data, headers=signed_headers(kind, data), timeout=30)
         journal.record(kind, body, response.status_code, response.content)
 accounts = queue.Queue()
 database = {}
@@ -122,8 +125,9 @@ class Provider(FastHttpUser):
         self.closed_token = closed
 
     def _launch(self):
+        headers = {"Authorization": f"Bearer {OPERATOR_KEY}"} if OPERATOR_KEY else {}
         response = self.client.post("/casino/launchGame", json={"userId": self.user_id, "gameId": GAME_ID},
-                                    name="/casino/launchGame")
+                                    name="/casino/launchGame", headers=headers)
         return response.json()["sessionToken"]
 
     def _id(self, label):
@@ -133,7 +137,7 @@ class Provider(FastHttpUser):
         data = json.dumps(body, separators=(",", ":")).encode()
         journal.sending(kind, body, self.wallet)
         with self.client.post(f"/casino/{kind}", data=data, name=f"/casino/{kind}", catch_response=True,
-                              headers=signed_headers(data)) as response:
+                              headers=signed_headers(kind, data)) as response:
             status = response.status_code
             journal.record(kind, body, status, response.content)
             if status and status < 500:
@@ -228,7 +232,7 @@ def check(host):
         token, user_id = tokens[wallet]
         data = json.dumps({"sessionToken": token, "userId": user_id}).encode()
         api = requests.post(f"{host}/casino/getBalance", data=data, timeout=10,
-                            headers=signed_headers(data)).json()["balance"]
+                            headers=signed_headers("getBalance", data)).json()["balance"]
         if not api == in_ledger[wallet] == model[wallet]:
             problems.append(f"wallet {wallet}: API {api}, ledger {in_ledger[wallet]}, model {model[wallet]}")
     return problems, len(touched)

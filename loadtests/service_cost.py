@@ -21,7 +21,8 @@ import sys
 import tempfile
 
 from db.config import database_from_environment
-from tests.support import CASINO_SECRET, ServerProcess
+from sql.migrate import migrate
+from tests.support import DEMO_KEY, ServerProcess
 
 from .debit_rate import debit_requests
 from .http_load import CpuMeter, run_load
@@ -30,13 +31,15 @@ CONCURRENCY = 32
 ANSWER = '{"transactionId":"t","balance":1,"currency":"USD"}'
 
 # Run by the child process (in the project directory, as ServerProcess runs it): server.main
-# with the worker's database call answered at once.
+# with the worker's money call (the one-statement, autocommit door) answered at once; key
+# loading and the rest still reach the database.
 SERVE = f"""
 import sys
 import db.pool, server
 from casino.wallet import Answer
 answer = Answer(200, {ANSWER!r})
-db.pool.Database._run = lambda self, autocommit, fn, *args: answer
+run = db.pool.Database._run
+db.pool.Database._run = lambda self, autocommit, fn, *args: answer if autocommit else run(self, autocommit, fn, *args)
 sys.exit(server.main(sys.argv[1:]))
 """
 
@@ -49,6 +52,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     with database_from_environment(tempfile.mkdtemp(prefix="casino-cost-") + "/pg") as database:
+        migrate(database.dsn, demo=True, log=lambda _: None)   # the demo provider JAQPOT signs
         server = ServerProcess(database.dsn, args=["--pool-size", str(args.pool_size)], entry=["-c", SERVE]).start()
         try:
             host, port = server.url.split("//")[1].split(":")
@@ -57,7 +61,7 @@ def main(argv=None):
             runs = []
             for run in range(1, args.runs + 1):
                 lists = debit_requests(f"{host}:{port}", accounts, CONCURRENCY, int(args.seconds * 1_000),
-                                       CASINO_SECRET)
+                                       DEMO_KEY)
                 with CpuMeter(server.proc.pid) as service:
                     result = asyncio.run(run_load(host, int(port), lists, args.seconds))
                 per_request = service.used / max(1, len(result.latencies)) * 1e6

@@ -4,11 +4,13 @@ A call whose outcome is uncertain is sent again, byte for byte, with the same
 transactionId; the casino's idempotency makes that safe. A definitive answer ends it:
 
     answer                                  retried?
-    2xx                                     no: applied (or replayed)
-    4xx of the protocol (400-499)           no: refused, and will be refused again
+    2xx, well-formed (provider/answers.py)  no: applied (or replayed)
+    4xx with the protocol's error body      no: refused, and will be refused again
     5xx (500, 502, 503, 504, ...)           yes: the casino may or may not have applied it
     timeout, refused/reset connection,
-    reply cut off (Tornado's 599)           yes: same
+    reply cut off, no free slot in time     yes: same
+    3xx, or a body that is not the
+    protocol's answer for that call         yes: same -- it proves nothing either way
 
 Backoff is exponential and bounded; after the last attempt the outcome is "unknown".
 """
@@ -18,9 +20,11 @@ import logging
 from dataclasses import dataclass
 
 from prometheus_client import Counter
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from wire.signing import sign
+from wire.outbound import Limits, OutboundClient
+from wire.signing import sign_v2
+
+from . import answers
 
 log = logging.getLogger("provider.casino_client")
 RESENDS = Counter("provider_casino_resends_total", "Calls to the casino sent again after no definitive answer",
@@ -34,7 +38,6 @@ class RetryPolicy:
     attempts: int = 4
     first_backoff: float = 0.05
     max_backoff: float = 1.0
-    timeout: float = 5.0
 
     def backoff(self, attempt):
         return min(self.first_backoff * 2 ** (attempt - 1), self.max_backoff)
@@ -57,48 +60,71 @@ class CasinoAnswer:
         return self.status is not None and 200 <= self.status < 300
 
 
-def is_definitive(status):
-    return 200 <= status < 500
-
-
 class CasinoClient:
-    def __init__(self, base_url, secret: bytes, policy=RetryPolicy()):
-        self.base_url = base_url.rstrip("/")
-        self.secret = secret
-        self.policy = policy
-        self.http = AsyncHTTPClient()
+    """Calls to the casinos this provider serves, each signed with the provider's newest
+    key at that casino (keyring: the provider's) and sent to its callback URL (default_url
+    unless the casino has one of its own)."""
 
-    async def call(self, endpoint, body: dict, request_id=None) -> CasinoAnswer:
+    def __init__(self, keyring, default_url, policy=RetryPolicy(), limits=Limits()):
+        self.keyring = keyring
+        self.default_url = default_url.rstrip("/")
+        self.policy = policy
+        self.http = OutboundClient(limits)
+
+    @staticmethod
+    def _signed_headers(key, path, data):
+        return {"x-casino-signature": sign_v2(key.secret, key.kid, "POST", path, data)}
+
+    def for_casino(self, casino_code):
+        return CasinoLink(self, casino_code)
+
+    async def call(self, casino_code, endpoint, body: dict, request_id=None) -> CasinoAnswer:
         # Serialised and signed once: every retry sends exactly the same bytes.
+        path = f"/casino/{endpoint}"
         data = json.dumps(body, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", "x-casino-signature": sign(data, self.secret)}
+        key = self.keyring.signer(casino_code)
+        if key is None:
+            log.error("casino %s: no key to sign calls to it; %s %s not sent", casino_code, endpoint,
+                      body.get("transactionId", ""))
+            UNKNOWN.labels(endpoint).inc()
+            return CasinoAnswer(None, None, False, 0, body)
+        headers = {"Content-Type": "application/json", **self._signed_headers(key, path, data)}
         if request_id:
             headers["X-Request-Id"] = request_id   # one id follows a round across both systems
-        request = HTTPRequest(
-            f"{self.base_url}/casino/{endpoint}", method="POST", body=data, headers=headers,
-            request_timeout=self.policy.timeout, connect_timeout=self.policy.timeout)
+        url = (key.endpoint or self.default_url).rstrip("/") + path
         for attempt in range(1, self.policy.attempts + 1):
-            try:
-                response = await self.http.fetch(request, raise_error=False)
-            except (OSError, HTTPClientError):  # refused, reset, cut off, timed out
-                response = None
-            if response is not None and is_definitive(response.code):
-                return CasinoAnswer(response.code, _json(response.body),
-                                    response.headers.get("Idempotent-Replay") == "true", attempt, body)
-            outcome = f"answered {response.code}" if response is not None else "no answer"
+            response = await self.http.post(url, data, headers)
+            parsed = answers.parse(response.body) if response is not None else None
+            if response is not None and answers.well_formed(endpoint, body, response.code, parsed):
+                return CasinoAnswer(response.code, parsed, response.headers.get("Idempotent-Replay") == "true",
+                                    attempt, body)
+            outcome = _no_answer(response)
             if attempt < self.policy.attempts:
                 log.warning("casino %s %s: %s (attempt %d of %d), resending", endpoint,
                             body.get("transactionId", ""), outcome, attempt, self.policy.attempts)
                 await asyncio.sleep(self.policy.backoff(attempt))
                 RESENDS.labels(endpoint).inc()
         UNKNOWN.labels(endpoint).inc()
-        log.error("casino %s %s: outcome unknown after %d attempts", endpoint, body.get("transactionId", ""),
-                  self.policy.attempts)
+        log.error("casino %s %s: outcome unknown after %d attempts (last: %s)", endpoint,
+                  body.get("transactionId", ""), self.policy.attempts, outcome)
         return CasinoAnswer(None, None, False, self.policy.attempts, body)
 
+    def close(self):
+        self.http.close()
 
-def _json(raw):
-    try:
-        return json.loads(raw)
-    except (TypeError, ValueError):
-        return {"unparsable": (raw or b"")[:200].decode("utf-8", "replace")}
+
+def _no_answer(response):
+    """Why an attempt settled nothing, for the log."""
+    if response is None:
+        return "no answer"
+    return f"answered {response.code}" + ("" if response.code >= 500 else ", not a protocol answer")
+
+
+@dataclass(frozen=True)
+class CasinoLink:
+    """The client bound to one casino: what a round or a reconciliation pass talks to."""
+    client: CasinoClient
+    casino_code: str
+
+    async def call(self, endpoint, body: dict, request_id=None) -> CasinoAnswer:
+        return await self.client.call(self.casino_code, endpoint, body, request_id)

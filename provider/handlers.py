@@ -1,4 +1,5 @@
-"""HTTP endpoints of the provider, signed by the casino with x-provider-signature."""
+"""HTTP endpoints of the provider, signed by a casino with x-provider-signature. The key
+that signed names the casino: it sees only its own players' sessions."""
 from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
 from wire.validation import CURRENCY, ENTITY_ID, IDENTIFIER
@@ -9,31 +10,38 @@ from .round_script import play_round
 
 class CasinoRequestHandler(JsonHandler):
     signature_header = "x-provider-signature"
-    secret_setting = "provider_secret"
+    keyring_setting = "provider_keys"
+
+    @property
+    def casino_code(self):
+        return self.caller.counterpart
 
 
 class LaunchHandler(CasinoRequestHandler):
     summary = "Provider side of a launch: customer and provider session, with the bet limits"
     answer = obj(providerSessionId=STRING, gameId=STRING, currency=STRING, minBet=INTEGER, maxBet=INTEGER)
-    refusals = {403: ["GAME_DISABLED"], 404: ["GAME_NOT_FOUND"]}
+    refusals = {403: ["GAME_DISABLED", "CASINO_MISMATCH"], 404: ["GAME_NOT_FOUND"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "gameId": IDENTIFIER,
               "currency": CURRENCY, "casinoCode": IDENTIFIER}
 
     async def post(self):
-        self.render_json(200, await self.settings["db"].transaction(launches.launch, self.body))
+        self.render_json(200, await self.settings["db"].transaction(launches.launch, self.casino_code, self.body))
 
 
 class SimulateHandler(CasinoRequestHandler):
     summary = "Plays one scripted round through the casino's callbacks"
     answer = obj(roundId=STRING, steps={"type": "array", "items": {"type": "object"}},
                  finalBalance={"type": ["integer", "null"]})
-    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"]}
-    schema = {"providerSessionId": IDENTIFIER, "sessionToken": IDENTIFIER, "userId": ENTITY_ID}
+    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"],
+                409: ["IDEMPOTENCY_CONFLICT", "REQUEST_IN_PROGRESS"]}
+    replays = True
+    schema = {"providerSessionId": IDENTIFIER, "sessionToken": IDENTIFIER, "userId": ENTITY_ID,
+              "requestId": IDENTIFIER}
 
     async def post(self):
-        result = await play_round(self.settings["db"], self.settings["casino_client"], self.body,
-                                  self.request_id)
-        self.render_json(200, result)
+        answer = await play_round(self.settings["db"], self.settings["casino_client"], self.casino_code,
+                                  self.body, self.request_id)
+        self.render_json(200, answer.body, replay=answer.replay)
 
 
 def routes():

@@ -27,7 +27,7 @@ CREATE_SESSION = """
 
 SESSION = """
     SELECT s.id, s.provider_session_id, s.casino_session_token, s.currency,
-           c.id, c.external_user_id, g.id, g.game_id, g.min_bet, g.max_bet
+           c.id, c.external_user_id, g.id, g.game_id, g.min_bet, g.max_bet, c.casino_code
     FROM PROVIDER_SESSIONS s
     JOIN PROVIDER_CUSTOMERS c ON c.id = s.customer_id
     JOIN PROVIDER_GAMES g ON g.id = s.game_id
@@ -47,9 +47,13 @@ class ProviderSession:
     game_code: str
     min_bet: int
     max_bet: int
+    casino_code: str
 
 
-def launch(cur, req):
+def launch(cur, casino_code, req):
+    """casino_code: the casino whose key signed the call; the body must name the same."""
+    if req["casinoCode"] != casino_code:
+        raise ApiError(403, "CASINO_MISMATCH", "casinoCode is not the casino whose key signed the call")
     cur.execute(GAME_BY_CODE, (req["gameId"],))
     game = cur.fetchone()
     if game is None:
@@ -65,11 +69,12 @@ def launch(cur, req):
             "minBet": min_bet, "maxBet": max_bet}
 
 
-def find_session(cur, provider_session_id, casino_session_token, user_id):
-    """The provider session the three identifiers agree on, or the protocol's error."""
+def find_session(cur, casino_code, provider_session_id, casino_session_token, user_id):
+    """The calling casino's provider session the three identifiers agree on, or the
+    protocol's error (another casino's session is as unknown as a made-up one)."""
     cur.execute(SESSION, (provider_session_id,))
     row = cur.fetchone()
-    if row is None or row[2] != casino_session_token:
+    if row is None or row[2] != casino_session_token or row[-1] != casino_code:
         raise ApiError(404, "SESSION_NOT_FOUND", "no provider session for that session pair")
     session = ProviderSession(*row)
     if session.casino_user_id != str(user_id):

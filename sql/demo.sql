@@ -34,8 +34,10 @@ SET playable_balance = w.playable_balance + deposit.playable_movement,
 FROM deposit
 WHERE w.id = deposit.wallet_id;
 
-INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint) VALUES
-    ('JAQPOT', 'Jaqpot Games', NULL)
+-- JAQPOT's key is CASINO_SECRET from the environment; it may sign v1 (body only) for the
+-- brief's sake, until an operator turns that off (python -m casino.keys provider v1 JAQPOT off).
+INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint, allows_v1) VALUES
+    ('JAQPOT', 'Jaqpot Games', NULL, true)
 ON CONFLICT (code) DO NOTHING;
 
 INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency, is_active, min_bet, max_bet)
@@ -54,3 +56,9 @@ INSERT INTO PROVIDER_GAMES (game_id, name, is_active, min_bet, max_bet) VALUES
     ('jaqpot-roulette', 'Jaqpot Roulette', true,  100, 50000),
     ('jaqpot-classic',  'Jaqpot Classic',  false, 10,  1000)
 ON CONFLICT (game_id) DO NOTHING;
+
+-- The provider's side of the demo pair: casino DEMO-CASINO signs with PROVIDER_SECRET and
+-- may use v1 (body only) for the brief's sake (python -m provider.keys casino v1 DEMO-CASINO off).
+INSERT INTO PROVIDER_CASINOS (casino_code, name, allows_v1) VALUES
+    ('DEMO-CASINO', 'Demo casino', true)
+ON CONFLICT (casino_code) DO NOTHING;

@@ -1,14 +1,18 @@
-"""Applies sql/migrations/NNNN_name.sql in order; `--demo` also loads sql/demo.sql.
+"""Applies sql/migrations/NNNN_name.sql in order, then the repeatable sql/functions/*.sql;
+`--demo` also loads sql/demo.sql.
 
-    python -m sql.migrate            apply pending migrations
-    python -m sql.migrate --status   list applied and pending ones
-    python -m sql.migrate --demo     apply pending migrations, then the demo data
+    python -m sql.migrate            apply pending migrations and changed function files
+    python -m sql.migrate --status   list applied, pending and changed files
+    python -m sql.migrate --demo     the same, then the demo data
 
-Each file runs in its own transaction and is recorded with a checksum of its bytes; an
-applied file whose bytes changed is refused, since the database no longer matches what
-the repository says it is. A session-level advisory lock makes concurrent migrators
-(several servers starting at once) take turns: the second finds nothing left to do.
-Without DATABASE_URL the embedded server is started for the run (see db/config.py).
+Each file runs in its own transaction and is recorded with a checksum of its bytes.
+A migration runs once; an applied migration whose bytes changed is refused, since the
+database no longer matches what the repository says it is. A function file (CREATE OR
+REPLACE ...) is edited in place instead: it runs again, after every migration, whenever
+its checksum differs from the one last applied (recorded in schema_functions). A
+session-level advisory lock makes concurrent migrators (several servers starting at once)
+take turns: the second finds nothing left to do. Without DATABASE_URL the embedded server
+is started for the run (see db/config.py).
 """
 import argparse
 import hashlib
@@ -21,11 +25,15 @@ import psycopg2
 
 HERE = Path(__file__).resolve().parent
 MIGRATIONS_DIR = HERE / "migrations"
+FUNCTIONS_DIR = HERE / "functions"
 DEMO_FILE = HERE / "demo.sql"
 # Any fixed 64-bit number; this one spells "migrate".
 ADVISORY_LOCK_KEY = 0x6D6967726174
 
 _NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+_FUNCTIONS_NAME = re.compile(r"[a-z0-9_]+\.sql")
+# How function files are named in logs, --status and migrate()'s result.
+FUNCTIONS_PREFIX = "functions/"
 
 CREATE_LEDGER = """
     CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -37,13 +45,26 @@ CREATE_LEDGER = """
 APPLIED = "SELECT name, checksum FROM schema_migrations ORDER BY name"
 RECORD = "INSERT INTO schema_migrations (name, checksum) VALUES (%s, %s)"
 
+CREATE_FUNCTIONS_LEDGER = """
+    CREATE TABLE IF NOT EXISTS schema_functions (
+        name        TEXT PRIMARY KEY,
+        checksum    TEXT NOT NULL,
+        applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+    )
+"""
+FUNCTIONS_APPLIED = "SELECT name, checksum FROM schema_functions ORDER BY name"
+RECORD_FUNCTIONS = """
+    INSERT INTO schema_functions (name, checksum) VALUES (%s, %s)
+    ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()
+"""
+
 
 class MigrationError(Exception):
     pass
 
 
 @dataclass(frozen=True)
-class Migration:
+class SqlFile:
     name: str
     path: Path
 
@@ -61,11 +82,23 @@ def discover(directory=MIGRATIONS_DIR):
     for path in sorted(directory.glob("*.sql")):
         if not _NAME.fullmatch(path.name):
             raise MigrationError(f"{path.name}: migration files are named NNNN_name.sql")
-        migrations.append(Migration(path.name, path))
+        migrations.append(SqlFile(path.name, path))
     numbers = [m.name[:4] for m in migrations]
     if len(set(numbers)) != len(numbers):
         raise MigrationError("two migration files share a number")
     return migrations
+
+
+def discover_functions(directory=FUNCTIONS_DIR):
+    """The repeatable files, in name order (none when directory is None or missing)."""
+    if directory is None:
+        return []
+    files = []
+    for path in sorted(directory.glob("*.sql")):
+        if not _FUNCTIONS_NAME.fullmatch(path.name):
+            raise MigrationError(f"{path.name}: function files are named name.sql (lower case)")
+        files.append(SqlFile(path.name, path))
+    return files
 
 
 def _applied(conn):
@@ -73,6 +106,19 @@ def _applied(conn):
         cur.execute(CREATE_LEDGER)
         cur.execute(APPLIED)
         return dict(cur.fetchall())
+
+
+def _functions_applied(conn):
+    with conn, conn.cursor() as cur:
+        cur.execute(CREATE_FUNCTIONS_LEDGER)
+        cur.execute(FUNCTIONS_APPLIED)
+        return dict(cur.fetchall())
+
+
+def _function_state(recorded, sql_file):
+    if sql_file.name not in recorded:
+        return "pending"
+    return "applied" if recorded[sql_file.name] == sql_file.checksum else "changed"
 
 
 def _verify(applied, migrations):
@@ -86,21 +132,27 @@ def _verify(applied, migrations):
                 f"database, {known[name].checksum[:12]}… on disk); add a new migration instead")
 
 
-def status(dsn, directory=MIGRATIONS_DIR):
-    """[(name, 'applied' | 'pending')] in order."""
+def status(dsn, directory=MIGRATIONS_DIR, functions_dir=FUNCTIONS_DIR):
+    """[(name, state)] in the order migrate() applies them: migrations ('applied' |
+    'pending'), then function files ('applied' | 'pending' | 'changed', named functions/...)."""
     migrations = discover(directory)
+    functions = discover_functions(functions_dir)
     conn = psycopg2.connect(dsn)
     try:
         applied = _applied(conn)
+        recorded = _functions_applied(conn)
     finally:
         conn.close()
     _verify(applied, migrations)
-    return [(m.name, "applied" if m.name in applied else "pending") for m in migrations]
+    return ([(m.name, "applied" if m.name in applied else "pending") for m in migrations]
+            + [(FUNCTIONS_PREFIX + f.name, _function_state(recorded, f)) for f in functions])
 
 
-def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print):
-    """Apply every pending migration; return the names applied."""
+def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print, functions_dir=FUNCTIONS_DIR):
+    """Apply every pending migration, then every new or changed function file; return the
+    names applied (function files as functions/<name>)."""
     migrations = discover(directory)
+    functions = discover_functions(functions_dir)
     conn = psycopg2.connect(dsn)
     try:
         with conn.cursor() as cur:
@@ -120,6 +172,16 @@ def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print):
                     cur.execute(RECORD, (migration.name, migration.checksum))
                 log(f"applied {migration.name}")
                 done.append(migration.name)
+            # After the migrations: functions are written against the schema they leave.
+            recorded = _functions_applied(conn)
+            for sql_file in functions:
+                if _function_state(recorded, sql_file) == "applied":
+                    continue
+                with conn, conn.cursor() as cur:
+                    cur.execute(sql_file.sql)
+                    cur.execute(RECORD_FUNCTIONS, (sql_file.name, sql_file.checksum))
+                log(f"applied {FUNCTIONS_PREFIX}{sql_file.name}")
+                done.append(FUNCTIONS_PREFIX + sql_file.name)
             if demo:
                 with conn, conn.cursor() as cur:
                     cur.execute(DEMO_FILE.read_text(encoding="utf-8"))
@@ -136,7 +198,7 @@ def main(argv=None):
     from db.config import database_from_environment
 
     parser = argparse.ArgumentParser(prog="python -m sql.migrate", description=__doc__.split("\n")[0])
-    parser.add_argument("--status", action="store_true", help="list applied and pending migrations")
+    parser.add_argument("--status", action="store_true", help="list applied, pending and changed files")
     parser.add_argument("--demo", action="store_true", help="also load sql/demo.sql")
     parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
     args = parser.parse_args(argv)
@@ -147,7 +209,9 @@ def main(argv=None):
                     print(f"{state:8} {name}")
                 return 0
             done = migrate(database.dsn, demo=args.demo)
-            print(f"{len(done)} migration(s) applied" + (", demo data loaded" if args.demo else ""))
+            functions = sum(name.startswith(FUNCTIONS_PREFIX) for name in done)
+            print(f"{len(done) - functions} migration(s) and {functions} function file(s) applied"
+                  + (", demo data loaded" if args.demo else ""))
             return 0
     except MigrationError as exc:
         print(f"migration error: {exc}", file=sys.stderr)

@@ -14,12 +14,23 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import requests
 
-from casino import players, sessions
-from wire.signing import sign
+from casino import credentials, players, sessions
+from wire.secretbox import SecretBox
+from wire.signing import sign_v1, sign_v2
 
 ROOT = Path(__file__).resolve().parent.parent
-CASINO_SECRET = b"test-casino-secret"
-PROVIDER_SECRET = b"test-provider-secret"
+CASINO_SECRET = b"test-casino-secret"      # provider JAQPOT's key at the casino, key id JAQPOT
+PROVIDER_SECRET = b"test-provider-secret"  # the casino's key at the provider, key id DEMO-CASINO
+KEYS_ENCRYPTION_KEY = "11" * 32
+OPERATOR_KEY = "test-operator-key"
+BOX = SecretBox(bytes.fromhex(KEYS_ENCRYPTION_KEY))
+DEMO_KEY = ("JAQPOT", CASINO_SECRET)
+DEMO_CASINO_KEY = ("DEMO-CASINO", PROVIDER_SECRET)
+
+# The provider key each test game's sessions are signed with: (kid, secret) by game id and
+# by session token. Module-level, so every Ledger and Api of a worker process sees them.
+KEYS_BY_GAME = {}
+KEYS_BY_TOKEN = {}
 
 
 def with_database(dsn, name):
@@ -42,18 +53,18 @@ class ServerProcess:
     """`python server.py` as a child process, on a port the OS picks. entry replaces
     `server.py` (e.g. `-c` and a program that patches, then calls server.main)."""
 
-    def __init__(self, dsn, extra_env=None, args=(), entry=None):
+    def __init__(self, dsn, extra_env=None, args=(), entry=None, test_driver=True):
         self.dsn = dsn
         self.extra_env = extra_env or {}
-        self.args = list(args)
+        self.args = list(args) + (["--test-driver"] if test_driver else [])
         self.entry = list(entry) if entry else [str(ROOT / "server.py")]
         self.proc = None
         self.url = None
 
     def start(self):
         env = dict(os.environ, DATABASE_URL=self.dsn, CASINO_SECRET=CASINO_SECRET.decode(),
-                   PROVIDER_SECRET=PROVIDER_SECRET.decode(), PYTHONUNBUFFERED="1",
-                   **self.extra_env)
+                   PROVIDER_SECRET=PROVIDER_SECRET.decode(), KEYS_ENCRYPTION_KEY=KEYS_ENCRYPTION_KEY,
+                   OPERATOR_KEY=OPERATOR_KEY, PYTHONUNBUFFERED="1", **self.extra_env)
         self.log = tempfile.NamedTemporaryFile(prefix="casino-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, *self.entry, "--port", "0", "--no-demo-data", *self.args],
@@ -85,8 +96,29 @@ class ServerProcess:
         self.proc.stdout.close()
 
 
+def signed(path, data, key, header, version=2):
+    """Headers of a signed POST: v2 over (time, method, path, body) by default."""
+    kid, secret = key
+    value = sign_v2(secret, kid, "POST", path, data) if version == 2 else sign_v1(data, secret)
+    return {"Content-Type": "application/json", header: value}
+
+
+def casino_key(data: bytes):
+    """The key a provider signs this callback body with: its session's provider's."""
+    try:
+        token = json.loads(data).get("sessionToken")
+    except (ValueError, AttributeError):
+        token = None
+    return KEYS_BY_TOKEN.get(token, DEMO_KEY) if isinstance(token, str) else DEMO_KEY
+
+
+def casino_headers(endpoint, data: bytes):
+    return signed(f"/casino/{endpoint}", data, casino_key(data), "x-casino-signature")
+
+
 class Api:
-    """An HTTP client that signs like the real peers do: over the exact bytes sent."""
+    """An HTTP client that signs like the real peers do: over the exact bytes sent, with the
+    key of the session's provider (KEYS_BY_TOKEN), else the demo provider's."""
 
     def __init__(self, base_url):
         self.base_url = base_url
@@ -95,19 +127,30 @@ class Api:
     def raw(self, path, data: bytes, headers=None):
         return self.http.post(self.base_url + path, data=data, headers=headers or {}, timeout=30)
 
-    def casino(self, endpoint, body, secret=CASINO_SECRET):
+    def casino(self, endpoint, body, key=None, version=2):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return self.raw(f"/casino/{endpoint}", data, {
-            "Content-Type": "application/json", "x-casino-signature": sign(data, secret)})
+        key = key or casino_key(data)
+        path = f"/casino/{endpoint}"
+        return self.raw(path, data, signed(path, data, key, "x-casino-signature", version))
 
-    def provider(self, endpoint, body, secret=PROVIDER_SECRET):
+    def provider(self, endpoint, body, key=DEMO_CASINO_KEY, version=2):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return self.raw(f"/provider/{endpoint}", data, {
-            "Content-Type": "application/json", "x-provider-signature": sign(data, secret)})
+        path = f"/provider/{endpoint}"
+        return self.raw(path, data, signed(path, data, key, "x-provider-signature", version))
 
-    def client(self, endpoint, body):
-        return self.raw(f"/casino/{endpoint}", json.dumps(body).encode(),
-                        {"Content-Type": "application/json"})
+    def client(self, endpoint, body, operator_key=OPERATOR_KEY):
+        headers = {"Content-Type": "application/json"}
+        if operator_key:
+            headers["Authorization"] = f"Bearer {operator_key}"
+        return self.raw(f"/casino/{endpoint}", json.dumps(body).encode(), headers)
+
+
+def run_cli(module, *args, dsn, stdin=None):
+    """`python -m module args` on the database at dsn, with the tests' encryption key."""
+    env = dict(os.environ, DATABASE_URL=dsn, KEYS_ENCRYPTION_KEY=KEYS_ENCRYPTION_KEY,
+               CASINO_SECRET=CASINO_SECRET.decode(), PROVIDER_SECRET=PROVIDER_SECRET.decode())
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)
 
 
 def parallel(calls):
@@ -142,7 +185,8 @@ class Ledger:
         return self.run(lambda cur: (cur.execute(sql, params), cur.fetchall())[1])
 
     def game(self, min_bet=1, max_bet=1_000_000, currency="USD", active=True, provider_disabled=False):
-        """A game of a provider of its own, so each test has its own transactionId space."""
+        """A game of a provider of its own, with a signing key of its own (KEYS_BY_GAME), so
+        each test has its own transactionId space."""
         code = "g-" + uuid.uuid4().hex[:8]
 
         def create(cur):
@@ -150,22 +194,38 @@ class Ledger:
                            VALUES (%s, 'Test provider', %s) RETURNING id""",
                         ("P-" + code, provider_disabled))
             provider_id = cur.fetchone()[0]
+            key = credentials.add_key(cur, BOX, set(), "P-" + code, "provider")
             cur.execute("""INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency,
                                                     is_active, min_bet, max_bet)
                            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
                         (provider_id, code, code, currency, active, min_bet, max_bet))
-            return cur.fetchone()[0]
+            game_id = cur.fetchone()[0]
+            KEYS_BY_GAME[game_id] = (key[0], key[1].encode())
+            return game_id
         return self.run(create)
+
+    def demo_provider(self):
+        """The casino's row of JAQPOT, the provider this process hosts (its key is the
+        environment's CASINO_SECRET), as the demo data has it."""
+        return self.run(lambda cur: (cur.execute("""
+            INSERT INTO CASINO_GAME_PROVIDERS (code, name, allows_v1) VALUES ('JAQPOT', 'Jaqpot Games', true)
+            ON CONFLICT (code) DO UPDATE SET code = EXCLUDED.code RETURNING id"""), cur.fetchone()[0])[1])
 
     def launchable_game(self, min_bet=10, max_bet=10_000, currency="USD", at_provider=True,
                         provider_active=True, endpoint=None):
-        """A game both sides know, of the in-process provider (or one at `endpoint`)."""
+        """A game both sides know, of the in-process provider JAQPOT (or of a provider of
+        its own at `endpoint`)."""
         code = "pg-" + uuid.uuid4().hex[:8]
+        hosted_provider = None if endpoint else self.demo_provider()
 
         def create(cur):
-            cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint)
-                           VALUES (%s, 'Jaqpot Games', %s) RETURNING id""", ("JQ-" + code, endpoint))
-            provider_id = cur.fetchone()[0]
+            if hosted_provider:
+                provider_id = hosted_provider
+            else:
+                cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint)
+                               VALUES (%s, 'Remote provider', %s) RETURNING id""", ("JQ-" + code, endpoint))
+                provider_id = cur.fetchone()[0]
+                credentials.add_key(cur, BOX, set(), "JQ-" + code, "casino")   # so the casino can call it
             cur.execute("""INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency,
                                                     min_bet, max_bet)
                            VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
@@ -193,7 +253,10 @@ class Ledger:
             if active:
                 sessions.activate_session(cur, token, "ps-" + uuid.uuid4().hex[:8])
             return token
-        return self.run(create)
+        token = self.run(create)
+        if game_id in KEYS_BY_GAME:
+            KEYS_BY_TOKEN[token] = KEYS_BY_GAME[game_id]
+        return token
 
     def balance(self, wallet_id):
         return self.query("SELECT playable_balance, redeemable_balance FROM CASINO_WALLETS WHERE id = %s",

@@ -1,4 +1,5 @@
-"""python -m casino.audit: clean ledgers pass, and a wallet the ledger does not explain is named."""
+"""python -m casino.audit: clean ledgers pass; a wallet the ledger does not explain, and each row the
+money rules forbid (written by hand), is named."""
 import os
 import subprocess
 import sys
@@ -50,3 +51,100 @@ def test_tools_refuse_a_missing_or_unmigrated_database_and_create_nothing(tool, 
     assert unmigrated.returncode == 2, unmigrated.stdout + unmigrated.stderr
     assert "the schema is not migrated (python -m sql.migrate)" in unmigrated.stderr
     assert "Traceback" not in unmigrated.stderr
+
+
+# --- what the money rules forbid, written by hand ----------------------------------------------
+
+LIMIT = 2**53 - 1
+
+
+@pytest.fixture
+def books(fresh_dsn):
+    """A migrated database with two players on one game, each with a session."""
+    migrate(fresh_dsn, log=lambda _: None)
+    ledger = Ledger(fresh_dsn)
+    game = ledger.game()
+    players = []
+    for _ in range(2):
+        user_id, wallets = ledger.player(funds=1_000)
+        players.append((wallets["USD"], ledger.session(user_id, wallets["USD"], game)))
+    return fresh_dsn, ledger, players
+
+
+def write(ledger, token, kind, transaction_id, outcome="applied", related=None, on_wallet=None):
+    """A ledger row that moves nothing (amount 0), on the session's wallet unless told."""
+    return ledger.run(lambda cur: (cur.execute("""
+        INSERT INTO CASINO_TRANSACTIONS (
+            provider_id, external_transaction_id, transaction_type, wallet_id, session_id, round_id, amount,
+            related_external_transaction_id, request_fingerprint, outcome, balance_after, response_status,
+            response_cache)
+        SELECT g.provider_id, %(id)s, %(kind)s, coalesce(%(wallet)s, s.wallet_id), s.id, 'r1', 0,
+               %(related)s, 'by hand', %(outcome)s, 1000, 200, '{}'
+        FROM CASINO_GAME_SESSIONS s JOIN CASINO_GAMES g ON g.id = s.game_id
+        WHERE s.token = %(token)s
+        RETURNING id""", {"id": transaction_id, "kind": kind, "wallet": on_wallet, "related": related,
+                          "outcome": outcome, "token": token}), cur.fetchone())[1])
+
+
+def violations(dsn):
+    run = audit(dsn)
+    assert run.returncode == 1, run.stdout + run.stderr
+    return [line for line in run.stdout.splitlines() if line.startswith("VIOLATION")]
+
+
+@pytest.mark.parametrize("namer,namer_outcome,kind", [
+    ("rollback", "tombstone", "credit"),    # a bet's id, cancelled unseen, then paid as a payout
+    ("rollback", "applied", "credit"),
+    ("credit", "applied", "rollback"),
+])
+def test_a_payout_or_refund_named_as_a_bet_is_named(books, namer, namer_outcome, kind):
+    dsn, ledger, [(wallet, token), _] = books
+    write(ledger, token, "debit", "bet")
+    write(ledger, token, namer, "namer", namer_outcome, related="x")
+    write(ledger, token, kind, "x", related="bet")
+    assert violations(dsn) == [
+        f"VIOLATION wallet {wallet}: {kind} x was applied, but {namer} namer ({namer_outcome}) names it as a bet"]
+
+
+def test_a_tombstone_and_an_applied_bet_for_one_id_are_named(books):
+    dsn, ledger, [(wallet, token), (other_wallet, other_token)] = books
+    write(ledger, other_token, "rollback", "rb", "tombstone", related="bet")
+    write(ledger, token, "debit", "bet")
+    assert violations(dsn) == [
+        f"VIOLATION wallet {wallet}: bet bet was applied, but rollback rb (wallet {other_wallet}) "
+        "left a tombstone for it"]
+
+
+def test_a_balance_above_the_limit_is_named(books):
+    dsn, ledger, [(wallet, _), _] = books
+    # As a database without the constraint (or with it dropped) could hold it.
+    ledger.run(lambda cur: cur.execute(
+        "ALTER TABLE CASINO_WALLETS DROP CONSTRAINT casino_wallets_playable_within_limit"))
+    amount = LIMIT + 1 - 1_000
+    ledger.run(lambda cur: cur.execute("""
+        INSERT INTO CASINO_TRANSACTIONS (provider_id, external_transaction_id, transaction_type, wallet_id, amount,
+            request_fingerprint, outcome, playable_movement, redeemable_movement, balance_after,
+            response_status, response_cache)
+        VALUES (NULL, 'big', 'deposit', %(wallet)s, %(amount)s, 'deposit', 'applied', %(amount)s, %(amount)s,
+                %(after)s, 200, '{}');
+        UPDATE CASINO_WALLETS SET playable_balance = %(after)s, redeemable_balance = %(after)s
+        WHERE id = %(wallet)s""", {"wallet": wallet, "amount": amount, "after": LIMIT + 1}))
+    assert violations(dsn) == [
+        f"VIOLATION wallet {wallet} (USD): balance {LIMIT + 1}/{LIMIT + 1} (playable/redeemable) is above 2^53-1",
+        f"VIOLATION wallet {wallet}: deposit big answered balance {LIMIT + 1}, above 2^53-1"]
+
+
+def test_a_row_on_a_session_of_another_wallet_is_named(books):
+    dsn, ledger, [(wallet, token), (other_wallet, _)] = books
+    row = write(ledger, token, "debit", "bet", on_wallet=other_wallet)
+    session = ledger.query("SELECT session_id FROM CASINO_TRANSACTIONS WHERE id = %s", row)[0][0]
+    assert violations(dsn) == [
+        f"VIOLATION wallet {other_wallet}: debit bet was recorded on session {session} of wallet {wallet}"]
+
+
+def test_a_refund_of_another_wallets_bet_is_named(books):
+    dsn, ledger, [(wallet, token), (other_wallet, other_token)] = books
+    write(ledger, token, "debit", "bet")
+    write(ledger, other_token, "rollback", "rb", related="bet")
+    assert violations(dsn) == [
+        f"VIOLATION wallet {other_wallet}: rollback rb settled bet bet of wallet {wallet}"]

@@ -7,8 +7,7 @@ import uuid
 
 import requests
 
-from tests.support import CASINO_SECRET, Ledger, ServerProcess
-from wire.signing import sign
+from tests.support import Ledger, ServerProcess, casino_headers
 
 THREADS = 8
 PLAYERS_PER_THREAD = 3
@@ -57,7 +56,7 @@ class Load:
 
     def send(self, http, kind, data):
         return http.post(f"{self.url}/casino/{kind}", data=data, timeout=10,
-                         headers={"x-casino-signature": sign(data, CASINO_SECRET)})
+                         headers=casino_headers(kind, data))
 
     def _thread(self, calls):
         http = requests.Session()

@@ -10,9 +10,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from tests.support import CASINO_SECRET, PROVIDER_SECRET
+from urllib.parse import urlsplit
+
+from tests.support import DEMO_CASINO_KEY, DEMO_KEY, OPERATOR_KEY
 from wire.openapi import DOCUMENT_PATH
-from wire.signing import sign
+from wire.signing import sign_v2
 
 schema = schemathesis.openapi.from_dict(json.loads(DOCUMENT_PATH.read_text()))
 
@@ -29,7 +31,7 @@ def not_a_server_error_but_the_protocols_502(ctx, response, case):
 
 CHECKS = [not_a_server_error_but_the_protocols_502, status_code_conformance, content_type_conformance,
           response_schema_conformance]
-SECRETS = {"x-casino-signature": CASINO_SECRET, "x-provider-signature": PROVIDER_SECRET}
+KEYS = {"x-casino-signature": DEMO_KEY, "x-provider-signature": DEMO_CASINO_KEY}
 
 
 def signed_request(case, base_url):
@@ -40,8 +42,13 @@ def signed_request(case, base_url):
         kwargs["data"] = json.dumps(kwargs.pop("json")).encode()
         headers["Content-Type"] = "application/json"
     for requirement in case.operation.definition.raw.get("security", []):
-        for header in requirement:
-            headers[header] = sign(kwargs.get("data", b""), SECRETS[header])
+        for scheme in requirement:
+            if scheme == "operatorKey":
+                headers["Authorization"] = f"Bearer {OPERATOR_KEY}"
+            else:
+                kid, secret = KEYS[scheme]
+                headers[scheme] = sign_v2(secret, kid, kwargs["method"].upper(), urlsplit(kwargs["url"]).path,
+                                          kwargs.get("data", b""))
     return kwargs, headers
 
 

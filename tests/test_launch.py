@@ -3,8 +3,7 @@ import json
 
 import pytest
 
-from tests.support import CASINO_SECRET
-from wire.signing import sign
+from tests.support import DEMO_KEY, signed
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
@@ -64,7 +63,8 @@ def test_launched_session_can_bet(api, ledger):
     ("provider disabled", 403, "PROVIDER_DISABLED"),
 ])
 def test_launch_refusals(api, ledger, case, status, error):
-    game = ledger.launchable_game()
+    # A provider of its own: disabling the shared in-process one would disable it for every test.
+    game = ledger.launchable_game(endpoint="http://127.0.0.1:9/provider")
     user_id, _ = ledger.player()
     body = {"userId": user_id, "gameId": game}
     if case == "unknown user":
@@ -112,18 +112,22 @@ def test_launch_validation(api, body):
 
 def test_provider_launch_needs_the_provider_signature(api, ledger):
     body = {"sessionToken": "t", "userId": 1, "gameId": "x", "currency": "USD", "casinoCode": "C"}
-    r = api.provider("launch", body, secret=b"wrong")
+    r = api.provider("launch", body, key=("DEMO-CASINO", b"wrong"))
     assert (r.status_code, code(r)) == (401, "INVALID_SIGNATURE")
     data = json.dumps(body).encode()
     # Signed for the casino: the right bytes under the wrong header and secret.
-    r = api.raw("/provider/launch", data, {"x-casino-signature": sign(data, CASINO_SECRET)})
+    r = api.raw("/provider/launch", data, signed("/provider/launch", data, DEMO_KEY, "x-casino-signature"))
     assert (r.status_code, code(r)) == (401, "INVALID_SIGNATURE")
 
 
 def test_provider_launch_unknown_and_disabled_games(api, ledger):
-    body = {"sessionToken": "tok-x", "userId": 1, "gameId": "no-such-game", "currency": "USD", "casinoCode": "C"}
+    body = {"sessionToken": "tok-x", "userId": 1, "gameId": "no-such-game", "currency": "USD",
+            "casinoCode": "DEMO-CASINO"}
     r = api.provider("launch", body)
     assert (r.status_code, code(r)) == (404, "GAME_NOT_FOUND")
+    # Signed by DEMO-CASINO's key, speaking for another casino.
+    r = api.provider("launch", {**body, "casinoCode": "OTHER-CASINO"})
+    assert (r.status_code, code(r)) == (403, "CASINO_MISMATCH")
     game = ledger.launchable_game(provider_active=False)
     code_at_provider = ledger.query("SELECT provider_game_id FROM CASINO_GAMES WHERE id = %s", game)[0][0]
     r = api.provider("launch", {**body, "gameId": code_at_provider})

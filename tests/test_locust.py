@@ -3,13 +3,14 @@ import os
 import subprocess
 import sys
 
-from tests.support import CASINO_SECRET, PROVIDER_SECRET, ROOT
+from tests.support import CASINO_SECRET, OPERATOR_KEY, PROVIDER_SECRET, ROOT
 
 
 def test_retry_storm_leaves_every_wallet_explained(server, ledger, database_dsn):
     game = ledger.launchable_game(min_bet=10, max_bet=10_000)
     env = dict(os.environ, DATABASE_URL=database_dsn, CASINO_SECRET=CASINO_SECRET.decode(),
-               PROVIDER_SECRET=PROVIDER_SECRET.decode(), LOCUST_GAME_ID=str(game), LOCUST_PLAYERS="16")
+               PROVIDER_SECRET=PROVIDER_SECRET.decode(), OPERATOR_KEY=OPERATOR_KEY, LOCUST_GAME_ID=str(game),
+               LOCUST_PLAYERS="16")
     run = subprocess.run(
         [sys.executable, "-m", "locust", "-f", "loadtests/retries.py", "--headless", "-u", "16", "-r", "16",
          "-t", "8s", "--host", server.url, "--only-summary", "--stop-timeout", "2"],

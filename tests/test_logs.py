@@ -2,8 +2,7 @@
 import json
 import uuid
 
-from tests.support import CASINO_SECRET, PROVIDER_SECRET, Api, ServerProcess
-from wire.signing import sign
+from tests.support import CASINO_SECRET, DEMO_CASINO_KEY, PROVIDER_SECRET, Api, ServerProcess, casino_headers, signed
 
 
 def access_lines(server, request_id):
@@ -23,10 +22,11 @@ def test_each_request_logs_one_json_line_with_its_outcome(server, api, ledger):
     body = {"sessionToken": token, "userId": user_id, "transactionId": "log-" + uuid.uuid4().hex,
             "roundId": "r", "amount": 500, "currency": "USD"}
     data = json.dumps(body).encode()
-    signature = sign(data, CASINO_SECRET)
     for attempt in ("first", "replay"):
         request_id = f"trace-{attempt}-{uuid.uuid4().hex[:8]}"
-        r = api.raw("/casino/debit", data, {"x-casino-signature": signature, "X-Request-Id": request_id})
+        headers = casino_headers("debit", data)
+        signature = headers["x-casino-signature"]
+        r = api.raw("/casino/debit", data, {**headers, "X-Request-Id": request_id})
         assert r.status_code == 422 and r.headers["X-Request-Id"] == request_id
         [(line, raw)] = access_lines(server, request_id)
         assert line["level"] == "info" and line["logger"] == "access"
@@ -53,9 +53,9 @@ def test_a_rounds_request_id_follows_it_into_the_casino(server, api, ledger):
     launch = api.client("launchGame", {"userId": user_id, "gameId": game}).json()
     request_id = "trace-round-" + uuid.uuid4().hex[:8]
     body = json.dumps({"providerSessionId": launch["providerSessionId"], "sessionToken": launch["sessionToken"],
-                       "userId": user_id}).encode()
-    r = api.raw("/provider/simulate", body, {"x-provider-signature": sign(body, PROVIDER_SECRET),
-                                             "X-Request-Id": request_id})
+                       "userId": user_id, "requestId": "req-" + uuid.uuid4().hex}).encode()
+    r = api.raw("/provider/simulate", body, {**signed("/provider/simulate", body, DEMO_CASINO_KEY,
+                                                      "x-provider-signature"), "X-Request-Id": request_id})
     assert r.status_code == 200
     endpoints = sorted(line["endpoint"] for line, _ in access_lines(server, request_id))
     assert endpoints == sorted(["/provider/simulate", "/casino/getBalance", "/casino/debit", "/casino/debit",

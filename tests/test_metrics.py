@@ -7,8 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sql.migrate import migrate
 from tests.conftest import create_database
-from tests.support import CASINO_SECRET, Api, Ledger, ServerProcess
-from wire.signing import sign
+from tests.support import Api, Ledger, ServerProcess, casino_headers
 
 
 def samples(api):
@@ -65,7 +64,7 @@ def test_metrics_add_up_across_processes():
             data = json.dumps({"sessionToken": token, "userId": user_id, "roundId": "r", "currency": "USD",
                                "transactionId": f"mp-{uuid.uuid4().hex}", "amount": 1}).encode()
             r = requests.post(server.url + "/casino/debit", data=data,
-                              headers={"x-casino-signature": sign(data, CASINO_SECRET), "Connection": "close"})
+                              headers={**casino_headers("debit", data), "Connection": "close"})
             assert r.status_code == 200
         found = samples(api)
         assert value(found, "http_requests_total", endpoint="/casino/debit", status="200") == 40

@@ -1,4 +1,5 @@
-"""sql/migrate.py: order, idempotence, checksums, concurrent migrators, the CLI."""
+"""sql/migrate.py: order, idempotence, checksums, repeatable function files, concurrent
+migrators, the CLI."""
 import os
 import shutil
 import subprocess
@@ -7,7 +8,7 @@ import sys
 import psycopg2
 import pytest
 
-from sql.migrate import MIGRATIONS_DIR, MigrationError, discover, migrate, status
+from sql.migrate import MIGRATIONS_DIR, MigrationError, discover, discover_functions, migrate, status
 from tests.support import ROOT, parallel
 
 
@@ -28,6 +29,11 @@ def applied(dsn):
     return first_column(dsn, "SELECT name FROM schema_migrations ORDER BY applied_at, name")
 
 
+def everything():
+    """What migrate() applies to an empty database, in order."""
+    return [m.name for m in discover()] + ["functions/" + f.name for f in discover_functions()]
+
+
 @pytest.fixture
 def migrations_copy(tmp_path):
     target = tmp_path / "migrations"
@@ -37,8 +43,9 @@ def migrations_copy(tmp_path):
 
 def test_applies_every_file_in_order_with_the_full_schema(fresh_dsn):
     done = migrate(fresh_dsn, log=lambda _: None)
-    assert done == [m.name for m in discover()] == sorted(done)
-    assert applied(fresh_dsn) == done
+    migrations = [m.name for m in discover()]
+    assert done == everything() and migrations == sorted(migrations)
+    assert applied(fresh_dsn) == migrations
     expected = {"casino_users", "casino_wallets", "casino_game_providers", "casino_games",
                 "casino_game_sessions", "casino_transactions", "provider_games",
                 "provider_customers", "provider_sessions", "provider_game_rounds", "provider_bets"}
@@ -48,7 +55,8 @@ def test_applies_every_file_in_order_with_the_full_schema(fresh_dsn):
 def test_order_is_by_number_not_by_discovery(fresh_dsn, tmp_path):
     (tmp_path / "0002_uses.sql").write_text("CREATE TABLE b (a_id INT REFERENCES a (id));")
     (tmp_path / "0001_defines.sql").write_text("CREATE TABLE a (id INT PRIMARY KEY);")
-    assert migrate(fresh_dsn, tmp_path, log=lambda _: None) == ["0001_defines.sql", "0002_uses.sql"]
+    assert migrate(fresh_dsn, tmp_path, log=lambda _: None, functions_dir=None) == [
+        "0001_defines.sql", "0002_uses.sql"]
 
 
 def test_rerun_is_a_no_op(fresh_dsn):
@@ -60,7 +68,8 @@ def test_rerun_is_a_no_op(fresh_dsn):
 def test_new_file_is_pending_then_applied(fresh_dsn, migrations_copy):
     migrate(fresh_dsn, migrations_copy, log=lambda _: None)
     (migrations_copy / "0099_extra.sql").write_text("CREATE TABLE CASINO_EXTRA (id INT);")
-    assert status(fresh_dsn, migrations_copy)[-1] == ("0099_extra.sql", "pending")
+    assert dict(status(fresh_dsn, migrations_copy))["0099_extra.sql"] == "pending"
+    # The function files, unchanged, are not applied again.
     assert migrate(fresh_dsn, migrations_copy, log=lambda _: None) == ["0099_extra.sql"]
 
 
@@ -76,17 +85,16 @@ def test_failing_migration_rolls_back_alone(fresh_dsn, tmp_path):
     (tmp_path / "0001_good.sql").write_text("CREATE TABLE good (id INT);")
     (tmp_path / "0002_bad.sql").write_text("CREATE TABLE half (id INT); SELECT no_such_function();")
     with pytest.raises(psycopg2.Error):
-        migrate(fresh_dsn, tmp_path, log=lambda _: None)
+        migrate(fresh_dsn, tmp_path, log=lambda _: None, functions_dir=None)
     assert applied(fresh_dsn) == ["0001_good.sql"]
     assert "half" not in tables(fresh_dsn)
 
 
 def test_concurrent_migrators_apply_each_file_once(fresh_dsn):
     results = parallel([lambda: migrate(fresh_dsn, log=lambda _: None) for _ in range(4)])
-    everything = [m.name for m in discover()]
     # Exactly one migrator did the work; the others found nothing pending under the lock.
-    assert sorted(results, key=len) == [[], [], [], everything]
-    assert applied(fresh_dsn) == everything
+    assert sorted(results, key=len) == [[], [], [], everything()]
+    assert applied(fresh_dsn) == [m.name for m in discover()]
 
 
 def test_demo_data_is_idempotent_and_keeps_balances(fresh_dsn):
@@ -111,8 +119,89 @@ def test_cli_status_and_apply(fresh_dsn):
                                        env=env, capture_output=True, text=True, timeout=60)
     before = run("--status")
     assert before.returncode == 0
-    assert before.stdout.split() == [w for m in discover() for w in ("pending", m.name)]
+    assert before.stdout.split() == [w for name in everything() for w in ("pending", name)]
     applied_run = run("--demo")
     assert applied_run.returncode == 0, applied_run.stderr
-    assert f"{len(discover())} migration(s) applied, demo data loaded" in applied_run.stdout
-    assert run("--status").stdout.split() == [w for m in discover() for w in ("applied", m.name)]
+    assert (f"{len(discover())} migration(s) and {len(discover_functions())} function file(s) applied, "
+            "demo data loaded") in applied_run.stdout
+    assert run("--status").stdout.split() == [w for name in everything() for w in ("applied", name)]
+
+
+# --- repeatable function files --------------------------------------------------------------
+
+GREETING = "CREATE OR REPLACE FUNCTION test_greeting() RETURNS TEXT LANGUAGE sql AS $$ SELECT '{}' $$;"
+
+
+@pytest.fixture
+def functions_dir(tmp_path):
+    directory = tmp_path / "functions"
+    directory.mkdir()
+    (directory / "greeting.sql").write_text(GREETING.format("v1"))
+    return directory
+
+
+def greeting(dsn):
+    return first_column(dsn, "SELECT test_greeting()")[0]
+
+
+def quiet_migrate(dsn, functions_dir):
+    return migrate(dsn, log=lambda _: None, functions_dir=functions_dir)
+
+
+def test_function_file_applied_once_then_again_only_when_changed(fresh_dsn, functions_dir):
+    assert quiet_migrate(fresh_dsn, functions_dir) == [m.name for m in discover()] + ["functions/greeting.sql"]
+    assert greeting(fresh_dsn) == "v1"
+    applied_at = first_column(fresh_dsn, "SELECT applied_at FROM schema_functions")
+
+    assert quiet_migrate(fresh_dsn, functions_dir) == []
+    assert first_column(fresh_dsn, "SELECT applied_at FROM schema_functions") == applied_at
+    assert dict(status(fresh_dsn, functions_dir=functions_dir))["functions/greeting.sql"] == "applied"
+
+    (functions_dir / "greeting.sql").write_text(GREETING.format("v2"))
+    assert dict(status(fresh_dsn, functions_dir=functions_dir))["functions/greeting.sql"] == "changed"
+    assert quiet_migrate(fresh_dsn, functions_dir) == ["functions/greeting.sql"]
+    assert greeting(fresh_dsn) == "v2"
+    assert quiet_migrate(fresh_dsn, functions_dir) == []
+
+
+def test_failing_function_file_is_rolled_back_and_stays_changed(fresh_dsn, functions_dir):
+    quiet_migrate(fresh_dsn, functions_dir)
+    (functions_dir / "greeting.sql").write_text(GREETING.format("v2") + "\nSELECT no_such_function();")
+    with pytest.raises(psycopg2.Error):
+        quiet_migrate(fresh_dsn, functions_dir)
+    assert greeting(fresh_dsn) == "v1"
+    assert dict(status(fresh_dsn, functions_dir=functions_dir))["functions/greeting.sql"] == "changed"
+
+
+def test_concurrent_migrators_apply_a_changed_function_file_once(fresh_dsn, functions_dir):
+    quiet_migrate(fresh_dsn, functions_dir)
+    (functions_dir / "greeting.sql").write_text(GREETING.format("v2"))
+    results = parallel([lambda: quiet_migrate(fresh_dsn, functions_dir) for _ in range(4)])
+    assert sorted(results, key=len) == [[], [], [], ["functions/greeting.sql"]]
+    assert greeting(fresh_dsn) == "v2"
+
+
+def test_wallet_function_files_apply_again_and_leave_one_signature_each(fresh_dsn):
+    migrate(fresh_dsn, log=lambda _: None)
+    # Forget what was applied: every file runs again over its own earlier result.
+    conn = psycopg2.connect(fresh_dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM schema_functions")
+    conn.close()
+    assert migrate(fresh_dsn, log=lambda _: None) == everything()[len(discover()):]
+    overloads = first_column(fresh_dsn, """
+        SELECT proname FROM pg_proc WHERE proname LIKE 'casino\\_%' GROUP BY proname HAVING count(*) > 1""")
+    assert overloads == []
+
+
+def test_cli_status_names_a_changed_function_file(fresh_dsn, tmp_path):
+    migrate(fresh_dsn, log=lambda _: None)
+    conn = psycopg2.connect(fresh_dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE schema_functions SET checksum = 'edited' WHERE name = 'casino_debit.sql'")
+    conn.close()
+    run = subprocess.run([sys.executable, "-m", "sql.migrate", "--status"], cwd=ROOT, capture_output=True,
+                         text=True, env=dict(os.environ, DATABASE_URL=fresh_dsn), timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "changed  functions/casino_debit.sql" in run.stdout.splitlines()
+    assert "applied  functions/casino_credit.sql" in run.stdout.splitlines()

@@ -4,13 +4,14 @@ import json
 
 from server import Application, json_routes
 from wire.openapi import DOCUMENT_PATH, build, render
+from wire.secrets_env import read_secrets
 
 
 def routed_paths():
     """Every path the running application routes (built as server.py builds it)."""
     async def collect():
-        app = Application(db=None, secrets={"CASINO_SECRET": "x", "PROVIDER_SECRET": "y"},
-                          own_url="http://127.0.0.1:1")
+        secrets = read_secrets({"CASINO_SECRET": "x", "PROVIDER_SECRET": "y", "KEYS_ENCRYPTION_KEY": "00" * 32})
+        app = Application(db=None, secrets=secrets, own_url="http://127.0.0.1:1", test_driver=True)
         return {rule.matcher.regex.pattern.rstrip("$") for rule in app.wildcard_router.rules}
     return asyncio.run(collect())
 
@@ -33,8 +34,9 @@ def test_signed_endpoints_name_their_signature_scheme():
     security = {path: ops["post"].get("security") for path, ops in document["paths"].items() if "post" in ops}
     assert security["/casino/debit"] == [{"x-casino-signature": []}]
     assert security["/provider/launch"] == [{"x-provider-signature": []}]
-    assert security["/casino/launchGame"] is None
-    assert set(document["components"]["securitySchemes"]) == {"x-casino-signature", "x-provider-signature"}
+    assert security["/casino/launchGame"] == [{"operatorKey": []}]
+    assert set(document["components"]["securitySchemes"]) == {"x-casino-signature", "x-provider-signature",
+                                                               "operatorKey"}
     debit = document["paths"]["/casino/debit"]["post"]
     assert set(debit["responses"]) == {"200", "400", "401", "403", "404", "409", "413", "422", "500", "503"}
 

@@ -3,6 +3,7 @@ callbacks, including replies lost between provider and casino."""
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -85,7 +86,7 @@ def launched(api, ledger):
     user_id, _ = ledger.player()
     answer = api.client("launchGame", {"userId": user_id, "gameId": game}).json()
     return {"providerSessionId": answer["providerSessionId"], "sessionToken": answer["sessionToken"],
-            "userId": user_id}
+            "userId": user_id, "requestId": "req-" + uuid.uuid4().hex}
 
 
 @pytest.mark.parametrize("change,status,error", [
@@ -101,7 +102,7 @@ def test_provider_simulate_checks_the_three_identifiers(api, ledger, launched, c
 
 
 def test_provider_simulate_needs_its_signature(api, launched):
-    r = api.provider("simulate", launched, secret=b"wrong")
+    r = api.provider("simulate", launched, key=("DEMO-CASINO", b"wrong"))
     assert (r.status_code, code(r)) == (401, "INVALID_SIGNATURE")
 
 

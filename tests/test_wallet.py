@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from tests.support import parallel
+from tests.support import KEYS_BY_TOKEN, parallel
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
@@ -407,7 +407,7 @@ def test_concurrent_distinct_rollbacks_of_one_bet_refund_once(player):
 # --- reconciliation -------------------------------------------------------------------------
 
 def status_of(player, tx):
-    return player.api.casino("transactionStatus", {"transactionId": tx})
+    return player.api.casino("transactionStatus", {"transactionId": tx}, key=KEYS_BY_TOKEN[player.token])
 
 
 def test_transaction_status_reports_what_was_recorded(player):
@@ -436,5 +436,5 @@ def test_transaction_status_reports_what_was_recorded(player):
 def test_transaction_status_of_an_unknown_id(player):
     r = status_of(player, "s-no-such-id")
     assert (r.status_code, code(r)) == (404, "TRANSACTION_NOT_FOUND")
-    r = player.api.casino("transactionStatus", {"transactionId": "x"}, secret=b"wrong")
+    r = player.api.casino("transactionStatus", {"transactionId": "x"}, key=(KEYS_BY_TOKEN[player.token][0], b"wrong"))
     assert (r.status_code, code(r)) == (401, "INVALID_SIGNATURE")

@@ -4,7 +4,9 @@ give the same status, error code and balances after every step.
 
 Fresh transactionIds are drawn for each call; resends of earlier calls, reuse of an id
 for other content, payouts and rollbacks of bets already sent, rollbacks of bets never
-sent, and those bets arriving late are rules of their own.
+sent, those ids arriving late (as a bet, a payout or a rollback), payouts near the
+balance limit, disabling and re-enabling the player, game or provider, and the session
+sitting idle are rules of their own.
 """
 from dataclasses import dataclass, field
 
@@ -13,6 +15,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 MIN_BET, MAX_BET, FUNDS = 5, 300, 1_000
+BALANCE_LIMIT = 2**53 - 1
+IDLE_TIMEOUT_MINUTES = 30   # the server's default SESSION_IDLE_TIMEOUT
 IDS = st.integers(0, 10**6).map(lambda i: f"t{i}")
 ROUNDS = st.integers(1, 8).map(lambda i: f"r{i}")
 
@@ -35,24 +39,35 @@ class WalletModel:
     bets: dict = field(default_factory=dict)      # transactionId -> Bet
     tombstones: set = field(default_factory=set)
     paid_rounds: set = field(default_factory=set)
+    disabled: set = field(default_factory=set)    # of "player", "game", "provider"
+    idle_minutes: int = 0
 
     def call(self, tx, request):
         """(status, error code, balance in the answer): a replay answers what it first did."""
         if tx in self.answers:
             stored_request, answer = self.answers[tx]
             return answer if stored_request == request else (409, "IDEMPOTENCY_CONFLICT", None)
-        status, code = getattr(self, request[0])(tx, *request[1:])
+        if tx in self.tombstones:   # dead for every kind of call, before any other rule
+            status, code = 409, "TRANSACTION_ROLLED_BACK"
+            if request[0] == "debit":
+                self._refuse_bet(tx, request[1], request[2], status, code)
+        else:
+            status, code = getattr(self, request[0])(tx, *request[1:])
         answer = (status, code, self.playable if status == 200 else None)
         self.answers[tx] = (request, answer)
         return answer
 
     def debit(self, tx, round_id, amount):
+        for what in ("player", "game", "provider"):
+            if what in self.disabled:
+                return self._refuse_bet(tx, round_id, amount, 403, f"{what.upper()}_DISABLED")
+        if self.idle_minutes >= IDLE_TIMEOUT_MINUTES:
+            return self._refuse_bet(tx, round_id, amount, 403, "SESSION_INACTIVE")
         if not MIN_BET <= amount <= MAX_BET:
             return self._refuse_bet(tx, round_id, amount, 422, "BET_LIMIT_EXCEEDED")
-        if tx in self.tombstones:
-            return self._refuse_bet(tx, round_id, amount, 409, "TRANSACTION_ROLLED_BACK")
         if amount > self.playable:
             return self._refuse_bet(tx, round_id, amount, 422, "INSUFFICIENT_FUNDS")
+        self.idle_minutes = 0
         redeemable_after = min(self.redeemable, self.playable - amount)
         self.bets[tx] = Bet(round_id, amount, True, self.redeemable - redeemable_after)
         self.playable -= amount
@@ -75,6 +90,8 @@ class WalletModel:
                 return 409, "TRANSACTION_ROLLED_BACK"
         elif all(b.refunded for b in accepted):
             return 409, "TRANSACTION_ROLLED_BACK"
+        if self.playable + amount > BALANCE_LIMIT:
+            return 422, "BALANCE_LIMIT_EXCEEDED"
         self.playable += amount
         self.redeemable += amount
         self.paid_rounds.add(round_id)
@@ -93,6 +110,8 @@ class WalletModel:
             return 200, None
         if round_id in self.paid_rounds:
             return 409, "ROLLBACK_NOT_ALLOWED"
+        if self.playable + bet.amount > BALANCE_LIMIT:
+            return 422, "BALANCE_LIMIT_EXCEEDED"
         bet.refunded = True
         self.playable += bet.amount
         self.redeemable += bet.redeemable_taken
@@ -107,10 +126,10 @@ class WalletMachine(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        game = self.ledger.game(min_bet=MIN_BET, max_bet=MAX_BET)
+        self.game = self.ledger.game(min_bet=MIN_BET, max_bet=MAX_BET)
         self.user_id, wallets = self.ledger.player(funds=FUNDS)
         self.wallet = wallets["USD"]
-        self.token = self.ledger.session(self.user_id, self.wallet, game)
+        self.token = self.ledger.session(self.user_id, self.wallet, self.game)
         self.model = WalletModel()
         self.sent = []
 
@@ -153,6 +172,37 @@ class WalletMachine(RuleBasedStateMachine):
     @rule(original=cancelled, amount=st.integers(1, 400))
     def late_bet(self, original, amount):
         self.send(original[0], ("debit", original[1], amount))
+
+    @rule(original=cancelled, amount=st.integers(0, 500), bet=bets)
+    def late_payout_with_a_cancelled_id(self, original, amount, bet):
+        self.send(original[0], ("credit", bet[1], amount, bet[0]))
+
+    @rule(original=cancelled, bet=bets)
+    def late_rollback_with_a_cancelled_id(self, original, bet):
+        self.send(original[0], ("rollback", bet[1], bet[0]))
+
+    @rule(tx=IDS, bet=bets, amount=st.sampled_from([2**52, BALANCE_LIMIT - FUNDS, BALANCE_LIMIT]))
+    def payout_near_the_balance_limit(self, tx, bet, amount):
+        self.send(tx, ("credit", bet[1], amount, None))
+
+    @rule(what=st.sampled_from(["player", "game", "provider"]))
+    def toggle(self, what):
+        statement = {
+            "player": "UPDATE CASINO_USERS SET status = CASE status WHEN 'active' THEN 'disabled' ELSE 'active' END "
+                      "WHERE id = %s",
+            "game": "UPDATE CASINO_GAMES SET is_active = NOT is_active WHERE id = %s",
+            "provider": "UPDATE CASINO_GAME_PROVIDERS SET is_disabled = NOT is_disabled "
+                        "WHERE id = (SELECT provider_id FROM CASINO_GAMES WHERE id = %s)",
+        }[what]
+        self.ledger.query(statement + " RETURNING 1", self.user_id if what == "player" else self.game)
+        self.model.disabled ^= {what}
+
+    # Minutes clear of the timeout, so the test's own duration cannot tip a session over.
+    @rule(minutes=st.sampled_from([0, 10, 28, 32, 90]))
+    def sit_idle(self, minutes):
+        self.ledger.query("UPDATE CASINO_GAME_SESSIONS SET last_activity_at = now() - make_interval(mins => %s) "
+                          "WHERE token = %s RETURNING 1", minutes, self.token)
+        self.model.idle_minutes = minutes
 
     @rule(tx=IDS, bet=bets)
     def roll_back_bet(self, tx, bet):

@@ -1,10 +1,11 @@
 """Signature, size and JSON checks that every signed endpoint shares."""
 import json
+import time
 
 import pytest
 
-from tests.support import CASINO_SECRET, PROVIDER_SECRET
-from wire.signing import sign
+from tests.support import DEMO_CASINO_KEY, KEYS_BY_TOKEN, signed
+from wire.signing import sign_v2
 
 
 @pytest.fixture
@@ -20,27 +21,29 @@ def debit_body(user_id, token, tx="tx-sig", amount=100):
             "roundId": "r-sig", "amount": amount, "currency": "USD"}
 
 
-def signed_headers(data, secret=CASINO_SECRET, header="x-casino-signature"):
-    return {"Content-Type": "application/json", header: sign(data, secret)}
+def signed_headers(data, key, path="/casino/debit", header="x-casino-signature"):
+    return signed(path, data, key, header)
 
 
 def test_correct_signature_is_accepted(api, ledger, funded):
     user_id, wallet_id, token = funded
     data = json.dumps(debit_body(user_id, token, "tx-ok")).encode()
-    r = api.raw("/casino/debit", data, signed_headers(data))
+    r = api.raw("/casino/debit", data, signed_headers(data, KEYS_BY_TOKEN[token]))
     assert r.status_code == 200
     assert ledger.balance(wallet_id)[0] == 4_900
 
 
-@pytest.mark.parametrize("case", ["wrong secret", "missing header", "one byte altered",
-                                  "reserialised", "provider header", "uppercase hex", "garbage"])
+@pytest.mark.parametrize("case", ["wrong secret", "missing header", "one byte altered", "reserialised",
+                                  "provider header", "uppercase hex", "garbage", "unknown kid", "other path",
+                                  "other method", "stale", "future", "v1 not allowed"])
 def test_bad_signature_is_refused_and_changes_nothing(api, ledger, funded, case):
     user_id, wallet_id, token = funded
+    kid, secret = KEYS_BY_TOKEN[token]
     body = debit_body(user_id, token, f"tx-{case}")
     data = json.dumps(body).encode()
-    headers = signed_headers(data)
+    headers = signed_headers(data, (kid, secret))
     if case == "wrong secret":
-        headers = signed_headers(data, secret=b"not-the-secret")
+        headers = signed_headers(data, (kid, b"not-the-secret"))
     elif case == "missing header":
         del headers["x-casino-signature"]
     elif case == "one byte altered":
@@ -49,11 +52,22 @@ def test_bad_signature_is_refused_and_changes_nothing(api, ledger, funded, case)
         # Same meaning, other bytes: the signature is over bytes, never over parsed JSON.
         data = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
     elif case == "provider header":
-        headers = signed_headers(data, secret=PROVIDER_SECRET, header="x-provider-signature")
+        headers = signed_headers(data, DEMO_CASINO_KEY, header="x-provider-signature")
     elif case == "uppercase hex":
         headers["x-casino-signature"] = headers["x-casino-signature"].upper()
     elif case == "garbage":
         headers["x-casino-signature"] = "zz\u00e9"
+    elif case == "unknown kid":
+        headers = signed_headers(data, ("no-such-key", secret))
+    elif case == "other path":    # signed for /casino/credit, posted to /casino/debit
+        headers = signed_headers(data, (kid, secret), path="/casino/credit")
+    elif case == "other method":
+        headers["x-casino-signature"] = sign_v2(secret, kid, "GET", "/casino/debit", data)
+    elif case in ("stale", "future"):
+        now = time.time() + (-301 if case == "stale" else 301)
+        headers["x-casino-signature"] = sign_v2(secret, kid, "POST", "/casino/debit", data, now=now)
+    elif case == "v1 not allowed":    # a test provider's v1 flag is off
+        headers = signed("/casino/debit", data, (kid, secret), "x-casino-signature", version=1)
     r = api.raw("/casino/debit", data, headers)
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "INVALID_SIGNATURE"

@@ -1,8 +1,9 @@
 """The base handler every JSON endpoint of both sides stands on.
 
-Order of checks, for every request: method (405) -> size (413) -> signature over the raw
-bytes (401) -> JSON and field types (400). Only then does a handler's own code run, so a
-bad request never reaches a service, and nothing is parsed before it is authenticated.
+Order of checks, for every request: method (405) -> size (413) -> credentials: the
+signature over the raw bytes, or the operator key and its scope (401/403) -> JSON and
+field types (400). Only then does a handler's own code run, so a bad request never
+reaches a service, and nothing is parsed before it is authenticated.
 """
 import json
 import logging
@@ -15,7 +16,6 @@ from db.pool import DatabaseUnavailable
 
 from . import logs
 from .errors import ApiError, error_body
-from .signing import verify
 from .transport import MAX_BODY_BYTES, body_too_large
 from .validation import parse_body
 
@@ -27,30 +27,51 @@ _GENERIC_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALL
 
 
 class JsonHandler(tornado.web.RequestHandler):
-    # Set by subclasses: which header carries the signature, and which application
-    # setting holds the secret. None means the endpoint is not signed.
+    # Who may call, set by subclasses. A signed endpoint names its header and the
+    # application setting holding the key ring that verifies it; the key that did
+    # becomes `self.caller`. An operator endpoint names the scope its Bearer key needs;
+    # the key becomes `self.operator`. Neither: open (health, metrics, the document).
     signature_header = None
-    secret_setting = None
+    keyring_setting = None
+    operator_scope = None
+    # The brief's key-less flow for launchGame/simulateRound, in development mode only.
+    open_in_development = False
     schema = None
 
-    def prepare(self):
+    caller = None
+    operator = None
+
+    async def prepare(self):
         self._begin()
         allowed = allowed_methods(type(self))
         if self.request.method not in allowed:
             raise ApiError(405, "METHOD_NOT_ALLOWED", f"{self.request.path} takes {', '.join(allowed)}")
-        if self.request.method != "POST":
-            return
         raw = self.request.body
-        if body_too_large(self.request):
+        if self.request.method == "POST" and body_too_large(self.request):
             raise ApiError(413, "PAYLOAD_TOO_LARGE", f"body exceeds {MAX_BODY_BYTES} bytes")
         if self.signature_header is not None:
-            secret = self.settings[self.secret_setting]
-            if not verify(raw, self.request.headers.get(self.signature_header), secret):
-                raise ApiError(401, "INVALID_SIGNATURE",
-                               f"missing or wrong {self.signature_header} header")
+            self.caller = await self.settings[self.keyring_setting].authenticate(
+                self.request.method, self.request.path, raw, self.request.headers.get(self.signature_header))
+        if self.operator_scope is not None:
+            self.operator = await self._operator()
+        if self.request.method != "POST":
+            return
         self.body = parse_body(raw, self.schema or {})
         if "transactionId" in self.body:
-            self.log_fields = {"transaction_id": self.body["transactionId"]}
+            self._note(transaction_id=self.body["transactionId"])
+
+    async def _operator(self):
+        """The operator key of this request, checked for the handler's scope."""
+        header = self.request.headers.get("Authorization")
+        if header is None and self.open_in_development and self.settings["development"]:
+            return None
+        operator = await self.settings["operators"].authenticate(header)
+        if operator is None:
+            raise ApiError(401, "UNAUTHORIZED", "missing, unknown or revoked operator key (Authorization: Bearer)")
+        if self.operator_scope not in operator.scopes:
+            raise ApiError(403, "FORBIDDEN", f"this key lacks the scope '{self.operator_scope}'")
+        self._note(operator=operator.key_id)
+        return operator
 
     def _begin(self):
         in_flight = getattr(self.application, "in_flight", None)

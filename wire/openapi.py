@@ -33,12 +33,24 @@ def _error_response(codes):
             "content": {"application/json": {"schema": schema}}}
 
 
+def _merge(*refusal_maps):
+    merged = {}
+    for refusals in refusal_maps:
+        for status, codes in refusals.items():
+            merged.setdefault(status, [])
+            merged[status] += [c for c in codes if c not in merged[status]]
+    return merged
+
+
 def operation(handler):
     signed = handler.signature_header is not None
+    operator = handler.operator_scope is not None
     responses = {"200": {"description": "success", "content": {"application/json": {"schema": handler.answer}}}}
-    refusals = {400: ["INVALID_REQUEST"], 413: ["PAYLOAD_TOO_LARGE"], 503: ["SERVICE_UNAVAILABLE"],
-                500: ["INTERNAL_ERROR"], **({401: ["INVALID_SIGNATURE"]} if signed else {}),
-                **getattr(handler, "refusals", {})}
+    refusals = _merge({400: ["INVALID_REQUEST"], 413: ["PAYLOAD_TOO_LARGE"], 503: ["SERVICE_UNAVAILABLE"],
+                       500: ["INTERNAL_ERROR"]},
+                      {401: ["INVALID_SIGNATURE"]} if signed else {},
+                      {401: ["UNAUTHORIZED"], 403: ["FORBIDDEN"]} if operator else {},
+                      getattr(handler, "refusals", {}))
     for status, codes in sorted(refusals.items()):
         responses[str(status)] = _error_response(codes)
     doc = {"summary": handler.summary, "operationId": handler.__name__.removesuffix("Handler"),
@@ -47,6 +59,10 @@ def operation(handler):
            "responses": responses}
     if signed:
         doc["security"] = [{handler.signature_header: []}]
+    if operator:
+        doc["security"] = [{"operatorKey": []}]
+        doc["description"] = (f"Needs an operator key with the scope `{handler.operator_scope}`"
+                              + (" (none in development mode)." if handler.open_in_development else "."))
     if getattr(handler, "replays", False):
         responses["200"]["headers"] = {"Idempotent-Replay": {
             "description": "true when this is the stored answer of an earlier request",
@@ -72,17 +88,24 @@ def build(routes):
     return {
         "openapi": "3.1.0",
         "info": {"title": "Casino and game provider: seamless wallet", "version": "1.0.0",
-                 "description": "The wire contract of ../shared/PROTOCOL.md. Amounts are integers in minor "
-                                "units. Signed endpoints carry the lower-case hex HMAC-SHA256 of the exact "
-                                "raw body in their header."},
+                 "description": "The wire contract of docs/protocol.md. Amounts are integers in minor "
+                                "units. Signed endpoints carry an HMAC-SHA256 signature in their header: "
+                                "v2 `t=<unix seconds>,kid=<key id>,v2=<hex of HMAC(<t>.<METHOD>.<path>.<raw "
+                                "body>)>`, or v1 (the hex HMAC of the raw body alone) from counterparts "
+                                "allowed it. Operator endpoints take `Authorization: Bearer <key>`."},
         "paths": paths,
         "components": {
             "schemas": {"Error": ERROR},
             "securitySchemes": {
                 "x-casino-signature": {"type": "apiKey", "in": "header", "name": "x-casino-signature",
-                                       "description": "HMAC-SHA256 of the raw body with CASINO_SECRET"},
+                                       "description": "A provider's signature (v2, or v1 where allowed) with one "
+                                                      "of its keys at the casino"},
                 "x-provider-signature": {"type": "apiKey", "in": "header", "name": "x-provider-signature",
-                                         "description": "HMAC-SHA256 of the raw body with PROVIDER_SECRET"},
+                                         "description": "A casino's signature (v2, or v1 where allowed) with one "
+                                                        "of its keys at the provider"},
+                "operatorKey": {"type": "http", "scheme": "bearer",
+                                "description": "An operator key (`<key id>.<secret>`, or OPERATOR_KEY) with the "
+                                               "operation's scope"},
             },
         },
     }

@@ -1,0 +1,29 @@
+"""Per-process limits on client-facing work that holds resources for long.
+
+A simulated round keeps a slot of the provider client and a stream of callbacks busy for
+its whole length; past a few at once, every further one only makes all of them -- and
+every launch -- slower. The excess is refused at once with 429, which a caller can retry,
+rather than queued into timeouts after money may already have moved.
+"""
+from contextlib import contextmanager
+
+from wire.errors import ApiError
+
+
+class ConcurrencyLimit:
+    def __init__(self, limit: int, what: str):
+        self.limit = limit
+        self.what = what
+        self.active = 0
+
+    @contextmanager
+    def slot(self):
+        # One event loop per process: the check and the increment cannot interleave.
+        if self.active >= self.limit:
+            raise ApiError(429, "TOO_MANY_REQUESTS",
+                           f"more than {self.limit} {self.what} at once in this process; retry shortly")
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1

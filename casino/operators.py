@@ -1,0 +1,118 @@
+"""Operator keys: who may launch games, drive test rounds and use the back office.
+
+A key is `<key id>.<secret>`, sent as `Authorization: Bearer <key>`. Only a SHA-256 of the
+secret is stored (the secret is 256 random bits, so a slow password hash adds nothing),
+with the key's scopes; a key is shown once, when created, and revoked by id. The
+environment's OPERATOR_KEY, when set, is a key with every scope (the bootstrap key).
+
+Scopes: lobby (launchGame), test-driver (simulateRound), backoffice (back-office reads),
+cashier (deposits, withdrawals), admin (players, wallets, providers, games, keys).
+"""
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from wire.keyring import Refreshed
+
+SCOPES = ("lobby", "test-driver", "backoffice", "cashier", "admin")
+ENVIRONMENT_KEY_ID = "OPERATOR_KEY"
+
+_BEARER = re.compile(r"Bearer ([\x21-\x7e]{1,300})")
+
+ACTIVE_KEYS = "SELECT key_id, secret_hash, scopes FROM CASINO_OPERATOR_KEYS WHERE revoked_at IS NULL"
+
+CREATE_KEY = """
+    INSERT INTO CASINO_OPERATOR_KEYS (key_id, secret_hash, scopes, label)
+    VALUES (%s, %s, %s, %s)
+    RETURNING created_at
+"""
+
+LIST_KEYS = """
+    SELECT key_id, scopes, label, created_at, revoked_at FROM CASINO_OPERATOR_KEYS ORDER BY id
+"""
+
+REVOKE_KEY = """
+    UPDATE CASINO_OPERATOR_KEYS SET revoked_at = now()
+    WHERE key_id = %s AND revoked_at IS NULL
+    RETURNING key_id
+"""
+
+
+@dataclass(frozen=True)
+class Operator:
+    key_id: str
+    scopes: frozenset
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def load_keys(cur):
+    """key id -> (secret hash, scopes) of every active key."""
+    cur.execute(ACTIVE_KEYS)
+    return {key_id: (bytes(digest), frozenset(scopes)) for key_id, digest, scopes in cur.fetchall()}
+
+
+def authenticate(authorization, keys, environment_key=None) -> Operator | None:
+    """The operator an Authorization header proves, or None."""
+    match = _BEARER.fullmatch(authorization or "")
+    if match is None:
+        return None
+    presented = match.group(1)
+    if environment_key and hmac.compare_digest(_digest(presented), _digest(environment_key)):
+        return Operator(ENVIRONMENT_KEY_ID, frozenset(SCOPES))
+    key_id, _, secret = presented.partition(".")
+    stored = (keys or {}).get(key_id)
+    if stored is None or not hmac.compare_digest(_digest(secret), stored[0]):
+        return None
+    return Operator(key_id, stored[1])
+
+
+def create_key(cur, scopes, label=""):
+    """A new key; returns (the full key, shown once, key id, created_at)."""
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {', '.join(SCOPES)}")
+    key_id = "op_" + secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    cur.execute(CREATE_KEY, (key_id, _digest(secret), sorted(set(scopes)), label))
+    return f"{key_id}.{secret}", key_id, cur.fetchone()[0]
+
+
+def list_keys(cur):
+    cur.execute(LIST_KEYS)
+    return cur.fetchall()
+
+
+def revoke_key(cur, key_id):
+    cur.execute(REVOKE_KEY, (key_id,))
+    return cur.fetchone() is not None
+
+
+class OperatorKeys:
+    """The active operator keys of the database, in memory and reloaded like the signing
+    keys (a revocation takes effect within `refresh_seconds`), plus the environment's."""
+
+    def __init__(self, db, environment_key=None, refresh_seconds=1.0):
+        self.environment_key = environment_key
+        self.keys = Refreshed(db, load_keys, refresh_seconds, "operator keys")
+
+    async def authenticate(self, authorization) -> Operator | None:
+        operator = authenticate(authorization, self.keys.value, self.environment_key)
+        if operator is None and authorization and authorization.startswith("Bearer op_"):
+            # Perhaps created a moment ago: load what was committed before this request
+            # arrived (one shared load at a time, however many made-up keys arrive).
+            await self.keys.reload_since(time.monotonic())
+            operator = authenticate(authorization, self.keys.value, self.environment_key)
+        return operator
+
+    async def start(self):
+        await self.keys.load_now()
+        self.keys.start()
+
+    def stop(self):
+        self.keys.stop()

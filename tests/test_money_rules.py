@@ -1,0 +1,200 @@
+"""PROTOCOL.md's "Rules every money call shares", each written as the attack it stops:
+disabled players, games and providers; idle sessions; the balance limit; tombstoned ids;
+a tombstone racing the bet it names on another wallet's session."""
+import pytest
+
+from casino import players
+from tests.support import ServerProcess, parallel
+from tests.test_wallet import Player, code
+from wire.errors import ApiError
+
+pytestmark = pytest.mark.usefixtures("clean_audit")
+
+LIMIT = 2**53 - 1
+
+
+@pytest.fixture
+def player(api, ledger):
+    return Player(api, ledger)
+
+
+def idle_for(ledger, token, seconds):
+    ledger.query("""UPDATE CASINO_GAME_SESSIONS SET last_activity_at = now() - make_interval(secs => %s)
+                    WHERE token = %s RETURNING 1""", seconds, token)
+
+
+def seconds_idle(ledger, token):
+    return ledger.query("""SELECT extract(epoch FROM now() - last_activity_at)::float
+                           FROM CASINO_GAME_SESSIONS WHERE token = %s""", token)[0][0]
+
+
+# --- disabled player, game, provider ---------------------------------------------------------
+
+DISABLE = {
+    "PLAYER_DISABLED": "UPDATE CASINO_USERS SET status = %s WHERE id = %s RETURNING 1",
+    "GAME_DISABLED": "UPDATE CASINO_GAMES SET is_active = %s = 'active' WHERE id = %s RETURNING 1",
+    "PROVIDER_DISABLED": """UPDATE CASINO_GAME_PROVIDERS SET is_disabled = %s <> 'active'
+                            WHERE id = (SELECT provider_id FROM CASINO_GAMES WHERE id = %s) RETURNING 1""",
+}
+
+
+@pytest.mark.parametrize("error", DISABLE)
+def test_disabled_takes_no_bet_on_a_session_opened_before_but_settles_its_rounds(player, error):
+    target = player.user_id if error == "PLAYER_DISABLED" else player.game
+    assert player.debit("d1", 100).status_code == 200
+    assert player.debit("d2", 100).status_code == 200
+    player.ledger.query(DISABLE[error], "disabled", target)
+
+    refused = player.debit("d3", 100)
+    assert (refused.status_code, code(refused)) == (403, error)
+    assert player.rollback("rb2", "d2").status_code == 200
+    assert player.credit("c1", 300, relatedTransactionId="d1").status_code == 200
+    assert player.balance() == 1_000 - 100 + 300
+
+    player.ledger.query(DISABLE[error], "active", target)
+    again = player.debit("d3", 100)   # the refusal was stored like any other
+    assert again.content == refused.content and again.headers["Idempotent-Replay"] == "true"
+    assert player.debit("d4", 100, roundId="r2").status_code == 200
+
+
+def test_launch_refuses_a_disabled_player(api, ledger):
+    game = ledger.launchable_game()
+    user_id, _ = ledger.player(funds=1_000)
+    ledger.query("UPDATE CASINO_USERS SET status = 'disabled' WHERE id = %s RETURNING 1", user_id)
+    r = api.client("launchGame", {"userId": user_id, "gameId": game})
+    assert (r.status_code, code(r)) == (403, "PLAYER_DISABLED")
+    assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id = %s", user_id) == [(0,)]
+
+
+# --- idle sessions ---------------------------------------------------------------------------
+
+def test_an_idle_session_takes_no_bet_but_settles_its_round(player):
+    assert player.debit("d1", 100).status_code == 200
+    assert player.debit("d2", 100).status_code == 200
+    idle_for(player.ledger, player.token, 31 * 60)   # the default timeout is 30 minutes
+    r = player.debit("d3", 100)
+    assert (r.status_code, code(r)) == (403, "SESSION_INACTIVE")
+    assert player.rollback("rb2", "d2").status_code == 200
+    assert player.credit("c1", 50, relatedTransactionId="d1").status_code == 200
+    assert seconds_idle(player.ledger, player.token) > 30 * 60   # settling is not activity
+    assert player.balance() == 950
+
+
+def test_a_bet_refreshes_the_session_at_most_once_a_minute(player):
+    idle_for(player.ledger, player.token, 29 * 60)
+    assert player.debit("d1", 100).status_code == 200
+    assert seconds_idle(player.ledger, player.token) < 5
+    idle_for(player.ledger, player.token, 30)
+    assert player.debit("d2", 100).status_code == 200
+    assert seconds_idle(player.ledger, player.token) >= 30   # not written again within the minute
+
+
+def test_the_idle_timeout_is_a_setting(database_dsn, api, ledger):
+    short = ServerProcess(database_dsn, extra_env={"SESSION_IDLE_TIMEOUT": "120"}).start()
+    try:
+        quick, slow = Player(api, ledger), Player(api, ledger)
+        idle_for(ledger, quick.token, 90)
+        idle_for(ledger, slow.token, 150)
+        for p in (quick, slow):
+            p.api = type(api)(short.url)
+        assert quick.debit("d1", 100).status_code == 200
+        r = slow.debit("d1", 100)
+        assert (r.status_code, code(r)) == (403, "SESSION_INACTIVE")
+        # 150 seconds is nothing to the default half hour.
+        assert Player(api, ledger).debit("d1", 100).status_code == 200
+        slow.api = api
+        assert slow.debit("d2", 100).status_code == 200
+    finally:
+        short.stop()
+
+
+# --- the balance limit -----------------------------------------------------------------------
+
+def test_payouts_past_the_balance_limit_are_refused_and_stored(player):
+    assert player.debit("d1", 100).status_code == 200
+    # The attack: payouts of the largest amount until the balance overflows BIGINT.
+    for i in range(3):
+        r = player.credit(f"huge{i}", LIMIT)
+        assert (r.status_code, code(r)) == (422, "BALANCE_LIMIT_EXCEEDED")
+    assert player.credit("huge0", LIMIT).headers["Idempotent-Replay"] == "true"
+    r = player.credit("to-the-limit", LIMIT - 900)
+    assert r.status_code == 200 and r.json()["balance"] == LIMIT
+    r = player.credit("one-more", 1)
+    assert (r.status_code, code(r)) == (422, "BALANCE_LIMIT_EXCEEDED")
+    assert player.ledger.balance(player.wallet) == (LIMIT, LIMIT)
+
+
+def test_a_refund_past_the_balance_limit_is_refused(player):
+    player.debit("d1", 100)
+    player.debit("d2", 100, roundId="r2")
+    assert player.credit("c1", LIMIT - 800, relatedTransactionId="d1").json()["balance"] == LIMIT
+    r = player.rollback("rb2", "d2", roundId="r2")
+    assert (r.status_code, code(r)) == (422, "BALANCE_LIMIT_EXCEEDED")
+    assert player.rollback("rb2", "d2", roundId="r2").headers["Idempotent-Replay"] == "true"
+    assert player.balance() == LIMIT
+
+
+def test_a_deposit_past_the_balance_limit_is_refused(ledger):
+    _, wallets = ledger.player(funds=1_000)
+    wallet = wallets["USD"]
+    with pytest.raises(ApiError) as refused:
+        ledger.run(players.deposit, wallet, LIMIT, "too-much-" + str(wallet))
+    assert (refused.value.status_code, refused.value.code) == (422, "BALANCE_LIMIT_EXCEEDED")
+    assert ledger.run(players.deposit, wallet, LIMIT - 1_000, "to-the-limit-" + str(wallet)) is True
+    # A repeat of a deposit already made is still recognised, not refused.
+    assert ledger.run(players.deposit, wallet, LIMIT - 1_000, "to-the-limit-" + str(wallet)) is False
+    assert ledger.balance(wallet) == (LIMIT, LIMIT)
+
+
+def test_the_wallet_itself_refuses_a_balance_past_the_limit(player):
+    with pytest.raises(Exception, match="casino_wallets_playable_within_limit"):
+        player.ledger.query("UPDATE CASINO_WALLETS SET playable_balance = %s WHERE id = %s RETURNING 1",
+                            LIMIT + 1, player.wallet)
+
+
+# --- tombstones --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["credit", "rollback", "debit"])
+def test_an_id_named_by_a_tombstone_is_refused_whatever_the_call(player, kind):
+    player.debit("d1", 100)
+    assert player.rollback("rb-ghost", "ghost").json()["tombstone"] is True
+    # The attack: the cancelled bet's id sent as a payout (or a rollback, or the bet itself).
+    r = {"credit": lambda: player.credit("ghost", 5_000),
+         "rollback": lambda: player.rollback("ghost", "d1"),
+         "debit": lambda: player.debit("ghost", 100)}[kind]()
+    assert (r.status_code, code(r)) == (409, "TRANSACTION_ROLLED_BACK")
+    assert player.balance() == 900
+
+
+def test_a_tombstone_outranks_every_other_refusal_of_a_late_bet(player):
+    player.rollback("rb-late", "late")
+    idle_for(player.ledger, player.token, 3600)
+    r = player.debit("late", 10**9)
+    assert (r.status_code, code(r)) == (409, "TRANSACTION_ROLLED_BACK")
+
+
+def test_a_tombstone_and_the_bet_it_names_never_both_stand_across_wallets(api, ledger):
+    """Bets on one wallet's session, rollbacks of them on another wallet's session of the
+    same provider, all sent at once: each pair is decided one way or the other."""
+    bettor = Player(api, ledger)
+    other = Player(api, ledger)
+    other.game = bettor.game
+    other.token = ledger.session(other.user_id, other.wallet, bettor.game)
+    applied = 0
+    for burst in range(4):
+        ids = [f"x{burst}-{i}" for i in range(10)]
+        calls = [lambda tx=tx: bettor.debit(tx, 10) for tx in ids]
+        calls += [lambda tx=tx: other.rollback("rb-" + tx, tx) for tx in ids]
+        answers = parallel(calls)
+        for bet, rollback in zip(answers[:10], answers[10:]):
+            if rollback.status_code == 200:
+                assert rollback.json() == {"transactionId": rollback.json()["transactionId"], "balance": 1_000,
+                                           "currency": "USD", "tombstone": True}
+                assert (bet.status_code, code(bet)) == (409, "TRANSACTION_ROLLED_BACK")
+            else:
+                assert (rollback.status_code, code(rollback)) == (409, "BET_NOT_FOUND")
+                assert bet.status_code == 200
+                applied += 1
+    assert bettor.balance() == 1_000 - 10 * applied
+    assert other.balance() == 1_000
+    assert {row[1:] for row in ledger.rows(bettor.wallet)} <= {("debit", "applied", -10), ("debit", "refused", 0)}

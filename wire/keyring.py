@@ -1,0 +1,149 @@
+"""The signing keys one side holds for its counterparts, kept in memory and reloaded.
+
+Each side (the casino, the provider) holds, per counterpart, the keys the counterpart
+signs with (to verify its calls) and its own keys at that counterpart (to sign calls to
+it). Several may be active at once, which is what makes rotation possible without a
+failed call: add the new key on the verifying side, move the signer to it, revoke the
+old one.
+
+Verifying a request costs no database round trip: the keys live in memory and are
+reloaded every `refresh_seconds` (so a revocation takes effect within that time in every
+process), and at once when a request names a key id not seen yet (so a key added a
+moment ago works on its first call; such reloads are shared and rate-limited, so
+made-up key ids cannot flood the database).
+"""
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from .errors import ApiError
+from .signing import DEFAULT_TOLERANCE_SECONDS, parse
+
+log = logging.getLogger("wire.keyring")
+
+
+@dataclass(frozen=True)
+class Key:
+    kid: str
+    counterpart: str            # the other side's code: a provider code at the casino, a casino code at the provider
+    counterpart_id: int | None  # its row on this side, when it has one
+    secret: bytes = field(repr=False)
+    allows_v1: bool = False
+    endpoint: str | None = None # for a signing key: where calls signed with it go (None: the default)
+
+
+@dataclass(frozen=True)
+class KeySet:
+    verifying: dict             # kid -> Key the counterpart signs its calls with
+    signing: dict               # counterpart code -> our newest Key for calls to it
+
+    @classmethod
+    def of(cls, verifying, signing):
+        """Later keys win: callers list the environment's keys last-to-override and
+        database keys oldest first, so the newest key signs."""
+        return cls({k.kid: k for k in verifying}, {k.counterpart: k for k in signing})
+
+
+class Refreshed:
+    """The latest value of `load(cursor)`, reloaded periodically and on demand. At most
+    one load runs at a time; callers that need one join it."""
+
+    def __init__(self, db, load, refresh_seconds, what):
+        self.db, self._load, self.refresh_seconds, self.what = db, load, refresh_seconds, what
+        self.value = None
+        self._loaded_began = float("-inf")   # when the load behind `value` started
+        self._running = None                 # (began, future) of the load in flight
+        self._task = None
+        self._failing = False
+
+    async def load_now(self):
+        began = time.monotonic()
+        self.value = await self.db.transaction(self._load)
+        self._loaded_began = max(self._loaded_began, began)
+
+    async def reload_since(self, moment):
+        """Return once `value` comes from a load that began at or after `moment` (so a row
+        committed before then is in it), or once such a load failed."""
+        while self._loaded_began < moment:
+            if self._running is None or self._running[1].done():
+                self._running = (time.monotonic(), asyncio.ensure_future(self._reload()))
+                await asyncio.shield(self._running[1])
+                return
+            began, running = self._running
+            await asyncio.shield(running)
+            if began >= moment:
+                return
+
+    async def reload(self):
+        await self.reload_since(time.monotonic())
+
+    async def _reload(self):
+        try:
+            await self.load_now()
+            if self._failing:
+                log.info("%s reloaded", self.what)
+            self._failing = False
+        except Exception as exc:  # the database may be down: keep serving the last keys
+            if not self._failing:
+                log.warning("%s not reloaded, keeping the last ones: %s", self.what, type(exc).__name__)
+            self._failing = True
+
+    def start(self):
+        async def loop():
+            while True:
+                await asyncio.sleep(self.refresh_seconds)
+                await self.reload()
+        self._task = asyncio.ensure_future(loop())
+
+    def stop(self):
+        if self._task is not None:
+            self._task.cancel()
+
+
+class KeyRing:
+    """Verifies a side's incoming signatures and gives the key to sign outgoing calls."""
+
+    def __init__(self, db, load, header, refresh_seconds=1.0, tolerance=DEFAULT_TOLERANCE_SECONDS, what="keys"):
+        self.header = header
+        self.tolerance = tolerance
+        self.keys = Refreshed(db, load, refresh_seconds, what)
+
+    @property
+    def _set(self):
+        return self.keys.value or KeySet({}, {})
+
+    async def authenticate(self, method, path, body, header_value, now=None) -> Key:
+        """The key that signed this request, or 401 INVALID_SIGNATURE."""
+        signature = parse(header_value)
+        key = None
+        if signature is not None and signature.fresh(now, self.tolerance):
+            if signature.version == 1:
+                key = next((k for k in self._set.verifying.values()
+                            if k.allows_v1 and signature.matches(k.secret, method, path, body)), None)
+            else:
+                candidate = self._set.verifying.get(signature.kid)
+                if candidate is None or candidate.counterpart_id is None:
+                    # A key (or the environment key's counterpart) added a moment ago: load
+                    # what was committed before this request arrived. Made-up ids cost one
+                    # shared load at a time, never more.
+                    await self.keys.reload_since(time.monotonic())
+                    candidate = self._set.verifying.get(signature.kid)
+                if candidate is not None and signature.matches(candidate.secret, method, path, body):
+                    key = candidate
+        if key is None:
+            raise ApiError(401, "INVALID_SIGNATURE", f"missing, stale or wrong {self.header} header")
+        return key
+
+    def signer(self, counterpart) -> Key | None:
+        """Our newest active key for calls to `counterpart`, or None when we hold none."""
+        return self._set.signing.get(counterpart)
+
+    async def start(self):
+        """Load once, raising what the first load raises (a wrong KEYS_ENCRYPTION_KEY must
+        stop the start-up), then keep reloading in the background."""
+        await self.keys.load_now()
+        self.keys.start()
+
+    def stop(self):
+        self.keys.stop()
