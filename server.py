@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 
-import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
@@ -41,7 +40,7 @@ from db.pool import Database, DatabaseUnavailable
 from provider.casino_client import CasinoClient
 from provider.reconcile import run_periodically
 from sql.migrate import migrate
-from wire import logs, metrics
+from wire import logs, metrics, transport
 from wire.handlers import JsonHandler, NotFoundHandler
 from wire.openapi import DOCUMENT_PATH
 from wire.secretbox import SecretBoxError
@@ -54,9 +53,6 @@ log = logging.getLogger("server")
 # still works, in every process.
 KEY_REFRESH_SECONDS = float(os.environ.get("KEY_REFRESH_SECONDS", "1"))
 SIGNATURE_TOLERANCE_SECONDS = float(os.environ.get("SIGNATURE_TOLERANCE", "300"))
-# Tornado itself refuses bodies above this before any handler runs (a bare 400); between
-# 64 KiB and this, the handler answers the protocol's 413.
-TRANSPORT_BODY_LIMIT = 1024 * 1024
 SHUTDOWN_GRACE_SECONDS = 10
 
 
@@ -207,13 +203,15 @@ def startup_banner(address, database, secrets, processes=1):
 
 
 async def serve(args, database, secrets):
-    sockets = tornado.netutil.bind_sockets(args.port, args.host, reuse_port=args.worker)
+    sockets = tornado.netutil.bind_sockets(args.port, args.host, reuse_port=args.worker,
+                                           backlog=transport.LISTEN_BACKLOG)
     port = sockets[0].getsockname()[1]
     own_url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{port}"
     db = Database(database.dsn, size=args.pool_size)
     app = Application(db, secrets, own_url, test_driver=args.test_driver or args.demo)
     await app.load_credentials()
-    server = tornado.httpserver.HTTPServer(app, max_body_size=TRANSPORT_BODY_LIMIT, xheaders=False)
+    # Deadlines, the connection cap and the body limit (wire/transport.py).
+    server = transport.HttpServer(app, transport.Limits.from_environment())
     server.add_sockets(sockets)
     if args.worker:
         print(f"worker {os.getpid()} ready", flush=True)

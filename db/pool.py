@@ -7,6 +7,11 @@ to the pool, or is closed when it broke.
 
 The executor has exactly as many threads as the pool has connections, so a thread never
 waits for a connection and a request waits in one queue only (the executor's).
+
+psycopg2 fills parameters into the statement text on the client, so PostgreSQL's log of
+a failed statement would hold session tokens and ids. The pool's connections therefore
+ask the server not to log the text of failing statements (log_min_error_statement =
+panic); a role that may not set it gets connections without, and one warning.
 """
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -33,11 +38,41 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached, or a commit's outcome is unknown. Answer 503."""
 
 
+QUIET_ERRORS = "-c log_min_error_statement=panic"
+
+
+class _QuietPool(ThreadedConnectionPool):
+    """Opens connections with QUIET_ERRORS added to the DSN's own options, until the server
+    refuses them for this role; from then on, without."""
+
+    def __init__(self, maxconn, dsn, **kwargs):
+        super().__init__(0, maxconn, dsn, **kwargs)
+        own = psycopg2.extensions.parse_dsn(dsn).get("options", "")
+        self._plain_kwargs = self._kwargs
+        self._kwargs = dict(kwargs, options=f"{own} {QUIET_ERRORS}".strip())
+
+    def _connect(self, key=None):
+        # Overrides psycopg2's (private) one, which connects with self._kwargs; it runs
+        # under the pool's lock.
+        try:
+            return super()._connect(key)
+        except psycopg2.OperationalError as exc:
+            # Refused at start-up, so there is no SQLSTATE; the message names the
+            # parameter, which is never translated.
+            if self._kwargs is self._plain_kwargs or "log_min_error_statement" not in str(exc):
+                raise
+            self._kwargs = self._plain_kwargs
+            log.warning("this database role may not set log_min_error_statement: PostgreSQL will "
+                        "log the text of failing statements, parameters included. Have an "
+                        "administrator run: ALTER ROLE <role> SET log_min_error_statement = panic")
+            return super()._connect(key)
+
+
 class Database:
     def __init__(self, dsn, size=8, application_name="casino"):
         self.size = size
-        self._pool = ThreadedConnectionPool(
-            0, size, dsn,
+        self._pool = _QuietPool(
+            size, dsn,
             application_name=application_name,
             connect_timeout=5,
             # A dead peer is noticed in seconds, not after the kernel's two hours.

@@ -1,9 +1,9 @@
 """The base handler every JSON endpoint of both sides stands on.
 
-Order of checks, for every request: size (413) -> credentials: the signature over the raw
-bytes, or the operator key and its scope (401/403) -> JSON and field types (400). Only
-then does a handler's own code run, so a bad request never reaches a service, and
-nothing is parsed before it is authenticated.
+Order of checks, for every request: method (405) -> size (413) -> credentials: the
+signature over the raw bytes, or the operator key and its scope (401/403) -> JSON and
+field types (400). Only then does a handler's own code run, so a bad request never
+reaches a service, and nothing is parsed before it is authenticated.
 """
 import json
 import logging
@@ -16,11 +16,11 @@ from db.pool import DatabaseUnavailable
 
 from . import logs
 from .errors import ApiError, error_body
+from .transport import MAX_BODY_BYTES, body_too_large
 from .validation import parse_body
 
 log = logging.getLogger("wire")
 
-MAX_BODY_BYTES = 64 * 1024
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,100}")
 _GENERIC_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                   413: "PAYLOAD_TOO_LARGE"}
@@ -43,10 +43,11 @@ class JsonHandler(tornado.web.RequestHandler):
 
     async def prepare(self):
         self._begin()
-        if not self._implements(self.request.method):
-            return      # Tornado answers 405; no credentials are checked for a call that cannot run
+        allowed = allowed_methods(type(self))
+        if self.request.method not in allowed:
+            raise ApiError(405, "METHOD_NOT_ALLOWED", f"{self.request.path} takes {', '.join(allowed)}")
         raw = self.request.body
-        if self.request.method == "POST" and len(raw) > MAX_BODY_BYTES:
+        if self.request.method == "POST" and body_too_large(self.request):
             raise ApiError(413, "PAYLOAD_TOO_LARGE", f"body exceeds {MAX_BODY_BYTES} bytes")
         if self.signature_header is not None:
             self.caller = await self.settings[self.keyring_setting].authenticate(
@@ -58,9 +59,6 @@ class JsonHandler(tornado.web.RequestHandler):
         self.body = parse_body(raw, self.schema or {})
         if "transactionId" in self.body:
             self._note(transaction_id=self.body["transactionId"])
-
-    def _implements(self, method):
-        return getattr(type(self), method.lower(), None) is not getattr(tornado.web.RequestHandler, method.lower(), None)
 
     async def _operator(self):
         """The operator key of this request, checked for the handler's scope."""
@@ -80,9 +78,14 @@ class JsonHandler(tornado.web.RequestHandler):
         if in_flight is not None:
             in_flight.started()
             self._in_flight = in_flight
-        # A caller's own id is kept so one request can be followed across both systems.
-        supplied = self.request.headers.get("X-Request-Id", "")
-        self.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+
+    def set_default_headers(self):
+        # Tornado calls this again from send_error, after it clears every header: so error
+        # answers, those Tornado raises itself (405, 500) included, keep the request id.
+        if not hasattr(self, "request_id"):
+            # A caller's own id is kept so one request can be followed across both systems.
+            supplied = self.request.headers.get("X-Request-Id", "")
+            self.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
         self.set_header("X-Request-Id", self.request_id)
 
     def compute_etag(self):
@@ -127,6 +130,11 @@ class JsonHandler(tornado.web.RequestHandler):
         self._note(replay=False, error_code=code)
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
+        if status == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(type(self))))
+        elif status == 413:
+            # The rest of the body is never read, so the connection cannot carry another request.
+            self.set_header("Connection", "close")
         logs.log_request(self)
         self.finish(error_body(code, message))
 
@@ -140,6 +148,19 @@ class JsonHandler(tornado.web.RequestHandler):
             return
         log.error("request %s: unexpected error on %s", self.request_id, self.request.path,
                   exc_info=(typ, value, tb))
+
+
+_HTTP_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
+_ALLOWED = {}
+
+
+def allowed_methods(handler_class):
+    """The methods a handler class implements, for 405 answers and their Allow header."""
+    if handler_class not in _ALLOWED:
+        _ALLOWED[handler_class] = [
+            method for method in _HTTP_METHODS
+            if getattr(handler_class, method.lower()) is not getattr(tornado.web.RequestHandler, method.lower())]
+    return _ALLOWED[handler_class]
 
 
 def _error_code(status, body):

@@ -2,7 +2,8 @@
 
 A schema is a dict of field name -> Field. `parse_body` turns raw bytes into a validated
 dict holding only the schema's fields (unknown fields are ignored, as is usual for
-JSON APIs that must stay compatible with newer callers).
+JSON APIs that must stay compatible with newer callers). An object with a key given twice,
+at any depth, is refused, and so is `null` for any field, optional ones included.
 """
 import json
 import re
@@ -56,16 +57,34 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs):
+    # Every parser must read a signed body one way; with a key given twice, parsers
+    # disagree (first wins, last wins, error), so such a body means nothing.
+    body = dict(pairs)
+    if len(body) != len(pairs):
+        raise _DuplicateKey("a key appears twice in one object")
+    return body
+
+
 def parse_body(raw: bytes, schema: dict) -> dict:
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
+                          object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise invalid(f"body is not valid: {exc}")
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise invalid("body is not valid UTF-8 JSON")
     if not isinstance(body, dict):
         raise invalid("body must be a JSON object")
     values = {}
     for name, field in schema.items():
-        if name not in body or (body[name] is None and not field.required):
+        # null is a value of the wrong type, not an absent field: a caller that sends it
+        # asked for something, and guessing what would be worse than refusing.
+        if name not in body:
             if field.required:
                 raise invalid(f"field '{name}' is required")
             values[name] = None

@@ -1,0 +1,306 @@
+"""The HTTP server's edge: what one client can hold of a process is bounded here, before
+any handler runs.
+
+- A new connection has HEADER_TIMEOUT seconds to send its first request's headers, whole;
+  a kept-alive connection has IDLE_TIMEOUT seconds to send the next request's. Then it is
+  closed.
+- A body must have arrived whole BODY_TIMEOUT seconds after its headers.
+- No more than MAX_BODY_BYTES + 1 bytes of a body reach the application, and Tornado reads
+  a body a chunk at a time. A Content-Length above the limit goes to the handler (which
+  answers 413) as soon as the headers are read, a chunked body as soon as it passes the
+  limit; what follows is read and dropped until the answer is out, and the connection is
+  closed.
+- At most MAX_CONNECTIONS connections are open per process. A new one beyond that closes
+  the connection that has waited longest on its client (idle, or still sending a request),
+  as nginx reuses its idle connections; when every connection has a request in the
+  application, the new one is closed at once. The cap stays below the open-file limit, so
+  accept() does not run out of descriptors; should it anyway, accepting pauses briefly and
+  one warning is logged, rather than a traceback per attempt.
+- Tornado's own answer to a request it cannot parse, a bare 400, gets the protocol's error
+  body and an X-Request-Id.
+"""
+import copy
+import errno
+import logging
+import math
+import os
+import re
+import resource
+import socket
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import tornado.httpserver
+import tornado.iostream
+from prometheus_client import Counter
+from tornado import httputil
+from tornado.ioloop import IOLoop
+
+from . import logs, metrics
+from .errors import error_body
+
+log = logging.getLogger("transport")
+
+MAX_BODY_BYTES = 64 * 1024
+# Our requests carry a handful of short headers; a slow client parks at most this much.
+MAX_HEADER_BYTES = 16 * 1024
+# Descriptors left to everything but client connections: the database pool, the outbound
+# HTTP clients, log files, the listening sockets.
+RESERVED_DESCRIPTORS = 128
+# Tornado's default of 128 overflows under a burst of connects, and each overflowed client
+# waits a second or more for its SYN to be retried.
+LISTEN_BACKLOG = 1024
+ACCEPT_PAUSE_SECONDS = 0.1
+WARNING_INTERVAL_SECONDS = 10.0
+
+SHED = Counter("http_connections_shed_total",
+               "Connections closed to stay within MAX_CONNECTIONS: evicted (waited longest on "
+               "its client) or refused (every connection busy)", ["reason"])
+
+
+@dataclass(frozen=True)
+class Limits:
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    max_connections: int = 1024
+
+    @classmethod
+    def from_environment(cls, environ=None):
+        environ = os.environ if environ is None else environ
+        return cls(header_timeout=_positive(environ, "HEADER_TIMEOUT", cls.header_timeout, float),
+                   body_timeout=_positive(environ, "BODY_TIMEOUT", cls.body_timeout, float),
+                   idle_timeout=_positive(environ, "IDLE_TIMEOUT", cls.idle_timeout, float),
+                   max_connections=_positive(environ, "MAX_CONNECTIONS", cls.max_connections, int))
+
+
+def _positive(environ, name, default, kind):
+    raw = environ.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not (0 < value < math.inf):
+        raise ValueError(f"{name} must be a positive {'integer' if kind is int else 'number'}, not {raw!r}")
+    return value
+
+
+_LENGTH_SEPARATOR = re.compile(r",[ \t]*")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def declared_length(headers):
+    """The body length a request's Content-Length declares, or None: absent (chunked or no
+    body) or malformed, which Tornado answers with its own 400 before any handler runs."""
+    value = headers.get("Content-Length")
+    if value is None:
+        return None
+    # Proxies may repeat the header; Tornado accepts identical copies, and so do we.
+    pieces = set(_LENGTH_SEPARATOR.split(value))
+    digits = pieces.pop()
+    if pieces or not _DIGITS.fullmatch(digits):
+        return None
+    digits = digits.lstrip("0") or "0"
+    # Compared by length first: int() of a header-sized run of digits is slow, or refused.
+    return int(digits) if len(digits) <= 18 else math.inf
+
+
+def body_too_large(request):
+    """Whether a request's body is over the protocol's limit, said by its Content-Length or
+    by the MAX_BODY_BYTES + 1 bytes the transport lets through."""
+    return len(request.body) > MAX_BODY_BYTES or (declared_length(request.headers) or 0) > MAX_BODY_BYTES
+
+
+class HttpServer(tornado.httpserver.HTTPServer):
+    """Tornado's HTTPServer with the limits above. Construction raises the process's soft
+    limit on open files to its hard limit."""
+
+    def initialize(self, request_callback, limits):
+        self.limits = limits
+        self.max_connections = _connection_cap(limits.max_connections)
+        super().initialize(
+            request_callback,
+            # Tornado's header timeout also runs while a connection waits for its first
+            # byte; start_request gives kept-alive connections IDLE_TIMEOUT instead.
+            idle_connection_timeout=limits.header_timeout,
+            body_timeout=limits.body_timeout,
+            max_header_size=MAX_HEADER_BYTES,
+            # _BodyLimit enforces the limit with the protocol's 413; Tornado's own check
+            # would answer a bare 400 before the handler could.
+            max_body_size=math.inf,
+        )
+        self._keepalive_params = copy.copy(self.conn_params)
+        self._keepalive_params.header_timeout = limits.idle_timeout
+        self._requests = {}            # open stream -> requests started on it
+        self._waiting = OrderedDict()  # streams with no request in the application, longest waiting first
+
+    def add_sockets(self, sockets):
+        """Takes ownership of the sockets (as Tornado's does)."""
+        super().add_sockets([_Listener(sock) for sock in sockets])
+
+    def _handle_connection(self, connection, address):
+        # Replaces TCPServer's (private) one, without its TLS branch (never used here),
+        # to refuse past the cap before anything is allocated, and to make our stream class.
+        if len(self._requests) >= self.max_connections and not self._evict():
+            SHED.labels("refused").inc()
+            connection.close()
+            return
+        try:
+            stream = _Stream(connection, max_buffer_size=self.max_buffer_size,
+                             read_chunk_size=self.read_chunk_size)
+            self._requests[stream] = 0
+            self._waiting[stream] = None
+            self.handle_stream(stream, address)
+        except Exception:
+            log.exception("error setting up a connection")
+
+    def _evict(self):
+        """Close the connection that has waited longest on its client; False when every
+        connection has a request in the application."""
+        if not self._waiting:
+            return False
+        stream, _ = self._waiting.popitem(last=False)
+        del self._requests[stream]
+        stream.close()
+        SHED.labels("evicted").inc()
+        return True
+
+    def start_request(self, server_conn, request_conn):
+        delegate = super().start_request(server_conn, request_conn)
+        stream = server_conn.stream
+        started = self._requests.get(stream)
+        if started is None:  # evicted: its read fails at once
+            return delegate
+        if started:
+            request_conn.params = self._keepalive_params
+        self._requests[stream] = started + 1
+        self._waiting[stream] = None
+        self._waiting.move_to_end(stream)
+        return _BodyLimit(delegate, lambda: self._waiting.pop(stream, None))
+
+    def on_close(self, server_conn):
+        self._requests.pop(server_conn.stream, None)
+        self._waiting.pop(server_conn.stream, None)
+        super().on_close(server_conn)
+
+
+class _BodyLimit(httputil.HTTPMessageDelegate):
+    """Hands a request to the application with at most MAX_BODY_BYTES + 1 bytes of its body,
+    enough for the handler to see that it is too large, and as soon as that is known.
+    The application's handlers read whole bodies (none streams), so headers_received
+    gives nothing to wait for."""
+
+    def __init__(self, delegate, on_handed_over):
+        self.delegate = delegate
+        self.on_handed_over = on_handed_over
+        self.received = 0
+        self.handed_over = False
+
+    def headers_received(self, start_line, headers):
+        result = self.delegate.headers_received(start_line, headers)
+        if (declared_length(headers) or 0) > MAX_BODY_BYTES:
+            self.finish()
+        return result
+
+    def data_received(self, chunk):
+        if self.handed_over:
+            return None
+        room = MAX_BODY_BYTES + 1 - self.received
+        self.received += len(chunk)
+        result = self.delegate.data_received(chunk if len(chunk) <= room else chunk[:room])
+        if self.received > MAX_BODY_BYTES:
+            self.finish()
+        return result
+
+    def finish(self):
+        if not self.handed_over:
+            self.handed_over = True
+            self.on_handed_over()
+            self.delegate.finish()
+
+    def on_connection_close(self):
+        self.delegate.on_connection_close()
+
+
+_TORNADO_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\n\r\n"
+
+
+class _Stream(tornado.iostream.IOStream):
+    def write(self, data):
+        # Tornado writes exactly these bytes for a request it cannot parse (bad request
+        # line, header or Content-Length, broken chunking), then closes the connection.
+        if data == _TORNADO_BAD_REQUEST:
+            data = _bad_request_answer()
+        return super().write(data)
+
+
+def _bad_request_answer():
+    request_id = uuid.uuid4().hex
+    body = error_body("INVALID_REQUEST", "malformed HTTP request")
+    metrics.record_request("unrouted", 400, 0.0, False, "INVALID_REQUEST")
+    logs.access.write("info", "- - 400", {"request_id": request_id, "status": 400,
+                                          "error_code": "INVALID_REQUEST"})
+    head = ("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\nX-Request-Id: {request_id}\r\n\r\n")
+    return head.encode() + body
+
+
+class _Listener(socket.socket):
+    """A listening socket whose accept() never fails for want of descriptors or memory.
+    Tornado's accept loop would log a traceback for it and, the connection still queued,
+    try again at once: thousands of tracebacks a second. Here accepting pauses instead."""
+
+    _EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+    def __init__(self, sock):
+        super().__init__(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        self._warned_at = -math.inf
+        self._paused = 0
+
+    def accept(self):
+        try:
+            return super().accept()
+        except OSError as exc:
+            if exc.errno not in self._EXHAUSTED:
+                raise
+            self._pause(exc)
+            # Ends Tornado's accept loop for now, quietly.
+            raise BlockingIOError(errno.EAGAIN, "accepting paused") from exc
+
+    def _pause(self, exc):
+        self._paused += 1
+        now = time.monotonic()
+        if now - self._warned_at >= WARNING_INTERVAL_SECONDS:
+            log.warning("accept failed (%s) %d time(s); pausing accepts for %ss each time",
+                        exc.strerror, self._paused, ACCEPT_PAUSE_SECONDS)
+            self._warned_at, self._paused = now, 0
+        io_loop = IOLoop.current()
+        io_loop.update_handler(self, 0)
+        io_loop.call_later(ACCEPT_PAUSE_SECONDS, self._resume, io_loop)
+
+    def _resume(self, io_loop):
+        if self.fileno() != -1:  # not closed by server.stop() meanwhile
+            io_loop.update_handler(self, IOLoop.READ)
+
+
+def _connection_cap(requested):
+    """requested, lowered to what the process can open after raising the soft limit on
+    open files to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, exc)
+    if soft == resource.RLIM_INFINITY:
+        return requested
+    possible = max(1, soft - RESERVED_DESCRIPTORS)
+    if requested > possible:
+        log.warning("MAX_CONNECTIONS %d lowered to %d: the process may open %d files", requested, possible, soft)
+        return possible
+    return requested
