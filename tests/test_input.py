@@ -6,8 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support import CASINO_SECRET
-from wire.signing import sign
+from tests.support import casino_headers
 
 
 @pytest.fixture
@@ -130,7 +129,7 @@ def test_every_error_answer_carries_the_request_id(api, case):
         r = api.raw("/casino/nothing", b"{}", headers)
     elif case == "400":
         data = b"[1]"
-        r = api.raw("/casino/debit", data, {**headers, "x-casino-signature": sign(data, CASINO_SECRET)})
+        r = api.raw("/casino/debit", data, {**headers, **casino_headers("debit", data)})
     elif case == "401":
         r = api.raw("/casino/debit", b"{}", {**headers, "x-casino-signature": "00"})
     else:

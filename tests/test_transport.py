@@ -32,7 +32,7 @@ class Broken(JsonHandler):
         raise RuntimeError("broken on purpose")
 
 routes = server.json_routes
-server.json_routes = lambda: [*routes(), ("/test/broken", Broken)]
+server.json_routes = lambda test_driver=True: [*routes(test_driver), ("/test/broken", Broken)]
 sys.exit(server.main(sys.argv[1:]))
 """
 
