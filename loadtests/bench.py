@@ -1,35 +1,63 @@
-"""The debit path against PostgreSQL's own limit, in one command.
+"""The debit path against the least a debit can cost, in one command.
 
     python -m loadtests.bench [--wallets 10000] [--seconds 8] [--runs 3] [--processes 1 2]
+                              [--pool-size 4] [--peer URL (--peer-dsn DSN | --peer-accounts FILE)]
 
-Starts an embedded PostgreSQL of its own (or uses DATABASE_URL), provisions funded
-wallets with open sessions, and for each --processes value starts `python server.py`,
-then measures, median of --runs:
+Starts an embedded PostgreSQL of its own in a temporary directory, removed at the end (or
+uses --data-dir, kept, or DATABASE_URL), provisions funded wallets with open sessions, and
+next to them two yardsticks in a schema of their own (bench_reference_<tag>, dropped at the
+end):
 
-  http spread   signed debits over 32 keep-alive connections, spread over the wallets
-  http hot      the same, all on one wallet
-  pgbench       the very statement the debit handler runs (SELECT * FROM casino_debit(...)),
-                simple protocol like psycopg2, same concurrency, same database, spread and hot
+  reference debit    reference_debit() (loadtests/reference.sql): the least an idempotent
+                     debit can do -- one conditional balance update, one ledger insert
+                     ON CONFLICT DO NOTHING that stores the answer; as many wallets as ours
+  reference service  `python -m loadtests.reference_service`: one Tornado handler on the
+                     same thread-pooled psycopg2 (pool and threads sized like ours) that
+                     checks the same v2 HMAC over the raw body, parses the same JSON and
+                     calls the reference debit
 
-and prints the ratio http/pgbench, p50/p99, the server's RSS per process, the load
-generator's CPU share, and the CPU time one debit costs in the service's processes and
-in PostgreSQL's (embedded database only), ending with one line:
+Then, median of --runs, ours and the reference taken turn about (ours, reference, ours,
+reference, ...) so that the machine's drift hits both alike:
 
-  ratio spread=<x.xx> hot=<y.yy> p99_ms=<z> rss_mb=<n>
+  pgbench spread/hot      the very statement the debit handler runs (casino_debit), and
+                          reference_debit, simple protocol like psycopg2, 32 clients, over
+                          the wallets and on one wallet
+  http spread/hot         signed debits over 32 keep-alive connections from the same
+                          generator, the same pre-signed requests sent to ours and to the
+                          reference service; ours with each --processes value (the
+                          reference is one process, run beside the first value)
+  http spread/hot, peer   with --peer: any other server speaking our wire protocol for
+                          /casino/debit, driven the same way (its wallets: --peer-dsn, a
+                          database of our schema that the peer serves, provisioned like ours
+                          and its key sealed with this environment's KEYS_ENCRYPTION_KEY; or
+                          --peer-accounts, a JSON file {"kid", "secret", "accounts":
+                          [[userId, sessionToken], ...]} of funded accounts with open sessions)
 
-(for the last --processes value). The generator pre-signs every request and speaks
-HTTP/1.1 over asyncio streams, so the ratio measures the service, not the client.
+It prints req/s, p50/p99, each row's rate over its reference's ("vs ref"), errors, the
+generator's CPU share, RSS per process, and the CPU one debit costs in the service's
+processes and in PostgreSQL's (embedded database only), and ends with one line:
+
+  ratio db=<d.dd> http=<h.hh> hot=<t.tt> p99=<p.pp>
+
+db: ours / reference under pgbench, spread; http and hot: ours / reference service, spread
+and on one wallet; p99: ours / reference service, spread -- ours with the first --processes
+value. Above 1 is faster than the reference for db/http/hot, slower for p99.
 """
 import argparse
 import asyncio
+import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
+from urllib.parse import urlsplit
 
 import psutil
 import psycopg2
@@ -38,38 +66,46 @@ from casino.sessions import idle_timeout
 from db import embedded
 from db.config import database_from_environment
 from tests.support import BOX, ServerProcess
+from wire.secrets_env import read_secrets
 
-from .debit_rate import debit_requests, provision
+from . import reference_service
+from .debit_rate import FUNDS, debit_requests, provision
 from .http_load import CpuMeter, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 32
+KINDS = ("spread", "hot")
 
-# {tag} is filled in by Python; :names are pgbench variables.
-PGBENCH_SCRIPT = """\\set n random(0, :wallets - 1)
+# {names} are filled in by Python; :names are pgbench variables.
+OURS_SCRIPT = """\\set n random(0, :wallets - 1)
 \\set t random(1, 9000000000000000)
 SELECT * FROM casino_debit({provider_id}, 'bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :client_id || '-' || :t, 'pgb-round', 1, 'USD', 'bench', make_interval(secs => {idle_seconds}));
 """
+# The reference wallets carry our users' ids, so :first_user + :n names the same wallet.
+REFERENCE_SCRIPT = """\\set n random(0, :wallets - 1)
+\\set t random(1, 9000000000000000)
+SELECT * FROM reference_debit(:first_user + :n, 'pgb-' || :client_id || '-' || :t, 1, 'USD');
+"""
 
 
-def pgbench(dsn, db_pid, tag, first_user, wallets, seconds):
+def pgbench(dsn, db_pid, script, first_user, wallets, seconds, env=None):
     """(transactions/s, PostgreSQL CPU ms per transaction)."""
-    provider_id = provider_of(dsn, f"BENCH-{tag}")
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(PGBENCH_SCRIPT.format(tag=tag, provider_id=provider_id,
-                                           idle_seconds=idle_timeout().total_seconds()))
-    with CpuMeter(db_pid) as database:
-        run = subprocess.run(
-            [str(embedded.bin_dir() / "pgbench"), "-n", "-M", "simple", "-c", str(CONCURRENCY),
-             "-j", "2", "-T", str(int(seconds)), "-f", script.name, "-D", f"wallets={wallets}",
-             "-D", f"first_user={first_user}", dsn],
-            capture_output=True, text=True, timeout=seconds + 60)
-    os.unlink(script.name)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as file:
+        file.write(script)
+    try:
+        with CpuMeter(db_pid) as database:
+            run = subprocess.run(
+                [str(embedded.bin_dir() / "pgbench"), "-n", "-M", "simple", "-c", str(CONCURRENCY),
+                 "-j", "2", "-T", str(int(seconds)), "-f", file.name, "-D", f"wallets={wallets}",
+                 "-D", f"first_user={first_user}", dsn],
+                capture_output=True, text=True, timeout=seconds + 60, env=env)
+    finally:
+        os.unlink(file.name)
     match = re.search(r"tps = ([\d.]+)", run.stdout)
     if not match:
         raise RuntimeError(f"pgbench failed:\n{run.stdout}\n{run.stderr}")
     tps = float(match.group(1))
-    return tps, database.used / max(1.0, tps * seconds) * 1000
+    return {"rate": tps, "database_ms": database.used / max(1.0, tps * seconds) * 1000 if db_pid else None}
 
 
 def provider_of(dsn, code):
@@ -82,21 +118,99 @@ def provider_of(dsn, code):
         conn.close()
 
 
-def server_rss_mb(server):
-    parent = psutil.Process(server.proc.pid)
-    workers = parent.children() or [parent]
-    return [p.memory_info().rss / 2**20 for p in workers]
-
-
-def http_run(server, db_pid, accounts, key, seconds):
-    host, port = server.url.split("//")[1].split(":")
-    lists = debit_requests(f"{host}:{port}", accounts, CONCURRENCY, int(seconds * 1_000), key)
-    with CpuMeter(server.proc.pid) as service, CpuMeter(db_pid) as database:
-        result = asyncio.run(run_load(host, int(port), lists, seconds))
+def http_run(url, service_pid, db_pid, lists, seconds):
+    """One run of the generator against url; the CPU of service_pid's processes and of the
+    database's per answered request (None: not measured)."""
+    target = urlsplit(url)
+    with CpuMeter(service_pid) as service, CpuMeter(db_pid) as database:
+        result = asyncio.run(run_load(target.hostname, target.port, lists, seconds))
     answered = max(1, len(result.latencies))
-    result.service_ms = service.used / answered * 1000
-    result.database_ms = database.used / answered * 1000
-    return result
+    return {"rate": result.rate, "p50": result.percentile(50) * 1000, "p99": result.percentile(99) * 1000,
+            "errors": sum(n for status, n in result.statuses.items() if status != 200),
+            "gen": result.cpu / result.elapsed,
+            "service_ms": service.used / answered * 1000 if service_pid else None,
+            "database_ms": database.used / answered * 1000 if db_pid else None,
+            "rss": rss_mb(service_pid) if service_pid else None}
+
+
+def rss_mb(pid):
+    parent = psutil.Process(pid)
+    workers = parent.children() or [parent]
+    return max(p.memory_info().rss for p in workers) / 2**20
+
+
+class ReferenceService:
+    """`python -m loadtests.reference_service` as a child process, on a port the OS picks."""
+
+    def __init__(self, dsn, schema, key, pool_size):
+        kid, secret = key
+        self.command = [sys.executable, "-m", "loadtests.reference_service", "--port", "0", "--dsn", dsn,
+                        "--schema", schema, "--kid", kid, "--pool-size", str(pool_size)]
+        self.env = dict(os.environ, REFERENCE_SECRET=secret.decode(), PYTHONUNBUFFERED="1")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening"):
+            self.stop()
+            raise RuntimeError(f"the reference service did not start: {line!r}")
+        self.url = line.split()[1]
+        return self
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+
+
+def peer_wallets(args):
+    """([(userId, sessionToken)], (kid, secret)) of the peer's funded accounts."""
+    if args.peer_dsn:
+        return provision(args.peer_dsn, args.wallets, read_secrets().box)
+    data = json.loads(Path(args.peer_accounts).read_text())
+    return [(int(user), str(token)) for user, token in data["accounts"]], (data["kid"], data["secret"].encode())
+
+
+def summarise(runs):
+    """The median of each figure over the runs (rss: the largest); None where not measured."""
+    def over_runs(name):
+        values = [run[name] for run in runs]
+        return None if None in values else (max if name == "rss" else median)(values)
+    return {name: over_runs(name) for name in runs[0]}
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def print_table(rows, runs, seconds, wallets):
+    print(f"\nmedian of {runs} runs of {seconds:.0f} s, {CONCURRENCY} connections, "
+          f"{wallets} wallets (hot: 1 wallet); vs ref: the row's rate over its reference's\n")
+    print(f"{'':28} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'vs ref':>6} {'errors':>7} {'gen CPU':>8} "
+          f"{'RSS MB/proc':>12} {'CPU ms/req: service':>20} {'db':>5}")
+
+    def cell(row, name, spec, width):
+        value = row.get(name)
+        return f"{value:{width}{spec}}" if value is not None else " " * width
+
+    for name, row in rows.items():
+        reference = rows.get(reference_of(name))
+        versus = ratio(row["rate"], reference["rate"]) if reference is not None and reference is not row else None
+        print(f"{name:28} {row['rate']:8.0f} {cell(row, 'p50', '.1f', 7)} {cell(row, 'p99', '.1f', 7)} "
+              f"{f'{versus:6.2f}' if versus is not None else ' ' * 6} {cell(row, 'errors', 'd', 7)} "
+              f"{cell(row, 'gen', '.0%', 8)} {cell(row, 'rss', '.0f', 12)} {cell(row, 'service_ms', '.2f', 20)} "
+              f"{cell(row, 'database_ms', '.2f', 5)}")
+
+
+def reference_of(name):
+    """'pgbench hot' -> 'pgbench hot, reference'; 'http spread, 2 proc' -> 'http spread, reference'."""
+    return name.split(",")[0] + ", reference"
 
 
 def main(argv=None):
@@ -105,66 +219,124 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--data-dir", default=None, help="embedded data directory (default: a new temporary one)")
+    parser.add_argument("--pool-size", type=int, default=4,
+                        help="database connections per process, ours and the reference's")
+    parser.add_argument("--data-dir", default=None,
+                        help="embedded data directory, kept (default: a temporary one, removed at the end)")
+    parser.add_argument("--peer", metavar="URL", help="also drive this server's /casino/debit")
+    peer = parser.add_mutually_exclusive_group()
+    peer.add_argument("--peer-dsn", help="the peer's database (our schema): its wallets are provisioned there")
+    peer.add_argument("--peer-accounts", metavar="FILE",
+                      help='JSON {"kid", "secret", "accounts": [[userId, sessionToken], ...]} at the peer')
     args = parser.parse_args(argv)
+    if bool(args.peer) != bool(args.peer_dsn or args.peer_accounts):
+        parser.error("--peer goes with --peer-dsn or --peer-accounts: where its wallets come from")
 
-    data_dir = args.data_dir or tempfile.mkdtemp(prefix="casino-bench-") + "/pg"
-    with database_from_environment(data_dir) as database:
-        from sql.migrate import migrate
-        migrate(database.dsn, log=lambda _: None)
-        # PostgreSQL's CPU is read from the embedded server's processes; not for DATABASE_URL.
-        db_pid = database.embedded.pid() if database.embedded else None
-        tag = uuid.uuid4().hex[:8]
-        print(f"provisioning {args.wallets} wallets ...", flush=True)
-        accounts, key = provision(database.dsn, args.wallets, BOX, tag)
-        first_user = accounts[0][0]
-        assert [a[0] for a in accounts] == list(range(first_user, first_user + args.wallets)), "user ids not contiguous"
-        hot = accounts[:1]
+    scratch = None if args.data_dir else tempfile.mkdtemp(prefix="casino-bench-")
+    try:
+        with database_from_environment(args.data_dir or scratch + "/pg") as database:
+            rows = measure(args, database)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
-        print(f"pgbench, {CONCURRENCY} clients, {args.runs} x {args.seconds:.0f} s ...", flush=True)
-        pg_spread = [pgbench(database.dsn, db_pid, tag, first_user, args.wallets, args.seconds)
-                     for _ in range(args.runs)]
-        pg_hot = [pgbench(database.dsn, db_pid, tag, first_user, 1, args.seconds)
-                  for _ in range(args.runs)]
+    print_table(rows, args.runs, args.seconds, args.wallets)
+    first = args.processes[0]
+    ours, reference = rows[f"http spread, {first} proc"], rows["http spread, reference"]
+    print(f"\nratio db={ratio(rows['pgbench spread']['rate'], rows['pgbench spread, reference']['rate']):.2f} "
+          f"http={ratio(ours['rate'], reference['rate']):.2f} "
+          f"hot={ratio(rows[f'http hot, {first} proc']['rate'], rows['http hot, reference']['rate']):.2f} "
+          f"p99={ratio(ours['p99'], reference['p99']):.2f}")
+    return 0
 
-        rows = []
+
+def measure(args, database):
+    """Every run; {row name: the medians of its runs}, in the order printed."""
+    from sql.migrate import migrate
+    migrate(database.dsn, log=lambda _: None)
+    # PostgreSQL's CPU is read from the embedded server's processes; not for DATABASE_URL.
+    db_pid = database.embedded.pid() if database.embedded else None
+    tag = uuid.uuid4().hex[:8]
+    print(f"provisioning {args.wallets} wallets, ours and the reference's ...", flush=True)
+    accounts, key = provision(database.dsn, args.wallets, BOX, tag)
+    first_user = accounts[0][0]
+    assert [a[0] for a in accounts] == list(range(first_user, first_user + args.wallets)), "user ids not contiguous"
+    schema = f"bench_reference_{tag}"
+    reference_service.install(database.dsn, schema, [user for user, _ in accounts], FUNDS)
+    runs = {}
+    try:
+        peer = None
+        if args.peer:
+            print(f"provisioning {args.wallets} wallets at the peer ..." if args.peer_dsn
+                  else "reading the peer's accounts ...", flush=True)
+            peer = Target("peer", args.peer, None, *peer_wallets(args))
+
+        print(f"pgbench, {CONCURRENCY} clients, {args.runs} x {args.seconds:.0f} s, ours and the reference in turn ...",
+              flush=True)
+        scripts = {"": (OURS_SCRIPT.format(tag=tag, provider_id=provider_of(database.dsn, f"BENCH-{tag}"),
+                                           idle_seconds=idle_timeout().total_seconds()), None),
+                   ", reference": (REFERENCE_SCRIPT,
+                                   dict(os.environ, PGOPTIONS=reference_service.search_path_option(schema)))}
+        for _ in range(args.runs):
+            for kind in KINDS:
+                for who, (script, env) in scripts.items():
+                    runs.setdefault(f"pgbench {kind}{who}", []).append(pgbench(
+                        database.dsn, db_pid, script, first_user, args.wallets if kind == "spread" else 1,
+                        args.seconds, env))
+
         for processes in args.processes:
-            server = ServerProcess(database.dsn, args=["--processes", str(processes)]).start()
+            beside = processes == args.processes[0]
+            print(f"http, {CONCURRENCY} connections, {processes} process(es)"
+                  + (f", the reference service{' and the peer' if peer else ''} in turn" if beside else "") + " ...",
+                  flush=True)
+            server = ServerProcess(database.dsn, args=["--processes", str(processes),
+                                                       "--pool-size", str(args.pool_size)]).start()
+            reference = None
             try:
-                spread = [http_run(server, db_pid, accounts, key, args.seconds) for _ in range(args.runs)]
-                hot_runs = [http_run(server, db_pid, hot, key, args.seconds) for _ in range(args.runs)]
-                rss = server_rss_mb(server)
+                targets = [Target(f"{processes} proc", server.url, server.proc.pid, accounts, key)]
+                if beside:
+                    reference = ReferenceService(database.dsn, schema, key, args.pool_size).start()
+                    targets.append(Target("reference", reference.url, reference.proc.pid))
+                    targets += [peer] if peer else []
+                http_runs(targets, db_pid, args, runs)
             finally:
                 server.stop()
-            rows.append((processes, spread, hot_runs, rss))
+                os.unlink(server.log.name)
+                if reference is not None:
+                    reference.stop()
+    finally:
+        reference_service.uninstall(database.dsn, schema)
 
-    print(f"\nmedian of {args.runs} runs of {args.seconds:.0f} s, {CONCURRENCY} connections, "
-          f"{args.wallets} wallets (hot: 1 wallet)\n")
-    print(f"{'':24} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'errors':>7} {'gen CPU':>8} "
-          f"{'RSS MB/proc':>12} {'CPU ms/req: service':>20} {'db':>5}")
-    for name, runs in (("pgbench spread", pg_spread), ("pgbench hot", pg_hot)):
-        print(f"{name:24} {median(r[0] for r in runs):8.0f} {'':56} {median(r[1] for r in runs):5.2f}")
-    pg_spread = median(r[0] for r in pg_spread)
-    pg_hot = median(r[0] for r in pg_hot)
-    summary = None
-    for processes, spread, hot_runs, rss in rows:
-        for name, runs, base in (("spread", spread, pg_spread), ("hot", hot_runs, pg_hot)):
-            rate = median(r.rate for r in runs)
-            p50 = median(r.percentile(50) for r in runs) * 1000
-            p99 = median(r.percentile(99) for r in runs) * 1000
-            errors = sum(n for r in runs for status, n in r.statuses.items() if status != 200)
-            cpu = median(r.cpu / r.elapsed for r in runs)
-            service_ms = median(r.service_ms for r in runs)
-            database_ms = median(r.database_ms for r in runs)
-            print(f"{f'http {name}, {processes} proc':24} {rate:8.0f} {p50:7.1f} {p99:7.1f} {rate / base:6.2f} "
-                  f"{errors:7d} {cpu:8.0%} {max(rss):12.0f} {service_ms:20.2f} {database_ms:5.2f}")
-            if name == "spread":
-                summary = {"spread": rate / base, "p99": p99, "rss": max(rss)}
-            else:
-                summary["hot"] = rate / base
-    print(f"\nratio spread={summary['spread']:.2f} hot={summary['hot']:.2f} "
-          f"p99_ms={summary['p99']:.0f} rss_mb={summary['rss']:.0f}")
-    return 0
+    order = [f"pgbench {kind}{who}" for kind in KINDS for who in scripts]
+    order += [f"http {kind}, {who}" for kind in KINDS for who in (f"{args.processes[0]} proc", "reference", "peer")]
+    order += [f"http {kind}, {p} proc" for p in args.processes[1:] for kind in KINDS]
+    return {name: summarise(runs[name]) for name in order if name in runs}
+
+
+@dataclass
+class Target:
+    """A server the generator drives. accounts None: it takes the requests made for the
+    target before it (the reference service answers ours' very bytes)."""
+    label: str
+    url: str
+    pid: int | None           # its processes' CPU and RSS are measured (None: not ours to measure)
+    accounts: list = None     # [(userId, sessionToken)]; the hot runs take the first
+    key: tuple = None         # (kid, secret) the requests are signed with
+
+
+def http_runs(targets, db_pid, args, runs):
+    """--runs runs of each kind, the targets in turn; each run's figures added to runs."""
+    for _ in range(args.runs):
+        for kind in KINDS:
+            lists = None
+            for target in targets:
+                if target.accounts is not None:
+                    lists = debit_requests(urlsplit(target.url).netloc,
+                                           target.accounts if kind == "spread" else target.accounts[:1],
+                                           CONCURRENCY, int(args.seconds * 1_000), target.key)
+                runs.setdefault(f"http {kind}, {target.label}", []).append(
+                    http_run(target.url, target.pid, db_pid if target.pid else None, lists, args.seconds))
+            del lists
 
 
 if __name__ == "__main__":

@@ -1,32 +1,84 @@
 """The measuring tools run end to end (tiny sizes): their figures are only worth what they do."""
+import json
 import os
 import re
 import subprocess
 import sys
+import uuid
 
-from tests.support import ROOT
+from loadtests import reference_service
+from loadtests.bench import ReferenceService
+from tests.support import KEYS_ENCRYPTION_KEY, ROOT, Api, Ledger, signed
 
 
 def run_module(module, args, database_dsn):
-    env = dict(os.environ, DATABASE_URL=database_dsn)
+    # The key the test servers seal with: the bench seals a peer's key with it.
+    env = dict(os.environ, DATABASE_URL=database_dsn, KEYS_ENCRYPTION_KEY=KEYS_ENCRYPTION_KEY)
     run = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     return run.stdout
 
 
-def test_bench_compares_http_with_pgbench_and_ends_with_its_summary_line(database_dsn):
-    out = run_module("loadtests.bench", ["--wallets", "40", "--seconds", "1", "--runs", "1", "--processes", "1"],
-                     database_dsn)
-    rows = {line[:24].strip(): line[24:].split() for line in out.splitlines()
+def test_bench_measures_ours_beside_the_reference_and_a_peer_and_ends_with_the_ratio_line(database_dsn, server):
+    # The peer: this worker's running server, its wallets provisioned in its database.
+    out = run_module("loadtests.bench", ["--wallets", "40", "--seconds", "1", "--runs", "1", "--processes", "1",
+                                         "--peer", server.url, "--peer-dsn", database_dsn], database_dsn)
+    rows = {line[:28].strip(): line[28:].split() for line in out.splitlines()
             if line.startswith(("pgbench ", "http "))}
-    assert set(rows) == {"pgbench spread", "pgbench hot", "http spread, 1 proc", "http hot, 1 proc"}, out
+    assert list(rows) == ["pgbench spread", "pgbench spread, reference", "pgbench hot", "pgbench hot, reference",
+                          "http spread, 1 proc", "http spread, reference", "http spread, peer",
+                          "http hot, 1 proc", "http hot, reference", "http hot, peer"], out
     for kind in ("spread", "hot"):
-        rate, p50, p99, ratio, errors = (float(v) for v in rows[f"http {kind}, 1 proc"][:5])
-        pgbench_rate = float(rows[f"pgbench {kind}"][0])
-        assert rate > 0 and pgbench_rate > 0 and 0 < p50 <= p99 and errors == 0, out
-        assert abs(ratio - rate / pgbench_rate) <= 0.02, out  # both rates are printed rounded
-    assert re.fullmatch(r"ratio spread=\d+\.\d\d hot=\d+\.\d\d p99_ms=\d+ rss_mb=\d+", out.splitlines()[-1]), out
+        pgbench_ours, pgbench_reference = (float(rows[f"pgbench {kind}{who}"][0]) for who in ("", ", reference"))
+        assert pgbench_ours > 0 and pgbench_reference > 0, out
+        assert abs(float(rows[f"pgbench {kind}"][1]) - pgbench_ours / pgbench_reference) <= 0.02, out
+        reference_rate = float(rows[f"http {kind}, reference"][0])
+        for who in ("1 proc", "reference", "peer"):
+            cells = rows[f"http {kind}, {who}"]
+            if who == "reference":
+                cells.insert(3, None)   # no "vs ref" cell on the reference's own row
+            rate, p50, p99, versus, errors = cells[:5]
+            rate, p50, p99, errors = float(rate), float(p50), float(p99), int(errors)
+            assert rate > 0 and 0 < p50 <= p99 and errors == 0, out
+            if versus is not None:
+                assert abs(float(versus) - rate / reference_rate) <= 0.02, out  # both rates are printed rounded
+
+    *_, ratio = out.splitlines()
+    match = re.fullmatch(r"ratio db=(\d+\.\d\d) http=(\d+\.\d\d) hot=(\d+\.\d\d) p99=(\d+\.\d\d)", ratio)
+    assert match, out
+    db, http, hot, p99 = (float(v) for v in match.groups())
+    assert (db, http, hot) == (float(rows["pgbench spread"][1]), float(rows["http spread, 1 proc"][3]),
+                               float(rows["http hot, 1 proc"][3])), out
+    p99_ours, p99_reference = (float(rows[f"http spread, {who}"][2]) for who in ("1 proc", "reference"))
+    assert abs(p99 - p99_ours / p99_reference) <= 0.01 * p99 + 0.01, out
+    assert Ledger(database_dsn).query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench_reference%%'") == [], \
+        "the reference schema was left behind"
+
+
+def test_reference_service_checks_the_signature_replays_a_resend_and_refuses_an_overdraft(database_dsn):
+    schema = "bench_reference_" + uuid.uuid4().hex[:8]
+    key = ("ref-key", b"ref-secret")
+    reference_service.install(database_dsn, schema, [7], funds=5)
+    service = ReferenceService(database_dsn, schema, key, pool_size=2).start()
+    try:
+        def debit(transaction_id, amount, signing_key=key):
+            body = json.dumps({"sessionToken": "s", "userId": 7, "transactionId": transaction_id, "roundId": "r",
+                               "amount": amount, "currency": "USD"}).encode()
+            return Api(service.url).raw("/casino/debit", body, signed("/casino/debit", body, signing_key,
+                                                                      "x-casino-signature"))
+
+        assert debit("t1", 3, ("ref-key", b"another secret")).status_code == 401
+        first = debit("t1", 3)
+        assert (first.status_code, first.json()["balance"], first.headers.get("Idempotent-Replay")) == (200, 2, None)
+        resent = debit("t1", 3)
+        assert (resent.text, resent.headers["Idempotent-Replay"]) == (first.text, "true")
+        overdraft = debit("t2", 3)
+        assert (overdraft.status_code, overdraft.json()["error"]["code"]) == (422, "INSUFFICIENT_FUNDS")
+        assert Ledger(database_dsn).query(f"SELECT balance FROM {schema}.reference_wallets") == [(2,)]
+    finally:
+        service.stop()
+        reference_service.uninstall(database_dsn, schema)
 
 
 def test_service_cost_answers_every_debit_without_the_database(database_dsn):
