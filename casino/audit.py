@@ -109,6 +109,17 @@ SETTLEMENTS_OF_ANOTHER_WALLETS_BET = """
     ORDER BY t.id
 """
 
+# Round ids are each provider's own: a payout stands on a bet of its provider's round.
+PAYOUTS_WITHOUT_A_BET_OF_THEIR_PROVIDER = """
+    SELECT t.wallet_id, t.external_transaction_id, t.round_id
+    FROM CASINO_TRANSACTIONS t
+    WHERE t.transaction_type = 'credit' AND t.outcome = 'applied'
+      AND NOT EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS b
+                      WHERE b.provider_id = t.provider_id AND b.wallet_id = t.wallet_id
+                        AND b.round_id = t.round_id AND b.transaction_type = 'debit' AND b.outcome = 'applied')
+    ORDER BY t.id
+"""
+
 
 def find_violations(cur):
     """Human-readable violations; empty when the ledger is sound."""
@@ -149,6 +160,10 @@ def find_violations(cur):
     cur.execute(SETTLEMENTS_OF_ANOTHER_WALLETS_BET)
     for wallet_id, kind, transaction_id, bet_id, bet_wallet_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: {kind} {transaction_id} settled bet {bet_id} of wallet {bet_wallet_id}")
+    cur.execute(PAYOUTS_WITHOUT_A_BET_OF_THEIR_PROVIDER)
+    for wallet_id, transaction_id, round_id in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: payout {transaction_id} was applied to round {round_id}, "
+                        f"which holds no accepted bet of its provider")
     return problems
 
 

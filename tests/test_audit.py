@@ -148,3 +148,13 @@ def test_a_refund_of_another_wallets_bet_is_named(books):
     write(ledger, other_token, "rollback", "rb", related="bet")
     assert violations(dsn) == [
         f"VIOLATION wallet {other_wallet}: rollback rb settled bet bet of wallet {wallet}"]
+
+
+def test_a_payout_on_another_providers_round_is_named(books):
+    dsn, ledger, [(wallet, token), _] = books
+    write(ledger, token, "debit", "bet")
+    user_id = ledger.query("SELECT user_id FROM CASINO_GAME_SESSIONS WHERE token = %s", token)[0][0]
+    intruder_token = ledger.session(user_id, wallet, ledger.game())   # the same wallet, another provider
+    write(ledger, intruder_token, "credit", "win")
+    assert violations(dsn) == [
+        f"VIOLATION wallet {wallet}: payout win was applied to round r1, which holds no accepted bet of its provider"]

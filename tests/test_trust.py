@@ -221,3 +221,17 @@ def test_a_key_rotated_under_live_traffic_fails_no_call(api, ledger, database_ds
     assert statuses and set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
     assert ledger.balance(player["wallet"])[0] == 10_000 - len(statuses)
     assert ledger.violations() == []
+
+
+def test_round_ids_are_each_providers_own(api, ledger, player):
+    """Another provider with a session on the same wallet can neither pay into this
+    provider's round nor, by paying, close it to this provider's rollbacks."""
+    intruder_token = ledger.session(player["user"], player["wallet"], ledger.game())
+    assert api.casino("debit", bet(player, "own-bet", 100)).status_code == 200
+    for amount in (0, 5_000):
+        r = api.casino("credit", {**bet(player, f"intruder-win-{amount}", amount), "sessionToken": intruder_token})
+        assert (r.status_code, code(r)) == (404, "ROUND_NOT_FOUND")
+    r = api.casino("rollback", {"sessionToken": player["token"], "userId": player["user"], "transactionId": "own-rb",
+                                "originalTransactionId": "own-bet", "roundId": "r1"})
+    assert r.status_code == 200 and r.json()["balance"] == 10_000
+    assert ledger.balance(player["wallet"])[0] == 10_000

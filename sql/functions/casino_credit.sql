@@ -41,7 +41,7 @@ BEGIN
                      AND r.transaction_type = 'rollback' AND r.playable_movement > 0))
         INTO v_accepted, v_live
         FROM CASINO_TRANSACTIONS b
-        WHERE b.wallet_id = c.wallet AND b.round_id = p_round_id
+        WHERE b.wallet_id = c.wallet AND b.round_id = p_round_id AND b.provider_id = c.provider
           AND b.transaction_type = 'debit' AND b.outcome = 'applied';
         IF v_accepted = 0 THEN
             refusal_status := 404; refusal_code := 'ROUND_NOT_FOUND';

@@ -35,7 +35,7 @@ BEGIN
                      AND r.related_external_transaction_id = b.external_transaction_id
                      AND r.transaction_type = 'rollback' AND r.playable_movement > 0) AS rolled_back,
            EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS p
-                   WHERE p.wallet_id = b.wallet_id AND p.round_id = b.round_id
+                   WHERE p.wallet_id = b.wallet_id AND p.round_id = b.round_id AND p.provider_id = b.provider_id
                      AND p.transaction_type = 'credit' AND p.outcome = 'applied') AS round_paid
     INTO bet
     FROM CASINO_TRANSACTIONS b
