@@ -20,7 +20,7 @@ class CasinoRequestHandler(JsonHandler):
 class LaunchHandler(CasinoRequestHandler):
     summary = "Provider side of a launch: customer and provider session, with the bet limits"
     answer = obj(providerSessionId=STRING, gameId=STRING, currency=STRING, minBet=INTEGER, maxBet=INTEGER)
-    refusals = {403: ["GAME_DISABLED", "CASINO_MISMATCH"], 404: ["GAME_NOT_FOUND"]}
+    refusals = {403: ["GAME_DISABLED", "CASINO_MISMATCH"], 404: ["GAME_NOT_FOUND"], 409: ["IDEMPOTENCY_CONFLICT"]}
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "gameId": IDENTIFIER,
               "currency": CURRENCY, "casinoCode": IDENTIFIER}
 

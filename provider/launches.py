@@ -17,12 +17,14 @@ UPSERT_CUSTOMER = """
     RETURNING id
 """
 
-# One provider session per casino session: a launch the casino resends gets the same one.
+# One provider session per casino session (a token is unique within its casino only): a
+# launch the casino resends gets the same one.
 CREATE_SESSION = """
-    INSERT INTO PROVIDER_SESSIONS (provider_session_id, customer_id, game_id, casino_session_token, currency)
-    VALUES (%s, %s, %s, %s, %s)
-    ON CONFLICT (casino_session_token) DO UPDATE SET casino_session_token = EXCLUDED.casino_session_token
-    RETURNING provider_session_id
+    INSERT INTO PROVIDER_SESSIONS (provider_session_id, customer_id, game_id, casino_code, casino_session_token,
+                                   currency)
+    VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (casino_code, casino_session_token) DO UPDATE SET casino_code = EXCLUDED.casino_code
+    RETURNING provider_session_id, customer_id, game_id, currency
 """
 
 SESSION = """
@@ -63,9 +65,13 @@ def launch(cur, casino_code, req):
         raise ApiError(403, "GAME_DISABLED", "the game is disabled")
     cur.execute(UPSERT_CUSTOMER, ("JQ-" + secrets.token_hex(8), req["casinoCode"], str(req["userId"])))
     customer_id = cur.fetchone()[0]
-    cur.execute(CREATE_SESSION, ("ps-" + secrets.token_urlsafe(16), customer_id, game_pk,
+    cur.execute(CREATE_SESSION, ("ps-" + secrets.token_urlsafe(16), customer_id, game_pk, casino_code,
                                  req["sessionToken"], req["currency"]))
-    return {"providerSessionId": cur.fetchone()[0], "gameId": code, "currency": req["currency"],
+    provider_session_id, *launched = cur.fetchone()
+    if launched != [customer_id, game_pk, req["currency"]]:
+        raise ApiError(409, "IDEMPOTENCY_CONFLICT", "this sessionToken was launched before for another player, "
+                                                    "game or currency")
+    return {"providerSessionId": provider_session_id, "gameId": code, "currency": req["currency"],
             "minBet": min_bet, "maxBet": max_bet}
 
 

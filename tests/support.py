@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import requests
 
+import provider.credentials
 from casino import credentials, players, sessions
 from wire.secretbox import SecretBox
 from wire.signing import sign_v1, sign_v2
@@ -210,6 +211,20 @@ class Ledger:
         return self.run(lambda cur: (cur.execute("""
             INSERT INTO CASINO_GAME_PROVIDERS (code, name, allows_v1) VALUES ('JAQPOT', 'Jaqpot Games', true)
             ON CONFLICT (code) DO UPDATE SET code = EXCLUDED.code RETURNING id"""), cur.fetchone()[0])[1])
+
+    def other_casino(self):
+        """A second casino at the provider: (its code, its key to call the provider). The
+        provider's key at it is one this casino also accepts as JAQPOT's, so the callbacks
+        of its rounds land here."""
+        code = "OTHER-" + uuid.uuid4().hex[:6]
+
+        def create(cur):
+            casino_key = provider.credentials.add_key(cur, BOX, set(), code, "casino")
+            kid, secret = provider.credentials.add_key(cur, BOX, set(), code, "provider")
+            credentials.add_key(cur, BOX, set(), "JAQPOT", "provider", kid, secret)
+            return code, (casino_key[0], casino_key[1].encode())
+        self.demo_provider()
+        return self.run(create)
 
     def launchable_game(self, min_bet=10, max_bet=10_000, currency="USD", at_provider=True,
                         provider_active=True, endpoint=None):

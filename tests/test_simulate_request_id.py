@@ -4,9 +4,7 @@ import uuid
 
 import pytest
 
-import casino.credentials
-import provider.credentials
-from tests.support import BOX, Api, parallel
+from tests.support import Api, parallel
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
@@ -66,23 +64,10 @@ def test_a_requestId_used_for_another_session_is_a_conflict(api, ledger, launche
     assert ledger.balance(launched["wallet"])[0] == 5_200
 
 
-def other_casino(ledger):
-    """A second casino at the provider: its key (to call the provider), and the provider's
-    key at it, which this test's casino also accepts as JAQPOT's, so its callbacks land."""
-    code = "OTHER-" + uuid.uuid4().hex[:6]
-
-    def create(cur):
-        casino_key = provider.credentials.add_key(cur, BOX, set(), code, "casino")
-        kid, secret = provider.credentials.add_key(cur, BOX, set(), code, "provider")
-        casino.credentials.add_key(cur, BOX, set(), "JAQPOT", "provider", kid, secret)
-        return code, (casino_key[0], casino_key[1].encode())
-    return ledger.run(create)
-
-
 def test_the_same_requestId_from_another_casino_is_another_request(api, ledger, launched):
     assert api.provider("simulate", launched["body"]).status_code == 200
     # A session of the same player opened by another casino (as the provider sees it).
-    casino_code, key = other_casino(ledger)
+    casino_code, key = ledger.other_casino()
     token = ledger.session(launched["userId"], launched["wallet"], launched["game"])
     game_code = ledger.query("SELECT provider_game_id FROM CASINO_GAMES WHERE id = %s", launched["game"])[0][0]
     other = api.provider("launch", {"sessionToken": token, "userId": launched["userId"], "gameId": game_code,

@@ -235,3 +235,20 @@ def test_round_ids_are_each_providers_own(api, ledger, player):
                                 "originalTransactionId": "own-bet", "roundId": "r1"})
     assert r.status_code == 200 and r.json()["balance"] == 10_000
     assert ledger.balance(player["wallet"])[0] == 10_000
+
+
+def test_a_casino_can_neither_read_nor_take_over_another_casinos_provider_session(api, ledger):
+    game = ledger.launchable_game()
+    user_id, _ = ledger.player(funds=1_000)
+    launched = api.client("launchGame", {"userId": user_id, "gameId": game}).json()
+    game_code = ledger.query("SELECT provider_game_id FROM CASINO_GAMES WHERE id = %s", game)[0][0]
+    other_code, other_key = ledger.other_casino()
+    body = {"sessionToken": launched["sessionToken"], "userId": user_id, "gameId": game_code, "currency": "USD"}
+    theirs = api.provider("launch", {**body, "casinoCode": other_code}, key=other_key)
+    assert theirs.status_code == 200
+    assert theirs.json()["providerSessionId"] != launched["providerSessionId"]   # its own, not ours
+    # Our own resend of the launch still finds our session; other content under the token is refused.
+    ours = api.provider("launch", {**body, "casinoCode": "DEMO-CASINO"})
+    assert ours.json()["providerSessionId"] == launched["providerSessionId"]
+    r = api.provider("launch", {**body, "casinoCode": "DEMO-CASINO", "currency": "EUR"})
+    assert (r.status_code, code(r)) == (409, "IDEMPOTENCY_CONFLICT")

@@ -118,22 +118,23 @@ class KeyRing:
         signature = parse(header_value)
         key = None
         if signature is not None and signature.fresh(now, self.tolerance):
-            if signature.version == 1:
-                key = next((k for k in self._set.verifying.values()
-                            if k.allows_v1 and signature.matches(k.secret, method, path, body)), None)
-            else:
-                candidate = self._set.verifying.get(signature.kid)
-                if candidate is None or candidate.counterpart_id is None:
-                    # A key (or the environment key's counterpart) added a moment ago: load
-                    # what was committed before this request arrived. Made-up ids cost one
-                    # shared load at a time, never more.
-                    await self.keys.reload_since(time.monotonic())
-                    candidate = self._set.verifying.get(signature.kid)
-                if candidate is not None and signature.matches(candidate.secret, method, path, body):
-                    key = candidate
+            key = self._match(signature, method, path, body)
+            if key is None or key.counterpart_id is None:
+                # A key (or the environment key's counterpart row) added a moment ago: load
+                # what was committed before this request arrived. However many bad
+                # signatures arrive, one shared load runs at a time.
+                await self.keys.reload_since(time.monotonic())
+                key = self._match(signature, method, path, body)
         if key is None:
             raise ApiError(401, "INVALID_SIGNATURE", f"missing, stale or wrong {self.header} header")
         return key
+
+    def _match(self, signature, method, path, body):
+        if signature.version == 1:
+            return next((k for k in self._set.verifying.values()
+                         if k.allows_v1 and signature.matches(k.secret, method, path, body)), None)
+        candidate = self._set.verifying.get(signature.kid)
+        return candidate if candidate is not None and signature.matches(candidate.secret, method, path, body) else None
 
     def signer(self, counterpart) -> Key | None:
         """Our newest active key for calls to `counterpart`, or None when we hold none."""
