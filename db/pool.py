@@ -12,36 +12,74 @@ psycopg2 fills parameters into the statement text on the client, so PostgreSQL's
 a failed statement would hold session tokens and ids. The pool's connections therefore
 ask the server not to log the text of failing statements (log_min_error_statement =
 panic); a role that may not set it gets connections without, and one warning.
+
+No call waits for ever (DB_CALL_TIMEOUT, default 10 s, counted from the moment the call is
+queued). PostgreSQL's own timeouts cannot promise that: statement_timeout is switched off
+before a commit starts, so a commit waiting for a synchronous standby that is gone waits
+for ever; lock_timeout bounds lock waits only; tcp_user_timeout and keepalives notice a dead
+host but not a live one whose PostgreSQL stopped answering. So the bound is kept here:
+  - at the deadline a watchdog sends the running statement a cancel request (libpq's, which
+    PgBouncer forwards too). A lock wait then fails and rolls back; a commit waiting for
+    its standby stops waiting but stays committed on the primary, with only a WARNING;
+  - a call that was cancelled is answered 503 whatever came back: its outcome is unknown
+    to the caller, whose resend (same transactionId) gets the stored answer later;
+  - CANCEL_GRACE after the deadline, a call still running (the server answers nothing, not
+    even the cancel) has its socket shut down, which frees the thread, and the caller has
+    had its 503 already: the IOLoop side never waits longer than the deadline plus the grace.
+A commit whose replication wait someone else cancelled (pg_cancel_backend) is caught by its
+WARNING and answered 503 too.
 """
+import ctypes
+import asyncio
 import logging
+import os
+import socket
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
+import psycopg2.pool
 from prometheus_client import Counter, Gauge
-from psycopg2.pool import ThreadedConnectionPool
-from tornado.ioloop import IOLoop
 
 log = logging.getLogger(__name__)
 
 # Deadlocks and serialization failures are retried: the transaction was rolled back whole.
 MAX_CONFLICT_ATTEMPTS = 5
 
+DEFAULT_CALL_TIMEOUT = 10.0
+# After the cancel, how long a call may take to come back before its socket is shut.
+CANCEL_GRACE = 1.0
+# The text of PostgreSQL's warning for a commit that stopped waiting for its standby.
+SYNC_REP_CANCELLED = "wait for synchronous replication"
+
+
+def call_timeout_from_environment():
+    return float(os.environ.get("DB_CALL_TIMEOUT", DEFAULT_CALL_TIMEOUT))
+
 
 IN_USE = Gauge("db_pool_connections_in_use", "Connections lent to a call", multiprocess_mode="livesum")
 WAITING = Gauge("db_pool_calls_waiting", "Calls queued for a connection", multiprocess_mode="livesum")
-ERRORS = Counter("db_errors_total", "Database trouble: conflict_retry, connection_lost, unavailable", ["kind"])
+ERRORS = Counter("db_errors_total",
+                 "Database trouble: conflict_retry, connection_lost, timeout, unavailable", ["kind"])
 
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached, or a commit's outcome is unknown. Answer 503."""
 
 
+
+
+
+
+
+
 QUIET_ERRORS = "-c log_min_error_statement=panic"
 
 
-class _QuietPool(ThreadedConnectionPool):
+class _QuietPool(psycopg2.pool.ThreadedConnectionPool):
     """Opens connections with QUIET_ERRORS added to the DSN's own options, until the server
     refuses them for this role; from then on, without."""
 
@@ -68,15 +106,114 @@ class _QuietPool(ThreadedConnectionPool):
             return super()._connect(key)
 
 
+def _libpq():
+    """The libpq psycopg2 itself runs on (psycopg2-binary bundles its own), for its cancel."""
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "libpq" in line and line.rstrip().endswith(tuple("0123456789"))}
+    for path in sorted(paths):
+        lib = ctypes.CDLL(path)
+        lib.PQgetCancel.restype = ctypes.c_void_p
+        lib.PQgetCancel.argtypes = [ctypes.c_void_p]
+        lib.PQcancel.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+        lib.PQfreeCancel.argtypes = [ctypes.c_void_p]
+        return lib
+    return None
+
+
+try:
+    LIBPQ = _libpq()
+except OSError:
+    LIBPQ = None
+
+
+def _cancel_handle(conn):
+    """A copy of what a cancel request needs (address, backend key), which outlives conn."""
+    if LIBPQ is None or conn.closed:
+        return None
+    return LIBPQ.PQgetCancel(conn.pgconn_ptr)
+
+
+def _send_cancel(handle):
+    # ctypes lets go of the GIL for the call; psycopg2's own conn.cancel() does not, and
+    # libpq waits for the server to acknowledge, which a frozen server never does: the
+    # whole process would stop with it.
+    if handle:
+        try:
+            LIBPQ.PQcancel(handle, ctypes.create_string_buffer(256), 256)
+        finally:
+            LIBPQ.PQfreeCancel(handle)
+
+
+class _Call:
+    """One database call: its deadline, the connection it runs on, what the watchdog did."""
+    __slots__ = ("deadline", "conn", "cancelled", "severed")
+
+    def __init__(self, deadline):
+        self.deadline = deadline
+        self.conn = None
+        self.cancelled = False      # a cancel request was sent: the outcome is unknown
+        self.severed = False
+
+
+class _Watchdog:
+    """One thread per Database that cancels, then cuts off, calls past their deadline."""
+
+    def __init__(self, grace):
+        self.grace = grace
+        self.lock = threading.Lock()
+        self.calls = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="db-watchdog", daemon=True)
+        self._thread.start()
+
+    def attach(self, call, conn):
+        with self.lock:
+            call.conn = conn
+            self.calls.add(call)
+
+    def detach(self, call):
+        with self.lock:
+            self.calls.discard(call)
+
+    def stop(self):
+        self._stop.set()
+
+    def _loop(self):
+        while not self._stop.wait(0.05):
+            now = time.monotonic()
+            with self.lock:
+                for call in self.calls:
+                    if now >= call.deadline and not call.cancelled:
+                        call.cancelled = True
+                        threading.Thread(target=_send_cancel, args=(_cancel_handle(call.conn),),
+                                         name="db-cancel", daemon=True).start()
+                    if now >= call.deadline + self.grace and not call.severed:
+                        call.severed = True
+                        _shut_socket(call.conn)
+
+
+def _shut_socket(conn):
+    """Wake a thread blocked reading from a server that answers nothing: its libpq call
+    fails at once and the connection counts as broken."""
+    try:
+        with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, psycopg2.Error):
+        pass
+
+
 class Database:
-    def __init__(self, dsn, size=8, application_name="casino"):
+    def __init__(self, dsn, size=8, application_name="casino", call_timeout=None):
         self.size = size
+        self.call_timeout = call_timeout_from_environment() if call_timeout is None else call_timeout
         self._pool = _QuietPool(
             size, dsn,
             application_name=application_name,
             connect_timeout=5,
-            # A dead peer is noticed in seconds, not after the kernel's two hours.
+            # A dead peer is noticed in seconds, not after the kernel's two hours; data sent
+            # and never acknowledged fails the connection within the call's bound.
             keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
+            tcp_user_timeout=int(self.call_timeout * 1000),
         )
         # psycopg2's pool closes a returned connection when it already keeps `minconn`
         # idle ones, and opens `minconn` at construction. Starting at 0 and raising it
@@ -84,52 +221,81 @@ class Database:
         # start) and then keeps every one of them.
         self._pool.minconn = size
         self._executor = ThreadPoolExecutor(size, thread_name_prefix="db")
+        self._watchdog = _Watchdog(CANCEL_GRACE)
+        self._local = threading.local()
 
     async def transaction(self, fn, *args):
-        """Run fn(cursor, *args) in one transaction on a worker thread; return its result."""
-        WAITING.inc()
-        return await IOLoop.current().run_in_executor(self._executor, self.run_sync, False, fn, *args)
+        """Run fn(cursor, *args) in one transaction on a worker thread; return its result.
+        Raises DatabaseUnavailable when it cannot finish within call_timeout."""
+        return await self._submit(False, fn, args)
 
     async def statement(self, fn, *args):
         """Run fn(cursor, *args), which issues exactly one statement, in autocommit mode:
         the statement is its own transaction, and the call costs one round trip (no BEGIN,
         no COMMIT). fn must be idempotent: after a lost connection it runs again."""
-        WAITING.inc()
-        return await IOLoop.current().run_in_executor(self._executor, self.run_sync, True, fn, *args)
+        return await self._submit(True, fn, args)
 
-    def run_sync(self, autocommit, fn, *args):
+    async def _submit(self, autocommit, fn, args):
+        call = _Call(time.monotonic() + self.call_timeout)
+        WAITING.inc()
+        future = self._executor.submit(self.run_sync, call, autocommit, fn, *args)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.call_timeout + CANCEL_GRACE)
+        except asyncio.TimeoutError:
+            if future.cancel():     # still queued: it will never run
+                WAITING.dec()
+            ERRORS.labels("timeout").inc()
+            raise DatabaseUnavailable(f"no answer from the database within {self.call_timeout:g}s") from None
+
+    def run_sync(self, call, autocommit, fn, *args):
         WAITING.dec()
+        self._local.call = call
         try:
             return self._run(autocommit, fn, *args)
         except DatabaseUnavailable:
             ERRORS.labels("unavailable").inc()
             raise
+        finally:
+            self._local.call = None
 
     def _run(self, autocommit, fn, *args):
         conflicts = 0
         # A restart of PostgreSQL leaves every pooled connection dead; each attempt throws
         # one away, so size + 1 attempts always reach a fresh connection or a refusal.
         lost = 0
+        call = getattr(self._local, "call", None) or _Call(time.monotonic() + self.call_timeout)
         while True:
+            if time.monotonic() >= call.deadline:
+                ERRORS.labels("timeout").inc()
+                raise DatabaseUnavailable(f"no answer from the database within {self.call_timeout:g}s")
             conn = self._checkout()
             if conn.autocommit != autocommit:
                 conn.autocommit = autocommit
+            del conn.notices[:]
+            self._watchdog.attach(call, conn)
             try:
                 with conn.cursor() as cur:
                     result = fn(cur, *args)
+                    self._settled(call)
             except psycopg2.errors.TransactionRollbackError:
-                self._checkin(conn)
+                self._checkin(conn, call)
                 ERRORS.labels("conflict_retry").inc()
                 conflicts += 1
                 if conflicts >= MAX_CONFLICT_ATTEMPTS:
                     raise DatabaseUnavailable("transaction kept conflicting")
                 continue
+            except DatabaseUnavailable:
+                self._checkin(conn, call)
+                raise
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 broken = conn.closed != 0
-                self._checkin(conn)
+                self._checkin(conn, call)
                 # In a transaction, the statement failed before COMMIT was sent, so nothing
                 # was applied; in autocommit, fn is idempotent. Either way a new connection
-                # may try again.
+                # may try again -- unless the watchdog stopped it: its time is up.
+                if call.cancelled:
+                    ERRORS.labels("timeout").inc()
+                    raise DatabaseUnavailable(f"cancelled after {self.call_timeout:g}s: {exc}".strip()) from exc
                 if broken:
                     ERRORS.labels("connection_lost").inc()
                 if broken and lost <= self.size:
@@ -137,18 +303,32 @@ class Database:
                     continue
                 raise DatabaseUnavailable(str(exc).strip()) from exc
             except BaseException:
-                self._checkin(conn)
+                self._checkin(conn, call)
                 raise
             try:
                 if not autocommit:
                     conn.commit()
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                    self._settled(call)
+            except (psycopg2.OperationalError, psycopg2.InterfaceError, DatabaseUnavailable) as exc:
                 # Whether the commit landed is unknown: never retry here. The caller gets
                 # 503 and resends with the same transactionId, which the ledger makes safe.
-                self._checkin(conn)
+                self._checkin(conn, call)
+                if isinstance(exc, DatabaseUnavailable):
+                    raise
                 raise DatabaseUnavailable(str(exc).strip()) from exc
-            self._checkin(conn)
+            self._checkin(conn, call)
             return result
+
+    def _settled(self, call):
+        """After a statement or commit came back without error: refuse to report as done
+        what may not be. A cancelled call may have committed or not; a commit whose wait
+        for its synchronous standby was cancelled (by us or anyone) is on the primary only,
+        and would be lost with it."""
+        if call.cancelled:
+            ERRORS.labels("timeout").inc()
+            raise DatabaseUnavailable(f"cancelled after {self.call_timeout:g}s; outcome unknown")
+        if any(SYNC_REP_CANCELLED in notice for notice in call.conn.notices):
+            raise DatabaseUnavailable("commit not confirmed by the synchronous standby; outcome unknown")
 
     def _checkout(self):
         try:
@@ -158,8 +338,14 @@ class Database:
         IN_USE.inc()
         return conn
 
-    def _checkin(self, conn):
+    def _checkin(self, conn, call=None):
         IN_USE.dec()
+        if call is not None:
+            self._watchdog.detach(call)
+            if call.cancelled and not conn.closed:
+                # A cancel request may still be on its way and would hit the connection's
+                # next call: a connection that was cancelled is not used again.
+                conn.close()
         if conn.closed:
             self._pool.putconn(conn, close=True)
             return
@@ -172,4 +358,5 @@ class Database:
 
     def close(self):
         self._executor.shutdown(wait=True)
+        self._watchdog.stop()
         self._pool.closeall()

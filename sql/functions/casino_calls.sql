@@ -100,6 +100,14 @@ BEGIN
         WHERE t.provider_id = provider AND t.external_transaction_id = p_transaction_id;
         IF v_fingerprint = p_fingerprint THEN
             replay := true;
+            -- The stored answer may be a commit the synchronous standby never confirmed (its
+            -- wait was cancelled: the caller got 503). A row lock writes WAL, so this
+            -- transaction's commit waits for the standby, which then holds everything
+            -- before it, the replayed row included: a replay is never answered from the
+            -- primary alone.
+            PERFORM 1 FROM CASINO_TRANSACTIONS t
+            WHERE t.provider_id = provider AND t.external_transaction_id = p_transaction_id
+            FOR KEY SHARE;
         ELSE
             status := 409; body := NULL; error_code := 'IDEMPOTENCY_CONFLICT';
         END IF;
