@@ -238,7 +238,7 @@ class Database:
     async def _submit(self, autocommit, fn, args):
         call = _Call(time.monotonic() + self.call_timeout)
         WAITING.inc()
-        future = self._executor.submit(self.run_sync, call, autocommit, fn, *args)
+        future = self._executor.submit(self.run_sync, autocommit, fn, *args, call=call)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.call_timeout + CANCEL_GRACE)
         except asyncio.TimeoutError:
@@ -247,7 +247,9 @@ class Database:
             ERRORS.labels("timeout").inc()
             raise DatabaseUnavailable(f"no answer from the database within {self.call_timeout:g}s") from None
 
-    def run_sync(self, call, autocommit, fn, *args):
+    def run_sync(self, autocommit, fn, *args, call=None):
+        """Run fn on this thread (a worker's); call carries the deadline of a call queued
+        from the IOLoop, else one starts now."""
         WAITING.dec()
         self._local.call = call
         try:
