@@ -50,13 +50,17 @@ class NoDatabase(RuntimeError):
     """A tool that works on an existing database found none."""
 
 
-UNUSABLE = (NoDatabase, psycopg2.errors.UndefinedTable)
+# What a command-line tool reports in one line (why_unusable) and exits 2 for: no
+# database, one it cannot reach, one not migrated, a data directory it cannot use.
+UNUSABLE = (NoDatabase, psycopg2.errors.UndefinedTable, psycopg2.OperationalError, DataDirectoryError)
 
 
 def why_unusable(exc):
     """One line for a command-line tool that found no database, or one not migrated."""
     if isinstance(exc, psycopg2.errors.UndefinedTable):
         return f"{str(exc).splitlines()[0]}: the schema is not migrated (python -m sql.migrate)"
+    if isinstance(exc, psycopg2.OperationalError):
+        return f"cannot reach the database: {' '.join(str(exc).split()) or type(exc).__name__}"
     return str(exc)
 
 
