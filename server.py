@@ -120,7 +120,7 @@ def run(settings):
     if processes > 1:
         holder, sockets = hold_port(settings.host, settings.port), None
     else:
-        holder, sockets = None, listen(settings.host, settings.port)
+        holder, sockets = None, listen(settings.host, settings.port, reuse_port=settings.worker)
     try:
         with database_from_environment(settings.data_dir, exclusive=not settings.worker,
                                        database_url=settings.database_url) as database:
@@ -154,10 +154,10 @@ def main(argv=None):
     logs.configure(settings.log_format, level)
     try:
         exit_code = run(settings)
-    except SettingsError as exc:
+    except (SettingsError, SecretBoxError) as exc:   # SecretBoxError: KEYS_ENCRYPTION_KEY opens no key
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (StartupError, DataDirectoryError, MigrationError, SecretBoxError) as exc:
+    except (StartupError, DataDirectoryError, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except UNUSABLE as exc:

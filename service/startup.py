@@ -42,10 +42,11 @@ def _bind_error(host, port, exc):
     return StartupError(f"cannot listen on {where}: {exc.strerror or exc}")
 
 
-def listen(host, port):
-    """The listening sockets of a single-process server."""
+def listen(host, port, reuse_port=False):
+    """The listening sockets of a single-process server, or (reuse_port) of a --processes
+    worker joining the port its supervisor holds."""
     try:
-        return tornado.netutil.bind_sockets(port, host, backlog=transport.LISTEN_BACKLOG)
+        return tornado.netutil.bind_sockets(port, host, reuse_port=reuse_port, backlog=transport.LISTEN_BACKLOG)
     except OSError as exc:
         raise _bind_error(host, port, exc) from None
 
