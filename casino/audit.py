@@ -1,6 +1,8 @@
 """The ledger's invariants, checked against the database.
 
-    python -m casino.audit        exit 0 when clean; else prints each violation, exit 1
+    python -m casino.audit        exit 0 when clean; else prints each violation, exit 1;
+                                  exit 2 (one line) when there is no database to audit or
+                                  it cannot be reached
 
   1. every wallet's playable and redeemable balances equal the sums of its ledger
      movements (deposits, bets, payouts, refunds): the ledger explains every cent;

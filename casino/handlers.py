@@ -99,8 +99,8 @@ class LaunchGameHandler(JsonHandler):
     schema = {"userId": ENTITY_ID, "gameId": ENTITY_ID, "currency": CURRENCY.optional()}
 
     async def post(self):
-        _, answer = await launch_game(self.settings["db"], self.settings["provider_link"],
-                                      self.settings["casino_code"], self.body)
+        _, answer = await launch_game(self.db, self.provider_link, self.settings["casino_code"], self.body,
+                                      self.request_id)
         self.render_json(200, answer)
 
 
@@ -117,8 +117,8 @@ class SimulateRoundHandler(JsonHandler):
 
     async def post(self):
         with self.settings["simulate_limit"].slot():
-            answer = await simulate_round(self.settings["db"], self.settings["provider_link"],
-                                          self.settings["casino_code"], self.body)
+            answer = await simulate_round(self.db, self.provider_link, self.settings["casino_code"], self.body,
+                                          self.request_id)
         self.render_json(200, answer)
 
 

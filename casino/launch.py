@@ -70,11 +70,11 @@ def _is_round(answer):
             and "finalBalance" in answer and (final is None or type(final) is int))
 
 
-async def launch_game(db, link, casino_code, req):
+async def launch_game(db, link, casino_code, req, request_id=None):
     pending = await db.transaction(prepare_launch, req)
     answer = await link.call(pending.provider_code, pending.provider_endpoint, "launch", {
         "sessionToken": pending.token, "userId": pending.user_id, "gameId": pending.provider_game_id,
-        "currency": pending.currency, "casinoCode": casino_code})
+        "currency": pending.currency, "casinoCode": casino_code}, request_id)
     provider_session_id = (answer or {}).get("providerSessionId")
     if not IDENTIFIER.check(provider_session_id):
         raise _unavailable()
@@ -84,13 +84,13 @@ async def launch_game(db, link, casino_code, req):
                      "currency": pending.currency, "balance": pending.balance}
 
 
-async def simulate_round(db, link, casino_code, req):
-    pending, launched = await launch_game(db, link, casino_code, req)
+async def simulate_round(db, link, casino_code, req, request_id=None):
+    pending, launched = await launch_game(db, link, casino_code, req, request_id)
     # A fresh requestId per call: the provider plays at most one round for it, so a
     # replayed simulate body cannot play again.
     result = await link.call(pending.provider_code, pending.provider_endpoint, "simulate", {
         "providerSessionId": launched["providerSessionId"], "sessionToken": pending.token,
-        "userId": pending.user_id, "requestId": "sim-" + uuid.uuid4().hex})
+        "userId": pending.user_id, "requestId": "sim-" + uuid.uuid4().hex}, request_id)
     if result is None or not _is_round(result):
         raise _unavailable()
     return {"sessionToken": pending.token, "providerSessionId": launched["providerSessionId"],

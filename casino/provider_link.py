@@ -29,14 +29,18 @@ class ProviderLink:
             return None
         return {"x-provider-signature": sign_v2(key.secret, key.kid, "POST", path, data)}
 
-    async def call(self, provider_code, api_endpoint, operation, body):
-        """The provider's 200 answer as a dict, or None when it gave no usable one."""
+    async def call(self, provider_code, api_endpoint, operation, body, request_id=None):
+        """The provider's 200 answer as a dict, or None when it gave no usable one.
+        request_id: sent as X-Request-Id, so one id follows a launch or a round across
+        both systems (the provider passes it on to its callbacks)."""
         url = f"{(api_endpoint or self.hosted_url).rstrip('/')}/{operation}"
         data = json.dumps(body, separators=(",", ":")).encode()
         signature = self._signed_headers(provider_code, urlsplit(url).path, data)
         if signature is None:     # we hold no key at that provider: it could not believe us
             return None
         headers = {"Content-Type": "application/json", **signature}
+        if request_id:
+            headers["X-Request-Id"] = request_id
         response = await self.http.post(url, data, headers, request_timeout=self.timeouts[operation])
         if response is None or response.code != 200:
             return None

@@ -1,5 +1,6 @@
 """Which PostgreSQL to use: DATABASE_URL when set, else the embedded server."""
 import contextlib
+import logging
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -8,7 +9,9 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.sql
 
-from .embedded import EmbeddedPostgres
+from .embedded import DataDirectoryError, EmbeddedPostgres
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DATA_DIR = "./.data/postgres"
 EMBEDDED_DATABASE = "casino"
@@ -47,26 +50,34 @@ class NoDatabase(RuntimeError):
     """A tool that works on an existing database found none."""
 
 
-UNUSABLE = (NoDatabase, psycopg2.errors.UndefinedTable)
+# What a command-line tool reports in one line (why_unusable) and exits 2 for: no
+# database, one it cannot reach, one not migrated, a data directory it cannot use.
+UNUSABLE = (NoDatabase, psycopg2.errors.UndefinedTable, psycopg2.OperationalError, DataDirectoryError)
 
 
 def why_unusable(exc):
     """One line for a command-line tool that found no database, or one not migrated."""
     if isinstance(exc, psycopg2.errors.UndefinedTable):
         return f"{str(exc).splitlines()[0]}: the schema is not migrated (python -m sql.migrate)"
+    if isinstance(exc, psycopg2.OperationalError):
+        return f"cannot reach the database: {' '.join(str(exc).split()) or type(exc).__name__}"
     return str(exc)
 
 
 @contextlib.contextmanager
-def database_from_environment(data_dir=None, attach=None):
-    """Yield where the database is; an embedded server started here is stopped on exit
-    (one that was already running, e.g. under a live service, is left running).
+def database_from_environment(data_dir=None, attach=None, exclusive=False, database_url=None):
+    """Yield where the database is. The embedded server is stopped on exit by whoever holds
+    its data directory's lock (db/embedded.py): the process that started it, or the one
+    that took over a server left running by a process that died. Without the lock (a live
+    service holds it) the server is used as it is and left running.
 
     attach: None creates and starts the embedded server as needed (the service, migrations,
     the bench); "existing" starts one that exists but never initialises an empty one (audit,
     reconciliation); "running" takes only a server already running (load tools acting on
-    a live service)."""
-    url = os.environ.get("DATABASE_URL")
+    a live service). exclusive: the service's own start -- the data directory must be
+    writable and nobody else's (else DataDirectoryError). database_url: the value already
+    read (service/settings.py); by default DATABASE_URL."""
+    url = database_url if database_url is not None else os.environ.get("DATABASE_URL")
     if url:
         yield DatabaseLocation(url, f"DATABASE_URL {redact(url)}")
         return
@@ -79,11 +90,30 @@ def database_from_environment(data_dir=None, attach=None):
     if attach == "existing" and not (server.data_dir / "PG_VERSION").exists():
         raise NoDatabase(f"no database under {server.data_dir}: point --data-dir, DATABASE_URL or "
                          "CASINO_DATA_DIR at the service's database")
-    server.start()
+    if exclusive:
+        server.check_writable()
     try:
+        owner = server.lock()
+    except OSError as exc:
+        raise DataDirectoryError(f"cannot lock the data directory {server.data_dir}: {exc.strerror or exc}") from None
+    if not owner:
+        holder = server.lock_holder()
+        by = f" (pid {holder})" if holder else ""
+        if exclusive:
+            raise DataDirectoryError(f"another server{by} already serves the data directory {server.data_dir}: "
+                                     "stop it first, or give this one its own --data-dir")
+        if not was_running:
+            raise NoDatabase(f"the PostgreSQL on {server.data_dir} is starting or stopping under process{by}: "
+                             "try again in a moment")
+    elif was_running:
+        log.warning("taking over the embedded PostgreSQL (pid %s) left running on %s by a process that did not "
+                    "stop it; it is stopped when this one ends", server.pid(), server.data_dir)
+    try:
+        server.start()
         ensure_database(server.dsn(), EMBEDDED_DATABASE)
         yield DatabaseLocation(server.dsn(EMBEDDED_DATABASE),
                                f"embedded PostgreSQL, data in {server.data_dir}", server)
     finally:
-        if not was_running:
+        if owner:
             server.stop()
+            server.unlock()

@@ -7,7 +7,16 @@ directory only (no TCP port), so several servers on one machine never collide.
 
 We keep our own stop/start on top of it because the service must stop the server it
 started on shutdown, and tests stop and restart it to prove outage recovery.
+
+Who stops it: the process holding the data directory's lock (`<data dir>.lock`, an flock
+the kernel drops when its holder dies, SIGKILL included). A service takes it for its whole
+life and refuses to start without it, so a second service on the same directory is refused
+instead of borrowing a database the first will stop. A PostgreSQL found running while the
+lock is free was left by a holder that died: whoever takes the lock takes it over, and
+stops it when done, so it is never orphaned.
 """
+import errno
+import fcntl
 import logging
 import os
 import subprocess
@@ -17,10 +26,62 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+class DataDirectoryError(RuntimeError):
+    """The data directory cannot be used: not writable, or served by another process."""
+
+
 class EmbeddedPostgres:
     def __init__(self, data_dir):
         self.data_dir = Path(data_dir).expanduser().resolve()
         self._server = None
+        self._lock_file = None
+
+    @property
+    def lock_path(self):
+        return self.data_dir.with_name(self.data_dir.name + ".lock")
+
+    def check_writable(self):
+        """Raise DataDirectoryError unless the data directory can be created and written."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.data_dir, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "permission denied")
+            probe = self.data_dir.with_name(f".{self.data_dir.name}.probe-{os.getpid()}")
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise DataDirectoryError(f"the data directory {self.data_dir} is not writable: "
+                                     f"{exc.strerror or exc}") from None
+
+    def lock(self):
+        """Take the data directory's lock; True when this process now holds it, False when
+        another live process does (its pid is in the file)."""
+        if self._lock_file is not None:
+            return True
+        handle = open(self.lock_path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock_file = handle
+        return True
+
+    def lock_holder(self):
+        """The pid written by the lock's holder, or None."""
+        try:
+            return int(self.lock_path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def unlock(self):
+        if self._lock_file is not None:
+            self._lock_file.close()   # closing the file drops the flock
+            self._lock_file = None
 
     def start(self):
         """Initialise the data directory if needed and start the server; a no-op if it runs."""

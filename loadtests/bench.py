@@ -65,7 +65,7 @@ import psycopg2
 from casino.sessions import idle_timeout
 from db import embedded
 from db.config import database_from_environment
-from tests.support import BOX, ServerProcess
+from service.child_server import BOX, ServerProcess
 from wire.secrets_env import read_secrets
 
 from . import reference_service

@@ -22,7 +22,7 @@ import tempfile
 
 from db.config import database_from_environment
 from sql.migrate import migrate
-from tests.support import DEMO_KEY, ServerProcess
+from service.child_server import DEMO_KEY, ServerProcess
 
 from .debit_rate import debit_requests
 from .http_load import CpuMeter, run_load

@@ -50,6 +50,8 @@ class CasinoAnswer:
     replay: bool
     attempts: int
     request: dict
+    # Without a definitive answer: what the last attempt got ("no answer", "answered 502").
+    last_outcome: str | None = None
 
     @property
     def definitive(self):
@@ -87,7 +89,7 @@ class CasinoClient:
             log.error("casino %s: no key to sign calls to it; %s %s not sent", casino_code, endpoint,
                       body.get("transactionId", ""))
             UNKNOWN.labels(endpoint).inc()
-            return CasinoAnswer(None, None, False, 0, body)
+            return CasinoAnswer(None, None, False, 0, body, "not sent: no key to sign it")
         headers = {"Content-Type": "application/json", **self._signed_headers(key, path, data)}
         if request_id:
             headers["X-Request-Id"] = request_id   # one id follows a round across both systems
@@ -107,7 +109,7 @@ class CasinoClient:
         UNKNOWN.labels(endpoint).inc()
         log.error("casino %s %s: outcome unknown after %d attempts (last: %s)", endpoint,
                   body.get("transactionId", ""), self.policy.attempts, outcome)
-        return CasinoAnswer(None, None, False, self.policy.attempts, body)
+        return CasinoAnswer(None, None, False, self.policy.attempts, body, outcome)
 
     def close(self):
         self.http.close()

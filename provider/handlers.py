@@ -25,7 +25,7 @@ class LaunchHandler(CasinoRequestHandler):
               "currency": CURRENCY, "casinoCode": IDENTIFIER}
 
     async def post(self):
-        self.render_json(200, await self.settings["db"].transaction(launches.launch, self.casino_code, self.body))
+        self.render_json(200, await self.db.transaction(launches.launch, self.casino_code, self.body))
 
 
 class SimulateHandler(CasinoRequestHandler):
@@ -39,7 +39,7 @@ class SimulateHandler(CasinoRequestHandler):
               "requestId": IDENTIFIER}
 
     async def post(self):
-        answer = await play_round(self.settings["db"], self.settings["casino_client"], self.casino_code,
+        answer = await play_round(self.db, self.casino_client, self.casino_code,
                                   self.body, self.request_id)
         self.render_json(200, answer.body, replay=answer.replay)
 

@@ -3,6 +3,8 @@
     python -m provider.reconcile [--stale-after 30] [--round-timeout 300]
 
 The server also runs it every RECONCILE_INTERVAL seconds (default 60; 0 turns it off).
+Exit status: 0 when nothing is left unsettled, 1 when something is (each line says why:
+the casino unreachable, our signature refused, another answer), 2 when it could not run.
 
 1. Every PROVIDER_BETS row still 'unknown' (its retries ran out) or 'pending' for longer
    than --stale-after seconds (its sender died) is looked up with the casino's
@@ -67,10 +69,30 @@ OVERDUE_ROUNDS = """
 class Summary:
     settled: dict = field(default_factory=dict)      # transactionId -> what happened
     closed_rounds: dict = field(default_factory=dict)  # roundId -> settled | cancelled
+    unsettled: set = field(default_factory=set)      # transactionIds and rounds left for the next run
 
     def lines(self):
         return ([f"{tx}: {what}" for tx, what in self.settled.items()]
                 + [f"round {rid}: {what}" for rid, what in self.closed_rounds.items()])
+
+    def leave(self, key, why):
+        """Record what this pass could not settle, and why."""
+        self.unsettled.add(key)
+        return f"{why}: left for the next run"
+
+
+def why_unanswered(lookup):
+    """Why the casino's answer settles nothing: a refused signature (our key at the casino
+    is wrong or revoked) reads differently from a casino that could not be reached."""
+    if lookup.status == 401:
+        code = (lookup.body or {}).get("error", {}).get("code", "")
+        return (f"the casino refused our signature (401 {code}): check this provider's key at the casino "
+                "(python -m provider.keys casino list)")
+    if lookup.status is not None:
+        return f"the casino answered {lookup.status} {(lookup.body or {}).get('error', {}).get('code', '')}".rstrip()
+    if lookup.last_outcome == "no answer":
+        return "the casino could not be reached (no answer)"
+    return f"no usable answer from the casino ({lookup.last_outcome})"
 
 
 def _fetch(cur, sql, *params):
@@ -106,12 +128,17 @@ async def settle_unknown_calls(db, clients, stale_after, summary):
             if rollback.accepted:
                 await db.transaction(rounds.mark_cancelled, tx)
                 summary.settled[tx] = "debit never reached the casino: cancelled (tombstone)"
+            else:
+                summary.settled[tx] = summary.leave(tx, "debit never reached the casino, its rollback: "
+                                                    + why_unanswered(rollback))
         elif never_recorded:
             answer = await client.call(kind, body)
             result = await db.transaction(rounds.record_answer, tx, answer)
             summary.settled[tx] = f"{kind} never reached the casino: sent again, {result}"
+            if not answer.definitive:
+                summary.unsettled.add(tx)
         else:
-            summary.settled[tx] = "no usable answer from the casino: left for the next run"
+            summary.settled[tx] = summary.leave(tx, why_unanswered(lookup))
 
 
 async def close_overdue_rounds(db, clients, round_timeout, summary):
@@ -125,7 +152,8 @@ async def close_overdue_rounds(db, clients, round_timeout, summary):
                     "roundId": round_id, "amount": 0, "currency": currency}
             answer, _ = await rounds.send_recorded(db, client, round_pk, "credit", body, 0)
             if not answer.accepted:
-                summary.closed_rounds[round_id] = f"left open: closing payout answered {answer.status}"
+                summary.closed_rounds[round_id] = summary.leave(
+                    f"round {round_id}", f"left open: closing payout: {why_unanswered(answer)}")
                 continue
             outcome = "settled"
         else:
@@ -155,7 +183,7 @@ async def run_periodically(db, client, interval, stale_after, round_timeout):
 
 def main(argv=None):
     from db.config import UNUSABLE, database_from_environment, why_unusable
-    from db.pool import Database
+    from db.pool import Database, DatabaseUnavailable
     from wire.secretbox import SecretBoxError
     from wire.secrets_env import read_secrets
 
@@ -193,10 +221,14 @@ def main(argv=None):
     except UNUSABLE as exc:
         print(f"reconcile: not run: {why_unusable(exc)}", file=sys.stderr)
         return 2
+    except DatabaseUnavailable as exc:
+        print(f"reconcile: not run: cannot reach the database: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     for line in summary.lines():
         print(line)
-    print(f"reconciled {len(summary.settled)} call(s), closed {len(summary.closed_rounds)} round(s)")
-    return 0
+    print(f"reconciled {len(summary.settled)} call(s), closed {len(summary.closed_rounds)} round(s)"
+          + (f", {len(summary.unsettled)} left unsettled" if summary.unsettled else ""))
+    return 1 if summary.unsettled else 0
 
 
 if __name__ == "__main__":

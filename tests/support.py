@@ -1,14 +1,12 @@
-"""What the tests share: a real server process, a signing HTTP client, database helpers."""
+"""What the tests share: a signing HTTP client, database helpers, and (from
+service/child_server.py, shared with loadtests/) the server child process and its secrets."""
 import json
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -16,17 +14,9 @@ import requests
 
 import provider.credentials
 from casino import credentials, players, sessions
-from wire.secretbox import SecretBox
+from service.child_server import (BOX, CASINO_SECRET, DEMO_CASINO_KEY, DEMO_KEY,  # noqa: F401 (shared)
+                                  KEYS_ENCRYPTION_KEY, OPERATOR_KEY, PROVIDER_SECRET, ROOT, ServerProcess)
 from wire.signing import sign_v1, sign_v2
-
-ROOT = Path(__file__).resolve().parent.parent
-CASINO_SECRET = b"test-casino-secret"      # provider JAQPOT's key at the casino, key id JAQPOT
-PROVIDER_SECRET = b"test-provider-secret"  # the casino's key at the provider, key id DEMO-CASINO
-KEYS_ENCRYPTION_KEY = "11" * 32
-OPERATOR_KEY = "test-operator-key"
-BOX = SecretBox(bytes.fromhex(KEYS_ENCRYPTION_KEY))
-DEMO_KEY = ("JAQPOT", CASINO_SECRET)
-DEMO_CASINO_KEY = ("DEMO-CASINO", PROVIDER_SECRET)
 
 # The provider key each test game's sessions are signed with: (kid, secret) by game id and
 # by session token. Module-level, so every Ledger and Api of a worker process sees them.
@@ -48,53 +38,6 @@ def tune_for_tests(server_dsn):
             cur.execute(f"ALTER SYSTEM SET {setting} = off")
         cur.execute("SELECT pg_reload_conf()")
     conn.close()
-
-
-class ServerProcess:
-    """`python server.py` as a child process, on a port the OS picks. entry replaces
-    `server.py` (e.g. `-c` and a program that patches, then calls server.main)."""
-
-    def __init__(self, dsn, extra_env=None, args=(), entry=None, test_driver=True):
-        self.dsn = dsn
-        self.extra_env = extra_env or {}
-        self.args = list(args) + (["--test-driver"] if test_driver else [])
-        self.entry = list(entry) if entry else [str(ROOT / "server.py")]
-        self.proc = None
-        self.url = None
-
-    def start(self):
-        env = dict(os.environ, DATABASE_URL=self.dsn, CASINO_SECRET=CASINO_SECRET.decode(),
-                   PROVIDER_SECRET=PROVIDER_SECRET.decode(), KEYS_ENCRYPTION_KEY=KEYS_ENCRYPTION_KEY,
-                   OPERATOR_KEY=OPERATOR_KEY, PYTHONUNBUFFERED="1", **self.extra_env)
-        self.log = tempfile.NamedTemporaryFile(prefix="casino-server-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(
-            [sys.executable, *self.entry, "--port", "0", "--no-demo-data", *self.args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        # The server prints its address once it listens; no polling needed.
-        for line in self.proc.stdout:
-            if line.strip().startswith("listening"):
-                self.url = line.split()[1]
-                break
-        if self.url is None:
-            raise RuntimeError(f"server did not start:\n{self.output()}")
-        return self
-
-    def proc_children(self):
-        import psutil
-        return psutil.Process(self.proc.pid).children()
-
-    def output(self):
-        return Path(self.log.name).read_text()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
 
 
 def signed(path, data, key, header, version=2):

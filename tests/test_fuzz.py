@@ -54,12 +54,12 @@ def signed_request(case, base_url):
 
 @schema.parametrize()
 @settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-def test_every_endpoint_conforms(case, server):
+def test_every_endpoint_conforms(case, server, ledger):
     kwargs, headers = signed_request(case, server.url)
     response = requests.request(headers=headers, timeout=30, **kwargs)
     case.validate_response(response, checks=CHECKS)
-
-
-def test_fuzzing_leaves_the_ledger_sound(ledger):
-    # Runs after the fuzzing in this module (pytest keeps file order within a worker).
-    assert ledger.violations() == []
+    # The ledger's invariants after every example that moved money, on the database this
+    # very worker's server fuzzed: a separate test at the end could run on an xdist worker
+    # that fuzzed nothing, and pass without testing.
+    if response.status_code == 200 and "/casino/" in kwargs["url"]:
+        assert ledger.violations() == []

@@ -2,16 +2,17 @@
 import asyncio
 import json
 
-from server import Application, json_routes
+from service.app import Application, json_routes
+from service.settings import Settings
 from wire.openapi import DOCUMENT_PATH, build, render
 from wire.secrets_env import read_secrets
 
 
 def routed_paths():
-    """Every path the running application routes (built as server.py builds it)."""
+    """Every path the running application routes (built as service/app.py builds it)."""
     async def collect():
         secrets = read_secrets({"CASINO_SECRET": "x", "PROVIDER_SECRET": "y", "KEYS_ENCRYPTION_KEY": "00" * 32})
-        app = Application(db=None, secrets=secrets, own_url="http://127.0.0.1:1", test_driver=True)
+        app = Application(db=None, settings=Settings(secrets=secrets, test_driver=True), own_url="http://127.0.0.1:1")
         return {rule.matcher.regex.pattern.rstrip("$") for rule in app.wildcard_router.rules}
     return asyncio.run(collect())
 

@@ -159,3 +159,18 @@ def test_a_bet_found_applied_in_a_closed_round_is_rolled_back(setup):
     assert bets(ledger, round_id) == [("debit", "accepted"), ("rollback", "accepted")]
     assert ledger.balance(wallet)[0] == 5_000
     assert ledger.violations() == []
+
+
+def test_reconciliation_tells_a_refused_signature_from_an_unreachable_casino():
+    from provider.casino_client import CasinoAnswer
+    from provider.reconcile import Summary, why_unanswered
+
+    refused = CasinoAnswer(401, {"error": {"code": "INVALID_SIGNATURE", "message": "bad"}}, False, 1, {})
+    unreachable = CasinoAnswer(None, None, False, 4, {}, "no answer")
+    garbage = CasinoAnswer(None, None, False, 4, {}, "answered 502")
+    assert why_unanswered(refused).startswith("the casino refused our signature (401 INVALID_SIGNATURE)")
+    assert why_unanswered(unreachable) == "the casino could not be reached (no answer)"
+    assert why_unanswered(garbage) == "no usable answer from the casino (answered 502)"
+    summary = Summary()
+    assert summary.leave("tx-1", why_unanswered(unreachable)).endswith(": left for the next run")
+    assert summary.unsettled == {"tx-1"}

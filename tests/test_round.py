@@ -185,9 +185,14 @@ def test_bet_with_no_answer_after_every_retry_is_cancelled(proxied, proxied_ledg
 def test_demo_command_plays_a_round_and_exits_0():
     dsn = create_database("demo")
     env = dict(os.environ, DATABASE_URL=dsn)
+    env.pop("LOG_LEVEL", None)
+    # stderr into stdout, as on a terminal: the table must come out whole.
     run = subprocess.run([sys.executable, "server.py", "--demo", "--port", "0"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout
     assert "demo round: ok, every step as scripted" in run.stdout
+    table = run.stdout[run.stdout.index("\nround "):]
+    assert table.rstrip().endswith("demo round: ok, every step as scripted"), run.stdout
+    assert "access" not in table and '"level"' not in table and "listening" not in run.stdout, run.stdout
     assert "resend of the second bet" in run.stdout
     assert "ledger rows of the round" in run.stdout

@@ -25,14 +25,15 @@ SLACK = 1.5
 BROKEN_ROUTE_SERVER = """
 import sys
 import server
+import service.app
 from wire.handlers import JsonHandler
 
 class Broken(JsonHandler):
     async def post(self):
         raise RuntimeError("broken on purpose")
 
-routes = server.json_routes
-server.json_routes = lambda test_driver=True: [*routes(test_driver), ("/test/broken", Broken)]
+routes = service.app.json_routes
+service.app.json_routes = lambda test_driver=True: [*routes(test_driver), ("/test/broken", Broken)]
 sys.exit(server.main(sys.argv[1:]))
 """
 

@@ -41,6 +41,26 @@ class JsonHandler(tornado.web.RequestHandler):
     caller = None
     operator = None
 
+    # The application's dependencies (service/app.py), typed and named, for handlers.
+    @property
+    def db(self):
+        """db.pool.Database: the one door to PostgreSQL."""
+        return self.settings["db"]
+
+    @property
+    def provider_link(self):
+        """casino.provider_link.ProviderLink: the casino's signed calls to providers."""
+        return self.settings["provider_link"]
+
+    @property
+    def casino_client(self):
+        """provider.casino_client.CasinoClient: the provider's signed calls to casinos."""
+        return self.settings["casino_client"]
+
+    @property
+    def development(self):
+        return self.settings["development"]
+
     async def prepare(self):
         self._begin()
         allowed = allowed_methods(type(self))
@@ -63,7 +83,7 @@ class JsonHandler(tornado.web.RequestHandler):
     async def _operator(self):
         """The operator key of this request, checked for the handler's scope."""
         header = self.request.headers.get("Authorization")
-        if header is None and self.open_in_development and self.settings["development"]:
+        if header is None and self.open_in_development and self.development:
             return None
         operator = await self.settings["operators"].authenticate(header)
         if operator is None:

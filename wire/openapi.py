@@ -25,6 +25,10 @@ def obj(**properties):
     return {"type": "object", "required": list(properties), "properties": properties}
 
 
+def _json(description, schema):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 def _error_response(codes):
     schema = {"allOf": [{"$ref": "#/components/schemas/Error"}]}
     if codes:
@@ -72,11 +76,15 @@ def operation(handler):
 
 def build(routes):
     """routes: (path, handler class) pairs of every JSON endpoint."""
-    paths = {"/health": {"get": {"summary": "Liveness and database status", "operationId": "Health",
-                                 "responses": {"200": {"description": "up", "content": {"application/json": {
-                                     "schema": obj(status=STRING, database=STRING)}}},
-                                     "503": {"description": "the database is down", "content": {
-                                         "application/json": {"schema": obj(status=STRING, database=STRING)}}}}}},
+    health = obj(status=STRING, database=STRING)
+    paths = {"/health": {"get": {"summary": "Up, and the database status", "operationId": "Health",
+                                 "responses": {"200": _json("up", health), "503": _json("the database is down", health)}}},
+             "/health/live": {"get": {"summary": "Liveness: the process answers (checks nothing else)",
+                                      "operationId": "Live", "responses": {"200": _json("alive", obj(status=STRING))}}},
+             "/health/ready": {"get": {"summary": "Readiness: the database answers and no shutdown has begun",
+                                       "operationId": "Ready",
+                                       "responses": {"200": _json("ready", health),
+                                                     "503": _json("stopping, or the database is down", health)}}},
              "/metrics": {"get": {"summary": "Prometheus metrics (all processes)", "operationId": "Metrics",
                                   "responses": {"200": {"description": "Prometheus text format",
                                                         "content": {"text/plain": {"schema": STRING}}}}}},
@@ -116,6 +124,6 @@ def render(document):
 
 
 if __name__ == "__main__":
-    from server import json_routes
+    from service.app import json_routes
 
     sys.stdout.write(render(build(json_routes())))

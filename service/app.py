@@ -1,0 +1,150 @@
+"""The Tornado application: both systems' routes, the operations endpoints (health,
+metrics, the OpenAPI document), the dependencies handlers use, and in-flight tracking.
+
+Each side owns its routes (casino/handlers.py, provider/handlers.py); this module only
+assembles them, which is also what the OpenAPI builder reads (python -m wire.openapi).
+"""
+import asyncio
+
+import tornado.web
+
+import casino.credentials
+import casino.handlers
+import provider.credentials
+import provider.handlers
+from casino.limits import ConcurrencyLimit
+from casino.operators import OperatorKeys
+from casino.provider_link import ProviderLink
+from db.pool import DatabaseUnavailable
+from provider.casino_client import CasinoClient
+from wire import logs, metrics
+from wire.handlers import JsonHandler, NotFoundHandler
+from wire.openapi import DOCUMENT_PATH
+from wire.outbound import Limits
+
+from .settings import Settings
+
+
+class HealthHandler(JsonHandler):
+    """Up and the database reachable (the original probe, kept for its callers)."""
+    async def get(self):
+        if await self.database_up():
+            self.render_json(200, {"status": "ok", "database": "up"})
+        else:
+            self.render_json(503, {"status": "unavailable", "database": "down"})
+
+    async def database_up(self):
+        try:
+            await self.db.transaction(lambda cur: cur.execute("SELECT 1"))
+        except DatabaseUnavailable:
+            return False
+        return True
+
+
+class LiveHandler(JsonHandler):
+    """The process answers: restart it only when this fails. Touches nothing else."""
+    async def get(self):
+        self.render_json(200, {"status": "ok"})
+
+
+class ReadyHandler(HealthHandler):
+    """Send traffic here: the database answers and no shutdown has begun."""
+    async def get(self):
+        if self.application.stopping:
+            self.render_json(503, {"status": "stopping", "database": "unknown"})
+        elif not await self.database_up():
+            self.render_json(503, {"status": "unavailable", "database": "down"})
+        else:
+            self.render_json(200, {"status": "ok", "database": "up"})
+
+
+class MetricsHandler(JsonHandler):
+    # Answered without render_json on purpose: scrapes get no access line and no metrics
+    # of their own, so a 15-second scrape interval does not flood either.
+    async def get(self):
+        content_type, body = metrics.exposition()
+        self.set_header("Content-Type", content_type)
+        self.finish(body)
+
+
+class OpenApiHandler(JsonHandler):
+    async def get(self):
+        self.render_json(200, DOCUMENT_PATH.read_bytes())
+
+
+OPERATIONS_ROUTES = [(r"/health", HealthHandler), (r"/health/live", LiveHandler),
+                     (r"/health/ready", ReadyHandler), (r"/openapi.json", OpenApiHandler),
+                     (r"/metrics", MetricsHandler)]
+
+
+class InFlight:
+    """Counts requests being handled, so shutdown can wait for them."""
+
+    def __init__(self):
+        self.count = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def started(self):
+        self.count += 1
+        self.idle.clear()
+
+    def finished(self):
+        self.count -= 1
+        if self.count == 0:
+            self.idle.set()
+
+
+def json_routes(test_driver=True):
+    """Every POST endpoint of both systems, as (path, handler) pairs."""
+    return [*casino.handlers.routes(test_driver), *provider.handlers.routes()]
+
+
+class Application(tornado.web.Application):
+    """db: a db.pool.Database; own_url: where this process answers, the default address of
+    both systems for each other."""
+
+    def __init__(self, db, settings: Settings, own_url):
+        secrets = settings.secrets
+        self.in_flight = InFlight()
+        # Set when a shutdown begins: /health/ready answers 503 from then on.
+        self.stopping = False
+        test_driver = settings.test_driver or settings.demo or secrets.development
+        casino_keys = casino.credentials.keyring(db, secrets, settings.key_refresh_seconds,
+                                                 settings.signature_tolerance)
+        provider_keys = provider.credentials.keyring(db, secrets, settings.key_refresh_seconds,
+                                                     settings.signature_tolerance)
+        operators = OperatorKeys(db, secrets.operator_key, settings.key_refresh_seconds)
+        self.credentials = [casino_keys, provider_keys, operators]
+        super().__init__(
+            [*OPERATIONS_ROUTES, *json_routes(test_driver)],
+            default_handler_class=NotFoundHandler,
+            log_function=logs.logged_by_handler,
+            # What handlers reach as self.db, self.provider_link, ... (wire/handlers.py).
+            db=db,
+            development=secrets.development,
+            casino_keys=casino_keys,
+            provider_keys=provider_keys,
+            operators=operators,
+            casino_code=secrets.casino_code,
+            session_idle_timeout=settings.session_idle,
+            # Both systems reach each other over HTTP, by default at this process's address,
+            # each direction on a client of its own so neither can starve the other.
+            provider_link=ProviderLink(settings.provider_url or own_url, casino_keys,
+                                       Limits(max_clients=settings.provider_link_max_clients)),
+            casino_client=CasinoClient(provider_keys, settings.casino_url or own_url,
+                                       limits=Limits(max_clients=settings.casino_client_max_clients)),
+            simulate_limit=ConcurrencyLimit(settings.simulate_concurrency, "simulated rounds"),
+        )
+
+    async def load_credentials(self):
+        for keys in self.credentials:
+            await keys.start()
+
+    def stop_credentials(self):
+        for keys in self.credentials:
+            keys.stop()
+
+    def close_clients(self):
+        self.settings["provider_link"].close()
+        self.settings["casino_client"].close()

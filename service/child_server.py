@@ -1,0 +1,71 @@
+"""A real `python server.py` as a child process on a port the OS picks, with a throwaway
+secret set: what the tests and the load tools (loadtests/) share, so neither imports the
+other."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from wire.secretbox import SecretBox
+
+ROOT = Path(__file__).resolve().parent.parent
+CASINO_SECRET = b"test-casino-secret"      # provider JAQPOT's key at the casino, key id JAQPOT
+PROVIDER_SECRET = b"test-provider-secret"  # the casino's key at the provider, key id DEMO-CASINO
+KEYS_ENCRYPTION_KEY = "11" * 32
+OPERATOR_KEY = "test-operator-key"
+BOX = SecretBox(bytes.fromhex(KEYS_ENCRYPTION_KEY))
+DEMO_KEY = ("JAQPOT", CASINO_SECRET)
+DEMO_CASINO_KEY = ("DEMO-CASINO", PROVIDER_SECRET)
+
+
+class ServerProcess:
+    """`python server.py` as a child process, on a port the OS picks. entry replaces
+    `server.py` (e.g. `-c` and a program that patches, then calls server.main)."""
+
+    def __init__(self, dsn, extra_env=None, args=(), entry=None, test_driver=True):
+        self.dsn = dsn
+        self.extra_env = extra_env or {}
+        self.args = list(args) + (["--test-driver"] if test_driver else [])
+        self.entry = list(entry) if entry else [str(ROOT / "server.py")]
+        self.proc = None
+        self.url = None
+
+    def start(self):
+        """dsn None: the server starts its own embedded PostgreSQL (give it --data-dir)."""
+        env = dict(os.environ, CASINO_SECRET=CASINO_SECRET.decode(),
+                   PROVIDER_SECRET=PROVIDER_SECRET.decode(), KEYS_ENCRYPTION_KEY=KEYS_ENCRYPTION_KEY,
+                   OPERATOR_KEY=OPERATOR_KEY, PYTHONUNBUFFERED="1", **self.extra_env)
+        env.pop("DATABASE_URL", None)
+        if self.dsn is not None:
+            env["DATABASE_URL"] = self.dsn
+        self.log = tempfile.NamedTemporaryFile(prefix="casino-server-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(
+            [sys.executable, *self.entry, "--port", "0", "--no-demo-data", *self.args],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        # The server prints its address once it listens; no polling needed.
+        for line in self.proc.stdout:
+            if line.strip().startswith("listening"):
+                self.url = line.split()[1]
+                break
+        if self.url is None:
+            raise RuntimeError(f"server did not start:\n{self.output()}")
+        return self
+
+    def proc_children(self):
+        import psutil
+        return psutil.Process(self.proc.pid).children()
+
+    def output(self):
+        return Path(self.log.name).read_text()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()

@@ -1,0 +1,260 @@
+"""Every setting of the service, read once -- flags over environment over defaults -- and
+validated before anything starts.
+
+`read_settings(argv, environ)` returns a frozen `Settings` or raises `SettingsError`, whose
+message is the one line the server prints (`error: PORT=abc: not an integer`). OPTIONS is
+the single list of what can be set; the README's configuration table is checked against
+it by tests/test_settings.py. The secrets (CASINO_SECRET, ...) are parsed by
+wire/secrets_env.py, called from here, so they too are read once.
+"""
+import argparse
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import psycopg2.extensions
+
+from wire import transport
+from wire.secretbox import SecretBoxError
+from wire.secrets_env import DEV_SECRETS, Secrets, read_secrets
+
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message is the whole line to print."""
+
+
+# --- parsers: text -> value, or ValueError with what was expected ---------------------
+
+def _number(kind, low=None, high=None, low_open=False):
+    noun = "an integer" if kind is int else "a number"
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ValueError(f"not {noun}") from None
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"not {noun}")
+        if low is not None and (value <= low if low_open else value < low):
+            raise ValueError(f"must be {'above' if low_open else 'at least'} {low}")
+        if high is not None and value > high:
+            raise ValueError(f"must be at most {high}")
+        return value
+    return parse
+
+
+def _choice(choices):
+    def parse(text):
+        # Case does not matter: LOG_FORMAT=JSON is json, LOG_LEVEL=DEBUG is debug.
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+    return parse
+
+
+def _text(text):
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
+def _database_url(text):
+    try:
+        psycopg2.extensions.parse_dsn(text)
+    except psycopg2.ProgrammingError as exc:
+        raise ValueError(f"malformed ({_first_line(exc)}); expected "
+                         "postgresql://user:password@host:port/database") from None
+    return text
+
+
+def _first_line(exc):
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+PORT = _number(int, 0, 65535)
+COUNT = _number(int, 1)               # at least one
+SECONDS = _number(float, 0, low_open=True)   # above zero
+SECONDS_OR_OFF = _number(float, 0)     # zero turns the thing off
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: the Settings field it fills, its flag and/or environment variable,
+    its default (None: unset) and its parser (None: parsed elsewhere, see `secrets`)."""
+    field: str
+    env: str | None
+    flag: str | None
+    default: object
+    parse: object
+    help: str
+
+
+OPTIONS = (
+    Option("host", "HOST", "--host", "127.0.0.1", _text, "address to listen on"),
+    Option("port", "PORT", "--port", 8000, PORT, "port to listen on, 0 for any free one"),
+    Option("data_dir", "CASINO_DATA_DIR", "--data-dir", "./.data/postgres", _text,
+           "embedded PostgreSQL data directory"),
+    Option("database_url", "DATABASE_URL", None, None, _database_url, "use this PostgreSQL (>= 15)"),
+    # Small on purpose: each call is one short statement, and fewer backends contending
+    # for a hot wallet's row lock serve it faster (docs/performance.md).
+    Option("pool_size", "DB_POOL_SIZE", "--pool-size", 4, COUNT,
+           "database connections per process, and threads running them"),
+    Option("processes", "PROCESSES", "--processes", 1, _number(int, 0),
+           "worker processes sharing the port; 0 = one per core"),
+    Option("log_format", "LOG_FORMAT", "--log-format", None, _choice(LOG_FORMATS),
+           "log lines as json or text (default: json unless on a terminal)"),
+    Option("log_level", "LOG_LEVEL", "--log-level", "info", _choice(LOG_LEVELS),
+           "lowest level logged: debug, info, warning or error"),
+    Option("casino_url", "CASINO_URL", None, None, _text, "where the provider calls the casino's callbacks"),
+    Option("provider_url", "PROVIDER_URL", None, None, _text, "where the casino calls hosted providers"),
+    Option("reconcile_interval", "RECONCILE_INTERVAL", None, 60.0, SECONDS_OR_OFF,
+           "seconds between reconciliation passes; 0 = off"),
+    Option("reconcile_stale_after", "RECONCILE_STALE_AFTER", None, 30.0, SECONDS_OR_OFF,
+           "seconds before a pending provider call is reconciled"),
+    Option("round_timeout", "ROUND_TIMEOUT", None, 300.0, SECONDS, "seconds before an open round is closed"),
+    Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, 1800.0, SECONDS,
+           "seconds without a bet after which a casino session expires"),
+    Option("simulate_concurrency", "SIMULATE_CONCURRENCY", None, 4, COUNT,
+           "simulateRound calls played at once per process"),
+    Option("provider_link_max_clients", "PROVIDER_LINK_MAX_CLIENTS", None, 16, COUNT,
+           "concurrent calls of the casino's client for providers"),
+    Option("casino_client_max_clients", "CASINO_CLIENT_MAX_CLIENTS", None, 16, COUNT,
+           "concurrent calls of the provider's client for the casino"),
+    Option("header_timeout", "HEADER_TIMEOUT", None, transport.Limits.header_timeout, SECONDS,
+           "seconds a connection has to send a request's headers"),
+    Option("body_timeout", "BODY_TIMEOUT", None, transport.Limits.body_timeout, SECONDS,
+           "seconds a request's body has to arrive"),
+    Option("idle_timeout", "IDLE_TIMEOUT", None, transport.Limits.idle_timeout, SECONDS,
+           "seconds a kept-alive connection may wait for its next request"),
+    Option("max_connections", "MAX_CONNECTIONS", None, transport.Limits.max_connections, COUNT,
+           "open connections per process"),
+    Option("key_refresh_seconds", "KEY_REFRESH_SECONDS", None, 1.0, SECONDS,
+           "how often each process reloads signing and operator keys"),
+    Option("signature_tolerance", "SIGNATURE_TOLERANCE", None, 300.0, SECONDS,
+           "seconds a v2 signature's timestamp may differ from the clock"),
+    Option("shutdown_delay", "SHUTDOWN_DELAY", None, 0.0, SECONDS_OR_OFF,
+           "seconds a stopping server keeps serving, /health/ready answering 503, before it "
+           "stops taking connections"),
+    # Read by wire/secrets_env.py (into Settings.secrets), listed so the table is whole.
+    *(Option("secrets", name, None, None, None, "see wire/secrets_env.py")
+      for name in (*DEV_SECRETS, "KEYS_ENCRYPTION_KEY", "OPERATOR_KEY", "CASINO_CODE")),
+)
+
+# Switches: flags only, no value.
+SWITCHES = {
+    "--no-demo-data": "do not load sql/demo.sql at start",
+    "--test-driver": "serve POST /casino/simulateRound (always on in development mode)",
+    "--demo": "play one demo round through /casino/simulateRound, print it, and exit "
+              "(0 when every step went as scripted)",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str = "./.data/postgres"
+    database_url: str | None = field(default=None, repr=False)
+    pool_size: int = 4
+    processes: int = 1
+    log_format: str | None = None
+    log_level: str = "info"
+    casino_url: str | None = None
+    provider_url: str | None = None
+    reconcile_interval: float = 60.0
+    reconcile_stale_after: float = 30.0
+    round_timeout: float = 300.0
+    session_idle_timeout: float = 1800.0
+    simulate_concurrency: int = 4
+    provider_link_max_clients: int = 16
+    casino_client_max_clients: int = 16
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    max_connections: int = 1024
+    key_refresh_seconds: float = 1.0
+    signature_tolerance: float = 300.0
+    shutdown_delay: float = 0.0
+    no_demo_data: bool = False
+    test_driver: bool = False
+    demo: bool = False
+    # Internal: set by the supervisor for its workers.
+    worker: bool = False
+    no_reconcile: bool = False
+    secrets: Secrets | None = field(default=None, repr=False)
+
+    @property
+    def transport_limits(self):
+        return transport.Limits(self.header_timeout, self.body_timeout, self.idle_timeout, self.max_connections)
+
+    @property
+    def session_idle(self):
+        return timedelta(seconds=self.session_idle_timeout)
+
+    @property
+    def worker_processes(self):
+        """How many processes serve: --processes, 0 meaning one per core."""
+        return self.processes or os.cpu_count()
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python server.py", description="Casino + game provider service")
+    for option in OPTIONS:
+        if option.flag:
+            # Taken as text and parsed below, like the environment, for the same one-line errors.
+            parser.add_argument(option.flag, dest=option.field, default=None,
+                                help=f"{option.help} ({option.env}, default {option.default})")
+    for flag, help_text in SWITCHES.items():
+        parser.add_argument(flag, action="store_true", help=help_text)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-reconcile", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def read_settings(argv=None, environ=None) -> Settings:
+    """Flags over environment over defaults; raises SettingsError (one line) for the first
+    setting that cannot be used."""
+    environ = os.environ if environ is None else environ
+    args = _parser().parse_args(argv)
+    values = {}
+    for option in OPTIONS:
+        if option.parse is None:
+            continue
+        from_flag = getattr(args, option.field, None) if option.flag else None
+        if from_flag is not None:
+            raw, source = from_flag, f"{option.flag} {from_flag}"
+        elif environ.get(option.env, "") != "":
+            raw = environ[option.env]
+            source = f"{option.env}={'<set>' if option.field == 'database_url' else raw}"
+        else:
+            values[option.field] = option.default
+            continue
+        try:
+            values[option.field] = option.parse(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{source}: {exc}") from None
+    try:
+        secrets = read_secrets(environ)
+    except SecretBoxError as exc:
+        raise SettingsError(str(exc)) from None
+    return Settings(**values, **{switch.lstrip("-").replace("-", "_"): getattr(args, switch.lstrip("-")
+                                                                                .replace("-", "_"))
+                                 for switch in SWITCHES},
+                    worker=args.worker, no_reconcile=args.no_reconcile, secrets=secrets)
+
+
+def worker_arguments(settings, port):
+    """The flags a --processes worker gets: the settings that are flags, resolved, so the
+    worker reads exactly what its parent read (the environment supplies the rest)."""
+    args = ["--worker", "--host", settings.host, "--port", str(port), "--pool-size", str(settings.pool_size),
+            "--log-level", settings.log_level]
+    if settings.log_format:
+        args += ["--log-format", settings.log_format]
+    if settings.test_driver:
+        args.append("--test-driver")
+    return args

@@ -1,0 +1,92 @@
+"""What the service checks before it serves, each failure one line (StartupError).
+
+In the order server.py runs them: the port is free (before any database is created or
+migrated), the database answers and is PostgreSQL 15 or newer. The data directory's own
+checks (writable, not served by another process) are db/embedded.py's.
+"""
+import errno
+import ipaddress
+import socket
+
+import psycopg2
+import tornado.netutil
+
+from db.config import redact
+from wire import transport
+
+MIN_SERVER_VERSION = 150000   # UNIQUE NULLS NOT DISTINCT
+
+
+class StartupError(RuntimeError):
+    """The service cannot start; the message is the whole line to print."""
+
+
+def is_loopback(host):
+    """Whether every address `host` names is a loopback one (development mode's bound)."""
+    try:
+        infos = socket.getaddrinfo(host or None, None, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+def _bind_error(host, port, exc):
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return StartupError(f"port {port} is already in use on {host} (another server?): "
+                            "stop it, or choose another --port / PORT")
+    if exc.errno == errno.EACCES:
+        return StartupError(f"not allowed to listen on {where} (ports below 1024 need privileges)")
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return StartupError(f"cannot listen on {where}: no such local address")
+    return StartupError(f"cannot listen on {where}: {exc.strerror or exc}")
+
+
+def listen(host, port, reuse_port=False):
+    """The listening sockets of a single-process server, or (reuse_port) of a --processes
+    worker joining the port its supervisor holds."""
+    try:
+        return tornado.netutil.bind_sockets(port, host, reuse_port=reuse_port, backlog=transport.LISTEN_BACKLOG)
+    except OSError as exc:
+        raise _bind_error(host, port, exc) from None
+
+
+def hold_port(host, port):
+    """The socket a --processes supervisor holds (bound, never listening) for its workers to
+    share with SO_REUSEPORT; it also resolves port 0 to one port for all of them.
+
+    SO_REUSEPORT would let a second server join the port too, so the port is first bound
+    without it: that fails while anyone else holds it."""
+    try:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            probe.bind((host, port))
+            port = probe.getsockname()[1]
+        finally:
+            probe.close()
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind((host, port))
+    except OSError as exc:
+        raise _bind_error(host, port, exc) from None
+    return holder
+
+
+def check_database(dsn):
+    """Connect once: the database answers, and is new enough. Returns its version text."""
+    try:
+        conn = psycopg2.connect(dsn, connect_timeout=5)
+    except psycopg2.Error as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        raise StartupError(f"cannot reach the database at {redact(dsn)}: {message}") from None
+    try:
+        version_num = conn.server_version
+        with conn.cursor() as cur:
+            cur.execute("SHOW server_version")
+            version = cur.fetchone()[0]
+    finally:
+        conn.close()
+    if version_num < MIN_SERVER_VERSION:
+        raise StartupError(f"the database at {redact(dsn)} runs PostgreSQL {version}; "
+                           f"15 or newer is required")
+    return version
