@@ -60,7 +60,7 @@ async def serve(settings, sockets, database):
     port = sockets[0].getsockname()[1]
     host = settings.host
     own_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
-    db = Database(database.dsn, size=settings.pool_size)
+    db = Database(database.dsn, size=settings.pool_size, call_timeout=settings.db_call_timeout)
     app = Application(db, settings, own_url)
     await app.load_credentials()
     # Deadlines, the connection cap and the body limit (wire/transport.py).

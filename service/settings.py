@@ -137,6 +137,8 @@ OPTIONS = (
            "how often each process reloads signing and operator keys"),
     Option("signature_tolerance", "SIGNATURE_TOLERANCE", None, 300.0, SECONDS,
            "seconds a v2 signature's timestamp may differ from the clock"),
+    Option("db_call_timeout", "DB_CALL_TIMEOUT", None, 10.0, SECONDS,
+           "seconds a database call may take, queueing included, before it is cancelled and answered 503"),
     Option("shutdown_delay", "SHUTDOWN_DELAY", None, 0.0, SECONDS_OR_OFF,
            "seconds a stopping server keeps serving, /health/ready answering 503, before it "
            "stops taking connections"),
@@ -179,6 +181,7 @@ class Settings:
     max_connections: int = 1024
     key_refresh_seconds: float = 1.0
     signature_tolerance: float = 300.0
+    db_call_timeout: float = 10.0
     shutdown_delay: float = 0.0
     no_demo_data: bool = False
     test_driver: bool = False

@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 import requests
 
-from db.cluster import NODES, Cluster
+from db.cluster import Cluster
 from sql.migrate import migrate
 from tests.support import Ledger, ServerProcess, casino_headers
 from tests.test_crash import scripts

@@ -121,13 +121,6 @@ def test_unwritable_data_directory_is_one_line(tmp_path):
     assert line.startswith(f"error: the data directory {tmp_path / 'a-file' / 'pg'} is not writable: ")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_read_only_data_directory_is_one_line(tmp_path):
-    (tmp_path / "ro").mkdir(mode=0o500)
-    run = start_server("--port", "0", "--data-dir", str(tmp_path / "ro" / "pg"))
-    assert "is not writable" in one_line_error(run, 1)
-
-
 def postmaster_pid(data_dir):
     try:
         pid = int((data_dir / "postmaster.pid").read_text().split()[0])
