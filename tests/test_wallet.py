@@ -317,6 +317,15 @@ def test_rollback_of_a_credit_or_rollback_is_not_allowed(player):
     assert player.balance() == 950
 
 
+def test_a_call_naming_itself_as_its_bet_is_refused(player):
+    player.debit("d1", 100)
+    r = player.rollback("rb-self", "rb-self")   # its original is itself: a rollback, not a bet
+    assert (r.status_code, code(r)) == (409, "ROLLBACK_NOT_ALLOWED")
+    r = player.credit("c-self", 100, relatedTransactionId="c-self")
+    assert (r.status_code, code(r)) == (409, "BET_NOT_FOUND")
+    assert player.balance() == 900
+
+
 def test_rollback_after_payout_is_not_allowed(player):
     player.debit("d1", 100)
     player.debit("d2", 100)
