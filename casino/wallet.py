@@ -10,34 +10,18 @@ moving the wallet with it. sql/functions/casino_calls.sql says why in that order
 
 A refusal by a rule is an answer like a success: stored and replayed. An unknown session,
 another provider's session or an idempotency conflict stores nothing. Every refusal is in
-casino/refusals.py. This module computes the request's fingerprint, calls the function,
-and turns its result into an Answer.
+casino/refusals.py. getBalance and transactionStatus are SQL functions too
+(sql/functions/casino_reads.sql), so every answer body of the provider's callbacks is
+built in SQL, in one format, refusals from the catalogue. This module computes the
+request's fingerprint, calls the function, and hands back its status and body.
 """
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timezone
 
-from . import refusals
 
-BALANCE = """
-    SELECT s.user_id, w.playable_balance, w.currency_code, g.provider_id
-    FROM CASINO_GAME_SESSIONS s
-    JOIN CASINO_WALLETS w ON w.id = s.wallet_id
-    JOIN CASINO_GAMES g ON g.id = s.game_id
-    WHERE s.token = %s
-"""
-
-# Only the calling provider's own ids: transactionIds are unique per provider, and one
-# provider must learn nothing about another's.
-TRANSACTION_STATUS = """
-    SELECT t.external_transaction_id, t.transaction_type, t.outcome, t.response_status,
-           t.response_cache::text, t.created_at,
-           t.transaction_type = 'debit' AND casino_refunded(t.provider_id, t.external_transaction_id)
-    FROM CASINO_TRANSACTIONS t
-    WHERE t.provider_id = %s AND t.external_transaction_id = %s
-"""
-
+BALANCE = "SELECT status, body, replay, error_code FROM casino_get_balance(%s, %s, %s)"
+TRANSACTION_STATUS = "SELECT status, body, replay, error_code FROM casino_transaction_status(%s, %s)"
 DEBIT = "SELECT status, body, replay, error_code FROM casino_debit(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 CREDIT = "SELECT status, body, replay, error_code FROM casino_credit(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 ROLLBACK = "SELECT status, body, replay, error_code FROM casino_rollback(%s, %s, %s, %s, %s, %s, %s)"
@@ -56,23 +40,12 @@ def fingerprint(*fields):
 
 
 def get_balance(cur, provider_id, req):
-    cur.execute(BALANCE, (req["sessionToken"],))
-    row = cur.fetchone()
-    if row is None:
-        raise refusals.error("SESSION_NOT_FOUND")
-    user_id, balance, currency, session_provider = row
-    if session_provider != provider_id:
-        raise refusals.error("PROVIDER_MISMATCH")
-    if user_id != req["userId"]:
-        raise refusals.error("USER_MISMATCH")
-    return Answer(200, json.dumps({"userId": user_id, "balance": balance, "currency": currency},
-                                  separators=(",", ":")))
+    cur.execute(BALANCE, (provider_id, req["sessionToken"], req["userId"]))
+    return _answer(cur)
 
 
 def _answer(cur):
-    status, body, replay, error_code = cur.fetchone()
-    if error_code is not None:
-        raise refusals.error(error_code)
+    status, body, replay, _ = cur.fetchone()
     return Answer(status, body, replay)
 
 
@@ -108,12 +81,4 @@ def transaction_status(cur, provider_id, req):
     """What the casino recorded for one of the calling provider's transactionIds, changing
     nothing (reconciliation)."""
     cur.execute(TRANSACTION_STATUS, (provider_id, req["transactionId"]))
-    row = cur.fetchone()
-    if row is None:
-        raise refusals.error("TRANSACTION_NOT_FOUND")
-    transaction_id, kind, outcome, status, body, created_at, rolled_back = row
-    return Answer(200, json.dumps({
-        "transactionId": transaction_id, "kind": kind, "outcome": outcome, "rolledBack": rolled_back,
-        "status": status, "response": json.loads(body),
-        "createdAt": created_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
-    }, separators=(",", ":")))
+    return _answer(cur)

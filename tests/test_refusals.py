@@ -47,6 +47,13 @@ def test_every_code_a_money_function_can_return_is_documented_for_its_call():
         assert shared | own <= documented, (call, (shared | own) - documented)
 
 
+def test_every_code_a_read_function_can_return_is_documented():
+    documented = {code for call in ("getBalance", "transactionStatus")
+                  for codes in refusals.documented(call).values() for code in codes}
+    named = codes_in(FUNCTIONS / "casino_reads.sql")
+    assert named and named <= documented, named - documented
+
+
 def test_no_function_file_spells_a_code_outside_the_catalogue():
     for path in FUNCTIONS.glob("*.sql"):
         spelled = set(ANY_CODE.findall(path.read_text())) - {"USD"}
