@@ -6,9 +6,11 @@
 -- parameter, so a function whose signature changes is dropped first, by its old argument
 -- types. The types casino_reply and casino_call are schema (migration 0008).
 --
--- Every function that reads the ledger is VOLATILE on purpose: under READ COMMITTED each
--- statement of a VOLATILE function takes a fresh snapshot, so a read made after a lock was
--- granted sees what the lock's previous holder committed.
+-- Every function that takes locks and then reads is VOLATILE, on purpose: under READ
+-- COMMITTED each statement of a VOLATILE function takes a fresh snapshot, so a read made
+-- after a lock was granted sees what the lock's previous holder committed. The STABLE
+-- ones are single expressions read within such a statement (casino_refunded is inlined
+-- into it), bodies, or the catalogue.
 --
 -- A money call is one transaction that
 --   1. finds the session and locks its wallet (FOR NO KEY UPDATE: a foreign key check of
@@ -34,14 +36,14 @@ DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, TEXT);
 
 -- Answer bodies, byte for byte what is stored and replayed.
 CREATE OR REPLACE FUNCTION casino_error_body(p_code TEXT, p_message TEXT) RETURNS TEXT
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT json_build_object('error', json_build_object('code', p_code, 'message', p_message))::text
 $$;
 
 -- A payout's or bet's answer; a rollback's also says whether it left a tombstone.
 CREATE OR REPLACE FUNCTION casino_money_body(p_transaction_id TEXT, p_balance BIGINT, p_currency TEXT,
                                   p_tombstone BOOLEAN DEFAULT NULL) RETURNS TEXT
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN p_tombstone IS NULL
                 THEN json_build_object('transactionId', p_transaction_id, 'balance', p_balance,
                                        'currency', p_currency)
