@@ -162,16 +162,14 @@ BEGIN
     JOIN CASINO_GAMES g ON g.id = s.game_id
     JOIN CASINO_GAME_PROVIDERS gp ON gp.id = g.provider_id
     JOIN CASINO_WALLETS w ON w.id = s.wallet_id
-    WHERE s.token = p_token
+    WHERE s.token = p_token AND g.provider_id = p_provider_id
     FOR NO KEY UPDATE OF w;
-    IF NOT FOUND THEN
-        c.reply := casino_refusal('SESSION_NOT_FOUND');
-        RETURN c;
-    END IF;
     -- transactionIds are the signing provider's namespace: nothing is stored under
-    -- another provider's name.
-    IF c.provider_id IS DISTINCT FROM p_provider_id THEN
-        c.reply := casino_refusal('PROVIDER_MISMATCH');
+    -- another provider's name, and another provider's call never waits for (or holds)
+    -- this wallet's lock.
+    IF NOT FOUND THEN
+        c.reply := casino_refusal(CASE WHEN EXISTS (SELECT 1 FROM CASINO_GAME_SESSIONS WHERE token = p_token)
+                                       THEN 'PROVIDER_MISMATCH' ELSE 'SESSION_NOT_FOUND' END);
         RETURN c;
     END IF;
 
