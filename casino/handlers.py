@@ -7,7 +7,6 @@ from . import wallet
 from .launch import launch_game, simulate_round
 from .refusals import documented
 
-
 MONEY = obj(transactionId=STRING, balance=INTEGER, currency=STRING)
 
 

@@ -19,7 +19,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-
 BALANCE = "SELECT status, body, replay, error_code FROM casino_get_balance(%s, %s, %s)"
 TRANSACTION_STATUS = "SELECT status, body, replay, error_code FROM casino_transaction_status(%s, %s)"
 DEBIT = "SELECT status, body, replay, error_code FROM casino_debit(%s, %s, %s, %s, %s, %s, %s, %s, %s)"

@@ -83,7 +83,7 @@ def pgbench(dsn, db_pid, script, first_user, wallets, seconds):
         run = subprocess.run(
             [str(embedded.bin_dir() / "pgbench"), "-n", "-M", "simple", "-c", str(CONCURRENCY), "-j", "2",
              "-T", str(int(seconds)), "-f", script, "-D", f"wallets={wallets}", "-D", f"first_user={first_user}",
-             dsn], capture_output=True, text=True, timeout=seconds + 60)
+             dsn], capture_output=True, text=True, timeout=seconds + 60, check=False)
     match = re.search(r"tps = ([\d.]+)", run.stdout)
     if not match:
         raise RuntimeError(f"pgbench failed:\n{run.stdout}\n{run.stderr}")

@@ -378,7 +378,7 @@ def test_one_id_sent_on_two_wallets_sessions_at_once_is_decided_once(api, ledger
     second.game = first.game
     second.token = ledger.session(second.user_id, second.wallet, first.game)
     for i in range(5):
-        answers = parallel([lambda: first.debit(f"both-{i}", 100), lambda: second.debit(f"both-{i}", 100)])
+        answers = parallel([lambda i=i: first.debit(f"both-{i}", 100), lambda i=i: second.debit(f"both-{i}", 100)])
         assert sorted((r.status_code, r.json().get("error", {}).get("code")) for r in answers) == [
             (200, None), (409, "IDEMPOTENCY_CONFLICT")]
     assert first.balance() + second.balance() == 2_000 - 500
