@@ -21,7 +21,9 @@ ALTER TABLE CASINO_TRANSACTIONS
 -- A refund is a rollback that gave money back; it names its bet here, and only here. The
 -- unique index makes "a bet is refunded at most once" the database's rule, and the
 -- foreign key makes a refund name a row that exists. NULL (every other row) is neither
--- indexed nor checked, so a bet pays nothing for either.
+-- indexed nor checked, so a bet pays nothing for either. A STORED generated column is
+-- written by PostgreSQL itself, so the predicate cannot disagree with the row; adding it
+-- rewrites the table once, under an exclusive lock (a large ledger: plan the pause).
 ALTER TABLE CASINO_TRANSACTIONS
     ADD COLUMN refunded_bet_id TEXT GENERATED ALWAYS AS (
         CASE WHEN transaction_type = 'rollback' AND playable_movement > 0 THEN related_external_transaction_id END
