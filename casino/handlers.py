@@ -5,10 +5,9 @@ from wire.validation import BET_AMOUNT, CURRENCY, ENTITY_ID, IDENTIFIER, PAYOUT_
 
 from . import wallet
 from .launch import launch_game, simulate_round
-
+from .refusals import documented
 
 MONEY = obj(transactionId=STRING, balance=INTEGER, currency=STRING)
-SESSION_REFUSALS = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH"], 404: ["SESSION_NOT_FOUND"]}
 
 
 class ProviderCallbackHandler(JsonHandler):
@@ -32,7 +31,7 @@ class ProviderCallbackHandler(JsonHandler):
 class GetBalanceHandler(ProviderCallbackHandler):
     summary = "The player's balance (never changes state)"
     answer = obj(userId=INTEGER, balance=INTEGER, currency=STRING)
-    refusals = SESSION_REFUSALS
+    refusals = documented("getBalance")
     replays = False
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID}
     operation = wallet.get_balance
@@ -41,10 +40,7 @@ class GetBalanceHandler(ProviderCallbackHandler):
 class DebitHandler(ProviderCallbackHandler):
     summary = "A bet: takes the amount from the wallet, idempotent by transactionId"
     answer = MONEY
-    refusals = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH", "PLAYER_DISABLED", "GAME_DISABLED",
-                      "PROVIDER_DISABLED", "SESSION_INACTIVE"], 404: ["SESSION_NOT_FOUND"],
-                409: ["IDEMPOTENCY_CONFLICT", "TRANSACTION_ROLLED_BACK"],
-                422: ["CURRENCY_MISMATCH", "INSUFFICIENT_FUNDS", "BET_LIMIT_EXCEEDED"]}
+    refusals = documented("debit")
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "roundId": IDENTIFIER, "amount": BET_AMOUNT, "currency": CURRENCY}
     operation = wallet.debit
@@ -56,9 +52,7 @@ class DebitHandler(ProviderCallbackHandler):
 class CreditHandler(ProviderCallbackHandler):
     summary = "A payout for an accepted bet of the round (0 settles a lost round)"
     answer = MONEY
-    refusals = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH"], 404: ["SESSION_NOT_FOUND", "ROUND_NOT_FOUND"],
-                409: ["IDEMPOTENCY_CONFLICT", "BET_NOT_FOUND", "TRANSACTION_ROLLED_BACK"],
-                422: ["CURRENCY_MISMATCH", "BALANCE_LIMIT_EXCEEDED"]}
+    refusals = documented("credit")
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "roundId": IDENTIFIER, "amount": PAYOUT_AMOUNT, "currency": CURRENCY,
               "relatedTransactionId": IDENTIFIER.optional()}
@@ -68,9 +62,7 @@ class CreditHandler(ProviderCallbackHandler):
 class RollbackHandler(ProviderCallbackHandler):
     summary = "Cancels a bet, refunding exactly its amount; a tombstone for an unknown bet"
     answer = obj(transactionId=STRING, balance=INTEGER, currency=STRING, tombstone={"type": "boolean"})
-    refusals = {403: ["USER_MISMATCH", "PROVIDER_MISMATCH"], 404: ["SESSION_NOT_FOUND"],
-                409: ["IDEMPOTENCY_CONFLICT", "ROLLBACK_NOT_ALLOWED", "BET_NOT_FOUND", "TRANSACTION_ROLLED_BACK"],
-                422: ["BALANCE_LIMIT_EXCEEDED"]}
+    refusals = documented("rollback")
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "originalTransactionId": IDENTIFIER, "roundId": IDENTIFIER}
     operation = wallet.rollback
@@ -81,7 +73,7 @@ class TransactionStatusHandler(ProviderCallbackHandler):
     answer = obj(transactionId=STRING, kind={"enum": ["debit", "credit", "rollback"]},
                  outcome={"enum": ["applied", "refused", "tombstone"]}, rolledBack={"type": "boolean"},
                  status=INTEGER, response={"type": "object"}, createdAt={"type": "string", "format": "date-time"})
-    refusals = {404: ["TRANSACTION_NOT_FOUND"]}
+    refusals = documented("transactionStatus")
     replays = False
     schema = {"transactionId": IDENTIFIER}
     operation = wallet.transaction_status
@@ -94,8 +86,7 @@ class LaunchGameHandler(JsonHandler):
     summary = "Opens a game session for a player, at the casino and at the provider"
     answer = obj(sessionToken=STRING, providerSessionId=STRING, userId=INTEGER, gameId=INTEGER,
                  currency=STRING, balance=INTEGER)
-    refusals = {403: ["PLAYER_DISABLED", "GAME_DISABLED", "PROVIDER_DISABLED"],
-                404: ["USER_NOT_FOUND", "GAME_NOT_FOUND", "WALLET_NOT_FOUND"], 502: ["PROVIDER_UNAVAILABLE"]}
+    refusals = documented("launchGame")
     schema = {"userId": ENTITY_ID, "gameId": ENTITY_ID, "currency": CURRENCY.optional()}
 
     async def post(self):
@@ -112,7 +103,7 @@ class SimulateRoundHandler(JsonHandler):
     summary = "Launches a game and has the provider play one scripted round"
     answer = obj(sessionToken=STRING, providerSessionId=STRING, roundId=STRING, startingBalance=INTEGER,
                  finalBalance={"type": ["integer", "null"]}, steps={"type": "array", "items": {"type": "object"}})
-    refusals = {**LaunchGameHandler.refusals, 429: ["TOO_MANY_REQUESTS"]}
+    refusals = documented("simulateRound")
     schema = LaunchGameHandler.schema
 
     async def post(self):

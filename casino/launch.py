@@ -2,10 +2,9 @@
 import uuid
 from dataclasses import dataclass
 
-from wire.errors import ApiError
 from wire.validation import IDENTIFIER
 
-from . import sessions
+from . import refusals, sessions
 
 USER = "SELECT status FROM CASINO_USERS WHERE id = %s"
 
@@ -36,23 +35,23 @@ def prepare_launch(cur, req):
     cur.execute(USER, (req["userId"],))
     user = cur.fetchone()
     if user is None:
-        raise ApiError(404, "USER_NOT_FOUND", "no such user")
+        raise refusals.error("USER_NOT_FOUND")
     if user[0] != "active":
-        raise ApiError(403, "PLAYER_DISABLED", "the player is disabled")
+        raise refusals.error("PLAYER_DISABLED")
     cur.execute(GAME_AND_PROVIDER, (req["gameId"],))
     game = cur.fetchone()
     if game is None:
-        raise ApiError(404, "GAME_NOT_FOUND", "no such game")
+        raise refusals.error("GAME_NOT_FOUND")
     provider_game_id, default_currency, game_active, provider_code, endpoint, provider_disabled = game
     if not game_active:
-        raise ApiError(403, "GAME_DISABLED", "the game is disabled")
+        raise refusals.error("GAME_DISABLED")
     if provider_disabled:
-        raise ApiError(403, "PROVIDER_DISABLED", "the game's provider is disabled")
+        raise refusals.error("PROVIDER_DISABLED")
     currency = req["currency"] or default_currency
     cur.execute(WALLET, (req["userId"], currency))
     wallet = cur.fetchone()
     if wallet is None:
-        raise ApiError(404, "WALLET_NOT_FOUND", f"the user has no {currency} wallet")
+        raise refusals.error("WALLET_NOT_FOUND", currency)
     wallet_id, balance = wallet
     token = sessions.create_session(cur, req["userId"], wallet_id, req["gameId"])
     return PendingLaunch(token, req["userId"], req["gameId"], provider_game_id, provider_code, endpoint, currency,
@@ -60,7 +59,7 @@ def prepare_launch(cur, req):
 
 
 def _unavailable():
-    return ApiError(502, "PROVIDER_UNAVAILABLE", "the game provider refused or did not answer")
+    return refusals.error("PROVIDER_UNAVAILABLE")
 
 
 def _is_round(answer):

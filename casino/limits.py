@@ -7,7 +7,7 @@ rather than queued into timeouts after money may already have moved.
 """
 from contextlib import contextmanager
 
-from wire.errors import ApiError
+from . import refusals
 
 
 class ConcurrencyLimit:
@@ -20,8 +20,7 @@ class ConcurrencyLimit:
     def slot(self):
         # One event loop per process: the check and the increment cannot interleave.
         if self.active >= self.limit:
-            raise ApiError(429, "TOO_MANY_REQUESTS",
-                           f"more than {self.limit} {self.what} at once in this process; retry shortly")
+            raise refusals.error("TOO_MANY_REQUESTS", self.limit, self.what)
         self.active += 1
         try:
             yield

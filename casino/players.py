@@ -5,7 +5,7 @@ use them. A deposit is a ledger row like any bet, so the audit explains every ba
 """
 import json
 
-from wire.errors import ApiError
+from . import refusals
 
 CREATE_USER = """
     INSERT INTO CASINO_USERS (username, email) VALUES (%s, %s)
@@ -68,4 +68,4 @@ def deposit(cur, wallet_id, amount, reference):
     cur.execute(DEPOSIT_EXISTS, (reference,))
     if cur.fetchone() is not None:
         return False
-    raise ApiError(422, "BALANCE_LIMIT_EXCEEDED", "the deposit would take the balance past 2^53-1")
+    raise refusals.error("BALANCE_LIMIT_EXCEEDED")

@@ -317,6 +317,15 @@ def test_rollback_of_a_credit_or_rollback_is_not_allowed(player):
     assert player.balance() == 950
 
 
+def test_a_call_naming_itself_as_its_bet_is_refused(player):
+    player.debit("d1", 100)
+    r = player.rollback("rb-self", "rb-self")   # its original is itself: a rollback, not a bet
+    assert (r.status_code, code(r)) == (409, "ROLLBACK_NOT_ALLOWED")
+    r = player.credit("c-self", 100, relatedTransactionId="c-self")
+    assert (r.status_code, code(r)) == (409, "BET_NOT_FOUND")
+    assert player.balance() == 900
+
+
 def test_rollback_after_payout_is_not_allowed(player):
     player.debit("d1", 100)
     player.debit("d2", 100)
@@ -360,6 +369,35 @@ def test_same_debit_twenty_times_at_once_moves_money_once(player):
     assert {r.content for r in responses} == {responses[0].content}
     assert player.balance() == 900
     assert player.ledger.rows(player.wallet) == [("d-dup", "debit", "applied", -100)]
+
+
+def test_one_id_sent_on_two_wallets_sessions_at_once_is_decided_once(api, ledger):
+    """The two calls lock different wallets; the id's own lock makes the second wait for the
+    first and find its row: one bet, and the other player's call is a conflict."""
+    first, second = Player(api, ledger), Player(api, ledger)
+    second.game = first.game
+    second.token = ledger.session(second.user_id, second.wallet, first.game)
+    for i in range(5):
+        answers = parallel([lambda i=i: first.debit(f"both-{i}", 100), lambda i=i: second.debit(f"both-{i}", 100)])
+        assert sorted((r.status_code, r.json().get("error", {}).get("code")) for r in answers) == [
+            (200, None), (409, "IDEMPOTENCY_CONFLICT")]
+    assert first.balance() + second.balance() == 2_000 - 500
+    assert len(ledger.rows(first.wallet)) + len(ledger.rows(second.wallet)) == 5
+
+
+def test_an_insert_that_meets_the_unique_index_moves_nothing_and_replays(player):
+    """The locks leave no way to reach it over HTTP; the function that records an answer
+    still treats the unique index as the last word."""
+    first = player.debit("d1", 250)
+    reply = player.ledger.query("""
+        SELECT (casino_record(c, 'applied', 250, -250, 0, 200::smallint, '{"other": "answer"}')).*
+        FROM (SELECT ROW(NULL, t.provider_id, 'debit', 'd1', 'r1', 250, NULL, t.request_fingerprint, t.session_id,
+                         NULL, t.wallet_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'USD', 750, 750)::casino_call AS c
+              FROM CASINO_TRANSACTIONS t WHERE t.wallet_id = %s AND t.external_transaction_id = 'd1') AS call""",
+                                  player.wallet)
+    assert reply == [(200, first.text, True, None)]
+    assert player.balance() == 750
+    assert player.ledger.rows(player.wallet) == [("d1", "debit", "applied", -250)]
 
 
 def test_fifty_concurrent_debits_overdraw_nothing(api, ledger):

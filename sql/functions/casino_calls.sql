@@ -1,167 +1,206 @@
--- What every money call shares: answer bodies, opening a call (session, locks, claim,
--- wallet, the tombstone rule), storing an answer or a refusal.
+-- What every money call shares: its result type, answer bodies, refusals, opening a call
+-- (session, locks, a stored answer, the tombstone rule) and recording its answer.
 --
 -- A repeatable file: edited in place, re-applied by `python -m sql.migrate` whenever its
--- checksum changes. CREATE OR REPLACE cannot change a function's result columns or drop a
+-- checksum changes. CREATE OR REPLACE cannot change a function's result type or drop a
 -- parameter, so a function whose signature changes is dropped first, by its old argument
--- types.
+-- types. The types casino_reply and casino_call are schema (migration 0008).
 --
--- Every function is VOLATILE on purpose: under READ COMMITTED each statement of a VOLATILE
--- function takes a fresh snapshot, so a read made after a lock was granted sees what the
--- lock's previous holder committed.
+-- Every function that takes locks and then reads is VOLATILE, on purpose: under READ
+-- COMMITTED each statement of a VOLATILE function takes a fresh snapshot, so a read made
+-- after a lock was granted sees what the lock's previous holder committed. The STABLE
+-- ones are single expressions read within such a statement (casino_refunded is inlined
+-- into it), bodies, or the catalogue.
 --
--- Every function answers (status, body, replay, error_code). error_code set means "not an
--- answer to store": nothing was written (unknown session, idempotency conflict) and the
--- caller renders the error itself.
+-- A money call is one transaction that
+--   1. finds the session and locks its wallet (FOR NO KEY UPDATE: a foreign key check of
+--      another transaction, a KEY SHARE lock, does not wait for it);
+--   2. locks its transactionId, and a rollback also the id it cancels, with transaction-
+--      scoped advisory locks in key order: the wallet lock orders calls on one wallet
+--      only, these make a bet and a rollback naming it take turns across wallets, and a
+--      duplicate sent on another wallet's session waits for the first;
+--   3. reads, in a statement of its own after those locks, whether the id was answered
+--      (a replay, or 409 IDEMPOTENCY_CONFLICT) or is named by a tombstone;
+--   4. applies the rules, reading other ledger rows only after the locks;
+--   5. inserts its ledger row once, answered, and moves the wallet.
+-- The wallet lock is also what makes a replay wait for a synchronous standby: a row lock
+-- gives the transaction an id, so its commit waits for the standby like any write, and a
+-- stored answer the standby never confirmed is not replayed as 200 before it has it.
+-- Locks are taken in one order (the one wallet, then advisory locks by key), so calls
+-- never deadlock. The row's unique index (provider, transactionId) stays the last word:
+-- an insert that meets it stores and moves nothing and replays the row it met.
 
+-- Earlier versions: migration 0003's, and the one that claimed a 'pending' row.
+DROP FUNCTION IF EXISTS casino_open_call(TEXT, TEXT, TEXT, TEXT, BIGINT, TEXT, TEXT);
+DROP FUNCTION IF EXISTS casino_open_call(BIGINT, TEXT, TEXT, TEXT, TEXT, BIGINT, TEXT, TEXT);
+DROP FUNCTION IF EXISTS casino_answer(BIGINT, BIGINT, TEXT, BIGINT, BIGINT, BIGINT, BIGINT, SMALLINT, TEXT);
+DROP FUNCTION IF EXISTS casino_refuse(BIGINT, BIGINT, BIGINT, BIGINT, SMALLINT, TEXT, TEXT);
+DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, TEXT);
+
+-- Answer bodies, byte for byte what is stored and replayed.
 CREATE OR REPLACE FUNCTION casino_error_body(p_code TEXT, p_message TEXT) RETURNS TEXT
 LANGUAGE sql STABLE AS $$
     SELECT json_build_object('error', json_build_object('code', p_code, 'message', p_message))::text
 $$;
 
-CREATE OR REPLACE FUNCTION casino_money_body(p_transaction_id TEXT, p_balance BIGINT, p_currency TEXT) RETURNS TEXT
+-- A payout's or bet's answer; a rollback's also says whether it left a tombstone.
+CREATE OR REPLACE FUNCTION casino_money_body(p_transaction_id TEXT, p_balance BIGINT, p_currency TEXT,
+                                  p_tombstone BOOLEAN DEFAULT NULL) RETURNS TEXT
 LANGUAGE sql STABLE AS $$
-    SELECT json_build_object('transactionId', p_transaction_id, 'balance', p_balance,
-                             'currency', p_currency)::text
+    SELECT CASE WHEN p_tombstone IS NULL
+                THEN json_build_object('transactionId', p_transaction_id, 'balance', p_balance,
+                                       'currency', p_currency)
+                ELSE json_build_object('transactionId', p_transaction_id, 'balance', p_balance,
+                                       'currency', p_currency, 'tombstone', p_tombstone) END::text
 $$;
 
--- Result columns cannot change in place: every version is dropped, then created.
-DROP FUNCTION IF EXISTS casino_open_call(TEXT, TEXT, TEXT, TEXT, BIGINT, TEXT, TEXT);
-DROP FUNCTION IF EXISTS casino_open_call(BIGINT, TEXT, TEXT, TEXT, TEXT, BIGINT, TEXT, TEXT);
+-- Whether a bet was refunded: the one statement of the rule (refunds name their bet in
+-- refunded_bet_id, at most one per bet: migration 0008). Also read by casino/wallet.py and
+-- casino/audit.py.
+CREATE OR REPLACE FUNCTION casino_refunded(p_provider_id BIGINT, p_bet_id TEXT) RETURNS BOOLEAN
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS r
+                   WHERE r.provider_id = p_provider_id AND r.refunded_bet_id = p_bet_id)
+$$;
 
--- Opens a money call for the provider whose key signed it (p_provider_id): finds the
--- session, refuses one of another provider's game, locks the transactionIds the call is about,
--- claims its own (a 'pending' row), locks the wallet, and refuses an id a tombstone names.
--- claim_id is NULL when there is nothing left to do: the id was answered before (status,
--- body, replay), was refused here (status, body), or the call must not be stored
--- (error_code: unknown session, another provider's session, or the same id with other content).
-CREATE FUNCTION casino_open_call(
-    p_provider_id BIGINT, p_token TEXT, p_kind TEXT, p_transaction_id TEXT, p_round_id TEXT, p_amount BIGINT,
-    p_related_id TEXT, p_fingerprint TEXT,
-    OUT claim_id BIGINT, OUT status SMALLINT, OUT body TEXT, OUT replay BOOLEAN, OUT error_code TEXT,
-    OUT session_pk BIGINT, OUT owner_id BIGINT, OUT wallet BIGINT, OUT active BOOLEAN,
-    OUT last_activity TIMESTAMPTZ, OUT player_active BOOLEAN, OUT game_active BOOLEAN,
-    OUT provider_active BOOLEAN, OUT provider BIGINT, OUT bet_min BIGINT, OUT bet_max BIGINT,
-    OUT wallet_currency TEXT, OUT playable BIGINT, OUT redeemable BIGINT)
-LANGUAGE plpgsql VOLATILE AS $$
+-- A refusal's reply, from the catalogue (CASINO_REFUSALS): the status and the message,
+-- its %s filled with p_details. Not stored by itself: see casino_refuse. A code missing
+-- from the catalogue is an error (the call is rolled back), never a silent NULL.
+CREATE OR REPLACE FUNCTION casino_refusal(p_code TEXT, VARIADIC p_details TEXT[] DEFAULT '{}')
+RETURNS casino_reply
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    v_fingerprint TEXT;
-    v_lock_key INTEGER;
+    v_reply casino_reply;
 BEGIN
-    replay := false;
-    SELECT s.id, s.user_id, s.wallet_id, s.is_active, s.last_activity_at,
-           u.status = 'active', g.is_active, NOT gp.is_disabled,
-           g.provider_id, g.min_bet, g.max_bet, w.currency_code
-    INTO session_pk, owner_id, wallet, active, last_activity, player_active, game_active, provider_active,
-         provider, bet_min, bet_max, wallet_currency
-    FROM CASINO_GAME_SESSIONS s
-    JOIN CASINO_USERS u ON u.id = s.user_id
-    JOIN CASINO_GAMES g ON g.id = s.game_id
-    JOIN CASINO_GAME_PROVIDERS gp ON gp.id = g.provider_id
-    JOIN CASINO_WALLETS w ON w.id = s.wallet_id
-    WHERE s.token = p_token;
+    SELECT r.status, casino_error_body(r.code, format(r.message, VARIADIC p_details)), false,
+           CASE WHEN NOT r.stored THEN r.code END
+    INTO v_reply.status, v_reply.body, v_reply.replay, v_reply.error_code
+    FROM CASINO_REFUSALS r WHERE r.code = p_code;
     IF NOT FOUND THEN
-        status := 404; error_code := 'SESSION_NOT_FOUND';
-        RETURN;
+        RAISE EXCEPTION 'refusal % is not in CASINO_REFUSALS (casino/refusals.py)', p_code;
     END IF;
-    -- transactionIds are the signing provider's namespace: nothing is claimed or stored
-    -- under another provider's name.
-    IF p_provider_id IS DISTINCT FROM provider THEN
-        status := 403; error_code := 'PROVIDER_MISMATCH';
-        RETURN;
-    END IF;
-
-    -- The wallet lock orders calls on one wallet only. A bet and a rollback naming it may
-    -- come on sessions of two wallets, so each call also holds, until commit, a lock on
-    -- its own (provider, transactionId), and a rollback one on the id it cancels: a
-    -- tombstone and the bet it names are then decided one after the other, the second
-    -- seeing what the first committed. Taken in key order, so two rollbacks naming each
-    -- other's ids cannot deadlock.
-    FOR v_lock_key IN
-        SELECT DISTINCT hashtext(id)
-        FROM unnest(ARRAY[p_transaction_id, CASE WHEN p_kind = 'rollback' THEN p_related_id END]) AS id
-        WHERE id IS NOT NULL
-        ORDER BY 1
-    LOOP
-        PERFORM pg_advisory_xact_lock(provider::integer, v_lock_key);
-    END LOOP;
-
-    INSERT INTO CASINO_TRANSACTIONS (
-        provider_id, external_transaction_id, transaction_type, wallet_id, session_id,
-        round_id, amount, related_external_transaction_id, request_fingerprint, outcome)
-    VALUES (provider, p_transaction_id, p_kind, wallet, session_pk,
-            p_round_id, p_amount, p_related_id, p_fingerprint, 'pending')
-    ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
-    RETURNING id INTO claim_id;
-    IF claim_id IS NULL THEN
-        SELECT t.request_fingerprint, t.response_status, t.response_cache::text
-        INTO v_fingerprint, status, body
-        FROM CASINO_TRANSACTIONS t
-        WHERE t.provider_id = provider AND t.external_transaction_id = p_transaction_id;
-        IF v_fingerprint = p_fingerprint THEN
-            replay := true;
-            -- The stored answer may be a commit the synchronous standby never confirmed (its
-            -- wait was cancelled: the caller got 503). A row lock writes WAL, so this
-            -- transaction's commit waits for the standby, which then holds everything
-            -- before it, the replayed row included: a replay is never answered from the
-            -- primary alone.
-            PERFORM 1 FROM CASINO_TRANSACTIONS t
-            WHERE t.provider_id = provider AND t.external_transaction_id = p_transaction_id
-            FOR KEY SHARE;
-        ELSE
-            status := 409; body := NULL; error_code := 'IDEMPOTENCY_CONFLICT';
-        END IF;
-        RETURN;
-    END IF;
-
-    -- NO KEY UPDATE, not UPDATE: the claim's foreign key holds a KEY SHARE lock on this row,
-    -- and two calls holding KEY SHARE and asking for FOR UPDATE would deadlock.
-    SELECT w.playable_balance, w.redeemable_balance INTO playable, redeemable
-    FROM CASINO_WALLETS w WHERE w.id = wallet
-    FOR NO KEY UPDATE;
-
-    -- A tombstone promised the provider that this id will never move money, whatever kind
-    -- of call brings it: a late bet, or a bet's bytes resent as a payout.
-    IF EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS r
-               WHERE r.provider_id = provider AND r.related_external_transaction_id = p_transaction_id
-                 AND r.transaction_type = 'rollback' AND r.outcome = 'tombstone') THEN
-        status := 409;
-        body := casino_refuse(claim_id, wallet, p_amount, playable, status, 'TRANSACTION_ROLLED_BACK',
-                              'a rollback cancelled this transactionId before it arrived');
-        claim_id := NULL;
-    END IF;
+    RETURN v_reply;
 END $$;
 
--- Writes the answer into the claimed row, and the movement into the wallet.
-CREATE OR REPLACE FUNCTION casino_answer(
-    p_claim_id BIGINT, p_wallet_id BIGINT, p_outcome TEXT, p_amount BIGINT,
-    p_playable BIGINT, p_redeemable BIGINT, p_balance_after BIGINT, p_status SMALLINT, p_body TEXT)
-RETURNS VOID
+-- Records the call's answer: its one ledger row, and the movement into the wallet. When
+-- the row meets the unique index (the same id answered meanwhile, which the locks of
+-- casino_open_call leave only to an id sent on a session of another wallet without
+-- them), nothing is stored or moved and the stored answer is replayed.
+CREATE OR REPLACE FUNCTION casino_record(
+    c casino_call, p_outcome TEXT, p_amount BIGINT, p_playable BIGINT, p_redeemable BIGINT,
+    p_status SMALLINT, p_body TEXT)
+RETURNS casino_reply
 LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_id BIGINT;
 BEGIN
+    INSERT INTO CASINO_TRANSACTIONS (
+        provider_id, external_transaction_id, transaction_type, wallet_id, session_id,
+        round_id, amount, related_external_transaction_id, request_fingerprint, outcome,
+        playable_movement, redeemable_movement, balance_after, response_status, response_cache)
+    VALUES (c.provider_id, c.transaction_id, c.kind, c.wallet_id, c.session_id,
+            c.round_id, p_amount, c.related_id, c.fingerprint, p_outcome,
+            p_playable, p_redeemable, c.playable + p_playable, p_status, p_body::json)
+    ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
+    RETURNING id INTO v_id;
+    IF v_id IS NULL THEN
+        RETURN casino_stored_reply(c);
+    END IF;
     IF p_playable <> 0 OR p_redeemable <> 0 THEN
         UPDATE CASINO_WALLETS
         SET playable_balance = playable_balance + p_playable,
             redeemable_balance = redeemable_balance + p_redeemable,
             updated_at = now()
-        WHERE id = p_wallet_id;
+        WHERE id = c.wallet_id;
     END IF;
-    UPDATE CASINO_TRANSACTIONS
-    SET outcome = p_outcome, amount = p_amount, playable_movement = p_playable,
-        redeemable_movement = p_redeemable, balance_after = p_balance_after,
-        response_status = p_status, response_cache = p_body::json
-    WHERE id = p_claim_id;
+    RETURN ROW(p_status, p_body, false, NULL)::casino_reply;
 END $$;
 
--- Stores a refusal by a rule as the call's answer; returns its body.
-CREATE OR REPLACE FUNCTION casino_refuse(
-    p_claim_id BIGINT, p_wallet_id BIGINT, p_amount BIGINT, p_balance BIGINT,
-    p_status SMALLINT, p_code TEXT, p_message TEXT)
-RETURNS TEXT
+-- A refusal by a rule, stored as the call's answer (moves nothing).
+CREATE OR REPLACE FUNCTION casino_refuse(c casino_call, p_code TEXT, VARIADIC p_details TEXT[] DEFAULT '{}')
+RETURNS casino_reply
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    v_body TEXT := casino_error_body(p_code, p_message);
+    v_refusal casino_reply := casino_refusal(p_code, VARIADIC p_details);
 BEGIN
-    PERFORM casino_answer(p_claim_id, p_wallet_id, 'refused', p_amount, 0, 0, p_balance, p_status, v_body);
-    RETURN v_body;
+    RETURN casino_record(c, 'refused', c.amount, 0, 0, v_refusal.status, v_refusal.body);
+END $$;
+
+-- The stored answer for the call's id: a replay when the request is the same, else
+-- 409 IDEMPOTENCY_CONFLICT (not stored). NULL when the id has no row.
+CREATE OR REPLACE FUNCTION casino_stored_reply(c casino_call) RETURNS casino_reply
+LANGUAGE sql VOLATILE AS $$
+    SELECT CASE WHEN t.request_fingerprint = c.fingerprint
+                THEN ROW(t.response_status, t.response_cache::text, true, NULL)::casino_reply
+                ELSE casino_refusal('IDEMPOTENCY_CONFLICT') END
+    FROM CASINO_TRANSACTIONS t
+    WHERE t.provider_id = c.provider_id AND t.external_transaction_id = c.transaction_id
+$$;
+
+-- Opens a money call for the provider whose key signed it (p_provider_id): steps 1-3
+-- above. The call is over when c.reply is set: the session is unknown or another
+-- provider's, the id was answered before (replayed or a conflict), or a tombstone names
+-- it (refused and stored here: that refusal outranks every other rule).
+CREATE FUNCTION casino_open_call(
+    p_provider_id BIGINT, p_token TEXT, p_kind TEXT, p_transaction_id TEXT, p_round_id TEXT, p_amount BIGINT,
+    p_related_id TEXT, p_fingerprint TEXT)
+RETURNS casino_call
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    c casino_call;
+    v_lock_key INTEGER;
+    v_tombstoned BOOLEAN;
+BEGIN
+    c.provider_id := p_provider_id; c.kind := p_kind; c.transaction_id := p_transaction_id;
+    c.round_id := p_round_id; c.amount := p_amount; c.related_id := p_related_id; c.fingerprint := p_fingerprint;
+
+    SELECT s.id, s.user_id, s.wallet_id, s.is_active, s.last_activity_at,
+           u.status = 'active', g.is_active, NOT gp.is_disabled,
+           g.provider_id, g.min_bet, g.max_bet, w.currency_code, w.playable_balance, w.redeemable_balance
+    INTO c.session_id, c.owner_id, c.wallet_id, c.session_active, c.last_activity,
+         c.player_active, c.game_active, c.provider_active,
+         c.provider_id, c.bet_min, c.bet_max, c.currency, c.playable, c.redeemable
+    FROM CASINO_GAME_SESSIONS s
+    JOIN CASINO_USERS u ON u.id = s.user_id
+    JOIN CASINO_GAMES g ON g.id = s.game_id
+    JOIN CASINO_GAME_PROVIDERS gp ON gp.id = g.provider_id
+    JOIN CASINO_WALLETS w ON w.id = s.wallet_id
+    WHERE s.token = p_token AND g.provider_id = p_provider_id
+    FOR NO KEY UPDATE OF w;
+    -- transactionIds are the signing provider's namespace: nothing is stored under
+    -- another provider's name, and another provider's call never waits for (or holds)
+    -- this wallet's lock.
+    IF NOT FOUND THEN
+        c.reply := casino_refusal(CASE WHEN EXISTS (SELECT 1 FROM CASINO_GAME_SESSIONS WHERE token = p_token)
+                                       THEN 'PROVIDER_MISMATCH' ELSE 'SESSION_NOT_FOUND' END);
+        RETURN c;
+    END IF;
+
+    IF p_kind = 'rollback' THEN
+        FOR v_lock_key IN
+            SELECT DISTINCT hashtext(id) FROM unnest(ARRAY[p_transaction_id, p_related_id]) AS id
+            WHERE id IS NOT NULL
+            ORDER BY 1
+        LOOP
+            PERFORM pg_advisory_xact_lock(c.provider_id::integer, v_lock_key);
+        END LOOP;
+    ELSE
+        PERFORM pg_advisory_xact_lock(c.provider_id::integer, hashtext(p_transaction_id));
+    END IF;
+
+    -- After the locks, in a statement of its own: what an earlier holder committed. The
+    -- id's own answer, or a tombstone, which promised the provider that this id will never
+    -- move money, whatever kind of call brings it: a late bet, or a bet's bytes resent as
+    -- a payout.
+    SELECT casino_stored_reply(c),
+           EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS r
+                   WHERE r.provider_id = c.provider_id AND r.related_external_transaction_id = p_transaction_id
+                     AND r.transaction_type = 'rollback' AND r.outcome = 'tombstone')
+    INTO c.reply, v_tombstoned;
+    IF (c.reply).status IS NOT NULL THEN
+        RETURN c;
+    ELSIF v_tombstoned THEN
+        c.reply := casino_refuse(c, 'TRANSACTION_ROLLED_BACK');
+    END IF;
+    RETURN c;
 END $$;

@@ -1,0 +1,128 @@
+"""Every refusal a casino endpoint can answer, written once, in the order they win.
+
+Each is a protocol code with its HTTP status, its message (a template: `%s` are filled by
+the rule that refuses), whether a money call stores it as its answer (and replays it),
+and the calls that can answer it. What reads this:
+
+  - the SQL functions, through the table CASINO_REFUSALS (migration 0008), filled by the
+    repeatable file sql/functions/casino_refusals.sql that this module generates;
+  - the handlers' documented refusals (`documented(call)`), hence the OpenAPI document;
+  - the Python services that refuse (`error(code)`), and the README's table.
+
+    python -m casino.refusals --sql    > sql/functions/casino_refusals.sql
+    python -m casino.refusals --readme   # the README's table (between its refusals markers)
+
+tests/test_refusals.py fails when a generated copy is stale, when the table differs, or
+when a function returns a code that is not here.
+"""
+import sys
+from dataclasses import dataclass
+
+from wire.errors import ApiError
+
+MONEY = ("debit", "credit", "rollback")
+CALLBACKS = ("getBalance",) + MONEY
+LAUNCH = ("launchGame", "simulateRound")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    status: int
+    message: str
+    stored: bool
+    calls: tuple
+
+    def error(self, *details):
+        return ApiError(self.status, self.code, self.message % details if details else self.message)
+
+
+# Money calls: the first three are decided before any rule and store nothing; then, for a
+# debit, the order its rules are applied in (README, "Order of debit checks").
+CATALOGUE = (
+    Refusal("SESSION_NOT_FOUND", 404, "no session with that token", False, CALLBACKS),
+    Refusal("PROVIDER_MISMATCH", 403, "the session belongs to another provider's game", False, CALLBACKS),
+    Refusal("IDEMPOTENCY_CONFLICT", 409, "transactionId was already used for a different request", False, MONEY),
+    Refusal("TRANSACTION_ROLLED_BACK", 409, "a rollback cancelled this transactionId, or the bet it pays",
+            True, MONEY),
+    Refusal("USER_MISMATCH", 403, "the session belongs to another user", True, CALLBACKS),
+    Refusal("PLAYER_DISABLED", 403, "the player is disabled", True, ("debit",) + LAUNCH),
+    Refusal("GAME_DISABLED", 403, "the game is disabled", True, ("debit",) + LAUNCH),
+    Refusal("PROVIDER_DISABLED", 403, "the game's provider is disabled", True, ("debit",) + LAUNCH),
+    Refusal("SESSION_INACTIVE", 403, "the session is closed or has expired", True, ("debit",)),
+    Refusal("CURRENCY_MISMATCH", 422, "the session's wallet is in %s, not %s", True, ("debit", "credit")),
+    Refusal("BET_LIMIT_EXCEEDED", 422, "bets on this game are from %s to %s", True, ("debit",)),
+    Refusal("INSUFFICIENT_FUNDS", 422, "the balance does not cover the bet", True, ("debit",)),
+    Refusal("ROUND_NOT_FOUND", 404, "the round holds no accepted bet of this wallet", True, ("credit",)),
+    Refusal("BET_NOT_FOUND", 409, "no accepted bet of this round and wallet has that id", True,
+            ("credit", "rollback")),
+    Refusal("ROLLBACK_NOT_ALLOWED", 409, "only a bet of a round without a payout can be rolled back", True,
+            ("rollback",)),
+    Refusal("BALANCE_LIMIT_EXCEEDED", 422, "the balance would pass 2^53-1", True, ("credit", "rollback")),
+    # Reconciliation.
+    Refusal("TRANSACTION_NOT_FOUND", 404, "the casino has no record of that transactionId", False,
+            ("transactionStatus",)),
+    # Launching a game (nothing stored: a launch is not idempotent by itself).
+    Refusal("USER_NOT_FOUND", 404, "no such user", False, LAUNCH),
+    Refusal("GAME_NOT_FOUND", 404, "no such game", False, LAUNCH),
+    Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH),
+    Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False, LAUNCH),
+    Refusal("TOO_MANY_REQUESTS", 429, "more than %s %s at once in this process; retry shortly", False,
+            ("simulateRound",)),
+)
+BY_CODE = {r.code: r for r in CATALOGUE}
+
+
+def error(code, *details):
+    """The ApiError of a refusal, its message filled with details."""
+    return BY_CODE[code].error(*details)
+
+
+def documented(call):
+    """{status: [codes]} a call can be refused with: a handler's `refusals`."""
+    statuses = {}
+    for refusal in CATALOGUE:
+        if call in refusal.calls:
+            statuses.setdefault(refusal.status, []).append(refusal.code)
+    return statuses
+
+
+def _literal(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql():
+    rows = ",\n".join(f"    ({_literal(r.code)}, {r.status}, {_literal(r.message)}, {str(r.stored).lower()})"
+                      for r in CATALOGUE)
+    return f"""-- The catalogue of refusals, generated from casino/refusals.py: do not edit; regenerate with
+--     python -m casino.refusals --sql > sql/functions/casino_refusals.sql
+-- (a test fails when this file is stale). Repeatable: re-applied whenever it changes.
+
+INSERT INTO CASINO_REFUSALS (code, status, message, stored) VALUES
+{rows}
+ON CONFLICT (code) DO UPDATE SET status = EXCLUDED.status, message = EXCLUDED.message, stored = EXCLUDED.stored;
+
+DELETE FROM CASINO_REFUSALS WHERE code NOT IN ({", ".join(_literal(r.code) for r in CATALOGUE)});
+"""
+
+
+README_BEGIN = "<!-- refusals: generated by python -m casino.refusals --readme -->"
+README_END = "<!-- end of refusals -->"
+
+
+def readme():
+    lines = [README_BEGIN, "",
+             "| code | status | stored | calls | message |", "|---|---|---|---|---|"]
+    for r in CATALOGUE:
+        lines.append(f"| `{r.code}` | {r.status} | {'yes' if r.stored else 'no'} | {', '.join(r.calls)} "
+                     f"| {r.message.replace('%s', '…')} |")
+    return "\n".join(lines + ["", README_END]) + "\n"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--sql"]:
+        sys.stdout.write(sql())
+    elif sys.argv[1:] == ["--readme"]:
+        sys.stdout.write(readme())
+    else:
+        sys.exit("usage: python -m casino.refusals --sql | --readme")
