@@ -49,7 +49,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -65,7 +64,7 @@ import psycopg2
 from casino.sessions import idle_timeout
 from db import embedded
 from db.config import database_from_environment
-from service.child_server import BOX, ServerProcess
+from service.child_server import BOX, ServerProcess, stop_child
 from wire.secrets_env import read_secrets
 
 from . import reference_service
@@ -159,14 +158,7 @@ class ReferenceService:
         return self
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
+        stop_child(self.proc)
 
 
 def peer_wallets(args):

@@ -61,11 +61,18 @@ class ServerProcess:
         return Path(self.log.name).read_text()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
+        if self.proc:
+            stop_child(self.proc)
+
+
+def stop_child(proc, grace=30):
+    """Ctrl-C a child that prints its address on stdout (it stops cleanly), killed if it
+    has not stopped within `grace` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    proc.stdout.close()

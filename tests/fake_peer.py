@@ -5,42 +5,20 @@ list of raw answers (status, body bytes, extra headers) given in turn, round and
 a path with no answers gets `default`. Every request is recorded by path.
 """
 import asyncio
-import threading
 from collections import Counter
+
+from tests.loop_server import LoopServer
 
 REASONS = {200: "OK", 307: "Temporary Redirect", 404: "Not Found", 500: "Internal Server Error"}
 
 
-class FakePeer:
+class FakePeer(LoopServer):
     def __init__(self, default=(404, b'{"error":{"code":"NOT_FOUND","message":"no"}}', {})):
+        super().__init__()
         self.answers = {}
         self.default = default
         self.received = Counter()     # path -> requests
         self._given = Counter()       # path -> answers given
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self):
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def _run(self):
-        asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-
-    def stop(self):
-        self._loop.call_soon_threadsafe(self._server.close)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
     def _next_answer(self, path):
         given = self.answers.get(path)

@@ -6,41 +6,19 @@ applied the call, the provider cannot know it. That is the worst case a retrying
 must survive.
 """
 import asyncio
-import threading
 from collections import Counter
 
+from tests.loop_server import LoopServer
 
-class FaultProxy:
+
+class FaultProxy(LoopServer):
     def __init__(self):
+        super().__init__()
         self.upstream = None          # (host, port), set once the casino listens
         self.cut = Counter()          # path -> how many more replies to lose
         self.refuse = Counter()       # path -> how many more requests to drop unsent (casino "down")
         self.forwarded = Counter()    # path -> requests passed to the casino
         self.lost = Counter()         # path -> replies lost
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self):
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def _run(self):
-        asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-
-    def stop(self):
-        self._loop.call_soon_threadsafe(self._server.close)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
     async def _handle(self, reader, writer):
         try:
