@@ -1,15 +1,15 @@
 """The back office's endpoints (/casino/admin/*), on operator keys: each handler validates
 (the base handler and its schemas), makes one call of casino/backoffice.py, and renders.
 
-Scopes (casino/operators.py): admin for players and wallets, cashier for deposits and
+Scopes (casino/operators.py): admin for players, wallets and operator keys, cashier for deposits and
 withdrawals, backoffice for the read-only views.
 """
 from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
-from wire.validation import (BET_AMOUNT, CURRENCY, CURSOR, EMAIL, ENTITY_ID, IDENTIFIER, USERNAME, one_of,
-                             page_size, parse_params)
+from wire.validation import (BET_AMOUNT, CURRENCY, CURSOR, EMAIL, ENTITY_ID, IDENTIFIER, LABEL, USERNAME, list_of,
+                             one_of, page_size, parse_params)
 
-from . import backoffice
+from . import backoffice, operators
 from .refusals import documented
 
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -142,6 +142,45 @@ class RoundHandler(AdminHandler):
                                                      self.params["roundId"]))
 
 
+OPERATOR_KEY = obj(keyId=STRING, scopes={"type": "array", "items": {"enum": list(operators.SCOPES)}},
+                   label=STRING, createdAt=TIMESTAMP, revokedAt={"type": ["string", "null"], "format": "date-time"})
+
+
+class CreateOperatorKeyHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = "Creates an operator key with scopes; `key` (id.secret) is shown in this answer only"
+    status = 201
+    answer = obj(**OPERATOR_KEY["properties"], key=STRING)
+    refusals = {}
+    schema = {"scopes": list_of(*operators.SCOPES), "label": LABEL.optional()}
+
+    async def post(self):
+        self.render_answer(await self.db.transaction(backoffice.create_operator_key, self.operator.key_id,
+                                                     self.body))
+
+
+class OperatorKeysHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = "Every operator key, active and revoked (never a secret)"
+    answer = obj(keys={"type": "array", "items": OPERATOR_KEY})
+    refusals = {}
+
+    async def get(self):
+        self.render_answer(await self.db.transaction(backoffice.list_operator_keys))
+
+
+class RevokeOperatorKeyHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = "Revokes an operator key (every process refuses it within KEY_REFRESH_SECONDS)"
+    answer = obj(keyId=STRING, revokedAt=TIMESTAMP)
+    refusals = documented("revokeOperatorKey")
+    parameters = {"keyId": IDENTIFIER}
+
+    async def post(self, **_):
+        self.render_answer(await self.db.transaction(backoffice.revoke_operator_key, self.operator.key_id,
+                                                     self.params["keyId"]))
+
+
 def routes():
     """(path, handler) pairs; {name} in a path is a parameter of the handler's `parameters`."""
     return [
@@ -153,4 +192,7 @@ def routes():
         (r"/casino/admin/players/{userId}", PlayerHandler),
         (r"/casino/admin/players/{userId}/transactions", TransactionsHandler),
         (r"/casino/admin/rounds/{providerCode}/{roundId}", RoundHandler),
+        (r"/casino/admin/keys", CreateOperatorKeyHandler),
+        (r"/casino/admin/keys/list", OperatorKeysHandler),
+        (r"/casino/admin/keys/{keyId}/revoke", RevokeOperatorKeyHandler),
     ]

@@ -10,7 +10,7 @@ the operator key that made them and what they were answered, refusals included.
 import json
 from datetime import timezone
 
-from . import refusals
+from . import operators, refusals
 from .wallet import Answer, fingerprint
 
 CASHIER = "SELECT status, body, replay, error_code FROM casino_cashier(%s, %s, %s, %s, %s, %s, %s, %s)"
@@ -191,3 +191,28 @@ def get_round(cur, provider_code, round_id):
         return _refusal("ROUND_UNKNOWN")
     return Answer(200, {"providerCode": provider_code, "roundId": round_id, "state": round_state(rows),
                         "rows": rows})
+
+
+def _key(key_id, scopes, label, created_at, revoked_at):
+    return {"keyId": key_id, "scopes": sorted(scopes), "label": label, "createdAt": timestamp(created_at),
+            "revokedAt": timestamp(revoked_at) if revoked_at else None}
+
+
+def create_operator_key(cur, operator, req):
+    """A new operator key; the answer is the only place its secret is ever shown (the
+    audit keeps the request: scopes and label)."""
+    key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "")
+    answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None), "key": key})
+    return _audited(cur, operator, "createOperatorKey", req, answer)
+
+
+def list_operator_keys(cur):
+    return Answer(200, {"keys": [_key(*row) for row in operators.list_keys(cur)]})
+
+
+def revoke_operator_key(cur, operator, key_id):
+    """Takes effect in every process within KEY_REFRESH_SECONDS."""
+    revoked_at = operators.revoke_key(cur, key_id)
+    answer = (Answer(200, {"keyId": key_id, "revokedAt": timestamp(revoked_at)}) if revoked_at
+              else _refusal("KEY_NOT_FOUND"))
+    return _audited(cur, operator, "revokeOperatorKey", {"keyId": key_id}, answer)

@@ -77,6 +77,7 @@ CATALOGUE = (
     Refusal("PLAYER_EXISTS", 409, "a player with that username or e-mail exists", False, ("createPlayer",)),
     Refusal("WALLET_EXISTS", 409, "the user has a %s wallet already", False, ("createWallet",)),
     Refusal("ROUND_UNKNOWN", 404, "the ledger holds no row of that provider's round", False, ("getRound",)),
+    Refusal("KEY_NOT_FOUND", 404, "no active operator key has that id", False, ("revokeOperatorKey",)),
 )
 BY_CODE = {r.code: r for r in CATALOGUE}
 

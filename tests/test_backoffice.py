@@ -1,6 +1,7 @@
 """The back office (/casino/admin/*) over real HTTP: each call, its scopes, the cashier's
 idempotency and races, the ledger views, the audit table, and the ledger audit after all."""
 import json
+import threading
 import uuid
 
 import pytest
@@ -144,7 +145,10 @@ CALLS = [("post", "players", {"username": "scoped", "email": "scoped@example.com
          ("post", "players/1/status", {"status": "active"}, "admin"),
          ("get", "players/1", None, "backoffice"),
          ("get", "players/1/transactions", None, "backoffice"),
-         ("get", "rounds/JAQPOT/r1", None, "backoffice")]
+         ("get", "rounds/JAQPOT/r1", None, "backoffice"),
+         ("post", "keys", {"scopes": ["lobby"]}, "admin"),
+         ("get", "keys/list", None, "admin"),
+         ("post", "keys/op_000000000000/revoke", {}, "admin")]
 
 
 @pytest.mark.parametrize("method, path, body, scope", CALLS)
@@ -358,3 +362,42 @@ def test_the_ledger_audit_explains_every_cent(admin, database_dsn):
     result = run_cli("casino.audit", dsn=database_dsn)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 violation(s)" in result.stdout
+
+
+# --- operator keys ---------------------------------------------------------------------------
+
+def test_operator_keys_created_listed_and_revoked(api, admin, ledger):
+    r = admin.post("keys", {"scopes": ["backoffice", "cashier", "backoffice"], "label": "support desk"})
+    assert r.status_code == 201
+    created = r.json()
+    assert created["scopes"] == ["backoffice", "cashier"] and created["label"] == "support desk"
+    assert created["key"].startswith(created["keyId"] + ".") and created["revokedAt"] is None
+    reader = Admin(api, created["key"])
+    user_id = admin.player()
+    assert reader.get(f"players/{user_id}").status_code == 200
+    assert reader.post("keys", {"scopes": ["admin"]}).status_code == 403
+    listed = {k["keyId"]: k for k in admin.get("keys/list").json()["keys"]}
+    assert created["keyId"] in listed and "key" not in listed[created["keyId"]]
+    assert created["key"].split(".", 1)[1] not in admin.get("keys/list").text
+    revoked = admin.post(f"keys/{created['keyId']}/revoke", {})
+    assert revoked.status_code == 200 and revoked.json()["keyId"] == created["keyId"]
+    again = admin.post(f"keys/{created['keyId']}/revoke", {})
+    assert (again.status_code, code(again)) == (404, "KEY_NOT_FOUND")
+    listed = {k["keyId"]: k for k in admin.get("keys/list").json()["keys"]}
+    assert listed[created["keyId"]]["revokedAt"] == revoked.json()["revokedAt"]
+    # Every process reloads keys within KEY_REFRESH_SECONDS; poll a bounded number of calls.
+    statuses = [reader.get(f"players/{user_id}").status_code for _ in range(400)
+                if not threading.Event().wait(0.01)]
+    assert statuses[-1] == 401 and set(statuses) <= {200, 401}
+    audited = ledger.query("SELECT action, request FROM CASINO_ADMIN_AUDIT WHERE action LIKE '%%OperatorKey' "
+                           "AND (request->>'keyId' = %s OR request->>'label' = 'support desk') ORDER BY id",
+                           created["keyId"])
+    assert [a for a, _ in audited][-3:] == ["createOperatorKey", "revokeOperatorKey", "revokeOperatorKey"]
+    assert all(created["key"].split(".", 1)[1] not in json.dumps(req) for _, req in audited)
+
+
+@pytest.mark.parametrize("body", [{"scopes": []}, {"scopes": ["root"]}, {"scopes": "admin"}, {},
+                                  {"scopes": ["admin"], "label": "\n"}])
+def test_operator_key_bad_input(admin, body):
+    r = admin.post("keys", body)
+    assert (r.status_code, code(r)) == (400, "INVALID_REQUEST")

@@ -17,6 +17,7 @@ _IDENTIFIER = re.compile(r"[\x21-\x7e]{1,100}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _EMAIL = re.compile(r"[\x21-\x3f\x41-\x7e]{1,64}@[\x21-\x3f\x41-\x7e]{1,189}")
 _CURSOR = re.compile(r"[0-9]{1,18}")
+_LABEL = re.compile(r"[\x20-\x7e]{0,100}")
 _DIGITS = re.compile(r"[0-9]{1,16}")
 
 
@@ -53,6 +54,18 @@ USERNAME = Field(lambda v: isinstance(v, str) and _IDENTIFIER.fullmatch(v) is no
 EMAIL = Field(lambda v: isinstance(v, str) and _EMAIL.fullmatch(v) is not None,
               "an e-mail address (local@domain, printable ASCII, at most 254 characters)",
               {"type": "string", "pattern": "^[\\x21-\\x3f\\x41-\\x7e]{1,64}@[\\x21-\\x3f\\x41-\\x7e]{1,189}$"})
+
+
+LABEL = Field(lambda v: isinstance(v, str) and _LABEL.fullmatch(v) is not None,
+              "a string of at most 100 printable ASCII characters", {"type": "string", "pattern": "^[\\x20-\\x7e]{0,100}$"})
+
+
+def list_of(*values):
+    """A non-empty list of at most len(values) items, each one of values."""
+    return Field(lambda v: type(v) is list and 1 <= len(v) <= len(values)
+                 and all(isinstance(item, str) and item in values for item in v),
+                 f"a list of 1-{len(values)} of " + ", ".join(values),
+                 {"type": "array", "items": {"enum": list(values)}, "minItems": 1, "maxItems": len(values)})
 
 
 def one_of(*values):
