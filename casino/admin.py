@@ -6,8 +6,20 @@ withdrawals, backoffice for the read-only views.
 """
 from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
-from wire.validation import (BET_AMOUNT, CURRENCY, CURSOR, EMAIL, ENTITY_ID, IDENTIFIER, LABEL, USERNAME, list_of,
-                             one_of, page_size, parse_params)
+from wire.validation import (
+    BET_AMOUNT,
+    CURRENCY,
+    CURSOR,
+    EMAIL,
+    ENTITY_ID,
+    IDENTIFIER,
+    LABEL,
+    USERNAME,
+    list_of,
+    one_of,
+    page_size,
+    parse_params,
+)
 
 from . import backoffice, operators
 from .refusals import documented

@@ -8,7 +8,7 @@ the write (the cashier's inside its SQL function, sql/functions/casino_cashier.s
 the operator key that made them and what they were answered, refusals included.
 """
 import json
-from datetime import timezone
+from datetime import UTC, timezone
 
 from . import operators, refusals
 from .wallet import Answer, fingerprint
@@ -77,7 +77,7 @@ MAX_PAGE = 200
 
 def timestamp(moment):
     """RFC 3339 UTC, as transactionStatus writes it."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _refusal(code, *details):
