@@ -5,11 +5,13 @@
                                   it cannot be reached
 
   1. every wallet's playable and redeemable balances equal the sums of its ledger
-     movements (deposits, bets, payouts, refunds): the ledger explains every cent;
+     movements (deposits, withdrawals, bets, payouts, refunds): the ledger explains every
+     cent;
   2. no transactionId moved money twice: one ledger row per (provider, transactionId)
      is a unique index, and a bet is refunded at most once (a unique index on the bet a
      refund names, refunded_bet_id; checked here too, should the index be dropped);
-  3. a refund gives back exactly what its bet took, and a bet took exactly its amount;
+  3. a refund gives back exactly what its bet took, and a bet took exactly its amount; a
+     deposit adds and a withdrawal takes exactly its amount, playable and redeemable alike;
   4. what the money rules forbid (PROTOCOL.md, "Rules every money call shares"), should a
      row break them anyway (written by hand, or by an older version): a payout or refund
      whose transactionId a rollback or payout names as its bet; an applied bet whose id a
@@ -48,6 +50,8 @@ WRONG_AMOUNTS = """
     WHERE t.outcome = 'applied' AND (
            (t.transaction_type = 'debit' AND t.playable_movement <> -t.amount)
         OR (t.transaction_type IN ('credit', 'deposit') AND t.playable_movement <> t.amount)
+        OR (t.transaction_type = 'withdrawal' AND t.playable_movement <> -t.amount)
+        OR (t.transaction_type IN ('deposit', 'withdrawal') AND t.redeemable_movement <> t.playable_movement)
         OR (t.transaction_type = 'rollback' AND t.playable_movement < 0)
         OR (t.refunded_bet_id IS NOT NULL
             AND (b.outcome IS DISTINCT FROM 'applied' OR t.playable_movement <> b.amount

@@ -37,7 +37,7 @@ LIST_KEYS = """
 REVOKE_KEY = """
     UPDATE CASINO_OPERATOR_KEYS SET revoked_at = now()
     WHERE key_id = %s AND revoked_at IS NULL
-    RETURNING key_id
+    RETURNING revoked_at
 """
 
 
@@ -89,8 +89,10 @@ def list_keys(cur):
 
 
 def revoke_key(cur, key_id):
+    """When the key was revoked now; None when no active key has that id."""
     cur.execute(REVOKE_KEY, (key_id,))
-    return cur.fetchone() is not None
+    row = cur.fetchone()
+    return row[0] if row else None
 
 
 class OperatorKeys:

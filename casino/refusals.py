@@ -23,6 +23,9 @@ from wire.errors import ApiError
 MONEY = ("debit", "credit", "rollback")
 CALLBACKS = ("getBalance",) + MONEY
 LAUNCH = ("launchGame", "simulateRound")
+# The back office (/casino/admin/*): the cashier's two money calls, then the rest.
+CASHIER = ("deposit", "withdrawal")
+PLAYER_CALLS = ("setPlayerStatus", "getPlayer", "listTransactions")
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ class Refusal:
 CATALOGUE = (
     Refusal("SESSION_NOT_FOUND", 404, "no session with that token", False, CALLBACKS),
     Refusal("PROVIDER_MISMATCH", 403, "the session belongs to another provider's game", False, CALLBACKS),
-    Refusal("IDEMPOTENCY_CONFLICT", 409, "transactionId was already used for a different request", False, MONEY),
+    Refusal("IDEMPOTENCY_CONFLICT", 409, "transactionId was already used for a different request", False,
+            MONEY + CASHIER),
     Refusal("TRANSACTION_ROLLED_BACK", 409, "a rollback cancelled this transactionId, or the bet it pays",
             True, MONEY),
     Refusal("USER_MISMATCH", 403, "the session belongs to another user", True, CALLBACKS),
@@ -52,23 +56,28 @@ CATALOGUE = (
     Refusal("SESSION_INACTIVE", 403, "the session is closed or has expired", True, ("debit",)),
     Refusal("CURRENCY_MISMATCH", 422, "the session's wallet is in %s, not %s", True, ("debit", "credit")),
     Refusal("BET_LIMIT_EXCEEDED", 422, "bets on this game are from %s to %s", True, ("debit",)),
-    Refusal("INSUFFICIENT_FUNDS", 422, "the balance does not cover the bet", True, ("debit",)),
+    Refusal("INSUFFICIENT_FUNDS", 422, "the balance does not cover the bet", True, ("debit", "withdrawal")),
     Refusal("ROUND_NOT_FOUND", 404, "the round holds no accepted bet of this wallet", True, ("credit",)),
     Refusal("BET_NOT_FOUND", 409, "no accepted bet of this round and wallet has that id", True,
             ("credit", "rollback")),
     Refusal("ROLLBACK_NOT_ALLOWED", 409, "only a bet of a round without a payout can be rolled back", True,
             ("rollback",)),
-    Refusal("BALANCE_LIMIT_EXCEEDED", 422, "the balance would pass 2^53-1", True, ("credit", "rollback")),
+    Refusal("BALANCE_LIMIT_EXCEEDED", 422, "the balance would pass 2^53-1", True, ("credit", "rollback", "deposit")),
     # Reconciliation.
     Refusal("TRANSACTION_NOT_FOUND", 404, "the casino has no record of that transactionId", False,
             ("transactionStatus",)),
     # Launching a game (nothing stored: a launch is not idempotent by itself).
-    Refusal("USER_NOT_FOUND", 404, "no such user", False, LAUNCH),
+    Refusal("USER_NOT_FOUND", 404, "no such user", False, LAUNCH + CASHIER + ("createWallet",) + PLAYER_CALLS),
     Refusal("GAME_NOT_FOUND", 404, "no such game", False, LAUNCH),
-    Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH),
+    Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER),
     Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False, LAUNCH),
     Refusal("TOO_MANY_REQUESTS", 429, "more than %s %s at once in this process; retry shortly", False,
             ("simulateRound",)),
+    # The back office (nothing stored but the cashier's refusals above).
+    Refusal("PLAYER_EXISTS", 409, "a player with that username or e-mail exists", False, ("createPlayer",)),
+    Refusal("WALLET_EXISTS", 409, "the user has a %s wallet already", False, ("createWallet",)),
+    Refusal("ROUND_UNKNOWN", 404, "the ledger holds no row of that provider's round", False, ("getRound",)),
+    Refusal("KEY_NOT_FOUND", 404, "no active operator key has that id", False, ("revokeOperatorKey",)),
 )
 BY_CODE = {r.code: r for r in CATALOGUE}
 

@@ -8,6 +8,7 @@ import asyncio
 
 import tornado.web
 
+import casino.admin
 import casino.credentials
 import casino.handlers
 import provider.credentials
@@ -18,7 +19,7 @@ from casino.provider_link import ProviderLink
 from db.pool import DatabaseUnavailable
 from provider.casino_client import CasinoClient
 from wire import logs, metrics
-from wire.handlers import JsonHandler, NotFoundHandler
+from wire.handlers import JsonHandler, NotFoundHandler, route_pattern
 from wire.openapi import DOCUMENT_PATH
 from wire.outbound import Limits
 
@@ -96,8 +97,8 @@ class InFlight:
 
 
 def json_routes(test_driver=True):
-    """Every POST endpoint of both systems, as (path, handler) pairs."""
-    return [*casino.handlers.routes(test_driver), *provider.handlers.routes()]
+    """Every JSON endpoint of both systems, as (documented path, handler) pairs."""
+    return [*casino.handlers.routes(test_driver), *casino.admin.routes(), *provider.handlers.routes()]
 
 
 class Application(tornado.web.Application):
@@ -117,7 +118,7 @@ class Application(tornado.web.Application):
         operators = OperatorKeys(db, secrets.operator_key, settings.key_refresh_seconds)
         self.credentials = [casino_keys, provider_keys, operators]
         super().__init__(
-            [*OPERATIONS_ROUTES, *json_routes(test_driver)],
+            [*OPERATIONS_ROUTES, *((route_pattern(path), handler) for path, handler in json_routes(test_driver))],
             default_handler_class=NotFoundHandler,
             log_function=logs.logged_by_handler,
             # What handlers reach as self.db, self.provider_link, ... (wire/handlers.py).

@@ -4,6 +4,7 @@ import json
 import re
 
 from casino import refusals
+from casino import admin
 from casino.handlers import routes
 from tests.support import ROOT
 from wire.openapi import DOCUMENT_PATH
@@ -63,14 +64,15 @@ def test_no_function_file_spells_a_code_outside_the_catalogue():
 def test_python_refuses_only_with_catalogued_codes():
     spelled = set()
     for path in (ROOT / "casino").glob("*.py"):
-        spelled |= set(re.findall(r'refusals\.error\("([A-Z_]+)"', path.read_text()))
+        spelled |= set(re.findall(r'(?:refusals\.error|_refusal)\("([A-Z_]+)"', path.read_text()))
     assert spelled and spelled <= set(refusals.BY_CODE)
 
 
 def test_the_openapi_document_gives_each_code_its_catalogued_status():
     document = json.loads(DOCUMENT_PATH.read_text())
-    for path, handler in routes():
-        responses = document["paths"][path]["post"]["responses"]
+    for path, handler in routes() + admin.routes():
+        (operation,) = document["paths"][path].values()
+        responses = operation["responses"]
         for code in (c for codes in handler.refusals.values() for c in codes):
             status = str(refusals.BY_CODE[code].status)
             schema = responses[status]["content"]["application/json"]["schema"]

@@ -170,6 +170,15 @@ class JsonHandler(tornado.web.RequestHandler):
                   exc_info=(typ, value, tb))
 
 
+_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+def route_pattern(path):
+    """The Tornado pattern of a documented path: each {name} one segment, passed to the
+    handler as a keyword (percent-decoded)."""
+    return _PARAMETER.sub(r"(?P<\1>[^/]+)", path)
+
+
 _HTTP_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
 _ALLOWED = {}
 

@@ -46,21 +46,42 @@ def _merge(*refusal_maps):
     return merged
 
 
+def method(handler):
+    """The one method a JSON endpoint answers: get for the back office's views, else post."""
+    from .handlers import allowed_methods
+    return "get" if "GET" in allowed_methods(handler) else "post"
+
+
+def _parameters(handler):
+    return ([{"name": name, "in": "path", "required": True, "schema": dict(field.json_schema)}
+             for name, field in getattr(handler, "parameters", {}).items()]
+            + [{"name": name, "in": "query", "required": field.required, "schema": dict(field.json_schema)}
+               for name, field in getattr(handler, "query", {}).items()])
+
+
 def operation(handler):
     signed = handler.signature_header is not None
     operator = handler.operator_scope is not None
-    responses = {"200": {"description": "success", "content": {"application/json": {"schema": handler.answer}}}}
+    verb = method(handler)
+    success = str(getattr(handler, "status", 200))
+    responses = {success: {"description": "success", "content": {"application/json": {"schema": handler.answer}}}}
     refusals = _merge({400: ["INVALID_REQUEST"], 413: ["PAYLOAD_TOO_LARGE"], 503: ["SERVICE_UNAVAILABLE"],
-                       500: ["INTERNAL_ERROR"]},
+                       500: ["INTERNAL_ERROR"]} if verb == "post" else
+                      {400: ["INVALID_REQUEST"], 503: ["SERVICE_UNAVAILABLE"], 500: ["INTERNAL_ERROR"]},
                       {401: ["INVALID_SIGNATURE"]} if signed else {},
                       {401: ["UNAUTHORIZED"], 403: ["FORBIDDEN"]} if operator else {},
-                      getattr(handler, "refusals", {}))
+                      getattr(handler, "refusals", {}),
+                      # A path parameter a client normalises away ("..") reaches no endpoint.
+                      {404: ["NOT_FOUND"]} if getattr(handler, "parameters", None) else {})
     for status, codes in sorted(refusals.items()):
         responses[str(status)] = _error_response(codes)
     doc = {"summary": handler.summary, "operationId": handler.__name__.removesuffix("Handler"),
-           "requestBody": {"required": True, "content": {"application/json": {
-               "schema": object_schema(handler.schema or {})}}},
            "responses": responses}
+    if _parameters(handler):
+        doc["parameters"] = _parameters(handler)
+    if verb == "post":
+        doc["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": object_schema(handler.schema or {})}}}
     if signed:
         doc["security"] = [{handler.signature_header: []}]
     if operator:
@@ -68,7 +89,7 @@ def operation(handler):
         doc["description"] = (f"Needs an operator key with the scope `{handler.operator_scope}`"
                               + (" (none in development mode)." if handler.open_in_development else "."))
     if getattr(handler, "replays", False):
-        responses["200"]["headers"] = {"Idempotent-Replay": {
+        responses[success]["headers"] = {"Idempotent-Replay": {
             "description": "true when this is the stored answer of an earlier request",
             "schema": {"type": "string", "enum": ["true"]}}}
     return doc
@@ -92,7 +113,7 @@ def build(routes):
                                        "responses": {"200": {"description": "OpenAPI 3.1",
                                                              "content": {"application/json": {}}}}}}}
     for path, handler in routes:
-        paths[path] = {"post": operation(handler)}
+        paths[path] = {method(handler): operation(handler)}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Casino and game provider: seamless wallet", "version": "1.0.0",

@@ -15,6 +15,10 @@ from .errors import invalid
 MAX_SAFE_INTEGER = 2**53 - 1
 _IDENTIFIER = re.compile(r"[\x21-\x7e]{1,100}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_EMAIL = re.compile(r"[\x21-\x3f\x41-\x7e]{1,64}@[\x21-\x3f\x41-\x7e]{1,189}")
+_CURSOR = re.compile(r"[0-9]{1,18}")
+_LABEL = re.compile(r"[\x20-\x7e]{0,100}")
+_DIGITS = re.compile(r"[0-9]{1,16}")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,61 @@ BET_AMOUNT = Field(_integer(1), f"an integer number of minor units from 1 to {MA
                    {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER})
 PAYOUT_AMOUNT = Field(_integer(0), f"an integer number of minor units from 0 to {MAX_SAFE_INTEGER}",
                       {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER})
+USERNAME = Field(lambda v: isinstance(v, str) and _IDENTIFIER.fullmatch(v) is not None,
+                 "a string of 1-100 printable ASCII characters without whitespace",
+                 {"type": "string", "pattern": "^[\\x21-\\x7e]{1,100}$"})
+EMAIL = Field(lambda v: isinstance(v, str) and _EMAIL.fullmatch(v) is not None,
+              "an e-mail address (local@domain, printable ASCII, at most 254 characters)",
+              {"type": "string", "pattern": "^[\\x21-\\x3f\\x41-\\x7e]{1,64}@[\\x21-\\x3f\\x41-\\x7e]{1,189}$"})
+
+
+LABEL = Field(lambda v: isinstance(v, str) and _LABEL.fullmatch(v) is not None,
+              "a string of at most 100 printable ASCII characters", {"type": "string", "pattern": "^[\\x20-\\x7e]{0,100}$"})
+
+
+def list_of(*values):
+    """A non-empty list of at most len(values) items, each one of values."""
+    return Field(lambda v: type(v) is list and 1 <= len(v) <= len(values)
+                 and all(isinstance(item, str) and item in values for item in v),
+                 f"a list of 1-{len(values)} of " + ", ".join(values),
+                 {"type": "array", "items": {"enum": list(values)}, "minItems": 1, "maxItems": len(values)})
+
+
+def one_of(*values):
+    return Field(lambda v: v in values and isinstance(v, str), "one of " + ", ".join(values),
+                 {"type": "string", "enum": list(values)})
+
+
+def page_size(maximum):
+    return Field(_integer_between(1, maximum), f"an integer from 1 to {maximum}",
+                 {"type": "integer", "minimum": 1, "maximum": maximum})
+
+
+CURSOR = Field(lambda v: isinstance(v, str) and _CURSOR.fullmatch(v) is not None,
+               "a cursor given as nextCursor", {"type": "string", "pattern": "^[0-9]{1,18}$"})
+
+
+def _integer_between(minimum, maximum):
+    return lambda v: type(v) is int and minimum <= v <= maximum
+
+
+def parse_params(raw: dict, schema: dict) -> dict:
+    """Path or query parameters (strings) by a schema of Fields; integers are read from
+    their decimal digits. Anything else is 400 INVALID_REQUEST."""
+    values = {}
+    for name, field in schema.items():
+        value = raw.get(name)
+        if value is None:
+            if field.required:
+                raise invalid(f"parameter '{name}' is required")
+            values[name] = None
+            continue
+        if field.json_schema.get("type") == "integer" and _DIGITS.fullmatch(value):
+            value = int(value)
+        if not field.check(value):
+            raise invalid(f"parameter '{name}' must be {field.expected}")
+        values[name] = value
+    return values
 
 
 def object_schema(schema):

@@ -1,0 +1,218 @@
+"""The back office's verbs: what an operator does to run the casino without SQL.
+
+Players and their wallets, the cashier's deposits and withdrawals, a player's status, and
+the views support staff read (a player, their ledger page by page, a round). Each verb
+takes a cursor and returns an Answer (status, body); the handlers in casino/admin.py only
+validate and render. Writes are recorded in CASINO_ADMIN_AUDIT in the same transaction as
+the write (the cashier's inside its SQL function, sql/functions/casino_cashier.sql), with
+the operator key that made them and what they were answered, refusals included.
+"""
+import json
+from datetime import UTC, timezone
+
+from . import operators, refusals
+from .wallet import Answer, fingerprint
+
+CASHIER = "SELECT status, body, replay, error_code FROM casino_cashier(%s, %s, %s, %s, %s, %s, %s, %s)"
+
+AUDIT = """
+    INSERT INTO CASINO_ADMIN_AUDIT (operator_key_id, action, request, response_status)
+    VALUES (%s, %s, %s, %s)
+"""
+
+CREATE_PLAYER = """
+    INSERT INTO CASINO_USERS (username, email) VALUES (%s, %s)
+    ON CONFLICT DO NOTHING
+    RETURNING id, username, email, status, created_at
+"""
+
+FIND_PLAYER = "SELECT id, username, email, status, created_at FROM CASINO_USERS WHERE id = %s"
+
+CREATE_WALLET = """
+    INSERT INTO CASINO_WALLETS (user_id, currency_code) VALUES (%s, %s)
+    ON CONFLICT (user_id, currency_code) DO NOTHING
+    RETURNING id, playable_balance, redeemable_balance
+"""
+
+SET_STATUS = """
+    UPDATE CASINO_USERS SET status = %s WHERE id = %s
+    RETURNING id, username, email, status, created_at
+"""
+
+WALLETS = """
+    SELECT id, currency_code, playable_balance, redeemable_balance FROM CASINO_WALLETS
+    WHERE user_id = %s ORDER BY id
+"""
+
+# Newest first, by row id: ids only grow, so a page after the cursor `id < cursor` is the
+# same however many rows arrive meanwhile (they are newer, on a fresh first page).
+TRANSACTIONS = """
+    SELECT t.id, t.external_transaction_id, p.code, t.transaction_type, t.outcome, t.amount,
+           t.playable_movement, t.balance_after, t.round_id, w.currency_code, t.created_at
+    FROM CASINO_TRANSACTIONS t
+    JOIN CASINO_WALLETS w ON w.id = t.wallet_id
+    LEFT JOIN CASINO_GAME_PROVIDERS p ON p.id = t.provider_id
+    WHERE w.user_id = %(user_id)s
+      AND (%(currency)s::text IS NULL OR w.currency_code = %(currency)s)
+      AND (%(cursor)s::bigint IS NULL OR t.id < %(cursor)s)
+    ORDER BY t.id DESC
+    LIMIT %(limit)s
+"""
+
+ROUND = """
+    SELECT t.id, t.external_transaction_id, p.code, t.transaction_type, t.outcome, t.amount,
+           t.playable_movement, t.balance_after, t.round_id, w.currency_code, t.created_at,
+           w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text,
+           t.transaction_type = 'debit' AND casino_refunded(t.provider_id, t.external_transaction_id)
+    FROM CASINO_TRANSACTIONS t
+    JOIN CASINO_GAME_PROVIDERS p ON p.id = t.provider_id
+    JOIN CASINO_WALLETS w ON w.id = t.wallet_id
+    WHERE p.code = %s AND t.round_id = %s
+    ORDER BY t.id
+"""
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+def timestamp(moment):
+    """RFC 3339 UTC, as transactionStatus writes it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _refusal(code, *details):
+    refusal = refusals.BY_CODE[code]
+    error = refusal.error(*details)
+    return Answer(refusal.status, {"error": {"code": error.code, "message": error.message}})
+
+
+def _audited(cur, operator, action, request, answer):
+    cur.execute(AUDIT, (operator, action, json.dumps(request), answer.status))
+    return answer
+
+
+def _player(row):
+    user_id, username, email, status, created_at = row
+    return {"userId": user_id, "username": username, "email": email, "status": status,
+            "createdAt": timestamp(created_at)}
+
+
+def create_player(cur, operator, req):
+    cur.execute(CREATE_PLAYER, (req["username"], req["email"]))
+    row = cur.fetchone()
+    answer = Answer(201, _player(row)) if row else _refusal("PLAYER_EXISTS")
+    return _audited(cur, operator, "createPlayer", req, answer)
+
+
+def create_wallet(cur, operator, req):
+    # KEY SHARE: the player row cannot go away before the wallet naming it is in.
+    cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s FOR KEY SHARE", (req["userId"],))
+    if cur.fetchone() is None:
+        answer = _refusal("USER_NOT_FOUND")
+    else:
+        cur.execute(CREATE_WALLET, (req["userId"], req["currency"]))
+        row = cur.fetchone()
+        answer = (Answer(201, {"walletId": row[0], "userId": req["userId"], "currency": req["currency"],
+                               "balance": row[1], "redeemable": row[2]})
+                  if row else _refusal("WALLET_EXISTS", req["currency"]))
+    return _audited(cur, operator, "createWallet", req, answer)
+
+
+def cashier(cur, kind, operator, req):
+    """A deposit or a withdrawal (kind): one statement, idempotent by req["reference"].
+    operator None: not an API call (fixtures and tools funding players), not audited."""
+    cur.execute(CASHIER, (kind, req["userId"], req["currency"], req["amount"], req["reference"],
+                          fingerprint(kind, req["userId"], req["currency"], req["amount"]),
+                          operator, json.dumps(req)))
+    status, body, replay, _ = cur.fetchone()
+    return Answer(status, body, replay)
+
+
+def set_status(cur, operator, user_id, req):
+    cur.execute(SET_STATUS, (req["status"], user_id))
+    row = cur.fetchone()
+    answer = Answer(200, _player(row)) if row else _refusal("USER_NOT_FOUND")
+    return _audited(cur, operator, "setPlayerStatus", {"userId": user_id, **req}, answer)
+
+
+def get_player(cur, user_id):
+    cur.execute(FIND_PLAYER, (user_id,))
+    row = cur.fetchone()
+    if row is None:
+        return _refusal("USER_NOT_FOUND")
+    cur.execute(WALLETS, (user_id,))
+    wallets = [{"walletId": w, "currency": c, "balance": b, "redeemable": r} for w, c, b, r in cur.fetchall()]
+    return Answer(200, {**_player(row), "wallets": wallets})
+
+
+def _item(row):
+    (_, transaction_id, provider, kind, outcome, amount, movement, balance_after, round_id, currency,
+     created_at) = row[:11]
+    return {"transactionId": transaction_id, "provider": provider, "type": kind, "outcome": outcome,
+            "amount": amount, "movement": movement, "balanceAfter": balance_after, "roundId": round_id,
+            "currency": currency, "createdAt": timestamp(created_at)}
+
+
+def transactions(cur, user_id, currency=None, limit=None, cursor=None):
+    """One page of a player's ledger, newest first; nextCursor is null on the last page."""
+    cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s", (user_id,))
+    if cur.fetchone() is None:
+        return _refusal("USER_NOT_FOUND")
+    limit = limit or DEFAULT_PAGE
+    cur.execute(TRANSACTIONS, {"user_id": user_id, "currency": currency,
+                               "cursor": int(cursor) if cursor else None, "limit": limit + 1})
+    rows = cur.fetchall()
+    page = rows[:limit]
+    return Answer(200, {"items": [_item(row) for row in page],
+                        "nextCursor": str(page[-1][0]) if len(rows) > limit else None})
+
+
+def round_state(rows):
+    """open: bets stand unpaid; settled: a payout was applied; cancelled: every accepted
+    bet was refunded; empty: no bet was accepted."""
+    bets = [r for r in rows if r["type"] == "debit" and r["outcome"] == "applied"]
+    if not bets:
+        return "empty"
+    if any(r["type"] == "credit" and r["outcome"] == "applied" for r in rows):
+        return "settled"
+    if all(b["refunded"] for b in bets):
+        return "cancelled"
+    return "open"
+
+
+def get_round(cur, provider_code, round_id):
+    cur.execute(ROUND, (provider_code, round_id))
+    rows = []
+    for row in cur.fetchall():
+        user_id, related, status, response, refunded = row[11:]
+        rows.append({**_item(row), "userId": user_id, "relatedTransactionId": related,
+                     "refunded": refunded, "answer": {"status": status, "body": json.loads(response)}})
+    if not rows:
+        return _refusal("ROUND_UNKNOWN")
+    return Answer(200, {"providerCode": provider_code, "roundId": round_id, "state": round_state(rows),
+                        "rows": rows})
+
+
+def _key(key_id, scopes, label, created_at, revoked_at):
+    return {"keyId": key_id, "scopes": sorted(scopes), "label": label, "createdAt": timestamp(created_at),
+            "revokedAt": timestamp(revoked_at) if revoked_at else None}
+
+
+def create_operator_key(cur, operator, req):
+    """A new operator key; the answer is the only place its secret is ever shown (the
+    audit keeps the request: scopes and label)."""
+    key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "")
+    answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None), "key": key})
+    return _audited(cur, operator, "createOperatorKey", req, answer)
+
+
+def list_operator_keys(cur):
+    return Answer(200, {"keys": [_key(*row) for row in operators.list_keys(cur)]})
+
+
+def revoke_operator_key(cur, operator, key_id):
+    """Takes effect in every process within KEY_REFRESH_SECONDS."""
+    revoked_at = operators.revoke_key(cur, key_id)
+    answer = (Answer(200, {"keyId": key_id, "revokedAt": timestamp(revoked_at)}) if revoked_at
+              else _refusal("KEY_NOT_FOUND"))
+    return _audited(cur, operator, "revokeOperatorKey", {"keyId": key_id}, answer)
