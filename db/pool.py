@@ -81,7 +81,11 @@ QUIET_ERRORS = "-c log_min_error_statement=panic"
 
 class _QuietPool(psycopg2.pool.ThreadedConnectionPool):
     """Opens connections with QUIET_ERRORS added to the DSN's own options, until the server
-    refuses them for this role; from then on, without."""
+    refuses them; from then on, without. PostgreSQL refuses them for a role that may not set
+    the parameter; PgBouncer refuses the `options` startup parameter itself (unless its
+    ignore_startup_parameters lists it, which would drop the setting silently). Either way
+    the role's own setting (ALTER ROLE ... SET log_min_error_statement = panic) is what
+    counts then, and the warning is logged only when it is not panic."""
 
     def __init__(self, maxconn, dsn, **kwargs):
         super().__init__(0, maxconn, dsn, **kwargs)
@@ -97,13 +101,32 @@ class _QuietPool(psycopg2.pool.ThreadedConnectionPool):
         except psycopg2.OperationalError as exc:
             # Refused at start-up, so there is no SQLSTATE; the message names the
             # parameter, which is never translated.
-            if self._kwargs is self._plain_kwargs or "log_min_error_statement" not in str(exc):
+            message = str(exc)
+            if self._kwargs is self._plain_kwargs or not (
+                    "log_min_error_statement" in message or "unsupported startup parameter" in message):
                 raise
             self._kwargs = self._plain_kwargs
-            log.warning("this database role may not set log_min_error_statement: PostgreSQL will "
-                        "log the text of failing statements, parameters included. Have an "
-                        "administrator run: ALTER ROLE <role> SET log_min_error_statement = panic")
-            return super()._connect(key)
+            conn = super()._connect(key)
+            self._warn_unless_quiet(conn, message)
+            return conn
+
+    @staticmethod
+    def _warn_unless_quiet(conn, refusal):
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW log_min_error_statement")
+                setting = cur.fetchone()[0]
+            conn.rollback()
+        except psycopg2.Error:
+            setting = None
+        if setting == "panic":
+            log.info("connections without options (%s); the role's own log_min_error_statement "
+                     "is panic", refusal.strip().splitlines()[-1])
+            return
+        log.warning("this database role may not set log_min_error_statement (or a pooler such as "
+                    "PgBouncer refuses the options parameter): PostgreSQL will log the text of "
+                    "failing statements, parameters included. Have an administrator run: "
+                    "ALTER ROLE <role> SET log_min_error_statement = panic")
 
 
 def _libpq():

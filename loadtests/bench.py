@@ -2,6 +2,7 @@
 
     python -m loadtests.bench [--wallets 10000] [--seconds 8] [--runs 3] [--processes 1 2]
                               [--pool-size 4] [--peer URL (--peer-dsn DSN | --peer-accounts FILE)]
+                              [--pgbouncer]
 
 Starts an embedded PostgreSQL of its own in a temporary directory, removed at the end (or
 uses --data-dir, kept, or DATABASE_URL), provisions funded wallets with open sessions, and
@@ -32,6 +33,10 @@ reference, ...) so that the machine's drift hits both alike:
                           and its key sealed with this environment's KEYS_ENCRYPTION_KEY; or
                           --peer-accounts, a JSON file {"kid", "secret", "accounts":
                           [[userId, sessionToken], ...]} of funded accounts with open sessions)
+  http spread/hot,        with --pgbouncer: ours again, first --processes value, its database
+  pgbouncer               reached through a PgBouncer in transaction pooling mode
+                          (db/pgbouncer.py, pool of 20) on the same wallets, in turn with
+                          the rows above; PgBouncer's own CPU is in neither CPU column
 
 It prints req/s, p50/p99, each row's rate over its reference's ("vs ref"), errors, the
 generator's CPU share, RSS per process, and the CPU one debit costs in the service's
@@ -60,6 +65,7 @@ from urllib.parse import urlsplit
 
 import psutil
 import psycopg2
+import psycopg2.extensions
 
 from casino.sessions import idle_timeout
 from db import embedded
@@ -220,6 +226,8 @@ def main(argv=None):
     peer.add_argument("--peer-dsn", help="the peer's database (our schema): its wallets are provisioned there")
     peer.add_argument("--peer-accounts", metavar="FILE",
                       help='JSON {"kid", "secret", "accounts": [[userId, sessionToken], ...]} at the peer')
+    parser.add_argument("--pgbouncer", action="store_true",
+                        help="also drive ours with its database behind PgBouncer (transaction pooling)")
     args = parser.parse_args(argv)
     if bool(args.peer) != bool(args.peer_dsn or args.peer_accounts):
         parser.error("--peer goes with --peer-dsn or --peer-accounts: where its wallets come from")
@@ -256,6 +264,7 @@ def measure(args, database):
     schema = f"bench_reference_{tag}"
     reference_service.install(database.dsn, schema, [user for user, _ in accounts], FUNDS)
     runs = {}
+    bouncer = None
     try:
         peer = None
         if args.peer:
@@ -276,6 +285,11 @@ def measure(args, database):
                         database.dsn, db_pid, script, first_user, args.wallets if kind == "spread" else 1,
                         args.seconds, env))
 
+        if args.pgbouncer:
+            from db.pgbouncer import PgBouncer
+            bouncer_dir = tempfile.mkdtemp(prefix="casino-bench-pgbouncer-")
+            os.chmod(bouncer_dir, 0o755)
+            bouncer = PgBouncer(f"{bouncer_dir}/bouncer", database.dsn).start()
         for processes in args.processes:
             beside = processes == args.processes[0]
             print(f"http, {CONCURRENCY} connections, {processes} process(es)"
@@ -283,24 +297,37 @@ def measure(args, database):
                   flush=True)
             server = ServerProcess(database.dsn, args=["--processes", str(processes),
                                                        "--pool-size", str(args.pool_size)]).start()
-            reference = None
+            reference = bounced = None
             try:
                 targets = [Target(f"{processes} proc", server.url, server.proc.pid, accounts, key)]
                 if beside:
                     reference = ReferenceService(database.dsn, schema, key, args.pool_size).start()
                     targets.append(Target("reference", reference.url, reference.proc.pid))
                     targets += [peer] if peer else []
+                    if bouncer:
+                        dbname = psycopg2.extensions.parse_dsn(database.dsn)["dbname"]
+                        bounced = ServerProcess(bouncer.dsn(dbname), args=[
+                            "--processes", str(processes), "--pool-size", str(args.pool_size)]).start()
+                        targets.append(Target("pgbouncer", bounced.url, bounced.proc.pid,
+                                              accounts, key))
                 http_runs(targets, db_pid, args, runs)
             finally:
-                server.stop()
-                os.unlink(server.log.name)
+                for child in (server, bounced):
+                    if child is not None:
+                        child.stop()
+                        os.unlink(child.log.name)
                 if reference is not None:
                     reference.stop()
     finally:
+        if bouncer is not None:
+            bouncer.stop()
+            shutil.rmtree(bouncer_dir, ignore_errors=True)
         reference_service.uninstall(database.dsn, schema)
 
     order = [f"pgbench {kind}{who}" for kind in KINDS for who in scripts]
-    order += [f"http {kind}, {who}" for kind in KINDS for who in (f"{args.processes[0]} proc", "reference", "peer")]
+    first = args.processes[0]
+    order += [f"http {kind}, {who}" for kind in KINDS
+              for who in (f"{first} proc", "reference", "peer", "pgbouncer")]
     order += [f"http {kind}, {p} proc" for p in args.processes[1:] for kind in KINDS]
     return {name: summarise(runs[name]) for name in order if name in runs}
 

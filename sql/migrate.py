@@ -11,7 +11,9 @@ database no longer matches what the repository says it is. A function file (CREA
 REPLACE ...) is edited in place instead: it runs again, after every migration, whenever
 its checksum differs from the one last applied (recorded in schema_functions). A
 session-level advisory lock makes concurrent migrators (several servers starting at once)
-take turns: the second finds nothing left to do. Without DATABASE_URL the embedded server
+take turns: the second finds nothing left to do. A database already up to date is read
+only, without the lock. Being a session lock, it needs a connection of its own to
+PostgreSQL: run migrations directly, never through a transaction pooler (PgBouncer). Without DATABASE_URL the embedded server
 is started for the run (see db/config.py).
 """
 import argparse
@@ -148,6 +150,22 @@ def status(dsn, directory=MIGRATIONS_DIR, functions_dir=FUNCTIONS_DIR):
             + [(FUNCTIONS_PREFIX + f.name, _function_state(recorded, f)) for f in functions])
 
 
+def _up_to_date(conn, migrations, functions):
+    """True when every migration and function file is applied as it is on disk; read-only
+    (no CREATE TABLE IF NOT EXISTS, which two migrators at once could race on)."""
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL"
+                    " AND to_regclass('schema_functions') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return False
+        cur.execute(APPLIED)
+        applied = dict(cur.fetchall())
+        cur.execute(FUNCTIONS_APPLIED)
+        recorded = dict(cur.fetchall())
+    return (applied == {m.name: m.checksum for m in migrations}
+            and all(_function_state(recorded, f) == "applied" for f in functions))
+
+
 def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print, functions_dir=FUNCTIONS_DIR):
     """Apply every pending migration, then every new or changed function file; return the
     names applied (function files as functions/<name>)."""
@@ -155,6 +173,11 @@ def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print, functions_dir=
     functions = discover_functions(functions_dir)
     conn = psycopg2.connect(dsn)
     try:
+        if not demo and _up_to_date(conn, migrations, functions):
+            # Nothing to do, and no lock taken: a server started through a transaction
+            # pooler (PgBouncer) on a database migrated directly never holds a session lock
+            # there (its unlock could reach another server connection and leave it held).
+            return []
         with conn.cursor() as cur:
             conn.autocommit = True
             cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))

@@ -20,21 +20,24 @@ def run_module(module, args, database_dsn):
     return run.stdout
 
 
-def test_bench_measures_ours_beside_the_reference_and_a_peer_and_ends_with_the_ratio_line(database_dsn, server):
+def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_with_the_ratio_line(
+        database_dsn, server):
     # The peer: this worker's running server, its wallets provisioned in its database.
     out = run_module("loadtests.bench", ["--wallets", "40", "--seconds", "1", "--runs", "1", "--processes", "1",
-                                         "--peer", server.url, "--peer-dsn", database_dsn], database_dsn)
+                                         "--peer", server.url, "--peer-dsn", database_dsn, "--pgbouncer"],
+                     database_dsn)
     rows = {line[:28].strip(): line[28:].split() for line in out.splitlines()
             if line.startswith(("pgbench ", "http "))}
     assert list(rows) == ["pgbench spread", "pgbench spread, reference", "pgbench hot", "pgbench hot, reference",
                           "http spread, 1 proc", "http spread, reference", "http spread, peer",
-                          "http hot, 1 proc", "http hot, reference", "http hot, peer"], out
+                          "http spread, pgbouncer", "http hot, 1 proc", "http hot, reference", "http hot, peer",
+                          "http hot, pgbouncer"], out
     for kind in ("spread", "hot"):
         pgbench_ours, pgbench_reference = (float(rows[f"pgbench {kind}{who}"][0]) for who in ("", ", reference"))
         assert pgbench_ours > 0 and pgbench_reference > 0, out
         assert abs(float(rows[f"pgbench {kind}"][1]) - pgbench_ours / pgbench_reference) <= 0.02, out
         reference_rate = float(rows[f"http {kind}, reference"][0])
-        for who in ("1 proc", "reference", "peer"):
+        for who in ("1 proc", "reference", "peer", "pgbouncer"):
             cells = rows[f"http {kind}, {who}"]
             if who == "reference":
                 cells.insert(3, None)   # no "vs ref" cell on the reference's own row

@@ -89,8 +89,8 @@ def test_a_bet_refreshes_the_session_at_most_once_a_minute(player):
     assert seconds_idle(player.ledger, player.token) >= 30   # not written again within the minute
 
 
-def test_the_idle_timeout_is_a_setting(database_dsn, api, ledger):
-    short = ServerProcess(database_dsn, extra_env={"SESSION_IDLE_TIMEOUT": "120"}).start()
+def test_the_idle_timeout_is_a_setting(service_dsn, api, ledger):
+    short = ServerProcess(service_dsn, extra_env={"SESSION_IDLE_TIMEOUT": "120"}).start()
     try:
         quick, slow = Player(api, ledger), Player(api, ledger)
         idle_for(ledger, quick.token, 90)

@@ -116,10 +116,10 @@ def proxied_dsn():
 
 
 @pytest.fixture(scope="module")
-def proxied(proxied_dsn):
+def proxied(proxied_dsn, service_dsn_for):
     """A server whose provider reaches the casino through a FaultProxy."""
     proxy = FaultProxy().start()
-    server = ServerProcess(proxied_dsn, extra_env={"CASINO_URL": proxy.url}).start()
+    server = ServerProcess(service_dsn_for(proxied_dsn), extra_env={"CASINO_URL": proxy.url}).start()
     proxy.upstream = ("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
     yield proxy, Api(server.url), server
     server.stop()
