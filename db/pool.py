@@ -192,6 +192,20 @@ class _Watchdog:
                         _shut_socket(call.conn)
 
 
+def _connection_trouble(exc, conn):
+    """The connection failed, rather than the statement: OperationalError, InterfaceError,
+    or the bare DatabaseError without SQLSTATE that psycopg2 raises when the server closed
+    the connection before answering (a PostgreSQL stopped with pg_ctl -m immediate) --
+    while still reporting the connection open and idle. Such a connection is closed here,
+    so that it counts as broken and never goes back to the pool."""
+    if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return True
+    if type(exc) is psycopg2.DatabaseError and exc.pgcode is None:
+        conn.close()
+        return True
+    return False
+
+
 def _shut_socket(conn):
     """Wake a thread blocked reading from a server that answers nothing: its libpq call
     fails at once and the connection counts as broken."""
@@ -289,9 +303,12 @@ class Database:
             except DatabaseUnavailable:
                 self._checkin(conn, call)
                 raise
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            except (psycopg2.DatabaseError, psycopg2.InterfaceError) as exc:
+                trouble = _connection_trouble(exc, conn)
                 broken = conn.closed != 0
                 self._checkin(conn, call)
+                if not trouble:
+                    raise
                 # In a transaction, the statement failed before COMMIT was sent, so nothing
                 # was applied; in autocommit, fn is idempotent. Either way a new connection
                 # may try again -- unless the watchdog stopped it: its time is up.
@@ -311,10 +328,13 @@ class Database:
                 if not autocommit:
                     conn.commit()
                     self._settled(call)
-            except (psycopg2.OperationalError, psycopg2.InterfaceError, DatabaseUnavailable) as exc:
+            except (psycopg2.DatabaseError, psycopg2.InterfaceError, DatabaseUnavailable) as exc:
                 # Whether the commit landed is unknown: never retry here. The caller gets
                 # 503 and resends with the same transactionId, which the ledger makes safe.
+                trouble = not isinstance(exc, psycopg2.Error) or _connection_trouble(exc, conn)
                 self._checkin(conn, call)
+                if not trouble:
+                    raise
                 if isinstance(exc, DatabaseUnavailable):
                     raise
                 raise DatabaseUnavailable(str(exc).strip()) from exc
