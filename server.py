@@ -22,7 +22,7 @@ import sys
 import psycopg2
 
 from casino.demo import play_demo
-from db.config import UNUSABLE, database_from_environment, why_unusable
+from db.config import UNUSABLE, database_from_environment, redact, why_unusable
 from db.embedded import DataDirectoryError
 from db.pool import Database
 from provider.reconcile import run_periodically
@@ -37,14 +37,18 @@ from wire.secretbox import SecretBoxError
 log = logging.getLogger("server")
 
 SHUTDOWN_GRACE_SECONDS = 10
+# Connections per process to DATABASE_READ_URL: the back office's views are few and light.
+READ_POOL_SIZE = 2
 
 
-def startup_banner(address, database, secrets, processes=1):
+def startup_banner(address, database, secrets, processes=1, read_url=None):
     lines = [
         "casino + provider service ready",
         f"  listening  {address}" + (f" ({processes} processes)" if processes > 1 else ""),
         f"  database   {database.description}",
     ]
+    if read_url:
+        lines.append(f"  reads      DATABASE_READ_URL {redact(read_url)} (back office views)")
     if secrets.development:
         lines += [f"  secrets    DEV DEFAULTS for {', '.join(secrets.on_defaults)} -- development mode:",
                   "             loopback only; launchGame and simulateRound open without an operator key",
@@ -61,7 +65,11 @@ async def serve(settings, sockets, database):
     host = settings.host
     own_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
     db = Database(database.dsn, size=settings.pool_size, call_timeout=settings.db_call_timeout)
-    app = Application(db, settings, own_url)
+    # The back office's views on a replica: a small pool, read-only transactions.
+    read_db = (Database(settings.database_read_url, size=READ_POOL_SIZE, application_name="casino-read",
+                        call_timeout=settings.db_call_timeout, read_only=True)
+               if settings.database_read_url else None)
+    app = Application(db, settings, own_url, read_db=read_db)
     await app.load_credentials()
     # Deadlines, the connection cap and the body limit (wire/transport.py).
     server = transport.HttpServer(app, settings.transport_limits)
@@ -69,7 +77,8 @@ async def serve(settings, sockets, database):
     if settings.worker:
         print(f"worker {os.getpid()} ready", flush=True)
     elif not settings.demo:
-        print(startup_banner(f"http://{host}:{port}", database, settings.secrets), flush=True)
+        print(startup_banner(f"http://{host}:{port}", database, settings.secrets,
+                             read_url=settings.database_read_url), flush=True)
 
     # The provider's reconciliation (provider/reconcile.py); with --processes, one worker runs it.
     reconciler = None
@@ -105,6 +114,8 @@ async def serve(settings, sockets, database):
     await server.close_all_connections()
     app.close_clients()
     db.close()
+    if read_db is not None:
+        read_db.close()
     return exit_code
 
 
@@ -133,7 +144,7 @@ def run(settings):
             if holder is not None:
                 return supervise(settings, holder, database.dsn,
                                  lambda port: startup_banner(f"http://{settings.host}:{port}", database, secrets,
-                                                             processes),
+                                                             processes, settings.database_read_url),
                                  SHUTDOWN_GRACE_SECONDS)
             return asyncio.run(serve(settings, sockets, database))
     finally:

@@ -2,7 +2,8 @@
 (the base handler and its schemas), makes one call of casino/backoffice.py, and renders.
 
 Scopes (casino/operators.py): admin for players, wallets and operator keys, cashier for deposits and
-withdrawals, backoffice for the read-only views.
+withdrawals, backoffice for the read-only views, which read through self.read_db: the replica
+of DATABASE_READ_URL when set, else the primary.
 """
 from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
@@ -50,6 +51,12 @@ class AdminHandler(JsonHandler):
         query = {name: self.get_query_argument(name) for name in self.query
                  if self.get_query_argument(name, None) is not None}
         self.params = {**parse_params(self.path_kwargs, self.parameters), **parse_params(query, self.query)}
+
+    @property
+    def read_db(self):
+        """Where the read-only views read: DATABASE_READ_URL's replica when set (it may be
+        slightly behind the primary), else the primary. Writes always use self.db."""
+        return self.settings["read_db"]
 
     def render_answer(self, answer):
         self.render_json(answer.status, answer.body, replay=answer.replay)
@@ -123,7 +130,7 @@ class PlayerHandler(AdminHandler):
     parameters = {"userId": ENTITY_ID}
 
     async def get(self, **_):
-        self.render_answer(await self.db.transaction(backoffice.get_player, self.params["userId"]))
+        self.render_answer(await self.read_db.transaction(backoffice.get_player, self.params["userId"]))
 
 
 class TransactionsHandler(AdminHandler):
@@ -137,7 +144,7 @@ class TransactionsHandler(AdminHandler):
 
     async def get(self, **_):
         p = self.params
-        self.render_answer(await self.db.transaction(backoffice.transactions, p["userId"], p["currency"],
+        self.render_answer(await self.read_db.transaction(backoffice.transactions, p["userId"], p["currency"],
                                                      p["limit"], p["cursor"]))
 
 
@@ -150,7 +157,7 @@ class RoundHandler(AdminHandler):
     parameters = {"providerCode": IDENTIFIER, "roundId": IDENTIFIER}
 
     async def get(self, **_):
-        self.render_answer(await self.db.transaction(backoffice.get_round, self.params["providerCode"],
+        self.render_answer(await self.read_db.transaction(backoffice.get_round, self.params["providerCode"],
                                                      self.params["roundId"]))
 
 

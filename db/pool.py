@@ -28,6 +28,13 @@ host but not a live one whose PostgreSQL stopped answering. So the bound is kept
     had its 503 already: the IOLoop side never waits longer than the deadline plus the grace.
 A commit whose replication wait someone else cancelled (pg_cancel_backend) is caught by its
 WARNING and answered 503 too.
+
+A read_only Database (the back office's views on DATABASE_READ_URL, a streaming standby)
+runs every call as a transaction that begins `BEGIN READ ONLY` (psycopg2's per-connection
+`readonly` with autocommit off), statement() included: nothing is session state, so it
+works through a transaction pooler, and a write through it fails even on a primary. A
+standby's query cancelled by a recovery conflict (SQLSTATE 40001) is retried like any
+serialization failure.
 """
 import ctypes
 import asyncio
@@ -215,6 +222,20 @@ class _Watchdog:
                         _shut_socket(call.conn)
 
 
+def _connection_trouble(exc, conn):
+    """The connection failed, rather than the statement: OperationalError, InterfaceError,
+    or the bare DatabaseError without SQLSTATE that psycopg2 raises when the server closed
+    the connection before answering (a PostgreSQL stopped with pg_ctl -m immediate) --
+    while still reporting the connection open and idle. Such a connection is closed here,
+    so that it counts as broken and never goes back to the pool."""
+    if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return True
+    if type(exc) is psycopg2.DatabaseError and exc.pgcode is None:
+        conn.close()
+        return True
+    return False
+
+
 def _shut_socket(conn):
     """Wake a thread blocked reading from a server that answers nothing: its libpq call
     fails at once and the connection counts as broken."""
@@ -226,8 +247,9 @@ def _shut_socket(conn):
 
 
 class Database:
-    def __init__(self, dsn, size=8, application_name="casino", call_timeout=None):
+    def __init__(self, dsn, size=8, application_name="casino", call_timeout=None, read_only=False):
         self.size = size
+        self.read_only = read_only
         self.call_timeout = call_timeout_from_environment() if call_timeout is None else call_timeout
         self._pool = _QuietPool(
             size, dsn,
@@ -255,7 +277,9 @@ class Database:
     async def statement(self, fn, *args):
         """Run fn(cursor, *args), which issues exactly one statement, in autocommit mode:
         the statement is its own transaction, and the call costs one round trip (no BEGIN,
-        no COMMIT). fn must be idempotent: after a lost connection it runs again."""
+        no COMMIT). fn must be idempotent: after a lost connection it runs again. On a
+        read_only Database it runs in a read-only transaction instead (autocommit would need
+        the session-level default_transaction_read_only)."""
         return await self._submit(True, fn, args)
 
     async def _submit(self, autocommit, fn, args):
@@ -284,6 +308,8 @@ class Database:
             self._local.call = None
 
     def _run(self, autocommit, fn, *args):
+        # readonly under autocommit would be psycopg2's session-level SET: never here.
+        autocommit = autocommit and not self.read_only
         conflicts = 0
         # A restart of PostgreSQL leaves every pooled connection dead; each attempt throws
         # one away, so size + 1 attempts always reach a fresh connection or a refusal.
@@ -296,6 +322,9 @@ class Database:
             conn = self._checkout()
             if conn.autocommit != autocommit:
                 conn.autocommit = autocommit
+            if self.read_only and not conn.readonly:
+                # Sends nothing: psycopg2 begins each transaction with BEGIN READ ONLY.
+                conn.readonly = True
             del conn.notices[:]
             self._watchdog.attach(call, conn)
             try:
@@ -312,9 +341,12 @@ class Database:
             except DatabaseUnavailable:
                 self._checkin(conn, call)
                 raise
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            except (psycopg2.DatabaseError, psycopg2.InterfaceError) as exc:
+                trouble = _connection_trouble(exc, conn)
                 broken = conn.closed != 0
                 self._checkin(conn, call)
+                if not trouble:
+                    raise
                 # In a transaction, the statement failed before COMMIT was sent, so nothing
                 # was applied; in autocommit, fn is idempotent. Either way a new connection
                 # may try again -- unless the watchdog stopped it: its time is up.
@@ -334,10 +366,13 @@ class Database:
                 if not autocommit:
                     conn.commit()
                     self._settled(call)
-            except (psycopg2.OperationalError, psycopg2.InterfaceError, DatabaseUnavailable) as exc:
+            except (psycopg2.DatabaseError, psycopg2.InterfaceError, DatabaseUnavailable) as exc:
                 # Whether the commit landed is unknown: never retry here. The caller gets
                 # 503 and resends with the same transactionId, which the ledger makes safe.
+                trouble = not isinstance(exc, psycopg2.Error) or _connection_trouble(exc, conn)
                 self._checkin(conn, call)
+                if not trouble:
+                    raise
                 if isinstance(exc, DatabaseUnavailable):
                     raise
                 raise DatabaseUnavailable(str(exc).strip()) from exc

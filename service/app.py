@@ -102,10 +102,11 @@ def json_routes(test_driver=True):
 
 
 class Application(tornado.web.Application):
-    """db: a db.pool.Database; own_url: where this process answers, the default address of
-    both systems for each other."""
+    """db: a db.pool.Database; read_db: a read-only one on a replica for the back office's
+    views (DATABASE_READ_URL), None to read from db; own_url: where this process answers,
+    the default address of both systems for each other."""
 
-    def __init__(self, db, settings: Settings, own_url):
+    def __init__(self, db, settings: Settings, own_url, read_db=None):
         secrets = settings.secrets
         self.in_flight = InFlight()
         # Set when a shutdown begins: /health/ready answers 503 from then on.
@@ -123,6 +124,9 @@ class Application(tornado.web.Application):
             log_function=logs.logged_by_handler,
             # What handlers reach as self.db, self.provider_link, ... (wire/handlers.py).
             db=db,
+            # Only the back office's read-only views use it (casino/admin.py); health
+            # checks db alone, and every wallet call reads the primary's latest commit.
+            read_db=read_db or db,
             development=secrets.development,
             casino_keys=casino_keys,
             provider_keys=provider_keys,

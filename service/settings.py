@@ -100,6 +100,8 @@ OPTIONS = (
     Option("data_dir", "CASINO_DATA_DIR", "--data-dir", "./.data/postgres", _text,
            "embedded PostgreSQL data directory"),
     Option("database_url", "DATABASE_URL", None, None, _database_url, "use this PostgreSQL (>= 15)"),
+    Option("database_read_url", "DATABASE_READ_URL", None, None, _database_url,
+           "a replica of it serving the back office's read-only views"),
     # Small on purpose: each call is one short statement, and fewer backends contending
     # for a hot wallet's row lock serve it faster (docs/performance.md).
     Option("pool_size", "DB_POOL_SIZE", "--pool-size", 4, COUNT,
@@ -147,6 +149,9 @@ OPTIONS = (
       for name in (*DEV_SECRETS, "KEYS_ENCRYPTION_KEY", "OPERATOR_KEY", "CASINO_CODE")),
 )
 
+# Settings whose value may hold a password: never repeated in an error line.
+SECRET_VALUED = ("database_url", "database_read_url")
+
 # Switches: flags only, no value.
 SWITCHES = {
     "--no-demo-data": "do not load sql/demo.sql at start",
@@ -162,6 +167,7 @@ class Settings:
     port: int = 8000
     data_dir: str = "./.data/postgres"
     database_url: str | None = field(default=None, repr=False)
+    database_read_url: str | None = field(default=None, repr=False)
     pool_size: int = 4
     processes: int = 1
     log_format: str | None = None
@@ -233,7 +239,7 @@ def read_settings(argv=None, environ=None) -> Settings:
             raw, source = from_flag, f"{option.flag} {from_flag}"
         elif environ.get(option.env, "") != "":
             raw = environ[option.env]
-            source = f"{option.env}={'<set>' if option.field == 'database_url' else raw}"
+            source = f"{option.env}={'<set>' if option.field in SECRET_VALUED else raw}"
         else:
             values[option.field] = option.default
             continue

