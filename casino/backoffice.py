@@ -8,7 +8,7 @@ the write (the cashier's inside its SQL function, sql/functions/casino_cashier.s
 the operator key that made them and what they were answered, refusals included.
 """
 import json
-from datetime import UTC, timezone
+from datetime import UTC
 
 from . import operators, refusals
 from .wallet import Answer, fingerprint
