@@ -29,6 +29,8 @@ ACTIVE_KEYS = """
 ADD_KEY = """
     INSERT INTO CASINO_PROVIDER_KEYS (provider_id, signer, key_id, secret_sealed)
     VALUES (%s, %s, %s, %s)
+    ON CONFLICT (signer, key_id) DO NOTHING
+    RETURNING created_at
 """
 
 REVOKE_KEY = """
@@ -50,6 +52,10 @@ SET_V1 = "UPDATE CASINO_GAME_PROVIDERS SET allows_v1 = %s WHERE code = %s RETURN
 
 class UnknownCounterpart(LookupError):
     pass
+
+
+class KeyExists(ValueError):
+    """The key id is taken (for that signer), or is one of the environment's."""
 
 
 @dataclass(frozen=True)
@@ -102,11 +108,13 @@ def _provider_id(cur, code):
 def add_key(cur, box, reserved_kids, provider_code, signer, kid=None, secret=None):
     """A new active key; returns (kid, secret). The secret is shown once, never stored plain."""
     if kid in reserved_kids:
-        raise ValueError(f"key id {kid} is the environment's demo key")
+        raise KeyExists(f"key id {kid} is the environment's demo key")
     provider_id = _provider_id(cur, provider_code)
     kid = kid or f"{provider_code}-{secrets.token_hex(4)}"
     secret = secret or new_secret()
     cur.execute(ADD_KEY, (provider_id, signer, kid, box.seal(secret.encode(), sealing_context(provider_id, signer, kid))))
+    if cur.fetchone() is None:
+        raise KeyExists(f"a {signer} key with id {kid} exists")
     return kid, secret
 
 

@@ -26,6 +26,9 @@ LAUNCH = ("launchGame", "simulateRound")
 # The back office (/casino/admin/*): the cashier's two money calls, then the rest.
 CASHIER = ("deposit", "withdrawal")
 PLAYER_CALLS = ("setPlayerStatus", "getPlayer", "listTransactions")
+PROVIDER_CALLS = ("setProviderStatus", "getProvider", "setProviderV1", "addProviderKey", "rotateProviderKey",
+                  "revokeProviderKey", "listProviderKeys", "createGame")
+GAME_CALLS = ("getGame", "setGameLimits", "setGameStatus")
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,9 @@ CATALOGUE = (
     Refusal("TRANSACTION_NOT_FOUND", 404, "the casino has no record of that transactionId", False,
             ("transactionStatus",)),
     # Launching a game (nothing stored: a launch is not idempotent by itself).
-    Refusal("USER_NOT_FOUND", 404, "no such user", False, LAUNCH + CASHIER + ("createWallet",) + PLAYER_CALLS),
-    Refusal("GAME_NOT_FOUND", 404, "no such game", False, LAUNCH),
+    Refusal("USER_NOT_FOUND", 404, "no such user", False,
+            LAUNCH + CASHIER + ("createWallet", "listSessions") + PLAYER_CALLS),
+    Refusal("GAME_NOT_FOUND", 404, "no such game", False, LAUNCH + GAME_CALLS),
     Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER),
     Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False, LAUNCH),
     Refusal("TOO_MANY_REQUESTS", 429, "more than %s %s at once in this process; retry shortly", False,
@@ -78,6 +82,15 @@ CATALOGUE = (
     Refusal("WALLET_EXISTS", 409, "the user has a %s wallet already", False, ("createWallet",)),
     Refusal("ROUND_UNKNOWN", 404, "the ledger holds no row of that provider's round", False, ("getRound",)),
     Refusal("KEY_NOT_FOUND", 404, "no active operator key has that id", False, ("revokeOperatorKey",)),
+    Refusal("PROVIDER_EXISTS", 409, "a provider with that code exists", False, ("createProvider",)),
+    Refusal("PROVIDER_NOT_FOUND", 404, "no provider has that code", False, PROVIDER_CALLS),
+    Refusal("PROVIDER_KEY_EXISTS", 409, "a %s key with that id exists, or it is the environment's demo key id",
+            False, ("addProviderKey", "rotateProviderKey")),
+    Refusal("PROVIDER_KEY_NOT_FOUND", 404, "the provider has no active %s key with that id", False,
+            ("revokeProviderKey",)),
+    Refusal("GAME_EXISTS", 409, "the provider has a game with that providerGameId", False, ("createGame",)),
+    Refusal("BET_LIMITS_INVALID", 422, "minBet must not exceed maxBet", False, ("createGame", "setGameLimits")),
+    Refusal("SESSION_UNKNOWN", 404, "no game session has that id", False, ("closeSession",)),
 )
 BY_CODE = {r.code: r for r in CATALOGUE}
 

@@ -132,6 +132,7 @@ class Application(tornado.web.Application):
             provider_keys=provider_keys,
             operators=operators,
             casino_code=secrets.casino_code,
+            keys_box=secrets.box,   # seals the provider keys the back office adds
             session_idle_timeout=settings.session_idle,
             # Both systems reach each other over HTTP, by default at this process's address,
             # each direction on a client of its own so neither can starve the other.

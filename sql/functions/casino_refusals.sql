@@ -28,7 +28,14 @@ INSERT INTO CASINO_REFUSALS (code, status, message, stored) VALUES
     ('PLAYER_EXISTS', 409, 'a player with that username or e-mail exists', false),
     ('WALLET_EXISTS', 409, 'the user has a %s wallet already', false),
     ('ROUND_UNKNOWN', 404, 'the ledger holds no row of that provider''s round', false),
-    ('KEY_NOT_FOUND', 404, 'no active operator key has that id', false)
+    ('KEY_NOT_FOUND', 404, 'no active operator key has that id', false),
+    ('PROVIDER_EXISTS', 409, 'a provider with that code exists', false),
+    ('PROVIDER_NOT_FOUND', 404, 'no provider has that code', false),
+    ('PROVIDER_KEY_EXISTS', 409, 'a %s key with that id exists, or it is the environment''s demo key id', false),
+    ('PROVIDER_KEY_NOT_FOUND', 404, 'the provider has no active %s key with that id', false),
+    ('GAME_EXISTS', 409, 'the provider has a game with that providerGameId', false),
+    ('BET_LIMITS_INVALID', 422, 'minBet must not exceed maxBet', false),
+    ('SESSION_UNKNOWN', 404, 'no game session has that id', false)
 ON CONFLICT (code) DO UPDATE SET status = EXCLUDED.status, message = EXCLUDED.message, stored = EXCLUDED.stored;
 
-DELETE FROM CASINO_REFUSALS WHERE code NOT IN ('SESSION_NOT_FOUND', 'PROVIDER_MISMATCH', 'IDEMPOTENCY_CONFLICT', 'TRANSACTION_ROLLED_BACK', 'USER_MISMATCH', 'PLAYER_DISABLED', 'GAME_DISABLED', 'PROVIDER_DISABLED', 'SESSION_INACTIVE', 'CURRENCY_MISMATCH', 'BET_LIMIT_EXCEEDED', 'INSUFFICIENT_FUNDS', 'ROUND_NOT_FOUND', 'BET_NOT_FOUND', 'ROLLBACK_NOT_ALLOWED', 'BALANCE_LIMIT_EXCEEDED', 'TRANSACTION_NOT_FOUND', 'USER_NOT_FOUND', 'GAME_NOT_FOUND', 'WALLET_NOT_FOUND', 'PROVIDER_UNAVAILABLE', 'TOO_MANY_REQUESTS', 'PLAYER_EXISTS', 'WALLET_EXISTS', 'ROUND_UNKNOWN', 'KEY_NOT_FOUND');
+DELETE FROM CASINO_REFUSALS WHERE code NOT IN ('SESSION_NOT_FOUND', 'PROVIDER_MISMATCH', 'IDEMPOTENCY_CONFLICT', 'TRANSACTION_ROLLED_BACK', 'USER_MISMATCH', 'PLAYER_DISABLED', 'GAME_DISABLED', 'PROVIDER_DISABLED', 'SESSION_INACTIVE', 'CURRENCY_MISMATCH', 'BET_LIMIT_EXCEEDED', 'INSUFFICIENT_FUNDS', 'ROUND_NOT_FOUND', 'BET_NOT_FOUND', 'ROLLBACK_NOT_ALLOWED', 'BALANCE_LIMIT_EXCEEDED', 'TRANSACTION_NOT_FOUND', 'USER_NOT_FOUND', 'GAME_NOT_FOUND', 'WALLET_NOT_FOUND', 'PROVIDER_UNAVAILABLE', 'TOO_MANY_REQUESTS', 'PLAYER_EXISTS', 'WALLET_EXISTS', 'ROUND_UNKNOWN', 'KEY_NOT_FOUND', 'PROVIDER_EXISTS', 'PROVIDER_NOT_FOUND', 'PROVIDER_KEY_EXISTS', 'PROVIDER_KEY_NOT_FOUND', 'GAME_EXISTS', 'BET_LIMITS_INVALID', 'SESSION_UNKNOWN');

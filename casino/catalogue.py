@@ -1,0 +1,278 @@
+"""The back office's catalogue verbs: providers (and the HMAC keys the casino shares with
+each), games, and players' game sessions.
+
+Same rules as casino/backoffice.py: each verb takes a cursor and returns an Answer; a write
+is recorded in CASINO_ADMIN_AUDIT in its own transaction, refusals included. A provider
+key's secret is in the answer that created it and nowhere else: neither the audit row
+(which keeps provider, signer and key id) nor any listing carries it, and the table keeps
+it sealed (casino/credentials.py).
+"""
+from . import credentials
+from .backoffice import _audited, _refusal, timestamp
+from .wallet import Answer
+
+PROVIDER_COLUMNS = "id, code, name, api_endpoint, is_disabled, allows_v1, created_at"
+
+CREATE_PROVIDER = f"""
+    INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint) VALUES (%s, %s, %s)
+    ON CONFLICT (code) DO NOTHING
+    RETURNING {PROVIDER_COLUMNS}
+"""
+
+FIND_PROVIDER = f"SELECT {PROVIDER_COLUMNS} FROM CASINO_GAME_PROVIDERS WHERE code = %s"
+
+SET_PROVIDER_STATUS = f"""
+    UPDATE CASINO_GAME_PROVIDERS SET is_disabled = %s WHERE code = %s RETURNING {PROVIDER_COLUMNS}
+"""
+
+SET_PROVIDER_V1 = f"""
+    UPDATE CASINO_GAME_PROVIDERS SET allows_v1 = %s WHERE code = %s RETURNING {PROVIDER_COLUMNS}
+"""
+
+PROVIDER_KEYS = """
+    SELECT key_id, signer, created_at, revoked_at FROM CASINO_PROVIDER_KEYS
+    WHERE provider_id = %s ORDER BY created_at, id
+"""
+
+KEY_CREATED = "SELECT created_at FROM CASINO_PROVIDER_KEYS WHERE signer = %s AND key_id = %s"
+
+REVOKE_PROVIDER_KEY = """
+    UPDATE CASINO_PROVIDER_KEYS SET revoked_at = now()
+    WHERE provider_id = %s AND signer = %s AND key_id = %s AND revoked_at IS NULL
+    RETURNING revoked_at
+"""
+
+GAME_COLUMNS = """g.id, p.code, g.provider_game_id, g.name, g.default_currency, g.min_bet, g.max_bet,
+                  g.is_active, g.created_at"""
+
+CREATE_GAME = """
+    INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency, min_bet, max_bet)
+    VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (provider_id, provider_game_id) DO NOTHING
+    RETURNING id
+"""
+
+FIND_GAME = f"""
+    SELECT {GAME_COLUMNS} FROM CASINO_GAMES g JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+    WHERE g.id = %s
+"""
+
+SET_GAME_LIMITS = "UPDATE CASINO_GAMES SET min_bet = %s, max_bet = %s WHERE id = %s RETURNING id"
+SET_GAME_STATUS = "UPDATE CASINO_GAMES SET is_active = %s WHERE id = %s RETURNING id"
+
+# A session's state: pending (the provider has not accepted its launch), active, expired
+# (active, but idle past SESSION_IDLE_TIMEOUT: casino_debit refuses it), closed.
+SESSION_COLUMNS = """
+    s.id, s.user_id, s.game_id, p.code, w.currency_code,
+    CASE WHEN s.is_active AND s.last_activity_at + %(idle)s > now() THEN 'active'
+         WHEN s.is_active THEN 'expired'
+         WHEN s.provider_session_id IS NULL THEN 'pending'
+         ELSE 'closed' END,
+    s.created_at, s.last_activity_at
+"""
+
+SESSIONS = f"""
+    SELECT {SESSION_COLUMNS}
+    FROM CASINO_GAME_SESSIONS s
+    JOIN CASINO_WALLETS w ON w.id = s.wallet_id
+    JOIN CASINO_GAMES g ON g.id = s.game_id
+    JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+    WHERE s.user_id = %(user_id)s AND (%(cursor)s::bigint IS NULL OR s.id < %(cursor)s)
+    ORDER BY s.id DESC
+    LIMIT %(limit)s
+"""
+
+FIND_SESSION = f"""
+    SELECT {SESSION_COLUMNS}
+    FROM CASINO_GAME_SESSIONS s
+    JOIN CASINO_WALLETS w ON w.id = s.wallet_id
+    JOIN CASINO_GAMES g ON g.id = s.game_id
+    JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+    WHERE s.id = %(session_id)s
+"""
+
+# Closing keeps provider_session_id, so a closed session reads `closed`, not `pending`;
+# the row is locked by the update, so a bet racing it either lands before or is refused.
+CLOSE_SESSION = """
+    UPDATE CASINO_GAME_SESSIONS SET is_active = false, updated_at = now()
+    WHERE id = %s AND is_active
+"""
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+# --- providers ------------------------------------------------------------------------------------
+
+def _provider(row):
+    _, code, name, endpoint, disabled, allows_v1, created_at = row
+    return {"providerCode": code, "name": name, "apiEndpoint": endpoint,
+            "status": "disabled" if disabled else "active", "allowsV1": allows_v1,
+            "createdAt": timestamp(created_at)}
+
+
+def _find_provider(cur, code, lock=False):
+    cur.execute(FIND_PROVIDER + (" FOR KEY SHARE" if lock else ""), (code,))
+    return cur.fetchone()
+
+
+def create_provider(cur, operator, req):
+    """A provider, active, v1 off, without keys. No apiEndpoint: hosted by this process."""
+    cur.execute(CREATE_PROVIDER, (req["providerCode"], req["name"], req["apiEndpoint"]))
+    row = cur.fetchone()
+    answer = Answer(201, _provider(row)) if row else _refusal("PROVIDER_EXISTS")
+    return _audited(cur, operator, "createProvider", req, answer)
+
+
+def get_provider(cur, code):
+    row = _find_provider(cur, code)
+    return Answer(200, _provider(row)) if row else _refusal("PROVIDER_NOT_FOUND")
+
+
+def set_provider_status(cur, operator, code, req):
+    """A disabled provider's games launch no session and take no bet (PROVIDER_DISABLED);
+    payouts and refunds of bets already taken still land."""
+    cur.execute(SET_PROVIDER_STATUS, (req["status"] == "disabled", code))
+    row = cur.fetchone()
+    answer = Answer(200, _provider(row)) if row else _refusal("PROVIDER_NOT_FOUND")
+    return _audited(cur, operator, "setProviderStatus", {"providerCode": code, **req}, answer)
+
+
+def set_provider_v1(cur, operator, code, req):
+    """Whether the casino accepts body-only (v1) signatures from this provider's keys."""
+    cur.execute(SET_PROVIDER_V1, (req["allowed"], code))
+    row = cur.fetchone()
+    answer = Answer(200, _provider(row)) if row else _refusal("PROVIDER_NOT_FOUND")
+    return _audited(cur, operator, "setProviderV1", {"providerCode": code, **req}, answer)
+
+
+def _key(key_id, signer, created_at, revoked_at):
+    return {"keyId": key_id, "signer": signer, "createdAt": timestamp(created_at),
+            "revokedAt": timestamp(revoked_at) if revoked_at else None}
+
+
+def list_provider_keys(cur, code):
+    row = _find_provider(cur, code)
+    if row is None:
+        return _refusal("PROVIDER_NOT_FOUND")
+    cur.execute(PROVIDER_KEYS, (row[0],))
+    return Answer(200, {"providerCode": code, "allowsV1": row[5], "keys": [_key(*k) for k in cur.fetchall()]})
+
+
+def add_provider_key(cur, operator, box, reserved_kids, code, req, action="addProviderKey"):
+    """A new active key of the provider's (the old ones stay active: a rotation revokes them
+    once every caller moved). The secret is generated here unless the request brings one
+    the other side made; either way the answer shows it once and the audit never."""
+    signer = req["signer"] or "provider"
+    audit = {"providerCode": code, "signer": signer, "keyId": req["keyId"], "secretGiven": req["secret"] is not None}
+    provider = _find_provider(cur, code, lock=True)
+    if provider is None:
+        return _audited(cur, operator, action, audit, _refusal("PROVIDER_NOT_FOUND"))
+    cur.execute(PROVIDER_KEYS, (provider[0],))
+    still_active = [k for k, s, _, revoked in cur.fetchall() if s == signer and revoked is None]
+    try:
+        kid, secret = credentials.add_key(cur, box, reserved_kids, code, signer, req["keyId"], req["secret"])
+    except credentials.KeyExists:
+        return _audited(cur, operator, action, audit, _refusal("PROVIDER_KEY_EXISTS", signer))
+    cur.execute(KEY_CREATED, (signer, kid))
+    answer = Answer(201, {"providerCode": code, **_key(kid, signer, cur.fetchone()[0], None), "secret": secret,
+                          "stillActive": still_active})
+    return _audited(cur, operator, action, {**audit, "keyId": kid}, answer)
+
+
+def revoke_provider_key(cur, operator, code, key_id, req):
+    signer = req["signer"] or "provider"
+    audit = {"providerCode": code, "keyId": key_id, "signer": signer}
+    provider = _find_provider(cur, code)
+    if provider is None:
+        answer = _refusal("PROVIDER_NOT_FOUND")
+    else:
+        cur.execute(REVOKE_PROVIDER_KEY, (provider[0], signer, key_id))
+        row = cur.fetchone()
+        answer = (Answer(200, {"providerCode": code, "keyId": key_id, "signer": signer,
+                               "revokedAt": timestamp(row[0])}) if row
+                  else _refusal("PROVIDER_KEY_NOT_FOUND", signer))
+    return _audited(cur, operator, "revokeProviderKey", audit, answer)
+
+
+# --- games ----------------------------------------------------------------------------------------
+
+def _game(row):
+    game_id, code, provider_game_id, name, currency, min_bet, max_bet, active, created_at = row
+    return {"gameId": game_id, "providerCode": code, "providerGameId": provider_game_id, "name": name,
+            "currency": currency, "minBet": min_bet, "maxBet": max_bet,
+            "status": "active" if active else "disabled", "createdAt": timestamp(created_at)}
+
+
+def _game_answer(cur, game_id, status=200):
+    cur.execute(FIND_GAME, (game_id,))
+    row = cur.fetchone()
+    return Answer(status, _game(row)) if row else _refusal("GAME_NOT_FOUND")
+
+
+def create_game(cur, operator, req):
+    """A game of a provider, active, in its default currency, with its bet limits."""
+    if req["minBet"] > req["maxBet"]:
+        answer = _refusal("BET_LIMITS_INVALID")
+    elif (provider := _find_provider(cur, req["providerCode"], lock=True)) is None:
+        answer = _refusal("PROVIDER_NOT_FOUND")
+    else:
+        cur.execute(CREATE_GAME, (provider[0], req["providerGameId"], req["name"], req["currency"], req["minBet"],
+                                  req["maxBet"]))
+        row = cur.fetchone()
+        answer = _game_answer(cur, row[0], 201) if row else _refusal("GAME_EXISTS")
+    return _audited(cur, operator, "createGame", req, answer)
+
+
+def get_game(cur, game_id):
+    return _game_answer(cur, game_id)
+
+
+def set_game_limits(cur, operator, game_id, req):
+    """New limits apply from the next bet (casino_debit reads them per bet)."""
+    if req["minBet"] > req["maxBet"]:
+        answer = _refusal("BET_LIMITS_INVALID")
+    else:
+        cur.execute(SET_GAME_LIMITS, (req["minBet"], req["maxBet"], game_id))
+        answer = _game_answer(cur, game_id) if cur.fetchone() else _refusal("GAME_NOT_FOUND")
+    return _audited(cur, operator, "setGameLimits", {"gameId": game_id, **req}, answer)
+
+
+def set_game_status(cur, operator, game_id, req):
+    """A disabled game launches no session and takes no bet (GAME_DISABLED)."""
+    cur.execute(SET_GAME_STATUS, (req["status"] == "active", game_id))
+    answer = _game_answer(cur, game_id) if cur.fetchone() else _refusal("GAME_NOT_FOUND")
+    return _audited(cur, operator, "setGameStatus", {"gameId": game_id, **req}, answer)
+
+
+# --- sessions -------------------------------------------------------------------------------------
+
+def _session(row):
+    session_id, user_id, game_id, code, currency, state, created_at, last_activity_at = row
+    return {"sessionId": session_id, "userId": user_id, "gameId": game_id, "providerCode": code,
+            "currency": currency, "state": state, "createdAt": timestamp(created_at),
+            "lastActivityAt": timestamp(last_activity_at)}
+
+
+def list_sessions(cur, user_id, idle, limit=None, cursor=None):
+    """A player's game sessions, newest first, a page at a time (never their tokens)."""
+    cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s", (user_id,))
+    if cur.fetchone() is None:
+        return _refusal("USER_NOT_FOUND")
+    limit = limit or DEFAULT_PAGE
+    cur.execute(SESSIONS, {"user_id": user_id, "idle": idle, "cursor": int(cursor) if cursor else None,
+                           "limit": limit + 1})
+    rows = cur.fetchall()
+    page = rows[:limit]
+    return Answer(200, {"items": [_session(row) for row in page],
+                        "nextCursor": str(page[-1][0]) if len(rows) > limit else None})
+
+
+def close_session(cur, operator, session_id, idle):
+    """Closes a session: it takes no further bet (SESSION_INACTIVE); payouts and refunds of
+    its accepted bets still land. Closing a closed session answers its state again."""
+    cur.execute(CLOSE_SESSION, (session_id,))
+    cur.execute(FIND_SESSION, {"session_id": session_id, "idle": idle})
+    row = cur.fetchone()
+    answer = Answer(200, _session(row)) if row else _refusal("SESSION_UNKNOWN")
+    return _audited(cur, operator, "closeSession", {"sessionId": session_id}, answer)
