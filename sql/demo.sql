@@ -51,10 +51,10 @@ CROSS JOIN (VALUES
 WHERE p.code = 'JAQPOT'
 ON CONFLICT (provider_id, provider_game_id) DO NOTHING;
 
-INSERT INTO PROVIDER_GAMES (game_id, name, is_active, min_bet, max_bet) VALUES
-    ('jaqpot-slots',    'Jaqpot Slots',    true,  10,  10000),
-    ('jaqpot-roulette', 'Jaqpot Roulette', true,  100, 50000),
-    ('jaqpot-classic',  'Jaqpot Classic',  false, 10,  1000)
+INSERT INTO PROVIDER_GAMES (game_id, name, currency, is_active, min_bet, max_bet) VALUES
+    ('jaqpot-slots',    'Jaqpot Slots',    'USD', true,  10,  10000),
+    ('jaqpot-roulette', 'Jaqpot Roulette', 'EUR', true,  100, 50000),
+    ('jaqpot-classic',  'Jaqpot Classic',  'USD', false, 10,  1000)
 ON CONFLICT (game_id) DO NOTHING;
 
 -- The provider's side of the demo pair: casino DEMO-CASINO signs with PROVIDER_SECRET and
