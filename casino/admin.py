@@ -21,7 +21,7 @@ from wire.validation import (
     parse_params,
 )
 
-from . import backoffice, operators
+from . import backoffice, game_import, operators
 from .refusals import documented
 
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -193,6 +193,24 @@ class RevokeOperatorKeyHandler(AdminHandler):
                                                      self.params["keyId"]))
 
 
+IMPORTED_GAME = obj(gameId=INTEGER, providerGameId=STRING, name=STRING, currency=STRING, minBet=INTEGER,
+                   maxBet=INTEGER, enabled={"type": "boolean"}, created={"type": "boolean"})
+
+
+class ImportGamesHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = ("Creates or updates the provider's games from its own catalogue (POST /provider/games); "
+               "notListed: the casino's games of that provider it did not list")
+    answer = obj(providerCode=STRING, games={"type": "array", "items": IMPORTED_GAME},
+                 notListed={"type": "array", "items": STRING})
+    refusals = documented("importGames")
+    parameters = {"providerCode": IDENTIFIER}
+
+    async def post(self, **_):
+        self.render_answer(await game_import.import_games(self.db, self.provider_link, self.settings["casino_code"],
+                                                          self.params["providerCode"], self.operator.key_id))
+
+
 def routes():
     """(path, handler) pairs; {name} in a path is a parameter of the handler's `parameters`."""
     return [
@@ -207,4 +225,5 @@ def routes():
         (r"/casino/admin/keys", CreateOperatorKeyHandler),
         (r"/casino/admin/keys/list", OperatorKeysHandler),
         (r"/casino/admin/keys/{keyId}/revoke", RevokeOperatorKeyHandler),
+        (r"/casino/admin/providers/{providerCode}/games/import", ImportGamesHandler),
     ]

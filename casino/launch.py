@@ -2,11 +2,10 @@
 import uuid
 from dataclasses import dataclass
 
-from wire.errors import ApiError
 from wire.validation import IDENTIFIER
 
 from . import refusals, sessions
-from .provider_link import NO_ANSWER
+from .provider_link import unavailable
 
 USER = "SELECT status FROM CASINO_USERS WHERE id = %s"
 
@@ -60,17 +59,6 @@ def prepare_launch(cur, req):
                          balance)
 
 
-def _unavailable(reply=NO_ANSWER):
-    """502 PROVIDER_UNAVAILABLE; when the provider refused with a protocol error, its code
-    (and message) in ours, so the lobby learns why (e.g. GAME_NOT_FOUND at the provider)."""
-    refused = reply.refusal
-    if refused is None:
-        return refusals.error("PROVIDER_UNAVAILABLE")
-    code, message = refused
-    return ApiError(refusals.BY_CODE["PROVIDER_UNAVAILABLE"].status, "PROVIDER_UNAVAILABLE",
-                    f"the game provider refused: {code}" + (f" ({message})" if message else ""))
-
-
 def _is_round(answer):
     """Whether a provider's simulate answer has what the casino passes on, typed as promised."""
     final = answer.get("finalBalance")
@@ -85,7 +73,7 @@ async def launch_game(db, link, casino_code, req, request_id=None):
         "currency": pending.currency, "casinoCode": casino_code}, request_id)
     provider_session_id = (reply.answer or {}).get("providerSessionId")
     if not IDENTIFIER.check(provider_session_id):
-        raise _unavailable(reply)
+        raise unavailable(reply)
     await db.transaction(sessions.activate_session, pending.token, provider_session_id)
     return pending, {"sessionToken": pending.token, "providerSessionId": provider_session_id,
                      "userId": pending.user_id, "gameId": pending.game_id,
@@ -101,7 +89,7 @@ async def simulate_round(db, link, casino_code, req, request_id=None):
         "userId": pending.user_id, "requestId": "sim-" + uuid.uuid4().hex}, request_id)
     result = reply.answer
     if result is None or not _is_round(result):
-        raise _unavailable(reply)
+        raise unavailable(reply)
     return {"sessionToken": pending.token, "providerSessionId": launched["providerSessionId"],
             "roundId": result["roundId"], "startingBalance": pending.balance,
             "finalBalance": result["finalBalance"], "steps": result["steps"]}

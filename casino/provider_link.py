@@ -11,8 +11,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from wire.errors import ApiError
 from wire.outbound import Limits, OutboundClient
 from wire.signing import sign_v2
+
+from . import refusals
 
 # A protocol error code (UPPER_SNAKE); anything else in a refusal's body is not passed on.
 _ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
@@ -47,6 +50,17 @@ class Reply:
 
 
 NO_ANSWER = Reply(None, None)
+
+
+def unavailable(reply=NO_ANSWER):
+    """502 PROVIDER_UNAVAILABLE; when the provider refused with a protocol error, its code
+    (and message) in ours, so the caller learns why (e.g. GAME_NOT_FOUND at the provider)."""
+    refused = reply.refusal
+    if refused is None:
+        return refusals.error("PROVIDER_UNAVAILABLE")
+    code, message = refused
+    return ApiError(refusals.BY_CODE["PROVIDER_UNAVAILABLE"].status, "PROVIDER_UNAVAILABLE",
+                    f"the game provider refused: {code}" + (f" ({message})" if message else ""))
 
 
 class ProviderLink:

@@ -70,7 +70,8 @@ CATALOGUE = (
     Refusal("USER_NOT_FOUND", 404, "no such user", False, LAUNCH + CASHIER + ("createWallet",) + PLAYER_CALLS),
     Refusal("GAME_NOT_FOUND", 404, "no such game", False, LAUNCH),
     Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER),
-    Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False, LAUNCH),
+    Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False,
+            LAUNCH + ("importGames",)),
     Refusal("TOO_MANY_REQUESTS", 429, "more than %s %s at once in this process; retry shortly", False,
             ("simulateRound",)),
     # The back office (nothing stored but the cashier's refusals above).
@@ -78,6 +79,7 @@ CATALOGUE = (
     Refusal("WALLET_EXISTS", 409, "the user has a %s wallet already", False, ("createWallet",)),
     Refusal("ROUND_UNKNOWN", 404, "the ledger holds no row of that provider's round", False, ("getRound",)),
     Refusal("KEY_NOT_FOUND", 404, "no active operator key has that id", False, ("revokeOperatorKey",)),
+    Refusal("PROVIDER_NOT_FOUND", 404, "no provider has that code", False, ("importGames",)),
 )
 BY_CODE = {r.code: r for r in CATALOGUE}
 
