@@ -12,6 +12,9 @@ then creates or updates a CASINO_GAMES row for each game it listed, and only for
   - a casino game whose code the provider did not list is left alone and reported
     (`notListed`): the provider would refuse its launches.
 
+At start, a server that loads the demo data imports its hosted provider's catalogue
+(import_demo_games): sql/demo.sql writes the provider's games, never the casino's.
+
 An operator's import (POST /casino/admin/providers/{providerCode}/games/import) is
 recorded in CASINO_ADMIN_AUDIT, refusals included; operator None (tools, the demo) is not.
 """
@@ -116,3 +119,13 @@ async def import_games(db, link, casino_code, provider_code, operator=None):
 def _failure(reply):
     error = unavailable(reply)
     return Answer(error.status_code, {"error": {"code": error.code, "message": error.message}})
+
+
+# The provider this process hosts, whose games sql/demo.sql writes on the provider's side.
+DEMO_PROVIDER = "JAQPOT"
+
+
+async def import_demo_games(db, link, casino_code):
+    """The demo casino's games, from the hosted provider's catalogue (server start, with the
+    demo data loaded). Returns the Answer; idempotent, so every process may run it."""
+    return await import_games(db, link, casino_code, DEMO_PROVIDER)

@@ -1,11 +1,12 @@
 """The provider's game catalogue, as a casino reads it (POST /provider/games): every game
-this provider runs, enabled or not, so a casino adds only games the provider knows."""
+this provider runs, enabled or not, oldest first, so a casino adds only games the provider
+knows (and, importing them in that order, numbers them as the provider added them)."""
 from wire.errors import ApiError
 
 CASINO_KNOWN = "SELECT 1 FROM PROVIDER_CASINOS WHERE casino_code = %s"
 
 GAMES = """
-    SELECT game_id, name, currency, min_bet, max_bet, is_active FROM PROVIDER_GAMES ORDER BY game_id
+    SELECT game_id, name, currency, min_bet, max_bet, is_active FROM PROVIDER_GAMES ORDER BY id
 """
 
 
