@@ -63,11 +63,15 @@ def database_dsn(worker_id):
 
 
 @pytest.fixture(scope="session")
-def server(database_dsn):
-    """A real `python server.py` on a free port, on this worker's database."""
+def server(database_dsn, request):
+    """A real `python server.py` on a free port, on this worker's database. Its log file
+    is removed at the end unless a test failed (then its path is printed)."""
     proc = ServerProcess(database_dsn).start()
     yield proc
-    proc.stop()
+    failed = request.session.testsfailed > 0
+    proc.stop(keep_log=failed)
+    if failed:
+        print(f"\nserver log kept: {proc.log.name}")
 
 
 @pytest.fixture
