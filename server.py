@@ -22,6 +22,7 @@ import sys
 import psycopg2
 
 from casino.demo import play_demo
+from casino.game_import import DEMO_PROVIDER, import_demo_games
 from db.config import UNUSABLE, database_from_environment, redact, why_unusable
 from db.embedded import DataDirectoryError
 from db.pool import Database
@@ -74,6 +75,11 @@ async def serve(settings, sockets, database):
     # Deadlines, the connection cap and the body limit (wire/transport.py).
     server = transport.HttpServer(app, settings.transport_limits)
     server.add_sockets(sockets)
+    if not settings.no_demo_data:
+        # The demo casino's games, from the hosted provider's catalogue (sql/demo.sql has its side).
+        imported = await import_demo_games(db, app.settings["provider_link"], app.settings["casino_code"])
+        if imported.status != 200:
+            log.warning("demo games not imported from %s: %s", DEMO_PROVIDER, imported.body)
     if settings.worker:
         print(f"worker {os.getpid()} ready", flush=True)
     elif not settings.demo:

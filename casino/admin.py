@@ -26,7 +26,7 @@ from wire.validation import (
     parse_params,
 )
 
-from . import backoffice, catalogue, credentials, operators
+from . import backoffice, catalogue, credentials, game_import, operators
 from .refusals import documented
 
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -412,6 +412,22 @@ class CloseSessionHandler(AdminHandler):
     async def post(self, **_):
         self.render_answer(await self.db.transaction(catalogue.close_session, self.operator.key_id,
                                                      self.params["sessionId"], self.idle_timeout))
+IMPORTED_GAME = obj(gameId=INTEGER, providerGameId=STRING, name=STRING, currency=STRING, minBet=INTEGER,
+                   maxBet=INTEGER, enabled={"type": "boolean"}, created={"type": "boolean"})
+
+
+class ImportGamesHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = ("Creates or updates the provider's games from its own catalogue (POST /provider/games); "
+               "notListed: the casino's games of that provider it did not list")
+    answer = obj(providerCode=STRING, games={"type": "array", "items": IMPORTED_GAME},
+                 notListed={"type": "array", "items": STRING})
+    refusals = documented("importGames")
+    parameters = {"providerCode": IDENTIFIER}
+
+    async def post(self, **_):
+        self.render_answer(await game_import.import_games(self.db, self.provider_link, self.settings["casino_code"],
+                                                          self.params["providerCode"], self.operator.key_id))
 
 
 def routes():
@@ -442,4 +458,5 @@ def routes():
         (r"/casino/admin/games/{gameId}/status", GameStatusHandler),
         (r"/casino/admin/players/{userId}/sessions", SessionsHandler),
         (r"/casino/admin/sessions/{sessionId}/close", CloseSessionHandler),
+        (r"/casino/admin/providers/{providerCode}/games/import", ImportGamesHandler),
     ]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from wire.validation import IDENTIFIER
 
 from . import refusals, sessions
+from .provider_link import unavailable
 
 USER = "SELECT status FROM CASINO_USERS WHERE id = %s"
 
@@ -58,10 +59,6 @@ def prepare_launch(cur, req):
                          balance)
 
 
-def _unavailable():
-    return refusals.error("PROVIDER_UNAVAILABLE")
-
-
 def _is_round(answer):
     """Whether a provider's simulate answer has what the casino passes on, typed as promised."""
     final = answer.get("finalBalance")
@@ -71,12 +68,12 @@ def _is_round(answer):
 
 async def launch_game(db, link, casino_code, req, request_id=None):
     pending = await db.transaction(prepare_launch, req)
-    answer = await link.call(pending.provider_code, pending.provider_endpoint, "launch", {
+    reply = await link.exchange(pending.provider_code, pending.provider_endpoint, "launch", {
         "sessionToken": pending.token, "userId": pending.user_id, "gameId": pending.provider_game_id,
         "currency": pending.currency, "casinoCode": casino_code}, request_id)
-    provider_session_id = (answer or {}).get("providerSessionId")
+    provider_session_id = (reply.answer or {}).get("providerSessionId")
     if not IDENTIFIER.check(provider_session_id):
-        raise _unavailable()
+        raise unavailable(reply)
     await db.transaction(sessions.activate_session, pending.token, provider_session_id)
     return pending, {"sessionToken": pending.token, "providerSessionId": provider_session_id,
                      "userId": pending.user_id, "gameId": pending.game_id,
@@ -87,11 +84,12 @@ async def simulate_round(db, link, casino_code, req, request_id=None):
     pending, launched = await launch_game(db, link, casino_code, req, request_id)
     # A fresh requestId per call: the provider plays at most one round for it, so a
     # replayed simulate body cannot play again.
-    result = await link.call(pending.provider_code, pending.provider_endpoint, "simulate", {
+    reply = await link.exchange(pending.provider_code, pending.provider_endpoint, "simulate", {
         "providerSessionId": launched["providerSessionId"], "sessionToken": pending.token,
         "userId": pending.user_id, "requestId": "sim-" + uuid.uuid4().hex}, request_id)
+    result = reply.answer
     if result is None or not _is_round(result):
-        raise _unavailable()
+        raise unavailable(reply)
     return {"sessionToken": pending.token, "providerSessionId": launched["providerSessionId"],
             "roundId": result["roundId"], "startingBalance": pending.balance,
             "finalBalance": result["finalBalance"], "steps": result["steps"]}

@@ -1,18 +1,66 @@
 """The casino's calls to a game provider: signed with x-provider-signature, on a client of
 their own (wire/outbound.py), so the provider's callbacks to the casino never wait for them.
 
-Launch and simulate move no money, so they are not retried: a failure -- no answer, a
-5xx, a redirect, or a body that is not the protocol's answer -- is reported to the player
-as 502 PROVIDER_UNAVAILABLE and the casino session stays inactive.
+Launch, simulate and the catalogue move no money, so they are not retried: a failure --
+no answer, a refusal, a 5xx, a redirect, or a body that is not the protocol's answer -- is
+reported as 502 PROVIDER_UNAVAILABLE (naming the provider's error code when it refused with
+one) and a launch's casino session stays inactive.
 """
 import json
+import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from wire.errors import ApiError
 from wire.outbound import Limits, OutboundClient
 from wire.signing import sign_v2
 
+from . import refusals
+
+# A protocol error code (UPPER_SNAKE); anything else in a refusal's body is not passed on.
+_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+
 # A round is a handful of callbacks, each retried for a few seconds at worst.
 SIMULATE_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a provider answered: status None when it gave no answer at all (or we hold no
+    key to sign with); body the JSON object it sent, or None."""
+    status: int | None
+    body: dict | None
+
+    @property
+    def answer(self):
+        """The 200 answer, or None."""
+        return self.body if self.status == 200 else None
+
+    @property
+    def refusal(self):
+        """(code, message) of the protocol's error body in a 4xx answer, or None."""
+        if self.status is None or not 400 <= self.status < 500 or self.body is None:
+            return None
+        error = self.body.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        if not (isinstance(code, str) and _ERROR_CODE.fullmatch(code)):
+            return None
+        message = error.get("message")
+        return code, message[:200] if isinstance(message, str) else ""
+
+
+NO_ANSWER = Reply(None, None)
+
+
+def unavailable(reply=NO_ANSWER):
+    """502 PROVIDER_UNAVAILABLE; when the provider refused with a protocol error, its code
+    (and message) in ours, so the caller learns why (e.g. GAME_NOT_FOUND at the provider)."""
+    refused = reply.refusal
+    if refused is None:
+        return refusals.error("PROVIDER_UNAVAILABLE")
+    code, message = refused
+    return ApiError(refusals.BY_CODE["PROVIDER_UNAVAILABLE"].status, "PROVIDER_UNAVAILABLE",
+                    f"the game provider refused: {code}" + (f" ({message})" if message else ""))
 
 
 class ProviderLink:
@@ -21,7 +69,8 @@ class ProviderLink:
         self.hosted_url = hosted_url.rstrip("/") + "/provider"
         self.keyring = keyring      # the casino's: its newest key at each provider signs
         self.http = OutboundClient(limits)
-        self.timeouts = {"launch": limits.request_timeout, "simulate": SIMULATE_TIMEOUT}
+        self.timeouts = {"launch": limits.request_timeout, "simulate": SIMULATE_TIMEOUT,
+                         "games": limits.request_timeout}
 
     def _signed_headers(self, provider_code, path, data):
         key = self.keyring.signer(provider_code)
@@ -30,25 +79,28 @@ class ProviderLink:
         return {"x-provider-signature": sign_v2(key.secret, key.kid, "POST", path, data)}
 
     async def call(self, provider_code, api_endpoint, operation, body, request_id=None):
-        """The provider's 200 answer as a dict, or None when it gave no usable one.
-        request_id: sent as X-Request-Id, so one id follows a launch or a round across
-        both systems (the provider passes it on to its callbacks)."""
+        """The provider's 200 answer as a dict, or None when it gave no usable one."""
+        return (await self.exchange(provider_code, api_endpoint, operation, body, request_id)).answer
+
+    async def exchange(self, provider_code, api_endpoint, operation, body, request_id=None):
+        """The provider's Reply. request_id: sent as X-Request-Id, so one id follows a
+        launch or a round across both systems (the provider passes it on to its callbacks)."""
         url = f"{(api_endpoint or self.hosted_url).rstrip('/')}/{operation}"
         data = json.dumps(body, separators=(",", ":")).encode()
         signature = self._signed_headers(provider_code, urlsplit(url).path, data)
         if signature is None:     # we hold no key at that provider: it could not believe us
-            return None
+            return NO_ANSWER
         headers = {"Content-Type": "application/json", **signature}
         if request_id:
             headers["X-Request-Id"] = request_id
         response = await self.http.post(url, data, headers, request_timeout=self.timeouts[operation])
-        if response is None or response.code != 200:
-            return None
+        if response is None:
+            return NO_ANSWER
         try:
             answer = json.loads(response.body)
         except (TypeError, ValueError, RecursionError):
-            return None
-        return answer if isinstance(answer, dict) else None
+            answer = None
+        return Reply(response.code, answer if isinstance(answer, dict) else None)
 
     def close(self):
         self.http.close()

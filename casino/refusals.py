@@ -26,7 +26,7 @@ LAUNCH = ("launchGame", "simulateRound")
 # The back office (/casino/admin/*): the cashier's two money calls, then the rest.
 CASHIER = ("deposit", "withdrawal")
 PLAYER_CALLS = ("setPlayerStatus", "getPlayer", "listTransactions")
-PROVIDER_CALLS = ("setProviderStatus", "getProvider", "setProviderV1", "addProviderKey", "rotateProviderKey",
+PROVIDER_CALLS = ("importGames", "setProviderStatus", "getProvider", "setProviderV1", "addProviderKey", "rotateProviderKey",
                   "revokeProviderKey", "listProviderKeys", "createGame")
 GAME_CALLS = ("getGame", "setGameLimits", "setGameStatus")
 
@@ -74,7 +74,8 @@ CATALOGUE = (
             LAUNCH + CASHIER + ("createWallet", "listSessions") + PLAYER_CALLS),
     Refusal("GAME_NOT_FOUND", 404, "no such game", False, LAUNCH + GAME_CALLS),
     Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER),
-    Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False, LAUNCH),
+    Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False,
+            LAUNCH + ("importGames",)),
     Refusal("TOO_MANY_REQUESTS", 429, "more than %s %s at once in this process; retry shortly", False,
             ("simulateRound",)),
     # The back office (nothing stored but the cashier's refusals above).

@@ -4,7 +4,7 @@ from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
 from wire.validation import CURRENCY, ENTITY_ID, IDENTIFIER
 
-from . import launches
+from . import catalogue, launches
 from .round_script import play_round
 
 
@@ -44,8 +44,21 @@ class SimulateHandler(CasinoRequestHandler):
         self.render_json(200, answer.body, replay=answer.replay)
 
 
+class GamesHandler(CasinoRequestHandler):
+    summary = "The provider's game catalogue, for the casino whose key signed"
+    answer = obj(games={"type": "array", "items": obj(gameId=STRING, name=STRING, currency=STRING,
+                                                      minBet=INTEGER, maxBet=INTEGER,
+                                                      enabled={"type": "boolean"})})
+    refusals = {403: ["CASINO_MISMATCH", "CASINO_UNKNOWN"]}
+    schema = {"casinoCode": IDENTIFIER}
+
+    async def post(self):
+        self.render_json(200, await self.db.transaction(catalogue.games, self.casino_code, self.body))
+
+
 def routes():
     return [
         (r"/provider/launch", LaunchHandler),
         (r"/provider/simulate", SimulateHandler),
+        (r"/provider/games", GamesHandler),
     ]

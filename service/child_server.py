@@ -31,6 +31,8 @@ class ServerProcess:
         self.entry = list(entry) if entry else [str(ROOT / "server.py")]
         self.proc = None
         self.url = None
+        self.log = None
+        self._output = None     # the log's text, kept once the file is removed
 
     def start(self):
         """dsn None: the server starts its own embedded PostgreSQL (give it --data-dir)."""
@@ -50,6 +52,8 @@ class ServerProcess:
                 self.url = line.split()[1]
                 break
         if self.url is None:
+            stop_child(self.proc)
+            self._remove_log()
             raise RuntimeError(f"server did not start:\n{self.output()}")
         return self
 
@@ -58,11 +62,27 @@ class ServerProcess:
         return psutil.Process(self.proc.pid).children()
 
     def output(self):
+        if self._output is not None:
+            return self._output
         return Path(self.log.name).read_text()
 
-    def stop(self):
+    def stop(self, keep_log=False):
+        """keep_log: leave the log file in the temp folder (a failed test run's evidence);
+        otherwise it is removed and output() still answers, from memory."""
         if self.proc:
             stop_child(self.proc)
+        if not keep_log:
+            self._remove_log()
+
+    def _remove_log(self):
+        if self.log is None or self._output is not None:
+            return
+        self.log.close()
+        try:
+            self._output = Path(self.log.name).read_text()
+            os.unlink(self.log.name)
+        except FileNotFoundError:
+            self._output = ""
 
 
 def stop_child(proc, grace=30):

@@ -1,5 +1,5 @@
--- Demo data: two players with funded USD and EUR wallets, the JAQPOT provider and a few
--- games on both sides. Idempotent: every row is keyed, so re-applying it (each server
+-- Demo data: two players with funded USD and EUR wallets, the JAQPOT provider and its few
+-- games (the casino's side imported from it at start, see below). Idempotent: every row is keyed, so re-applying it (each server
 -- start does) changes nothing, and balances played since are kept.
 
 INSERT INTO CASINO_USERS (username, email) VALUES
@@ -40,21 +40,15 @@ INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint, allows_v1) VALUES
     ('JAQPOT', 'Jaqpot Games', NULL, true)
 ON CONFLICT (code) DO NOTHING;
 
-INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency, is_active, min_bet, max_bet)
-SELECT p.id, g.code, g.name, g.currency, g.active, g.min_bet, g.max_bet
-FROM CASINO_GAME_PROVIDERS p
-CROSS JOIN (VALUES
+-- The casino's games are not written here: the server imports them from JAQPOT's own
+-- catalogue (POST /provider/games, casino/game_import.py) once it listens, as an operator
+-- would (POST /casino/admin/providers/JAQPOT/games/import), so each names a game the
+-- provider knows. In the catalogue's order: slots is game 1, roulette 2, classic 3.
+
+INSERT INTO PROVIDER_GAMES (game_id, name, currency, is_active, min_bet, max_bet) VALUES
     ('jaqpot-slots',    'Jaqpot Slots',    'USD', true,  10,  10000),
     ('jaqpot-roulette', 'Jaqpot Roulette', 'EUR', true,  100, 50000),
     ('jaqpot-classic',  'Jaqpot Classic',  'USD', false, 10,  1000)
-) AS g (code, name, currency, active, min_bet, max_bet)
-WHERE p.code = 'JAQPOT'
-ON CONFLICT (provider_id, provider_game_id) DO NOTHING;
-
-INSERT INTO PROVIDER_GAMES (game_id, name, is_active, min_bet, max_bet) VALUES
-    ('jaqpot-slots',    'Jaqpot Slots',    true,  10,  10000),
-    ('jaqpot-roulette', 'Jaqpot Roulette', true,  100, 50000),
-    ('jaqpot-classic',  'Jaqpot Classic',  false, 10,  1000)
 ON CONFLICT (game_id) DO NOTHING;
 
 -- The provider's side of the demo pair: casino DEMO-CASINO signs with PROVIDER_SECRET and

@@ -101,12 +101,16 @@ def service_dsn(database_dsn, service_dsn_for):
 
 
 @pytest.fixture(scope="session")
-def server(service_dsn):
+def server(service_dsn, request):
     """A real `python server.py` on a free port, on this worker's database (through
-    PgBouncer with TEST_THROUGH_PGBOUNCER=1)."""
+    PgBouncer with TEST_THROUGH_PGBOUNCER=1). Its log file is removed at the end unless a
+    test failed (then its path is printed)."""
     proc = ServerProcess(service_dsn).start()
     yield proc
-    proc.stop()
+    failed = request.session.testsfailed > 0
+    proc.stop(keep_log=failed)
+    if failed:
+        print(f"\nserver log kept: {proc.log.name}")
 
 
 @pytest.fixture

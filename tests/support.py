@@ -190,8 +190,9 @@ class Ledger:
                         (provider_id, code, code, currency, min_bet, max_bet))
             game_id = cur.fetchone()[0]
             if at_provider:
-                cur.execute("""INSERT INTO PROVIDER_GAMES (game_id, name, is_active, min_bet, max_bet)
-                               VALUES (%s, %s, %s, %s, %s)""", (code, code, provider_active, min_bet, max_bet))
+                cur.execute("""INSERT INTO PROVIDER_GAMES (game_id, name, currency, is_active, min_bet, max_bet)
+                               VALUES (%s, %s, %s, %s, %s, %s)""",
+                            (code, code, currency, provider_active, min_bet, max_bet))
             return game_id
         return self.run(create)
 

@@ -83,9 +83,10 @@ def test_launch_refusals(api, ledger, case, status, error):
     assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id = %s", user_id) == [(0,)]
 
 
-@pytest.mark.parametrize("case", ["provider lacks the game", "provider disabled the game",
-                                  "provider unreachable", "provider answers garbage"])
-def test_provider_failure_is_502_and_the_session_stays_inactive(api, ledger, case):
+@pytest.mark.parametrize("case,reason", [("provider lacks the game", "GAME_NOT_FOUND"),
+                                         ("provider disabled the game", "GAME_DISABLED"),
+                                         ("provider unreachable", None), ("provider answers garbage", None)])
+def test_provider_failure_is_502_with_its_reason_and_the_session_stays_inactive(api, ledger, case, reason):
     if case == "provider lacks the game":
         game = ledger.launchable_game(at_provider=False)
     elif case == "provider disabled the game":
@@ -97,6 +98,11 @@ def test_provider_failure_is_502_and_the_session_stays_inactive(api, ledger, cas
     user_id, _ = ledger.player()
     r = api.client("launchGame", {"userId": user_id, "gameId": game})
     assert (r.status_code, code(r)) == (502, "PROVIDER_UNAVAILABLE")
+    message = r.json()["error"]["message"]
+    if reason:       # the provider's own code, passed on
+        assert message.startswith(f"the game provider refused: {reason} ("), message
+    else:
+        assert message == "the game provider refused or did not answer"
     sessions = ledger.query("SELECT is_active, provider_session_id FROM CASINO_GAME_SESSIONS WHERE user_id = %s",
                             user_id)
     assert sessions == [(False, None)]
