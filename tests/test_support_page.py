@@ -87,11 +87,22 @@ def browser():
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def click(driver, by, value):
+    """Click what navigates, and wait until the next page has replaced this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(by, value).click()
+    WebDriverWait(driver, 10, poll_frequency=0.02).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 10, poll_frequency=0.02).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def sign_in(driver, base_url, key):
     from selenium.webdriver.common.by import By
     driver.get(base_url + "/support/signin")
     driver.find_element(By.ID, "key").send_keys(key)
-    driver.find_element(By.ID, "signin").click()
+    click(driver, By.ID, "signin")
 
 
 @needs_browser
@@ -119,7 +130,7 @@ def test_support_staff_follow_a_player_and_a_round(api, ledger, story, browser, 
     for query in (story["email"], story["username"], str(story["user_id"])):
         field = browser.find_element(By.NAME, "q")
         field.send_keys(query)
-        browser.find_element(By.ID, "find").click()
+        click(browser, By.ID, "find")
         assert browser.current_url == f"{base}/support/players/{story['user_id']}"
     # Shown as text, never run: no alert opened, no script element made of it.
     assert text("username") == story["username"]
@@ -144,7 +155,7 @@ def test_support_staff_follow_a_player_and_a_round(api, ledger, story, browser, 
     screenshot = (ROOT / "docs" / "support-page.png" if os.environ.get("UPDATE_SCREENSHOT")
                   else tmp_path / "support-page.png")
     assert browser.save_screenshot(str(screenshot))
-    browser.find_element(By.ID, "next-page").click()
+    click(browser, By.ID, "next-page")
     older = ledger_rows(browser)
     assert len(older) == DEPOSITS + 3 + 1 - 50
     assert not {r[0] for r in older} & {r[0] for r in first_page}
@@ -152,8 +163,8 @@ def test_support_staff_follow_a_player_and_a_round(api, ledger, story, browser, 
     assert not browser.find_elements(By.ID, "next-page")
 
     # The round: each call with the answer it got.
-    browser.find_element(By.ID, "first-page").click()
-    browser.find_element(By.LINK_TEXT, story["round_id"]).click()
+    click(browser, By.ID, "first-page")
+    click(browser, By.LINK_TEXT, story["round_id"])
     assert browser.current_url == f"{base}/support/rounds/{story['provider']}/{quote(story['round_id'], safe='')}"
     assert text("state") == "settled"
     calls = ledger_rows(browser)
@@ -166,13 +177,13 @@ def test_support_staff_follow_a_player_and_a_round(api, ledger, story, browser, 
 
     # A transaction by id, from the bar.
     browser.find_element(By.NAME, "id").send_keys("bet-2")
-    browser.find_element(By.ID, "lookup").click()
+    click(browser, By.ID, "lookup")
     found = ledger_rows(browser)
     assert [(f[0], f[1], f[8]) for f in found] == [("bet-2", story["provider"], str(story["user_id"]))]
     assert "INSUFFICIENT_FUNDS" in found[0][-1]
 
     # Signing out forgets the key: the pages lead to the sign-in form again.
-    browser.find_element(By.ID, "signout").click()
+    click(browser, By.ID, "signout")
     assert browser.current_url == f"{base}/support/signin" and browser.get_cookie("support_key") is None
     browser.get(f"{base}/support/players/{story['user_id']}")
     assert browser.current_url == f"{base}/support/signin"
@@ -263,3 +274,13 @@ def test_a_deposit_is_found_by_its_reference(api, story):
     r = http.get(api.base_url + "/support/transactions?id=" + quote(story["first_usd"]), timeout=30)
     assert r.status_code == 200
     assert r.text.count("<td>casino</td>") == 1 and "<td>deposit</td>" in r.text
+
+
+def test_the_hostile_username_is_escaped_in_the_html(api, story):
+    http, _ = signed_in_session(api)
+    r = http.get(f"{api.base_url}/support/players/{story['user_id']}", timeout=30)
+    assert r.status_code == 200
+    assert "<script" not in r.text          # the page has no script of its own, and got none
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+    r = http.get(f"{api.base_url}/support/?q={quote(story['username'])}", allow_redirects=False, timeout=30)
+    assert (r.status_code, r.headers["Location"]) == (303, f"/support/players/{story['user_id']}")
