@@ -190,9 +190,10 @@ def test_support_staff_follow_a_player_and_a_round(api, ledger, story, browser, 
 
 
 def ledger_rows(browser):
-    from selenium.webdriver.common.by import By
-    return [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
-            for row in browser.find_elements(By.CSS_SELECTOR, "table.ledger tr")[1:]]
+    """The cells' rendered text, row by row (one script call: a WebDriver call per cell is ~10 ms)."""
+    return browser.execute_script("""
+        return [...document.querySelectorAll("table.ledger tr")].slice(1)
+            .map(row => [...row.cells].map(cell => cell.innerText.trim()));""")
 
 
 # --- the HTTP rules, without a browser ----------------------------------------------------------
