@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
+import tornado.testing
 
 from casino import operators
 from tests.support import OPERATOR_KEY, ROOT
@@ -285,3 +286,29 @@ def test_the_hostile_username_is_escaped_in_the_html(api, story):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
     r = http.get(f"{api.base_url}/support/?q={quote(story['username'])}", allow_redirects=False, timeout=30)
     assert (r.status_code, r.headers["Location"]) == (303, f"/support/players/{story['user_id']}")
+
+
+class OverHttps(tornado.testing.AsyncHTTPSTestCase):
+    """The application as service/app.py builds it, served over TLS (Tornado's test
+    certificate): there the cookies are Secure too. Only the environment's key is used,
+    so no database is needed."""
+
+    def get_app(self):
+        from service.app import Application
+        from service.settings import Settings
+        from wire.secrets_env import read_secrets
+        secrets = read_secrets({"CASINO_SECRET": "x", "PROVIDER_SECRET": "y", "KEYS_ENCRYPTION_KEY": "00" * 32,
+                                "OPERATOR_KEY": OPERATOR_KEY})
+        return Application(db=None, settings=Settings(secrets=secrets), own_url="http://127.0.0.1:1")
+
+    def test_cookies_are_secure_over_https(self):
+        form = self.fetch("/support/signin")
+        xsrf = form.headers["Set-Cookie"]
+        assert form.code == 200 and "Secure" in xsrf and "HttpOnly" in xsrf and "SameSite=Strict" in xsrf
+        token = xsrf.split(";")[0].split("=", 1)[1]
+        answer = self.fetch("/support/signin", method="POST", follow_redirects=False,
+                            headers={"Cookie": f"_xsrf={token}"},
+                            body=f"key={quote(OPERATOR_KEY)}&_xsrf={quote(token)}")
+        cookie = answer.headers["Set-Cookie"]
+        assert answer.code == 303 and cookie.startswith("support_key=")
+        assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/support"))
