@@ -312,12 +312,11 @@ def measure(args, database):
                                               accounts, key))
                 http_runs(targets, db_pid, args, runs)
             finally:
-                for child in (server, bounced):
-                    if child is not None:
-                        child.stop()
-                        os.unlink(child.log.name)
                 if reference is not None:
                     reference.stop()
+                for child in (server, bounced):
+                    if child is not None:
+                        child.stop()    # its log file goes with it
     finally:
         if bouncer is not None:
             bouncer.stop()

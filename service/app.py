@@ -11,6 +11,7 @@ import tornado.web
 import casino.admin
 import casino.credentials
 import casino.handlers
+import casino.support_page
 import provider.credentials
 import provider.handlers
 from casino.limits import ConcurrencyLimit
@@ -119,7 +120,8 @@ class Application(tornado.web.Application):
         operators = OperatorKeys(db, secrets.operator_key, settings.key_refresh_seconds)
         self.credentials = [casino_keys, provider_keys, operators]
         super().__init__(
-            [*OPERATIONS_ROUTES, *((route_pattern(path), handler) for path, handler in json_routes(test_driver))],
+            [*OPERATIONS_ROUTES, *((route_pattern(path), handler) for path, handler in json_routes(test_driver)),
+             *casino.support_page.routes()],
             default_handler_class=NotFoundHandler,
             log_function=logs.logged_by_handler,
             # What handlers reach as self.db, self.provider_link, ... (wire/handlers.py).

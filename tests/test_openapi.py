@@ -2,6 +2,7 @@
 import asyncio
 import json
 
+import casino.support_page
 from service.app import Application, json_routes
 from service.settings import Settings
 from wire.handlers import route_pattern
@@ -10,11 +11,15 @@ from wire.secrets_env import read_secrets
 
 
 def routed_paths():
-    """Every path the running application routes (built as service/app.py builds it)."""
+    """Every JSON path the running application routes (built as service/app.py builds it):
+    all but the support page's HTML (casino/support_page.py), which is no API call."""
     async def collect():
         secrets = read_secrets({"CASINO_SECRET": "x", "PROVIDER_SECRET": "y", "KEYS_ENCRYPTION_KEY": "00" * 32})
         app = Application(db=None, settings=Settings(secrets=secrets, test_driver=True), own_url="http://127.0.0.1:1")
-        return {rule.matcher.regex.pattern.rstrip("$") for rule in app.wildcard_router.rules}
+        pages = {pattern for pattern, _ in casino.support_page.routes()}
+        routed = {rule.matcher.regex.pattern.rstrip("$") for rule in app.wildcard_router.rules}
+        assert pages <= routed
+        return routed - pages
     return asyncio.run(collect())
 
 

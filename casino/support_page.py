@@ -1,0 +1,268 @@
+"""The support page (/support/*): the back office's read-only views in a browser, for
+support staff answering "where did my money go?". Tornado templates (casino/templates/),
+no build step, no JavaScript.
+
+Sign-in: an operator key with the scope `backoffice`, posted once in a form (with
+Tornado's XSRF token) and kept in a cookie `HttpOnly`, `SameSite=Strict`, `Path=/support`,
+and `Secure` when the request came over https (a browser does not send a Secure cookie
+back over plain http, so on the loopback http the server defaults to the flag is left
+off). The cookie holds the key itself, checked like a Bearer header on every request, so
+a revoked key stops working within KEY_REFRESH_SECONDS and every worker process accepts
+it without a shared cookie secret. The key is never in a URL.
+
+Every view is one call of casino/backoffice.py, the functions the JSON API uses; the two
+lookups it has no API call for (a player by username or e-mail, a transaction by id) are
+here, as read-only queries. Output is escaped by the templates (autoescape).
+"""
+import base64
+import binascii
+import json
+import re
+from collections import ChainMap
+from pathlib import Path
+from urllib.parse import quote
+
+import tornado.web
+
+from wire.errors import ApiError
+from wire.handlers import JsonHandler
+from wire.validation import CURRENCY, CURSOR, ENTITY_ID, IDENTIFIER, parse_params
+
+from . import backoffice
+
+TEMPLATES = Path(__file__).parent / "templates"
+COOKIE = "support_key"
+SCOPE = "backoffice"
+PATH = "/support"
+
+# Exact matches only: username and e-mail are unique columns, so each is one index probe.
+FIND_PLAYERS = """
+    SELECT id, username, email, status, created_at FROM CASINO_USERS
+    WHERE id = %(id)s OR username = %(text)s OR email = %(text)s
+    ORDER BY id LIMIT 20
+"""
+
+# A transactionId is unique per provider (the casino's own rows, deposits and withdrawals,
+# have none): one probe of the (provider_id, external_transaction_id) index per provider.
+_ROW = """t.id, t.external_transaction_id, {code}, t.transaction_type, t.outcome, t.amount,
+          t.playable_movement, t.balance_after, t.round_id, w.currency_code, t.created_at,
+          w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text"""
+FIND_TRANSACTION = f"""
+    SELECT {_ROW.format(code="p.code")}
+    FROM CASINO_GAME_PROVIDERS p
+    JOIN CASINO_TRANSACTIONS t ON t.provider_id = p.id AND t.external_transaction_id = %(id)s
+    JOIN CASINO_WALLETS w ON w.id = t.wallet_id
+    UNION ALL
+    SELECT {_ROW.format(code="NULL")}
+    FROM CASINO_TRANSACTIONS t
+    JOIN CASINO_WALLETS w ON w.id = t.wallet_id
+    WHERE t.provider_id IS NULL AND t.external_transaction_id = %(id)s
+    ORDER BY 1
+"""
+
+# What a page may be given: the query is an id, a username or an e-mail (printable ASCII).
+SEARCH = re.compile(r"[\x21-\x7e]{1,300}")
+
+SECURITY_HEADERS = {
+    # No script, no frames, no third party: the page is HTML and one inline style sheet.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def find_players(cur, text):
+    """Players whose id, username or e-mail is `text` exactly."""
+    cur.execute(FIND_PLAYERS, {"id": int(text) if text.isdigit() and len(text) <= 18 else None, "text": text})
+    return [backoffice._player(row) for row in cur.fetchall()]
+
+
+def find_transaction(cur, transaction_id):
+    """Every ledger row answering this transactionId (one per provider that sent it), with
+    its answer, as the round view shows them."""
+    cur.execute(FIND_TRANSACTION, {"id": transaction_id})
+    rows = []
+    for row in cur.fetchall():
+        user_id, related, status, response = row[11:]
+        rows.append({**backoffice._item(row), "userId": user_id, "relatedTransactionId": related,
+                     "answer": {"status": status, "body": json.loads(response) if response else None}})
+    return rows
+
+
+def _encode(key):
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def _decode(value):
+    try:
+        return base64.urlsafe_b64decode(value.encode()).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+
+
+class PageHandler(JsonHandler):
+    """A support page: HTML, signed in by the cookie, read-only. Inherits from JsonHandler
+    only what every request of the process shares (request id, in-flight count, db)."""
+    signed_in = True
+    operator_key = None
+
+    @property
+    def settings(self):
+        # The XSRF cookie of these pages, like the key's, is HttpOnly and SameSite=Strict
+        # (the JSON API sets no cookie and checks no XSRF token: it takes Bearer keys).
+        return ChainMap({"xsrf_cookie_kwargs": {"httponly": True, "samesite": "Strict", "path": PATH,
+                                                "secure": self.https}}, self.application.settings)
+
+    @property
+    def https(self):
+        return self.request.protocol == "https"
+
+    def get_template_path(self):
+        return str(TEMPLATES)
+
+    def get_template_namespace(self):
+        return {**super().get_template_namespace(), "money": money, "segment": segment, "pretty": pretty}
+
+    def set_default_headers(self):
+        super().set_default_headers()
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+    async def prepare(self):
+        self._begin()
+        if self.request.method == "POST":
+            self.check_xsrf_cookie()
+        if self.signed_in:
+            self.operator = await self._signed_in_operator()
+            if self.operator is None:
+                self.clear_cookie(COOKIE, path=PATH)
+                self.redirect(f"{PATH}/signin", status=303)
+
+    async def _signed_in_operator(self):
+        key = _decode(self.get_cookie(COOKIE) or "")
+        return await self.authenticate(key) if key else None
+
+    async def authenticate(self, key):
+        """The operator of a key with the page's scope, or None."""
+        operator = await self.settings["operators"].authenticate(f"Bearer {key}")
+        return operator if operator is not None and SCOPE in operator.scopes else None
+
+    def params(self, schema, raw):
+        return parse_params({k: v for k, v in raw.items() if v not in (None, "")}, schema)
+
+    def page(self, template, status=200, **values):
+        self.set_status(status)
+        self.render(template, operator=self.operator, **values)
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            status, message = exc.status_code, exc.message
+        elif isinstance(exc, tornado.web.HTTPError) and status_code < 500:
+            status, message = status_code, exc.log_message or self._reason
+        else:
+            status, message = 500, f"internal error, request id {self.request_id}"
+        self.set_status(status)
+        self.render("error.html", operator=self.operator, status=status, message=message)
+
+    def compute_etag(self):
+        return None
+
+
+class SignInHandler(PageHandler):
+    signed_in = False
+
+    def get(self):
+        self.page("signin.html", refused=False)
+
+    async def post(self):
+        key = self.get_body_argument("key", "").strip()
+        operator = await self.authenticate(key) if SEARCH.fullmatch(key) else None
+        if operator is None:
+            self.page("signin.html", status=401, refused=True)
+            return
+        self.set_cookie(COOKIE, _encode(key), path=PATH, httponly=True, samesite="Strict", secure=self.https)
+        self.redirect(f"{PATH}/", status=303)
+
+
+class SignOutHandler(PageHandler):
+    signed_in = False
+
+    def post(self):
+        self.clear_cookie(COOKIE, path=PATH)
+        self.redirect(f"{PATH}/signin", status=303)
+
+
+class HomeHandler(PageHandler):
+    async def get(self):
+        text = self.get_query_argument("q", "").strip()
+        if not text:
+            self.page("home.html", query="", players=None)
+            return
+        if not SEARCH.fullmatch(text):
+            raise ApiError(400, "INVALID_REQUEST", "search by an id, a username or an e-mail")
+        players = await self.db.transaction(find_players, text)
+        if len(players) == 1:
+            self.redirect(f"{PATH}/players/{players[0]['userId']}", status=303)
+            return
+        self.page("home.html", query=text, players=players)
+
+
+class PlayerHandler(PageHandler):
+    async def get(self, user_id):
+        p = {**self.params({"userId": ENTITY_ID}, {"userId": user_id}),
+             **self.params({"currency": CURRENCY.optional(), "cursor": CURSOR.optional()},
+                           {name: self.get_query_argument(name, None) for name in ("currency", "cursor")})}
+        player = await self.db.transaction(backoffice.get_player, p["userId"])
+        if player.status != 200:
+            raise ApiError(player.status, player.body["error"]["code"], player.body["error"]["message"])
+        page = await self.db.transaction(backoffice.transactions, p["userId"], p["currency"], None, p["cursor"])
+        self.page("player.html", player=player.body, items=page.body["items"], next_cursor=page.body["nextCursor"],
+                  currency=p["currency"], cursor=p["cursor"])
+
+
+class RoundHandler(PageHandler):
+    async def get(self, provider_code, round_id):
+        p = self.params({"providerCode": IDENTIFIER, "roundId": IDENTIFIER},
+                        {"providerCode": provider_code, "roundId": round_id})
+        answer = await self.db.transaction(backoffice.get_round, p["providerCode"], p["roundId"])
+        if answer.status != 200:
+            raise ApiError(answer.status, answer.body["error"]["code"], answer.body["error"]["message"])
+        self.page("round.html", round=answer.body)
+
+
+class TransactionHandler(PageHandler):
+    async def get(self):
+        p = self.params({"id": IDENTIFIER}, {"id": self.get_query_argument("id", None)})
+        rows = await self.db.transaction(find_transaction, p["id"])
+        self.page("transaction.html", transaction_id=p["id"], rows=rows)
+
+
+def pretty(body):
+    """An answer's body as the page shows it (escaped by the template, like everything)."""
+    return json.dumps(body, indent=2, sort_keys=True)
+
+
+def money(amount):
+    """Minor units, grouped by thousands; blank for none (a pending row has no balance)."""
+    return "" if amount is None else f"{amount:,}"
+
+
+def segment(value):
+    """One path segment of a link (a round id may hold '/' or '?')."""
+    return quote(value, safe="")
+
+
+def routes():
+    """(Tornado pattern, handler) pairs: HTML pages, not part of the JSON API's document."""
+    return [
+        (rf"{PATH}/?", HomeHandler),
+        (rf"{PATH}/signin", SignInHandler),
+        (rf"{PATH}/signout", SignOutHandler),
+        (rf"{PATH}/players/([^/]+)", PlayerHandler),
+        (rf"{PATH}/rounds/([^/]+)/([^/]+)", RoundHandler),
+        (rf"{PATH}/transactions", TransactionHandler),
+    ]
