@@ -72,8 +72,8 @@ class ProviderLink:
         self.timeouts = {"launch": limits.request_timeout, "simulate": SIMULATE_TIMEOUT,
                          "games": limits.request_timeout}
 
-    def _signed_headers(self, provider_code, path, data):
-        key = self.keyring.signer(provider_code)
+    async def _signed_headers(self, provider_code, path, data):
+        key = await self.keyring.signing_key(provider_code)
         if key is None:
             return None
         return {"x-provider-signature": sign_v2(key.secret, key.kid, "POST", path, data)}
@@ -87,7 +87,7 @@ class ProviderLink:
         launch or a round across both systems (the provider passes it on to its callbacks)."""
         url = f"{(api_endpoint or self.hosted_url).rstrip('/')}/{operation}"
         data = json.dumps(body, separators=(",", ":")).encode()
-        signature = self._signed_headers(provider_code, urlsplit(url).path, data)
+        signature = await self._signed_headers(provider_code, urlsplit(url).path, data)
         if signature is None:     # we hold no key at that provider: it could not believe us
             return NO_ANSWER
         headers = {"Content-Type": "application/json", **signature}

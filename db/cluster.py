@@ -32,6 +32,7 @@ import urllib.request
 from pathlib import Path
 
 import psycopg2
+import psycopg2.sql
 import yaml
 
 from .embedded import bin_dir
@@ -196,7 +197,8 @@ class Cluster:
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
             if cur.fetchone() is None:
-                cur.execute(f"CREATE DATABASE {DATABASE}")
+                # A database name is an identifier, which cannot be a bound parameter.
+                cur.execute(psycopg2.sql.SQL("CREATE DATABASE {}").format(psycopg2.sql.Identifier(DATABASE)))
         conn.close()
         return self.database_url()
 

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import psycopg2
+import psycopg2.sql
 import psycopg2.extensions
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
@@ -64,6 +65,10 @@ def server_address(dsn):
     """(host or socket directory, port) of a libpq DSN or URL."""
     params = psycopg2.extensions.parse_dsn(dsn)
     return params.get("host") or "/var/run/postgresql", int(params.get("port") or 5432)
+
+
+# What show() may ask the admin console (a keyword, which cannot be a bound parameter).
+CONSOLE_VIEWS = {"STATS", "POOLS", "CLIENTS", "SERVERS", "DATABASES", "CONFIG"}
 
 
 class PgBouncer:
@@ -121,7 +126,9 @@ class PgBouncer:
         conn.autocommit = True      # the console takes no BEGIN
         try:
             with conn.cursor() as cur:
-                cur.execute(f"SHOW {what}")
+                if what not in CONSOLE_VIEWS:
+                    raise ValueError(f"not a PgBouncer console view: {what}")
+                cur.execute(psycopg2.sql.SQL("SHOW {}").format(psycopg2.sql.SQL(what)))
                 names = [column.name for column in cur.description]
                 return [dict(zip(names, row)) for row in cur.fetchall()]
         finally:

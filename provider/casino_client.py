@@ -84,7 +84,7 @@ class CasinoClient:
         # Serialised and signed once: every retry sends exactly the same bytes.
         path = f"/casino/{endpoint}"
         data = json.dumps(body, separators=(",", ":")).encode()
-        key = self.keyring.signer(casino_code)
+        key = await self.keyring.signing_key(casino_code)
         if key is None:
             log.error("casino %s: no key to sign calls to it; %s %s not sent", casino_code, endpoint,
                       body.get("transactionId", ""))

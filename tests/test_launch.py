@@ -85,7 +85,8 @@ def test_launch_refusals(api, ledger, case, status, error):
 
 @pytest.mark.parametrize("case,reason", [("provider lacks the game", "GAME_NOT_FOUND"),
                                          ("provider disabled the game", "GAME_DISABLED"),
-                                         ("provider unreachable", None), ("provider answers garbage", None)])
+                                         ("provider unreachable", None),
+                                         ("a wrong endpoint that answers 404", "NOT_FOUND")])
 def test_provider_failure_is_502_with_its_reason_and_the_session_stays_inactive(api, ledger, case, reason):
     if case == "provider lacks the game":
         game = ledger.launchable_game(at_provider=False)
@@ -93,7 +94,7 @@ def test_provider_failure_is_502_with_its_reason_and_the_session_stays_inactive(
         game = ledger.launchable_game(provider_active=False)
     elif case == "provider unreachable":
         game = ledger.launchable_game(endpoint="http://127.0.0.1:9/provider")
-    else:
+    else:   # garbage answers: tests/test_malformed_answers.py
         game = ledger.launchable_game(endpoint=api.base_url + "/health")
     user_id, _ = ledger.player()
     r = api.client("launchGame", {"userId": user_id, "gameId": game})

@@ -46,7 +46,7 @@ def fake():
 
 class DemoKeyOnly:
     """A key ring holding only the provider's demo key at DEMO-CASINO."""
-    def signer(self, casino_code):
+    async def signing_key(self, casino_code):
         return Key("JAQPOT", casino_code, None, CASINO_SECRET) if casino_code == "DEMO-CASINO" else None
 
 

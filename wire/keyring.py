@@ -140,6 +140,15 @@ class KeyRing:
         """Our newest active key for calls to `counterpart`, or None when we hold none."""
         return self._set.signing.get(counterpart)
 
+    async def signing_key(self, counterpart) -> Key | None:
+        """signer(), after loading what was committed until now when no key is known yet:
+        a key added a moment ago signs its first call (one shared reload at a time)."""
+        key = self.signer(counterpart)
+        if key is None:
+            await self.keys.reload_since(time.monotonic())
+            key = self.signer(counterpart)
+        return key
+
     async def start(self):
         """Load once, raising what the first load raises (a wrong KEYS_ENCRYPTION_KEY must
         stop the start-up), then keep reloading in the background."""
