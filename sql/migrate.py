@@ -218,7 +218,7 @@ def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print, functions_dir=
 
 
 def main(argv=None):
-    from db.config import database_from_environment
+    from db.config import NoDatabase, database_from_environment
 
     parser = argparse.ArgumentParser(prog="python -m sql.migrate", description=__doc__.split("\n")[0])
     parser.add_argument("--status", action="store_true", help="list applied, pending and changed files")
@@ -226,7 +226,8 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
     args = parser.parse_args(argv)
     try:
-        with database_from_environment(args.data_dir) as database:
+        # --status only looks: on a directory without a database it says so, creating nothing.
+        with database_from_environment(args.data_dir, attach="existing" if args.status else None) as database:
             if args.status:
                 for name, state in status(database.dsn):
                     print(f"{state:8} {name}")
@@ -239,6 +240,9 @@ def main(argv=None):
     except MigrationError as exc:
         print(f"migration error: {exc}", file=sys.stderr)
         return 1
+    except NoDatabase as exc:
+        print(f"migrate: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -205,3 +205,13 @@ def test_cli_status_names_a_changed_function_file(fresh_dsn, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "changed  functions/casino_debit.sql" in run.stdout.splitlines()
     assert "applied  functions/casino_credit.sql" in run.stdout.splitlines()
+
+
+def test_status_on_a_directory_without_a_database_says_so_and_creates_nothing(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CASINO_DATA_DIR")}
+    missing = tmp_path / "pg"
+    run = subprocess.run([sys.executable, "-m", "sql.migrate", "--status", "--data-dir", str(missing)], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"no database under {missing}" in run.stderr and "Traceback" not in run.stderr
+    assert not missing.exists()
