@@ -1,38 +1,8 @@
--- Demo data: two players with funded USD and EUR wallets, the JAQPOT provider and its few
--- games (the casino's side imported from it at start, see below). Idempotent: every row is keyed, so re-applying it (each server
--- start does) changes nothing, and balances played since are kept.
-
-INSERT INTO CASINO_USERS (username, email) VALUES
-    ('alice', 'alice@example.com'),
-    ('bob',   'bob@example.com')
-ON CONFLICT (username) DO NOTHING;
-
-INSERT INTO CASINO_WALLETS (user_id, currency_code)
-SELECT u.id, c.code
-FROM CASINO_USERS u CROSS JOIN (VALUES ('USD'), ('EUR')) AS c (code)
-WHERE u.username IN ('alice', 'bob')
-ON CONFLICT (user_id, currency_code) DO NOTHING;
-
--- Funding is a ledger entry like any other movement, so the audit explains every cent.
-WITH deposit AS (
-    INSERT INTO CASINO_TRANSACTIONS (
-        provider_id, external_transaction_id, transaction_type, wallet_id, amount,
-        request_fingerprint, outcome, playable_movement, redeemable_movement,
-        balance_after, response_status, response_cache)
-    SELECT NULL, 'demo-deposit-' || u.username || '-' || w.currency_code, 'deposit', w.id, 100000,
-           'demo-deposit', 'applied', 100000, 100000,
-           w.playable_balance + 100000, 200, '{}'
-    FROM CASINO_WALLETS w JOIN CASINO_USERS u ON u.id = w.user_id
-    WHERE u.username IN ('alice', 'bob')
-    ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
-    RETURNING wallet_id, playable_movement, redeemable_movement
-)
-UPDATE CASINO_WALLETS w
-SET playable_balance = w.playable_balance + deposit.playable_movement,
-    redeemable_balance = w.redeemable_balance + deposit.redeemable_movement,
-    updated_at = now()
-FROM deposit
-WHERE w.id = deposit.wallet_id;
+-- Demo data that must exist before the first key: the JAQPOT provider at the casino, its
+-- games and the demo casino at the provider. The players and their funding come after it,
+-- through the back office's own verbs (casino/demo_players.py), and the casino's games from
+-- the provider's catalogue at start. Idempotent: every row is keyed, so re-applying it
+-- (each server start does) changes nothing, and balances played since are kept.
 
 -- JAQPOT's key is CASINO_SECRET from the environment; it may sign v1 (body only) for the
 -- brief's sake, until an operator turns that off (python -m casino.keys provider v1 JAQPOT off).

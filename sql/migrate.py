@@ -206,8 +206,12 @@ def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print, functions_dir=
                 log(f"applied {FUNCTIONS_PREFIX}{sql_file.name}")
                 done.append(FUNCTIONS_PREFIX + sql_file.name)
             if demo:
+                # Imported here: only the demo data needs the casino's verbs.
+                from casino.demo_players import seed
+
                 with conn, conn.cursor() as cur:
                     cur.execute(DEMO_FILE.read_text(encoding="utf-8"))
+                    seed(cur)
             return done
         finally:
             conn.autocommit = True
