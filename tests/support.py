@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
@@ -87,6 +88,19 @@ class Api:
         if operator_key:
             headers["Authorization"] = f"Bearer {operator_key}"
         return self.raw(f"/casino/{endpoint}", json.dumps(body).encode(), headers)
+
+
+def until_refused(call, allowed=(200,), refused=401, within=10.0):
+    """A change of keys (a revocation, v1 turned off) reaches every process within
+    KEY_REFRESH_SECONDS, which no event tells a client: call() until it answers `refused`,
+    each answer meanwhile being one of `allowed`; returns the statuses seen."""
+    deadline = time.monotonic() + within
+    statuses = []
+    while not statuses or statuses[-1] != refused:
+        assert time.monotonic() < deadline, f"still not {refused} after {within}s: {statuses[-5:]}"
+        statuses.append(call().status_code)
+        assert statuses[-1] in (*allowed, refused), statuses[-5:]
+    return statuses
 
 
 def run_cli(module, *args, dsn, stdin=None):
