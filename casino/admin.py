@@ -32,7 +32,7 @@ from .refusals import documented
 NULLABLE_STRING = {"type": ["string", "null"]}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 PLAYER = obj(userId=INTEGER, username=STRING, email=STRING, status={"enum": ["active", "disabled"]},
-             createdAt=TIMESTAMP)
+             origin={"enum": list(backoffice.ORIGINS)}, createdAt=TIMESTAMP)
 WALLET = obj(walletId=INTEGER, currency=STRING, balance=INTEGER, redeemable=INTEGER)
 ITEM = obj(transactionId=STRING, provider=NULLABLE_STRING,
            type={"enum": ["deposit", "withdrawal", "debit", "credit", "rollback"]},
@@ -72,11 +72,12 @@ class AdminHandler(JsonHandler):
 
 class CreatePlayerHandler(AdminHandler):
     operator_scope = "admin"
-    summary = "Registers a player (active, without wallets)"
+    summary = ("Registers a player (active, without wallets); origin: who the player is for, an operator's "
+               "real player by default, or the tool (demo, test, locust, bench) that made it")
     status = 201
     answer = PLAYER
     refusals = documented("createPlayer")
-    schema = {"username": USERNAME, "email": EMAIL}
+    schema = {"username": USERNAME, "email": EMAIL, "origin": one_of(*backoffice.ORIGINS).optional()}
 
     async def post(self):
         self.render_answer(await self.db.transaction(backoffice.create_player, self.operator.key_id, self.body))
@@ -128,6 +129,22 @@ class PlayerStatusHandler(AdminHandler):
     async def post(self, **_):
         self.render_answer(await self.db.transaction(backoffice.set_status, self.operator.key_id,
                                                      self.params["userId"], self.body))
+
+
+class ListPlayersHandler(AdminHandler):
+    operator_scope = "backoffice"
+    summary = ("Players, newest first, a page at a time, filtered by origin (synthetic: made by any tool) "
+               "and status")
+    answer = obj(items={"type": "array", "items": PLAYER}, nextCursor=NULLABLE_STRING)
+    refusals = documented("listPlayers")
+    query = {"origin": one_of(*backoffice.ORIGINS, backoffice.SYNTHETIC).optional(),
+             "status": one_of("active", "disabled").optional(),
+             "limit": page_size(backoffice.MAX_PAGE).optional(), "cursor": CURSOR.optional()}
+
+    async def get(self):
+        p = self.params
+        self.render_answer(await self.read_db.transaction(backoffice.list_players, p["origin"], p["status"],
+                                                          p["limit"], p["cursor"]))
 
 
 class PlayerHandler(AdminHandler):
@@ -228,7 +245,7 @@ BET_LIMIT = Field(lambda v: type(v) is int and 1 <= v <= MAX_SAFE_INTEGER,
 STATUS = one_of("active", "disabled")
 
 PROVIDER = obj(providerCode=STRING, name=STRING, apiEndpoint=NULLABLE_STRING, status={"enum": ["active", "disabled"]},
-               allowsV1={"type": "boolean"}, createdAt=TIMESTAMP)
+               allowsV1={"type": "boolean"}, origin={"enum": list(backoffice.ORIGINS)}, createdAt=TIMESTAMP)
 PROVIDER_KEY = obj(keyId=STRING, signer={"enum": list(credentials.SIGNERS)}, createdAt=TIMESTAMP,
                    revokedAt={"type": ["string", "null"], "format": "date-time"})
 NEW_PROVIDER_KEY = obj(providerCode=STRING, **PROVIDER_KEY["properties"], secret=STRING,
@@ -246,7 +263,8 @@ class CreateProviderHandler(AdminHandler):
     status = 201
     answer = PROVIDER
     refusals = documented("createProvider")
-    schema = {"providerCode": PROVIDER_CODE, "name": NAME, "apiEndpoint": ENDPOINT.optional()}
+    schema = {"providerCode": PROVIDER_CODE, "name": NAME, "apiEndpoint": ENDPOINT.optional(),
+              "origin": one_of(*backoffice.ORIGINS).optional()}
 
     async def post(self):
         self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body))
@@ -438,6 +456,8 @@ def routes():
         (r"/casino/admin/deposits", DepositHandler),
         (r"/casino/admin/withdrawals", WithdrawalHandler),
         (r"/casino/admin/players/{userId}/status", PlayerStatusHandler),
+        # Before players/{userId}, whose pattern would take "list" too.
+        (r"/casino/admin/players/list", ListPlayersHandler),
         (r"/casino/admin/players/{userId}", PlayerHandler),
         (r"/casino/admin/players/{userId}/transactions", TransactionsHandler),
         (r"/casino/admin/rounds/{providerCode}/{roundId}", RoundHandler),

@@ -20,13 +20,33 @@ AUDIT = """
     VALUES (%s, %s, %s, %s)
 """
 
-CREATE_PLAYER = """
-    INSERT INTO CASINO_USERS (username, email) VALUES (%s, %s)
+# Who made a player (migration 0013): an operator, or a tool whose players must be told
+# apart from real ones. "synthetic", as a filter, is every origin but "operator".
+ORIGINS = ("operator", "demo", "test", "locust", "bench")
+SYNTHETIC = "synthetic"
+
+PLAYER_COLUMNS = "id, username, email, status, origin, created_at"
+
+CREATE_PLAYER = f"""
+    INSERT INTO CASINO_USERS (username, email, origin) VALUES (%s, %s, %s)
     ON CONFLICT DO NOTHING
-    RETURNING id, username, email, status, created_at
+    RETURNING {PLAYER_COLUMNS}
 """
 
-FIND_PLAYER = "SELECT id, username, email, status, created_at FROM CASINO_USERS WHERE id = %s"
+FIND_PLAYER = f"SELECT {PLAYER_COLUMNS} FROM CASINO_USERS WHERE id = %s"
+
+# Newest first, by id, like the ledger's pages. origin NULL: any; "synthetic": any but an
+# operator's (the partial index casino_users_synthetic serves both synthetic filters).
+LIST_PLAYERS = f"""
+    SELECT {PLAYER_COLUMNS} FROM CASINO_USERS
+    WHERE (%(origin)s::text IS NULL
+           OR (%(origin)s = 'synthetic' AND origin <> 'operator')
+           OR origin = %(origin)s)
+      AND (%(status)s::text IS NULL OR status = %(status)s)
+      AND (%(cursor)s::bigint IS NULL OR id < %(cursor)s)
+    ORDER BY id DESC
+    LIMIT %(limit)s
+"""
 
 CREATE_WALLET = """
     INSERT INTO CASINO_WALLETS (user_id, currency_code) VALUES (%s, %s)
@@ -34,9 +54,9 @@ CREATE_WALLET = """
     RETURNING id, playable_balance, redeemable_balance
 """
 
-SET_STATUS = """
+SET_STATUS = f"""
     UPDATE CASINO_USERS SET status = %s WHERE id = %s
-    RETURNING id, username, email, status, created_at
+    RETURNING {PLAYER_COLUMNS}
 """
 
 WALLETS = """
@@ -92,13 +112,14 @@ def _audited(cur, operator, action, request, answer):
 
 
 def _player(row):
-    user_id, username, email, status, created_at = row
-    return {"userId": user_id, "username": username, "email": email, "status": status,
+    user_id, username, email, status, origin, created_at = row
+    return {"userId": user_id, "username": username, "email": email, "status": status, "origin": origin,
             "createdAt": timestamp(created_at)}
 
 
 def create_player(cur, operator, req):
-    cur.execute(CREATE_PLAYER, (req["username"], req["email"]))
+    """origin (optional, "operator" when absent): who the player is for; tools say theirs."""
+    cur.execute(CREATE_PLAYER, (req["username"], req["email"], req.get("origin") or "operator"))
     row = cur.fetchone()
     answer = Answer(201, _player(row)) if row else _refusal("PLAYER_EXISTS")
     return _audited(cur, operator, "createPlayer", req, answer)
@@ -143,6 +164,17 @@ def get_player(cur, user_id):
     cur.execute(WALLETS, (user_id,))
     wallets = [{"walletId": w, "currency": c, "balance": b, "redeemable": r} for w, c, b, r in cur.fetchall()]
     return Answer(200, {**_player(row), "wallets": wallets})
+
+
+def list_players(cur, origin=None, status=None, limit=None, cursor=None):
+    """Players newest first, a page at a time, by origin ("synthetic": any tool's) and status."""
+    limit = limit or DEFAULT_PAGE
+    cur.execute(LIST_PLAYERS, {"origin": origin, "status": status, "cursor": int(cursor) if cursor else None,
+                               "limit": limit + 1})
+    rows = cur.fetchall()
+    page = rows[:limit]
+    return Answer(200, {"items": [_player(row) for row in page],
+                        "nextCursor": str(page[-1][0]) if len(rows) > limit else None})
 
 
 def _item(row):

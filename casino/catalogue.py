@@ -11,10 +11,10 @@ from . import credentials
 from .backoffice import _audited, _refusal, timestamp
 from .wallet import Answer
 
-PROVIDER_COLUMNS = "id, code, name, api_endpoint, is_disabled, allows_v1, created_at"
+PROVIDER_COLUMNS = "id, code, name, api_endpoint, is_disabled, allows_v1, origin, created_at"
 
 CREATE_PROVIDER = f"""
-    INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint) VALUES (%s, %s, %s)
+    INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint, origin) VALUES (%s, %s, %s, %s)
     ON CONFLICT (code) DO NOTHING
     RETURNING {PROVIDER_COLUMNS}
 """
@@ -105,9 +105,9 @@ MAX_PAGE = 200
 # --- providers ------------------------------------------------------------------------------------
 
 def _provider(row):
-    _, code, name, endpoint, disabled, allows_v1, created_at = row
+    _, code, name, endpoint, disabled, allows_v1, origin, created_at = row
     return {"providerCode": code, "name": name, "apiEndpoint": endpoint,
-            "status": "disabled" if disabled else "active", "allowsV1": allows_v1,
+            "status": "disabled" if disabled else "active", "allowsV1": allows_v1, "origin": origin,
             "createdAt": timestamp(created_at)}
 
 
@@ -117,8 +117,10 @@ def _find_provider(cur, code, lock=False):
 
 
 def create_provider(cur, operator, req):
-    """A provider, active, v1 off, without keys. No apiEndpoint: hosted by this process."""
-    cur.execute(CREATE_PROVIDER, (req["providerCode"], req["name"], req["apiEndpoint"]))
+    """A provider, active, v1 off, without keys. No apiEndpoint: hosted by this process.
+    origin (optional): "operator" by default, or the tool that made it (the bench's own)."""
+    cur.execute(CREATE_PROVIDER, (req["providerCode"], req["name"], req["apiEndpoint"],
+                                  req.get("origin") or "operator"))
     row = cur.fetchone()
     answer = Answer(201, _provider(row)) if row else _refusal("PROVIDER_EXISTS")
     return _audited(cur, operator, "createProvider", req, answer)

@@ -18,7 +18,10 @@ def seed(cur):
         cur.execute(USER_BY_NAME, (username,))
         row = cur.fetchone()
         if row is None:
-            user_id = backoffice.create_player(cur, OPERATOR, {"username": username, "email": email}).body["userId"]
+            # Marked "demo": told apart from real players (and left alone by
+            # `python -m casino.synthetic retire` unless asked: --demo plays with them).
+            user_id = backoffice.create_player(cur, OPERATOR, {"username": username, "email": email,
+                                                               "origin": "demo"}).body["userId"]
         else:
             user_id = row[0]
         for currency in CURRENCIES:

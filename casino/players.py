@@ -1,46 +1,50 @@
-"""Players and their money coming in: accounts, wallets, deposits.
+"""Players and their money coming in, for the demo data, the tests and the load tools.
 
-The back office's API (casino/admin.py) is the operator's way in; the demo data, the
-tests and the load tools use these. A deposit is the cashier's call of the back office,
-a ledger row like any bet, so the audit explains every balance.
+Thin wrappers of the back office's own verbs (casino/backoffice.py, the functions the API
+calls): a player is created, given wallets and funded exactly as an operator's calls would
+do it -- audited under the tool's name, the deposit a ledger row like any bet, so the
+ledger audit explains every balance -- and marked with the tool's origin, so it can be
+told apart from real players and retired when the tool is done (casino/synthetic.py).
 """
 import json
 
 from . import backoffice, refusals
 
-CREATE_USER = """
-    INSERT INTO CASINO_USERS (username, email) VALUES (%s, %s)
-    RETURNING id
-"""
-
-CREATE_WALLET = """
-    INSERT INTO CASINO_WALLETS (user_id, currency_code) VALUES (%s, %s)
-    RETURNING id
-"""
-
 WALLET_OWNER = "SELECT user_id, currency_code FROM CASINO_WALLETS WHERE id = %s"
 
 
-def create_player(cur, username, currencies=("USD",)):
-    """A user with one empty wallet per currency; returns (user_id, {currency: wallet_id})."""
-    cur.execute(CREATE_USER, (username, f"{username}@example.com"))
-    user_id = cur.fetchone()[0]
-    wallets = {}
-    for currency in currencies:
-        cur.execute(CREATE_WALLET, (user_id, currency))
-        wallets[currency] = cur.fetchone()[0]
+def operator_for(origin):
+    """The name a tool's writes are audited under, where a real call names its key id."""
+    return f"tool:{origin}"
+
+
+def _created(answer):
+    if answer.status != 201:
+        raise refusals.error(answer.body["error"]["code"])
+    return answer.body
+
+
+def create_player(cur, username, currencies=("USD",), origin="test"):
+    """A player marked `origin` with one empty wallet per currency; returns
+    (user_id, {currency: wallet_id})."""
+    operator = operator_for(origin)
+    user_id = _created(backoffice.create_player(cur, operator, {
+        "username": username, "email": f"{username}@example.com", "origin": origin}))["userId"]
+    wallets = {currency: _created(backoffice.create_wallet(cur, operator, {"userId": user_id,
+                                                                         "currency": currency}))["walletId"]
+               for currency in currencies}
     return user_id, wallets
 
 
-def deposit(cur, wallet_id, amount, reference):
+def deposit(cur, wallet_id, amount, reference, operator=None):
     """Adds cash (playable and redeemable) through the cashier's own call
-    (casino/backoffice.py), unaudited: what fixtures and load tools fund players with.
-    Keyed by reference: a repeat moves nothing and returns False. A deposit that would take
-    the balance past 2^53-1 raises 422 BALANCE_LIMIT_EXCEEDED."""
+    (casino/backoffice.py); operator: the name the back office's audit records it under
+    (None: unaudited). Keyed by reference: a repeat moves nothing and returns False. A
+    deposit that would take the balance past 2^53-1 raises 422 BALANCE_LIMIT_EXCEEDED."""
     cur.execute(WALLET_OWNER, (wallet_id,))
     user_id, currency = cur.fetchone()
-    answer = backoffice.cashier(cur, "deposit", None, {"userId": user_id, "currency": currency,
-                                                        "amount": amount, "reference": reference})
+    answer = backoffice.cashier(cur, "deposit", operator, {"userId": user_id, "currency": currency,
+                                                            "amount": amount, "reference": reference})
     if answer.status != 200:
         raise refusals.error(json.loads(answer.body)["error"]["code"])
     return not answer.replay

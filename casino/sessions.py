@@ -42,8 +42,10 @@ def new_token():
     return secrets.token_urlsafe(32)
 
 
-def create_session(cur, user_id, wallet_id, game_id):
-    token = new_token()
+def create_session(cur, user_id, wallet_id, game_id, token=None):
+    """An inactive session; token: a chosen one for the load tools, whose pgbench scripts
+    name sessions by number (a launch always draws a random one)."""
+    token = token or new_token()
     cur.execute(CREATE_SESSION, (token, user_id, wallet_id, game_id))
     return token
 

@@ -36,8 +36,8 @@ SCOPE = "backoffice"
 PATH = "/support"
 
 # Exact matches only: username and e-mail are unique columns, so each is one index probe.
-FIND_PLAYERS = """
-    SELECT id, username, email, status, created_at FROM CASINO_USERS
+FIND_PLAYERS = f"""
+    SELECT {backoffice.PLAYER_COLUMNS} FROM CASINO_USERS
     WHERE id = %(id)s OR username = %(text)s OR email = %(text)s
     ORDER BY id LIMIT 20
 """

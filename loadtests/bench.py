@@ -5,7 +5,9 @@
                               [--pgbouncer]
 
 Starts an embedded PostgreSQL of its own in a temporary directory, removed at the end (or
-uses --data-dir, kept, or DATABASE_URL), provisions funded wallets with open sessions, and
+uses --data-dir, kept, or DATABASE_URL), provisions funded wallets with open sessions
+through the back office's verbs, marked origin "bench" (and, at the end, retired: sessions
+closed, players, provider and game disabled -- see casino/synthetic.py), and
 next to them two yardsticks in a schema of their own (bench_reference_<tag>, dropped at the
 end):
 
@@ -68,13 +70,14 @@ import psycopg2
 import psycopg2.extensions
 
 from casino.sessions import idle_timeout
+from casino.synthetic import describe
 from db import embedded
 from db.config import database_from_environment
 from service.child_server import BOX, ServerProcess, stop_child
 from wire.secrets_env import read_secrets
 
 from . import reference_service
-from .debit_rate import FUNDS, debit_requests, provision
+from .debit_rate import FUNDS, debit_requests, provision, retire
 from .http_load import CpuMeter, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,10 +170,10 @@ class ReferenceService:
         stop_child(self.proc)
 
 
-def peer_wallets(args):
+def peer_wallets(args, tag):
     """([(userId, sessionToken)], (kid, secret)) of the peer's funded accounts."""
     if args.peer_dsn:
-        return provision(args.peer_dsn, args.wallets, read_secrets().box)
+        return provision(args.peer_dsn, args.wallets, read_secrets().box, tag)
     data = json.loads(Path(args.peer_accounts).read_text())
     return [(int(user), str(token)) for user, token in data["accounts"]], (data["kid"], data["secret"].encode())
 
@@ -265,12 +268,13 @@ def measure(args, database):
     reference_service.install(database.dsn, schema, [user for user, _ in accounts], FUNDS)
     runs = {}
     bouncer = None
+    peer = None
+    peer_tag = uuid.uuid4().hex[:8]     # its own: --peer-dsn may be this very database
     try:
-        peer = None
         if args.peer:
             print(f"provisioning {args.wallets} wallets at the peer ..." if args.peer_dsn
                   else "reading the peer's accounts ...", flush=True)
-            peer = Target("peer", args.peer, None, *peer_wallets(args))
+            peer = Target("peer", args.peer, None, *peer_wallets(args, peer_tag))
 
         print(f"pgbench, {CONCURRENCY} clients, {args.runs} x {args.seconds:.0f} s, ours and the reference in turn ...",
               flush=True)
@@ -322,6 +326,12 @@ def measure(args, database):
             bouncer.stop()
             shutil.rmtree(bouncer_dir, ignore_errors=True)
         reference_service.uninstall(database.dsn, schema)
+        # On the service's own database (--data-dir, DATABASE_URL) what the bench made must
+        # not stay in play: its sessions closed, its players, provider and game disabled.
+        # A scratch database goes whole; retiring it too costs a few statements.
+        print(f"retired: {describe(retire(database.dsn, accounts, tag))}", flush=True)
+        if peer is not None and args.peer_dsn:
+            print(f"retired at the peer: {describe(retire(args.peer_dsn, peer.accounts, peer_tag))}", flush=True)
 
     order = [f"pgbench {kind}{who}" for kind in KINDS for who in scripts]
     first = args.processes[0]

@@ -16,9 +16,11 @@ touched, the balance the API reports, the database ledger and a model derived on
 the answers; requires every answer for a transactionId to be identical; and runs the
 ledger audit. Any violation or any 5xx is printed and sets Locust's exit code to 1.
 
-The players are created in the server's own database: DATABASE_URL, or the embedded
-server under ./.data/postgres (--data-dir of server.py; CASINO_DATA_DIR here). The game
-launched is LOCUST_GAME_ID (default 1, the demo "Jaqpot Slots", bets 10-10000).
+The players are created in the server's own database (DATABASE_URL, or the embedded
+server under ./.data/postgres: --data-dir of server.py; CASINO_DATA_DIR here) with the
+back office's own verbs, marked origin "locust"; after the check their sessions are closed
+and they are disabled (casino/synthetic.py), their ledger rows kept. The game launched is
+LOCUST_GAME_ID (default 1, the demo "Jaqpot Slots", bets 10-10000).
 """
 import json
 import os
@@ -32,7 +34,7 @@ import psycopg2
 import requests
 from locust import FastHttpUser, between, events, task
 
-from casino import players, sessions
+from casino import players, sessions, synthetic
 from casino.audit import find_violations
 from db.config import NoDatabase, database_from_environment
 from wire.signing import sign_v2
@@ -43,6 +45,8 @@ OPERATOR_KEY = os.environ.get("OPERATOR_KEY")
 GAME_ID = int(os.environ.get("LOCUST_GAME_ID", "1"))
 FUNDS = 20_000
 PLAYERS = int(os.environ.get("LOCUST_PLAYERS", "256"))
+ORIGIN = "locust"                         # what its players are marked as
+OPERATOR = players.operator_for(ORIGIN)   # and the name the back office's audit gives them
 
 
 class Journal:
@@ -100,14 +104,15 @@ def provision(environment, **_):
         environment.process_exit_code = 1
         environment.runner.quit()
         return
-    database.update(dsn=location.dsn, context=context)
+    database.update(dsn=location.dsn, context=context, players=[])
     conn = psycopg2.connect(location.dsn)
     tag = uuid.uuid4().hex[:8]
     with conn, conn.cursor() as cur:
         for i in range(PLAYERS):
-            user_id, wallets = players.create_player(cur, f"locust-{tag}-{i}")
-            players.deposit(cur, wallets["USD"], FUNDS, f"locust-{tag}-{i}")
+            user_id, wallets = players.create_player(cur, f"locust-{tag}-{i}", origin=ORIGIN)
+            players.deposit(cur, wallets["USD"], FUNDS, f"locust-{tag}-{i}", OPERATOR)
             accounts.put((user_id, wallets["USD"]))
+            database["players"].append(user_id)
     conn.close()
 
 
@@ -250,4 +255,8 @@ def final_check(environment, **_):
           f"{len(problems)} violation(s) -> {'FAILED' if problems else 'ok'}")
     if problems:
         environment.process_exit_code = 1
+    # The run's players are done: their sessions closed and they disabled, so none stays
+    # in play in the service's database (their ledger rows stay, as money history does).
+    counts = synthetic.retire_in(database["dsn"], OPERATOR, (ORIGIN,), database["players"], [])
+    print(f"retired: {synthetic.describe(counts)}")
     database["context"].__exit__(None, None, None)

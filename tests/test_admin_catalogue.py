@@ -81,12 +81,13 @@ def test_create_and_view_a_provider(admin):
     assert r.status_code == 201
     body = r.json()
     assert body == {"providerCode": provider_code, "name": "Acme Games", "apiEndpoint": "https://games.example.com/api",
-                    "status": "active", "allowsV1": False, "createdAt": body["createdAt"]}
+                    "status": "active", "allowsV1": False, "origin": "operator", "createdAt": body["createdAt"]}
     assert admin.get(f"providers/{provider_code}").json() == body
     again = admin.post("providers", {"providerCode": provider_code, "name": "Other"})
     assert (again.status_code, code(again)) == (409, "PROVIDER_EXISTS")
-    hosted = admin.post("providers", {"providerCode": new_code(), "name": "Hosted"}).json()
+    hosted = admin.post("providers", {"providerCode": new_code(), "name": "Hosted", "origin": "bench"}).json()
     assert hosted["apiEndpoint"] is None
+    assert admin.get(f"providers/{hosted['providerCode']}").json()["origin"] == "bench"   # a tool's, marked
     unknown = admin.get("providers/NOPE-" + uuid.uuid4().hex[:6])
     assert (unknown.status_code, code(unknown)) == (404, "PROVIDER_NOT_FOUND")
 

@@ -37,7 +37,8 @@ class Admin:
 
     def player(self, currencies=("USD",), funds=0):
         name = "bo-" + uuid.uuid4().hex[:12]
-        r = self.post("players", {"username": name, "email": f"{name}@example.com"})
+        # Marked as the test suite's, as every player a test makes is.
+        r = self.post("players", {"username": name, "email": f"{name}@example.com", "origin": "test"})
         assert r.status_code == 201, r.text
         user_id = r.json()["userId"]
         for currency in currencies:
@@ -68,12 +69,13 @@ def key_with(ledger, *scopes):
 # --- players and wallets ----------------------------------------------------------------------
 
 def test_create_player(admin):
+    # Without an origin: what an operator registering a real player sends.
     name = "bo-" + uuid.uuid4().hex[:12]
     r = admin.post("players", {"username": name, "email": f"{name}@example.com"})
     assert r.status_code == 201
     body = r.json()
     assert body == {"userId": body["userId"], "username": name, "email": f"{name}@example.com",
-                    "status": "active", "createdAt": body["createdAt"]}
+                    "status": "active", "origin": "operator", "createdAt": body["createdAt"]}
     assert body["createdAt"].endswith("Z")
     again = admin.post("players", {"username": name, "email": "other@example.com"})
     assert (again.status_code, code(again)) == (409, "PLAYER_EXISTS")
@@ -82,7 +84,9 @@ def test_create_player(admin):
 
 
 @pytest.mark.parametrize("body", [{}, {"username": "a b", "email": "x@y.z"}, {"username": "ab", "email": "nope"},
-                                  {"username": "ab", "email": None}, {"username": 5, "email": "x@y.z"}])
+                                  {"username": "ab", "email": None}, {"username": 5, "email": "x@y.z"},
+                                  {"username": "ab", "email": "x@y.z", "origin": "robot"},
+                                  {"username": "ab", "email": "x@y.z", "origin": None}])
 def test_create_player_bad_input(admin, body):
     r = admin.post("players", body)
     assert (r.status_code, code(r)) == (400, "INVALID_REQUEST")
@@ -121,6 +125,46 @@ def test_player_view_and_status(admin):
     assert code(admin.get(f"players/{2**53 - 1}")) == "USER_NOT_FOUND"
 
 
+def test_a_players_origin_tells_a_tools_players_from_real_ones(admin):
+    """Set at creation, shown in the player view, filtered on in the list: newest first,
+    a page at a time, "synthetic" for any tool's."""
+    made = {}
+    for origin in ("locust", "bench", None):
+        name = "or-" + uuid.uuid4().hex[:12]
+        body = {"username": name, "email": f"{name}@example.com"} | ({"origin": origin} if origin else {})
+        r = admin.post("players", body)
+        assert r.status_code == 201 and r.json()["origin"] == (origin or "operator"), r.text
+        made[origin or "operator"] = r.json()["userId"]
+    assert admin.get(f"players/{made['locust']}").json()["origin"] == "locust"
+    assert admin.post(f"players/{made['bench']}/status", {"status": "disabled"}).json()["origin"] == "bench"
+
+    def listed(**query):
+        r = admin.get("players/list", **query)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    # Newest first: the three just made lead the unfiltered list.
+    assert [p["userId"] for p in listed(limit=3)["items"]] == [made["operator"], made["bench"], made["locust"]]
+    synthetic = [p["userId"] for p in listed(origin="synthetic", limit=200)["items"]]
+    assert made["locust"] in synthetic and made["bench"] in synthetic and made["operator"] not in synthetic
+    assert all(p["origin"] == "operator" for p in listed(origin="operator", limit=200)["items"])
+    assert made["operator"] in [p["userId"] for p in listed(origin="operator")["items"]]
+    disabled_bench = listed(origin="bench", status="disabled")["items"]
+    assert made["bench"] in [p["userId"] for p in disabled_bench]
+    assert all((p["origin"], p["status"]) == ("bench", "disabled") for p in disabled_bench)
+    # Pages by cursor: three pages of two are the first page of six, nothing twice or skipped.
+    seen, cursor = [], None
+    for _ in range(3):
+        page = listed(limit=2, **({"cursor": cursor} if cursor else {}))
+        seen += [p["userId"] for p in page["items"]]
+        cursor = page["nextCursor"]
+    assert seen == [p["userId"] for p in listed(limit=6)["items"]]
+    assert seen[1:3] == [made["bench"], made["locust"]]
+    for bad in ({"origin": "robot"}, {"status": "gone"}, {"limit": "0"}, {"cursor": "x"}):
+        r = admin.get("players/list", **bad)
+        assert (r.status_code, code(r)) == (400, "INVALID_REQUEST")
+
+
 @pytest.mark.parametrize("path", ["players/abc", "players/0", "players/-1", f"players/{2**53}",
                                   "players/1/transactions?limit=0", "players/1/transactions?limit=x",
                                   "players/1/transactions?cursor=abc", "players/1/transactions?currency=usd"])
@@ -143,6 +187,7 @@ CALLS = [("post", "players", {"username": "scoped", "email": "scoped@example.com
          ("post", "withdrawals", {"userId": 1, "currency": "USD", "amount": 1, "reference": "s"}, "cashier"),
          ("post", "players/1/status", {"status": "active"}, "admin"),
          ("get", "players/1", None, "backoffice"),
+         ("get", "players/list", None, "backoffice"),
          ("get", "players/1/transactions", None, "backoffice"),
          ("get", "rounds/JAQPOT/r1", None, "backoffice"),
          ("post", "keys", {"scopes": ["lobby"]}, "admin"),

@@ -1,0 +1,144 @@
+"""Players and providers made by tools, told apart from real ones and retired when done.
+
+    python -m casino.synthetic status [--data-dir DIR]
+    python -m casino.synthetic retire [--origin test|locust|bench|demo ...] [--data-dir DIR]
+
+Every player and provider carries an origin (migration 0013): "operator" for the real
+ones an operator registers, else the tool that made it -- "demo" (the demo data), "test"
+(the test suite), "locust" (loadtests/retries.py), "bench" (loadtests.bench, debit_rate,
+ledger_cost). `status` counts them per origin; `retire` takes the synthetic ones out of
+play: their open game sessions are closed, the players disabled, the providers and their
+games disabled. Nothing is deleted: ledger rows are the money's history and stay, so the
+ledger audit still explains every balance, and a retired player's page still shows it.
+By default `retire` leaves the demo players alone (the --demo round plays with them);
+`--origin demo` retires them too. Locust and the bench retire what they made themselves
+when their run ends; this command is for runs that were killed, and for a final sweep.
+
+Exit status: 0 done, 2 the database cannot be reached (one line).
+"""
+import json
+import sys
+
+TOOLS = ("test", "locust", "bench")
+OPERATOR = "tool:synthetic"     # the name the back office's audit records a sweep under
+
+# None for user_ids / provider_codes: every synthetic one of those origins; a list: only
+# those (a tool retiring its own run, while another may still be going).
+PLAYERS = """
+    SELECT id FROM CASINO_USERS
+    WHERE origin = ANY(%(origins)s) AND (%(user_ids)s::bigint[] IS NULL OR id = ANY(%(user_ids)s))
+"""
+PROVIDERS = """
+    SELECT id FROM CASINO_GAME_PROVIDERS
+    WHERE origin = ANY(%(origins)s) AND (%(codes)s::text[] IS NULL OR code = ANY(%(codes)s))
+"""
+
+# As the back office closes one (casino/catalogue.py): a bet racing it lands before or is
+# refused; payouts and refunds of bets already taken still land.
+CLOSE_SESSIONS = f"""
+    UPDATE CASINO_GAME_SESSIONS SET is_active = false, updated_at = now()
+    WHERE is_active
+      AND (user_id IN ({PLAYERS})
+           OR game_id IN (SELECT id FROM CASINO_GAMES WHERE provider_id IN ({PROVIDERS})))
+"""
+DISABLE_PLAYERS = f"UPDATE CASINO_USERS SET status = 'disabled' WHERE status = 'active' AND id IN ({PLAYERS})"
+DISABLE_GAMES = f"UPDATE CASINO_GAMES SET is_active = false WHERE is_active AND provider_id IN ({PROVIDERS})"
+DISABLE_PROVIDERS = f"""
+    UPDATE CASINO_GAME_PROVIDERS SET is_disabled = true WHERE NOT is_disabled AND id IN ({PROVIDERS})
+"""
+
+AUDIT = """
+    INSERT INTO CASINO_ADMIN_AUDIT (operator_key_id, action, request, response_status)
+    VALUES (%s, 'retireSynthetic', %s, 200)
+"""
+
+STATUS = """
+    SELECT origin,
+           count(*) FILTER (WHERE status = 'active'),
+           count(*) FILTER (WHERE status = 'disabled'),
+           (SELECT count(*) FROM CASINO_GAME_SESSIONS s JOIN CASINO_USERS su ON su.id = s.user_id
+            WHERE su.origin = u.origin AND s.is_active),
+           (SELECT count(*) FROM CASINO_GAME_PROVIDERS p WHERE p.origin = u.origin AND NOT p.is_disabled)
+    FROM CASINO_USERS u WHERE origin <> 'operator'
+    GROUP BY origin ORDER BY origin
+"""
+
+
+def retire(cur, operator, origins=TOOLS, user_ids=None, provider_codes=None):
+    """Closes the sessions of, and disables, the synthetic players and providers of
+    `origins` (only `user_ids` / `provider_codes` when given); returns the counts. One
+    transaction (the caller's), one audit row."""
+    if "operator" in origins:
+        raise ValueError("real players are never retired in bulk")
+    params = {"origins": list(origins), "user_ids": None if user_ids is None else list(user_ids),
+              "codes": None if provider_codes is None else list(provider_codes)}
+    counts = {}
+    for name, statement in (("sessionsClosed", CLOSE_SESSIONS), ("playersDisabled", DISABLE_PLAYERS),
+                            ("gamesDisabled", DISABLE_GAMES), ("providersDisabled", DISABLE_PROVIDERS)):
+        cur.execute(statement, params)
+        counts[name] = cur.rowcount
+    # The filter as given (a count, not the ids: a bench names thousands) and what it did.
+    cur.execute(AUDIT, (operator, json.dumps({
+        "origins": list(origins), "players": "all" if user_ids is None else len(params["user_ids"]),
+        "providerCodes": params["codes"], **counts})))
+    return counts
+
+
+def retire_in(dsn, operator, origins=TOOLS, user_ids=None, provider_codes=None):
+    """retire() in a transaction of its own on dsn: what the load tools call at the end."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            return retire(cur, operator, origins, user_ids, provider_codes)
+    finally:
+        conn.close()
+
+
+def describe(counts):
+    return (f"{counts['sessionsClosed']} session(s) closed, {counts['playersDisabled']} player(s) disabled, "
+            f"{counts['providersDisabled']} provider(s) and {counts['gamesDisabled']} game(s) disabled")
+
+
+def main(argv=None):
+    import argparse
+
+    import psycopg2
+
+    from db.config import UNUSABLE, database_from_environment, why_unusable
+
+    parser = argparse.ArgumentParser(prog="python -m casino.synthetic", description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("status", help="synthetic players per origin: active, disabled, open sessions")
+    retiring = commands.add_parser("retire", help="close their sessions, disable them, their providers and games")
+    retiring.add_argument("--origin", action="append", choices=(*TOOLS, "demo"),
+                          help=f"repeatable; default: {', '.join(TOOLS)}")
+    args = parser.parse_args(argv)
+    try:
+        with database_from_environment(args.data_dir, attach="existing") as database:
+            conn = psycopg2.connect(database.dsn)
+            try:
+                with conn, conn.cursor() as cur:
+                    if args.command == "retire":
+                        counts = retire(cur, OPERATOR, tuple(args.origin or TOOLS))
+                    else:
+                        cur.execute(STATUS)
+                        rows = cur.fetchall()
+            finally:
+                conn.close()
+    except UNUSABLE as exc:
+        print(f"synthetic: not run: {why_unusable(exc)}", file=sys.stderr)
+        return 2
+    if args.command == "retire":
+        print(f"retired ({', '.join(args.origin or TOOLS)}): {describe(counts)}")
+    else:
+        print(f"{'origin':<8} {'active':>8} {'disabled':>9} {'open sessions':>14} {'active providers':>17}")
+        for origin, active, disabled, sessions, providers in rows:
+            print(f"{origin:<8} {active:>8} {disabled:>9} {sessions:>14} {providers:>17}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
