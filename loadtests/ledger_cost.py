@@ -14,7 +14,8 @@ variants interleaved so that the shared machine's drift falls on all of them ali
 
 --compare-with DIR adds the variant `DIR`: a second database migrated from DIR's
 migrations/ and functions/ (e.g. a copy of main's sql/), so an older design is measured
-in the same run. Prints per variant the median transactions/s and PostgreSQL CPU ms per
+in the same run (its schema must have the back office's verbs the wallets are provisioned
+with, migration 0013 or later). Prints per variant the median transactions/s and PostgreSQL CPU ms per
 transaction (embedded server's processes) over --runs.
 """
 import argparse
@@ -31,8 +32,8 @@ import psycopg2
 from casino.sessions import idle_timeout
 from db import embedded
 from db.embedded import EmbeddedPostgres
+from service.child_server import BOX
 from sql.migrate import migrate
-from tests.support import BOX
 
 from .debit_rate import provision
 from .http_load import CpuMeter
@@ -91,8 +92,9 @@ def pgbench(dsn, db_pid, script, first_user, wallets, seconds):
     return tps, database.used / max(1.0, tps * seconds) * 1000
 
 
-def prepare(dsn, wallets, migrations_dir=None, functions_dir=None):
-    """Migrate, provision; returns (pgbench script path, first user id)."""
+def prepare(dsn, wallets, scratch, migrations_dir=None, functions_dir=None):
+    """Migrate, provision; returns (pgbench script path, in the scratch directory removed
+    at the end, first user id)."""
     kwargs = {}
     if migrations_dir:
         kwargs = {"functions_dir": functions_dir}
@@ -106,9 +108,9 @@ def prepare(dsn, wallets, migrations_dir=None, functions_dir=None):
         cur.execute("SELECT id FROM CASINO_GAME_PROVIDERS WHERE code = %s", ("BENCH-" + tag,))
         provider_id = cur.fetchone()[0]
     conn.close()
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(SCRIPT.format(tag=tag, provider_id=provider_id, idle_seconds=idle_timeout().total_seconds()))
-    return script.name, accounts[0][0]
+    script = Path(scratch) / f"debit-{tag}.sql"
+    script.write_text(SCRIPT.format(tag=tag, provider_id=provider_id, idle_seconds=idle_timeout().total_seconds()))
+    return str(script), accounts[0][0]
 
 
 def execute(dsn, sql):
@@ -140,7 +142,7 @@ def main(argv=None):
                 execute(admin, "SELECT pg_reload_conf()")
             execute(admin, "CREATE DATABASE current")
             dsn = pg.dsn("current")
-            script, first_user = prepare(dsn, args.wallets)
+            script, first_user = prepare(dsn, args.wallets, tmp)
             conn = psycopg2.connect(dsn)
             with conn, conn.cursor() as cur:
                 variants = {"all": ("", ""), **constraint_variants(cur)}
@@ -149,7 +151,7 @@ def main(argv=None):
             if args.compare_with:
                 execute(admin, "CREATE DATABASE other")
                 other = pg.dsn("other")
-                other_script, other_first = prepare(other, args.wallets, args.compare_with / "migrations",
+                other_script, other_first = prepare(other, args.wallets, tmp, args.compare_with / "migrations",
                                                     args.compare_with / "functions")
                 targets[str(args.compare_with)] = (other, other_script, other_first, "", "")
             if args.only:

@@ -51,7 +51,9 @@ def main(argv=None):
     parser.add_argument("--pool-size", type=int, default=4)
     args = parser.parse_args(argv)
 
-    with database_from_environment(tempfile.mkdtemp(prefix="casino-cost-") + "/pg") as database:
+    # The scratch directory (an embedded database, unless DATABASE_URL) goes at the end.
+    with tempfile.TemporaryDirectory(prefix="casino-cost-") as scratch, \
+            database_from_environment(scratch + "/pg") as database:
         migrate(database.dsn, demo=True, log=lambda _: None)   # the demo provider JAQPOT signs
         server = ServerProcess(database.dsn, args=["--pool-size", str(args.pool_size)], entry=["-c", SERVE]).start()
         try:
