@@ -22,6 +22,7 @@ def run_module(module, args, database_dsn):
 
 def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_with_the_ratio_line(
         database_dsn, server):
+    (before,), = Ledger(database_dsn).query("SELECT coalesce(max(id), 0) FROM CASINO_USERS")
     # The peer: this worker's running server, its wallets provisioned in its database.
     out = run_module("loadtests.bench", ["--wallets", "40", "--seconds", "1", "--runs", "1", "--processes", "1",
                                          "--peer", server.url, "--peer-dsn", database_dsn, "--pgbouncer"],
@@ -57,6 +58,19 @@ def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_
     assert abs(p99 - p99_ours / p99_reference) <= 0.01 * p99 + 0.01, out
     assert Ledger(database_dsn).query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench_reference%%'") == [], \
         "the reference schema was left behind"
+    # On the service's database (DATABASE_URL) nothing the bench made stays in play: its
+    # players (ours and the peer's, both here) and sessions, its providers and their games.
+    assert "retired: 40 session(s) closed, 40 player(s) disabled, 1 provider(s) and 1 game(s) disabled" in out
+    assert "retired at the peer: 40 session(s) closed, 40 player(s) disabled" in out
+    assert Ledger(database_dsn).query("""
+        SELECT (SELECT count(*) FROM CASINO_USERS WHERE id > %s AND status = 'active'),
+               (SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id > %s AND is_active),
+               (SELECT count(*) FROM CASINO_GAME_PROVIDERS WHERE origin = 'bench' AND NOT is_disabled),
+               (SELECT count(*) FROM CASINO_GAMES g JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+                WHERE p.origin = 'bench' AND g.is_active),
+               (SELECT array_agg(DISTINCT origin) FROM CASINO_USERS WHERE id > %s),
+               (SELECT count(*) FROM CASINO_USERS WHERE id > %s)""", *[before] * 4) == [
+        (0, 0, 0, 0, ["bench"], 80)]
 
 
 def test_reference_service_checks_the_signature_replays_a_resend_and_refuses_an_overdraft(database_dsn):

@@ -8,6 +8,7 @@ from tests.support import CASINO_SECRET, OPERATOR_KEY, PROVIDER_SECRET, ROOT
 
 def test_retry_storm_leaves_every_wallet_explained(server, ledger, database_dsn):
     game = ledger.launchable_game(min_bet=10, max_bet=10_000)
+    (before,), = ledger.query("SELECT coalesce(max(id), 0) FROM CASINO_USERS")   # players made by the run: after
     env = dict(os.environ, DATABASE_URL=database_dsn, CASINO_SECRET=CASINO_SECRET.decode(),
                PROVIDER_SECRET=PROVIDER_SECRET.decode(), OPERATOR_KEY=OPERATOR_KEY, LOCUST_GAME_ID=str(game),
                LOCUST_PLAYERS="16")
@@ -24,6 +25,13 @@ def test_retry_storm_leaves_every_wallet_explained(server, ledger, database_dsn)
     answers = int(check[0].split(" answers")[0].rsplit(" ", 1)[1])
     assert answers > 500
     assert ledger.violations() == []
+    # Its players were marked as Locust's and, the run over, none is left in play (each
+    # had one open session; the other, closed at the start, is its bet-on-closed target).
+    assert "retired: 16 session(s) closed, 16 player(s) disabled" in output, output[-4000:]
+    assert ledger.query("""SELECT u.status, count(DISTINCT u.id), count(s.id) FILTER (WHERE s.is_active)
+                           FROM CASINO_USERS u LEFT JOIN CASINO_GAME_SESSIONS s ON s.user_id = u.id
+                           WHERE u.id > %s GROUP BY 1""", before) == [("disabled", 16, 0)]
+    assert ledger.query("SELECT DISTINCT origin FROM CASINO_USERS WHERE id > %s", before) == [("locust",)]
 
 
 def test_without_the_servers_database_it_refuses_and_creates_nothing(server, tmp_path):
