@@ -20,7 +20,7 @@ AUDIT = """
     VALUES (%s, %s, %s, %s)
 """
 
-# Who made a player (migration 0013): an operator, or a tool whose players must be told
+# Who made a player (migration 0012): an operator, or a tool whose players must be told
 # apart from real ones. "synthetic", as a filter, is every origin but "operator".
 ORIGINS = ("operator", "demo", "test", "locust", "bench")
 SYNTHETIC = "synthetic"

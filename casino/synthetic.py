@@ -3,7 +3,7 @@
     python -m casino.synthetic status [--data-dir DIR]
     python -m casino.synthetic retire [--origin test|locust|bench|demo ...] [--data-dir DIR]
 
-Every player and provider carries an origin (migration 0013): "operator" for the real
+Every player and provider carries an origin (migration 0012): "operator" for the real
 ones an operator registers, else the tool that made it -- "demo" (the demo data), "test"
 (the test suite), "locust" (loadtests/retries.py), "bench" (loadtests.bench, debit_rate,
 ledger_cost). `status` counts them per origin; `retire` takes the synthetic ones out of

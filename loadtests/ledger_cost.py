@@ -15,7 +15,7 @@ variants interleaved so that the shared machine's drift falls on all of them ali
 --compare-with DIR adds the variant `DIR`: a second database migrated from DIR's
 migrations/ and functions/ (e.g. a copy of main's sql/), so an older design is measured
 in the same run (its schema must have the back office's verbs the wallets are provisioned
-with, migration 0013 or later). Prints per variant the median transactions/s and PostgreSQL CPU ms per
+with, migration 0012 or later). Prints per variant the median transactions/s and PostgreSQL CPU ms per
 transaction (embedded server's processes) over --runs.
 """
 import argparse
