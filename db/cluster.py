@@ -208,10 +208,15 @@ class Cluster:
         want = "sync_standby" if self.synchronous else "replica"
 
         def ready():
+            # A fresh replica is "running" before it streams: its first START_REPLICATION
+            # comes before the leader's Patroni has made its slot, and PostgreSQL retries
+            # 5 s later. An asynchronous replica taken as ready then was behind by the
+            # whole run when its leader was killed (and Patroni rightly refused to
+            # promote it).
             members = self.members()
-            roles = sorted(m.get("role") for m in members)
-            return (len(members) == len(NODES) and "leader" in roles and want in roles
-                    and all(m.get("state") in ("running", "streaming") for m in members))
+            states = {(m.get("role"), m.get("state")) for m in members}
+            return (len(members) == len(NODES) and ("leader", "running") in states
+                    and (want, "streaming") in states)
         self._wait(ready, timeout, f"the cluster did not become healthy: {self.members()}")
 
     def down(self):
