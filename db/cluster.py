@@ -304,6 +304,12 @@ class Cluster:
                 continue
         return []
 
+    def patroni_log(self, name):
+        """The text of name's Patroni log (what it decided and why: promotion refused for
+        lag, pg_rewind run and its exit code, ...)."""
+        path = self.dir / name / "log" / "patroni.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def leader(self):
         for member in self.members():
             if member.get("role") == "leader" and member.get("state") == "running":
