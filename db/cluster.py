@@ -42,6 +42,11 @@ NODES = ("node0", "node1")
 SYSTEM_USER = "embedded_postgres"
 SCOPE = "casino"
 DATABASE = "casino"
+# Patroni's default. A replica further behind the leader's last published WAL position
+# than this refuses to promote. Only the asynchronous comparison
+# (loadtests/async_failover.py) ever raises it: a synchronous standby is never behind
+# an acknowledged commit.
+MAXIMUM_LAG_ON_FAILOVER = 1048576
 
 
 def _free_port():
@@ -69,10 +74,11 @@ def _traversable(path):
 
 
 class Cluster:
-    def __init__(self, directory=DEFAULT_DIR, synchronous=True):
+    def __init__(self, directory=DEFAULT_DIR, synchronous=True, maximum_lag_on_failover=MAXIMUM_LAG_ON_FAILOVER):
         self.dir = Path(directory).expanduser().resolve()
         self.state_file = self.dir / "cluster.json"
         self.synchronous = synchronous
+        self.maximum_lag_on_failover = maximum_lag_on_failover
         self.state = json.loads(self.state_file.read_text()) if self.state_file.exists() else None
 
     # -- configuration ------------------------------------------------------------------
@@ -100,7 +106,7 @@ class Cluster:
             "bootstrap": {
                 "dcs": {
                     "ttl": 20, "loop_wait": 2, "retry_timeout": 3,
-                    "maximum_lag_on_failover": 1048576,
+                    "maximum_lag_on_failover": self.maximum_lag_on_failover,
                     "synchronous_mode": self.synchronous,
                     "synchronous_mode_strict": False,
                     "postgresql": {
