@@ -225,6 +225,29 @@ class Cluster:
                     and (want, "streaming") in states)
         self._wait(ready, timeout, f"the cluster did not become healthy: {self.members()}")
 
+    def set_synchronous(self, on, timeout=60):
+        """Turn synchronous_mode on or off in the running cluster (what `patronictl
+        edit-config -s synchronous_mode=...` does: PATCH /config), and wait until the
+        leader's PostgreSQL commits accordingly."""
+        body = json.dumps({"synchronous_mode": bool(on)}).encode()
+        leader = self.leader()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.state['nodes'][leader]['api']}/config",
+                                         data=body, method="PATCH", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+        self.synchronous = bool(on)
+
+        def applied():
+            conn = psycopg2.connect(self.node_dsn(leader, "postgres"), connect_timeout=3)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT current_setting('synchronous_standby_names') <> ''")
+                    return cur.fetchone()[0] == self.synchronous
+            finally:
+                conn.close()
+        self._wait(applied, timeout, f"synchronous_mode={self.synchronous} was not applied")
+        self.wait_healthy(timeout)
+
     def down(self):
         """Stop everything this cluster started: Patroni stops its PostgreSQL, then etcd."""
         if self.state is None:
