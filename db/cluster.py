@@ -42,6 +42,11 @@ NODES = ("node0", "node1")
 SYSTEM_USER = "embedded_postgres"
 SCOPE = "casino"
 DATABASE = "casino"
+# Patroni's default. A replica further behind the leader's last published WAL position
+# than this refuses to promote. Only the asynchronous comparison
+# (loadtests/async_failover.py) ever raises it: a synchronous standby is never behind
+# an acknowledged commit.
+MAXIMUM_LAG_ON_FAILOVER = 1048576
 
 
 def _free_port():
@@ -69,10 +74,11 @@ def _traversable(path):
 
 
 class Cluster:
-    def __init__(self, directory=DEFAULT_DIR, synchronous=True):
+    def __init__(self, directory=DEFAULT_DIR, synchronous=True, maximum_lag_on_failover=MAXIMUM_LAG_ON_FAILOVER):
         self.dir = Path(directory).expanduser().resolve()
         self.state_file = self.dir / "cluster.json"
         self.synchronous = synchronous
+        self.maximum_lag_on_failover = maximum_lag_on_failover
         self.state = json.loads(self.state_file.read_text()) if self.state_file.exists() else None
 
     # -- configuration ------------------------------------------------------------------
@@ -100,7 +106,7 @@ class Cluster:
             "bootstrap": {
                 "dcs": {
                     "ttl": 20, "loop_wait": 2, "retry_timeout": 3,
-                    "maximum_lag_on_failover": 1048576,
+                    "maximum_lag_on_failover": self.maximum_lag_on_failover,
                     "synchronous_mode": self.synchronous,
                     "synchronous_mode_strict": False,
                     "postgresql": {
@@ -208,11 +214,39 @@ class Cluster:
         want = "sync_standby" if self.synchronous else "replica"
 
         def ready():
+            # A fresh replica is "running" before it streams: its first START_REPLICATION
+            # comes before the leader's Patroni has made its slot, and PostgreSQL retries
+            # 5 s later. An asynchronous replica taken as ready then was behind by the
+            # whole run when its leader was killed (and Patroni rightly refused to
+            # promote it).
             members = self.members()
-            roles = sorted(m.get("role") for m in members)
-            return (len(members) == len(NODES) and "leader" in roles and want in roles
-                    and all(m.get("state") in ("running", "streaming") for m in members))
+            states = {(m.get("role"), m.get("state")) for m in members}
+            return (len(members) == len(NODES) and ("leader", "running") in states
+                    and (want, "streaming") in states)
         self._wait(ready, timeout, f"the cluster did not become healthy: {self.members()}")
+
+    def set_synchronous(self, on, timeout=60):
+        """Turn synchronous_mode on or off in the running cluster (what `patronictl
+        edit-config -s synchronous_mode=...` does: PATCH /config), and wait until the
+        leader's PostgreSQL commits accordingly."""
+        body = json.dumps({"synchronous_mode": bool(on)}).encode()
+        leader = self.leader()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.state['nodes'][leader]['api']}/config",
+                                         data=body, method="PATCH", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+        self.synchronous = bool(on)
+
+        def applied():
+            conn = psycopg2.connect(self.node_dsn(leader, "postgres"), connect_timeout=3)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT current_setting('synchronous_standby_names') <> ''")
+                    return cur.fetchone()[0] == self.synchronous
+            finally:
+                conn.close()
+        self._wait(applied, timeout, f"synchronous_mode={self.synchronous} was not applied")
+        self.wait_healthy(timeout)
 
     def down(self):
         """Stop everything this cluster started: Patroni stops its PostgreSQL, then etcd."""
@@ -298,6 +332,12 @@ class Cluster:
             except (OSError, ValueError):
                 continue
         return []
+
+    def patroni_log(self, name):
+        """The text of name's Patroni log (what it decided and why: promotion refused for
+        lag, pg_rewind run and its exit code, ...)."""
+        path = self.dir / name / "log" / "patroni.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def leader(self):
         for member in self.members():

@@ -1,7 +1,8 @@
 """Failover under load on a Patroni cluster (db.cluster): every process of the leader is
 killed with SIGKILL mid-load, Patroni promotes the synchronous standby, and the service,
 on the libpq multi-host DATABASE_URL, finds the new primary by itself. Then the old leader
-rejoins as a standby (pg_rewind) and a second failover goes back to it.
+rejoins as a standby, rewound by pg_rewind (its Patroni log says so), and a second
+failover goes back to it.
 
 Marked `failover` (about two minutes: Patroni's leader key lives ttl = 20 s): not part of
 the default run; `.ci/run` runs it after the main suite (`pytest -m failover`)."""
@@ -137,18 +138,26 @@ def test_failover_under_load_then_rejoin_and_fail_back(cluster):
         first = fail_over_under_load(cluster, server, ledger)
         assert server.proc.poll() is None, "the service had to be restarted"
 
-        # The old leader comes back as a standby of the new one (pg_rewind if it diverged).
+        # The old leader comes back as a standby of the new one.
+        log_before = len(cluster.patroni_log(first["from"]))
         started = time.monotonic()
         cluster.start_node(first["from"])
         cluster.wait_healthy(120)
         rejoined = time.monotonic() - started
         roles = {m["name"]: m["role"] for m in cluster.members()}
         assert roles == {first["to"]: "leader", first["from"]: "sync_standby"}
+        # A primary killed mid-write always has WAL past the point where the new timeline
+        # branched off (its crash recovery's checkpoint, at least), so it can only follow
+        # the new leader after pg_rewind has cut that off; Patroni logs the tool's exit code.
+        rejoin_log = cluster.patroni_log(first["from"])[log_before:]
+        assert "pg_rewind exit code=0" in rejoin_log, rejoin_log[-4000:]
 
         ledger = Ledger(url)                        # its connection died with the old leader
         second = fail_over_under_load(cluster, server, ledger)
         assert second["to"] == first["from"]
         assert server.proc.poll() is None
-        print(f"\nfailover timeline: first {first}\nrejoined in {rejoined:.1f}s\nsecond {second}")
+        rewind = [line for line in rejoin_log.splitlines() if "rewind" in line or "crash recovery" in line]
+        print(f"\nfailover timeline: first {first}\nrejoined in {rejoined:.1f}s\n" + "\n".join(rewind)
+              + f"\nsecond {second}")
     finally:
         server.stop()
