@@ -87,7 +87,7 @@ KINDS = ("spread", "hot")
 # {names} are filled in by Python; :names are pgbench variables.
 OURS_SCRIPT = """\\set n random(0, :wallets - 1)
 \\set t random(1, 9000000000000000)
-SELECT * FROM casino_debit({provider_id}, 'bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :client_id || '-' || :t, 'pgb-round', 1, 'USD', 'bench', make_interval(secs => {idle_seconds}));
+SELECT * FROM casino_debit({provider_id}, 'bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :client_id || '-' || :t, 'pgb-round', 1, 'USD', 'bench', '{idle_seconds} seconds'::interval);
 """
 # The reference wallets carry our users' ids, so :first_user + :n names the same wallet.
 REFERENCE_SCRIPT = """\\set n random(0, :wallets - 1)

@@ -41,13 +41,8 @@ from .http_load import CpuMeter
 CONCURRENCY = 32
 SCRIPT = """\\set n random(0, :wallets - 1)
 \\set t random(1, 9000000000000000)
-SELECT * FROM casino_debit({provider_id}, 'bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :client_id || '-' || :t, 'pgb-round', 1, 'USD', 'bench', make_interval(secs => {idle_seconds}));
+SELECT * FROM casino_debit({provider_id}, 'bench-{tag}-' || :n, :first_user + :n, 'pgb-' || :client_id || '-' || :t, 'pgb-round', 1, 'USD', 'bench', '{idle_seconds} seconds'::interval);
 """
-
-LEDGER_CHECKS = ("casino_transactions_amount_check", "casino_transactions_balance_after_check",
-                 "casino_transactions_check", "casino_transactions_outcome_check",
-                 "casino_transactions_response_status_check", "casino_transactions_transaction_type_check")
-
 
 def constraint_variants(cur):
     """name -> (drop, restore) SQL, for every constraint of the ledger and the wallets that a

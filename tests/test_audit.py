@@ -119,7 +119,7 @@ def test_a_balance_above_the_limit_is_named(books):
     dsn, ledger, [(wallet, _), _] = books
     # As a database without the constraint (or with it dropped) could hold it.
     ledger.run(lambda cur: cur.execute(
-        "ALTER TABLE CASINO_WALLETS DROP CONSTRAINT casino_wallets_playable_within_limit"))
+        "ALTER DOMAIN casino_balance DROP CONSTRAINT casino_balance_within_limit"))
     amount = LIMIT + 1 - 1_000
     ledger.run(lambda cur: cur.execute("""
         INSERT INTO CASINO_TRANSACTIONS (provider_id, external_transaction_id, transaction_type, wallet_id, amount,

@@ -147,7 +147,7 @@ def test_a_deposit_past_the_balance_limit_is_refused(ledger):
 
 
 def test_the_wallet_itself_refuses_a_balance_past_the_limit(player):
-    with pytest.raises(Exception, match="casino_wallets_playable_within_limit"):
+    with pytest.raises(Exception, match="casino_balance_within_limit"):
         player.ledger.query("UPDATE CASINO_WALLETS SET playable_balance = %s WHERE id = %s RETURNING 1",
                             LIMIT + 1, player.wallet)
 
