@@ -114,3 +114,14 @@ def test_the_suites_own_players_and_providers_are_marked_and_funded_as_its_own(l
     assert ledger.query("""SELECT DISTINCT p.origin FROM CASINO_GAMES g
                            JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id WHERE g.id IN (%s, %s)""",
                         game, remote) == [("test",)]
+
+
+def test_the_command_takes_data_dir_where_its_usage_puts_it(fresh_dsn):
+    """`status [--data-dir DIR]`, `retire [--origin ...] [--data-dir DIR]` (the module's
+    usage), and before the command too. With DATABASE_URL the directory is not used."""
+    migrate(fresh_dsn, log=lambda _: None)
+    for args in (["status", "--data-dir", "/nonexistent"], ["--data-dir", "/nonexistent", "status"],
+                 ["retire", "--origin", "locust", "--data-dir", "/nonexistent"],
+                 ["--data-dir", "/nonexistent", "retire"]):
+        run = run_cli("casino.synthetic", *args, dsn=fresh_dsn)
+        assert run.returncode == 0, (args, run.stderr)
