@@ -108,11 +108,16 @@ def main(argv=None):
 
     from db.config import UNUSABLE, database_from_environment, why_unusable
 
+    data_dir_help = "embedded server data directory (without DATABASE_URL)"
     parser = argparse.ArgumentParser(prog="python -m casino.synthetic", description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
+    parser.add_argument("--data-dir", help=data_dir_help)
+    # Also after the command, as the usage above writes it; SUPPRESS: one given before it stays.
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_dir_help)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("status", help="synthetic players per origin: active, disabled, open sessions")
-    retiring = commands.add_parser("retire", help="close their sessions, disable them, their providers and games")
+    commands.add_parser("status", parents=[after], help="synthetic players per origin: active, disabled, open sessions")
+    retiring = commands.add_parser("retire", parents=[after],
+                                   help="close their sessions, disable them, their providers and games")
     retiring.add_argument("--origin", action="append", choices=(*TOOLS, "demo"),
                           help=f"repeatable; default: {', '.join(TOOLS)}")
     args = parser.parse_args(argv)

@@ -148,8 +148,8 @@ class Ledger:
         code = "g-" + uuid.uuid4().hex[:8]
 
         def create(cur):
-            cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name, is_disabled)
-                           VALUES (%s, 'Test provider', %s) RETURNING id""",
+            cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name, is_disabled, origin)
+                           VALUES (%s, 'Test provider', %s, 'test') RETURNING id""",
                         ("P-" + code, provider_disabled))
             provider_id = cur.fetchone()[0]
             key = credentials.add_key(cur, BOX, set(), "P-" + code, "provider")
@@ -194,8 +194,8 @@ class Ledger:
             if hosted_provider:
                 provider_id = hosted_provider
             else:
-                cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint)
-                               VALUES (%s, 'Remote provider', %s) RETURNING id""", ("JQ-" + code, endpoint))
+                cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint, origin)
+                               VALUES (%s, 'Remote provider', %s, 'test') RETURNING id""", ("JQ-" + code, endpoint))
                 provider_id = cur.fetchone()[0]
                 credentials.add_key(cur, BOX, set(), "JQ-" + code, "casino")   # so the casino can call it
             cur.execute("""INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency,
@@ -216,7 +216,7 @@ class Ledger:
             user_id, wallets = players.create_player(cur, "u-" + uuid.uuid4().hex[:12], currencies)
             for currency, wallet_id in wallets.items():
                 if funds:
-                    players.deposit(cur, wallet_id, funds, f"test-deposit-{wallet_id}")
+                    players.deposit(cur, wallet_id, funds, f"test-deposit-{wallet_id}", players.operator_for("test"))
             return user_id, wallets
         return self.run(create)
 

@@ -95,3 +95,33 @@ def test_the_command_without_a_database_says_so_in_one_line(tmp_path):
     run = run_cli("casino.synthetic", "retire", dsn=f"postgresql://nobody@/casino?host={tmp_path}")
     assert run.returncode == 2
     assert run.stderr.startswith("synthetic: not run:") and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_the_suites_own_players_and_providers_are_marked_and_funded_as_its_own(ledger):
+    """What README says of the test suite: its players and providers are marked origin
+    "test", and its players made and funded with the back office's verbs, audited under
+    tool:test, deposit included."""
+    user_id, wallets = ledger.player(funds=700, currencies=("USD", "EUR"))
+    assert ledger.query("SELECT origin FROM CASINO_USERS WHERE id = %s", user_id) == [("test",)]
+    assert ledger.query("""SELECT action, count(*) FROM CASINO_ADMIN_AUDIT
+                           WHERE operator_key_id = 'tool:test'
+                             AND (request ->> 'userId' = %s OR request ->> 'username' = (
+                                      SELECT username FROM CASINO_USERS WHERE id = %s))
+                           GROUP BY 1 ORDER BY 1""", str(user_id), user_id) == [
+        ("createPlayer", 1), ("createWallet", 2), ("deposit", 2)]
+    game = ledger.game()
+    remote = ledger.launchable_game(endpoint="http://127.0.0.1:9/")
+    assert ledger.query("""SELECT DISTINCT p.origin FROM CASINO_GAMES g
+                           JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id WHERE g.id IN (%s, %s)""",
+                        game, remote) == [("test",)]
+
+
+def test_the_command_takes_data_dir_where_its_usage_puts_it(fresh_dsn):
+    """`status [--data-dir DIR]`, `retire [--origin ...] [--data-dir DIR]` (the module's
+    usage), and before the command too. With DATABASE_URL the directory is not used."""
+    migrate(fresh_dsn, log=lambda _: None)
+    for args in (["status", "--data-dir", "/nonexistent"], ["--data-dir", "/nonexistent", "status"],
+                 ["retire", "--origin", "locust", "--data-dir", "/nonexistent"],
+                 ["--data-dir", "/nonexistent", "retire"]):
+        run = run_cli("casino.synthetic", *args, dsn=fresh_dsn)
+        assert run.returncode == 0, (args, run.stderr)
