@@ -72,12 +72,14 @@ class AdminHandler(JsonHandler):
 
 class CreatePlayerHandler(AdminHandler):
     operator_scope = "admin"
-    summary = ("Registers a player (active, without wallets); origin: who the player is for, an operator's "
-               "real player by default, or the tool (demo, test, locust, bench) that made it")
+    # No origin: a player registered here is always an operator's real one ("operator").
+    # Only the tools mark theirs, in-process (casino/players.py); a body's "origin" is an
+    # unknown field, ignored like any other, so no key can label a real player a tool's.
+    summary = "Registers a player (active, without wallets), an operator's real one (origin operator)"
     status = 201
     answer = PLAYER
     refusals = documented("createPlayer")
-    schema = {"username": USERNAME, "email": EMAIL, "origin": one_of(*backoffice.ORIGINS).optional()}
+    schema = {"username": USERNAME, "email": EMAIL}
 
     async def post(self):
         self.render_answer(await self.db.transaction(backoffice.create_player, self.operator.key_id, self.body))
@@ -259,12 +261,13 @@ SESSION = obj(sessionId=INTEGER, userId=INTEGER, gameId=INTEGER, providerCode=ST
 
 class CreateProviderHandler(AdminHandler):
     operator_scope = "admin"
-    summary = "Registers a game provider (active, v1 signatures off, no keys); no apiEndpoint: hosted here"
+    summary = ("Registers a game provider (active, v1 signatures off, no keys, origin operator); "
+               "no apiEndpoint: hosted here")
     status = 201
     answer = PROVIDER
     refusals = documented("createProvider")
-    schema = {"providerCode": PROVIDER_CODE, "name": NAME, "apiEndpoint": ENDPOINT.optional(),
-              "origin": one_of(*backoffice.ORIGINS).optional()}
+    # No origin, as for players: only the bench marks its provider, in-process.
+    schema = {"providerCode": PROVIDER_CODE, "name": NAME, "apiEndpoint": ENDPOINT.optional()}
 
     async def post(self):
         self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body))

@@ -117,12 +117,21 @@ def _player(row):
             "createdAt": timestamp(created_at)}
 
 
-def create_player(cur, operator, req):
-    """origin (optional, "operator" when absent): who the player is for; tools say theirs."""
-    cur.execute(CREATE_PLAYER, (req["username"], req["email"], req.get("origin") or "operator"))
+def create_player(cur, operator, req, origin="operator"):
+    """origin: who the player is for -- "operator" (a real player) for the API, which never
+    passes it; the tools, calling in-process, say theirs. A keyword, never read from req, so
+    no request body can set it."""
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
+    cur.execute(CREATE_PLAYER, (req["username"], req["email"], origin))
     row = cur.fetchone()
     answer = Answer(201, _player(row)) if row else _refusal("PLAYER_EXISTS")
-    return _audited(cur, operator, "createPlayer", req, answer)
+    return _audited(cur, operator, "createPlayer", _with_origin(req, origin), answer)
+
+
+def _with_origin(req, origin):
+    # The audit records a tool's mark with the request, as it recorded it when the mark came in the body.
+    return req if origin == "operator" else {**req, "origin": origin}
 
 
 def create_wallet(cur, operator, req):

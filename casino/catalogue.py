@@ -8,7 +8,7 @@ key's secret is in the answer that created it and nowhere else: neither the audi
 it sealed (casino/credentials.py).
 """
 from . import credentials
-from .backoffice import _audited, _refusal, timestamp
+from .backoffice import ORIGINS, _audited, _refusal, _with_origin, timestamp
 from .wallet import Answer
 
 PROVIDER_COLUMNS = "id, code, name, api_endpoint, is_disabled, allows_v1, origin, created_at"
@@ -116,14 +116,16 @@ def _find_provider(cur, code, lock=False):
     return cur.fetchone()
 
 
-def create_provider(cur, operator, req):
+def create_provider(cur, operator, req, origin="operator"):
     """A provider, active, v1 off, without keys. No apiEndpoint: hosted by this process.
-    origin (optional): "operator" by default, or the tool that made it (the bench's own)."""
-    cur.execute(CREATE_PROVIDER, (req["providerCode"], req["name"], req["apiEndpoint"],
-                                  req.get("origin") or "operator"))
+    origin: "operator" for the API, which never passes it, or the tool that made it (the
+    bench's own, in-process); a keyword, never read from req, so no request body can set it."""
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
+    cur.execute(CREATE_PROVIDER, (req["providerCode"], req["name"], req["apiEndpoint"], origin))
     row = cur.fetchone()
     answer = Answer(201, _provider(row)) if row else _refusal("PROVIDER_EXISTS")
-    return _audited(cur, operator, "createProvider", req, answer)
+    return _audited(cur, operator, "createProvider", _with_origin(req, origin), answer)
 
 
 def get_provider(cur, code):

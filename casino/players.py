@@ -29,7 +29,7 @@ def create_player(cur, username, currencies=("USD",), origin="test"):
     (user_id, {currency: wallet_id})."""
     operator = operator_for(origin)
     user_id = _created(backoffice.create_player(cur, operator, {
-        "username": username, "email": f"{username}@example.com", "origin": origin}))["userId"]
+        "username": username, "email": f"{username}@example.com"}, origin=origin))["userId"]
     wallets = {currency: _created(backoffice.create_wallet(cur, operator, {"userId": user_id,
                                                                          "currency": currency}))["walletId"]
                for currency in currencies}

@@ -47,7 +47,7 @@ def provision(dsn, wallets, box, tag=None):
     try:
         with conn, conn.cursor() as cur:
             checked(catalogue.create_provider(cur, OPERATOR, {"providerCode": code, "name": "Load test",
-                                                              "apiEndpoint": None, "origin": ORIGIN}))
+                                                              "apiEndpoint": None}, origin=ORIGIN))
             kid, secret = credentials.add_key(cur, box, set(), code, "provider")
             game_id = checked(catalogue.create_game(cur, OPERATOR, {
                 "providerCode": code, "providerGameId": "bench", "name": "Bench", "currency": "USD",

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from casino import operators
+from casino import catalogue, operators, players
 from tests.support import OPERATOR_KEY
 from tests.test_backoffice import Admin, code, key_with
 
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.usefixtures("clean_audit")
 
 
 @pytest.fixture
-def admin(api):
-    return Admin(api)
+def admin(api, ledger):
+    return Admin(api, ledger=ledger)
 
 
 def new_code():
@@ -74,7 +74,7 @@ def add_key(admin, provider_code, **body):
 
 # --- providers ----------------------------------------------------------------------------------
 
-def test_create_and_view_a_provider(admin):
+def test_create_and_view_a_provider(admin, ledger):
     provider_code = new_code()
     r = admin.post("providers", {"providerCode": provider_code, "name": "Acme Games",
                                  "apiEndpoint": "https://games.example.com/api"})
@@ -85,9 +85,13 @@ def test_create_and_view_a_provider(admin):
     assert admin.get(f"providers/{provider_code}").json() == body
     again = admin.post("providers", {"providerCode": provider_code, "name": "Other"})
     assert (again.status_code, code(again)) == (409, "PROVIDER_EXISTS")
-    hosted = admin.post("providers", {"providerCode": new_code(), "name": "Hosted", "origin": "bench"}).json()
-    assert hosted["apiEndpoint"] is None
-    assert admin.get(f"providers/{hosted['providerCode']}").json()["origin"] == "bench"   # a tool's, marked
+    hosted = admin.post("providers", {"providerCode": new_code(), "name": "Hosted"}).json()
+    assert hosted["apiEndpoint"] is None and hosted["origin"] == "operator"
+    # A tool's, marked: made in-process, as the bench makes its own (the API makes only operators').
+    marked = ledger.run(lambda cur: catalogue.create_provider(
+        cur, players.operator_for("bench"), {"providerCode": new_code(), "name": "Hosted", "apiEndpoint": None},
+        origin="bench")).body
+    assert admin.get(f"providers/{marked['providerCode']}").json() == {**marked, "origin": "bench"}
     unknown = admin.get("providers/NOPE-" + uuid.uuid4().hex[:6])
     assert (unknown.status_code, code(unknown)) == (404, "PROVIDER_NOT_FOUND")
 
@@ -366,7 +370,7 @@ def test_every_catalogue_write_is_audited_without_a_secret(api, ledger):
     game_id = game(admin, provider_code)
     admin.post(f"games/{game_id}/limits", {"minBet": 1, "maxBet": 5})
     admin.post(f"games/{game_id}/status", {"status": "disabled"})
-    bootstrap = Admin(api, OPERATOR_KEY)
+    bootstrap = Admin(api, OPERATOR_KEY, ledger)
     user_id = bootstrap.player()
     token = ledger.session(user_id, wallet_of(bootstrap, user_id), game_id)
     session_id = bootstrap.get(f"players/{user_id}/sessions").json()["items"][0]["sessionId"]

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from casino import operators
+from casino import backoffice, catalogue, operators, players
 from tests.support import OPERATOR_KEY, parallel, run_cli, until_refused
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
@@ -16,10 +16,11 @@ def code(response):
 
 
 class Admin:
-    """The back office's client, with one operator key (the bootstrap key by default)."""
+    """The back office's client, with one operator key (the bootstrap key by default), and
+    the test database (`ledger`) where player() makes its players."""
 
-    def __init__(self, api, key=OPERATOR_KEY):
-        self.api, self.key = api, key
+    def __init__(self, api, key=OPERATOR_KEY, ledger=None):
+        self.api, self.key, self.ledger = api, key, ledger
 
     def headers(self):
         headers = {"Content-Type": "application/json"}
@@ -36,11 +37,10 @@ class Admin:
                                  headers=self.headers(), timeout=30)
 
     def player(self, currencies=("USD",), funds=0):
-        name = "bo-" + uuid.uuid4().hex[:12]
-        # Marked as the test suite's, as every player a test makes is.
-        r = self.post("players", {"username": name, "email": f"{name}@example.com", "origin": "test"})
-        assert r.status_code == 201, r.text
-        user_id = r.json()["userId"]
+        # Marked as the test suite's, as every player a test makes is: made in-process, as
+        # the tools make theirs (the API makes only operators' players); wallets and money
+        # over the API.
+        user_id, _ = self.ledger.player(funds=0, currencies=())
         for currency in currencies:
             assert self.post("wallets", {"userId": user_id, "currency": currency}).status_code == 201
             if funds:
@@ -57,8 +57,8 @@ class Admin:
 
 
 @pytest.fixture
-def admin(api):
-    return Admin(api)
+def admin(api, ledger):
+    return Admin(api, ledger=ledger)
 
 
 def key_with(ledger, *scopes):
@@ -84,9 +84,7 @@ def test_create_player(admin):
 
 
 @pytest.mark.parametrize("body", [{}, {"username": "a b", "email": "x@y.z"}, {"username": "ab", "email": "nope"},
-                                  {"username": "ab", "email": None}, {"username": 5, "email": "x@y.z"},
-                                  {"username": "ab", "email": "x@y.z", "origin": "robot"},
-                                  {"username": "ab", "email": "x@y.z", "origin": None}])
+                                  {"username": "ab", "email": None}, {"username": 5, "email": "x@y.z"}])
 def test_create_player_bad_input(admin, body):
     r = admin.post("players", body)
     assert (r.status_code, code(r)) == (400, "INVALID_REQUEST")
@@ -125,17 +123,20 @@ def test_player_view_and_status(admin):
     assert code(admin.get(f"players/{2**53 - 1}")) == "USER_NOT_FOUND"
 
 
-def test_a_players_origin_tells_a_tools_players_from_real_ones(admin):
-    """Set at creation, shown in the player view, filtered on in the list: newest first,
-    a page at a time, "synthetic" for any tool's."""
+def test_a_players_origin_tells_a_tools_players_from_real_ones(admin, ledger):
+    """Set at creation (a tool's in-process, an operator's over the API), shown in the
+    player view, filtered on in the list: newest first, a page at a time, "synthetic" for
+    any tool's."""
     made = {}
-    for origin in ("locust", "bench", None):
+    for origin in ("locust", "bench"):
         name = "or-" + uuid.uuid4().hex[:12]
-        body = {"username": name, "email": f"{name}@example.com"} | ({"origin": origin} if origin else {})
-        r = admin.post("players", body)
-        assert r.status_code == 201 and r.json()["origin"] == (origin or "operator"), r.text
-        made[origin or "operator"] = r.json()["userId"]
+        made[origin] = ledger.run(lambda cur: players.create_player(cur, name, (), origin=origin)[0])
+    name = "or-" + uuid.uuid4().hex[:12]
+    r = admin.post("players", {"username": name, "email": f"{name}@example.com"})
+    assert r.status_code == 201 and r.json()["origin"] == "operator", r.text
+    made["operator"] = r.json()["userId"]
     assert admin.get(f"players/{made['locust']}").json()["origin"] == "locust"
+    assert admin.get(f"players/{made['operator']}").json()["origin"] == "operator"
     assert admin.post(f"players/{made['bench']}/status", {"status": "disabled"}).json()["origin"] == "bench"
 
     def listed(**query):
@@ -163,6 +164,49 @@ def test_a_players_origin_tells_a_tools_players_from_real_ones(admin):
     for bad in ({"origin": "robot"}, {"status": "gone"}, {"limit": "0"}, {"cursor": "x"}):
         r = admin.get("players/list", **bad)
         assert (r.status_code, code(r)) == (400, "INVALID_REQUEST")
+
+
+def test_the_api_makes_only_operators_players_and_providers(admin, ledger):
+    """No key can mark what it creates as a tool's (a tool's players and providers drop out
+    of the operator's lists and are retired by `casino.synthetic retire`): `origin` in a
+    body is an unknown field, ignored like any other (wire/validation.py) -- the player or
+    provider is an operator's, and no tool's is made."""
+    for origin in ("test", "bench", "demo", "operator", "robot", None):
+        name = "bo-" + uuid.uuid4().hex[:12]
+        r = admin.post("players", {"username": name, "email": f"{name}@example.com", "origin": origin})
+        assert r.status_code == 201 and r.json()["origin"] == "operator", r.text
+        user_id = r.json()["userId"]
+        assert admin.get(f"players/{user_id}").json()["origin"] == "operator"
+        assert ledger.query("SELECT origin FROM CASINO_USERS WHERE id = %s", user_id) == [("operator",)]
+        assert user_id not in [p["userId"] for p in admin.get("players/list", origin="synthetic").json()["items"]]
+        audited = ledger.query("SELECT request FROM CASINO_ADMIN_AUDIT WHERE action = 'createPlayer' "
+                               "AND request->>'username' = %s", name)
+        assert audited == [({"username": name, "email": f"{name}@example.com"},)]
+
+        provider_code = "PV-" + uuid.uuid4().hex[:10]
+        r = admin.post("providers", {"providerCode": provider_code, "name": "Marked?", "origin": origin})
+        assert r.status_code == 201 and r.json()["origin"] == "operator", r.text
+        assert admin.get(f"providers/{provider_code}").json()["origin"] == "operator"
+        assert ledger.query("SELECT origin FROM CASINO_GAME_PROVIDERS WHERE code = %s",
+                            provider_code) == [("operator",)]
+        # Disabled again: an operator's provider without games or keys, left inert.
+        assert admin.post(f"providers/{provider_code}/status", {"status": "disabled"}).status_code == 200
+
+
+def test_only_the_tools_in_process_mark_theirs(ledger):
+    """The service functions take a tool's origin as a keyword, never from the request."""
+    name = "bo-" + uuid.uuid4().hex[:12]
+    answer = ledger.run(lambda cur: backoffice.create_player(
+        cur, "tool:test", {"username": name, "email": f"{name}@example.com", "origin": "bench"}, origin="test"))
+    assert answer.body["origin"] == "test"
+    provider_code = "PV-" + uuid.uuid4().hex[:10]
+    answer = ledger.run(lambda cur: catalogue.create_provider(
+        cur, "tool:test", {"providerCode": provider_code, "name": "T", "apiEndpoint": None, "origin": "bench"},
+        origin="test"))
+    assert answer.body["origin"] == "test"
+    with pytest.raises(ValueError):
+        ledger.run(lambda cur: backoffice.create_player(cur, "tool:test", {"username": "x-" + name,
+                                                                          "email": "x@y.z"}, origin="robot"))
 
 
 @pytest.mark.parametrize("path", ["players/abc", "players/0", "players/-1", f"players/{2**53}",
@@ -375,7 +419,10 @@ def test_round_view_of_a_cancelled_round(api, ledger, admin):
 def test_every_admin_write_is_audited_with_its_key(api, ledger):
     admin_key, cashier_key = key_with(ledger, "admin"), key_with(ledger, "cashier")
     admin, cashier = Admin(api, admin_key), Admin(api, cashier_key)
-    user_id = admin.player()
+    # Over the API, so its audit row is the handler's: an operator's player, as the API makes.
+    name = "bo-" + uuid.uuid4().hex[:12]
+    user_id = admin.post("players", {"username": name, "email": f"{name}@example.com"}).json()["userId"]
+    admin.post("wallets", {"userId": user_id, "currency": "USD"})
     reference = "audited-" + uuid.uuid4().hex
     cashier.deposit(user_id, 50, reference)
     cashier.deposit(user_id, 50, reference)
@@ -389,6 +436,7 @@ def test_every_admin_write_is_audited_with_its_key(api, ledger):
         (admin_id, "createPlayer", 201, False), (admin_id, "createWallet", 201, False),
         (cashier_id, "deposit", 200, False), (cashier_id, "deposit", 200, True),
         (admin_id, "setPlayerStatus", 200, False), (admin_id, "createWallet", 409, False)]
+    assert rows[0][2] == {"username": name, "email": f"{name}@example.com"}
     assert rows[2][2] == {"userId": user_id, "currency": "USD", "amount": 50, "reference": reference}
     assert rows[4][2] == {"userId": user_id, "status": "disabled"}
     # Reads leave no trace in it.
