@@ -179,10 +179,11 @@ def peer_wallets(args, tag):
 
 
 def summarise(runs):
-    """The median of each figure over the runs (rss: the largest); None where not measured."""
+    """The median of each figure over the runs (rss: the largest; errors: all of them); None
+    where not measured."""
     def over_runs(name):
         values = [run[name] for run in runs]
-        return None if None in values else (max if name == "rss" else median)(values)
+        return None if None in values else {"rss": max, "errors": sum}.get(name, median)(values)
     return {name: over_runs(name) for name in runs[0]}
 
 
