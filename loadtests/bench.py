@@ -222,7 +222,7 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--pool-size", type=int, default=4,
-                        help="database connections per process, ours and the reference's")
+                        help="database connections of ours (shared out among its processes) and of the reference's")
     parser.add_argument("--data-dir", default=None,
                         help="embedded data directory, kept (default: a temporary one, removed at the end)")
     parser.add_argument("--peer", metavar="URL", help="also drive this server's /casino/debit")

@@ -103,9 +103,11 @@ OPTIONS = (
     Option("database_read_url", "DATABASE_READ_URL", None, None, _database_url,
            "a replica of it serving the back office's read-only views"),
     # Small on purpose: each call is one short statement, and fewer backends contending
-    # for a hot wallet's row lock serve it faster (docs/performance.md).
+    # for a hot wallet's row lock serve it faster (docs/performance.md). The service's
+    # budget, not each process's: a second process that brought its own would double the
+    # backends queueing on a hot wallet's lock, and be slower than one.
     Option("pool_size", "DB_POOL_SIZE", "--pool-size", 4, COUNT,
-           "database connections per process, and threads running them"),
+           "database connections of the service, shared out among its --processes workers (at least one each)"),
     Option("processes", "PROCESSES", "--processes", 1, _number(int, 0),
            "worker processes sharing the port; 0 = one per core"),
     Option("log_format", "LOG_FORMAT", "--log-format", None, _choice(LOG_FORMATS),
@@ -210,6 +212,11 @@ class Settings:
         """How many processes serve: --processes, 0 meaning one per core."""
         return self.processes or os.cpu_count()
 
+    @property
+    def worker_pool_size(self):
+        """Each --processes worker's share of DB_POOL_SIZE, at least one connection."""
+        return max(1, self.pool_size // self.worker_processes)
+
 
 def _parser():
     parser = argparse.ArgumentParser(prog="python server.py", description="Casino + game provider service")
@@ -259,8 +266,9 @@ def read_settings(argv=None, environ=None) -> Settings:
 
 def worker_arguments(settings, port):
     """The flags a --processes worker gets: the settings that are flags, resolved, so the
-    worker reads exactly what its parent read (the environment supplies the rest)."""
-    args = ["--worker", "--host", settings.host, "--port", str(port), "--pool-size", str(settings.pool_size),
+    worker reads exactly what its parent read (the environment supplies the rest), but for
+    the pool: the worker's share of it."""
+    args = ["--worker", "--host", settings.host, "--port", str(port), "--pool-size", str(settings.worker_pool_size),
             "--log-level", settings.log_level]
     if settings.log_format:
         args += ["--log-format", settings.log_format]

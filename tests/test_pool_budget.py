@@ -1,0 +1,54 @@
+"""DB_POOL_SIZE is the service's budget of database connections: `--processes 2` shares it
+out, so a second process does not double the backends queueing on a hot wallet's row
+lock (which made two processes slower than one: docs/performance.md)."""
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg2
+import requests
+
+from sql.migrate import migrate
+from tests.conftest import create_database
+from tests.support import Ledger, ServerProcess, casino_headers
+
+
+def backends(dsn):
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("""SELECT count(*) FROM pg_stat_activity
+                           WHERE datname = current_database() AND application_name = 'casino'""")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_two_processes_share_the_pool_size():
+    dsn = create_database("pool_budget")
+    migrate(dsn, log=lambda _: None)
+    server = ServerProcess(dsn, args=["--processes", "2", "--pool-size", "4"]).start()
+    try:
+        ledger = Ledger(dsn)
+        user_id, wallets = ledger.player(funds=10_000)
+        token = ledger.session(user_id, wallets["USD"], ledger.game())
+
+        def bets(_):
+            # A new connection per call, so the kernel spreads the calls over both workers;
+            # all on one wallet, so every worker has more calls waiting than connections.
+            for _ in range(5):
+                data = json.dumps({"sessionToken": token, "userId": user_id, "roundId": "r", "currency": "USD",
+                                   "transactionId": uuid.uuid4().hex, "amount": 1}).encode()
+                r = requests.post(server.url + "/casino/debit", data=data, timeout=30,
+                                  headers={**casino_headers("debit", data), "Connection": "close"})
+                assert r.status_code == 200, r.text
+
+        with ThreadPoolExecutor(32) as pool:
+            list(pool.map(bets, range(32)))
+        assert len(server.proc_children()) == 2
+        # Each worker opened its share (2) under that load, and kept it; with a pool of 4
+        # each, the same load opens 8.
+        assert backends(dsn) == 4
+        assert ledger.balance(wallets["USD"])[0] == 10_000 - 32 * 5
+    finally:
+        server.stop()
