@@ -44,7 +44,7 @@ SCOPE = "casino"
 DATABASE = "casino"
 # Patroni's default. A replica further behind the leader's last published WAL position
 # than this refuses to promote. Only the asynchronous comparison
-# (loadtests/async_failover.py) ever raises it: a synchronous standby is never behind
+# (tests/async_failover.py) ever raises it: a synchronous standby is never behind
 # an acknowledged commit.
 MAXIMUM_LAG_ON_FAILOVER = 1048576
 

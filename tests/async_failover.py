@@ -1,7 +1,7 @@
 """What asynchronous replication loses when the primary's machine dies: the failover test's
 run (tests/test_failover.py) on a cluster without a synchronous standby, once, by hand.
 
-    python -m loadtests.async_failover [--maximum-lag-on-failover BYTES] [--wait 90] [--sync]
+    python -m tests.async_failover [--maximum-lag-on-failover BYTES] [--wait 90] [--sync]
 
 Starts etcd and two Patroni nodes (db.cluster) in a temporary directory with
 synchronous_mode off, one service process on the multi-host DATABASE_URL, and the crash
@@ -21,7 +21,8 @@ seconds for Patroni to promote the replica. Then it prints:
 ships) for this run only, so that a lagging replica may promote and the loss be counted.
 --sync runs the same with the synchronous standby, for comparison. Nothing is asserted:
 whether commits are lost depends on a race (how much WAL was in flight at the kill).
-Everything it starts is stopped and its directory removed at the end.
+Everything it starts is stopped and its directory removed at the end. It lives with the
+tests, not the load tools, because it is the failover test's own run, made of its parts.
 """
 import argparse
 import json
@@ -91,7 +92,7 @@ class RecordingLoad(TimedLoad):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m loadtests.async_failover", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.async_failover", description=__doc__.split("\n")[0])
     parser.add_argument("--maximum-lag-on-failover", type=int, default=MAXIMUM_LAG_ON_FAILOVER,
                         help="bytes; Patroni's limit on the replica's lag for promotion (default 1 MiB)")
     parser.add_argument("--wait", type=float, default=90, help="seconds to wait for a promotion after the kill")
