@@ -415,7 +415,7 @@ class SessionsHandler(AdminHandler):
     answer = obj(items={"type": "array", "items": SESSION}, nextCursor=NULLABLE_STRING)
     refusals = documented("listSessions")
     parameters = {"userId": ENTITY_ID}
-    query = {"limit": page_size(catalogue.MAX_PAGE).optional(), "cursor": CURSOR.optional()}
+    query = {"limit": page_size(backoffice.MAX_PAGE).optional(), "cursor": CURSOR.optional()}
 
     async def get(self, **_):
         p = self.params

@@ -95,6 +95,18 @@ DEFAULT_PAGE = 50
 MAX_PAGE = 200
 
 
+def keyset_page(cur, query, params, limit, cursor, render):
+    """One page of rows newest first by id: the query takes %(cursor)s (the last id of the
+    page before, or NULL) and %(limit)s, and is asked for one row more than the page, which
+    says whether another page follows."""
+    limit = limit or DEFAULT_PAGE
+    cur.execute(query, {**params, "cursor": int(cursor) if cursor else None, "limit": limit + 1})
+    rows = cur.fetchall()
+    page = rows[:limit]
+    return Answer(200, {"items": [render(row) for row in page],
+                        "nextCursor": str(page[-1][0]) if len(rows) > limit else None})
+
+
 def timestamp(moment):
     """RFC 3339 UTC, as transactionStatus writes it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -177,13 +189,7 @@ def get_player(cur, user_id):
 
 def list_players(cur, origin=None, status=None, limit=None, cursor=None):
     """Players newest first, a page at a time, by origin ("synthetic": any tool's) and status."""
-    limit = limit or DEFAULT_PAGE
-    cur.execute(LIST_PLAYERS, {"origin": origin, "status": status, "cursor": int(cursor) if cursor else None,
-                               "limit": limit + 1})
-    rows = cur.fetchall()
-    page = rows[:limit]
-    return Answer(200, {"items": [_player(row) for row in page],
-                        "nextCursor": str(page[-1][0]) if len(rows) > limit else None})
+    return keyset_page(cur, LIST_PLAYERS, {"origin": origin, "status": status}, limit, cursor, _player)
 
 
 def _item(row):
@@ -199,13 +205,7 @@ def transactions(cur, user_id, currency=None, limit=None, cursor=None):
     cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s", (user_id,))
     if cur.fetchone() is None:
         return _refusal("USER_NOT_FOUND")
-    limit = limit or DEFAULT_PAGE
-    cur.execute(TRANSACTIONS, {"user_id": user_id, "currency": currency,
-                               "cursor": int(cursor) if cursor else None, "limit": limit + 1})
-    rows = cur.fetchall()
-    page = rows[:limit]
-    return Answer(200, {"items": [_item(row) for row in page],
-                        "nextCursor": str(page[-1][0]) if len(rows) > limit else None})
+    return keyset_page(cur, TRANSACTIONS, {"user_id": user_id, "currency": currency}, limit, cursor, _item)
 
 
 def round_state(rows):

@@ -8,7 +8,7 @@ key's secret is in the answer that created it and nowhere else: neither the audi
 it sealed (casino/credentials.py).
 """
 from . import credentials
-from .backoffice import ORIGINS, _audited, _refusal, _with_origin, timestamp
+from .backoffice import ORIGINS, _audited, _refusal, _with_origin, keyset_page, timestamp
 from .wallet import Answer
 
 PROVIDER_COLUMNS = "id, code, name, api_endpoint, is_disabled, allows_v1, origin, created_at"
@@ -97,10 +97,6 @@ CLOSE_SESSION = """
     UPDATE CASINO_GAME_SESSIONS SET is_active = false, updated_at = now()
     WHERE id = %s AND is_active
 """
-
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
-
 
 # --- providers ------------------------------------------------------------------------------------
 
@@ -263,13 +259,7 @@ def list_sessions(cur, user_id, idle, limit=None, cursor=None):
     cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s", (user_id,))
     if cur.fetchone() is None:
         return _refusal("USER_NOT_FOUND")
-    limit = limit or DEFAULT_PAGE
-    cur.execute(SESSIONS, {"user_id": user_id, "idle": idle, "cursor": int(cursor) if cursor else None,
-                           "limit": limit + 1})
-    rows = cur.fetchall()
-    page = rows[:limit]
-    return Answer(200, {"items": [_session(row) for row in page],
-                        "nextCursor": str(page[-1][0]) if len(rows) > limit else None})
+    return keyset_page(cur, SESSIONS, {"user_id": user_id, "idle": idle}, limit, cursor, _session)
 
 
 def close_session(cur, operator, session_id, idle):
