@@ -50,6 +50,9 @@ REFUSED = [
 ]
 
 
+FILES = "SELECT pg_relation_filenode('casino_wallets'), pg_relation_filenode('casino_transactions')"
+
+
 @pytest.fixture(scope="module")
 def demo_dsn():
     dsn = create_database("domains")
@@ -102,6 +105,8 @@ def test_0013_applies_to_a_database_with_rows(tmp_path):
             wallets = cur.fetchall()
             cur.execute("SELECT * FROM CASINO_TRANSACTIONS ORDER BY id")
             rows = cur.fetchall()
+            cur.execute(FILES)
+            files = cur.fetchone()
         assert len(rows) == 2 * len(wallets) > 0
 
         assert migrate(dsn, log=lambda _: None) == ["0013_money_domains.sql"]
@@ -125,6 +130,9 @@ def test_0013_applies_to_a_database_with_rows(tmp_path):
             cur.execute("SELECT amount, balance_after, response_status, outcome FROM CASINO_TRANSACTIONS LIMIT 1")
             assert [type(v) for v in cur.fetchone()] == [int, int, int, str]
             assert find_violations(cur) == []
+            # What README says to plan a pause for: both tables written again, not only read.
+            cur.execute(FILES)
+            assert all(a != b for a, b in zip(files, cur.fetchone()))
     finally:
         conn.close()
     # And the rules hold on the upgraded database as on a fresh one.
