@@ -17,9 +17,9 @@
      whose transactionId a rollback or payout names as its bet; an applied bet whose id a
      tombstone names; a balance, or an answered balance_after, above 2^53-1; a ledger row
      on a session of another wallet; a payout or refund of another wallet's bet.
-Balances that are never negative, never above 2^53-1, and redeemable <= playable are
-CHECK constraints. Every ledger row is written once, with its answer (no claim waits for
-one), so there is no unanswered row to look for.
+Balances that are never negative and never above 2^53-1 are the columns' domains
+(migration 0013), redeemable <= playable a CHECK constraint. Every ledger row is written
+once, with its answer (no claim waits for one), so there is no unanswered row to look for.
 """
 import sys
 

@@ -4,10 +4,12 @@ lock (which made two processes slower than one: docs/performance.md)."""
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 import psycopg2
 import requests
 
+from service.settings import read_settings, worker_arguments
 from sql.migrate import migrate
 from tests.conftest import create_database
 from tests.support import Ledger, ServerProcess, casino_headers
@@ -52,3 +54,20 @@ def test_two_processes_share_the_pool_size():
         assert ledger.balance(wallets["USD"])[0] == 10_000 - 32 * 5
     finally:
         server.stop()
+
+
+def test_each_workers_share():
+    """pool_size // processes, at least one each (so more workers than connections open one
+    each); 0 processes is one per core; a worker is passed its share, not the budget."""
+    def share(*argv, cores=2):
+        with mock.patch("os.cpu_count", return_value=cores):
+            settings = read_settings(list(argv), environ={})
+            return settings.worker_pool_size, worker_arguments(settings, 8000)
+
+    assert share("--pool-size", "4", "--processes", "2")[0] == 2
+    assert share("--pool-size", "5", "--processes", "2")[0] == 2
+    assert share("--pool-size", "4", "--processes", "8")[0] == 1
+    assert share("--pool-size", "16", "--processes", "0", cores=8)[0] == 2
+    assert share("--pool-size", "4")[0] == 4
+    _, args = share("--pool-size", "8", "--processes", "4")
+    assert args[args.index("--pool-size") + 1] == "2" and "--processes" not in args
