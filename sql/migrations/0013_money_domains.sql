@@ -29,8 +29,9 @@ CREATE DOMAIN casino_answer_status AS SMALLINT
 CREATE DOMAIN casino_ledger_outcome AS TEXT
     CONSTRAINT casino_ledger_outcome_known CHECK (VALUE IN ('applied', 'refused', 'tombstone'));
 
--- Each ALTER TYPE to a domain over the same type rewrites nothing; it checks every row
--- against the domain once, under the table's exclusive lock.
+-- PostgreSQL rewrites a table whose column changes to a domain with constraints: both
+-- tables and every index on them are written again, under an exclusive lock (a large
+-- ledger: plan the pause, as for 0009).
 ALTER TABLE CASINO_WALLETS
     DROP CONSTRAINT casino_wallets_playable_balance_check,
     DROP CONSTRAINT casino_wallets_playable_within_limit,
