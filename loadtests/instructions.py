@@ -134,8 +134,6 @@ def main(argv=None):
         parser.error("valgrind is not installed (apt-get install -y valgrind)")
 
     scratch = Path(tempfile.mkdtemp(prefix="casino-instructions-"))
-    # The backend runs as the data directory's owner and writes callgrind's file here.
-    os.chmod(scratch, 0o777)
     try:
         data_dir, database = scratch / "pg", "casino"
         with database_from_environment(data_dir, database_url="") as db:
@@ -150,6 +148,8 @@ def main(argv=None):
             ddl = {name: removals(db.dsn, queries) for name, queries in VARIANTS.items()}
             # Nothing to retire: the whole scratch database goes at the end.
         # The server is stopped now: a single-user backend needs the directory to itself.
+        # It runs as the data directory's owner, and writes callgrind's file here.
+        os.chown(scratch, data_dir.stat().st_uid, -1)
 
         def ours(user_id, token):
             return (f"SELECT * FROM casino_debit({provider_id}, '{token}', {user_id}, 'cg-' || gen_random_uuid(), "
