@@ -30,6 +30,10 @@ def supervise(settings, holder, database_dsn, banner, grace_seconds):
     metrics_dir = tempfile.mkdtemp(prefix="casino-metrics-")
     env = dict(os.environ, DATABASE_URL=database_dsn, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
     processes = settings.worker_processes
+    if settings.pool_size < processes:
+        # Each worker needs a connection: the budget cannot hold, and the operator should know.
+        log.warning("DB_POOL_SIZE %d is below the %d workers: each opens one connection, %d in all",
+                    settings.pool_size, processes, processes)
     workers = [subprocess.Popen(command + (["--no-reconcile"] if i else []), env=env, stdout=subprocess.PIPE,
                                 text=True) for i in range(processes)]
     failed = False

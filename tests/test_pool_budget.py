@@ -71,3 +71,13 @@ def test_each_workers_share():
     assert share("--pool-size", "4")[0] == 4
     _, args = share("--pool-size", "8", "--processes", "4")
     assert args[args.index("--pool-size") + 1] == "2" and "--processes" not in args
+
+
+def test_a_budget_below_the_workers_is_said_at_start():
+    dsn = create_database("pool_budget_small")
+    migrate(dsn, log=lambda _: None)
+    server = ServerProcess(dsn, args=["--processes", "2", "--pool-size", "1"]).start()
+    try:
+        assert "DB_POOL_SIZE 1 is below the 2 workers: each opens one connection, 2 in all" in server.output()
+    finally:
+        server.stop()
