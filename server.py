@@ -4,7 +4,7 @@
 
 In order: read and check every setting (service/settings.py), take the port, start the
 database -- the embedded PostgreSQL under --data-dir when DATABASE_URL is unset -- check
-it, apply pending migrations and the demo data, then serve (service/app.py) on 127.0.0.1,
+it, apply pending migrations, load the demo data (service/demo_data.py), then serve (service/app.py) on 127.0.0.1,
 or supervise N workers (service/supervisor.py). A start-up that cannot go on ends with
 one line on stderr and a non-zero exit: 2 for a setting, 1 for the machine (port,
 database, data directory).
@@ -28,6 +28,7 @@ from db.embedded import DataDirectoryError
 from db.pool import Database
 from provider.reconcile import run_periodically
 from service.app import Application
+from service.demo_data import load_demo_data
 from service.settings import SettingsError, read_settings
 from service.startup import StartupError, check_database, hold_port, is_loopback, listen
 from service.supervisor import supervise
@@ -143,7 +144,9 @@ def run(settings):
                                        database_url=settings.database_url) as database:
             check_database(database.dsn)
             if not settings.worker:
-                migrate(database.dsn, demo=not settings.no_demo_data, log=log.info)
+                migrate(database.dsn, log=log.info)
+                if not settings.no_demo_data:
+                    load_demo_data(database.dsn)
             if secrets.development and not settings.worker:
                 log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set -- loopback only",
                             ", ".join(secrets.on_defaults))

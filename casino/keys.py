@@ -17,7 +17,8 @@ KEY_REFRESH_SECONDS.
 import argparse
 import sys
 
-from wire.keycli import add_counterpart_commands, in_transaction, run_counterpart_command
+from db.config import in_transaction
+from wire.keycli import REFUSED, add_counterpart_commands, run_counterpart_command
 from wire.secrets_env import read_secrets
 
 from . import credentials, operators
@@ -61,7 +62,7 @@ def main(argv=None):
     else:
         reserved = lambda: credentials.EnvironmentKeys(None, None, read_secrets().casino_code).reserved_kids  # noqa: E731
         command = lambda cur: run_counterpart_command(cur, args, credentials, reserved)   # noqa: E731
-    return in_transaction("casino.keys", args.data_dir, command)
+    return in_transaction("casino.keys", args.data_dir, command, REFUSED)
 
 
 if __name__ == "__main__":

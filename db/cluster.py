@@ -377,9 +377,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cluster = Cluster(args.dir, synchronous=args.synchronous)
     if args.command == "up":
+        # The database is created, not migrated: the server migrates it at start (or
+        # python -m sql.migrate), as it does any DATABASE_URL.
         url = cluster.up()
-        from sql.migrate import migrate
-        migrate(url, log=lambda line: print(line, file=sys.stderr))
         print(f"cluster up: leader {cluster.leader()}, data under {cluster.dir}")
         print(f"DATABASE_URL='{url}'")
     elif args.command == "down":

@@ -2,6 +2,7 @@
 import contextlib
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -117,3 +118,24 @@ def database_from_environment(data_dir=None, attach=None, exclusive=False, datab
         if owner:
             server.stop()
             server.unlock()
+
+
+def in_transaction(prog, data_dir, command, refused):
+    """For a command-line tool: run command(cursor) in one transaction on the service's
+    database; the exit code. 2 when there is no usable database, 1 for an exception of
+    `refused` (its first line printed), 0 once committed."""
+    try:
+        with database_from_environment(data_dir, attach="existing") as database:
+            conn = psycopg2.connect(database.dsn)
+            try:
+                with conn, conn.cursor() as cur:
+                    command(cur)
+            finally:
+                conn.close()
+    except UNUSABLE as exc:
+        print(f"{prog}: not run: {why_unusable(exc)}", file=sys.stderr)
+        return 2
+    except refused as exc:
+        print(f"{prog}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    return 0

@@ -23,6 +23,7 @@ import tempfile
 from db.config import database_from_environment
 from sql.migrate import migrate
 from service.child_server import DEMO_KEY, ServerProcess
+from service.demo_data import load_demo_data
 
 from .debit_rate import debit_requests
 from .http_load import CpuMeter, run_load
@@ -54,7 +55,8 @@ def main(argv=None):
     # The scratch directory (an embedded database, unless DATABASE_URL) goes at the end.
     with tempfile.TemporaryDirectory(prefix="casino-cost-") as scratch, \
             database_from_environment(scratch + "/pg") as database:
-        migrate(database.dsn, demo=True, log=lambda _: None)   # the demo provider JAQPOT signs
+        migrate(database.dsn, log=lambda _: None)
+        load_demo_data(database.dsn)    # the demo provider JAQPOT signs
         server = ServerProcess(database.dsn, args=["--pool-size", str(args.pool_size)], entry=["-c", SERVE]).start()
         try:
             host, port = server.url.split("//")[1].split(":")

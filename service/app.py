@@ -2,7 +2,7 @@
 metrics, the OpenAPI document), the dependencies handlers use, and in-flight tracking.
 
 Each side owns its routes (casino/handlers.py, provider/handlers.py); this module only
-assembles them, which is also what the OpenAPI builder reads (python -m wire.openapi).
+assembles them, which is also what the OpenAPI document is built from (service/openapi.py).
 """
 import asyncio
 
@@ -126,6 +126,8 @@ class Application(tornado.web.Application):
             log_function=logs.logged_by_handler,
             # What handlers reach as self.db, self.provider_link, ... (wire/handlers.py).
             db=db,
+            # Raised by db: answered 503 SERVICE_UNAVAILABLE (wire knows no database).
+            unavailable_errors=(DatabaseUnavailable,),
             # Only the back office's read-only views use it (casino/admin.py); health
             # checks db alone, and every wallet call reads the primary's latest commit.
             read_db=read_db or db,

@@ -9,6 +9,7 @@ import psycopg2
 import pytest
 
 from casino.audit import find_violations
+from service.demo_data import load_demo_data
 from sql.migrate import MIGRATIONS_DIR, migrate
 from tests.conftest import create_database
 
@@ -56,7 +57,8 @@ FILES = "SELECT pg_relation_filenode('casino_wallets'), pg_relation_filenode('ca
 @pytest.fixture(scope="module")
 def demo_dsn():
     dsn = create_database("domains")
-    migrate(dsn, demo=True, log=lambda _: None)
+    migrate(dsn, log=lambda _: None)
+    load_demo_data(dsn)
     return dsn
 
 
@@ -92,7 +94,8 @@ def test_0013_applies_to_a_database_with_rows(tmp_path):
     for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
         if path.name < "0013":
             shutil.copy(path, before)
-    migrate(dsn, directory=before, demo=True, log=lambda _: None)
+    migrate(dsn, directory=before, log=lambda _: None)
+    load_demo_data(dsn)
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:

@@ -12,8 +12,6 @@ import uuid
 
 import tornado.web
 
-from db.pool import DatabaseUnavailable
-
 from . import logs
 from .errors import ApiError, error_body
 from .transport import MAX_BODY_BYTES, body_too_large
@@ -138,7 +136,7 @@ class JsonHandler(tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ApiError):
             status, code, message = exc.status_code, exc.code, exc.message
-        elif isinstance(exc, DatabaseUnavailable):
+        elif isinstance(exc, self._unavailable_errors()):
             status, code, message = 503, "SERVICE_UNAVAILABLE", "database unavailable, retry later"
         elif status_code in _GENERIC_CODES:
             status, code = status_code, _GENERIC_CODES[status_code]
@@ -158,10 +156,15 @@ class JsonHandler(tornado.web.RequestHandler):
         logs.log_request(self)
         self.finish(error_body(code, message))
 
+    def _unavailable_errors(self):
+        """What the application says means "its database is unavailable" (service/app.py
+        names db.pool's error): answered 503, logged as a warning without a traceback."""
+        return self.settings.get("unavailable_errors", ())
+
     def log_exception(self, typ, value, tb):
         if isinstance(value, ApiError):
             return  # an ordinary answer, logged by the access log
-        if isinstance(value, DatabaseUnavailable):
+        if isinstance(value, self._unavailable_errors()):
             log.warning("request %s: database unavailable: %s", self.request_id, value)
             return
         if isinstance(value, tornado.web.HTTPError):

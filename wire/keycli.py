@@ -1,14 +1,17 @@
-"""What `python -m casino.keys` and `python -m provider.keys` share: the database they
-work on, one transaction per command, and the counterpart-key subcommands (add, rotate,
-list, revoke, v1 on/off), which read the same on both sides."""
+"""What `python -m casino.keys` and `python -m provider.keys` share: the counterpart-key
+subcommands (add, rotate, list, revoke, v1 on/off), which read the same on both sides, and
+the errors a command reports in one line. Each runs in one transaction on the service's
+database (db.config.in_transaction)."""
 import sys
 
 import psycopg2
 
-from db.config import UNUSABLE, database_from_environment, why_unusable
-
 from .secretbox import SecretBoxError
 from .secrets_env import read_secrets
+
+# A command refused (unknown key, bad value, a key that cannot be opened, a duplicate):
+# one line and exit 1, nothing written.
+REFUSED = (LookupError, ValueError, SecretBoxError, psycopg2.IntegrityError)
 
 
 def add_counterpart_commands(subparsers, noun, signers):
@@ -58,21 +61,3 @@ def run_counterpart_command(cur, args, store, reserved_kids):
         store.set_v1(cur, args.code, args.state == "on")
         print(f"v1 signatures {args.state} for {args.code}")
 
-
-def in_transaction(prog, data_dir, command):
-    """Run command(cursor) in one transaction on the service's database; exit code."""
-    try:
-        with database_from_environment(data_dir, attach="existing") as database:
-            conn = psycopg2.connect(database.dsn)
-            try:
-                with conn, conn.cursor() as cur:
-                    command(cur)
-            finally:
-                conn.close()
-    except UNUSABLE as exc:
-        print(f"{prog}: not run: {why_unusable(exc)}", file=sys.stderr)
-        return 2
-    except (LookupError, ValueError, SecretBoxError, psycopg2.IntegrityError) as exc:
-        print(f"{prog}: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
-    return 0

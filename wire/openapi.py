@@ -1,13 +1,14 @@
-"""The OpenAPI 3.1 document of both systems, built from the handlers themselves.
+"""How an OpenAPI 3.1 document is built from JSON handlers, and the pieces handlers
+describe their answers with (INTEGER, STRING, obj).
 
 Request bodies come from each handler's `schema` (the same Fields that validate it), so
 the document cannot drift from what the server accepts. Each handler also declares its
 `summary`, its success body (`answer`) and its refusals (`refusals`: status -> codes).
+The document itself is assembled where the routes are (service/openapi.py):
 
-    python -m wire.openapi > wire/openapi.json     # regenerate the file kept in the repo
+    python -m service.openapi > wire/openapi.json     # regenerate the file kept in the repo
 """
 import json
-import sys
 from pathlib import Path
 
 from .validation import object_schema
@@ -142,9 +143,3 @@ def build(routes):
 
 def render(document):
     return json.dumps(document, indent=2) + "\n"
-
-
-if __name__ == "__main__":
-    from service.app import json_routes
-
-    sys.stdout.write(render(build(json_routes())))
