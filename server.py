@@ -55,8 +55,8 @@ def startup_banner(address, database, secrets, processes=1, read_url=None):
         lines += [f"  secrets    DEV DEFAULTS for {', '.join(secrets.on_defaults)} -- development mode:",
                   "             loopback only; launchGame and simulateRound open without an operator key",
                   "  play a round:",
-                  f"    curl -s -X POST {address}/casino/simulateRound -H 'Content-Type: application/json' "
-                  "-d '{\"userId\": 1, \"gameId\": 1}'"]
+                  (f"    curl -s -X POST {address}/casino/simulateRound -H 'Content-Type: application/json' "
+                   "-d '{\"userId\": 1, \"gameId\": 1}'")]
     else:
         lines.append("  secrets    from the environment; operator keys required")
     return "\n".join(lines)
@@ -116,7 +116,7 @@ async def serve(settings, sockets, database):
         reconciler.cancel()
     try:
         await asyncio.wait_for(app.in_flight.idle.wait(), SHUTDOWN_GRACE_SECONDS)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("%d request(s) still running after %ss", app.in_flight.count, SHUTDOWN_GRACE_SECONDS)
     await server.close_all_connections()
     app.close_clients()

@@ -130,7 +130,7 @@ class PgBouncer:
                     raise ValueError(f"not a PgBouncer console view: {what}")
                 cur.execute(psycopg2.sql.SQL("SHOW {}").format(psycopg2.sql.SQL(what)))
                 names = [column.name for column in cur.description]
-                return [dict(zip(names, row)) for row in cur.fetchall()]
+                return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         finally:
             conn.close()
 

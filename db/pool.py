@@ -288,7 +288,7 @@ class Database:
         future = self._executor.submit(self.run_sync, autocommit, fn, *args, call=call)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.call_timeout + CANCEL_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if future.cancel():     # still queued: it will never run
                 WAITING.dec()
             ERRORS.labels("timeout").inc()
@@ -336,7 +336,7 @@ class Database:
                 ERRORS.labels("conflict_retry").inc()
                 conflicts += 1
                 if conflicts >= MAX_CONFLICT_ATTEMPTS:
-                    raise DatabaseUnavailable("transaction kept conflicting")
+                    raise DatabaseUnavailable("transaction kept conflicting") from None
                 continue
             except DatabaseUnavailable:
                 self._checkin(conn, call)

@@ -220,7 +220,7 @@ def check(host):
     problems += [f"no answer: {kind} {body['transactionId']}" for kind, body in journal.unanswered()]
     for tx, answers in journal.answers.items():
         if len(set(answers)) > 1:
-            problems.append(f"transaction {tx} got different answers: {sorted(set(s for s, _ in answers))}")
+            problems.append(f"transaction {tx} got different answers: {sorted({s for s, _ in answers})}")
     conn = psycopg2.connect(database["dsn"])
     with conn, conn.cursor() as cur:
         problems += find_violations(cur)

@@ -26,7 +26,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
     add_counterpart_commands(parser.add_subparsers(dest="kind", required=True), "casino", credentials.SIGNERS)
     args = parser.parse_args(argv)
-    reserved = lambda: credentials.reserved_kids(read_secrets())   # noqa: E731
+    reserved = lambda: credentials.reserved_kids(read_secrets())
     return in_transaction("provider.keys", args.data_dir,
                           lambda cur: run_counterpart_command(cur, args, credentials, reserved), REFUSED)
 

@@ -252,7 +252,7 @@ class Ledger:
         """A user with funded wallets; returns (user_id, {currency: wallet_id})."""
         def create(cur):
             user_id, wallets = players.create_player(cur, "u-" + uuid.uuid4().hex[:12], currencies)
-            for currency, wallet_id in wallets.items():
+            for wallet_id in wallets.values():
                 if funds:
                     players.deposit(cur, wallet_id, funds, f"test-deposit-{wallet_id}", players.operator_for("test"))
             return user_id, wallets

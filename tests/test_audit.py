@@ -113,8 +113,8 @@ def test_a_tombstone_and_an_applied_bet_for_one_id_are_named(books):
     write(ledger, other_token, "rollback", "rb", "tombstone", related="bet")
     write(ledger, token, "debit", "bet")
     assert violations(dsn) == [
-        f"VIOLATION wallet {wallet}: bet bet was applied, but rollback rb (wallet {other_wallet}) "
-        "left a tombstone for it"]
+        (f"VIOLATION wallet {wallet}: bet bet was applied, but rollback rb (wallet {other_wallet}) "
+         "left a tombstone for it")]
 
 
 def test_a_balance_above_the_limit_is_named(books):

@@ -41,7 +41,7 @@ class OutboundClient:
         no free slot in time, refused, reset, timed out, cut off or too large."""
         try:
             await asyncio.wait_for(self._slots.acquire(), self.limits.queue_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         try:
             response = await self._http.fetch(HTTPRequest(

@@ -8,7 +8,7 @@ at any depth, is refused, and so is `null` for any field, optional ones included
 import json
 import re
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import invalid
 
@@ -134,9 +134,9 @@ def parse_body(raw: bytes, schema: dict) -> dict:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
                           object_pairs_hook=_unique_keys)
     except _DuplicateKey as exc:
-        raise invalid(f"body is not valid: {exc}")
+        raise invalid(f"body is not valid: {exc}") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise invalid("body is not valid UTF-8 JSON")
+        raise invalid("body is not valid UTF-8 JSON") from None
     if not isinstance(body, dict):
         raise invalid("body must be a JSON object")
     values = {}
