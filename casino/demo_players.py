@@ -21,7 +21,7 @@ def seed(cur):
             # Marked "demo": told apart from real players (and left alone by
             # `python -m casino.synthetic retire` unless asked: --demo plays with them).
             user_id = backoffice.create_player(cur, OPERATOR, {"username": username, "email": email},
-                                               origin="demo").body["userId"]
+                                               origin="demo").json()["userId"]
         else:
             user_id = row[0]
         for currency in CURRENCIES:

@@ -89,8 +89,8 @@ def resend_unanswered(host):
         data = json.dumps(body, separators=(",", ":")).encode()
         response = requests.post(f"{host}/casino/{kind}", data=data, headers=signed_headers(kind, data), timeout=30)
         journal.record(kind, body, response.status_code, response.content)
-accounts = queue.Queue()
-database = {}
+accounts: queue.Queue = queue.Queue()
+database: dict = {}
 
 
 @events.test_start.add_listener

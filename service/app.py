@@ -5,6 +5,7 @@ Each side owns its routes (casino/handlers.py, provider/handlers.py); this modul
 assembles them, which is also what the OpenAPI document is built from (service/openapi.py).
 """
 import asyncio
+from typing import cast
 
 import tornado.web
 
@@ -52,7 +53,7 @@ class LiveHandler(JsonHandler):
 class ReadyHandler(HealthHandler):
     """Send traffic here: the database answers and no shutdown has begun."""
     async def get(self):
-        if self.application.stopping:
+        if cast("Application", self.application).stopping:
             self.render_json(503, {"status": "stopping", "database": "unknown"})
         elif not await self.database_up():
             self.render_json(503, {"status": "unavailable", "database": "down"})
@@ -109,6 +110,7 @@ class Application(tornado.web.Application):
 
     def __init__(self, db, settings: Settings, own_url, read_db=None):
         secrets = settings.secrets
+        assert secrets is not None, "read_settings() reads them"
         self.in_flight = InFlight()
         # Set when a shutdown begins: /health/ready answers 503 from then on.
         self.stopping = False

@@ -59,7 +59,7 @@ def supervise(settings, holder, database_dsn, banner, grace_seconds):
                                 text=True, preexec_fn=on_parent_death) for i in range(processes)]
     failed = False
     for worker in workers:
-        line = worker.stdout.readline()
+        line = worker.stdout.readline() if worker.stdout else ""
         if not line.startswith("worker"):
             log.error("a worker failed to start")
             failed = True

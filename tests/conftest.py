@@ -169,15 +169,19 @@ def left_behind(config):
     for process in strays:
         left.append(f"process {process.pid}: {' '.join(process.info['cmdline'] or [])}")
         process.send_signal(signal.SIGKILL)
-    conn = psycopg2.connect(os.environ[SERVER_DSN_VAR])
     try:
-        with conn, conn.cursor() as cur:
-            cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (f"%\\_{run_id}\\_%",))
-            databases = [name for name, in cur.fetchall()]
-    finally:
-        conn.close()
-    left += [f"database {name}" for name in databases]
-    drop_databases(databases)
+        conn = psycopg2.connect(os.environ[SERVER_DSN_VAR])
+    except psycopg2.OperationalError as exc:
+        left.append(f"no database server to look at: {' '.join(str(exc).split())}")
+    else:
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (f"%\\_{run_id}\\_%",))
+                databases = [name for name, in cur.fetchall()]
+        finally:
+            conn.close()
+        left += [f"database {name}" for name in databases]
+        drop_databases(databases)
     temp = getattr(config, "_casino_temp", None)
     if temp is not None and not config._casino_failed:   # a failed run's files are kept for its reader
         run_postgres = getattr(config, "_casino_embedded", (None, None))[1]
@@ -201,7 +205,7 @@ def pytest_unconfigure(config):
 
 
 # The databases this process made (create_database), dropped at the end of its session.
-made_here = []
+made_here: list[str] = []
 
 
 def create_database(prefix):

@@ -23,8 +23,8 @@ from wire.signing import sign_v1, sign_v2
 
 # The provider key each test game's sessions are signed with: (kid, secret) by game id and
 # by session token. Module-level, so every Ledger and Api of a worker process sees them.
-KEYS_BY_GAME = {}
-KEYS_BY_TOKEN = {}
+KEYS_BY_GAME: dict[int, tuple[str, bytes]] = {}
+KEYS_BY_TOKEN: dict[str, tuple[str, bytes]] = {}
 
 
 # This run's id: in every process the run starts (its environment), and in the name of every

@@ -2,9 +2,13 @@
 subcommands (add, rotate, list, revoke, v1 on/off), which read the same on both sides, and
 the errors a command reports in one line. Each runs in one transaction on the service's
 database (db.config.in_transaction)."""
+import argparse
 import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
 
 import psycopg2
+import psycopg2.extensions
 
 from .secretbox import SecretBoxError
 from .secrets_env import read_secrets
@@ -14,7 +18,8 @@ from .secrets_env import read_secrets
 REFUSED = (LookupError, ValueError, SecretBoxError, psycopg2.IntegrityError)
 
 
-def add_counterpart_commands(subparsers, noun, signers):
+def add_counterpart_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]", noun: str,
+                             signers: Sequence[str]) -> None:
     """`<noun> add|rotate|list|revoke|v1` under subparsers; signers[0] is the counterpart's own."""
     keys = subparsers.add_parser(noun, help=f"HMAC keys shared with a {noun}").add_subparsers(dest="verb", required=True)
     for verb, text in (("add", "add an active key (the old ones stay active)"),
@@ -36,7 +41,8 @@ def add_counterpart_commands(subparsers, noun, signers):
     v1.add_argument("state", choices=["on", "off"])
 
 
-def run_counterpart_command(cur, args, store, reserved_kids):
+def run_counterpart_command(cur: psycopg2.extensions.cursor, args: argparse.Namespace, store: ModuleType,
+                            reserved_kids: Callable[[], set[str]]) -> None:
     """One counterpart-key command against `store` (casino.credentials or provider.credentials)."""
     if args.verb in ("add", "rotate"):
         secret = sys.stdin.readline().strip() if args.secret_stdin else None
