@@ -4,8 +4,8 @@
 
 In order: read and check every setting (service/settings.py), take the port, start the
 database -- the embedded PostgreSQL under --data-dir when DATABASE_URL is unset -- check
-it, apply pending migrations, load the demo data (service/demo_data.py), then serve (service/app.py) on 127.0.0.1,
-or supervise N workers (service/supervisor.py). A start-up that cannot go on ends with
+it, apply pending migrations, load the demo data (service/demo_data.py), then serve
+(service/app.py) on 127.0.0.1, or supervise N workers (service/supervisor.py). A start-up that cannot go on ends with
 one line on stderr and a non-zero exit: 2 for a setting, 1 for the machine (port,
 database, data directory).
 
