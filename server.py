@@ -4,8 +4,8 @@
 
 In order: read and check every setting (service/settings.py), take the port, start the
 database -- the embedded PostgreSQL under --data-dir when DATABASE_URL is unset -- check
-it, apply pending migrations and the demo data, then serve (service/app.py) on 127.0.0.1,
-or supervise N workers (service/supervisor.py). A start-up that cannot go on ends with
+it, apply pending migrations, load the demo data (service/demo_data.py), then serve
+(service/app.py) on 127.0.0.1, or supervise N workers (service/supervisor.py). A start-up that cannot go on ends with
 one line on stderr and a non-zero exit: 2 for a setting, 1 for the machine (port,
 database, data directory).
 
@@ -28,6 +28,7 @@ from db.embedded import DataDirectoryError
 from db.pool import Database
 from provider.reconcile import run_periodically
 from service.app import Application
+from service.demo_data import load_demo_data
 from service.settings import SettingsError, read_settings
 from service.startup import StartupError, check_database, hold_port, is_loopback, listen
 from service.supervisor import supervise
@@ -54,8 +55,8 @@ def startup_banner(address, database, secrets, processes=1, read_url=None):
         lines += [f"  secrets    DEV DEFAULTS for {', '.join(secrets.on_defaults)} -- development mode:",
                   "             loopback only; launchGame and simulateRound open without an operator key",
                   "  play a round:",
-                  f"    curl -s -X POST {address}/casino/simulateRound -H 'Content-Type: application/json' "
-                  "-d '{\"userId\": 1, \"gameId\": 1}'"]
+                  (f"    curl -s -X POST {address}/casino/simulateRound -H 'Content-Type: application/json' "
+                   "-d '{\"userId\": 1, \"gameId\": 1}'")]
     else:
         lines.append("  secrets    from the environment; operator keys required")
     return "\n".join(lines)
@@ -115,7 +116,7 @@ async def serve(settings, sockets, database):
         reconciler.cancel()
     try:
         await asyncio.wait_for(app.in_flight.idle.wait(), SHUTDOWN_GRACE_SECONDS)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("%d request(s) still running after %ss", app.in_flight.count, SHUTDOWN_GRACE_SECONDS)
     await server.close_all_connections()
     app.close_clients()
@@ -143,7 +144,9 @@ def run(settings):
                                        database_url=settings.database_url) as database:
             check_database(database.dsn)
             if not settings.worker:
-                migrate(database.dsn, demo=not settings.no_demo_data, log=log.info)
+                migrate(database.dsn, log=log.info)
+                if not settings.no_demo_data:
+                    load_demo_data(database.dsn)
             if secrets.development and not settings.worker:
                 log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set -- loopback only",
                             ", ".join(secrets.on_defaults))

@@ -20,6 +20,7 @@ from wire.validation import (
     MAX_SAFE_INTEGER,
     USERNAME,
     Field,
+    Schema,
     list_of,
     one_of,
     page_size,
@@ -46,8 +47,8 @@ CASHIER_ANSWER = obj(reference=STRING, balance=INTEGER, redeemable=INTEGER, curr
 class AdminHandler(JsonHandler):
     """An operator endpoint. `parameters`: the path's (in the route as {name}); `query`:
     the query string's; both Fields, parsed after the key is checked, into self.params."""
-    parameters = {}
-    query = {}
+    parameters: Schema = {}
+    query: Schema = {}
     status = 200
 
     async def prepare(self):
@@ -102,7 +103,7 @@ class CashierHandler(AdminHandler):
     answer = CASHIER_ANSWER
     replays = True
     schema = {"userId": ENTITY_ID, "currency": CURRENCY, "amount": BET_AMOUNT, "reference": IDENTIFIER}
-    kind = None
+    kind: str       # "deposit" or "withdrawal", set by each subclass
 
     async def post(self):
         self.render_answer(await self.db.statement(backoffice.cashier, self.kind, self.operator.key_id, self.body))
@@ -197,7 +198,7 @@ class CreateOperatorKeyHandler(AdminHandler):
     summary = "Creates an operator key with scopes; `key` (id.secret) is shown in this answer only"
     status = 201
     answer = obj(**OPERATOR_KEY["properties"], key=STRING)
-    refusals = {}
+    refusals: dict[int, list[str]] = {}
     schema = {"scopes": list_of(*operators.SCOPES), "label": LABEL.optional()}
 
     async def post(self):
@@ -209,7 +210,7 @@ class OperatorKeysHandler(AdminHandler):
     operator_scope = "admin"
     summary = "Every operator key, active and revoked (never a secret)"
     answer = obj(keys={"type": "array", "items": OPERATOR_KEY})
-    refusals = {}
+    refusals: dict[int, list[str]] = {}
 
     async def get(self):
         self.render_answer(await self.db.transaction(backoffice.list_operator_keys))

@@ -186,9 +186,9 @@ def main(argv=None):
                 with conn, conn.cursor() as cur:
                     problems = find_violations(cur)
                     cur.execute("SELECT count(*) FROM CASINO_WALLETS")
-                    wallets = cur.fetchone()[0]
+                    [(wallets,)] = cur.fetchall()
                     cur.execute("SELECT count(*) FROM CASINO_TRANSACTIONS")
-                    rows = cur.fetchone()[0]
+                    [(rows,)] = cur.fetchall()
             finally:
                 conn.close()
     except UNUSABLE as exc:

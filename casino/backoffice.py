@@ -8,10 +8,14 @@ the write (the cashier's inside its SQL function, sql/functions/casino_cashier.s
 the operator key that made them and what they were answered, refusals included.
 """
 import json
-from datetime import UTC
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
 
 from . import operators, refusals
-from .wallet import Answer, fingerprint
+from .wallet import Answer, Request, fingerprint
 
 CASHIER = "SELECT status, body, replay, error_code FROM casino_cashier(%s, %s, %s, %s, %s, %s, %s, %s)"
 
@@ -95,7 +99,8 @@ DEFAULT_PAGE = 50
 MAX_PAGE = 200
 
 
-def keyset_page(cur, query, params, limit, cursor, render):
+def keyset_page(cur: Cursor, query: str, params: dict[str, Any], limit: int | None, cursor: str | None,
+                render: Callable[[Sequence[Any]], dict[str, Any]]) -> Answer:
     """One page of rows newest first by id: the query takes %(cursor)s (the last id of the
     page before, or NULL) and %(limit)s, and is asked for one row more than the page, which
     says whether another page follows."""
@@ -107,29 +112,29 @@ def keyset_page(cur, query, params, limit, cursor, render):
                         "nextCursor": str(page[-1][0]) if len(rows) > limit else None})
 
 
-def timestamp(moment):
+def timestamp(moment: datetime) -> str:
     """RFC 3339 UTC, as transactionStatus writes it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _refusal(code, *details):
+def _refusal(code: str, *details: object) -> Answer:
     refusal = refusals.BY_CODE[code]
     error = refusal.error(*details)
     return Answer(refusal.status, {"error": {"code": error.code, "message": error.message}})
 
 
-def _audited(cur, operator, action, request, answer):
+def _audited(cur: Cursor, operator: str | None, action: str, request: Request, answer: Answer) -> Answer:
     cur.execute(AUDIT, (operator, action, json.dumps(request), answer.status))
     return answer
 
 
-def _player(row):
+def _player(row: Sequence[Any]) -> dict[str, Any]:
     user_id, username, email, status, origin, created_at = row
     return {"userId": user_id, "username": username, "email": email, "status": status, "origin": origin,
             "createdAt": timestamp(created_at)}
 
 
-def create_player(cur, operator, req, origin="operator"):
+def create_player(cur: Cursor, operator: str | None, req: Request, origin: str = "operator") -> Answer:
     """origin: who the player is for -- "operator" (a real player) for the API, which never
     passes it; the tools, calling in-process, say theirs. A keyword, never read from req, so
     no request body can set it."""
@@ -141,12 +146,12 @@ def create_player(cur, operator, req, origin="operator"):
     return _audited(cur, operator, "createPlayer", _with_origin(req, origin), answer)
 
 
-def _with_origin(req, origin):
+def _with_origin(req: Request, origin: str) -> Request:
     # The audit records a tool's mark with the request, as it recorded it when the mark came in the body.
     return req if origin == "operator" else {**req, "origin": origin}
 
 
-def create_wallet(cur, operator, req):
+def create_wallet(cur: Cursor, operator: str | None, req: Request) -> Answer:
     # KEY SHARE: the player row cannot go away before the wallet naming it is in.
     cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s FOR KEY SHARE", (req["userId"],))
     if cur.fetchone() is None:
@@ -160,24 +165,26 @@ def create_wallet(cur, operator, req):
     return _audited(cur, operator, "createWallet", req, answer)
 
 
-def cashier(cur, kind, operator, req):
+def cashier(cur: Cursor, kind: str, operator: str | None, req: Request) -> Answer:
     """A deposit or a withdrawal (kind): one statement, idempotent by req["reference"].
     operator None: not an API call (fixtures and tools funding players), not audited."""
     cur.execute(CASHIER, (kind, req["userId"], req["currency"], req["amount"], req["reference"],
                           fingerprint(kind, req["userId"], req["currency"], req["amount"]),
                           operator, json.dumps(req)))
-    status, body, replay, _ = cur.fetchone()
+    row = cur.fetchone()
+    assert row is not None, "casino_cashier answers one row"
+    status, body, replay, _ = row
     return Answer(status, body, replay)
 
 
-def set_status(cur, operator, user_id, req):
+def set_status(cur: Cursor, operator: str | None, user_id: int, req: Request) -> Answer:
     cur.execute(SET_STATUS, (req["status"], user_id))
     row = cur.fetchone()
     answer = Answer(200, _player(row)) if row else _refusal("USER_NOT_FOUND")
     return _audited(cur, operator, "setPlayerStatus", {"userId": user_id, **req}, answer)
 
 
-def get_player(cur, user_id):
+def get_player(cur: Cursor, user_id: int) -> Answer:
     cur.execute(FIND_PLAYER, (user_id,))
     row = cur.fetchone()
     if row is None:
@@ -187,12 +194,13 @@ def get_player(cur, user_id):
     return Answer(200, {**_player(row), "wallets": wallets})
 
 
-def list_players(cur, origin=None, status=None, limit=None, cursor=None):
+def list_players(cur: Cursor, origin: str | None = None, status: str | None = None, limit: int | None = None,
+                 cursor: str | None = None) -> Answer:
     """Players newest first, a page at a time, by origin ("synthetic": any tool's) and status."""
     return keyset_page(cur, LIST_PLAYERS, {"origin": origin, "status": status}, limit, cursor, _player)
 
 
-def _item(row):
+def _item(row: Sequence[Any]) -> dict[str, Any]:
     (_, transaction_id, provider, kind, outcome, amount, movement, balance_after, round_id, currency,
      created_at) = row[:11]
     return {"transactionId": transaction_id, "provider": provider, "type": kind, "outcome": outcome,
@@ -200,7 +208,8 @@ def _item(row):
             "currency": currency, "createdAt": timestamp(created_at)}
 
 
-def transactions(cur, user_id, currency=None, limit=None, cursor=None):
+def transactions(cur: Cursor, user_id: int, currency: str | None = None, limit: int | None = None,
+                 cursor: str | None = None) -> Answer:
     """One page of a player's ledger, newest first; nextCursor is null on the last page."""
     cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s", (user_id,))
     if cur.fetchone() is None:
@@ -208,7 +217,7 @@ def transactions(cur, user_id, currency=None, limit=None, cursor=None):
     return keyset_page(cur, TRANSACTIONS, {"user_id": user_id, "currency": currency}, limit, cursor, _item)
 
 
-def round_state(rows):
+def round_state(rows: Sequence[dict[str, Any]]) -> str:
     """open: bets stand unpaid; settled: a payout was applied; cancelled: every accepted
     bet was refunded; empty: no bet was accepted."""
     bets = [r for r in rows if r["type"] == "debit" and r["outcome"] == "applied"]
@@ -221,9 +230,9 @@ def round_state(rows):
     return "open"
 
 
-def get_round(cur, provider_code, round_id):
+def get_round(cur: Cursor, provider_code: str, round_id: str) -> Answer:
     cur.execute(ROUND, (provider_code, round_id))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row in cur.fetchall():
         user_id, related, status, response, refunded = row[11:]
         rows.append({**_item(row), "userId": user_id, "relatedTransactionId": related,
@@ -234,12 +243,13 @@ def get_round(cur, provider_code, round_id):
                         "rows": rows})
 
 
-def _key(key_id, scopes, label, created_at, revoked_at):
+def _key(key_id: str, scopes: Iterable[str], label: str, created_at: datetime,
+         revoked_at: datetime | None) -> dict[str, Any]:
     return {"keyId": key_id, "scopes": sorted(scopes), "label": label, "createdAt": timestamp(created_at),
             "revokedAt": timestamp(revoked_at) if revoked_at else None}
 
 
-def create_operator_key(cur, operator, req):
+def create_operator_key(cur: Cursor, operator: str | None, req: Request) -> Answer:
     """A new operator key; the answer is the only place its secret is ever shown (the
     audit keeps the request: scopes and label)."""
     key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "")
@@ -247,11 +257,11 @@ def create_operator_key(cur, operator, req):
     return _audited(cur, operator, "createOperatorKey", req, answer)
 
 
-def list_operator_keys(cur):
+def list_operator_keys(cur: Cursor) -> Answer:
     return Answer(200, {"keys": [_key(*row) for row in operators.list_keys(cur)]})
 
 
-def revoke_operator_key(cur, operator, key_id):
+def revoke_operator_key(cur: Cursor, operator: str | None, key_id: str) -> Answer:
     """Takes effect in every process within KEY_REFRESH_SECONDS."""
     revoked_at = operators.revoke_key(cur, key_id)
     answer = (Answer(200, {"keyId": key_id, "revokedAt": timestamp(revoked_at)}) if revoked_at

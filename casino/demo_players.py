@@ -1,7 +1,7 @@
 """The demo's players, made and funded with the back office's own verbs (the functions the
 API calls), so nothing about a player or a balance is written by hand and the ledger audit
-explains every cent. Run after sql/demo.sql (`python -m sql.migrate --demo`, and each
-server start unless --no-demo-data); re-running it changes nothing."""
+explains every cent. Run after sql/demo.sql (service/demo_data.py: each server start
+unless --no-demo-data, and `python -m service.demo_data`); re-running it changes nothing."""
 from . import backoffice
 
 OPERATOR = "demo-data"      # the key id the back office's audit records these writes under
@@ -21,7 +21,7 @@ def seed(cur):
             # Marked "demo": told apart from real players (and left alone by
             # `python -m casino.synthetic retire` unless asked: --demo plays with them).
             user_id = backoffice.create_player(cur, OPERATOR, {"username": username, "email": email},
-                                               origin="demo").body["userId"]
+                                               origin="demo").json()["userId"]
         else:
             user_id = row[0]
         for currency in CURRENCIES:

@@ -1,4 +1,6 @@
 """HTTP endpoints of the casino. Each validates, makes one service call, and renders."""
+from collections.abc import Callable
+
 from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
 from wire.validation import BET_AMOUNT, CURRENCY, ENTITY_ID, IDENTIFIER, PAYOUT_AMOUNT
@@ -6,6 +8,7 @@ from wire.validation import BET_AMOUNT, CURRENCY, ENTITY_ID, IDENTIFIER, PAYOUT_
 from . import wallet
 from .launch import launch_game, simulate_round
 from .refusals import documented
+from .wallet import Answer
 
 MONEY = obj(transactionId=STRING, balance=INTEGER, currency=STRING)
 
@@ -15,7 +18,8 @@ class ProviderCallbackHandler(JsonHandler):
     key names the provider; the wallet refuses a session of another provider's game."""
     signature_header = "x-casino-signature"
     keyring_setting = "casino_keys"
-    operation = None
+    # The wallet's function: (cursor, *arguments()) -> Answer.
+    operation: Callable[..., Answer]
     replays = True
 
     async def post(self):

@@ -17,7 +17,8 @@ KEY_REFRESH_SECONDS.
 import argparse
 import sys
 
-from wire.keycli import add_counterpart_commands, in_transaction, run_counterpart_command
+from db.config import in_transaction
+from wire.keycli import REFUSED, add_counterpart_commands, run_counterpart_command
 from wire.secrets_env import read_secrets
 
 from . import credentials, operators
@@ -45,7 +46,7 @@ def operator_command(cur, args):
                                               args.label)
         print(f"created {key_id}; the key (shown once): {key}")
     elif args.verb == "list":
-        for key_id, scopes, label, created_at, revoked_at in operators.list_keys(cur):
+        for key_id, scopes, label, _created_at, revoked_at in operators.list_keys(cur):
             state = f"revoked {revoked_at:%Y-%m-%d %H:%M:%S}" if revoked_at else "active"
             print(f"{key_id:<16} {','.join(scopes):<40} {state:<28} {label}")
     elif not operators.revoke_key(cur, args.key_id):
@@ -57,11 +58,11 @@ def operator_command(cur, args):
 def main(argv=None):
     args = parse_args(argv)
     if args.kind == "operator":
-        command = lambda cur: operator_command(cur, args)   # noqa: E731
+        command = lambda cur: operator_command(cur, args)
     else:
-        reserved = lambda: credentials.EnvironmentKeys(None, None, read_secrets().casino_code).reserved_kids  # noqa: E731
-        command = lambda cur: run_counterpart_command(cur, args, credentials, reserved)   # noqa: E731
-    return in_transaction("casino.keys", args.data_dir, command)
+        reserved = lambda: credentials.EnvironmentKeys(None, None, read_secrets().casino_code).reserved_kids
+        command = lambda cur: run_counterpart_command(cur, args, credentials, reserved)
+    return in_transaction("casino.keys", args.data_dir, command, REFUSED)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,12 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
 
 from wire.keyring import Refreshed
 
@@ -72,7 +77,7 @@ def authenticate(authorization, keys, environment_key=None) -> Operator | None:
     return Operator(key_id, stored[1])
 
 
-def create_key(cur, scopes, label=""):
+def create_key(cur: Cursor, scopes: Iterable[str], label: str = "") -> tuple[str, str, datetime]:
     """A new key; returns (the full key, shown once, key id, created_at)."""
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
@@ -80,15 +85,17 @@ def create_key(cur, scopes, label=""):
     key_id = "op_" + secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     cur.execute(CREATE_KEY, (key_id, _digest(secret), sorted(set(scopes)), label))
-    return f"{key_id}.{secret}", key_id, cur.fetchone()[0]
+    row = cur.fetchone()
+    assert row is not None, "INSERT ... RETURNING answers one row"
+    return f"{key_id}.{secret}", key_id, row[0]
 
 
-def list_keys(cur):
+def list_keys(cur: Cursor) -> list[tuple[Any, ...]]:
     cur.execute(LIST_KEYS)
     return cur.fetchall()
 
 
-def revoke_key(cur, key_id):
+def revoke_key(cur: Cursor, key_id: str) -> datetime | None:
     """When the key was revoked now; None when no active key has that id."""
     cur.execute(REVOKE_KEY, (key_id,))
     row = cur.fetchone()

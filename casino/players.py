@@ -6,7 +6,6 @@ do it -- audited under the tool's name, the deposit a ledger row like any bet, s
 ledger audit explains every balance -- and marked with the tool's origin, so it can be
 told apart from real players and retired when the tool is done (casino/synthetic.py).
 """
-import json
 
 from . import backoffice, refusals
 
@@ -20,8 +19,8 @@ def operator_for(origin):
 
 def _created(answer):
     if answer.status != 201:
-        raise refusals.error(answer.body["error"]["code"])
-    return answer.body
+        raise refusals.error(answer.json()["error"]["code"])
+    return answer.json()
 
 
 def create_player(cur, username, currencies=("USD",), origin="test"):
@@ -46,5 +45,5 @@ def deposit(cur, wallet_id, amount, reference, operator=None):
     answer = backoffice.cashier(cur, "deposit", operator, {"userId": user_id, "currency": currency,
                                                             "amount": amount, "reference": reference})
     if answer.status != 200:
-        raise refusals.error(json.loads(answer.body)["error"]["code"])
+        raise refusals.error(answer.json()["error"]["code"])
     return not answer.replay

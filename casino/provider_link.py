@@ -9,6 +9,7 @@ one) and a launch's casino session stays inactive.
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from wire.errors import ApiError
@@ -29,7 +30,7 @@ class Reply:
     """What a provider answered: status None when it gave no answer at all (or we hold no
     key to sign with); body the JSON object it sent, or None."""
     status: int | None
-    body: dict | None
+    body: dict[str, Any] | None
 
     @property
     def answer(self):
@@ -42,7 +43,9 @@ class Reply:
         if self.status is None or not 400 <= self.status < 500 or self.body is None:
             return None
         error = self.body.get("error")
-        code = error.get("code") if isinstance(error, dict) else None
+        if not isinstance(error, dict):
+            return None
+        code = error.get("code")
         if not (isinstance(code, str) and _ERROR_CODE.fullmatch(code)):
             return None
         message = error.get("message")

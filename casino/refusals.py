@@ -39,7 +39,7 @@ class Refusal:
     stored: bool
     calls: tuple
 
-    def error(self, *details):
+    def error(self, *details: object) -> ApiError:
         return ApiError(self.status, self.code, self.message % details if details else self.message)
 
 
@@ -103,7 +103,7 @@ def error(code, *details):
 
 def documented(call):
     """{status: [codes]} a call can be refused with: a handler's `refusals`."""
-    statuses = {}
+    statuses: dict[int, list[str]] = {}
     for refusal in CATALOGUE:
         if call in refusal.calls:
             statuses.setdefault(refusal.status, []).append(refusal.code)

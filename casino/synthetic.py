@@ -79,7 +79,7 @@ def retire(cur, operator, origins=TOOLS, user_ids=None, provider_codes=None):
         counts[name] = cur.rowcount
     # The filter as given (a count, not the ids: a bench names thousands) and what it did.
     cur.execute(AUDIT, (operator, json.dumps({
-        "origins": list(origins), "players": "all" if user_ids is None else len(params["user_ids"]),
+        "origins": list(origins), "players": "all" if user_ids is None else len(params["user_ids"] or ()),
         "providerCodes": params["codes"], **counts})))
     return counts
 

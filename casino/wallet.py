@@ -18,6 +18,10 @@ request's fingerprint, calls the function, and hands back its status and body.
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
 
 BALANCE = "SELECT status, body, replay, error_code FROM casino_get_balance(%s, %s, %s)"
 TRANSACTION_STATUS = "SELECT status, body, replay, error_code FROM casino_transaction_status(%s, %s)"
@@ -26,29 +30,45 @@ CREDIT = "SELECT status, body, replay, error_code FROM casino_credit(%s, %s, %s,
 ROLLBACK = "SELECT status, body, replay, error_code FROM casino_rollback(%s, %s, %s, %s, %s, %s, %s)"
 
 
+# A request body as wire.validation parsed it.
+Request = dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
-    body: str
+    # The JSON text a SQL function built (the wallet's calls, the cashier: stored and
+    # replayed byte for byte), or the dict a Python verb built (the back office's others).
+    # JsonHandler.render_json takes either; json() reads either.
+    body: str | dict[str, Any]
     replay: bool = False
 
+    def json(self) -> dict[str, Any]:
+        """The body as a dict, whichever form it came in."""
+        if isinstance(self.body, str):
+            parsed: dict[str, Any] = json.loads(self.body)
+            return parsed
+        return self.body
 
-def fingerprint(*fields):
+
+def fingerprint(*fields: object) -> str:
     """The meaningful content of a request, so a resend serialised differently still matches."""
     return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
 
 
-def get_balance(cur, provider_id, req):
+def get_balance(cur: Cursor, provider_id: int, req: Request) -> Answer:
     cur.execute(BALANCE, (provider_id, req["sessionToken"], req["userId"]))
     return _answer(cur)
 
 
-def _answer(cur):
-    status, body, replay, _ = cur.fetchone()
+def _answer(cur: Cursor) -> Answer:
+    row = cur.fetchone()
+    assert row is not None, "a wallet function answers one row"
+    status, body, replay, _ = row
     return Answer(status, body, replay)
 
 
-def debit(cur, provider_id, req, session_idle_timeout):
+def debit(cur: Cursor, provider_id: int, req: Request, session_idle_timeout: timedelta) -> Answer:
     """A bet: takes `amount` from the wallet if every rule allows it. A session idle for
     longer than session_idle_timeout (a timedelta) takes no bet."""
     cur.execute(DEBIT, (provider_id, req["sessionToken"], req["userId"], req["transactionId"], req["roundId"],
@@ -58,7 +78,7 @@ def debit(cur, provider_id, req, session_idle_timeout):
     return _answer(cur)
 
 
-def credit(cur, provider_id, req):
+def credit(cur: Cursor, provider_id: int, req: Request) -> Answer:
     """A payout for an accepted bet of the round; 0 settles a lost round."""
     related = req.get("relatedTransactionId")
     cur.execute(CREDIT, (provider_id, req["sessionToken"], req["userId"], req["transactionId"], req["roundId"],
@@ -68,7 +88,7 @@ def credit(cur, provider_id, req):
     return _answer(cur)
 
 
-def rollback(cur, provider_id, req):
+def rollback(cur: Cursor, provider_id: int, req: Request) -> Answer:
     """Cancels a bet, refunding exactly what it took."""
     original = req["originalTransactionId"]
     cur.execute(ROLLBACK, (provider_id, req["sessionToken"], req["userId"], req["transactionId"], req["roundId"], original,
@@ -76,7 +96,7 @@ def rollback(cur, provider_id, req):
     return _answer(cur)
 
 
-def transaction_status(cur, provider_id, req):
+def transaction_status(cur: Cursor, provider_id: int, req: Request) -> Answer:
     """What the casino recorded for one of the calling provider's transactionIds, changing
     nothing (reconciliation)."""
     cur.execute(TRANSACTION_STATUS, (provider_id, req["transactionId"]))

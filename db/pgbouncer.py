@@ -25,6 +25,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import psycopg2.sql
@@ -55,13 +56,14 @@ pidfile = {directory}/pgbouncer.pid
 """
 
 
-def free_port():
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def server_address(dsn):
+def server_address(dsn: str) -> tuple[str, int]:
     """(host or socket directory, port) of a libpq DSN or URL."""
     params = psycopg2.extensions.parse_dsn(dsn)
     return params.get("host") or "/var/run/postgresql", int(params.get("port") or 5432)
@@ -72,22 +74,23 @@ CONSOLE_VIEWS = {"STATS", "POOLS", "CLIENTS", "SERVERS", "DATABASES", "CONFIG"}
 
 
 class PgBouncer:
-    def __init__(self, directory, server_dsn, pool_size=20, max_clients=500, user="postgres"):
+    def __init__(self, directory: str | Path, server_dsn: str, pool_size: int = 20, max_clients: int = 500,
+                 user: str = "postgres"):
         self.directory = Path(directory)
         self.server_dsn = server_dsn
         self.pool_size = pool_size
         self.max_clients = max_clients
         self.user = user
-        self.port = None
-        self.proc = None
+        self.port: int | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
-    def config(self):
+    def config(self) -> str:
         host, port = server_address(self.server_dsn)
         return CONFIG.format(host=host, port=port, listen_port=self.port, directory=self.directory,
                              pool_size=self.pool_size, max_clients=self.max_clients,
                              user=self.user)
 
-    def start(self, timeout=10):
+    def start(self, timeout: float = 10) -> "PgBouncer":
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         (self.directory / "pgbouncer.ini").write_text(self.config())
@@ -113,14 +116,14 @@ class PgBouncer:
         self.stop()
         raise RuntimeError(f"pgbouncer did not listen on {self.port}:\n{self.log()}")
 
-    def log(self):
+    def log(self) -> str:
         path = self.directory / "pgbouncer.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def dsn(self, database="postgres"):
+    def dsn(self, database: str = "postgres") -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
 
-    def show(self, what):
+    def show(self, what: str) -> list[dict[str, Any]]:
         """SHOW <what> on PgBouncer's admin console (e.g. STATS, POOLS, CLIENTS): dict rows."""
         conn = psycopg2.connect(self.dsn("pgbouncer"))
         conn.autocommit = True      # the console takes no BEGIN
@@ -129,12 +132,12 @@ class PgBouncer:
                 if what not in CONSOLE_VIEWS:
                     raise ValueError(f"not a PgBouncer console view: {what}")
                 cur.execute(psycopg2.sql.SQL("SHOW {}").format(psycopg2.sql.SQL(what)))
-                names = [column.name for column in cur.description]
-                return [dict(zip(names, row)) for row in cur.fetchall()]
+                names = [column.name for column in cur.description or ()]
+                return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         finally:
             conn.close()
 
-    def stop(self):
+    def stop(self) -> None:
         """SIGINT: PgBouncer's safe shutdown (waits for transactions in flight), then kill."""
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -145,8 +148,8 @@ class PgBouncer:
             self.proc.kill()
             self.proc.wait()
 
-    def __enter__(self):
+    def __enter__(self) -> "PgBouncer":
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -43,7 +43,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import psycopg2
 import psycopg2.errors
@@ -52,6 +54,9 @@ import psycopg2.pool
 from prometheus_client import Counter, Gauge
 
 log = logging.getLogger(__name__)
+
+Connection = psycopg2.extensions.connection
+T = TypeVar("T")
 
 # Deadlocks and serialization failures are retried: the transaction was rolled back whole.
 MAX_CONFLICT_ATTEMPTS = 5
@@ -63,7 +68,7 @@ CANCEL_GRACE = 1.0
 SYNC_REP_CANCELLED = "wait for synchronous replication"
 
 
-def call_timeout_from_environment():
+def call_timeout_from_environment() -> float:
     return float(os.environ.get("DB_CALL_TIMEOUT", DEFAULT_CALL_TIMEOUT))
 
 
@@ -94,17 +99,21 @@ class _QuietPool(psycopg2.pool.ThreadedConnectionPool):
     the role's own setting (ALTER ROLE ... SET log_min_error_statement = panic) is what
     counts then, and the warning is logged only when it is not panic."""
 
-    def __init__(self, maxconn, dsn, **kwargs):
+    # psycopg2's private state this class works on, which its type stubs leave out.
+    _kwargs: dict[str, Any]
+
+    def __init__(self, maxconn: int, dsn: str, **kwargs: Any):
         super().__init__(0, maxconn, dsn, **kwargs)
         own = psycopg2.extensions.parse_dsn(dsn).get("options", "")
         self._plain_kwargs = self._kwargs
         self._kwargs = dict(kwargs, options=f"{own} {QUIET_ERRORS}".strip())
 
-    def _connect(self, key=None):
+    def _connect(self, key: object = None) -> Connection:
         # Overrides psycopg2's (private) one, which connects with self._kwargs; it runs
         # under the pool's lock.
         try:
-            return super()._connect(key)
+            conn: Connection = super()._connect(key)  # type: ignore[misc]  # private, absent from the stubs
+            return conn
         except psycopg2.OperationalError as exc:
             # Refused at start-up, so there is no SQLSTATE; the message names the
             # parameter, which is never translated.
@@ -113,16 +122,18 @@ class _QuietPool(psycopg2.pool.ThreadedConnectionPool):
                     "log_min_error_statement" in message or "unsupported startup parameter" in message):
                 raise
             self._kwargs = self._plain_kwargs
-            conn = super()._connect(key)
+            conn = super()._connect(key)  # type: ignore[misc]  # private, absent from the stubs
             self._warn_unless_quiet(conn, message)
             return conn
 
     @staticmethod
-    def _warn_unless_quiet(conn, refusal):
+    def _warn_unless_quiet(conn: Connection, refusal: str) -> None:
+        setting: str | None
         try:
             with conn.cursor() as cur:
                 cur.execute("SHOW log_min_error_statement")
-                setting = cur.fetchone()[0]
+                row = cur.fetchone()
+                setting = row[0] if row else None
             conn.rollback()
         except psycopg2.Error:
             setting = None
@@ -136,7 +147,7 @@ class _QuietPool(psycopg2.pool.ThreadedConnectionPool):
                     "ALTER ROLE <role> SET log_min_error_statement = panic")
 
 
-def _libpq():
+def _libpq() -> ctypes.CDLL | None:
     """The libpq psycopg2 itself runs on (psycopg2-binary bundles its own), for its cancel."""
     with open("/proc/self/maps") as maps:
         paths = {line.split()[-1] for line in maps if "libpq" in line and line.rstrip().endswith(tuple("0123456789"))}
@@ -156,18 +167,19 @@ except OSError:
     LIBPQ = None
 
 
-def _cancel_handle(conn):
+def _cancel_handle(conn: Connection) -> int | None:
     """A copy of what a cancel request needs (address, backend key), which outlives conn."""
     if LIBPQ is None or conn.closed:
         return None
-    return LIBPQ.PQgetCancel(conn.pgconn_ptr)
+    handle: int | None = LIBPQ.PQgetCancel(conn.pgconn_ptr)
+    return handle
 
 
-def _send_cancel(handle):
+def _send_cancel(handle: int | None) -> None:
     # ctypes lets go of the GIL for the call; psycopg2's own conn.cancel() does not, and
     # libpq waits for the server to acknowledge, which a frozen server never does: the
     # whole process would stop with it.
-    if handle:
+    if handle and LIBPQ is not None:
         try:
             LIBPQ.PQcancel(handle, ctypes.create_string_buffer(256), 256)
         finally:
@@ -178,9 +190,9 @@ class _Call:
     """One database call: its deadline, the connection it runs on, what the watchdog did."""
     __slots__ = ("deadline", "conn", "cancelled", "severed")
 
-    def __init__(self, deadline):
+    def __init__(self, deadline: float):
         self.deadline = deadline
-        self.conn = None
+        self.conn: Connection | None = None
         self.cancelled = False      # a cancel request was sent: the outcome is unknown
         self.severed = False
 
@@ -188,31 +200,33 @@ class _Call:
 class _Watchdog:
     """One thread per Database that cancels, then cuts off, calls past their deadline."""
 
-    def __init__(self, grace):
+    def __init__(self, grace: float):
         self.grace = grace
         self.lock = threading.Lock()
-        self.calls = set()
+        self.calls: set[_Call] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="db-watchdog", daemon=True)
         self._thread.start()
 
-    def attach(self, call, conn):
+    def attach(self, call: _Call, conn: Connection) -> None:
         with self.lock:
             call.conn = conn
             self.calls.add(call)
 
-    def detach(self, call):
+    def detach(self, call: _Call) -> None:
         with self.lock:
             self.calls.discard(call)
 
-    def stop(self):
+    def stop(self) -> None:
         self._stop.set()
 
-    def _loop(self):
+    def _loop(self) -> None:
         while not self._stop.wait(0.05):
             now = time.monotonic()
             with self.lock:
                 for call in self.calls:
+                    if call.conn is None:
+                        continue
                     if now >= call.deadline and not call.cancelled:
                         call.cancelled = True
                         threading.Thread(target=_send_cancel, args=(_cancel_handle(call.conn),),
@@ -222,7 +236,7 @@ class _Watchdog:
                         _shut_socket(call.conn)
 
 
-def _connection_trouble(exc, conn):
+def _connection_trouble(exc: psycopg2.Error, conn: Connection) -> bool:
     """The connection failed, rather than the statement: OperationalError, InterfaceError,
     or the bare DatabaseError without SQLSTATE that psycopg2 raises when the server closed
     the connection before answering (a PostgreSQL stopped with pg_ctl -m immediate) --
@@ -236,7 +250,7 @@ def _connection_trouble(exc, conn):
     return False
 
 
-def _shut_socket(conn):
+def _shut_socket(conn: Connection) -> None:
     """Wake a thread blocked reading from a server that answers nothing: its libpq call
     fails at once and the connection counts as broken."""
     try:
@@ -247,7 +261,8 @@ def _shut_socket(conn):
 
 
 class Database:
-    def __init__(self, dsn, size=8, application_name="casino", call_timeout=None, read_only=False):
+    def __init__(self, dsn: str, size: int = 8, application_name: str = "casino", call_timeout: float | None = None,
+                 read_only: bool = False):
         self.size = size
         self.read_only = read_only
         self.call_timeout = call_timeout_from_environment() if call_timeout is None else call_timeout
@@ -269,12 +284,12 @@ class Database:
         self._watchdog = _Watchdog(CANCEL_GRACE)
         self._local = threading.local()
 
-    async def transaction(self, fn, *args):
+    async def transaction(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(cursor, *args) in one transaction on a worker thread; return its result.
         Raises DatabaseUnavailable when it cannot finish within call_timeout."""
         return await self._submit(False, fn, args)
 
-    async def statement(self, fn, *args):
+    async def statement(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(cursor, *args), which issues exactly one statement, in autocommit mode:
         the statement is its own transaction, and the call costs one round trip (no BEGIN,
         no COMMIT). fn must be idempotent: after a lost connection it runs again. On a
@@ -282,19 +297,19 @@ class Database:
         the session-level default_transaction_read_only)."""
         return await self._submit(True, fn, args)
 
-    async def _submit(self, autocommit, fn, args):
+    async def _submit(self, autocommit: bool, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         call = _Call(time.monotonic() + self.call_timeout)
         WAITING.inc()
         future = self._executor.submit(self.run_sync, autocommit, fn, *args, call=call)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.call_timeout + CANCEL_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if future.cancel():     # still queued: it will never run
                 WAITING.dec()
             ERRORS.labels("timeout").inc()
             raise DatabaseUnavailable(f"no answer from the database within {self.call_timeout:g}s") from None
 
-    def run_sync(self, autocommit, fn, *args, call=None):
+    def run_sync(self, autocommit: bool, fn: Callable[..., T], *args: Any, call: _Call | None = None) -> T:
         """Run fn on this thread (a worker's); call carries the deadline of a call queued
         from the IOLoop, else one starts now."""
         WAITING.dec()
@@ -307,7 +322,7 @@ class Database:
         finally:
             self._local.call = None
 
-    def _run(self, autocommit, fn, *args):
+    def _run(self, autocommit: bool, fn: Callable[..., T], *args: Any) -> T:
         # readonly under autocommit would be psycopg2's session-level SET: never here.
         autocommit = autocommit and not self.read_only
         conflicts = 0
@@ -336,7 +351,7 @@ class Database:
                 ERRORS.labels("conflict_retry").inc()
                 conflicts += 1
                 if conflicts >= MAX_CONFLICT_ATTEMPTS:
-                    raise DatabaseUnavailable("transaction kept conflicting")
+                    raise DatabaseUnavailable("transaction kept conflicting") from None
                 continue
             except DatabaseUnavailable:
                 self._checkin(conn, call)
@@ -379,7 +394,7 @@ class Database:
             self._checkin(conn, call)
             return result
 
-    def _settled(self, call):
+    def _settled(self, call: _Call) -> None:
         """After a statement or commit came back without error: refuse to report as done
         what may not be. A cancelled call may have committed or not; a commit whose wait
         for its synchronous standby was cancelled (by us or anyone) is on the primary only,
@@ -387,10 +402,10 @@ class Database:
         if call.cancelled:
             ERRORS.labels("timeout").inc()
             raise DatabaseUnavailable(f"cancelled after {self.call_timeout:g}s; outcome unknown")
-        if any(SYNC_REP_CANCELLED in notice for notice in call.conn.notices):
+        if call.conn is not None and any(SYNC_REP_CANCELLED in notice for notice in call.conn.notices):
             raise DatabaseUnavailable("commit not confirmed by the synchronous standby; outcome unknown")
 
-    def _checkout(self):
+    def _checkout(self) -> Connection:
         try:
             conn = self._pool.getconn()
         except (psycopg2.OperationalError, psycopg2.pool.PoolError) as exc:
@@ -398,7 +413,7 @@ class Database:
         IN_USE.inc()
         return conn
 
-    def _checkin(self, conn, call=None):
+    def _checkin(self, conn: Connection, call: _Call | None = None) -> None:
         IN_USE.dec()
         if call is not None:
             self._watchdog.detach(call)
@@ -416,7 +431,7 @@ class Database:
         except psycopg2.Error:
             self._pool.putconn(conn, close=True)
 
-    def close(self):
+    def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._watchdog.stop()
         self._pool.closeall()

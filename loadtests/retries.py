@@ -89,8 +89,8 @@ def resend_unanswered(host):
         data = json.dumps(body, separators=(",", ":")).encode()
         response = requests.post(f"{host}/casino/{kind}", data=data, headers=signed_headers(kind, data), timeout=30)
         journal.record(kind, body, response.status_code, response.content)
-accounts = queue.Queue()
-database = {}
+accounts: queue.Queue = queue.Queue()
+database: dict = {}
 
 
 @events.test_start.add_listener
@@ -220,7 +220,7 @@ def check(host):
     problems += [f"no answer: {kind} {body['transactionId']}" for kind, body in journal.unanswered()]
     for tx, answers in journal.answers.items():
         if len(set(answers)) > 1:
-            problems.append(f"transaction {tx} got different answers: {sorted(set(s for s, _ in answers))}")
+            problems.append(f"transaction {tx} got different answers: {sorted({s for s, _ in answers})}")
     conn = psycopg2.connect(database["dsn"])
     with conn, conn.cursor() as cur:
         problems += find_violations(cur)

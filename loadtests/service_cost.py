@@ -23,6 +23,7 @@ import tempfile
 from db.config import database_from_environment
 from sql.migrate import migrate
 from service.child_server import DEMO_KEY, ServerProcess
+from service.demo_data import load_demo_data
 
 from .debit_rate import debit_requests
 from .http_load import CpuMeter, run_load
@@ -54,7 +55,8 @@ def main(argv=None):
     # The scratch directory (an embedded database, unless DATABASE_URL) goes at the end.
     with tempfile.TemporaryDirectory(prefix="casino-cost-") as scratch, \
             database_from_environment(scratch + "/pg") as database:
-        migrate(database.dsn, demo=True, log=lambda _: None)   # the demo provider JAQPOT signs
+        migrate(database.dsn, log=lambda _: None)
+        load_demo_data(database.dsn)    # the demo provider JAQPOT signs
         server = ServerProcess(database.dsn, args=["--pool-size", str(args.pool_size)], entry=["-c", SERVE]).start()
         try:
             host, port = server.url.split("//")[1].split(":")
@@ -72,7 +74,7 @@ def main(argv=None):
                       f"service CPU {per_request:4.0f} us/request  statuses {result.statuses}", flush=True)
         finally:
             server.stop()
-    rate, p50, p99, cpu = (statistics.median(column) for column in zip(*runs))
+    rate, p50, p99, cpu = (statistics.median(column) for column in zip(*runs, strict=True))
     print(f"median of {args.runs}: {rate:.0f} req/s  p50 {p50:.1f} ms  p99 {p99:.1f} ms  "
           f"service CPU {cpu:.0f} us/request (database call stubbed, {CONCURRENCY} connections)")
     return 0

@@ -14,7 +14,8 @@ KEY_REFRESH_SECONDS.
 import argparse
 import sys
 
-from wire.keycli import add_counterpart_commands, in_transaction, run_counterpart_command
+from db.config import in_transaction
+from wire.keycli import REFUSED, add_counterpart_commands, run_counterpart_command
 from wire.secrets_env import read_secrets
 
 from . import credentials
@@ -25,9 +26,9 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
     add_counterpart_commands(parser.add_subparsers(dest="kind", required=True), "casino", credentials.SIGNERS)
     args = parser.parse_args(argv)
-    reserved = lambda: credentials.reserved_kids(read_secrets())   # noqa: E731
+    reserved = lambda: credentials.reserved_kids(read_secrets())
     return in_transaction("provider.keys", args.data_dir,
-                          lambda cur: run_counterpart_command(cur, args, credentials, reserved))
+                          lambda cur: run_counterpart_command(cur, args, credentials, reserved), REFUSED)
 
 
 if __name__ == "__main__":

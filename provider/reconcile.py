@@ -107,7 +107,7 @@ async def _roll_back(db, client, round_pk, bet_body, amount):
 
 
 async def settle_unknown_calls(db, clients, stale_after, summary):
-    for tx, kind, amount, request, round_pk, round_id, round_status, casino_code in await db.transaction(
+    for tx, kind, amount, request, round_pk, _round_id, round_status, casino_code in await db.transaction(
             _fetch, UNSETTLED, stale_after):
         client = clients.for_casino(casino_code)
         body = json.loads(request)

@@ -2,9 +2,10 @@
 metrics, the OpenAPI document), the dependencies handlers use, and in-flight tracking.
 
 Each side owns its routes (casino/handlers.py, provider/handlers.py); this module only
-assembles them, which is also what the OpenAPI builder reads (python -m wire.openapi).
+assembles them, which is also what the OpenAPI document is built from (service/openapi.py).
 """
 import asyncio
+from typing import cast
 
 import tornado.web
 
@@ -52,7 +53,7 @@ class LiveHandler(JsonHandler):
 class ReadyHandler(HealthHandler):
     """Send traffic here: the database answers and no shutdown has begun."""
     async def get(self):
-        if self.application.stopping:
+        if cast("Application", self.application).stopping:
             self.render_json(503, {"status": "stopping", "database": "unknown"})
         elif not await self.database_up():
             self.render_json(503, {"status": "unavailable", "database": "down"})
@@ -109,6 +110,7 @@ class Application(tornado.web.Application):
 
     def __init__(self, db, settings: Settings, own_url, read_db=None):
         secrets = settings.secrets
+        assert secrets is not None, "read_settings() reads them"
         self.in_flight = InFlight()
         # Set when a shutdown begins: /health/ready answers 503 from then on.
         self.stopping = False
@@ -126,6 +128,8 @@ class Application(tornado.web.Application):
             log_function=logs.logged_by_handler,
             # What handlers reach as self.db, self.provider_link, ... (wire/handlers.py).
             db=db,
+            # Raised by db: answered 503 SERVICE_UNAVAILABLE (wire knows no database).
+            unavailable_errors=(DatabaseUnavailable,),
             # Only the back office's read-only views use it (casino/admin.py); health
             # checks db alone, and every wallet call reads the primary's latest commit.
             read_db=read_db or db,

@@ -47,7 +47,7 @@ class ServerProcess:
             [sys.executable, *self.entry, "--port", "0", "--no-demo-data", *self.args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
         # The server prints its address once it listens; no polling needed.
-        for line in self.proc.stdout:
+        for line in self.proc.stdout or ():
             if line.strip().startswith("listening"):
                 self.url = line.split()[1]
                 break
@@ -59,11 +59,13 @@ class ServerProcess:
 
     def proc_children(self):
         import psutil
+        assert self.proc is not None, "started"
         return psutil.Process(self.proc.pid).children()
 
     def output(self):
         if self._output is not None:
             return self._output
+        assert self.log is not None, "started"
         return Path(self.log.name).read_text()
 
     def stop(self, keep_log=False):

@@ -10,8 +10,10 @@ wire/secrets_env.py, called from here, so they too are read once.
 import argparse
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import psycopg2.extensions
 
@@ -89,8 +91,8 @@ class Option:
     field: str
     env: str | None
     flag: str | None
-    default: object
-    parse: object
+    default: Any
+    parse: Callable[[str], Any] | None
     help: str
 
 
@@ -237,7 +239,7 @@ def read_settings(argv=None, environ=None) -> Settings:
     setting that cannot be used."""
     environ = os.environ if environ is None else environ
     args = _parser().parse_args(argv)
-    values = {}
+    values: dict[str, Any] = {}
     for option in OPTIONS:
         if option.parse is None:
             continue

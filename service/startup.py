@@ -27,7 +27,7 @@ def is_loopback(host):
         infos = socket.getaddrinfo(host or None, None, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE)
     except socket.gaierror:
         return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+    return bool(infos) and all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
 
 
 def _bind_error(host, port, exc):
@@ -83,7 +83,9 @@ def check_database(dsn):
         version_num = conn.server_version
         with conn.cursor() as cur:
             cur.execute("SHOW server_version")
-            version = cur.fetchone()[0]
+            row = cur.fetchone()
+            assert row is not None, "SHOW answers one row"
+            version = row[0]
     finally:
         conn.close()
     if version_num < MIN_SERVER_VERSION:

@@ -3,8 +3,11 @@ SO_REUSEPORT (the kernel spreads connections over them), each with its own pool.
 
 The parent has done the database work (start, migrations) once before; it holds the port,
 prints the banner when every worker is ready, and on a signal -- or a worker's death --
-stops them all.
+stops them all. A worker never outlives it: the parent's Ctrl-C at any moment, even before
+the workers are ready, stops them, and a parent killed outright (SIGKILL) takes them with
+it (Linux's parent-death signal), rather than leaving them serving, parented to init.
 """
+import ctypes
 import logging
 import os
 import shutil
@@ -19,6 +22,18 @@ from .settings import worker_arguments
 log = logging.getLogger("server")
 
 SERVER_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "server.py")
+_PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
+
+
+def _terminated_with(parent_pid):
+    """For Popen's preexec_fn: the worker gets SIGTERM (its clean stop) when the parent dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def in_child():
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:     # the parent died before the signal was asked for
+            os.kill(os.getpid(), signal.SIGTERM)
+    return in_child
 
 
 def supervise(settings, holder, database_dsn, banner, grace_seconds):
@@ -34,20 +49,23 @@ def supervise(settings, holder, database_dsn, banner, grace_seconds):
         # Each worker needs a connection: the budget cannot hold, and the operator should know.
         log.warning("DB_POOL_SIZE %d is below the %d workers: each opens one connection, %d in all",
                     settings.pool_size, processes, processes)
+    # Before any worker starts: a signal from now on is a request to stop them all, however
+    # early it comes (a KeyboardInterrupt while waiting for them would leave them running).
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    on_parent_death = _terminated_with(os.getpid()) if sys.platform == "linux" else None
     workers = [subprocess.Popen(command + (["--no-reconcile"] if i else []), env=env, stdout=subprocess.PIPE,
-                                text=True) for i in range(processes)]
+                                text=True, preexec_fn=on_parent_death) for i in range(processes)]
     failed = False
     for worker in workers:
-        line = worker.stdout.readline()
+        line = worker.stdout.readline() if worker.stdout else ""
         if not line.startswith("worker"):
             log.error("a worker failed to start")
             failed = True
             break
-    if not failed:
+    if not (failed or stop.is_set()):
         print(banner(port), flush=True)
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
         # A worker that dies takes the service down with it, loudly, rather than serving
         # on with less capacity than asked for.
         while not stop.wait(0.5):

@@ -1,9 +1,8 @@
-"""Applies sql/migrations/NNNN_name.sql in order, then the repeatable sql/functions/*.sql;
-`--demo` also loads sql/demo.sql.
+"""Applies sql/migrations/NNNN_name.sql in order, then the repeatable sql/functions/*.sql.
+Demo data is not a migration: whoever wants it loads it after (service/demo_data.py).
 
     python -m sql.migrate            apply pending migrations and changed function files
     python -m sql.migrate --status   list applied, pending and changed files
-    python -m sql.migrate --demo     the same, then the demo data
 
 Each file runs in its own transaction and is recorded with a checksum of its bytes.
 A migration runs once; an applied migration whose bytes changed is refused, since the
@@ -28,7 +27,6 @@ import psycopg2
 HERE = Path(__file__).resolve().parent
 MIGRATIONS_DIR = HERE / "migrations"
 FUNCTIONS_DIR = HERE / "functions"
-DEMO_FILE = HERE / "demo.sql"
 # Any fixed 64-bit number; this one spells "migrate".
 ADVISORY_LOCK_KEY = 0x6D6967726174
 
@@ -166,14 +164,14 @@ def _up_to_date(conn, migrations, functions):
             and all(_function_state(recorded, f) == "applied" for f in functions))
 
 
-def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print, functions_dir=FUNCTIONS_DIR):
+def migrate(dsn, directory=MIGRATIONS_DIR, log=print, functions_dir=FUNCTIONS_DIR):
     """Apply every pending migration, then every new or changed function file; return the
     names applied (function files as functions/<name>)."""
     migrations = discover(directory)
     functions = discover_functions(functions_dir)
     conn = psycopg2.connect(dsn)
     try:
-        if not demo and _up_to_date(conn, migrations, functions):
+        if _up_to_date(conn, migrations, functions):
             # Nothing to do, and no lock taken: a server started through a transaction
             # pooler (PgBouncer) on a database migrated directly never holds a session lock
             # there (its unlock could reach another server connection and leave it held).
@@ -205,13 +203,6 @@ def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print, functions_dir=
                     cur.execute(RECORD_FUNCTIONS, (sql_file.name, sql_file.checksum))
                 log(f"applied {FUNCTIONS_PREFIX}{sql_file.name}")
                 done.append(FUNCTIONS_PREFIX + sql_file.name)
-            if demo:
-                # Imported here: only the demo data needs the casino's verbs.
-                from casino.demo_players import seed
-
-                with conn, conn.cursor() as cur:
-                    cur.execute(DEMO_FILE.read_text(encoding="utf-8"))
-                    seed(cur)
             return done
         finally:
             conn.autocommit = True
@@ -226,7 +217,6 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="python -m sql.migrate", description=__doc__.split("\n")[0])
     parser.add_argument("--status", action="store_true", help="list applied, pending and changed files")
-    parser.add_argument("--demo", action="store_true", help="also load sql/demo.sql")
     parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
     args = parser.parse_args(argv)
     try:
@@ -236,10 +226,9 @@ def main(argv=None):
                 for name, state in status(database.dsn):
                     print(f"{state:8} {name}")
                 return 0
-            done = migrate(database.dsn, demo=args.demo)
+            done = migrate(database.dsn)
             functions = sum(name.startswith(FUNCTIONS_PREFIX) for name in done)
-            print(f"{len(done) - functions} migration(s) and {functions} function file(s) applied"
-                  + (", demo data loaded" if args.demo else ""))
+            print(f"{len(done) - functions} migration(s) and {functions} function file(s) applied")
             return 0
     except MigrationError as exc:
         print(f"migration error: {exc}", file=sys.stderr)

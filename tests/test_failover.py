@@ -18,16 +18,14 @@ import requests
 
 from db.cluster import Cluster
 from sql.migrate import migrate
-from tests.support import Ledger, ServerProcess, casino_headers
+from tests.support import Ledger, ServerProcess, casino_headers, needs
 from tests.test_crash import scripts
 
-pytestmark = pytest.mark.failover
+pytestmark = [pytest.mark.failover, needs("etcd")]
 
 
 @pytest.fixture
 def cluster():
-    if shutil.which("etcd") is None:
-        pytest.fail("etcd is not installed (apt-get install -y etcd-server; .ci/run does it)")
     directory = tempfile.mkdtemp(prefix="casino-cluster-")
     cluster = Cluster(directory)
     try:

@@ -8,7 +8,7 @@ import uuid
 
 from loadtests import reference_service
 from loadtests.bench import ReferenceService
-from tests.support import KEYS_ENCRYPTION_KEY, ROOT, Api, Ledger, signed
+from tests.support import KEYS_ENCRYPTION_KEY, ROOT, Api, Ledger, needs, signed
 
 
 def run_module(module, args, database_dsn):
@@ -20,6 +20,7 @@ def run_module(module, args, database_dsn):
     return run.stdout
 
 
+@needs("pgbouncer")
 def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_with_the_ratio_line(
         database_dsn, server):
     # What the run makes comes after these: the worker's database holds other tests' rows

@@ -137,7 +137,7 @@ def test_a_round_against_a_garbage_casino_answers_200_with_every_call_unknown(ga
 
 # --- the casino's launch and simulate against a provider answering garbage ------------------
 
-PROVIDER_GARBAGE = {
+PROVIDER_GARBAGE: dict[str, tuple[int, bytes, dict[str, str]]] = {
     "not JSON": (200, b"<html>ok</html>", {}),
     "a JSON array": (200, b"[1,2]", {}),
     "null": (200, b"null", {}),

@@ -60,7 +60,7 @@ def test_metrics_add_up_across_processes():
         game = ledger.game()
         user_id, wallets = ledger.player(funds=10_000)
         token = ledger.session(user_id, wallets["USD"], game)
-        for i in range(40):
+        for _ in range(40):
             data = json.dumps({"sessionToken": token, "userId": user_id, "roundId": "r", "currency": "USD",
                                "transactionId": f"mp-{uuid.uuid4().hex}", "amount": 1}).encode()
             r = requests.post(server.url + "/casino/debit", data=data,

@@ -8,8 +8,9 @@ import sys
 import psycopg2
 import pytest
 
+from service.demo_data import load_demo_data
 from sql.migrate import MIGRATIONS_DIR, MigrationError, discover, discover_functions, migrate, status
-from tests.support import ROOT, parallel
+from tests.support import ROOT, Ledger, parallel
 
 
 def first_column(dsn, sql):
@@ -98,11 +99,13 @@ def test_concurrent_migrators_apply_each_file_once(fresh_dsn):
 
 
 def test_demo_data_is_idempotent_and_keeps_balances(fresh_dsn):
-    migrate(fresh_dsn, demo=True, log=lambda _: None)
+    migrate(fresh_dsn, log=lambda _: None)
+    load_demo_data(fresh_dsn)
     conn = psycopg2.connect(fresh_dsn)
     with conn, conn.cursor() as cur:
         cur.execute("UPDATE CASINO_WALLETS SET playable_balance = 1, redeemable_balance = 1 WHERE id = 1")
-    migrate(fresh_dsn, demo=True, log=lambda _: None)
+    migrate(fresh_dsn, log=lambda _: None)
+    load_demo_data(fresh_dsn)
     with conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM CASINO_USERS")
         assert cur.fetchone()[0] == 2
@@ -120,11 +123,17 @@ def test_cli_status_and_apply(fresh_dsn):
     before = run("--status")
     assert before.returncode == 0
     assert before.stdout.split() == [w for name in everything() for w in ("pending", name)]
-    applied_run = run("--demo")
+    applied_run = run()
     assert applied_run.returncode == 0, applied_run.stderr
-    assert (f"{len(discover())} migration(s) and {len(discover_functions())} function file(s) applied, "
-            "demo data loaded") in applied_run.stdout
+    assert (f"{len(discover())} migration(s) and {len(discover_functions())} function file(s) applied"
+            in applied_run.stdout)
     assert run("--status").stdout.split() == [w for name in everything() for w in ("applied", name)]
+    # The demo data is loaded by whoever wants it, after migrating: here nothing is left to apply.
+    demo = subprocess.run([sys.executable, "-m", "service.demo_data"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert demo.returncode == 0, demo.stderr
+    assert "0 migration(s) and 0 function file(s) applied, demo data loaded" in demo.stdout
+    assert Ledger(fresh_dsn).query("SELECT username FROM CASINO_USERS ORDER BY id") == [("alice",), ("bob",)]
 
 
 # --- repeatable function files --------------------------------------------------------------

@@ -186,7 +186,7 @@ def test_a_tombstone_and_the_bet_it_names_never_both_stand_across_wallets(api, l
         calls = [lambda tx=tx: bettor.debit(tx, 10) for tx in ids]
         calls += [lambda tx=tx: other.rollback("rb-" + tx, tx) for tx in ids]
         answers = parallel(calls)
-        for bet, rollback in zip(answers[:10], answers[10:]):
+        for bet, rollback in zip(answers[:10], answers[10:], strict=True):
             if rollback.status_code == 200:
                 assert rollback.json() == {"transactionId": rollback.json()["transactionId"], "balance": 1_000,
                                            "currency": "USD", "tombstone": True}

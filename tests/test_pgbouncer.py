@@ -6,7 +6,6 @@ run whole through PgBouncer with TEST_THROUGH_PGBOUNCER=1 (.ci/run)."""
 import logging
 import os
 import re
-import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,15 +13,15 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from db.pgbouncer import PGBOUNCER, PgBouncer
+from db.pgbouncer import PgBouncer
 from db.pool import Database
 from sql.migrate import ADVISORY_LOCK_KEY, migrate
 from tests.conftest import SERVER_DSN_VAR
-from tests.support import Api, ServerProcess
+from tests.support import Api, ServerProcess, needs
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(not shutil.which(PGBOUNCER), reason="pgbouncer is not installed")
+pytestmark = needs("pgbouncer")
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ def burst(base_url, ledger, rounds, launches_at_least=5):
         api, timings = Api(base_url), []
         while not done.is_set() or len(timings) < launches_at_least:
             user_id = others[len(timings) % len(others)]
-            timings.append(timed(lambda: api.client("launchGame", {"userId": user_id, "gameId": game})))
+            timings.append(timed(lambda user_id=user_id: api.client("launchGame", {"userId": user_id, "gameId": game})))
         return timings
 
     *played, launched = parallel([*(simulate(p) for p in players), launch_meanwhile])

@@ -18,13 +18,12 @@ import requests
 import tornado.testing
 
 from casino import operators
-from tests.support import OPERATOR_KEY, ROOT, until_refused
+from tests.support import OPERATOR_KEY, ROOT, needs, until_refused
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-needs_browser = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                   reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
+needs_browser = needs("chromium", "chromedriver")
 BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--window-size=1280,1000")

@@ -8,16 +8,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.support import ROOT
+from tests.support import ROOT, SYSTEM_TEMP_VAR
 
 TESTS = ["tests/test_backoffice.py::test_create_player_bad_input",
          "tests/test_synthetic.py::test_the_command_without_a_database_says_so_in_one_line"]
 
 
 def test_a_passing_run_leaves_the_temp_folder_as_it_found_it():
-    # Directly in the temp folder, not under tmp_path: the run's embedded PostgreSQL puts
-    # its Unix socket in its data directory, whose path must fit in 107 bytes.
-    temp = Path(tempfile.mkdtemp(prefix="casino-tf-"))
+    # Directly in the system's temp folder, not under tmp_path nor this run's own TMPDIR: the
+    # run's embedded PostgreSQL puts its Unix socket in its data directory, whose path must
+    # fit in 107 bytes.
+    temp = Path(tempfile.mkdtemp(prefix="casino-tf-", dir=os.environ.get(SYSTEM_TEMP_VAR)))
     # The run's own: no worker identity, no runtime directory and no PostgreSQL of this
     # run's (CASINO_TEST_SERVER_DSN): it starts its own embedded one, as a plain run does,
     # whose package keeps its lock file in the runtime directory.

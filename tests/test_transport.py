@@ -81,7 +81,7 @@ def closed_by_server(sock, timeout):
     try:
         while sock.recv(65536):
             pass
-    except socket.timeout:
+    except TimeoutError:
         return None
     except ConnectionResetError:
         pass
@@ -184,7 +184,7 @@ def test_a_trickled_body_is_closed_at_the_body_deadline(edge):
                 if sock.recv(1) == b"":
                     closed = True
                     break
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except (BrokenPipeError, ConnectionResetError):
                 closed = True
@@ -271,7 +271,7 @@ class Watch:
     def late(self):
         """(kind, seconds open) of each socket kept past its deadline (None: still open)."""
         return [(kind, None if at is None else round(at - opened, 2))
-                for (_, opened, deadline, kind), at in zip(self.sockets, self.closed_at)
+                for (_, opened, deadline, kind), at in zip(self.sockets, self.closed_at, strict=True)
                 if at is None or at - opened > deadline + SLACK]
 
     def close(self):

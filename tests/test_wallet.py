@@ -411,10 +411,11 @@ def test_fifty_concurrent_debits_overdraw_nothing(api, ledger):
 
 
 def test_rollback_racing_a_credit_on_one_round_one_wins(api, ledger):
-    for attempt in range(5):
+    for _ in range(5):
         p = Player(api, ledger)
         p.debit("d1", 100)
-        rollback, credit = parallel([lambda: p.rollback("rb1", "d1"), lambda: p.credit("c1", 400, relatedTransactionId="d1")])
+        rollback, credit = parallel([lambda p=p: p.rollback("rb1", "d1"),
+                                     lambda p=p: p.credit("c1", 400, relatedTransactionId="d1")])
         outcomes = {(rollback.status_code, credit.status_code)}
         assert outcomes <= {(200, 409)} | {(409, 200)}
         if rollback.status_code == 200:
@@ -424,9 +425,9 @@ def test_rollback_racing_a_credit_on_one_round_one_wins(api, ledger):
 
 
 def test_rollback_racing_its_own_late_bet(api, ledger):
-    for attempt in range(5):
+    for _ in range(5):
         p = Player(api, ledger)
-        bet, rollback = parallel([lambda: p.debit("d1", 100), lambda: p.rollback("rb1", "d1")])
+        bet, rollback = parallel([lambda p=p: p.debit("d1", 100), lambda p=p: p.rollback("rb1", "d1")])
         assert rollback.status_code == 200
         if rollback.json()["tombstone"]:
             assert code(bet) == "TRANSACTION_ROLLED_BACK"

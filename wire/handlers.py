@@ -9,15 +9,16 @@ import json
 import logging
 import re
 import uuid
+from types import TracebackType
+from typing import Any
 
 import tornado.web
 
-from db.pool import DatabaseUnavailable
-
 from . import logs
 from .errors import ApiError, error_body
+from .keyring import Key
 from .transport import MAX_BODY_BYTES, body_too_large
-from .validation import parse_body
+from .validation import Schema, parse_body
 
 log = logging.getLogger("wire")
 
@@ -31,37 +32,41 @@ class JsonHandler(tornado.web.RequestHandler):
     # application setting holding the key ring that verifies it; the key that did
     # becomes `self.caller`. An operator endpoint names the scope its Bearer key needs;
     # the key becomes `self.operator`. Neither: open (health, metrics, the document).
-    signature_header = None
-    keyring_setting = None
-    operator_scope = None
+    signature_header: str | None = None
+    keyring_setting: str | None = None
+    operator_scope: str | None = None
     # The brief's key-less flow for launchGame/simulateRound, in development mode only.
     open_in_development = False
-    schema = None
+    schema: Schema | None = None
 
-    caller = None
-    operator = None
+    # Set by prepare(): on a signed endpoint, the key that signed; on a POST, its body.
+    caller: Key
+    body: dict[str, Any]
+    # The operator key of the request (casino.operators.Operator: wire knows no domain).
+    operator: Any = None
 
-    # The application's dependencies (service/app.py), typed and named, for handlers.
+    # The application's dependencies (service/app.py), named for handlers. Typed Any: wire
+    # imports neither db nor the domains (pyproject.toml's layers).
     @property
-    def db(self):
+    def db(self) -> Any:
         """db.pool.Database: the one door to PostgreSQL."""
         return self.settings["db"]
 
     @property
-    def provider_link(self):
+    def provider_link(self) -> Any:
         """casino.provider_link.ProviderLink: the casino's signed calls to providers."""
         return self.settings["provider_link"]
 
     @property
-    def casino_client(self):
+    def casino_client(self) -> Any:
         """provider.casino_client.CasinoClient: the provider's signed calls to casinos."""
         return self.settings["casino_client"]
 
     @property
-    def development(self):
-        return self.settings["development"]
+    def development(self) -> bool:
+        return bool(self.settings["development"])
 
-    async def prepare(self):
+    async def prepare(self) -> None:
         self._begin()
         allowed = allowed_methods(type(self))
         if self.request.method not in allowed:
@@ -70,6 +75,7 @@ class JsonHandler(tornado.web.RequestHandler):
         if self.request.method == "POST" and body_too_large(self.request):
             raise ApiError(413, "PAYLOAD_TOO_LARGE", f"body exceeds {MAX_BODY_BYTES} bytes")
         if self.signature_header is not None:
+            assert self.keyring_setting is not None, "a signed endpoint names the key ring that verifies it"
             self.caller = await self.settings[self.keyring_setting].authenticate(
                 self.request.method, self.request.path, raw, self.request.headers.get(self.signature_header))
         if self.operator_scope is not None:
@@ -80,7 +86,7 @@ class JsonHandler(tornado.web.RequestHandler):
         if "transactionId" in self.body:
             self._note(transaction_id=self.body["transactionId"])
 
-    async def _operator(self):
+    async def _operator(self) -> Any:
         """The operator key of this request, checked for the handler's scope."""
         header = self.request.headers.get("Authorization")
         if header is None and self.open_in_development and self.development:
@@ -93,13 +99,13 @@ class JsonHandler(tornado.web.RequestHandler):
         self._note(operator=operator.key_id)
         return operator
 
-    def _begin(self):
+    def _begin(self) -> None:
         in_flight = getattr(self.application, "in_flight", None)
         if in_flight is not None:
             in_flight.started()
             self._in_flight = in_flight
 
-    def set_default_headers(self):
+    def set_default_headers(self) -> None:
         # Tornado calls this again from send_error, after it clears every header: so error
         # answers, those Tornado raises itself (405, 500) included, keep the request id.
         if not hasattr(self, "request_id"):
@@ -108,15 +114,15 @@ class JsonHandler(tornado.web.RequestHandler):
             self.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
         self.set_header("X-Request-Id", self.request_id)
 
-    def compute_etag(self):
+    def compute_etag(self) -> None:
         return None  # answers to POSTs are not cacheable; the hash would be wasted work
 
-    def on_finish(self):
+    def on_finish(self) -> None:
         in_flight = getattr(self, "_in_flight", None)
         if in_flight is not None:
             in_flight.finished()
 
-    def render_json(self, status, body, replay=False):
+    def render_json(self, status: int, body: bytes | str | dict[str, Any], replay: bool = False) -> None:
         """body is bytes already serialised (a stored answer is replayed as is) or a dict."""
         if not isinstance(body, (bytes, str)):
             body = json.dumps(body, separators=(",", ":"))
@@ -129,16 +135,16 @@ class JsonHandler(tornado.web.RequestHandler):
         logs.log_request(self)
         self.finish(body)
 
-    def _note(self, **fields):
+    def _note(self, **fields: Any) -> None:
         if not hasattr(self, "log_fields"):
             self.log_fields = {}
         self.log_fields.update(fields)
 
-    def write_error(self, status_code, **kwargs):
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ApiError):
             status, code, message = exc.status_code, exc.code, exc.message
-        elif isinstance(exc, DatabaseUnavailable):
+        elif isinstance(exc, self._unavailable_errors()):
             status, code, message = 503, "SERVICE_UNAVAILABLE", "database unavailable, retry later"
         elif status_code in _GENERIC_CODES:
             status, code = status_code, _GENERIC_CODES[status_code]
@@ -158,32 +164,39 @@ class JsonHandler(tornado.web.RequestHandler):
         logs.log_request(self)
         self.finish(error_body(code, message))
 
-    def log_exception(self, typ, value, tb):
+    def _unavailable_errors(self) -> tuple[type[BaseException], ...]:
+        """What the application says means "its database is unavailable" (service/app.py
+        names db.pool's error): answered 503, logged as a warning without a traceback."""
+        errors: tuple[type[BaseException], ...] = self.settings.get("unavailable_errors", ())
+        return errors
+
+    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
+                      tb: TracebackType | None) -> None:
         if isinstance(value, ApiError):
             return  # an ordinary answer, logged by the access log
-        if isinstance(value, DatabaseUnavailable):
+        if isinstance(value, self._unavailable_errors()):
             log.warning("request %s: database unavailable: %s", self.request_id, value)
             return
         if isinstance(value, tornado.web.HTTPError):
             return
         log.error("request %s: unexpected error on %s", self.request_id, self.request.path,
-                  exc_info=(typ, value, tb))
+                  exc_info=value)
 
 
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
-def route_pattern(path):
+def route_pattern(path: str) -> str:
     """The Tornado pattern of a documented path: each {name} one segment, passed to the
     handler as a keyword (percent-decoded)."""
     return _PARAMETER.sub(r"(?P<\1>[^/]+)", path)
 
 
 _HTTP_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
-_ALLOWED = {}
+_ALLOWED: dict[type[tornado.web.RequestHandler], list[str]] = {}
 
 
-def allowed_methods(handler_class):
+def allowed_methods(handler_class: type[tornado.web.RequestHandler]) -> list[str]:
     """The methods a handler class implements, for 405 answers and their Allow header."""
     if handler_class not in _ALLOWED:
         _ALLOWED[handler_class] = [
@@ -192,20 +205,21 @@ def allowed_methods(handler_class):
     return _ALLOWED[handler_class]
 
 
-def _error_code(status, body):
+def _error_code(status: int, body: bytes | str) -> str | None:
     """The code of a stored refusal being replayed or given, for the access line."""
     if status < 400:
         return None
     try:
-        return json.loads(body)["error"]["code"]
+        code = json.loads(body)["error"]["code"]
     except (ValueError, KeyError, TypeError):
         return None
+    return code if isinstance(code, str) else None
 
 
 class NotFoundHandler(JsonHandler):
     """Any path no handler claims: a JSON 404 rather than Tornado's HTML page."""
     routed = False
 
-    def prepare(self):
+    async def prepare(self) -> None:
         self._begin()
         raise ApiError(404, "NOT_FOUND", "no such endpoint")

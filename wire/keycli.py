@@ -1,17 +1,25 @@
-"""What `python -m casino.keys` and `python -m provider.keys` share: the database they
-work on, one transaction per command, and the counterpart-key subcommands (add, rotate,
-list, revoke, v1 on/off), which read the same on both sides."""
+"""What `python -m casino.keys` and `python -m provider.keys` share: the counterpart-key
+subcommands (add, rotate, list, revoke, v1 on/off), which read the same on both sides, and
+the errors a command reports in one line. Each runs in one transaction on the service's
+database (db.config.in_transaction)."""
+import argparse
 import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
 
 import psycopg2
-
-from db.config import UNUSABLE, database_from_environment, why_unusable
+import psycopg2.extensions
 
 from .secretbox import SecretBoxError
 from .secrets_env import read_secrets
 
+# A command refused (unknown key, bad value, a key that cannot be opened, a duplicate):
+# one line and exit 1, nothing written.
+REFUSED = (LookupError, ValueError, SecretBoxError, psycopg2.IntegrityError)
 
-def add_counterpart_commands(subparsers, noun, signers):
+
+def add_counterpart_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]", noun: str,
+                             signers: Sequence[str]) -> None:
     """`<noun> add|rotate|list|revoke|v1` under subparsers; signers[0] is the counterpart's own."""
     keys = subparsers.add_parser(noun, help=f"HMAC keys shared with a {noun}").add_subparsers(dest="verb", required=True)
     for verb, text in (("add", "add an active key (the old ones stay active)"),
@@ -33,7 +41,8 @@ def add_counterpart_commands(subparsers, noun, signers):
     v1.add_argument("state", choices=["on", "off"])
 
 
-def run_counterpart_command(cur, args, store, reserved_kids):
+def run_counterpart_command(cur: psycopg2.extensions.cursor, args: argparse.Namespace, store: ModuleType,
+                            reserved_kids: Callable[[], set[str]]) -> None:
     """One counterpart-key command against `store` (casino.credentials or provider.credentials)."""
     if args.verb in ("add", "rotate"):
         secret = sys.stdin.readline().strip() if args.secret_stdin else None
@@ -58,21 +67,3 @@ def run_counterpart_command(cur, args, store, reserved_kids):
         store.set_v1(cur, args.code, args.state == "on")
         print(f"v1 signatures {args.state} for {args.code}")
 
-
-def in_transaction(prog, data_dir, command):
-    """Run command(cursor) in one transaction on the service's database; exit code."""
-    try:
-        with database_from_environment(data_dir, attach="existing") as database:
-            conn = psycopg2.connect(database.dsn)
-            try:
-                with conn, conn.cursor() as cur:
-                    command(cur)
-            finally:
-                conn.close()
-    except UNUSABLE as exc:
-        print(f"{prog}: not run: {why_unusable(exc)}", file=sys.stderr)
-        return 2
-    except (LookupError, ValueError, SecretBoxError, psycopg2.IntegrityError) as exc:
-        print(f"{prog}: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
-    return 0

@@ -15,10 +15,14 @@ made-up key ids cannot flood the database).
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import psycopg2.extensions
 
 from .errors import ApiError
-from .signing import DEFAULT_TOLERANCE_SECONDS, parse
+from .signing import DEFAULT_TOLERANCE_SECONDS, Signature, parse
 
 log = logging.getLogger("wire.keyring")
 
@@ -35,34 +39,39 @@ class Key:
 
 @dataclass(frozen=True)
 class KeySet:
-    verifying: dict             # kid -> Key the counterpart signs its calls with
-    signing: dict               # counterpart code -> our newest Key for calls to it
+    verifying: dict[str, Key]   # kid -> Key the counterpart signs its calls with
+    signing: dict[str, Key]     # counterpart code -> our newest Key for calls to it
 
     @classmethod
-    def of(cls, verifying, signing):
+    def of(cls, verifying: Iterable[Key], signing: Iterable[Key]) -> "KeySet":
         """Later keys win: callers list the environment's keys last-to-override and
         database keys oldest first, so the newest key signs."""
         return cls({k.kid: k for k in verifying}, {k.counterpart: k for k in signing})
 
 
-class Refreshed:
-    """The latest value of `load(cursor)`, reloaded periodically and on demand. At most
-    one load runs at a time; callers that need one join it."""
+T = TypeVar("T")
 
-    def __init__(self, db, load, refresh_seconds, what):
+
+class Refreshed(Generic[T]):
+    """The latest value of `load(cursor)`, reloaded periodically and on demand. At most
+    one load runs at a time; callers that need one join it. db: a db.pool.Database (wire
+    does not import db)."""
+
+    def __init__(self, db: Any, load: Callable[[psycopg2.extensions.cursor], T], refresh_seconds: float,
+                 what: str):
         self.db, self._load, self.refresh_seconds, self.what = db, load, refresh_seconds, what
-        self.value = None
+        self.value: T | None = None
         self._loaded_began = float("-inf")   # when the load behind `value` started
-        self._running = None                 # (began, future) of the load in flight
-        self._task = None
+        self._running: tuple[float, asyncio.Future[None]] | None = None  # (began, future) of the load in flight
+        self._task: asyncio.Future[None] | None = None
         self._failing = False
 
-    async def load_now(self):
+    async def load_now(self) -> None:
         began = time.monotonic()
         self.value = await self.db.transaction(self._load)
         self._loaded_began = max(self._loaded_began, began)
 
-    async def reload_since(self, moment):
+    async def reload_since(self, moment: float) -> None:
         """Return once `value` comes from a load that began at or after `moment` (so a row
         committed before then is in it), or once such a load failed."""
         while self._loaded_began < moment:
@@ -75,10 +84,10 @@ class Refreshed:
             if began >= moment:
                 return
 
-    async def reload(self):
+    async def reload(self) -> None:
         await self.reload_since(time.monotonic())
 
-    async def _reload(self):
+    async def _reload(self) -> None:
         try:
             await self.load_now()
             if self._failing:
@@ -89,14 +98,14 @@ class Refreshed:
                 log.warning("%s not reloaded, keeping the last ones: %s", self.what, type(exc).__name__)
             self._failing = True
 
-    def start(self):
-        async def loop():
+    def start(self) -> None:
+        async def loop() -> None:
             while True:
                 await asyncio.sleep(self.refresh_seconds)
                 await self.reload()
         self._task = asyncio.ensure_future(loop())
 
-    def stop(self):
+    def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
 
@@ -104,16 +113,18 @@ class Refreshed:
 class KeyRing:
     """Verifies a side's incoming signatures and gives the key to sign outgoing calls."""
 
-    def __init__(self, db, load, header, refresh_seconds=1.0, tolerance=DEFAULT_TOLERANCE_SECONDS, what="keys"):
+    def __init__(self, db: Any, load: Callable[[psycopg2.extensions.cursor], KeySet], header: str,
+                 refresh_seconds: float = 1.0, tolerance: float = DEFAULT_TOLERANCE_SECONDS, what: str = "keys"):
         self.header = header
         self.tolerance = tolerance
         self.keys = Refreshed(db, load, refresh_seconds, what)
 
     @property
-    def _set(self):
+    def _set(self) -> KeySet:
         return self.keys.value or KeySet({}, {})
 
-    async def authenticate(self, method, path, body, header_value, now=None) -> Key:
+    async def authenticate(self, method: str, path: str, body: bytes, header_value: str | None,
+                           now: float | None = None) -> Key:
         """The key that signed this request, or 401 INVALID_SIGNATURE."""
         signature = parse(header_value)
         key = None
@@ -129,18 +140,18 @@ class KeyRing:
             raise ApiError(401, "INVALID_SIGNATURE", f"missing, stale or wrong {self.header} header")
         return key
 
-    def _match(self, signature, method, path, body):
-        if signature.version == 1:
+    def _match(self, signature: Signature, method: str, path: str, body: bytes) -> Key | None:
+        if signature.kid is None:       # v1
             return next((k for k in self._set.verifying.values()
                          if k.allows_v1 and signature.matches(k.secret, method, path, body)), None)
         candidate = self._set.verifying.get(signature.kid)
         return candidate if candidate is not None and signature.matches(candidate.secret, method, path, body) else None
 
-    def signer(self, counterpart) -> Key | None:
+    def signer(self, counterpart: str) -> Key | None:
         """Our newest active key for calls to `counterpart`, or None when we hold none."""
         return self._set.signing.get(counterpart)
 
-    async def signing_key(self, counterpart) -> Key | None:
+    async def signing_key(self, counterpart: str) -> Key | None:
         """signer(), after loading what was committed until now when no key is known yet:
         a key added a moment ago signs its first call (one shared reload at a time)."""
         key = self.signer(counterpart)
@@ -149,11 +160,11 @@ class KeyRing:
             key = self.signer(counterpart)
         return key
 
-    async def start(self):
+    async def start(self) -> None:
         """Load once, raising what the first load raises (a wrong KEYS_ENCRYPTION_KEY must
         stop the start-up), then keep reloading in the background."""
         await self.keys.load_now()
         self.keys.start()
 
-    def stop(self):
+    def stop(self) -> None:
         self.keys.stop()

@@ -13,21 +13,28 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
+
+import tornado.web
 
 from . import metrics
 
+# (created, level, logger, message, fields) -> one line
+LineFormat = Callable[[float, str, str, str, Mapping[str, Any]], str]
 
-def _timestamp(created):
+
+def _timestamp(created: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created * 1000) % 1000:03d}Z"
 
 
-def json_line(created, level, logger, message, fields):
+def json_line(created: float, level: str, logger: str, message: str, fields: Mapping[str, Any]) -> str:
     line = {"ts": _timestamp(created), "level": level, "logger": logger, "message": message}
     line.update(fields)
     return json.dumps(line, separators=(",", ":"))
 
 
-def text_line(created, level, logger, message, fields):
+def text_line(created: float, level: str, logger: str, message: str, fields: Mapping[str, Any]) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)) + f",{int(created * 1000) % 1000:03d}"
     text = f"{stamp} {level.upper()} {logger} {message}"
     if fields:
@@ -36,7 +43,7 @@ def text_line(created, level, logger, message, fields):
 
 
 class JsonFormatter(logging.Formatter):
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         fields = dict(getattr(record, "fields", {}))
         if record.exc_info:
             fields["exception"] = self.formatException(record.exc_info)
@@ -44,7 +51,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         text = text_line(record.created, record.levelname, record.name, record.getMessage(),
                          getattr(record, "fields", {}))
         if record.exc_info:
@@ -55,10 +62,10 @@ class TextFormatter(logging.Formatter):
 class AccessLog:
     """enabled=False (LOG_LEVEL above info, or --demo) keeps only error lines (5xx)."""
 
-    def __init__(self, stream, line, enabled=True):
+    def __init__(self, stream: TextIO, line: LineFormat, enabled: bool = True):
         self.stream, self.line, self.enabled = stream, line, enabled
 
-    def write(self, level, message, fields):
+    def write(self, level: str, message: str, fields: Mapping[str, Any]) -> None:
         if not self.enabled and level == "info":
             return
         self.stream.write(self.line(time.time(), level, "access", message, fields) + "\n")
@@ -69,7 +76,7 @@ class AccessLog:
 access = AccessLog(sys.stderr, json_line)
 
 
-def configure(log_format=None, level="info"):
+def configure(log_format: str | None = None, level: str = "info") -> None:
     """log_format: 'json', 'text', or None for json unless stderr is a terminal.
     level: 'debug', 'info', 'warning' or 'error'; access lines are info (5xx: error)."""
     global access
@@ -86,20 +93,20 @@ def configure(log_format=None, level="info"):
                        enabled=root.level <= logging.INFO)
 
 
-def log_request(handler):
+def log_request(handler: tornado.web.RequestHandler) -> None:
     """The access line (and the request's metrics) of one request, written by JsonHandler
     just before it answers."""
     status = handler.get_status()
     seconds = handler.request.request_time()
     method, path = handler.request.method, handler.request.path
-    fields = {"request_id": getattr(handler, "request_id", None), "method": method,
-              "endpoint": path, "status": status, "duration_ms": round(seconds * 1000, 2)}
+    fields: dict[str, Any] = {"request_id": getattr(handler, "request_id", None), "method": method,
+                              "endpoint": path, "status": status, "duration_ms": round(seconds * 1000, 2)}
     fields.update(getattr(handler, "log_fields", {}))
     # Unrouted paths are one label, so scanners cannot grow the metrics without bound.
     endpoint = path if getattr(handler, "routed", True) else "unrouted"
-    metrics.record_request(endpoint, status, seconds, fields.get("replay"), fields.get("error_code"))
+    metrics.record_request(endpoint, status, seconds, bool(fields.get("replay")), fields.get("error_code"))
     access.write("info" if status < 500 else "error", f"{method} {path} {status}", fields)
 
 
-def logged_by_handler(handler):
+def logged_by_handler(handler: tornado.web.RequestHandler) -> None:
     """Tornado's own end-of-request log hook: JsonHandler has logged already."""

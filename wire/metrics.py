@@ -16,7 +16,7 @@ REPLAYS = Counter("wallet_idempotent_replays_total", "Stored answers replayed, b
 REFUSALS = Counter("http_errors_total", "Error answers, by endpoint and error code", ["endpoint", "code"])
 
 
-def record_request(endpoint, status, seconds, replay, error_code):
+def record_request(endpoint: str, status: int, seconds: float, replay: bool, error_code: str | None) -> None:
     REQUESTS.labels(endpoint, str(status)).inc()
     LATENCY.labels(endpoint).observe(seconds)
     if replay:
@@ -25,11 +25,11 @@ def record_request(endpoint, status, seconds, replay, error_code):
         REFUSALS.labels(endpoint, error_code).inc()
 
 
-def exposition():
+def exposition() -> tuple[str, bytes]:
     """(content type, body) of the /metrics page."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
     else:
         registry = REGISTRY
     return CONTENT_TYPE_LATEST, generate_latest(registry)

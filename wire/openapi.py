@@ -1,44 +1,54 @@
-"""The OpenAPI 3.1 document of both systems, built from the handlers themselves.
+"""How an OpenAPI 3.1 document is built from JSON handlers, and the pieces handlers
+describe their answers with (INTEGER, STRING, obj).
 
 Request bodies come from each handler's `schema` (the same Fields that validate it), so
 the document cannot drift from what the server accepts. Each handler also declares its
 `summary`, its success body (`answer`) and its refusals (`refusals`: status -> codes).
+The document itself is assembled where the routes are (service/openapi.py):
 
-    python -m wire.openapi > wire/openapi.json     # regenerate the file kept in the repo
+    python -m service.openapi > wire/openapi.json     # regenerate the file kept in the repo
 """
 import json
-import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
+
+import tornado.web
 
 from .validation import object_schema
 
+# A piece of the document: JSON as Python dicts and lists.
+Json = dict[str, Any]
+# status -> error codes
+Refusals = Mapping[int, list[str]]
+
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
 
-INTEGER = {"type": "integer"}
-STRING = {"type": "string"}
-ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+INTEGER: Json = {"type": "integer"}
+STRING: Json = {"type": "string"}
+ERROR: Json = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message"],
     "properties": {"code": {"type": "string", "pattern": "^[A-Z_]+$"}, "message": STRING}}}}
 
 
-def obj(**properties):
+def obj(**properties: Json) -> Json:
     return {"type": "object", "required": list(properties), "properties": properties}
 
 
-def _json(description, schema):
+def _json(description: str, schema: Json) -> Json:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _error_response(codes):
-    schema = {"allOf": [{"$ref": "#/components/schemas/Error"}]}
+def _error_response(codes: list[str]) -> Json:
+    schema: Json = {"allOf": [{"$ref": "#/components/schemas/Error"}]}
     if codes:
         schema["allOf"].append({"properties": {"error": {"properties": {"code": {"enum": sorted(codes)}}}}})
     return {"description": " | ".join(sorted(codes)) or "error",
             "content": {"application/json": {"schema": schema}}}
 
 
-def _merge(*refusal_maps):
-    merged = {}
+def _merge(*refusal_maps: Refusals) -> dict[int, list[str]]:
+    merged: dict[int, list[str]] = {}
     for refusals in refusal_maps:
         for status, codes in refusals.items():
             merged.setdefault(status, [])
@@ -46,20 +56,21 @@ def _merge(*refusal_maps):
     return merged
 
 
-def method(handler):
+def method(handler: type[tornado.web.RequestHandler]) -> str:
     """The one method a JSON endpoint answers: get for the back office's views, else post."""
     from .handlers import allowed_methods
     return "get" if "GET" in allowed_methods(handler) else "post"
 
 
-def _parameters(handler):
+def _parameters(handler: type[tornado.web.RequestHandler]) -> list[Json]:
     return ([{"name": name, "in": "path", "required": True, "schema": dict(field.json_schema)}
              for name, field in getattr(handler, "parameters", {}).items()]
             + [{"name": name, "in": "query", "required": field.required, "schema": dict(field.json_schema)}
                for name, field in getattr(handler, "query", {}).items()])
 
 
-def operation(handler):
+def operation(handler: Any) -> Json:
+    """handler: a wire.handlers.JsonHandler class with its OpenAPI attributes."""
     signed = handler.signature_header is not None
     operator = handler.operator_scope is not None
     verb = method(handler)
@@ -95,7 +106,7 @@ def operation(handler):
     return doc
 
 
-def build(routes):
+def build(routes: Iterable[tuple[str, type[tornado.web.RequestHandler]]]) -> Json:
     """routes: (path, handler class) pairs of every JSON endpoint."""
     health = obj(status=STRING, database=STRING)
     paths = {"/health": {"get": {"summary": "Up, and the database status", "operationId": "Health",
@@ -140,11 +151,5 @@ def build(routes):
     }
 
 
-def render(document):
+def render(document: Json) -> str:
     return json.dumps(document, indent=2) + "\n"
-
-
-if __name__ == "__main__":
-    from service.app import json_routes
-
-    sys.stdout.write(render(build(json_routes())))

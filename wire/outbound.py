@@ -36,12 +36,13 @@ class OutboundClient:
         self._http = AsyncHTTPClient(force_instance=True, max_clients=limits.max_clients,
                                      max_body_size=MAX_ANSWER_BYTES)
 
-    async def post(self, url, data: bytes, headers: dict, request_timeout=None) -> HTTPResponse | None:
+    async def post(self, url: str, data: bytes, headers: dict[str, str],
+                   request_timeout: float | None = None) -> HTTPResponse | None:
         """The counterpart's answer (any status, 3xx included), or None when none came:
         no free slot in time, refused, reset, timed out, cut off or too large."""
         try:
             await asyncio.wait_for(self._slots.acquire(), self.limits.queue_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         try:
             response = await self._http.fetch(HTTPRequest(
@@ -54,5 +55,5 @@ class OutboundClient:
             self._slots.release()
         return None if response.code == 599 else response
 
-    def close(self):
+    def close(self) -> None:
         self._http.close()

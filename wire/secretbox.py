@@ -11,6 +11,7 @@ import base64
 import binascii
 import os
 import secrets
+from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -46,7 +47,7 @@ class SecretBox:
         self._aead = AESGCM(key)
 
     @classmethod
-    def from_environment(cls, development=False, environ=os.environ):
+    def from_environment(cls, development: bool = False, environ: Mapping[str, str] = os.environ) -> "SecretBox":
         """The box for KEYS_ENCRYPTION_KEY; the public development key only when allowed."""
         text = environ.get(ENV_VAR)
         if text:

@@ -11,6 +11,7 @@ unset): public defaults stand in for them and for KEYS_ENCRYPTION_KEY, and the s
 listens on loopback addresses only.
 """
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .secretbox import SecretBox
@@ -25,15 +26,15 @@ class Secrets:
     provider_secret: bytes = field(repr=False)
     casino_code: str
     operator_key: str | None = field(repr=False)
-    on_defaults: tuple          # names of the secrets running on development defaults
+    on_defaults: tuple[str, ...]    # names of the secrets running on development defaults
     box: SecretBox = field(repr=False)
 
     @property
-    def development(self):
+    def development(self) -> bool:
         return bool(self.on_defaults)
 
 
-def read_secrets(environ=os.environ) -> Secrets:
+def read_secrets(environ: Mapping[str, str] = os.environ) -> Secrets:
     """Raises SecretBoxError when KEYS_ENCRYPTION_KEY is missing off development mode, or malformed."""
     on_defaults = tuple(name for name in DEV_SECRETS if not environ.get(name))
     values = {name: (environ.get(name) or default).encode() for name, default in DEV_SECRETS.items()}

@@ -35,7 +35,7 @@ def sign_v1(body: bytes, secret: bytes) -> str:
     return hmac_hex(secret, body)
 
 
-def sign_v2(secret: bytes, kid: str, method: str, path: str, body: bytes, now=None) -> str:
+def sign_v2(secret: bytes, kid: str, method: str, path: str, body: bytes, now: float | None = None) -> str:
     """The v2 header value for one request."""
     timestamp = int(time.time() if now is None else now)
     return f"t={timestamp},kid={kid},v2={hmac_hex(secret, v2_message(timestamp, method, path, body))}"
@@ -45,20 +45,20 @@ def sign_v2(secret: bytes, kid: str, method: str, path: str, body: bytes, now=No
 class Signature:
     version: int
     mac: str
-    kid: str = None
-    timestamp: int = None
+    kid: str | None = None          # v2 only
+    timestamp: int | None = None    # v2 only
 
     def matches(self, secret: bytes, method: str, path: str, body: bytes) -> bool:
         """Constant-time check of the MAC against this request signed with `secret`."""
-        message = body if self.version == 1 else v2_message(self.timestamp, method, path, body)
+        message = body if self.timestamp is None else v2_message(self.timestamp, method, path, body)
         return hmac.compare_digest(hmac_hex(secret, message), self.mac)
 
-    def fresh(self, now=None, tolerance=DEFAULT_TOLERANCE_SECONDS) -> bool:
+    def fresh(self, now: float | None = None, tolerance: float = DEFAULT_TOLERANCE_SECONDS) -> bool:
         now = time.time() if now is None else now
-        return self.version == 1 or abs(now - self.timestamp) <= tolerance
+        return self.timestamp is None or abs(now - self.timestamp) <= tolerance
 
 
-def parse(header) -> Signature | None:
+def parse(header: str | None) -> Signature | None:
     """The header value as a v1 or v2 signature; None when it is neither (a refusal)."""
     if not header or len(header) > 300:
         return None

@@ -19,6 +19,7 @@ any handler runs.
 - Tornado's own answer to a request it cannot parse, a bare 400, gets the protocol's error
   body and an X-Request-Id.
 """
+import asyncio
 import copy
 import errno
 import logging
@@ -30,7 +31,9 @@ import socket
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import tornado.httpserver
 import tornado.iostream
@@ -68,7 +71,7 @@ class Limits:
     max_connections: int = 1024
 
     @classmethod
-    def from_environment(cls, environ=None):
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> "Limits":
         environ = os.environ if environ is None else environ
         return cls(header_timeout=_positive(environ, "HEADER_TIMEOUT", cls.header_timeout, float),
                    body_timeout=_positive(environ, "BODY_TIMEOUT", cls.body_timeout, float),
@@ -76,10 +79,14 @@ class Limits:
                    max_connections=_positive(environ, "MAX_CONNECTIONS", cls.max_connections, int))
 
 
-def _positive(environ, name, default, kind):
+_Number = TypeVar("_Number", int, float)
+
+
+def _positive(environ: Mapping[str, str], name: str, default: _Number, kind: type[_Number]) -> _Number:
     raw = environ.get(name, "")
     if raw == "":
         return default
+    value: _Number | None
     try:
         value = kind(raw)
     except ValueError:
@@ -93,7 +100,7 @@ _LENGTH_SEPARATOR = re.compile(r",[ \t]*")
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def declared_length(headers):
+def declared_length(headers: httputil.HTTPHeaders) -> int | float | None:
     """The body length a request's Content-Length declares, or None: absent (chunked or no
     body) or malformed, which Tornado answers with its own 400 before any handler runs."""
     value = headers.get("Content-Length")
@@ -109,7 +116,7 @@ def declared_length(headers):
     return int(digits) if len(digits) <= 18 else math.inf
 
 
-def body_too_large(request):
+def body_too_large(request: httputil.HTTPServerRequest) -> bool:
     """Whether a request's body is over the protocol's limit, said by its Content-Length or
     by the MAX_BODY_BYTES + 1 bytes the transport lets through."""
     return len(request.body) > MAX_BODY_BYTES or (declared_length(request.headers) or 0) > MAX_BODY_BYTES
@@ -119,7 +126,9 @@ class HttpServer(tornado.httpserver.HTTPServer):
     """Tornado's HTTPServer with the limits above. Construction raises the process's soft
     limit on open files to its hard limit."""
 
-    def initialize(self, request_callback, limits):
+    # Tornado's Configurable: HTTPServer(app, limits) calls this; its own initialize takes
+    # Tornado's options, which ours are made of.
+    def initialize(self, request_callback: Any, limits: Limits) -> None:  # type: ignore[override]  # other arguments than Tornado's, by design
         self.limits = limits
         self.max_connections = _connection_cap(limits.max_connections)
         super().initialize(
@@ -131,18 +140,19 @@ class HttpServer(tornado.httpserver.HTTPServer):
             max_header_size=MAX_HEADER_BYTES,
             # _BodyLimit enforces the limit with the protocol's 413; Tornado's own check
             # would answer a bare 400 before the handler could.
-            max_body_size=math.inf,
+            max_body_size=math.inf,  # type: ignore[arg-type]  # no bound at all: any int would answer a larger declared length 400
         )
         self._keepalive_params = copy.copy(self.conn_params)
         self._keepalive_params.header_timeout = limits.idle_timeout
-        self._requests = {}            # open stream -> requests started on it
-        self._waiting = OrderedDict()  # streams with no request in the application, longest waiting first
+        self._requests: dict[tornado.iostream.IOStream, int] = {}   # open stream -> requests started on it
+        # Streams with no request in the application, longest waiting first.
+        self._waiting: OrderedDict[tornado.iostream.IOStream, None] = OrderedDict()
 
-    def add_sockets(self, sockets):
+    def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
         """Takes ownership of the sockets (as Tornado's does)."""
         super().add_sockets([_Listener(sock) for sock in sockets])
 
-    def _handle_connection(self, connection, address):
+    def _handle_connection(self, connection: socket.socket, address: Any) -> None:
         # Replaces TCPServer's (private) one, without its TLS branch (never used here),
         # to refuse past the cap before anything is allocated, and to make our stream class.
         if len(self._requests) >= self.max_connections and not self._evict():
@@ -158,7 +168,7 @@ class HttpServer(tornado.httpserver.HTTPServer):
         except Exception:
             log.exception("error setting up a connection")
 
-    def _evict(self):
+    def _evict(self) -> bool:
         """Close the connection that has waited longest on its client; False when every
         connection has a request in the application."""
         if not self._waiting:
@@ -169,22 +179,24 @@ class HttpServer(tornado.httpserver.HTTPServer):
         SHED.labels("evicted").inc()
         return True
 
-    def start_request(self, server_conn, request_conn):
+    def start_request(self, server_conn: object,
+                      request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         delegate = super().start_request(server_conn, request_conn)
-        stream = server_conn.stream
+        stream = server_conn.stream  # type: ignore[attr-defined]  # an HTTP1ServerConnection, which Tornado types as object
         started = self._requests.get(stream)
         if started is None:  # evicted: its read fails at once
             return delegate
         if started:
-            request_conn.params = self._keepalive_params
+            request_conn.params = self._keepalive_params  # type: ignore[attr-defined]  # an HTTP1Connection's
         self._requests[stream] = started + 1
         self._waiting[stream] = None
         self._waiting.move_to_end(stream)
         return _BodyLimit(delegate, lambda: self._waiting.pop(stream, None))
 
-    def on_close(self, server_conn):
-        self._requests.pop(server_conn.stream, None)
-        self._waiting.pop(server_conn.stream, None)
+    def on_close(self, server_conn: object) -> None:
+        stream = server_conn.stream  # type: ignore[attr-defined]  # an HTTP1ServerConnection, which Tornado types as object
+        self._requests.pop(stream, None)
+        self._waiting.pop(stream, None)
         super().on_close(server_conn)
 
 
@@ -194,19 +206,20 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
     The application's handlers read whole bodies (none streams), so headers_received
     gives nothing to wait for."""
 
-    def __init__(self, delegate, on_handed_over):
+    def __init__(self, delegate: httputil.HTTPMessageDelegate, on_handed_over: Callable[[], object]):
         self.delegate = delegate
         self.on_handed_over = on_handed_over
         self.received = 0
         self.handed_over = False
 
-    def headers_received(self, start_line, headers):
+    def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+                         headers: httputil.HTTPHeaders) -> Awaitable[None] | None:
         result = self.delegate.headers_received(start_line, headers)
         if (declared_length(headers) or 0) > MAX_BODY_BYTES:
             self.finish()
         return result
 
-    def data_received(self, chunk):
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         if self.handed_over:
             return None
         room = MAX_BODY_BYTES + 1 - self.received
@@ -216,13 +229,13 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
             self.finish()
         return result
 
-    def finish(self):
+    def finish(self) -> None:
         if not self.handed_over:
             self.handed_over = True
             self.on_handed_over()
             self.delegate.finish()
 
-    def on_connection_close(self):
+    def on_connection_close(self) -> None:
         self.delegate.on_connection_close()
 
 
@@ -230,7 +243,7 @@ _TORNADO_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\n\r\n"
 
 
 class _Stream(tornado.iostream.IOStream):
-    def write(self, data):
+    def write(self, data: bytes | memoryview) -> "asyncio.Future[None]":
         # Tornado writes exactly these bytes for a request it cannot parse (bad request
         # line, header or Content-Length, broken chunking), then closes the connection.
         if data == _TORNADO_BAD_REQUEST:
@@ -238,7 +251,7 @@ class _Stream(tornado.iostream.IOStream):
         return super().write(data)
 
 
-def _bad_request_answer():
+def _bad_request_answer() -> bytes:
     request_id = uuid.uuid4().hex
     body = error_body("INVALID_REQUEST", "malformed HTTP request")
     metrics.record_request("unrouted", 400, 0.0, False, "INVALID_REQUEST")
@@ -256,12 +269,12 @@ class _Listener(socket.socket):
 
     _EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
-    def __init__(self, sock):
+    def __init__(self, sock: socket.socket):
         super().__init__(sock.family, sock.type, sock.proto, fileno=sock.detach())
         self._warned_at = -math.inf
         self._paused = 0
 
-    def accept(self):
+    def accept(self) -> tuple[socket.socket, Any]:
         try:
             return super().accept()
         except OSError as exc:
@@ -271,7 +284,7 @@ class _Listener(socket.socket):
             # Ends Tornado's accept loop for now, quietly.
             raise BlockingIOError(errno.EAGAIN, "accepting paused") from exc
 
-    def _pause(self, exc):
+    def _pause(self, exc: OSError) -> None:
         self._paused += 1
         now = time.monotonic()
         if now - self._warned_at >= WARNING_INTERVAL_SECONDS:
@@ -282,12 +295,12 @@ class _Listener(socket.socket):
         io_loop.update_handler(self, 0)
         io_loop.call_later(ACCEPT_PAUSE_SECONDS, self._resume, io_loop)
 
-    def _resume(self, io_loop):
+    def _resume(self, io_loop: IOLoop) -> None:
         if self.fileno() != -1:  # not closed by server.stop() meanwhile
             io_loop.update_handler(self, IOLoop.READ)
 
 
-def _connection_cap(requested):
+def _connection_cap(requested: int) -> int:
     """requested, lowered to what the process can open after raising the soft limit on
     open files to the hard one."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -7,8 +7,9 @@ at any depth, is refused, and so is `null` for any field, optional ones included
 """
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, NoReturn
 
 from .errors import invalid
 
@@ -25,14 +26,18 @@ _DIGITS = re.compile(r"[0-9]{1,16}")
 class Field:
     check: Callable[[object], bool]
     expected: str
-    json_schema: dict          # the same rule for the OpenAPI document
+    json_schema: dict[str, Any]     # the same rule for the OpenAPI document
     required: bool = True
 
-    def optional(self):
+    def optional(self) -> "Field":
         return Field(self.check, self.expected, self.json_schema, required=False)
 
 
-def _integer(minimum):
+# A request's (or its parameters') fields by name.
+Schema = Mapping[str, Field]
+
+
+def _integer(minimum: int) -> Callable[[object], bool]:
     # bool is a subclass of int in Python; the protocol says booleans are invalid.
     return lambda v: type(v) is int and minimum <= v <= MAX_SAFE_INTEGER
 
@@ -60,7 +65,7 @@ LABEL = Field(lambda v: isinstance(v, str) and _LABEL.fullmatch(v) is not None,
               "a string of at most 100 printable ASCII characters", {"type": "string", "pattern": "^[\\x20-\\x7e]{0,100}$"})
 
 
-def list_of(*values):
+def list_of(*values: str) -> Field:
     """A non-empty list of at most len(values) items, each one of values."""
     return Field(lambda v: type(v) is list and 1 <= len(v) <= len(values)
                  and all(isinstance(item, str) and item in values for item in v),
@@ -68,12 +73,12 @@ def list_of(*values):
                  {"type": "array", "items": {"enum": list(values)}, "minItems": 1, "maxItems": len(values)})
 
 
-def one_of(*values):
+def one_of(*values: str) -> Field:
     return Field(lambda v: v in values and isinstance(v, str), "one of " + ", ".join(values),
                  {"type": "string", "enum": list(values)})
 
 
-def page_size(maximum):
+def page_size(maximum: int) -> Field:
     return Field(_integer_between(1, maximum), f"an integer from 1 to {maximum}",
                  {"type": "integer", "minimum": 1, "maximum": maximum})
 
@@ -82,22 +87,22 @@ CURSOR = Field(lambda v: isinstance(v, str) and _CURSOR.fullmatch(v) is not None
                "a cursor given as nextCursor", {"type": "string", "pattern": "^[0-9]{1,18}$"})
 
 
-def _integer_between(minimum, maximum):
+def _integer_between(minimum: int, maximum: int) -> Callable[[object], bool]:
     return lambda v: type(v) is int and minimum <= v <= maximum
 
 
-def parse_params(raw: dict, schema: dict) -> dict:
+def parse_params(raw: Mapping[str, str | None], schema: Schema) -> dict[str, Any]:
     """Path or query parameters (strings) by a schema of Fields; integers are read from
     their decimal digits. Anything else is 400 INVALID_REQUEST."""
-    values = {}
+    values: dict[str, Any] = {}
     for name, field in schema.items():
-        value = raw.get(name)
+        value: str | int | None = raw.get(name)
         if value is None:
             if field.required:
                 raise invalid(f"parameter '{name}' is required")
             values[name] = None
             continue
-        if field.json_schema.get("type") == "integer" and _DIGITS.fullmatch(value):
+        if field.json_schema.get("type") == "integer" and isinstance(value, str) and _DIGITS.fullmatch(value):
             value = int(value)
         if not field.check(value):
             raise invalid(f"parameter '{name}' must be {field.expected}")
@@ -105,14 +110,14 @@ def parse_params(raw: dict, schema: dict) -> dict:
     return values
 
 
-def object_schema(schema):
+def object_schema(schema: Schema) -> dict[str, Any]:
     """A request schema (name -> Field) as a JSON Schema object."""
     return {"type": "object",
             "properties": {name: dict(field.json_schema) for name, field in schema.items()},
             "required": [name for name, field in schema.items() if field.required]}
 
 
-def _reject_constant(name):
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
@@ -120,7 +125,7 @@ class _DuplicateKey(ValueError):
     pass
 
 
-def _unique_keys(pairs):
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Every parser must read a signed body one way; with a key given twice, parsers
     # disagree (first wins, last wins, error), so such a body means nothing.
     body = dict(pairs)
@@ -129,17 +134,17 @@ def _unique_keys(pairs):
     return body
 
 
-def parse_body(raw: bytes, schema: dict) -> dict:
+def parse_body(raw: bytes, schema: Schema) -> dict[str, Any]:
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
                           object_pairs_hook=_unique_keys)
     except _DuplicateKey as exc:
-        raise invalid(f"body is not valid: {exc}")
+        raise invalid(f"body is not valid: {exc}") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise invalid("body is not valid UTF-8 JSON")
+        raise invalid("body is not valid UTF-8 JSON") from None
     if not isinstance(body, dict):
         raise invalid("body must be a JSON object")
-    values = {}
+    values: dict[str, Any] = {}
     for name, field in schema.items():
         # null is a value of the wrong type, not an absent field: a caller that sends it
         # asked for something, and guessing what would be worse than refusing.

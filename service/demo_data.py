@@ -1,0 +1,58 @@
+"""Both systems' demo data, loaded by whoever asks for it once the schema is migrated: the
+server at start (unless --no-demo-data), and
+
+    python -m service.demo_data [--data-dir DIR]    # migrate, then load the demo data
+
+First sql/demo.sql (what must exist before the first key: the JAQPOT provider at the
+casino, its games at the provider, the demo casino at the provider), then the players,
+made and funded with the back office's own verbs (casino/demo_players.py). Idempotent: a
+restart keeps every balance. The migrator itself loads no data (it imports no domain).
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import psycopg2
+
+from casino.demo_players import seed
+from db.config import NoDatabase, database_from_environment
+from sql.migrate import ADVISORY_LOCK_KEY, FUNCTIONS_PREFIX, MigrationError, migrate
+
+DEMO_FILE = Path(__file__).resolve().parent.parent / "sql" / "demo.sql"
+
+
+def load_demo_data(dsn):
+    """sql/demo.sql and the demo players, in one transaction."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            # The migrator's lock, held for this transaction only: a migration under way
+            # finishes first, and two servers starting at once load the data in turn.
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+            cur.execute(DEMO_FILE.read_text(encoding="utf-8"))
+            seed(cur)
+    finally:
+        conn.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m service.demo_data", description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
+    args = parser.parse_args(argv)
+    try:
+        with database_from_environment(args.data_dir) as database:
+            done = migrate(database.dsn)
+            load_demo_data(database.dsn)
+    except MigrationError as exc:
+        print(f"migration error: {exc}", file=sys.stderr)
+        return 1
+    except NoDatabase as exc:
+        print(f"demo_data: {exc}", file=sys.stderr)
+        return 2
+    functions = sum(name.startswith(FUNCTIONS_PREFIX) for name in done)
+    print(f"{len(done) - functions} migration(s) and {functions} function file(s) applied, demo data loaded")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
