@@ -25,6 +25,8 @@ CALLBACKS = ("getBalance",) + MONEY
 LAUNCH = ("launchGame", "simulateRound")
 # The back office (/casino/admin/*): the cashier's two money calls, then the rest.
 CASHIER = ("deposit", "withdrawal")
+# Bonus money: a grant is idempotent by reference like the cashier's calls.
+BONUS_CALLS = ("grantBonus", "cancelBonus", "listBonuses")
 PLAYER_CALLS = ("setPlayerStatus", "getPlayer", "listTransactions")
 PROVIDER_CALLS = ("importGames", "setProviderStatus", "getProvider", "setProviderV1", "addProviderKey", "rotateProviderKey",
                   "revokeProviderKey", "listProviderKeys", "createGame")
@@ -49,7 +51,7 @@ CATALOGUE = (
     Refusal("SESSION_NOT_FOUND", 404, "no session with that token", False, CALLBACKS),
     Refusal("PROVIDER_MISMATCH", 403, "the session belongs to another provider's game", False, CALLBACKS),
     Refusal("IDEMPOTENCY_CONFLICT", 409, "transactionId was already used for a different request", False,
-            MONEY + CASHIER),
+            MONEY + CASHIER + ("grantBonus",)),
     Refusal("TRANSACTION_ROLLED_BACK", 409, "a rollback cancelled this transactionId, or the bet it pays",
             True, MONEY),
     Refusal("USER_MISMATCH", 403, "the session belongs to another user", True, CALLBACKS),
@@ -65,15 +67,16 @@ CATALOGUE = (
             ("credit", "rollback")),
     Refusal("ROLLBACK_NOT_ALLOWED", 409, "only a bet of a round without a payout can be rolled back", True,
             ("rollback",)),
-    Refusal("BALANCE_LIMIT_EXCEEDED", 422, "the balance would pass 2^53-1", True, ("credit", "rollback", "deposit")),
+    Refusal("BALANCE_LIMIT_EXCEEDED", 422, "the balance would pass 2^53-1", True,
+            ("credit", "rollback", "deposit", "grantBonus")),
     # Reconciliation.
     Refusal("TRANSACTION_NOT_FOUND", 404, "the casino has no record of that transactionId", False,
             ("transactionStatus",)),
     # Launching a game (nothing stored: a launch is not idempotent by itself).
     Refusal("USER_NOT_FOUND", 404, "no such user", False,
-            LAUNCH + CASHIER + ("createWallet", "listSessions") + PLAYER_CALLS),
+            LAUNCH + CASHIER + ("createWallet", "listSessions") + PLAYER_CALLS + ("grantBonus", "listBonuses")),
     Refusal("GAME_NOT_FOUND", 404, "no such game", False, LAUNCH + GAME_CALLS),
-    Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER),
+    Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER + ("grantBonus",)),
     Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False,
             LAUNCH + ("importGames",)),
     Refusal("TOO_MANY_REQUESTS", 429, "more than %s %s at once in this process; retry shortly", False,
@@ -92,6 +95,12 @@ CATALOGUE = (
     Refusal("GAME_EXISTS", 409, "the provider has a game with that providerGameId", False, ("createGame",)),
     Refusal("BET_LIMITS_INVALID", 422, "minBet must not exceed maxBet", False, ("createGame", "setGameLimits")),
     Refusal("SESSION_UNKNOWN", 404, "no game session has that id", False, ("closeSession",)),
+    # Bonus money: a grant's refusals are stored as its reference's answer, like a deposit's
+    # (in the order they win, after the reference's stored answer); a cancel's are not.
+    Refusal("BONUS_EXPIRY_PASSED", 422, "expiresAt must be later than now", True, ("grantBonus",)),
+    Refusal("BONUS_ACTIVE", 409, "the wallet has an active bonus (bonusId %s)", True, ("grantBonus",)),
+    Refusal("BONUS_NOT_FOUND", 404, "no bonus has that id", False, ("cancelBonus",)),
+    Refusal("BONUS_NOT_ACTIVE", 409, "the bonus has ended (%s)", False, ("cancelBonus",)),
 )
 BY_CODE = {r.code: r for r in CATALOGUE}
 

@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NoReturn
 
 from .errors import invalid
@@ -63,6 +64,24 @@ EMAIL = Field(lambda v: isinstance(v, str) and _EMAIL.fullmatch(v) is not None,
 
 LABEL = Field(lambda v: isinstance(v, str) and _LABEL.fullmatch(v) is not None,
               "a string of at most 100 printable ASCII characters", {"type": "string", "pattern": "^[\\x20-\\x7e]{0,100}$"})
+
+
+# RFC 3339 with its offset (Z or ±hh:mm), as every answer writes times.
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _instant(value: object) -> bool:
+    if not (isinstance(value, str) and _RFC3339.fullmatch(value)):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+INSTANT = Field(_instant, "an RFC 3339 date and time with its offset (2027-01-31T23:00:00Z)",
+                {"type": "string", "format": "date-time"})
 
 
 def list_of(*values: str) -> Field:

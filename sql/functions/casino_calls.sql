@@ -21,7 +21,8 @@
 --      duplicate sent on another wallet's session waits for the first;
 --   3. reads, in a statement of its own after those locks, whether the id was answered
 --      (a replay, or 409 IDEMPOTENCY_CONFLICT) or is named by a tombstone;
---   4. applies the rules, reading other ledger rows only after the locks;
+--   4. applies the rules, reading other ledger rows only after the locks (a bonus past its
+--      expiry is forfeited first: casino_bonus.sql);
 --   5. inserts its ledger row once, answered, and moves the wallet.
 -- The wallet lock is also what makes a replay wait for a synchronous standby: a row lock
 -- gives the transaction an id, so its commit waits for the standby like any write, and a
@@ -36,6 +37,8 @@ DROP FUNCTION IF EXISTS casino_open_call(BIGINT, TEXT, TEXT, TEXT, TEXT, BIGINT,
 DROP FUNCTION IF EXISTS casino_answer(BIGINT, BIGINT, TEXT, BIGINT, BIGINT, BIGINT, BIGINT, SMALLINT, TEXT);
 DROP FUNCTION IF EXISTS casino_refuse(BIGINT, BIGINT, BIGINT, BIGINT, SMALLINT, TEXT, TEXT);
 DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, TEXT);
+-- Without the bonus part (before migration 0018's bonus money).
+DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, TEXT, BOOLEAN);
 
 -- Answer bodies, byte for byte what is stored and replayed.
 CREATE OR REPLACE FUNCTION casino_error_body(p_code TEXT, p_message TEXT) RETURNS TEXT
@@ -43,15 +46,17 @@ LANGUAGE sql STABLE AS $$
     SELECT json_build_object('error', json_build_object('code', p_code, 'message', p_message))::text
 $$;
 
--- A payout's or bet's answer; a rollback's also says whether it left a tombstone.
-CREATE OR REPLACE FUNCTION casino_money_body(p_transaction_id TEXT, p_balance BIGINT, p_currency TEXT,
-                                  p_tombstone BOOLEAN DEFAULT NULL) RETURNS TEXT
+-- A payout's or bet's answer; a rollback's also says whether it left a tombstone. bonus:
+-- the bonus part of balance (PROTOCOL.md, "Bonus money"). Answers stored before it was
+-- added are replayed as they were stored, without it.
+CREATE OR REPLACE FUNCTION casino_money_body(p_transaction_id TEXT, p_balance BIGINT, p_bonus BIGINT,
+                                  p_currency TEXT, p_tombstone BOOLEAN DEFAULT NULL) RETURNS TEXT
 LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN p_tombstone IS NULL
                 THEN json_build_object('transactionId', p_transaction_id, 'balance', p_balance,
-                                       'currency', p_currency)
+                                       'bonus', p_bonus, 'currency', p_currency)
                 ELSE json_build_object('transactionId', p_transaction_id, 'balance', p_balance,
-                                       'currency', p_currency, 'tombstone', p_tombstone) END::text
+                                       'bonus', p_bonus, 'currency', p_currency, 'tombstone', p_tombstone) END::text
 $$;
 
 -- Whether a bet was refunded: the one statement of the rule (refunds name their bet in
@@ -82,7 +87,9 @@ BEGIN
     RETURN v_reply;
 END $$;
 
--- Records the call's answer: its one ledger row, and the movement into the wallet. When
+-- Records the call's answer: its one ledger row, and the movement into the wallet (with
+-- the wallet's bonus wagering counter, c.bonus_wagered, as the call's rules left it: the
+-- one row write a bet makes, bonus or not; casino_bonus.sql). When
 -- the row meets the unique index (the same id answered meanwhile, which the locks of
 -- casino_open_call leave only to an id sent on a session of another wallet without
 -- them), nothing is stored or moved and the stored answer is replayed.
@@ -97,10 +104,12 @@ BEGIN
     INSERT INTO CASINO_TRANSACTIONS (
         provider_id, external_transaction_id, transaction_type, wallet_id, session_id,
         round_id, amount, related_external_transaction_id, request_fingerprint, outcome,
-        playable_movement, redeemable_movement, balance_after, response_status, response_cache)
+        playable_movement, redeemable_movement, balance_after, response_status, response_cache,
+        bonus_id)
     VALUES (c.provider_id, c.transaction_id, c.kind, c.wallet_id, c.session_id,
             c.round_id, p_amount, c.related_id, c.fingerprint, p_outcome,
-            p_playable, p_redeemable, c.playable + p_playable, p_status, p_body::json)
+            p_playable, p_redeemable, c.playable + p_playable, p_status, p_body::json,
+            c.row_bonus_id)
     ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN
@@ -110,6 +119,7 @@ BEGIN
         UPDATE CASINO_WALLETS
         SET playable_balance = playable_balance + p_playable,
             redeemable_balance = redeemable_balance + p_redeemable,
+            bonus_wagered = c.bonus_wagered,
             updated_at = now()
         WHERE id = c.wallet_id;
     END IF;
@@ -156,10 +166,12 @@ BEGIN
 
     SELECT s.id, s.user_id, s.wallet_id, s.is_active, s.last_activity_at,
            u.status = 'active', g.is_active, NOT gp.is_disabled,
-           g.provider_id, g.min_bet, g.max_bet, w.currency_code, w.playable_balance, w.redeemable_balance
+           g.provider_id, g.min_bet, g.max_bet, w.currency_code, w.playable_balance, w.redeemable_balance,
+           w.bonus_id, w.bonus_wagered, w.bonus_wagering_required, w.bonus_expires_at
     INTO c.session_id, c.owner_id, c.wallet_id, c.session_active, c.last_activity,
          c.player_active, c.game_active, c.provider_active,
-         c.provider_id, c.bet_min, c.bet_max, c.currency, c.playable, c.redeemable
+         c.provider_id, c.bet_min, c.bet_max, c.currency, c.playable, c.redeemable,
+         c.bonus_id, c.bonus_wagered, c.bonus_wagering_required, c.bonus_expires_at
     FROM CASINO_GAME_SESSIONS s
     JOIN CASINO_USERS u ON u.id = s.user_id
     JOIN CASINO_GAMES g ON g.id = s.game_id

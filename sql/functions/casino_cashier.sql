@@ -5,7 +5,8 @@
 --   1. find the wallet and lock it (404 USER_NOT_FOUND / WALLET_NOT_FOUND, not stored);
 --   2. lock the reference (an advisory lock under key 0: provider ids start at 1), so a
 --      duplicate sent for another wallet waits too;
---   3. the reference's stored answer: replayed, or 409 IDEMPOTENCY_CONFLICT;
+--   3. the reference's stored answer: replayed, or 409 IDEMPOTENCY_CONFLICT; then a bonus
+--      past its expiry is forfeited (it counts for nothing: casino_bonus.sql);
 --   4. the rule: a withdrawal takes at most the redeemable balance (422
 --      INSUFFICIENT_FUNDS), a deposit keeps the balance within 2^53-1 (422
 --      BALANCE_LIMIT_EXCEEDED); both stored;
@@ -29,7 +30,7 @@ BEGIN
     IF p_kind NOT IN ('deposit', 'withdrawal') THEN
         RAISE EXCEPTION 'casino_cashier: unknown kind %', p_kind;
     END IF;
-    SELECT id, playable_balance, redeemable_balance INTO w
+    SELECT id, playable_balance, redeemable_balance, bonus_id, bonus_expires_at INTO w
     FROM CASINO_WALLETS WHERE user_id = p_user_id AND currency_code = p_currency
     FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -44,6 +45,10 @@ BEGIN
                     FROM CASINO_TRANSACTIONS t
                     WHERE t.provider_id IS NULL AND t.external_transaction_id = p_reference);
         IF v_reply.status IS NULL THEN
+            IF w.bonus_expires_at <= casino_bonus_clock() AND casino_forfeit_bonus(w.bonus_id, 'expired') THEN
+                w.playable_balance := w.redeemable_balance;     -- what remained of it has left
+            END IF;
+            -- A withdrawal takes only cash: what is redeemable. Bonus money stays.
             IF p_kind = 'withdrawal' AND p_amount > w.redeemable_balance THEN
                 v_reply := casino_refusal('INSUFFICIENT_FUNDS');
             ELSIF p_kind = 'deposit' AND w.playable_balance + p_amount > casino_balance_limit() THEN
