@@ -21,6 +21,7 @@ import sys
 
 import psycopg2
 
+from casino import bonuses
 from casino.demo import play_demo
 from casino.game_import import DEMO_PROVIDER, import_demo_games
 from db.config import UNUSABLE, database_from_environment, redact, why_unusable
@@ -94,6 +95,12 @@ async def serve(settings, sockets, database):
             db, app.settings["casino_client"], settings.reconcile_interval, settings.reconcile_stale_after,
             settings.round_timeout))
 
+    # Bonuses past their expiry (casino/bonuses.py): every process runs the pass; two at
+    # once forfeit each bonus once.
+    bonus_expiry = None
+    if settings.bonus_expiry_interval > 0:
+        bonus_expiry = asyncio.ensure_future(bonuses.run_periodically(db, settings.bonus_expiry_interval))
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -114,6 +121,8 @@ async def serve(settings, sockets, database):
     app.stop_credentials()
     if reconciler is not None:
         reconciler.cancel()
+    if bonus_expiry is not None:
+        bonus_expiry.cancel()
     try:
         await asyncio.wait_for(app.in_flight.idle.wait(), SHUTDOWN_GRACE_SECONDS)
     except TimeoutError:

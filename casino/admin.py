@@ -2,13 +2,14 @@
 (the base handler and its schemas), makes one call of casino/backoffice.py, and renders.
 
 Scopes (casino/operators.py): admin for players, wallets, operator keys, providers and their keys,
-games and closing sessions; cashier for deposits and withdrawals; backoffice for the read-only
+games and closing sessions; cashier for deposits, withdrawals and bonuses; backoffice for the read-only
 views, which read through self.read_db: the replica of DATABASE_READ_URL when set, else the primary.
 """
 import re
 
 from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
+from wire.errors import invalid
 from wire.validation import (
     BET_AMOUNT,
     CURRENCY,
@@ -16,6 +17,7 @@ from wire.validation import (
     EMAIL,
     ENTITY_ID,
     IDENTIFIER,
+    INSTANT,
     LABEL,
     MAX_SAFE_INTEGER,
     USERNAME,
@@ -27,7 +29,7 @@ from wire.validation import (
     parse_params,
 )
 
-from . import backoffice, catalogue, credentials, game_import, operators
+from . import backoffice, bonuses, catalogue, credentials, game_import, operators
 from .refusals import documented
 
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -35,13 +37,25 @@ TIMESTAMP = {"type": "string", "format": "date-time"}
 PLAYER = obj(userId=INTEGER, username=STRING, email=STRING, status={"enum": ["active", "disabled"]},
              origin={"enum": list(backoffice.ORIGINS)}, createdAt=TIMESTAMP)
 WALLET = obj(walletId=INTEGER, currency=STRING, balance=INTEGER, redeemable=INTEGER)
+NULLABLE_INTEGER = {"type": ["integer", "null"]}
 ITEM = obj(transactionId=STRING, provider=NULLABLE_STRING,
-           type={"enum": ["deposit", "withdrawal", "debit", "credit", "rollback"]},
+           type={"enum": ["deposit", "withdrawal", "debit", "credit", "rollback", "bonus_grant", "bonus_completion",
+                          "bonus_forfeit"]},
            outcome={"enum": ["applied", "refused", "tombstone"]}, amount=INTEGER, movement=INTEGER,
+           cashMovement=INTEGER, bonusMovement=INTEGER, bonusId=NULLABLE_INTEGER,
            balanceAfter=INTEGER, roundId=NULLABLE_STRING, currency=STRING, createdAt=TIMESTAMP)
 ROUND_ROW = obj(**ITEM["properties"], userId=INTEGER, relatedTransactionId=NULLABLE_STRING,
                 refunded={"type": "boolean"}, answer=obj(status=INTEGER, body={"type": "object"}))
 CASHIER_ANSWER = obj(reference=STRING, balance=INTEGER, redeemable=INTEGER, currency=STRING)
+NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+BONUS = obj(bonusId=INTEGER, reference=STRING, userId=INTEGER, currency=STRING, amount=INTEGER, wagering=INTEGER,
+            wageringRequired=INTEGER, wagered=INTEGER, remaining=INTEGER,
+            status={"enum": ["active", "completed", "forfeited"]}, expiresAt=TIMESTAMP, grantedAt=TIMESTAMP,
+            endedAt=NULLABLE_TIMESTAMP, endReason={"enum": ["wagered", "expired", "cancelled", "excluded", None]},
+            converted=INTEGER, forfeited=INTEGER)
+MAX_WAGERING = 1000
+WAGERING = Field(lambda v: type(v) is int and 1 <= v <= MAX_WAGERING, f"an integer from 1 to {MAX_WAGERING}",
+                 {"type": "integer", "minimum": 1, "maximum": MAX_WAGERING})
 
 
 class AdminHandler(JsonHandler):
@@ -119,6 +133,49 @@ class WithdrawalHandler(CashierHandler):
     summary = "Takes cash out of a wallet, at most its redeemable balance, idempotent by reference"
     refusals = documented("withdrawal")
     kind = "withdrawal"
+
+
+class GrantBonusHandler(AdminHandler):
+    operator_scope = "cashier"
+    summary = ("Grants a bonus: adds `amount` to the balance, not to the redeemable cash, to be wagered "
+               "`wagering` times before `expiresAt`; at most one active per wallet; idempotent by reference")
+    status = 201
+    answer = BONUS
+    replays = True
+    refusals = documented("grantBonus")
+    schema = {"userId": ENTITY_ID, "currency": CURRENCY, "amount": BET_AMOUNT, "reference": IDENTIFIER,
+              "wagering": WAGERING, "expiresAt": INSTANT}
+
+    async def post(self):
+        if self.body["amount"] * self.body["wagering"] > MAX_SAFE_INTEGER:
+            raise invalid(f"amount × wagering (wageringRequired) must not exceed {MAX_SAFE_INTEGER}")
+        self.render_answer(await self.db.statement(bonuses.grant, self.operator.key_id, self.body))
+
+
+class PlayerBonusesHandler(AdminHandler):
+    operator_scope = "backoffice"
+    summary = "A player's bonuses, newest first, a page at a time: wagered, remaining, status, expiry"
+    answer = obj(items={"type": "array", "items": BONUS}, nextCursor=NULLABLE_STRING)
+    refusals = documented("listBonuses")
+    parameters = {"userId": ENTITY_ID}
+    query = {"currency": CURRENCY.optional(), "limit": page_size(backoffice.MAX_PAGE).optional(),
+             "cursor": CURSOR.optional()}
+
+    async def get(self, **_):
+        p = self.params
+        self.render_answer(await self.read_db.transaction(bonuses.list_bonuses, p["userId"], p["currency"],
+                                                          p["limit"], p["cursor"]))
+
+
+class CancelBonusHandler(AdminHandler):
+    operator_scope = "cashier"
+    summary = "Cancels an active bonus: what remains of it is forfeited (cash untouched); audited"
+    answer = BONUS
+    refusals = documented("cancelBonus")
+    parameters = {"bonusId": ENTITY_ID}
+
+    async def post(self, **_):
+        self.render_answer(await self.db.transaction(bonuses.cancel, self.operator.key_id, self.params["bonusId"]))
 
 
 class PlayerStatusHandler(AdminHandler):
@@ -459,6 +516,9 @@ def routes():
         (r"/casino/admin/wallets", CreateWalletHandler),
         (r"/casino/admin/deposits", DepositHandler),
         (r"/casino/admin/withdrawals", WithdrawalHandler),
+        (r"/casino/admin/bonuses", GrantBonusHandler),
+        (r"/casino/admin/bonuses/{bonusId}/cancel", CancelBonusHandler),
+        (r"/casino/admin/players/{userId}/bonuses", PlayerBonusesHandler),
         (r"/casino/admin/players/{userId}/status", PlayerStatusHandler),
         # Before players/{userId}, whose pattern would take "list" too.
         (r"/casino/admin/players/list", ListPlayersHandler),

@@ -16,7 +16,17 @@
      row break them anyway (written by hand, or by an older version): a payout or refund
      whose transactionId a rollback or payout names as its bet; an applied bet whose id a
      tombstone names; a balance, or an answered balance_after, above 2^53-1; a ledger row
-     on a session of another wallet; a payout or refund of another wallet's bet.
+     on a session of another wallet; a payout or refund of another wallet's bet;
+  5. bonus money (PROTOCOL.md, "Bonus money"; a row's bonus part is its playable minus its
+     redeemable movement): no row moves bonus money without naming its bonus, nor names
+     another wallet's; every bonus has its one grant row; for every wallet, what its ledger
+     holds as bonus money (balance - redeemable, by check 1 the wallet's own) is what
+     remains of its active bonus -- the rows naming that bonus, which is active and agrees
+     with the wallet's counters, its wagered the bets counted minus the refunds of them --
+     and nothing without one; an ended bonus's rows sum to nothing, its one ending row
+     moved what remained, and a completed one was wagered. So every bonus cent is
+     explained: grant, bets' bonus parts, payouts' bonus shares, refunds, completion,
+     forfeits.
 Balances that are never negative and never above 2^53-1 are the columns' domains
 (migration 0013), redeemable <= playable a CHECK constraint. Every ledger row is written
 once, with its answer (no claim waits for one), so there is no unanswered row to look for.
@@ -42,20 +52,37 @@ BETS_REFUNDED_TWICE = """
     HAVING count(*) > 1
 """
 
+# A bet's cash part is at most its amount, a payout's too; a refund gives back its bet's cash
+# part, and its bonus part as cash only once the bet's bonus completed (before the refund);
+# the bonus's own rows move exactly their amount: a grant into balance only, a completion
+# into cash only, a forfeit out of balance only.
 WRONG_AMOUNTS = """
-    SELECT t.wallet_id, t.external_transaction_id, t.transaction_type, t.amount, t.playable_movement
+    SELECT t.wallet_id, t.external_transaction_id, t.transaction_type, t.amount, t.playable_movement,
+           t.redeemable_movement
     FROM CASINO_TRANSACTIONS t
     LEFT JOIN CASINO_TRANSACTIONS b
            ON b.provider_id = t.provider_id AND b.external_transaction_id = t.refunded_bet_id
     WHERE t.outcome = 'applied' AND (
-           (t.transaction_type = 'debit' AND t.playable_movement <> -t.amount)
+           (t.transaction_type = 'debit' AND (t.playable_movement <> -t.amount
+                                              OR t.redeemable_movement NOT BETWEEN -t.amount AND 0))
         OR (t.transaction_type IN ('credit', 'deposit') AND t.playable_movement <> t.amount)
+        OR (t.transaction_type = 'credit' AND t.redeemable_movement NOT BETWEEN 0 AND t.amount)
         OR (t.transaction_type = 'withdrawal' AND t.playable_movement <> -t.amount)
         OR (t.transaction_type IN ('deposit', 'withdrawal') AND t.redeemable_movement <> t.playable_movement)
         OR (t.transaction_type = 'rollback' AND t.playable_movement < 0)
         OR (t.refunded_bet_id IS NOT NULL
             AND (b.outcome IS DISTINCT FROM 'applied' OR t.playable_movement <> b.amount
-                 OR t.redeemable_movement <> -b.redeemable_movement)))
+                 OR t.bonus_id IS DISTINCT FROM b.bonus_id
+                 OR NOT (t.redeemable_movement = -b.redeemable_movement
+                         OR (t.redeemable_movement = b.amount
+                             AND EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS e
+                                         WHERE e.bonus_id = b.bonus_id AND e.transaction_type = 'bonus_completion'
+                                           AND e.id < t.id)))))
+        OR (t.transaction_type = 'bonus_grant' AND (t.playable_movement <> t.amount OR t.redeemable_movement <> 0))
+        OR (t.transaction_type = 'bonus_completion'
+            AND (t.playable_movement <> 0 OR t.redeemable_movement <> t.amount))
+        OR (t.transaction_type = 'bonus_forfeit'
+            AND (t.playable_movement <> -t.amount OR t.redeemable_movement <> 0)))
 """
 
 
@@ -124,6 +151,86 @@ PAYOUTS_WITHOUT_A_BET_OF_THEIR_PROVIDER = """
 """
 
 
+# Bonus money on a row that names no bonus, or a bonus of another wallet.
+BONUS_PARTS_WITHOUT_THEIR_BONUS = """
+    SELECT t.wallet_id, t.transaction_type, t.external_transaction_id, t.playable_movement - t.redeemable_movement,
+           t.bonus_id, b.wallet_id
+    FROM CASINO_TRANSACTIONS t
+    LEFT JOIN CASINO_BONUSES b ON b.id = t.bonus_id
+    WHERE t.outcome = 'applied'
+      AND ((t.bonus_id IS NULL AND t.playable_movement <> t.redeemable_movement)
+           OR b.wallet_id <> t.wallet_id)
+    ORDER BY t.id
+"""
+
+GRANTS_NOT_ONE = """
+    SELECT b.wallet_id, b.id, b.amount, count(g.id), min(g.amount), max(g.amount)
+    FROM CASINO_BONUSES b
+    LEFT JOIN CASINO_TRANSACTIONS g ON g.bonus_id = b.id AND g.transaction_type = 'bonus_grant'
+                                   AND g.outcome = 'applied' AND g.provider_id IS NULL
+                                   AND g.external_transaction_id = b.reference
+    GROUP BY b.id
+    HAVING count(g.id) <> 1 OR min(g.amount) <> b.amount
+    ORDER BY b.id
+"""
+
+# Per wallet, from its ledger: the bonus money it holds (check 1 makes it the wallet's own
+# balance - redeemable), and what the rows naming its active bonus sum to, with that
+# bonus's bets and refunds of them for its wagered counter.
+WALLETS_BONUS_NOT_EXPLAINED = """
+    SELECT w.id, w.currency_code, w.bonus_id, held.bonus, named.bonus, a.status, a.wallet_id,
+           w.bonus_wagered, named.wagered, w.bonus_wagering_required, a.wagering_required,
+           w.bonus_expires_at = a.expires_at
+    FROM CASINO_WALLETS w
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(t.playable_movement - t.redeemable_movement), 0) AS bonus
+        FROM CASINO_TRANSACTIONS t WHERE t.wallet_id = w.id AND t.outcome = 'applied') held
+    LEFT JOIN CASINO_BONUSES a ON a.id = w.bonus_id
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(t.playable_movement - t.redeemable_movement), 0) AS bonus,
+               coalesce(sum(CASE t.transaction_type WHEN 'debit' THEN t.amount
+                                                   WHEN 'rollback' THEN -t.amount ELSE 0 END), 0) AS wagered
+        FROM CASINO_TRANSACTIONS t WHERE t.bonus_id = w.bonus_id AND t.outcome = 'applied') named
+    WHERE (w.bonus_id IS NULL AND (held.bonus <> 0 OR w.bonus_wagered IS NOT NULL
+                                   OR w.bonus_wagering_required IS NOT NULL OR w.bonus_expires_at IS NOT NULL))
+       OR (w.bonus_id IS NOT NULL
+           AND (held.bonus <> named.bonus OR a.status IS DISTINCT FROM 'active' OR a.wallet_id <> w.id
+                OR w.bonus_wagered IS DISTINCT FROM named.wagered
+                OR w.bonus_wagering_required IS DISTINCT FROM a.wagering_required
+                OR w.bonus_expires_at IS DISTINCT FROM a.expires_at))
+    ORDER BY w.id
+"""
+
+ACTIVE_BONUSES_OFF_THEIR_WALLET = """
+    SELECT b.wallet_id, b.id, w.bonus_id
+    FROM CASINO_BONUSES b JOIN CASINO_WALLETS w ON w.id = b.wallet_id
+    WHERE b.status = 'active' AND w.bonus_id IS DISTINCT FROM b.id
+    ORDER BY b.id
+"""
+
+# An ended bonus: its rows sum to nothing; it has one ending row (the completion, or the
+# first forfeit: later ones forfeit shares that came back), which moved what remained.
+ENDED_BONUSES_NOT_EXPLAINED = """
+    SELECT b.wallet_id, b.id, b.status, sums.bonus, ending.count, ending.amount, b.remaining_at_end,
+           b.wagered_at_end, b.wagering_required
+    FROM CASINO_BONUSES b
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(t.playable_movement - t.redeemable_movement), 0) AS bonus
+        FROM CASINO_TRANSACTIONS t WHERE t.bonus_id = b.id AND t.outcome = 'applied') sums
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS count, min(t.amount) AS amount
+        FROM CASINO_TRANSACTIONS t
+        WHERE t.bonus_id = b.id AND t.provider_id IS NULL
+          AND t.external_transaction_id = format('bonus %s %s', b.id,
+                                                 CASE b.status WHEN 'completed' THEN 'completion' ELSE 'forfeit' END)
+    ) ending
+    WHERE b.status <> 'active'
+      AND (sums.bonus <> 0 OR ending.count <> 1 OR ending.amount IS DISTINCT FROM b.remaining_at_end
+           OR (b.status = 'completed' AND b.wagered_at_end < b.wagering_required))
+    ORDER BY b.id
+"""
+
+
 def find_violations(cur):
     """Human-readable violations; empty when the ledger is sound."""
     problems = []
@@ -136,8 +243,9 @@ def find_violations(cur):
     for wallet_id, bet_id, count in cur.fetchall():
         problems.append(f"wallet {wallet_id}: bet {bet_id} was refunded {count} times")
     cur.execute(WRONG_AMOUNTS)
-    for wallet_id, transaction_id, kind, amount, movement in cur.fetchall():
-        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} of {amount} moved {movement}")
+    for wallet_id, transaction_id, kind, amount, movement, cash_movement in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} of {amount} moved {movement} "
+                        f"(cash {cash_movement})")
     cur.execute(PAYOUTS_NAMED_AS_BETS)
     for wallet_id, kind, transaction_id, namer_kind, namer_outcome, namer_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: {kind} {transaction_id} was applied, but {namer_kind} {namer_id} "
@@ -164,6 +272,42 @@ def find_violations(cur):
     for wallet_id, transaction_id, round_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: payout {transaction_id} was applied to round {round_id}, "
                         f"which holds no accepted bet of its provider")
+    problems += bonus_violations(cur)
+    return problems
+
+
+def bonus_violations(cur):
+    """Check 5 (bonus money), in words."""
+    problems = []
+    cur.execute(BONUS_PARTS_WITHOUT_THEIR_BONUS)
+    for wallet_id, kind, transaction_id, part, bonus_id, bonus_wallet in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} moved {part} of bonus money "
+                        + (f"of bonus {bonus_id}, which is wallet {bonus_wallet}'s" if bonus_id else "naming no bonus"))
+    cur.execute(GRANTS_NOT_ONE)
+    for wallet_id, bonus_id, amount, grants, least, most in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: bonus {bonus_id} of {amount} has {grants} grant row(s)"
+                        + (f" of {least}..{most}" if grants else ""))
+    cur.execute(WALLETS_BONUS_NOT_EXPLAINED)
+    for (wallet_id, currency, bonus_id, held, named, status, bonus_wallet, wagered, counted, required,
+         bonus_required, same_expiry) in cur.fetchall():
+        if bonus_id is None:
+            problems.append(f"wallet {wallet_id} ({currency}): its ledger holds {held} of bonus money (balance - "
+                            f"redeemable) and bonus counters, but it has no active bonus")
+        else:
+            problems.append(
+                f"wallet {wallet_id} ({currency}): balance - redeemable is {held} by its ledger, but bonus {bonus_id} "
+                f"({status}, of wallet {bonus_wallet}) holds {named} by the rows naming it; wagered {wagered} "
+                f"against {counted} counted, required {required} against {bonus_required}"
+                + ("" if same_expiry else ", another expiry"))
+    cur.execute(ACTIVE_BONUSES_OFF_THEIR_WALLET)
+    for wallet_id, bonus_id, wallet_bonus in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: bonus {bonus_id} is active, but the wallet's active bonus is "
+                        f"{wallet_bonus}")
+    cur.execute(ENDED_BONUSES_NOT_EXPLAINED)
+    for wallet_id, bonus_id, status, left, endings, moved, remaining, wagered, required in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: bonus {bonus_id} ({status}) keeps {left} by its rows; "
+                        f"{endings} ending row(s) moved {moved} of the {remaining} it held at its end; "
+                        f"wagered {wagered} of {required}")
     return problems
 
 

@@ -45,8 +45,8 @@ FIND_PLAYERS = f"""
 # A transactionId is unique per provider (the casino's own rows, deposits and withdrawals,
 # have none): one probe of the (provider_id, external_transaction_id) index per provider.
 _ROW = """t.id, t.external_transaction_id, {code}, t.transaction_type, t.outcome, t.amount,
-          t.playable_movement, t.balance_after, t.round_id, w.currency_code, t.created_at,
-          w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text"""
+          t.playable_movement, t.redeemable_movement, t.bonus_id, t.balance_after, t.round_id, w.currency_code,
+          t.created_at, w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text"""
 FIND_TRANSACTION = f"""
     SELECT {_ROW.format(code="p.code")}
     FROM CASINO_GAME_PROVIDERS p
@@ -86,7 +86,7 @@ def find_transaction(cur, transaction_id):
     cur.execute(FIND_TRANSACTION, {"id": transaction_id})
     rows = []
     for row in cur.fetchall():
-        user_id, related, status, response = row[11:]
+        user_id, related, status, response = row[backoffice.ITEM_COLUMNS:]
         rows.append({**backoffice._item(row), "userId": user_id, "relatedTransactionId": related,
                      "answer": {"status": status, "body": json.loads(response) if response else None}})
     return rows

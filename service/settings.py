@@ -125,6 +125,8 @@ OPTIONS = (
     Option("round_timeout", "ROUND_TIMEOUT", None, 300.0, SECONDS, "seconds before an open round is closed"),
     Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, 1800.0, SECONDS,
            "seconds without a bet after which a casino session expires"),
+    Option("bonus_expiry_interval", "BONUS_EXPIRY_INTERVAL", None, 60.0, SECONDS_OR_OFF,
+           "seconds between passes forfeiting bonuses past their expiry; 0 = off"),
     Option("simulate_concurrency", "SIMULATE_CONCURRENCY", None, 4, COUNT,
            "simulateRound calls played at once per process"),
     Option("provider_link_max_clients", "PROVIDER_LINK_MAX_CLIENTS", None, 16, COUNT,
@@ -182,6 +184,7 @@ class Settings:
     reconcile_stale_after: float = 30.0
     round_timeout: float = 300.0
     session_idle_timeout: float = 1800.0
+    bonus_expiry_interval: float = 60.0
     simulate_concurrency: int = 4
     provider_link_max_clients: int = 16
     casino_client_max_clients: int = 16
