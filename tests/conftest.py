@@ -36,7 +36,7 @@ from db.config import ensure_database
 from db.embedded import EmbeddedPostgres
 from db.pgbouncer import PgBouncer
 from sql.migrate import migrate
-from tests.support import (RUN_ID_VAR, SKIP_NOTHING, SYSTEM_TEMP_VAR, Api, Ledger, ServerProcess,
+from tests.support import (RUN_ID_VAR, SKIP_NOTHING, SYSTEM_TEMP_VAR, Api, BonusClock, Ledger, ServerProcess,
                            missing_system_packages, tune_for_tests, with_database)
 
 SERVER_DSN_VAR = "CASINO_TEST_SERVER_DSN"
@@ -280,7 +280,9 @@ def server(service_dsn, request):
     """A real `python server.py` on a free port, on this worker's database (through
     PgBouncer with TEST_THROUGH_PGBOUNCER=1). Its log file is removed at the end unless a
     test failed (then its path is printed)."""
-    proc = ServerProcess(service_dsn).start()
+    # No bonus expiry pass of its own: the tests run it at the instants they choose
+    # (tests/test_bonus_forfeit.py runs the server's).
+    proc = ServerProcess(service_dsn, extra_env={"BONUS_EXPIRY_INTERVAL": "0"}).start()
     yield proc
     failed = request.session.testsfailed > 0
     proc.stop(keep_log=failed)
@@ -314,6 +316,15 @@ def api(server):
 @pytest.fixture(scope="session")
 def ledger(database_dsn):
     return Ledger(database_dsn)
+
+
+@pytest.fixture
+def bonus_clock(ledger):
+    """Bonus expiry's clock, frozen where the test says (tests.support.BonusClock), and let go
+    at the end."""
+    clock = BonusClock(ledger)
+    yield clock
+    clock.release()
 
 
 @pytest.fixture
