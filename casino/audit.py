@@ -76,7 +76,8 @@ WRONG_AMOUNTS = """
                  OR NOT (t.redeemable_movement = -b.redeemable_movement
                          OR (t.redeemable_movement = b.amount
                              AND EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS e
-                                         WHERE e.bonus_id = b.bonus_id AND e.transaction_type = 'bonus_completion'
+                                         WHERE e.provider_id IS NULL
+                                           AND e.external_transaction_id = format('bonus %s completion', b.bonus_id)
                                            AND e.id < t.id)))))
         OR (t.transaction_type = 'bonus_grant' AND (t.playable_movement <> t.amount OR t.redeemable_movement <> 0))
         OR (t.transaction_type = 'bonus_completion'
@@ -151,15 +152,16 @@ PAYOUTS_WITHOUT_A_BET_OF_THEIR_PROVIDER = """
 """
 
 
-# Bonus money on a row that names no bonus, or a bonus of another wallet.
+# Bonus money on a row that names no bonus; a row naming a bonus that does not exist (the
+# column has no foreign key: migration 0018 says why), or another wallet's.
 BONUS_PARTS_WITHOUT_THEIR_BONUS = """
     SELECT t.wallet_id, t.transaction_type, t.external_transaction_id, t.playable_movement - t.redeemable_movement,
            t.bonus_id, b.wallet_id
     FROM CASINO_TRANSACTIONS t
     LEFT JOIN CASINO_BONUSES b ON b.id = t.bonus_id
-    WHERE t.outcome = 'applied'
-      AND ((t.bonus_id IS NULL AND t.playable_movement <> t.redeemable_movement)
-           OR b.wallet_id <> t.wallet_id)
+    WHERE (t.outcome = 'applied' AND t.bonus_id IS NULL AND t.playable_movement <> t.redeemable_movement)
+       OR (t.bonus_id IS NOT NULL AND b.id IS NULL)
+       OR b.wallet_id <> t.wallet_id
     ORDER BY t.id
 """
 
@@ -190,7 +192,8 @@ WALLETS_BONUS_NOT_EXPLAINED = """
         SELECT coalesce(sum(t.playable_movement - t.redeemable_movement), 0) AS bonus,
                coalesce(sum(CASE t.transaction_type WHEN 'debit' THEN t.amount
                                                    WHEN 'rollback' THEN -t.amount ELSE 0 END), 0) AS wagered
-        FROM CASINO_TRANSACTIONS t WHERE t.bonus_id = w.bonus_id AND t.outcome = 'applied') named
+        FROM CASINO_TRANSACTIONS t
+        WHERE t.wallet_id = w.id AND t.bonus_id = w.bonus_id AND t.outcome = 'applied') named
     WHERE (w.bonus_id IS NULL AND (held.bonus <> 0 OR w.bonus_wagered IS NOT NULL
                                    OR w.bonus_wagering_required IS NOT NULL OR w.bonus_expires_at IS NOT NULL))
        OR (w.bonus_id IS NOT NULL
@@ -216,11 +219,12 @@ ENDED_BONUSES_NOT_EXPLAINED = """
     FROM CASINO_BONUSES b
     CROSS JOIN LATERAL (
         SELECT coalesce(sum(t.playable_movement - t.redeemable_movement), 0) AS bonus
-        FROM CASINO_TRANSACTIONS t WHERE t.bonus_id = b.id AND t.outcome = 'applied') sums
+        FROM CASINO_TRANSACTIONS t
+        WHERE t.wallet_id = b.wallet_id AND t.bonus_id = b.id AND t.outcome = 'applied') sums
     CROSS JOIN LATERAL (
         SELECT count(*) AS count, min(t.amount) AS amount
         FROM CASINO_TRANSACTIONS t
-        WHERE t.bonus_id = b.id AND t.provider_id IS NULL
+        WHERE t.wallet_id = b.wallet_id AND t.bonus_id = b.id AND t.provider_id IS NULL
           AND t.external_transaction_id = format('bonus %s %s', b.id,
                                                  CASE b.status WHEN 'completed' THEN 'completion' ELSE 'forfeit' END)
     ) ending
@@ -281,8 +285,9 @@ def bonus_violations(cur):
     problems = []
     cur.execute(BONUS_PARTS_WITHOUT_THEIR_BONUS)
     for wallet_id, kind, transaction_id, part, bonus_id, bonus_wallet in cur.fetchall():
-        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} moved {part} of bonus money "
-                        + (f"of bonus {bonus_id}, which is wallet {bonus_wallet}'s" if bonus_id else "naming no bonus"))
+        whose = (f"of bonus {bonus_id}, which is wallet {bonus_wallet}'s" if bonus_wallet
+                 else f"of bonus {bonus_id}, which does not exist" if bonus_id else "naming no bonus")
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} moved {part} of bonus money {whose}")
     cur.execute(GRANTS_NOT_ONE)
     for wallet_id, bonus_id, amount, grants, least, most in cur.fetchall():
         problems.append(f"wallet {wallet_id}: bonus {bonus_id} of {amount} has {grants} grant row(s)"

@@ -10,9 +10,10 @@ off). The cookie holds the key itself, checked like a Bearer header on every req
 a revoked key stops working within KEY_REFRESH_SECONDS and every worker process accepts
 it without a shared cookie secret. The key is never in a URL.
 
-Every view is one call of casino/backoffice.py, the functions the JSON API uses; the two
-lookups it has no API call for (a player by username or e-mail, a transaction by id) are
-here, as read-only queries. Output is escaped by the templates (autoescape).
+Every view is made of calls of casino/backoffice.py and casino/bonuses.py, the functions the
+JSON API uses; the two lookups it has no API call for (a player by username or e-mail, a
+transaction by id) are here, as read-only queries. Output is escaped by the templates
+(autoescape).
 """
 import base64
 import binascii
@@ -28,7 +29,7 @@ from wire.errors import ApiError
 from wire.handlers import JsonHandler
 from wire.validation import CURRENCY, CURSOR, ENTITY_ID, IDENTIFIER, parse_params
 
-from . import backoffice
+from . import backoffice, bonuses
 
 TEMPLATES = Path(__file__).parent / "templates"
 COOKIE = "support_key"
@@ -220,8 +221,10 @@ class PlayerHandler(PageHandler):
         if player.status != 200:
             raise ApiError(player.status, player.body["error"]["code"], player.body["error"]["message"])
         page = await self.db.transaction(backoffice.transactions, p["userId"], p["currency"], None, p["cursor"])
+        granted = await self.db.transaction(bonuses.list_bonuses, p["userId"], p["currency"])
         self.page("player.html", player=player.body, items=page.body["items"], next_cursor=page.body["nextCursor"],
-                  currency=p["currency"], cursor=p["cursor"])
+                  currency=p["currency"], cursor=p["cursor"], bonuses=granted.body["items"],
+                  more_bonuses=granted.body["nextCursor"] is not None)
 
 
 class RoundHandler(PageHandler):

@@ -23,6 +23,10 @@ Variants (each on a fresh copy; `ours` is every variant's baseline):
               (provider, transactionId) unique index that idempotency needs, and the
               index on the id a rollback names, which finds a tombstone
   none        all three removed: what the rules and bookkeeping cost on their own
+  bonus       every wallet with an active bonus and no cash left: each bet spends bonus
+              money and counts toward its wagering (never reached in the run)
+  bonus-cash  every wallet with an active bonus and its cash: each bet spends cash and
+              counts toward the bonus's wagering
 The reference debit is measured once, on the `ours` copy.
 """
 import argparse
@@ -64,8 +68,21 @@ FROM pg_index WHERE indrelid = 'casino_transactions'::regclass AND NOT indisprim
   AND indexrelid::regclass::text NOT IN ('casino_transactions_provider_id_external_transaction_id_key',
                                          'casino_transactions_related')
 """
+# Bonus money (README, "Bonus money"): a grant to every wallet through the back office's
+# own function, with a requirement the run never reaches, and for `bonus` the cash taken out.
+BONUS_GRANTS = f"""
+SELECT format('SELECT status FROM casino_grant_bonus(%s, %L, %s, 1000, now() + interval %L, %L, %L, NULL, %L)',
+              w.user_id, w.currency_code, {FUNDS}, '10 years', 'instructions-bonus-' || w.id, 'instructions', '{{}}')
+FROM CASINO_WALLETS w ORDER BY w.id
+"""
+CASH_OUT = """
+SELECT format('SELECT status FROM casino_cashier(%L, %s, %L, %s, %L, %L, NULL, %L)',
+              'withdrawal', w.user_id, w.currency_code, w.redeemable_balance, 'instructions-out-' || w.id,
+              'instructions', '{}')
+FROM CASINO_WALLETS w WHERE w.redeemable_balance > 0 ORDER BY w.id
+"""
 VARIANTS = {"ours": [], "no-checks": [NO_CHECKS], "no-fks": [NO_FKS], "no-indexes": [NO_INDEXES],
-            "none": [NO_CHECKS, NO_FKS, NO_INDEXES]}
+            "none": [NO_CHECKS, NO_FKS, NO_INDEXES], "bonus": [BONUS_GRANTS, CASH_OUT], "bonus-cash": [BONUS_GRANTS]}
 
 
 def removals(dsn, queries):

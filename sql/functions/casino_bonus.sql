@@ -56,7 +56,7 @@ LANGUAGE sql STABLE AS $$
         'endReason', b.end_reason,
         'converted', CASE WHEN b.status = 'completed' THEN b.remaining_at_end ELSE 0 END,
         'forfeited', (SELECT coalesce(sum(f.amount), 0) FROM CASINO_TRANSACTIONS f
-                      WHERE f.bonus_id = b.id AND f.transaction_type = 'bonus_forfeit'))
+                      WHERE f.wallet_id = b.wallet_id AND f.bonus_id = b.id AND f.transaction_type = 'bonus_forfeit'))
     FROM CASINO_BONUSES b
     JOIN CASINO_WALLETS w ON w.id = b.wallet_id
     WHERE b.id = p_bonus_id
@@ -265,16 +265,46 @@ BEGIN
                              v_remaining, 0, v_remaining, w.playable_balance, 'wagered');
 END $$;
 
--- A money call on a wallet whose bonus is past its expiresAt forfeits it before anything
--- else (the callers test `c.bonus_expires_at <= casino_bonus_clock()`, so a wallet
--- without a bonus never calls this): the call then sees the wallet as it now is.
-CREATE OR REPLACE FUNCTION casino_bonus_expire_in_call(c casino_call) RETURNS casino_call
+-- What a money call on a wallet with a bonus (casino_open_call read only its flag,
+-- c.bonus_id, so a wallet without one reads nothing more) knows of it before its rules:
+-- its counters, from the wallet row the call holds locked; or, past its expiresAt, nothing,
+-- for it is forfeited first and the call sees the wallet as it then is.
+CREATE OR REPLACE FUNCTION casino_bonus_open(c casino_call) RETURNS casino_call
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    PERFORM casino_forfeit_bonus(c.bonus_id, 'expired');
-    c.playable := c.redeemable;
-    c.bonus_id := NULL; c.bonus_wagered := NULL; c.bonus_wagering_required := NULL; c.bonus_expires_at := NULL;
+    SELECT w.bonus_wagered, w.bonus_wagering_required, w.bonus_expires_at
+    INTO c.bonus_wagered, c.bonus_wagering_required, c.bonus_expires_at
+    FROM CASINO_WALLETS w WHERE w.id = c.wallet_id;
+    IF c.bonus_expires_at <= casino_bonus_clock() THEN
+        PERFORM casino_forfeit_bonus(c.bonus_id, 'expired');
+        c.playable := c.redeemable;
+        c.bonus_id := NULL; c.bonus_wagered := NULL; c.bonus_wagering_required := NULL; c.bonus_expires_at := NULL;
+    END IF;
     RETURN c;
+END $$;
+
+-- A bet of a wallet with a bonus active, its cash part (p_cash: cash first) decided: it
+-- counts toward the bonus's wagering (the counter goes with the balance, in the call's one
+-- row write), its row names the bonus, and the bet that crosses the requirement completes
+-- the bonus in this transaction, after its own row: what remains becomes cash.
+CREATE OR REPLACE FUNCTION casino_bonus_bet(c casino_call, p_amount BIGINT, p_cash BIGINT) RETURNS casino_reply
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_completes BOOLEAN;
+    v_reply casino_reply;
+BEGIN
+    c.row_bonus_id := c.bonus_id;
+    c.bonus_wagered := c.bonus_wagered + p_amount;
+    v_completes := c.bonus_wagered >= c.bonus_wagering_required;
+    v_reply := casino_record(c, 'applied', p_amount, -p_amount, -p_cash, 200::smallint,
+                             casino_money_body(c.transaction_id, c.playable - p_amount,
+                                               CASE WHEN v_completes THEN 0
+                                                    ELSE (c.playable - p_amount) - (c.redeemable - p_cash) END,
+                                               c.currency));
+    IF v_completes AND casino_recorded(v_reply) THEN
+        PERFORM casino_complete_bonus(c.bonus_id);
+    END IF;
+    RETURN v_reply;
 END $$;
 
 -- Where money that belonged to bonus p_bonus_id goes when a payout or refund brings it

@@ -88,8 +88,8 @@ BEGIN
 END $$;
 
 -- Records the call's answer: its one ledger row, and the movement into the wallet (with
--- the wallet's bonus wagering counter, c.bonus_wagered, as the call's rules left it: the
--- one row write a bet makes, bonus or not; casino_bonus.sql). When
+-- the wallet's bonus wagering counter as the call's rules left it, c.bonus_wagered, when
+-- they loaded it: the one row write a bet makes, bonus or not; casino_bonus.sql). When
 -- the row meets the unique index (the same id answered meanwhile, which the locks of
 -- casino_open_call leave only to an id sent on a session of another wallet without
 -- them), nothing is stored or moved and the stored answer is replayed.
@@ -119,7 +119,7 @@ BEGIN
         UPDATE CASINO_WALLETS
         SET playable_balance = playable_balance + p_playable,
             redeemable_balance = redeemable_balance + p_redeemable,
-            bonus_wagered = c.bonus_wagered,
+            bonus_wagered = coalesce(c.bonus_wagered, bonus_wagered),
             updated_at = now()
         WHERE id = c.wallet_id;
     END IF;
@@ -167,11 +167,11 @@ BEGIN
     SELECT s.id, s.user_id, s.wallet_id, s.is_active, s.last_activity_at,
            u.status = 'active', g.is_active, NOT gp.is_disabled,
            g.provider_id, g.min_bet, g.max_bet, w.currency_code, w.playable_balance, w.redeemable_balance,
-           w.bonus_id, w.bonus_wagered, w.bonus_wagering_required, w.bonus_expires_at
+           w.bonus_id
     INTO c.session_id, c.owner_id, c.wallet_id, c.session_active, c.last_activity,
          c.player_active, c.game_active, c.provider_active,
          c.provider_id, c.bet_min, c.bet_max, c.currency, c.playable, c.redeemable,
-         c.bonus_id, c.bonus_wagered, c.bonus_wagering_required, c.bonus_expires_at
+         c.bonus_id
     FROM CASINO_GAME_SESSIONS s
     JOIN CASINO_USERS u ON u.id = s.user_id
     JOIN CASINO_GAMES g ON g.id = s.game_id

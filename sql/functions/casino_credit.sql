@@ -28,9 +28,9 @@ BEGIN
     IF (c.reply).status IS NOT NULL THEN
         RETURN c.reply;
     END IF;
-    -- A bonus past its expiry counts for nothing: forfeited first (casino_bonus.sql).
-    IF c.bonus_id IS NOT NULL AND c.bonus_expires_at <= casino_bonus_clock() THEN
-        c := casino_bonus_expire_in_call(c);
+    -- A wallet with a bonus: its counters, or, past its expiry, its forfeit (casino_bonus.sql).
+    IF c.bonus_id IS NOT NULL THEN
+        c := casino_bonus_open(c);
     END IF;
 
     IF c.owner_id <> p_user_id THEN

@@ -18,15 +18,13 @@ DECLARE
     c casino_call := casino_open_call(p_provider_id, p_token, 'debit', p_transaction_id, p_round_id, p_amount,
                                       NULL, p_fingerprint);
     v_cash BIGINT;
-    v_completes BOOLEAN := false;
-    v_reply casino_reply;
 BEGIN
     IF (c.reply).status IS NOT NULL THEN
         RETURN c.reply;
     END IF;
-    -- A bonus past its expiry counts for nothing: forfeited first (casino_bonus.sql).
-    IF c.bonus_id IS NOT NULL AND c.bonus_expires_at <= casino_bonus_clock() THEN
-        c := casino_bonus_expire_in_call(c);
+    -- A wallet with a bonus: its counters, or, past its expiry, its forfeit (casino_bonus.sql).
+    IF c.bonus_id IS NOT NULL THEN
+        c := casino_bonus_open(c);
     END IF;
 
     -- The rules, in the order they win (casino/refusals.py).
@@ -56,22 +54,13 @@ BEGIN
     END IF;
 
     -- A bet spends cash first, then bonus money (README, "Bonus money"); its row records
-    -- both parts (the cash part is its redeemable movement). With a bonus active it counts
-    -- toward the bonus's wagering, and the bet that crosses the requirement completes the
-    -- bonus in this transaction, after its own row: what remains becomes cash.
+    -- both parts (the cash part is its redeemable movement). With a bonus active it also
+    -- counts toward the bonus's wagering, and may complete it (casino_bonus.sql).
     v_cash := least(c.redeemable, p_amount);
     IF c.bonus_id IS NOT NULL THEN
-        c.row_bonus_id := c.bonus_id;
-        c.bonus_wagered := c.bonus_wagered + p_amount;
-        v_completes := c.bonus_wagered >= c.bonus_wagering_required;
+        RETURN casino_bonus_bet(c, p_amount, v_cash);
     END IF;
-    v_reply := casino_record(c, 'applied', p_amount, -p_amount, -v_cash, 200::smallint,
-                             casino_money_body(p_transaction_id, c.playable - p_amount,
-                                               CASE WHEN v_completes THEN 0
-                                                    ELSE (c.playable - p_amount) - (c.redeemable - v_cash) END,
-                                               c.currency));
-    IF v_completes AND casino_recorded(v_reply) THEN
-        PERFORM casino_complete_bonus(c.bonus_id);
-    END IF;
-    RETURN v_reply;
+    RETURN casino_record(c, 'applied', p_amount, -p_amount, -v_cash, 200::smallint,
+                         casino_money_body(p_transaction_id, c.playable - p_amount,
+                                           (c.playable - p_amount) - (c.redeemable - v_cash), c.currency));
 END $$;
