@@ -4,7 +4,8 @@ the wallets and the ledger page by page, open a round and its answers, look a
 transaction up, sign out; a wrong key refused, a hostile username shown as text. Plus the
 HTTP-level rules a browser does not show: cookie flags, XSRF, headers, no key in URLs.
 
-UPDATE_SCREENSHOT=1 pytest tests/test_support_page.py rewrites docs/support-page.png.
+UPDATE_SCREENSHOT=1 pytest tests/test_support_page.py rewrites docs/support-page.png and
+docs/support-page-bonus.png.
 """
 import json
 import os
@@ -206,15 +207,17 @@ def test_support_staff_see_a_players_bonuses_and_each_bets_split(api, ledger, br
     rows = browser.execute_script("""
         return [...document.querySelectorAll("table#bonuses tr")].slice(1)
             .map(row => [...row.cells].map(cell => cell.innerText.trim()));""")
-    assert [r[0] for r in rows] == [str(second), str(first)]
-    assert rows[0][4:10] == ["5,000 (10×)", "400", "425", "active", "2100-03-01T12:00:00.000000Z", ""]
-    assert rows[1][7] == "forfeited (cancelled)" and rows[1][11] == "200"
+    assert [r[0].split()[0] for r in rows] == [str(second), str(first)]
+    assert rows[0][1:8] == ["500 USD", "5,000 (10×)", "400", "425", "active", "2100-03-01T12:00:00.000000Z", ""]
+    assert rows[1][5] == "forfeited (cancelled)" and rows[1][9] == "200"
     assert browser.find_element(By.ID, f"bonus-{second}").get_attribute("class") == "active"
     # Each row's movement, of it cash, of it bonus (and whose).
     split = {r[0]: r[5:8] for r in ledger_rows(browser)}
     assert split["split-1"] == ["-400", "-300", f"-100 (bonus {second})"]
     assert split["split-win"] == ["100", "75", f"25 (bonus {second})"]
     assert split[f"bonus {first} forfeit"] == ["-200", "0", f"-200 (bonus {first})"]
+    if os.environ.get("UPDATE_SCREENSHOT"):
+        (ROOT / "docs" / "support-page-bonus.png").write_bytes(browser.get_screenshot_as_png())
     click(browser, By.ID, "signout")
 
 
