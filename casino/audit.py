@@ -235,6 +235,12 @@ ENDED_BONUSES_NOT_EXPLAINED = """
 """
 
 
+# What the wallets hold as bonus money, and in how many active bonuses: the summary line.
+BONUS_MONEY = """
+    SELECT count(bonus_id), coalesce(sum(playable_balance - redeemable_balance), 0) FROM CASINO_WALLETS
+"""
+
+
 def find_violations(cur):
     """Human-readable violations; empty when the ledger is sound."""
     problems = []
@@ -338,6 +344,8 @@ def main(argv=None):
                     [(wallets,)] = cur.fetchall()
                     cur.execute("SELECT count(*) FROM CASINO_TRANSACTIONS")
                     [(rows,)] = cur.fetchall()
+                    cur.execute(BONUS_MONEY)
+                    [(active, held)] = cur.fetchall()
             finally:
                 conn.close()
     except UNUSABLE as exc:
@@ -346,6 +354,8 @@ def main(argv=None):
     for problem in problems:
         print(f"VIOLATION {problem}")
     print(f"audit: {wallets} wallets, {rows} ledger rows, {len(problems)} violation(s)")
+    print(f"audit: bonus money: {active} active bonus(es) holding {held} (balance - redeemable, per currency's "
+          f"minor units, summed){'' if problems else ', every cent explained by ledger rows'}")
     return 1 if problems else 0
 
 

@@ -7,7 +7,7 @@ import pytest
 from casino import bonuses
 from casino.audit import find_violations
 from sql.migrate import migrate
-from tests.support import Ledger
+from tests.support import Ledger, run_cli
 
 
 @pytest.fixture
@@ -35,6 +35,14 @@ def books(fresh_dsn):
     assert reply == [(200,)]
     assert ledger.run(find_violations) == []
     return ledger, wallets["USD"], bonus, others["USD"], ended
+
+
+def test_the_audit_says_what_the_bonuses_hold(books):
+    ledger = books[0]
+    run = run_cli("casino.audit", dsn=ledger.dsn)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "audit: bonus money: 1 active bonus(es) holding 400" in run.stdout
+    assert "every cent explained by ledger rows" in run.stdout
 
 
 def test_bonus_money_on_a_row_naming_no_bonus_is_named(books):
