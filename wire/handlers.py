@@ -21,7 +21,9 @@ from .validation import parse_body
 
 log = logging.getLogger("wire")
 
-_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,100}")
+# A caller's X-Request-Id is kept only in this shape (PROTOCOL.md): safe in a log line, a
+# header and a grep, whatever the log format.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _GENERIC_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                   413: "PAYLOAD_TOO_LARGE"}
 
@@ -103,7 +105,8 @@ class JsonHandler(tornado.web.RequestHandler):
         # Tornado calls this again from send_error, after it clears every header: so error
         # answers, those Tornado raises itself (405, 500) included, keep the request id.
         if not hasattr(self, "request_id"):
-            # A caller's own id is kept so one request can be followed across both systems.
+            # A caller's own id is kept so one request can be followed across both systems;
+            # any other value is replaced, never logged.
             supplied = self.request.headers.get("X-Request-Id", "")
             self.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
         self.set_header("X-Request-Id", self.request_id)
