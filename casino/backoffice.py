@@ -239,11 +239,27 @@ def _key(key_id, scopes, label, created_at, revoked_at):
             "revokedAt": timestamp(revoked_at) if revoked_at else None}
 
 
-def create_operator_key(cur, operator, req):
-    """A new operator key; the answer is the only place its secret is ever shown (the
-    audit keeps the request: scopes and label)."""
-    key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "")
-    answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None), "key": key})
+def _forbidden(message):
+    """403 FORBIDDEN as an answer (not raised), so the refused attempt is audited too."""
+    return Answer(403, {"error": {"code": "FORBIDDEN", "message": message}})
+
+
+def _beyond_held(held, scopes, what):
+    """None when a key holding `held` may act on `scopes`; else the refusal, naming them."""
+    lacking = operators.beyond(held, scopes)
+    return _forbidden(f"{what} {', '.join(lacking)}, which this key does not hold: a key acts on keys "
+                      "only within its own scopes") if lacking else None
+
+
+def create_operator_key(cur, operator, held, req):
+    """A new operator key with scopes the caller holds (`held`: the calling key's scopes,
+    every scope for the command line's, which has the database); the answer is the only place its secret is ever shown (the audit keeps the request:
+    scopes and label)."""
+    answer = _beyond_held(held, req["scopes"], "it would grant")
+    if answer is None:
+        key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "")
+        answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None),
+                              "key": key})
     return _audited(cur, operator, "createOperatorKey", req, answer)
 
 
@@ -251,9 +267,48 @@ def list_operator_keys(cur):
     return Answer(200, {"keys": [_key(*row) for row in operators.list_keys(cur)]})
 
 
-def revoke_operator_key(cur, operator, key_id):
-    """Takes effect in every process within KEY_REFRESH_SECONDS."""
-    revoked_at = operators.revoke_key(cur, key_id)
-    answer = (Answer(200, {"keyId": key_id, "revokedAt": timestamp(revoked_at)}) if revoked_at
-              else _refusal("KEY_NOT_FOUND"))
+def _active_key_within(cur, key_id, held):
+    """(the key's row, None), or (None, the refusal): no active key has that id, or it holds
+    a scope the caller does not."""
+    row = operators.find_active_key(cur, key_id)
+    if row is None:
+        return None, _refusal("KEY_NOT_FOUND")
+    refused = _beyond_held(held, row[1], "that key holds")
+    return (None, refused) if refused else (row, None)
+
+
+def rotate_operator_key(cur, operator, held, key_id, req):
+    """A new key with the same scopes (and label, unless one is given), shown once; the old
+    one stays active until revoked, so its holders move without a failed call, unless
+    revokeOld revokes it in the same transaction (a leaked key). Within the caller's scopes."""
+    row, answer = _active_key_within(cur, key_id, held)
+    audit = {"keyId": key_id, "revokeOld": bool(req["revokeOld"])}
+    if row is not None:
+        label = req["label"] if req["label"] is not None else row[2]
+        key, new_id, created_at = operators.create_key(cur, row[1], label)
+        revoked_at = operators.revoke_key(cur, key_id) if req["revokeOld"] else None
+        answer = Answer(201, {**_key(new_id, row[1], label, created_at, None), "key": key,
+                              "replaces": _key(key_id, row[1], row[2], row[3], revoked_at)})
+        audit["newKeyId"] = new_id
+    return _audited(cur, operator, "rotateOperatorKey", audit, answer)
+
+
+def set_operator_key_scopes(cur, operator, held, key_id, req):
+    """Replaces a key's scopes, effective in every process within KEY_REFRESH_SECONDS; both
+    its scopes and the new ones must be within the caller's."""
+    row, answer = _active_key_within(cur, key_id, held)
+    audit = {"keyId": key_id, "scopes": req["scopes"]}
+    if row is not None:
+        answer = _beyond_held(held, req["scopes"], "it would grant")
+    if row is not None and answer is None:
+        answer = Answer(200, _key(*operators.set_scopes(cur, key_id, req["scopes"])))
+        audit["previousScopes"] = sorted(row[1])
+    return _audited(cur, operator, "setOperatorKeyScopes", audit, answer)
+
+
+def revoke_operator_key(cur, operator, held, key_id):
+    """Takes effect in every process within KEY_REFRESH_SECONDS; within the caller's scopes."""
+    row, answer = _active_key_within(cur, key_id, held)
+    if row is not None:
+        answer = Answer(200, {"keyId": key_id, "revokedAt": timestamp(operators.revoke_key(cur, key_id))})
     return _audited(cur, operator, "revokeOperatorKey", {"keyId": key_id}, answer)
