@@ -21,7 +21,7 @@ from db.pool import DatabaseUnavailable
 from provider.casino_client import CasinoClient
 from wire import logs, metrics
 from wire.handlers import JsonHandler, NotFoundHandler, route_pattern
-from wire.openapi import DOCUMENT_PATH
+from wire.openapi import DOCUMENT_PATH, build, error_codes
 from wire.outbound import Limits
 
 from .settings import Settings
@@ -119,9 +119,13 @@ class Application(tornado.web.Application):
                                                      settings.signature_tolerance)
         operators = OperatorKeys(db, secrets.operator_key, settings.key_refresh_seconds)
         self.credentials = [casino_keys, provider_keys, operators]
+        routes = json_routes(test_driver)
+        metrics.know_codes(error_codes(build(routes)))
         super().__init__(
-            [*OPERATIONS_ROUTES, *((route_pattern(path), handler) for path, handler in json_routes(test_driver)),
-             *casino.support_page.routes()],
+            # Each route hands its handler its template (JsonHandler.route), what the metrics name it by.
+            [*((path, handler, {"route": path}) for path, handler in OPERATIONS_ROUTES),
+             *((route_pattern(path), handler, {"route": path}) for path, handler in routes),
+             *((pattern, handler, {"route": pattern}) for pattern, handler in casino.support_page.routes())],
             default_handler_class=NotFoundHandler,
             log_function=logs.logged_by_handler,
             # What handlers reach as self.db, self.provider_link, ... (wire/handlers.py).

@@ -42,6 +42,12 @@ class JsonHandler(tornado.web.RequestHandler):
 
     caller = None
     operator = None
+    # The route's template (`/casino/admin/players/{userId}`), given by the application for
+    # each route; None for a path no route claims. What the metrics label a request with.
+    route = None
+
+    def initialize(self, route=None):
+        self.route = route
 
     # The application's dependencies (service/app.py), typed and named, for handlers.
     @property
@@ -207,7 +213,6 @@ def _error_code(status, body):
 
 class NotFoundHandler(JsonHandler):
     """Any path no handler claims: a JSON 404 rather than Tornado's HTML page."""
-    routed = False
 
     def prepare(self):
         self._begin()

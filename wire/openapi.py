@@ -140,6 +140,18 @@ def build(routes):
     }
 
 
+def error_codes(document):
+    """Every error code the document's operations name."""
+    codes = set()
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for answer in operation["responses"].values():
+                schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+                for part in schema.get("allOf", [])[1:]:
+                    codes.update(part["properties"]["error"]["properties"]["code"]["enum"])
+    return codes
+
+
 def render(document):
     return json.dumps(document, indent=2) + "\n"
 
