@@ -21,7 +21,7 @@ from db.pool import DatabaseUnavailable
 from provider.casino_client import CasinoClient
 from wire import logs, metrics
 from wire.handlers import JsonHandler, NotFoundHandler, route_pattern
-from wire.openapi import DOCUMENT_PATH, build, error_codes
+from wire.openapi import build, error_codes, render
 from wire.outbound import Limits
 
 from .settings import Settings
@@ -70,8 +70,10 @@ class MetricsHandler(JsonHandler):
 
 
 class OpenApiHandler(JsonHandler):
+    """The document of what this server answers in its mode: wire/openapi.json with the test
+    driver routed, the same without simulateRound otherwise (built with the application)."""
     async def get(self):
-        self.render_json(200, DOCUMENT_PATH.read_bytes())
+        self.render_json(200, self.settings["document"])
 
 
 OPERATIONS_ROUTES = [(r"/health", HealthHandler), (r"/health/live", LiveHandler),
@@ -120,7 +122,8 @@ class Application(tornado.web.Application):
         operators = OperatorKeys(db, secrets.operator_key, settings.key_refresh_seconds)
         self.credentials = [casino_keys, provider_keys, operators]
         routes = json_routes(test_driver)
-        metrics.know_codes(error_codes(build(routes)))
+        document = build(routes)
+        metrics.know_codes(error_codes(document))
         super().__init__(
             # Each route hands its handler its template (JsonHandler.route), what the metrics name it by.
             [*((path, handler, {"route": path}) for path, handler in OPERATIONS_ROUTES),
@@ -134,6 +137,7 @@ class Application(tornado.web.Application):
             # checks db alone, and every wallet call reads the primary's latest commit.
             read_db=read_db or db,
             development=secrets.development,
+            document=render(document),   # /openapi.json: only what is routed here
             casino_keys=casino_keys,
             provider_keys=provider_keys,
             operators=operators,
