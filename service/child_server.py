@@ -22,12 +22,15 @@ DEMO_CASINO_KEY = ("DEMO-CASINO", PROVIDER_SECRET)
 
 class ServerProcess:
     """`python server.py` as a child process, on a port the OS picks. entry replaces
-    `server.py` (e.g. `-c` and a program that patches, then calls server.main)."""
+    `server.py` (e.g. `-c` and a program that patches, then calls server.main). demo_data:
+    False (--no-demo-data: the tests make what they use), True (--demo-data), or None (what
+    the server does in its mode without either flag)."""
 
-    def __init__(self, dsn, extra_env=None, args=(), entry=None, test_driver=True):
+    def __init__(self, dsn, extra_env=None, args=(), entry=None, test_driver=True, demo_data=False):
         self.dsn = dsn
         self.extra_env = extra_env or {}
-        self.args = list(args) + (["--test-driver"] if test_driver else [])
+        self.args = (list(args) + (["--test-driver"] if test_driver else [])
+                     + {False: ["--no-demo-data"], True: ["--demo-data"], None: []}[demo_data])
         self.entry = list(entry) if entry else [str(ROOT / "server.py")]
         self.proc = None
         self.url = None
@@ -36,15 +39,16 @@ class ServerProcess:
 
     def start(self):
         """dsn None: the server starts its own embedded PostgreSQL (give it --data-dir)."""
-        env = dict(os.environ, CASINO_SECRET=CASINO_SECRET.decode(),
-                   PROVIDER_SECRET=PROVIDER_SECRET.decode(), KEYS_ENCRYPTION_KEY=KEYS_ENCRYPTION_KEY,
-                   OPERATOR_KEY=OPERATOR_KEY, PYTHONUNBUFFERED="1", **self.extra_env)
+        # extra_env over these (an empty CASINO_SECRET: development mode).
+        env = {**os.environ, "CASINO_SECRET": CASINO_SECRET.decode(), "PROVIDER_SECRET": PROVIDER_SECRET.decode(),
+               "KEYS_ENCRYPTION_KEY": KEYS_ENCRYPTION_KEY, "OPERATOR_KEY": OPERATOR_KEY, "PYTHONUNBUFFERED": "1",
+               **self.extra_env}
         env.pop("DATABASE_URL", None)
         if self.dsn is not None:
             env["DATABASE_URL"] = self.dsn
         self.log = tempfile.NamedTemporaryFile(prefix="casino-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [sys.executable, *self.entry, "--port", "0", "--no-demo-data", *self.args],
+            [sys.executable, *self.entry, "--port", "0", *self.args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
         # The server prints its address once it listens; no polling needed.
         for line in self.proc.stdout:

@@ -156,7 +156,8 @@ SECRET_VALUED = ("database_url", "database_read_url")
 
 # Switches: flags only, no value.
 SWITCHES = {
-    "--no-demo-data": "do not load sql/demo.sql at start",
+    "--no-demo-data": "do not load sql/demo.sql at start (development mode loads it by default)",
+    "--demo-data": "load sql/demo.sql at start outside development mode too (its start-up lines say so)",
     "--test-driver": "serve POST /casino/simulateRound (always on in development mode)",
     "--demo": "play one demo round through /casino/simulateRound, print it, and exit "
               "(0 when every step went as scripted)",
@@ -192,12 +193,19 @@ class Settings:
     db_call_timeout: float = 10.0
     shutdown_delay: float = 0.0
     no_demo_data: bool = False
+    demo_data: bool = False
     test_driver: bool = False
     demo: bool = False
     # Internal: set by the supervisor for its workers.
     worker: bool = False
     no_reconcile: bool = False
     secrets: Secrets | None = field(default=None, repr=False)
+
+    @property
+    def loads_demo_data(self):
+        """The demo's provider, casino and players -- credentials anyone can read in this
+        repository -- are loaded by development mode, and elsewhere only when asked for."""
+        return not self.no_demo_data and (self.demo_data or self.secrets.development)
 
     @property
     def transport_limits(self):
@@ -258,10 +266,16 @@ def read_settings(argv=None, environ=None) -> Settings:
         secrets = read_secrets(environ)
     except SecretBoxError as exc:
         raise SettingsError(str(exc)) from None
-    return Settings(**values, **{switch.lstrip("-").replace("-", "_"): getattr(args, switch.lstrip("-")
-                                                                                .replace("-", "_"))
-                                 for switch in SWITCHES},
-                    worker=args.worker, no_reconcile=args.no_reconcile, secrets=secrets)
+    settings = Settings(**values, **{switch.lstrip("-").replace("-", "_"): getattr(args, switch.lstrip("-")
+                                                                                    .replace("-", "_"))
+                                     for switch in SWITCHES},
+                        worker=args.worker, no_reconcile=args.no_reconcile, secrets=secrets)
+    if settings.demo_data and settings.no_demo_data:
+        raise SettingsError("--demo-data and --no-demo-data: choose one")
+    if settings.demo and not settings.loads_demo_data:
+        raise SettingsError("--demo plays with the demo data, which a server off development mode loads only "
+                            "with --demo-data")
+    return settings
 
 
 def worker_arguments(settings, port):
@@ -274,4 +288,6 @@ def worker_arguments(settings, port):
         args += ["--log-format", settings.log_format]
     if settings.test_driver:
         args.append("--test-driver")
+    # The parent loaded the demo data or not; a worker imports the demo games only if it did.
+    args.append("--demo-data" if settings.loads_demo_data else "--no-demo-data")
     return args

@@ -24,6 +24,7 @@ is started for the run (see db/config.py).
 """
 import argparse
 import hashlib
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -244,9 +245,10 @@ def _up_to_date(conn, migrations, manifest, functions):
             and all(_function_state(recorded, f) == "applied" for f in functions))
 
 
-def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print, functions_dir=FUNCTIONS_DIR):
+def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print, functions_dir=FUNCTIONS_DIR, demo_v1=False):
     """Apply every pending migration, then every new or changed function file; return the
-    names applied (function files as functions/<name>)."""
+    names applied (function files as functions/<name>). demo: then load the demo data,
+    whose pair of counterparts accepts v1 signatures only with demo_v1 (development mode)."""
     migrations = discover(directory)
     manifest = read_manifest(directory)
     functions = discover_functions(functions_dir)
@@ -289,7 +291,7 @@ def migrate(dsn, directory=MIGRATIONS_DIR, demo=False, log=print, functions_dir=
                 from casino.demo_players import seed
 
                 with conn, conn.cursor() as cur:
-                    cur.execute(DEMO_FILE.read_text(encoding="utf-8"))
+                    cur.execute(DEMO_FILE.read_text(encoding="utf-8"), {"v1": demo_v1})
                     seed(cur)
             return done
         finally:
@@ -320,6 +322,7 @@ def print_manifest_lines(directory=MIGRATIONS_DIR):
 
 def main(argv=None):
     from db.config import NoDatabase, database_from_environment
+    from wire.secrets_env import DEV_SECRETS
 
     parser = argparse.ArgumentParser(prog="python -m sql.migrate", description=__doc__.split("\n")[0])
     parser.add_argument("--status", action="store_true", help="list applied, pending and changed files")
@@ -337,7 +340,9 @@ def main(argv=None):
                 for name, state in status(database.dsn):
                     print(f"{state:8} {name}")
                 return 0
-            done = migrate(database.dsn, demo=args.demo)
+            # The demo pair keeps v1 in development mode only, as the server loads it.
+            development = not all(os.environ.get(name) for name in DEV_SECRETS)
+            done = migrate(database.dsn, demo=args.demo, demo_v1=development)
             functions = sum(name.startswith(FUNCTIONS_PREFIX) for name in done)
             print(f"{len(done) - functions} migration(s) and {functions} function file(s) applied"
                   + (", demo data loaded" if args.demo else ""))
