@@ -36,6 +36,7 @@ from service.startup import StartupError, check_database, hold_port, is_loopback
 from service.supervisor import supervise
 from sql.migrate import MigrationError, migrate
 from wire import logs, transport
+from wire.addresses import AddressPolicy, url_refusal_now
 from wire.secretbox import SecretBoxError
 
 log = logging.getLogger("server")
@@ -152,6 +153,16 @@ async def serve(settings, sockets, database, notices=()):
     return exit_code
 
 
+def check_counterpart_urls(settings):
+    """CASINO_URL and PROVIDER_URL, when set, are checked as a provider's apiEndpoint is
+    (wire/addresses.py); each connection is checked again."""
+    policy = AddressPolicy(settings.outbound_networks)
+    for name, url in (("CASINO_URL", settings.casino_url), ("PROVIDER_URL", settings.provider_url)):
+        reason = url and url_refusal_now(url, policy)
+        if reason:
+            raise SettingsError(f"{name}={url}: refused, {reason} (OUTBOUND_ALLOWED_NETWORKS may allow its network)")
+
+
 def run(settings):
     """Everything after the settings; raises StartupError (and the database's own one-line
     errors) for a start-up that cannot go on."""
@@ -159,6 +170,7 @@ def run(settings):
     if secrets.development and not is_loopback(settings.host):
         raise SettingsError(f"refusing to listen on {settings.host or 'every address'} on development secrets "
                             f"({', '.join(secrets.on_defaults)} unset): set them, or listen on 127.0.0.1")
+    check_counterpart_urls(settings)
     processes = 1 if (settings.worker or settings.demo) else settings.worker_processes
     # The port first: a server that cannot listen must not create or migrate a database.
     if processes > 1:

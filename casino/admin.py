@@ -7,6 +7,7 @@ views, which read through self.read_db: the replica of DATABASE_READ_URL when se
 """
 import re
 
+from wire.addresses import url_refusal
 from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
 from wire.validation import (
@@ -271,6 +272,8 @@ def _pattern(regex, expected):
 PROVIDER_CODE = _pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}", "1-50 letters, digits, '.', '_' or '-'")
 NAME = _pattern(r"[\x21-\x7e][\x20-\x7e]{0,99}", "1-100 printable ASCII characters, not starting with a space")
 ENDPOINT = _pattern(r"https?://[\x21-\x7e]{1,500}", "an http:// or https:// URL")
+NULLABLE_ENDPOINT = Field(lambda v: v is None or ENDPOINT.check(v), "an http:// or https:// URL, or null",
+                          {"type": ["string", "null"], "pattern": ENDPOINT.json_schema["pattern"]})
 KEY_ID = _pattern(r"[\x21-\x2b\x2d-\x7e]{1,100}", "1-100 printable ASCII characters without whitespace or comma")
 SECRET = _pattern(r"[\x21-\x7e]{16,200}", "16-200 printable ASCII characters without whitespace")
 SIGNER = one_of(*credentials.SIGNERS)
@@ -292,10 +295,19 @@ SESSION = obj(sessionId=INTEGER, userId=INTEGER, gameId=INTEGER, providerCode=ST
               lastActivityAt=TIMESTAMP)
 
 
-class CreateProviderHandler(AdminHandler):
+class ProviderEndpointHandler(AdminHandler):
+    """A write of a provider's apiEndpoint: its host must resolve to public addresses only
+    (or to networks OUTBOUND_ALLOWED_NETWORKS allows), else 422 ENDPOINT_NOT_ALLOWED."""
+
+    async def endpoint_refused(self):
+        endpoint = self.body["apiEndpoint"]
+        return endpoint and await url_refusal(endpoint, self.settings["outbound_addresses"])
+
+
+class CreateProviderHandler(ProviderEndpointHandler):
     operator_scope = "admin"
     summary = ("Registers a game provider (active, v1 signatures off, no keys, origin operator); "
-               "no apiEndpoint: hosted here")
+               "no apiEndpoint: hosted here; an apiEndpoint must be http(s) at a public address")
     status = 201
     answer = PROVIDER
     refusals = documented("createProvider")
@@ -303,7 +315,24 @@ class CreateProviderHandler(AdminHandler):
     schema = {"providerCode": PROVIDER_CODE, "name": NAME, "apiEndpoint": ENDPOINT.optional()}
 
     async def post(self):
-        self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body))
+        refused = await self.endpoint_refused()
+        self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body,
+                                                     "operator", refused))
+
+
+class SetProviderEndpointHandler(ProviderEndpointHandler):
+    operator_scope = "admin"
+    summary = ("Changes where the casino calls a provider (null: hosted here), from its next call; an http(s) URL "
+               "at a public address")
+    answer = PROVIDER
+    refusals = documented("setProviderEndpoint")
+    parameters = {"providerCode": IDENTIFIER}
+    schema = {"apiEndpoint": NULLABLE_ENDPOINT}
+
+    async def post(self, **_):
+        refused = await self.endpoint_refused()
+        self.render_answer(await self.db.transaction(catalogue.set_provider_endpoint, self.operator.key_id,
+                                                     self.params["providerCode"], self.body, refused))
 
 
 class ProviderHandler(AdminHandler):
@@ -506,6 +535,7 @@ def routes():
         (r"/casino/admin/providers/{providerCode}", ProviderHandler),
         (r"/casino/admin/providers/{providerCode}/status", ProviderStatusHandler),
         (r"/casino/admin/providers/{providerCode}/v1", ProviderV1Handler),
+        (r"/casino/admin/providers/{providerCode}/endpoint", SetProviderEndpointHandler),
         (r"/casino/admin/providers/{providerCode}/keys", AddProviderKeyHandler),
         (r"/casino/admin/providers/{providerCode}/keys/rotate", RotateProviderKeyHandler),
         (r"/casino/admin/providers/{providerCode}/keys/list", ProviderKeysHandler),

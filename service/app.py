@@ -5,6 +5,7 @@ Each side owns its routes (casino/handlers.py, provider/handlers.py); this modul
 assembles them, which is also what the OpenAPI builder reads (python -m wire.openapi).
 """
 import asyncio
+from urllib.parse import urlsplit
 
 import tornado.web
 
@@ -22,6 +23,7 @@ from provider.casino_client import CasinoClient
 from wire import logs, metrics
 from wire.handlers import JsonHandler, NotFoundHandler, route_pattern
 from wire.openapi import build, error_codes, render
+from wire.addresses import AddressPolicy
 from wire.outbound import Limits
 
 from .settings import Settings
@@ -120,6 +122,10 @@ class Application(tornado.web.Application):
         provider_keys = provider.credentials.keyring(db, secrets, settings.key_refresh_seconds,
                                                      settings.signature_tolerance)
         operators = OperatorKeys(db, secrets.operator_key, settings.key_refresh_seconds)
+        # Where outbound calls may go (wire/addresses.py): public addresses, the allowed
+        # networks, and this process's own address (the default of both directions).
+        own = urlsplit(own_url)
+        addresses = AddressPolicy(settings.outbound_networks, frozenset({(own.hostname, own.port)}))
         self.credentials = [casino_keys, provider_keys, operators]
         routes = json_routes(test_driver)
         document = build(routes)
@@ -147,9 +153,12 @@ class Application(tornado.web.Application):
             # Both systems reach each other over HTTP, by default at this process's address,
             # each direction on a client of its own so neither can starve the other.
             provider_link=ProviderLink(settings.provider_url or own_url, casino_keys,
-                                       Limits(max_clients=settings.provider_link_max_clients)),
+                                       Limits(max_clients=settings.provider_link_max_clients), addresses),
             casino_client=CasinoClient(provider_keys, settings.casino_url or own_url,
-                                       limits=Limits(max_clients=settings.casino_client_max_clients)),
+                                       limits=Limits(max_clients=settings.casino_client_max_clients),
+                                       addresses=addresses),
+            # The back office checks a provider's apiEndpoint against it when one is set.
+            outbound_addresses=addresses,
             simulate_limit=ConcurrencyLimit(settings.simulate_concurrency, "simulated rounds"),
         )
 

@@ -15,6 +15,7 @@ CASINO_SECRET = b"test-casino-secret"      # provider JAQPOT's key at the casino
 PROVIDER_SECRET = b"test-provider-secret"  # the casino's key at the provider, key id DEMO-CASINO
 KEYS_ENCRYPTION_KEY = "11" * 32
 OPERATOR_KEY = "test-operator-key"
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
 BOX = SecretBox(bytes.fromhex(KEYS_ENCRYPTION_KEY))
 DEMO_KEY = ("JAQPOT", CASINO_SECRET)
 DEMO_CASINO_KEY = ("DEMO-CASINO", PROVIDER_SECRET)
@@ -39,10 +40,11 @@ class ServerProcess:
 
     def start(self):
         """dsn None: the server starts its own embedded PostgreSQL (give it --data-dir)."""
-        # extra_env over these (an empty CASINO_SECRET: development mode).
+        # extra_env over these (an empty CASINO_SECRET: development mode). The tests' and
+        # the load tools' counterparts (fake providers, fault proxies) listen on loopback.
         env = {**os.environ, "CASINO_SECRET": CASINO_SECRET.decode(), "PROVIDER_SECRET": PROVIDER_SECRET.decode(),
                "KEYS_ENCRYPTION_KEY": KEYS_ENCRYPTION_KEY, "OPERATOR_KEY": OPERATOR_KEY, "PYTHONUNBUFFERED": "1",
-               **self.extra_env}
+               "OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_NETWORKS, **self.extra_env}
         env.pop("DATABASE_URL", None)
         if self.dsn is not None:
             env["DATABASE_URL"] = self.dsn

@@ -16,6 +16,7 @@ from datetime import timedelta
 import psycopg2.extensions
 
 from wire import transport
+from wire.addresses import LOOPBACK, parse_networks
 from wire.secretbox import SecretBoxError
 from wire.secrets_env import DEV_SECRETS, Secrets, read_secrets
 
@@ -116,6 +117,9 @@ OPTIONS = (
            "lowest level logged: debug, info, warning or error"),
     Option("casino_url", "CASINO_URL", None, None, _text, "where the provider calls the casino's callbacks"),
     Option("provider_url", "PROVIDER_URL", None, None, _text, "where the casino calls hosted providers"),
+    Option("outbound_allowed_networks", "OUTBOUND_ALLOWED_NETWORKS", None, (), parse_networks,
+           "networks outbound calls may reach although not public, comma-separated (10.20.0.0/16, ::1); "
+           "development mode adds loopback"),
     Option("reconcile_interval", "RECONCILE_INTERVAL", None, 60.0, SECONDS_OR_OFF,
            "seconds between reconciliation passes; 0 = off"),
     Option("reconcile_stale_after", "RECONCILE_STALE_AFTER", None, 30.0, SECONDS_OR_OFF,
@@ -177,6 +181,7 @@ class Settings:
     log_level: str = "info"
     casino_url: str | None = None
     provider_url: str | None = None
+    outbound_allowed_networks: tuple = ()
     reconcile_interval: float = 60.0
     reconcile_stale_after: float = 30.0
     round_timeout: float = 300.0
@@ -206,6 +211,12 @@ class Settings:
         """The demo's provider, casino and players -- credentials anyone can read in this
         repository -- are loaded by development mode, and elsewhere only when asked for."""
         return not self.no_demo_data and (self.demo_data or self.secrets.development)
+
+    @property
+    def outbound_networks(self):
+        """Networks outbound calls may reach although not public: OUTBOUND_ALLOWED_NETWORKS,
+        and loopback in development mode (wire/addresses.py)."""
+        return self.outbound_allowed_networks + (LOOPBACK if self.secrets.development else ())
 
     @property
     def transport_limits(self):
