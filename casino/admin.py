@@ -1,9 +1,10 @@
 """The back office's endpoints (/casino/admin/*), on operator keys: each handler validates
 (the base handler and its schemas), makes one call of casino/backoffice.py, and renders.
 
-Scopes (casino/operators.py): admin for players, wallets, operator keys (within the calling key's
-own scopes), providers and their keys, games and closing sessions; cashier for deposits and withdrawals; backoffice for the read-only
-views, which read through self.read_db: the replica of DATABASE_READ_URL when set, else the primary.
+Scopes (casino/operators.py): admin for players, wallets, operator keys (within the calling
+key's own scopes), providers and their keys, games and closing sessions; cashier for deposits
+and withdrawals; backoffice for the read-only views, which read through self.read_db: the
+replica of DATABASE_READ_URL when set, else the primary.
 """
 import re
 

@@ -253,8 +253,8 @@ def _beyond_held(held, scopes, what):
 
 def create_operator_key(cur, operator, held, req):
     """A new operator key with scopes the caller holds (`held`: the calling key's scopes,
-    every scope for the command line's, which has the database); the answer is the only place its secret is ever shown (the audit keeps the request:
-    scopes and label)."""
+    every scope for the command line's, which has the database); the answer is the only
+    place its secret is ever shown (the audit keeps the request: scopes and label)."""
     answer = _beyond_held(held, req["scopes"], "it would grant")
     if answer is None:
         key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "")

@@ -9,8 +9,9 @@ ones an operator registers, else the tool that made it -- "demo" (the demo data)
 ledger_cost). `status` counts them per origin; `retire` takes the synthetic ones out of
 play: their open game sessions are closed, the players disabled, the providers and their
 games disabled, and the providers' signing keys revoked (the tool is gone: a callback
-signed with one of its keys could only come from someone who kept it). Nothing is deleted: ledger rows are the money's history and stay, so the
-ledger audit still explains every balance, and a retired player's page still shows it.
+signed with one of its keys could only come from someone who kept it). Nothing is
+deleted: ledger rows are the money's history and stay, so the ledger audit still explains
+every balance, and a retired player's page still shows it.
 By default `retire` leaves the demo players alone (the --demo round plays with them);
 `--origin demo` retires them too. Locust and the bench retire what they made themselves
 when their run ends; this command is for runs that were killed, and for a final sweep.

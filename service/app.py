@@ -21,9 +21,9 @@ from casino.provider_link import ProviderLink
 from db.pool import DatabaseUnavailable
 from provider.casino_client import CasinoClient
 from wire import logs, metrics
+from wire.addresses import AddressPolicy
 from wire.handlers import JsonHandler, NotFoundHandler, route_pattern
 from wire.openapi import build, error_codes, render
-from wire.addresses import AddressPolicy
 from wire.outbound import Limits
 
 from .settings import Settings

@@ -140,5 +140,6 @@ def test_every_label_comes_from_a_fixed_set(own_server):
     assert labels["endpoint"] <= paths | {"unrouted"}, labels["endpoint"] - paths
     assert "other" in labels["method"]
     assert labels["method"] <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
-    assert {"UNAUTHORIZED", "USER_NOT_FOUND", "ROUND_UNKNOWN", "SESSION_NOT_FOUND", "METHOD_NOT_ALLOWED"} <= labels["code"]
+    assert {"UNAUTHORIZED", "USER_NOT_FOUND", "ROUND_UNKNOWN", "SESSION_NOT_FOUND",
+            "METHOD_NOT_ALLOWED"} <= labels["code"]
     assert labels["code"] <= codes | {"METHOD_NOT_ALLOWED", "other"}, labels["code"] - codes

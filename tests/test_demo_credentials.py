@@ -41,11 +41,11 @@ def warnings(server):
             if line.startswith("{") and json.loads(line).get("level") == "warning"]
 
 
-def rows(dsn, sql):
+def rows(dsn, sql, *params):
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(sql)
+            cur.execute(sql, params)
             return cur.fetchall()
     finally:
         conn.close()
@@ -96,15 +96,14 @@ def test_demo_data_asked_for_in_production_is_said_and_its_pair_signs_v2_only(fr
 def test_a_production_start_warns_of_each_counterpart_still_on_v1(fresh_dsn):
     migrate(fresh_dsn, log=lambda _: None)
     provider_code, casino_code = "LEGACY-" + uuid.uuid4().hex[:6], "OLD-" + uuid.uuid4().hex[:6]
-    rows(fresh_dsn, f"""INSERT INTO CASINO_GAME_PROVIDERS (code, name, allows_v1)
-                        VALUES ('{provider_code}', 'Legacy', true), ('JAQPOT', 'Jaqpot Games', true)
-                        RETURNING id""")
-    rows(fresh_dsn, f"INSERT INTO PROVIDER_CASINOS (casino_code, allows_v1) VALUES ('{casino_code}', true) RETURNING id")
+    rows(fresh_dsn, """INSERT INTO CASINO_GAME_PROVIDERS (code, name, allows_v1)
+                       VALUES (%s, 'Legacy', true), ('JAQPOT', 'Jaqpot Games', true) RETURNING id""", provider_code)
+    rows(fresh_dsn, "INSERT INTO PROVIDER_CASINOS (casino_code, allows_v1) VALUES (%s, true) RETURNING id", casino_code)
     server = ServerProcess(fresh_dsn).start()
     try:
         assert [w for w in warnings(server) if "v1 signatures" in w] == [
-            f"v1 signatures (body only, replayable) accepted from provider JAQPOT: "
-            f"python -m casino.keys provider v1 JAQPOT off",
+            "v1 signatures (body only, replayable) accepted from provider JAQPOT: "
+            "python -m casino.keys provider v1 JAQPOT off",
             f"v1 signatures (body only, replayable) accepted from provider {provider_code}: "
             f"python -m casino.keys provider v1 {provider_code} off",
             f"v1 signatures (body only, replayable) accepted at the provider from casino {casino_code}: "

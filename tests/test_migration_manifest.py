@@ -10,14 +10,23 @@ import sys
 
 import pytest
 
-from sql.migrate import (MANIFEST_NAME, MIGRATIONS_DIR, MigrationError, discover, manifest_problems, migrate,
-                         read_manifest, status)
+from sql.migrate import (
+    MANIFEST_NAME,
+    MIGRATIONS_DIR,
+    MigrationError,
+    discover,
+    manifest_problems,
+    migrate,
+    read_manifest,
+    status,
+)
 from tests.support import ROOT
 
 MONEY_DOMAINS = "0013_money_domains.sql"
 # The two comment lines 0013 had when databases first applied it (commit 93ee141).
-MONEY_DOMAINS_FIRST_COMMENT = ("-- Each ALTER TYPE to a domain over the same type rewrites nothing; it checks every row\n"
-                               "-- against the domain once, under the table's exclusive lock.\n")
+MONEY_DOMAINS_FIRST_COMMENT = (
+    "-- Each ALTER TYPE to a domain over the same type rewrites nothing; it checks every row\n"
+    "-- against the domain once, under the table's exclusive lock.\n")
 MONEY_DOMAINS_COMMENT_NOW = ("-- PostgreSQL rewrites a table whose column changes to a domain with constraints: both\n"
                              "-- tables and every index on them are written again, under an exclusive lock (a large\n"
                              "-- ledger: plan the pause, as for 0009).\n")

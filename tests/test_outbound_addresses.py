@@ -14,7 +14,9 @@ import uuid
 
 import pytest
 
+from server import check_counterpart_urls
 from service.child_server import ROOT, ServerProcess
+from service.settings import SettingsError, read_settings
 from tests.fake_peer import FakePeer
 from tests.support import OPERATOR_KEY, Api
 from wire.addresses import AddressPolicy, AddressRefused, CheckingResolver, parse_networks, url_refusal
@@ -215,10 +217,8 @@ def test_a_counterpart_url_setting_that_is_not_public_stops_the_start(tmp_path, 
 
 
 def test_development_mode_allows_loopback_counterparts():
-    from service.settings import read_settings
-    from server import check_counterpart_urls
     check_counterpart_urls(read_settings([], {"CASINO_URL": "http://127.0.0.1:8000"}))      # development mode
-    with pytest.raises(Exception, match="loopback"):
+    with pytest.raises(SettingsError, match="loopback"):
         check_counterpart_urls(read_settings([], {"CASINO_URL": "http://127.0.0.1:8000", "CASINO_SECRET": "a",
                                                   "PROVIDER_SECRET": "b", "KEYS_ENCRYPTION_KEY": "11" * 32}))
     check_counterpart_urls(read_settings([], {"CASINO_URL": "http://127.0.0.1:8000", "CASINO_SECRET": "a",
