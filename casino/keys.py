@@ -14,11 +14,12 @@
 Works on the service's database (DATABASE_URL, or the embedded one under --data-dir /
 CASINO_DATA_DIR); provider keys need KEYS_ENCRYPTION_KEY, as the service does. A new key
 is printed once and never again; changes reach every running process within
-KEY_REFRESH_SECONDS. Operator-key writes go through the back office's own verbs, so they are
-audited (CASINO_ADMIN_AUDIT, under `tool:casino.keys`); whoever holds the database holds
-every scope.
+KEY_REFRESH_SECONDS. Every write is audited (CASINO_ADMIN_AUDIT, under `tool:casino.keys`,
+never a secret): operator-key writes go through the back office's own verbs; whoever holds
+the database holds every scope.
 """
 import argparse
+import json
 import sys
 
 from wire.keycli import add_counterpart_commands, in_transaction, run_counterpart_command
@@ -92,13 +93,18 @@ def operator_command(cur, args):
         print(f"revoked {args.key_id}")
 
 
+def audit(cur, action, request, status):
+    """A provider-key write of this command, in the admin audit as the back office's are."""
+    cur.execute(backoffice.AUDIT, (OPERATOR, action, json.dumps(request), status))
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.kind == "operator":
         command = lambda cur: operator_command(cur, args)   # noqa: E731
     else:
         reserved = lambda: credentials.EnvironmentKeys(None, None, read_secrets().casino_code).reserved_kids  # noqa: E731
-        command = lambda cur: run_counterpart_command(cur, args, credentials, reserved)   # noqa: E731
+        command = lambda cur: run_counterpart_command(cur, args, credentials, reserved, audit)   # noqa: E731
     return in_transaction("casino.keys", args.data_dir, command)
 
 

@@ -236,3 +236,18 @@ def test_the_command_lines_key_writes_are_audited_too(ledger, database_dsn):
     assert ledger.query("SELECT scopes, revoked_at IS NOT NULL FROM CASINO_OPERATOR_KEYS WHERE key_id IN (%s, %s) "
                         "ORDER BY id", key_id(key), key_id(new_key)) == [(["lobby", "protection"], True),
                                                                          (["lobby"], True)]
+
+
+def test_the_command_lines_provider_key_writes_are_audited_too(ledger, database_dsn):
+    ledger.demo_provider()
+    added = run_cli("casino.keys", "provider", "add", "JAQPOT", dsn=database_dsn)
+    assert added.returncode == 0, added.stderr
+    kid = added.stdout.split()[2]
+    assert run_cli("casino.keys", "provider", "revoke", kid, dsn=database_dsn).returncode == 0
+    rows = ledger.query("""SELECT action, request, response_status FROM CASINO_ADMIN_AUDIT
+                           WHERE operator_key_id = 'tool:casino.keys' AND request->>'keyId' = %s ORDER BY id""", kid)
+    assert rows == [("addProviderKey", {"providerCode": "JAQPOT", "signer": "provider", "keyId": kid,
+                                        "secretGiven": False}, 201),
+                    ("revokeProviderKey", {"keyId": kid, "signer": "provider"}, 200)]
+    [secret] = [line.split()[-1] for line in added.stdout.splitlines() if line.startswith("secret")]
+    assert secret not in json.dumps(rows)      # printed once, and nowhere in the audit
