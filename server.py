@@ -4,10 +4,11 @@
 
 In order: read and check every setting (service/settings.py), take the port, start the
 database -- the embedded PostgreSQL under --data-dir when DATABASE_URL is unset -- check
-it, apply pending migrations, load the demo data (service/demo_data.py), then serve
-(service/app.py) on 127.0.0.1, or supervise N workers (service/supervisor.py). A start-up that cannot go on ends with
-one line on stderr and a non-zero exit: 2 for a setting, 1 for the machine (port,
-database, data directory).
+it, apply pending migrations, load the demo data (service/demo_data.py: development mode,
+or --demo-data), then serve (service/app.py) on 127.0.0.1, or supervise N workers
+(service/supervisor.py), warning of demo data and v1 signatures off development mode. A
+start-up that cannot go on ends with one line on stderr and a non-zero exit: 2 for a
+setting, 1 for the machine (port, database, data directory).
 
 Ctrl-C (or SIGTERM) turns /health/ready to 503, stops taking connections (after
 SHUTDOWN_DELAY), lets requests in flight finish, closes the pool and stops the embedded
@@ -21,11 +22,13 @@ import sys
 
 import psycopg2
 
+from casino.credentials import v1_providers
 from casino.demo import play_demo
 from casino.game_import import DEMO_PROVIDER, import_demo_games
 from db.config import UNUSABLE, database_from_environment, redact, why_unusable
 from db.embedded import DataDirectoryError
 from db.pool import Database
+from provider.credentials import v1_casinos
 from provider.reconcile import run_periodically
 from service.app import Application
 from service.demo_data import load_demo_data
@@ -34,6 +37,7 @@ from service.startup import StartupError, check_database, hold_port, is_loopback
 from service.supervisor import supervise
 from sql.migrate import MigrationError, migrate
 from wire import logs, transport
+from wire.addresses import AddressPolicy, url_refusal_now
 from wire.secretbox import SecretBoxError
 
 log = logging.getLogger("server")
@@ -43,7 +47,30 @@ SHUTDOWN_GRACE_SECONDS = 10
 READ_POOL_SIZE = 2
 
 
-def startup_banner(address, database, secrets, processes=1, read_url=None):
+def startup_notices(dsn, settings):
+    """What a start off development mode warns of, in the log and the start-up lines: demo
+    data loaded (--demo-data), and each counterpart whose keys still sign v1 (the body
+    alone, so a captured body can be replayed to another endpoint)."""
+    if settings.secrets.development:
+        return []
+    notices = []
+    if settings.loads_demo_data:
+        notices.append("DEMO DATA loaded (--demo-data): provider JAQPOT and casino DEMO-CASINO on the "
+                       "environment's keys, players alice and bob with funds -- never for real money")
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            providers, casinos = v1_providers(cur), v1_casinos(cur)
+    finally:
+        conn.close()
+    notices += [f"v1 signatures (body only, replayable) accepted from provider {code}: "
+                f"python -m casino.keys provider v1 {code} off" for code in providers]
+    notices += [f"v1 signatures (body only, replayable) accepted at the provider from casino {code}: "
+                f"python -m provider.keys casino v1 {code} off" for code in casinos]
+    return notices
+
+
+def startup_banner(address, database, secrets, processes=1, read_url=None, notices=()):
     lines = [
         "casino + provider service ready",
         f"  listening  {address}" + (f" ({processes} processes)" if processes > 1 else ""),
@@ -59,10 +86,11 @@ def startup_banner(address, database, secrets, processes=1, read_url=None):
                    "-d '{\"userId\": 1, \"gameId\": 1}'")]
     else:
         lines.append("  secrets    from the environment; operator keys required")
+    lines += [f"  WARNING    {notice}" for notice in notices]
     return "\n".join(lines)
 
 
-async def serve(settings, sockets, database):
+async def serve(settings, sockets, database, notices=()):
     port = sockets[0].getsockname()[1]
     host = settings.host
     own_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
@@ -76,7 +104,7 @@ async def serve(settings, sockets, database):
     # Deadlines, the connection cap and the body limit (wire/transport.py).
     server = transport.HttpServer(app, settings.transport_limits)
     server.add_sockets(sockets)
-    if not settings.no_demo_data:
+    if settings.loads_demo_data:
         # The demo casino's games, from the hosted provider's catalogue (sql/demo.sql has its side).
         imported = await import_demo_games(db, app.settings["provider_link"], app.settings["casino_code"])
         if imported.status != 200:
@@ -85,7 +113,7 @@ async def serve(settings, sockets, database):
         print(f"worker {os.getpid()} ready", flush=True)
     elif not settings.demo:
         print(startup_banner(f"http://{host}:{port}", database, settings.secrets,
-                             read_url=settings.database_read_url), flush=True)
+                             read_url=settings.database_read_url, notices=notices), flush=True)
 
     # The provider's reconciliation (provider/reconcile.py); with --processes, one worker runs it.
     reconciler = None
@@ -126,6 +154,16 @@ async def serve(settings, sockets, database):
     return exit_code
 
 
+def check_counterpart_urls(settings):
+    """CASINO_URL and PROVIDER_URL, when set, are checked as a provider's apiEndpoint is
+    (wire/addresses.py); each connection is checked again."""
+    policy = AddressPolicy(settings.outbound_networks)
+    for name, url in (("CASINO_URL", settings.casino_url), ("PROVIDER_URL", settings.provider_url)):
+        reason = url and url_refusal_now(url, policy)
+        if reason:
+            raise SettingsError(f"{name}={url}: refused, {reason} (OUTBOUND_ALLOWED_NETWORKS may allow its network)")
+
+
 def run(settings):
     """Everything after the settings; raises StartupError (and the database's own one-line
     errors) for a start-up that cannot go on."""
@@ -133,6 +171,7 @@ def run(settings):
     if secrets.development and not is_loopback(settings.host):
         raise SettingsError(f"refusing to listen on {settings.host or 'every address'} on development secrets "
                             f"({', '.join(secrets.on_defaults)} unset): set them, or listen on 127.0.0.1")
+    check_counterpart_urls(settings)
     processes = 1 if (settings.worker or settings.demo) else settings.worker_processes
     # The port first: a server that cannot listen must not create or migrate a database.
     if processes > 1:
@@ -143,19 +182,23 @@ def run(settings):
         with database_from_environment(settings.data_dir, exclusive=not settings.worker,
                                        database_url=settings.database_url) as database:
             check_database(database.dsn)
+            notices = []
             if not settings.worker:
                 migrate(database.dsn, log=log.info)
-                if not settings.no_demo_data:
-                    load_demo_data(database.dsn)
+                if settings.loads_demo_data:
+                    load_demo_data(database.dsn, v1=secrets.development)
+                notices = startup_notices(database.dsn, settings)
             if secrets.development and not settings.worker:
                 log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set -- loopback only",
                             ", ".join(secrets.on_defaults))
+            for notice in notices:
+                log.warning(notice)
             if holder is not None:
                 return supervise(settings, holder, database.dsn,
                                  lambda port: startup_banner(f"http://{settings.host}:{port}", database, secrets,
-                                                             processes, settings.database_read_url),
+                                                             processes, settings.database_read_url, notices),
                                  SHUTDOWN_GRACE_SECONDS)
-            return asyncio.run(serve(settings, sockets, database))
+            return asyncio.run(serve(settings, sockets, database, notices))
     finally:
         for sock in sockets or ():
             sock.close()

@@ -1,12 +1,14 @@
 """The back office's endpoints (/casino/admin/*), on operator keys: each handler validates
 (the base handler and its schemas), makes one call of casino/backoffice.py, and renders.
 
-Scopes (casino/operators.py): admin for players, wallets, operator keys, providers and their keys,
-games and closing sessions; cashier for deposits and withdrawals; backoffice for the read-only
-views, which read through self.read_db: the replica of DATABASE_READ_URL when set, else the primary.
+Scopes (casino/operators.py): admin for players, wallets, operator keys (within the calling
+key's own scopes), providers and their keys, games and closing sessions; cashier for deposits
+and withdrawals; backoffice for the read-only views, which read through self.read_db: the
+replica of DATABASE_READ_URL when set, else the primary.
 """
 import re
 
+from wire.addresses import url_refusal
 from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
 from wire.validation import (
@@ -191,19 +193,29 @@ class RoundHandler(AdminHandler):
 
 OPERATOR_KEY = obj(keyId=STRING, scopes={"type": "array", "items": {"enum": list(operators.SCOPES)}},
                    label=STRING, createdAt=TIMESTAMP, revokedAt={"type": ["string", "null"], "format": "date-time"})
+SCOPE_LIST = list_of(*operators.SCOPES)
+BOOLEAN = Field(lambda v: type(v) is bool, "true or false", {"type": "boolean"})
 
 
-class CreateOperatorKeyHandler(AdminHandler):
+class OperatorKeyHandler(AdminHandler):
+    """A write to operator keys: scope admin, and only within the calling key's own scopes
+    (403 FORBIDDEN, audited, nothing written)."""
     operator_scope = "admin"
-    summary = "Creates an operator key with scopes; `key` (id.secret) is shown in this answer only"
+
+    def within(self, verb, *args):
+        return self.db.transaction(verb, self.operator.key_id, self.operator.scopes, *args)
+
+
+class CreateOperatorKeyHandler(OperatorKeyHandler):
+    summary = ("Creates an operator key with scopes the calling key holds itself; `key` (id.secret) is shown in "
+               "this answer only")
     status = 201
     answer = obj(**OPERATOR_KEY["properties"], key=STRING)
     refusals: dict[int, list[str]] = {}
-    schema = {"scopes": list_of(*operators.SCOPES), "label": LABEL.optional()}
+    schema = {"scopes": SCOPE_LIST, "label": LABEL.optional()}
 
     async def post(self):
-        self.render_answer(await self.db.transaction(backoffice.create_operator_key, self.operator.key_id,
-                                                     self.body))
+        self.render_answer(await self.within(backoffice.create_operator_key, self.body))
 
 
 class OperatorKeysHandler(AdminHandler):
@@ -216,16 +228,40 @@ class OperatorKeysHandler(AdminHandler):
         self.render_answer(await self.db.transaction(backoffice.list_operator_keys))
 
 
-class RevokeOperatorKeyHandler(AdminHandler):
-    operator_scope = "admin"
-    summary = "Revokes an operator key (every process refuses it within KEY_REFRESH_SECONDS)"
+class RotateOperatorKeyHandler(OperatorKeyHandler):
+    summary = ("A new key with the same scopes (and label unless given), `key` shown in this answer only; the old "
+               "one (`replaces`) stays active until revoked, or is revoked at once with revokeOld")
+    status = 201
+    answer = obj(**OPERATOR_KEY["properties"], key=STRING, replaces=OPERATOR_KEY)
+    refusals = documented("rotateOperatorKey")
+    parameters = {"keyId": IDENTIFIER}
+    schema = {"label": LABEL.optional(), "revokeOld": BOOLEAN.optional()}
+
+    async def post(self, **_):
+        self.render_answer(await self.within(backoffice.rotate_operator_key, self.params["keyId"], self.body))
+
+
+class OperatorKeyScopesHandler(OperatorKeyHandler):
+    summary = ("Replaces an operator key's scopes (every process uses them within KEY_REFRESH_SECONDS); its scopes "
+               "and the new ones must be among the calling key's")
+    answer = OPERATOR_KEY
+    refusals = documented("setOperatorKeyScopes")
+    parameters = {"keyId": IDENTIFIER}
+    schema = {"scopes": SCOPE_LIST}
+
+    async def post(self, **_):
+        self.render_answer(await self.within(backoffice.set_operator_key_scopes, self.params["keyId"], self.body))
+
+
+class RevokeOperatorKeyHandler(OperatorKeyHandler):
+    summary = ("Revokes an operator key holding no scope the calling key lacks (every process refuses it within "
+               "KEY_REFRESH_SECONDS)")
     answer = obj(keyId=STRING, revokedAt=TIMESTAMP)
     refusals = documented("revokeOperatorKey")
     parameters = {"keyId": IDENTIFIER}
 
     async def post(self, **_):
-        self.render_answer(await self.db.transaction(backoffice.revoke_operator_key, self.operator.key_id,
-                                                     self.params["keyId"]))
+        self.render_answer(await self.within(backoffice.revoke_operator_key, self.params["keyId"]))
 
 
 def _pattern(regex, expected):
@@ -238,10 +274,11 @@ def _pattern(regex, expected):
 PROVIDER_CODE = _pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}", "1-50 letters, digits, '.', '_' or '-'")
 NAME = _pattern(r"[\x21-\x7e][\x20-\x7e]{0,99}", "1-100 printable ASCII characters, not starting with a space")
 ENDPOINT = _pattern(r"https?://[\x21-\x7e]{1,500}", "an http:// or https:// URL")
+NULLABLE_ENDPOINT = Field(lambda v: v is None or ENDPOINT.check(v), "an http:// or https:// URL, or null",
+                          {"type": ["string", "null"], "pattern": ENDPOINT.json_schema["pattern"]})
 KEY_ID = _pattern(r"[\x21-\x2b\x2d-\x7e]{1,100}", "1-100 printable ASCII characters without whitespace or comma")
 SECRET = _pattern(r"[\x21-\x7e]{16,200}", "16-200 printable ASCII characters without whitespace")
 SIGNER = one_of(*credentials.SIGNERS)
-BOOLEAN = Field(lambda v: type(v) is bool, "true or false", {"type": "boolean"})
 BET_LIMIT = Field(lambda v: type(v) is int and 1 <= v <= MAX_SAFE_INTEGER,
                   f"an integer number of minor units from 1 to {MAX_SAFE_INTEGER}",
                   {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER})
@@ -260,10 +297,19 @@ SESSION = obj(sessionId=INTEGER, userId=INTEGER, gameId=INTEGER, providerCode=ST
               lastActivityAt=TIMESTAMP)
 
 
-class CreateProviderHandler(AdminHandler):
+class ProviderEndpointHandler(AdminHandler):
+    """A write of a provider's apiEndpoint: its host must resolve to public addresses only
+    (or to networks OUTBOUND_ALLOWED_NETWORKS allows), else 422 ENDPOINT_NOT_ALLOWED."""
+
+    async def endpoint_refused(self):
+        endpoint = self.body["apiEndpoint"]
+        return endpoint and await url_refusal(endpoint, self.settings["outbound_addresses"])
+
+
+class CreateProviderHandler(ProviderEndpointHandler):
     operator_scope = "admin"
     summary = ("Registers a game provider (active, v1 signatures off, no keys, origin operator); "
-               "no apiEndpoint: hosted here")
+               "no apiEndpoint: hosted here; an apiEndpoint must be http(s) at a public address")
     status = 201
     answer = PROVIDER
     refusals = documented("createProvider")
@@ -271,7 +317,24 @@ class CreateProviderHandler(AdminHandler):
     schema = {"providerCode": PROVIDER_CODE, "name": NAME, "apiEndpoint": ENDPOINT.optional()}
 
     async def post(self):
-        self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body))
+        refused = await self.endpoint_refused()
+        self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body,
+                                                     "operator", refused))
+
+
+class SetProviderEndpointHandler(ProviderEndpointHandler):
+    operator_scope = "admin"
+    summary = ("Changes where the casino calls a provider (null: hosted here), from its next call; an http(s) URL "
+               "at a public address")
+    answer = PROVIDER
+    refusals = documented("setProviderEndpoint")
+    parameters = {"providerCode": IDENTIFIER}
+    schema = {"apiEndpoint": NULLABLE_ENDPOINT}
+
+    async def post(self, **_):
+        refused = await self.endpoint_refused()
+        self.render_answer(await self.db.transaction(catalogue.set_provider_endpoint, self.operator.key_id,
+                                                     self.params["providerCode"], self.body, refused))
 
 
 class ProviderHandler(AdminHandler):
@@ -468,10 +531,13 @@ def routes():
         (r"/casino/admin/keys", CreateOperatorKeyHandler),
         (r"/casino/admin/keys/list", OperatorKeysHandler),
         (r"/casino/admin/keys/{keyId}/revoke", RevokeOperatorKeyHandler),
+        (r"/casino/admin/keys/{keyId}/rotate", RotateOperatorKeyHandler),
+        (r"/casino/admin/keys/{keyId}/scopes", OperatorKeyScopesHandler),
         (r"/casino/admin/providers", CreateProviderHandler),
         (r"/casino/admin/providers/{providerCode}", ProviderHandler),
         (r"/casino/admin/providers/{providerCode}/status", ProviderStatusHandler),
         (r"/casino/admin/providers/{providerCode}/v1", ProviderV1Handler),
+        (r"/casino/admin/providers/{providerCode}/endpoint", SetProviderEndpointHandler),
         (r"/casino/admin/providers/{providerCode}/keys", AddProviderKeyHandler),
         (r"/casino/admin/providers/{providerCode}/keys/rotate", RotateProviderKeyHandler),
         (r"/casino/admin/providers/{providerCode}/keys/list", ProviderKeysHandler),

@@ -249,11 +249,27 @@ def _key(key_id: str, scopes: Iterable[str], label: str, created_at: datetime,
             "revokedAt": timestamp(revoked_at) if revoked_at else None}
 
 
-def create_operator_key(cur: Cursor, operator: str | None, req: Request) -> Answer:
-    """A new operator key; the answer is the only place its secret is ever shown (the
-    audit keeps the request: scopes and label)."""
-    key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "")
-    answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None), "key": key})
+def _forbidden(message: str) -> Answer:
+    """403 FORBIDDEN as an answer (not raised), so the refused attempt is audited too."""
+    return Answer(403, {"error": {"code": "FORBIDDEN", "message": message}})
+
+
+def _beyond_held(held: Iterable[str], scopes: Iterable[str], what: str) -> Answer | None:
+    """None when a key holding `held` may act on `scopes`; else the refusal, naming them."""
+    lacking = operators.beyond(held, scopes)
+    return _forbidden(f"{what} {', '.join(lacking)}, which this key does not hold: a key acts on keys "
+                      "only within its own scopes") if lacking else None
+
+
+def create_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], req: Request) -> Answer:
+    """A new operator key with scopes the caller holds (`held`: the calling key's scopes,
+    every scope for the command line's, which has the database); the answer is the only
+    place its secret is ever shown (the audit keeps the request: scopes and label)."""
+    answer = _beyond_held(held, req["scopes"], "it would grant")
+    if answer is None:
+        key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "")
+        answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None),
+                              "key": key})
     return _audited(cur, operator, "createOperatorKey", req, answer)
 
 
@@ -261,9 +277,56 @@ def list_operator_keys(cur: Cursor) -> Answer:
     return Answer(200, {"keys": [_key(*row) for row in operators.list_keys(cur)]})
 
 
-def revoke_operator_key(cur: Cursor, operator: str | None, key_id: str) -> Answer:
-    """Takes effect in every process within KEY_REFRESH_SECONDS."""
+def _active_key_within(cur: Cursor, key_id: str, held: Iterable[str]) -> tuple[Any, Answer | None]:
+    """(the key's row, None), or (None, the refusal): no active key has that id, or it holds
+    a scope the caller does not."""
+    row = operators.find_active_key(cur, key_id)
+    if row is None:
+        return None, _refusal("KEY_NOT_FOUND")
+    refused = _beyond_held(held, row[1], "that key holds")
+    return (None, refused) if refused else (row, None)
+
+
+def rotate_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], key_id: str,
+                        req: Request) -> Answer:
+    """A new key with the same scopes (and label, unless one is given), shown once; the old
+    one stays active until revoked, so its holders move without a failed call, unless
+    revokeOld revokes it in the same transaction (a leaked key). Within the caller's scopes."""
+    row, refused = _active_key_within(cur, key_id, held)
+    audit: dict[str, Any] = {"keyId": key_id, "revokeOld": bool(req["revokeOld"])}
+    if refused is not None:
+        return _audited(cur, operator, "rotateOperatorKey", audit, refused)
+    label = req["label"] if req["label"] is not None else row[2]
+    key, new_id, created_at = operators.create_key(cur, row[1], label)
+    revoked_at = operators.revoke_key(cur, key_id) if req["revokeOld"] else None
+    answer = Answer(201, {**_key(new_id, row[1], label, created_at, None), "key": key,
+                          "replaces": _key(key_id, row[1], row[2], row[3], revoked_at)})
+    audit["newKeyId"] = new_id
+    return _audited(cur, operator, "rotateOperatorKey", audit, answer)
+
+
+def set_operator_key_scopes(cur: Cursor, operator: str | None, held: Iterable[str], key_id: str,
+                            req: Request) -> Answer:
+    """Replaces a key's scopes, effective in every process within KEY_REFRESH_SECONDS; both
+    its scopes and the new ones must be within the caller's."""
+    row, refused = _active_key_within(cur, key_id, held)
+    audit: dict[str, Any] = {"keyId": key_id, "scopes": req["scopes"]}
+    if refused is None:
+        refused = _beyond_held(held, req["scopes"], "it would grant")
+    if refused is not None:
+        return _audited(cur, operator, "setOperatorKeyScopes", audit, refused)
+    answer = Answer(200, _key(*operators.set_scopes(cur, key_id, req["scopes"])))
+    audit["previousScopes"] = sorted(row[1])
+    return _audited(cur, operator, "setOperatorKeyScopes", audit, answer)
+
+
+def revoke_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], key_id: str) -> Answer:
+    """Takes effect in every process within KEY_REFRESH_SECONDS; within the caller's scopes."""
+    _, refused = _active_key_within(cur, key_id, held)
+    if refused is not None:
+        return _audited(cur, operator, "revokeOperatorKey", {"keyId": key_id}, refused)
+    # The row is locked (find_active_key): it is still active, so the revocation happens now.
     revoked_at = operators.revoke_key(cur, key_id)
-    answer = (Answer(200, {"keyId": key_id, "revokedAt": timestamp(revoked_at)}) if revoked_at
-              else _refusal("KEY_NOT_FOUND"))
+    assert revoked_at is not None
+    answer = Answer(200, {"keyId": key_id, "revokedAt": timestamp(revoked_at)})
     return _audited(cur, operator, "revokeOperatorKey", {"keyId": key_id}, answer)

@@ -25,6 +25,10 @@ SET_PROVIDER_STATUS = f"""
     UPDATE CASINO_GAME_PROVIDERS SET is_disabled = %s WHERE code = %s RETURNING {PROVIDER_COLUMNS}
 """
 
+SET_PROVIDER_ENDPOINT = f"""
+    UPDATE CASINO_GAME_PROVIDERS SET api_endpoint = %s WHERE code = %s RETURNING {PROVIDER_COLUMNS}
+"""
+
 SET_PROVIDER_V1 = f"""
     UPDATE CASINO_GAME_PROVIDERS SET allows_v1 = %s WHERE code = %s RETURNING {PROVIDER_COLUMNS}
 """
@@ -112,15 +116,20 @@ def _find_provider(cur, code, lock=False):
     return cur.fetchone()
 
 
-def create_provider(cur, operator, req, origin="operator"):
+def create_provider(cur, operator, req, origin="operator", endpoint_refused=None):
     """A provider, active, v1 off, without keys. No apiEndpoint: hosted by this process.
     origin: "operator" for the API, which never passes it, or the tool that made it (the
-    bench's own, in-process); a keyword, never read from req, so no request body can set it."""
+    bench's own, in-process); a keyword, never read from req, so no request body can set it.
+    endpoint_refused: why the apiEndpoint may not be called (wire/addresses.py, checked by
+    the caller, since it resolves the host), answered ENDPOINT_NOT_ALLOWED."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
-    cur.execute(CREATE_PROVIDER, (req["providerCode"], req["name"], req["apiEndpoint"], origin))
-    row = cur.fetchone()
-    answer = Answer(201, _provider(row)) if row else _refusal("PROVIDER_EXISTS")
+    if endpoint_refused:
+        answer = _refusal("ENDPOINT_NOT_ALLOWED", endpoint_refused)
+    else:
+        cur.execute(CREATE_PROVIDER, (req["providerCode"], req["name"], req["apiEndpoint"], origin))
+        row = cur.fetchone()
+        answer = Answer(201, _provider(row)) if row else _refusal("PROVIDER_EXISTS")
     return _audited(cur, operator, "createProvider", _with_origin(req, origin), answer)
 
 
@@ -136,6 +145,18 @@ def set_provider_status(cur, operator, code, req):
     row = cur.fetchone()
     answer = Answer(200, _provider(row)) if row else _refusal("PROVIDER_NOT_FOUND")
     return _audited(cur, operator, "setProviderStatus", {"providerCode": code, **req}, answer)
+
+
+def set_provider_endpoint(cur, operator, code, req, endpoint_refused=None):
+    """Where the casino calls the provider from its next call on (None: hosted by this
+    process); endpoint_refused as for create_provider."""
+    if endpoint_refused:
+        answer = _refusal("ENDPOINT_NOT_ALLOWED", endpoint_refused)
+    else:
+        cur.execute(SET_PROVIDER_ENDPOINT, (req["apiEndpoint"], code))
+        row = cur.fetchone()
+        answer = Answer(200, _provider(row)) if row else _refusal("PROVIDER_NOT_FOUND")
+    return _audited(cur, operator, "setProviderEndpoint", {"providerCode": code, **req}, answer)
 
 
 def set_provider_v1(cur, operator, code, req):

@@ -2,11 +2,14 @@
 
 A key is `<key id>.<secret>`, sent as `Authorization: Bearer <key>`. Only a SHA-256 of the
 secret is stored (the secret is 256 random bits, so a slow password hash adds nothing),
-with the key's scopes; a key is shown once, when created, and revoked by id. The
-environment's OPERATOR_KEY, when set, is a key with every scope (the bootstrap key).
+with the key's scopes; a key is shown once, when created or rotated, and revoked by id.
+The environment's OPERATOR_KEY, when set, is a key with every scope (the bootstrap key).
 
 Scopes: lobby (launchGame), test-driver (simulateRound), backoffice (back-office reads),
-cashier (deposits, withdrawals), admin (players, wallets, providers, games, keys).
+cashier (deposits, withdrawals, bonuses), protection (players' limits and exclusions),
+admin (players, wallets, providers, games, keys). A key acts on keys only within its own
+scopes (`beyond`): it grants none it lacks, and changes, rotates or revokes no key that
+holds one it lacks (casino/backoffice.py).
 """
 import hashlib
 import hmac
@@ -22,7 +25,7 @@ from psycopg2.extensions import cursor as Cursor
 
 from wire.keyring import Refreshed
 
-SCOPES = ("lobby", "test-driver", "backoffice", "cashier", "admin")
+SCOPES = ("lobby", "test-driver", "backoffice", "cashier", "protection", "admin")
 ENVIRONMENT_KEY_ID = "OPERATOR_KEY"
 
 _BEARER = re.compile(r"Bearer ([\x21-\x7e]{1,300})")
@@ -37,6 +40,19 @@ CREATE_KEY = """
 
 LIST_KEYS = """
     SELECT key_id, scopes, label, created_at, revoked_at FROM CASINO_OPERATOR_KEYS ORDER BY id
+"""
+
+# The active key, locked: a rotation or a change of scopes and a revocation of the same key
+# take turns.
+FIND_ACTIVE_KEY = """
+    SELECT key_id, scopes, label, created_at, revoked_at FROM CASINO_OPERATOR_KEYS
+    WHERE key_id = %s AND revoked_at IS NULL
+    FOR UPDATE
+"""
+
+SET_SCOPES = """
+    UPDATE CASINO_OPERATOR_KEYS SET scopes = %s WHERE key_id = %s AND revoked_at IS NULL
+    RETURNING key_id, scopes, label, created_at, revoked_at
 """
 
 REVOKE_KEY = """
@@ -77,6 +93,11 @@ def authenticate(authorization, keys, environment_key=None) -> Operator | None:
     return Operator(key_id, stored[1])
 
 
+def beyond(held: Iterable[str], scopes: Iterable[str]) -> list[str]:
+    """The scopes among `scopes` that a key holding `held` lacks, sorted (empty: none)."""
+    return sorted(set(scopes) - set(held))
+
+
 def create_key(cur: Cursor, scopes: Iterable[str], label: str = "") -> tuple[str, str, datetime]:
     """A new key; returns (the full key, shown once, key id, created_at)."""
     unknown = set(scopes) - set(SCOPES)
@@ -93,6 +114,22 @@ def create_key(cur: Cursor, scopes: Iterable[str], label: str = "") -> tuple[str
 def list_keys(cur: Cursor) -> list[tuple[Any, ...]]:
     cur.execute(LIST_KEYS)
     return cur.fetchall()
+
+
+def find_active_key(cur: Cursor, key_id: str) -> Any:
+    """(key_id, scopes, label, created_at, revoked_at) of the active key, locked; None when
+    no active key has that id."""
+    cur.execute(FIND_ACTIVE_KEY, (key_id,))
+    return cur.fetchone()
+
+
+def set_scopes(cur: Cursor, key_id: str, scopes: Iterable[str]) -> Any:
+    """The key's row with its new scopes (every process uses them within refresh_seconds)."""
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {', '.join(SCOPES)}")
+    cur.execute(SET_SCOPES, (sorted(set(scopes)), key_id))
+    return cur.fetchone()
 
 
 def revoke_key(cur: Cursor, key_id: str) -> datetime | None:

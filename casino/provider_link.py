@@ -67,11 +67,12 @@ def unavailable(reply=NO_ANSWER):
 
 
 class ProviderLink:
-    def __init__(self, hosted_url, keyring, limits=Limits()):
+    def __init__(self, hosted_url, keyring, limits=Limits(), addresses=None):
         # Providers whose api_endpoint is NULL are hosted by this process, at hosted_url.
         self.hosted_url = hosted_url.rstrip("/") + "/provider"
         self.keyring = keyring      # the casino's: its newest key at each provider signs
-        self.http = OutboundClient(limits)
+        # addresses: where calls may go (wire/addresses.py), checked at each connection.
+        self.http = OutboundClient(limits, addresses)
         self.timeouts = {"launch": limits.request_timeout, "simulate": SIMULATE_TIMEOUT,
                          "games": limits.request_timeout}
 

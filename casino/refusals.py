@@ -26,8 +26,8 @@ LAUNCH = ("launchGame", "simulateRound")
 # The back office (/casino/admin/*): the cashier's two money calls, then the rest.
 CASHIER = ("deposit", "withdrawal")
 PLAYER_CALLS = ("setPlayerStatus", "getPlayer", "listTransactions")
-PROVIDER_CALLS = ("importGames", "setProviderStatus", "getProvider", "setProviderV1", "addProviderKey", "rotateProviderKey",
-                  "revokeProviderKey", "listProviderKeys", "createGame")
+PROVIDER_CALLS = ("importGames", "setProviderStatus", "getProvider", "setProviderV1", "setProviderEndpoint",
+                  "addProviderKey", "rotateProviderKey", "revokeProviderKey", "listProviderKeys", "createGame")
 GAME_CALLS = ("getGame", "setGameLimits", "setGameStatus")
 
 
@@ -82,7 +82,11 @@ CATALOGUE = (
     Refusal("PLAYER_EXISTS", 409, "a player with that username or e-mail exists", False, ("createPlayer",)),
     Refusal("WALLET_EXISTS", 409, "the user has a %s wallet already", False, ("createWallet",)),
     Refusal("ROUND_UNKNOWN", 404, "the ledger holds no row of that provider's round", False, ("getRound",)),
-    Refusal("KEY_NOT_FOUND", 404, "no active operator key has that id", False, ("revokeOperatorKey",)),
+    Refusal("KEY_NOT_FOUND", 404, "no active operator key has that id", False,
+            ("revokeOperatorKey", "rotateOperatorKey", "setOperatorKeyScopes")),
+    Refusal("ENDPOINT_NOT_ALLOWED", 422, "apiEndpoint refused: %s; a provider is called at public addresses "
+            "only, unless OUTBOUND_ALLOWED_NETWORKS allows its network", False,
+            ("createProvider", "setProviderEndpoint")),
     Refusal("PROVIDER_EXISTS", 409, "a provider with that code exists", False, ("createProvider",)),
     Refusal("PROVIDER_NOT_FOUND", 404, "no provider has that code", False, PROVIDER_CALLS),
     Refusal("PROVIDER_KEY_EXISTS", 409, "a %s key with that id exists, or it is the environment's demo key id",

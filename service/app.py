@@ -6,6 +6,7 @@ assembles them, which is also what the OpenAPI document is built from (service/o
 """
 import asyncio
 from typing import cast
+from urllib.parse import urlsplit
 
 import tornado.web
 
@@ -21,8 +22,9 @@ from casino.provider_link import ProviderLink
 from db.pool import DatabaseUnavailable
 from provider.casino_client import CasinoClient
 from wire import logs, metrics
+from wire.addresses import AddressPolicy
 from wire.handlers import JsonHandler, NotFoundHandler, route_pattern
-from wire.openapi import DOCUMENT_PATH
+from wire.openapi import build, error_codes, render
 from wire.outbound import Limits
 
 from .settings import Settings
@@ -71,8 +73,10 @@ class MetricsHandler(JsonHandler):
 
 
 class OpenApiHandler(JsonHandler):
+    """The document of what this server answers in its mode: wire/openapi.json with the test
+    driver routed, the same without simulateRound otherwise (built with the application)."""
     async def get(self):
-        self.render_json(200, DOCUMENT_PATH.read_bytes())
+        self.render_json(200, self.settings["document"])
 
 
 OPERATIONS_ROUTES = [(r"/health", HealthHandler), (r"/health/live", LiveHandler),
@@ -120,10 +124,19 @@ class Application(tornado.web.Application):
         provider_keys = provider.credentials.keyring(db, secrets, settings.key_refresh_seconds,
                                                      settings.signature_tolerance)
         operators = OperatorKeys(db, secrets.operator_key, settings.key_refresh_seconds)
+        # Where outbound calls may go (wire/addresses.py): public addresses, the allowed
+        # networks, and this process's own address (the default of both directions).
+        own = urlsplit(own_url)
+        addresses = AddressPolicy(settings.outbound_networks, frozenset({(own.hostname, own.port)}))
         self.credentials = [casino_keys, provider_keys, operators]
+        routes = json_routes(test_driver)
+        document = build(routes)
+        metrics.know_codes(error_codes(document))
         super().__init__(
-            [*OPERATIONS_ROUTES, *((route_pattern(path), handler) for path, handler in json_routes(test_driver)),
-             *casino.support_page.routes()],
+            # Each route hands its handler its template (JsonHandler.route), what the metrics name it by.
+            [*((path, handler, {"route": path}) for path, handler in OPERATIONS_ROUTES),
+             *((route_pattern(path), handler, {"route": path}) for path, handler in routes),
+             *((pattern, handler, {"route": pattern}) for pattern, handler in casino.support_page.routes())],
             default_handler_class=NotFoundHandler,
             log_function=logs.logged_by_handler,
             # What handlers reach as self.db, self.provider_link, ... (wire/handlers.py).
@@ -134,6 +147,7 @@ class Application(tornado.web.Application):
             # checks db alone, and every wallet call reads the primary's latest commit.
             read_db=read_db or db,
             development=secrets.development,
+            document=render(document),   # /openapi.json: only what is routed here
             casino_keys=casino_keys,
             provider_keys=provider_keys,
             operators=operators,
@@ -143,9 +157,12 @@ class Application(tornado.web.Application):
             # Both systems reach each other over HTTP, by default at this process's address,
             # each direction on a client of its own so neither can starve the other.
             provider_link=ProviderLink(settings.provider_url or own_url, casino_keys,
-                                       Limits(max_clients=settings.provider_link_max_clients)),
+                                       Limits(max_clients=settings.provider_link_max_clients), addresses),
             casino_client=CasinoClient(provider_keys, settings.casino_url or own_url,
-                                       limits=Limits(max_clients=settings.casino_client_max_clients)),
+                                       limits=Limits(max_clients=settings.casino_client_max_clients),
+                                       addresses=addresses),
+            # The back office checks a provider's apiEndpoint against it when one is set.
+            outbound_addresses=addresses,
             simulate_limit=ConcurrencyLimit(settings.simulate_concurrency, "simulated rounds"),
         )
 

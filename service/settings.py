@@ -18,6 +18,7 @@ from typing import Any
 import psycopg2.extensions
 
 from wire import transport
+from wire.addresses import LOOPBACK, parse_networks
 from wire.secretbox import SecretBoxError
 from wire.secrets_env import DEV_SECRETS, Secrets, read_secrets
 
@@ -118,6 +119,9 @@ OPTIONS = (
            "lowest level logged: debug, info, warning or error"),
     Option("casino_url", "CASINO_URL", None, None, _text, "where the provider calls the casino's callbacks"),
     Option("provider_url", "PROVIDER_URL", None, None, _text, "where the casino calls hosted providers"),
+    Option("outbound_allowed_networks", "OUTBOUND_ALLOWED_NETWORKS", None, (), parse_networks,
+           "networks outbound calls may reach although not public, comma-separated (10.20.0.0/16, ::1); "
+           "development mode adds loopback"),
     Option("reconcile_interval", "RECONCILE_INTERVAL", None, 60.0, SECONDS_OR_OFF,
            "seconds between reconciliation passes; 0 = off"),
     Option("reconcile_stale_after", "RECONCILE_STALE_AFTER", None, 30.0, SECONDS_OR_OFF,
@@ -158,7 +162,8 @@ SECRET_VALUED = ("database_url", "database_read_url")
 
 # Switches: flags only, no value.
 SWITCHES = {
-    "--no-demo-data": "do not load sql/demo.sql at start",
+    "--no-demo-data": "do not load sql/demo.sql at start (development mode loads it by default)",
+    "--demo-data": "load sql/demo.sql at start outside development mode too (its start-up lines say so)",
     "--test-driver": "serve POST /casino/simulateRound (always on in development mode)",
     "--demo": "play one demo round through /casino/simulateRound, print it, and exit "
               "(0 when every step went as scripted)",
@@ -178,6 +183,7 @@ class Settings:
     log_level: str = "info"
     casino_url: str | None = None
     provider_url: str | None = None
+    outbound_allowed_networks: tuple = ()
     reconcile_interval: float = 60.0
     reconcile_stale_after: float = 30.0
     round_timeout: float = 300.0
@@ -194,12 +200,29 @@ class Settings:
     db_call_timeout: float = 10.0
     shutdown_delay: float = 0.0
     no_demo_data: bool = False
+    demo_data: bool = False
     test_driver: bool = False
     demo: bool = False
     # Internal: set by the supervisor for its workers.
     worker: bool = False
     no_reconcile: bool = False
     secrets: Secrets | None = field(default=None, repr=False)
+
+    @property
+    def development(self) -> bool:
+        return self.secrets is not None and self.secrets.development
+
+    @property
+    def loads_demo_data(self):
+        """The demo's provider, casino and players -- credentials anyone can read in this
+        repository -- are loaded by development mode, and elsewhere only when asked for."""
+        return not self.no_demo_data and (self.demo_data or self.development)
+
+    @property
+    def outbound_networks(self):
+        """Networks outbound calls may reach although not public: OUTBOUND_ALLOWED_NETWORKS,
+        and loopback in development mode (wire/addresses.py)."""
+        return self.outbound_allowed_networks + (LOOPBACK if self.development else ())
 
     @property
     def transport_limits(self):
@@ -260,10 +283,16 @@ def read_settings(argv=None, environ=None) -> Settings:
         secrets = read_secrets(environ)
     except SecretBoxError as exc:
         raise SettingsError(str(exc)) from None
-    return Settings(**values, **{switch.lstrip("-").replace("-", "_"): getattr(args, switch.lstrip("-")
-                                                                                .replace("-", "_"))
-                                 for switch in SWITCHES},
-                    worker=args.worker, no_reconcile=args.no_reconcile, secrets=secrets)
+    settings = Settings(**values, **{switch.lstrip("-").replace("-", "_"): getattr(args, switch.lstrip("-")
+                                                                                    .replace("-", "_"))
+                                     for switch in SWITCHES},
+                        worker=args.worker, no_reconcile=args.no_reconcile, secrets=secrets)
+    if settings.demo_data and settings.no_demo_data:
+        raise SettingsError("--demo-data and --no-demo-data: choose one")
+    if settings.demo and not settings.loads_demo_data:
+        raise SettingsError("--demo plays with the demo data, which a server off development mode loads only "
+                            "with --demo-data")
+    return settings
 
 
 def worker_arguments(settings, port):
@@ -276,4 +305,6 @@ def worker_arguments(settings, port):
         args += ["--log-format", settings.log_format]
     if settings.test_driver:
         args.append("--test-driver")
+    # The parent loaded the demo data or not; a worker imports the demo games only if it did.
+    args.append("--demo-data" if settings.loads_demo_data else "--no-demo-data")
     return args

@@ -234,7 +234,8 @@ CALLS = [("post", "players", {"username": "scoped", "email": "scoped@example.com
          ("get", "players/list", None, "backoffice"),
          ("get", "players/1/transactions", None, "backoffice"),
          ("get", "rounds/JAQPOT/r1", None, "backoffice"),
-         ("post", "keys", {"scopes": ["lobby"]}, "admin"),
+         # Scopes within the admin key's own: it grants only those (tests/test_scope_escalation.py).
+         ("post", "keys", {"scopes": ["admin"]}, "admin"),
          ("get", "keys/list", None, "admin"),
          ("post", "keys/op_000000000000/revoke", {}, "admin")]
 

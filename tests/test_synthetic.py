@@ -9,7 +9,7 @@ import pytest
 from casino import backoffice, players, synthetic
 from loadtests.debit_rate import provision, retire
 from sql.migrate import migrate
-from tests.support import BOX, run_cli, signed
+from tests.support import BOX, run_cli, signed, until_refused
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
@@ -37,15 +37,17 @@ def test_the_benchs_provisioning_is_marked_playable_and_retired_by_its_own_run(a
 
     counts = retire(database_dsn, accounts, tag)
 
-    assert counts == {"sessionsClosed": 3, "playersDisabled": 3, "gamesDisabled": 1, "providersDisabled": 1}
+    assert counts == {"sessionsClosed": 3, "playersDisabled": 3, "gamesDisabled": 1, "providersDisabled": 1,
+                      "keysRevoked": 1}
     assert ledger.query("SELECT DISTINCT status FROM CASINO_USERS WHERE id = ANY(%s)", users) == [("disabled",)]
     assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id = ANY(%s) AND is_active",
                         users) == [(0,)]
     assert ledger.query("""SELECT g.is_active, p.is_disabled FROM CASINO_GAMES g
                            JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id WHERE p.code = %s""",
                         "BENCH-" + tag) == [(False, True)]
-    refused = debit(api, accounts[1], key)
-    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "PLAYER_DISABLED")
+    # Refused: the player is disabled, and within KEY_REFRESH_SECONDS the provider's key is revoked.
+    until_refused(lambda: debit(api, accounts[1], key), allowed=(403,))
+    assert debit(api, accounts[1], key).json()["error"]["code"] == "INVALID_SIGNATURE"
     # Money history stays: every deposit and the bet are still in the ledger.
     assert ledger.query("""SELECT t.transaction_type, count(*) FROM CASINO_TRANSACTIONS t
                            JOIN CASINO_WALLETS w ON w.id = t.wallet_id
@@ -57,6 +59,42 @@ def test_the_benchs_provisioning_is_marked_playable_and_retired_by_its_own_run(a
                         "AND request -> 'providerCodes' ? %s", "BENCH-" + tag) == [(
         {"origins": ["bench"], "players": 3, "providerCodes": ["BENCH-" + tag], **counts},)]
     retire(database_dsn, others, other_tag)
+
+
+def test_retiring_a_tools_provider_revokes_its_keys_and_a_late_payout_is_refused(api, ledger, database_dsn):
+    tag = uuid.uuid4().hex[:8]
+    [account], key = provision(database_dsn, 1, BOX, tag)
+    user_id, token = account
+    round_id = "r-" + uuid.uuid4().hex
+    bet = {"sessionToken": token, "userId": user_id, "transactionId": "bet-" + uuid.uuid4().hex,
+           "roundId": round_id, "amount": 5, "currency": "USD"}
+    assert signed_call(api, "debit", bet, key).status_code == 200
+    payout = {**bet, "transactionId": "win-" + uuid.uuid4().hex, "amount": 5_000}
+    balance = ledger.query("SELECT playable_balance FROM CASINO_WALLETS WHERE user_id = %s", user_id)
+
+    counts = retire(database_dsn, [account], tag)
+
+    # The key is refused everywhere within KEY_REFRESH_SECONDS (a read-only call shows when),
+    # and then a late payout on the tool's round is refused too: no money lands.
+    until_refused(lambda: signed_call(api, "getBalance", {"sessionToken": token, "userId": user_id}, key))
+    late = signed_call(api, "credit", payout, key)
+    assert (late.status_code, late.json()["error"]["code"]) == (401, "INVALID_SIGNATURE")
+    assert counts["keysRevoked"] == 1 and counts["providersDisabled"] == 1
+    assert ledger.query("""SELECT count(*) FROM CASINO_PROVIDER_KEYS k JOIN CASINO_GAME_PROVIDERS p
+                           ON p.id = k.provider_id WHERE p.code = %s AND k.revoked_at IS NULL""",
+                        "BENCH-" + tag) == [(0,)]
+    assert ledger.query("SELECT playable_balance FROM CASINO_WALLETS WHERE user_id = %s", user_id) == balance
+    assert ledger.query("SELECT count(*) FROM CASINO_TRANSACTIONS WHERE external_transaction_id = %s",
+                        payout["transactionId"]) == [(0,)]
+    # The audit row of the sweep says how many keys it revoked.
+    [(request,)] = ledger.query("SELECT request FROM CASINO_ADMIN_AUDIT WHERE action = 'retireSynthetic' "
+                                "AND request -> 'providerCodes' ? %s", "BENCH-" + tag)
+    assert request["keysRevoked"] == 1
+
+
+def signed_call(api, endpoint, body, key):
+    data = json.dumps(body).encode()
+    return api.raw(f"/casino/{endpoint}", data, signed(f"/casino/{endpoint}", data, key, "x-casino-signature"))
 
 
 def test_the_command_retires_tools_players_and_leaves_real_and_demo_ones(fresh_dsn):
@@ -80,7 +118,7 @@ def test_the_command_retires_tools_players_and_leaves_real_and_demo_ones(fresh_d
     run = run_cli("casino.synthetic", "retire", dsn=fresh_dsn)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == ("retired (test, locust, bench): 0 session(s) closed, 3 player(s) disabled, "
-                                  "0 provider(s) and 0 game(s) disabled")
+                                  "0 provider(s) and 0 game(s) disabled, 0 signing key(s) revoked")
     state = dict(ledger.query("SELECT id, status FROM CASINO_USERS"))
     assert {origin: state[user] for origin, user in ids.items()} == {
         "test": "disabled", "locust": "disabled", "bench": "disabled", "demo": "active", "operator": "active"}

@@ -22,7 +22,9 @@ from .validation import Schema, parse_body
 
 log = logging.getLogger("wire")
 
-_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,100}")
+# A caller's X-Request-Id is kept only in this shape (PROTOCOL.md): safe in a log line, a
+# header and a grep, whatever the log format.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _GENERIC_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                   413: "PAYLOAD_TOO_LARGE"}
 
@@ -44,6 +46,12 @@ class JsonHandler(tornado.web.RequestHandler):
     body: dict[str, Any]
     # The operator key of the request (casino.operators.Operator: wire knows no domain).
     operator: Any = None
+    # The route's template (`/casino/admin/players/{userId}`), given by the application for
+    # each route; None for a path no route claims. What the metrics label a request with.
+    route: str | None = None
+
+    def initialize(self, route: str | None = None) -> None:
+        self.route = route
 
     # The application's dependencies (service/app.py), named for handlers. Typed Any: wire
     # imports neither db nor the domains (pyproject.toml's layers).
@@ -109,7 +117,8 @@ class JsonHandler(tornado.web.RequestHandler):
         # Tornado calls this again from send_error, after it clears every header: so error
         # answers, those Tornado raises itself (405, 500) included, keep the request id.
         if not hasattr(self, "request_id"):
-            # A caller's own id is kept so one request can be followed across both systems.
+            # A caller's own id is kept so one request can be followed across both systems;
+            # any other value is replaced, never logged.
             supplied = self.request.headers.get("X-Request-Id", "")
             self.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
         self.set_header("X-Request-Id", self.request_id)
@@ -218,7 +227,6 @@ def _error_code(status: int, body: bytes | str) -> str | None:
 
 class NotFoundHandler(JsonHandler):
     """Any path no handler claims: a JSON 404 rather than Tornado's HTML page."""
-    routed = False
 
     async def prepare(self) -> None:
         self._begin()

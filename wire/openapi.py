@@ -151,5 +151,17 @@ def build(routes: Iterable[tuple[str, type[tornado.web.RequestHandler]]]) -> Jso
     }
 
 
+def error_codes(document: Json) -> set[str]:
+    """Every error code the document's operations name."""
+    codes: set[str] = set()
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for answer in operation["responses"].values():
+                schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+                for part in schema.get("allOf", [])[1:]:
+                    codes.update(part["properties"]["error"]["properties"]["code"]["enum"])
+    return codes
+
+
 def render(document: Json) -> str:
     return json.dumps(document, indent=2) + "\n"
