@@ -152,9 +152,9 @@ def test_who_loads_the_demo_data(argv, environ, loads):
     assert read_settings(argv, environ).loads_demo_data is loads
 
 
-def test_the_migrators_demo_keeps_v1_in_development_mode_only(fresh_dsn):
+def test_the_demo_data_command_keeps_v1_in_development_mode_only(fresh_dsn):
     env = {k: v for k, v in os.environ.items() if k not in (*DEV_SECRETS, "KEYS_ENCRYPTION_KEY")}
-    run = subprocess.run([sys.executable, "-m", "sql.migrate", "--demo"], cwd=ROOT, capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "service.demo_data"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120, env={**env, "DATABASE_URL": fresh_dsn, **PRODUCTION})
     assert run.returncode == 0, run.stderr
     assert rows(fresh_dsn, "SELECT allows_v1 FROM CASINO_GAME_PROVIDERS WHERE code = 'JAQPOT'") == [(False,)]
