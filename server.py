@@ -29,7 +29,7 @@ from db.pool import Database
 from provider.reconcile import run_periodically
 from service.app import Application
 from service.settings import SettingsError, read_settings
-from service.startup import StartupError, check_database, hold_port, is_loopback, listen
+from service.startup import StartupError, check_database, check_protection, hold_port, is_loopback, listen
 from service.supervisor import supervise
 from sql.migrate import MigrationError, migrate
 from wire import logs, transport
@@ -144,6 +144,10 @@ def run(settings):
             check_database(database.dsn)
             if not settings.worker:
                 migrate(database.dsn, demo=not settings.no_demo_data, log=log.info)
+                if check_protection(database.dsn, settings.default_jurisdiction,
+                                    settings.test_driver or settings.demo or secrets.development):
+                    log.warning("the database's test clock is on (casino.test_clock): a row of CASINO_TEST_CLOCK "
+                                "freezes the time limits and exclusions are judged by")
             if secrets.development and not settings.worker:
                 log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set -- loopback only",
                             ", ".join(secrets.on_defaults))

@@ -13,7 +13,7 @@ from datetime import UTC
 from . import operators, refusals
 from .wallet import Answer, fingerprint
 
-CASHIER = "SELECT status, body, replay, error_code FROM casino_cashier(%s, %s, %s, %s, %s, %s, %s, %s)"
+CASHIER = "SELECT status, body, replay, error_code FROM casino_cashier(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 AUDIT = """
     INSERT INTO CASINO_ADMIN_AUDIT (operator_key_id, action, request, response_status)
@@ -25,10 +25,16 @@ AUDIT = """
 ORIGINS = ("operator", "demo", "test", "locust", "bench")
 SYNTHETIC = "synthetic"
 
-PLAYER_COLUMNS = "id, username, email, status, origin, created_at"
+PLAYER_COLUMNS = "id, username, email, status, origin, created_at, jurisdiction"
+
+# The jurisdiction of a player a tool makes in-process without naming one: migration
+# 0016's row for players of no regulated market (the API passes DEFAULT_JURISDICTION).
+FALLBACK_JURISDICTION = "DEFAULT"
+JURISDICTION_EXISTS = "SELECT 1 FROM CASINO_JURISDICTIONS WHERE code = %s"
 
 CREATE_PLAYER = f"""
-    INSERT INTO CASINO_USERS (username, email, origin) VALUES (%s, %s, %s)
+    INSERT INTO CASINO_USERS (username, email, origin, jurisdiction, first_name, last_name, date_of_birth, postcode)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT DO NOTHING
     RETURNING {PLAYER_COLUMNS}
 """
@@ -48,8 +54,11 @@ LIST_PLAYERS = f"""
     LIMIT %(limit)s
 """
 
+# A wallet opened during an exclusion is excluded too (casino_exclude locks the player's
+# row FOR UPDATE, which the KEY SHARE lock create_wallet takes first waits for).
 CREATE_WALLET = """
-    INSERT INTO CASINO_WALLETS (user_id, currency_code) VALUES (%s, %s)
+    INSERT INTO CASINO_WALLETS (user_id, currency_code, excluded_until)
+    VALUES (%(user_id)s, %(currency)s, casino_exclusion_until(%(user_id)s))
     ON CONFLICT (user_id, currency_code) DO NOTHING
     RETURNING id, playable_balance, redeemable_balance
 """
@@ -124,21 +133,35 @@ def _audited(cur, operator, action, request, answer):
 
 
 def _player(row):
-    user_id, username, email, status, origin, created_at = row
+    user_id, username, email, status, origin, created_at, jurisdiction = row
     return {"userId": user_id, "username": username, "email": email, "status": status, "origin": origin,
-            "createdAt": timestamp(created_at)}
+            "jurisdiction": jurisdiction, "createdAt": timestamp(created_at)}
 
 
-def create_player(cur, operator, req, origin="operator"):
+IDENTITY = ("firstName", "lastName", "dateOfBirth", "postcode")
+
+
+def create_player(cur, operator, req, origin="operator", default_jurisdiction=FALLBACK_JURISDICTION):
     """origin: who the player is for -- "operator" (a real player) for the API, which never
     passes it; the tools, calling in-process, say theirs. A keyword, never read from req, so
-    no request body can set it."""
+    no request body can set it. The player's market is req's "jurisdiction", else
+    default_jurisdiction; the identity fields (an external register's) are optional."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
-    cur.execute(CREATE_PLAYER, (req["username"], req["email"], origin))
-    row = cur.fetchone()
-    answer = Answer(201, _player(row)) if row else _refusal("PLAYER_EXISTS")
-    return _audited(cur, operator, "createPlayer", _with_origin(req, origin), answer)
+    jurisdiction = req.get("jurisdiction") or default_jurisdiction
+    cur.execute(JURISDICTION_EXISTS, (jurisdiction,))
+    if cur.fetchone() is None:
+        answer = _refusal("JURISDICTION_NOT_FOUND")
+    else:
+        cur.execute(CREATE_PLAYER, (req["username"], req["email"], origin, jurisdiction,
+                                    *(req.get(name) for name in IDENTITY)))
+        row = cur.fetchone()
+        answer = Answer(201, _player(row)) if row else _refusal("PLAYER_EXISTS")
+    # The audit keeps which identity fields came, not their values (personal data).
+    audited = {k: v for k, v in req.items() if k not in IDENTITY and v is not None}
+    given = sorted(name for name in IDENTITY if req.get(name) is not None)
+    return _audited(cur, operator, "createPlayer",
+                    _with_origin({**audited, **({"identity": given} if given else {})}, origin), answer)
 
 
 def _with_origin(req, origin):
@@ -152,7 +175,7 @@ def create_wallet(cur, operator, req):
     if cur.fetchone() is None:
         answer = _refusal("USER_NOT_FOUND")
     else:
-        cur.execute(CREATE_WALLET, (req["userId"], req["currency"]))
+        cur.execute(CREATE_WALLET, {"user_id": req["userId"], "currency": req["currency"]})
         row = cur.fetchone()
         answer = (Answer(201, {"walletId": row[0], "userId": req["userId"], "currency": req["currency"],
                                "balance": row[1], "redeemable": row[2]})
@@ -160,12 +183,14 @@ def create_wallet(cur, operator, req):
     return _audited(cur, operator, "createWallet", req, answer)
 
 
-def cashier(cur, kind, operator, req):
+def cashier(cur, kind, operator, req, register=None):
     """A deposit or a withdrawal (kind): one statement, idempotent by req["reference"].
-    operator None: not an API call (fixtures and tools funding players), not audited."""
+    operator None: not an API call (fixtures and tools funding players), not audited.
+    register: the verdict of the player's external self-exclusion register for a deposit
+    (casino/exclusion_register.py), None when not asked."""
     cur.execute(CASHIER, (kind, req["userId"], req["currency"], req["amount"], req["reference"],
                           fingerprint(kind, req["userId"], req["currency"], req["amount"]),
-                          operator, json.dumps(req)))
+                          operator, json.dumps(req), None if register == "clear" else register))
     status, body, replay, _ = cur.fetchone()
     return Answer(status, body, replay)
 

@@ -6,7 +6,8 @@ with the key's scopes; a key is shown once, when created, and revoked by id. The
 environment's OPERATOR_KEY, when set, is a key with every scope (the bootstrap key).
 
 Scopes: lobby (launchGame), test-driver (simulateRound), backoffice (back-office reads),
-cashier (deposits, withdrawals), admin (players, wallets, providers, games, keys).
+cashier (deposits, withdrawals), protection (players' limits and exclusions), admin (players,
+wallets, providers, games, keys, jurisdictions).
 """
 import hashlib
 import hmac
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from wire.keyring import Refreshed
 
-SCOPES = ("lobby", "test-driver", "backoffice", "cashier", "admin")
+SCOPES = ("lobby", "test-driver", "backoffice", "cashier", "protection", "admin")
 ENVIRONMENT_KEY_ID = "OPERATOR_KEY"
 
 _BEARER = re.compile(r"Bearer ([\x21-\x7e]{1,300})")

@@ -72,6 +72,29 @@ def hold_port(host, port):
     return holder
 
 
+def check_protection(dsn, default_jurisdiction, test_clock_allowed):
+    """After the migrations: DEFAULT_JURISDICTION names a jurisdiction of the database, and
+    the database's test clock (casino.test_clock, which lets a row of CASINO_TEST_CLOCK
+    freeze the rules' time) is on only where it may be: a server that drives test rounds
+    (--test-driver, or development mode). Returns whether the clock is on."""
+    conn = psycopg2.connect(dsn, connect_timeout=5)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT EXISTS (SELECT 1 FROM CASINO_JURISDICTIONS WHERE code = %s), "
+                        "current_setting('casino.test_clock', true) = 'on'", (default_jurisdiction,))
+            known, test_clock = cur.fetchone()
+    finally:
+        conn.close()
+    if not known:
+        raise StartupError(f"DEFAULT_JURISDICTION={default_jurisdiction}: the database has no such jurisdiction "
+                           "(GET /casino/admin/jurisdictions lists them)")
+    if test_clock and not test_clock_allowed:
+        raise StartupError("the database's casino.test_clock setting is on, which lets a test freeze the time its "
+                           "limits and exclusions are judged by: a server serves it only with --test-driver "
+                           "(ALTER DATABASE ... RESET casino.test_clock)")
+    return bool(test_clock)
+
+
 def check_database(dsn):
     """Connect once: the database answers, and is new enough. Returns its version text."""
     try:

@@ -17,13 +17,14 @@ import uuid
 
 import psycopg2
 import psycopg2.extensions
+import psycopg2.sql
 import pytest
 
 from db.config import ensure_database
 from db.embedded import EmbeddedPostgres
 from db.pgbouncer import PgBouncer
 from sql.migrate import migrate
-from tests.support import Api, Ledger, ServerProcess, tune_for_tests, with_database
+from tests.support import Api, Ledger, ServerProcess, TestClock, tune_for_tests, with_database
 
 SERVER_DSN_VAR = "CASINO_TEST_SERVER_DSN"
 THROUGH_PGBOUNCER = os.environ.get("TEST_THROUGH_PGBOUNCER", "") not in ("", "0")
@@ -98,10 +99,32 @@ def create_database(prefix):
 
 @pytest.fixture(scope="session")
 def database_dsn(worker_id):
-    """This worker's own freshly migrated database."""
+    """This worker's own freshly migrated database, its test clock on (tests.support.TestClock):
+    the server's connections, opened after this, all read it."""
     dsn = create_database(f"test_{worker_id}")
     migrate(dsn, log=lambda _: None)
+    allow_test_clock(dsn)
     return dsn
+
+
+def allow_test_clock(dsn):
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT current_database()")
+        # A database name is an identifier, which cannot be a bound parameter.
+        cur.execute(psycopg2.sql.SQL("ALTER DATABASE {} SET casino.test_clock = on").format(
+            psycopg2.sql.Identifier(cur.fetchone()[0])))
+    conn.close()
+
+
+@pytest.fixture
+def clock(ledger):
+    """The rules' time, frozen where a test says (casino_clock(), migration 0016), and let go
+    at the end."""
+    test_clock = TestClock(ledger)
+    yield test_clock
+    test_clock.release()
 
 
 @pytest.fixture(scope="session")

@@ -123,6 +123,23 @@ def parallel(calls):
         return list(pool.map(run, calls))
 
 
+class TestClock:
+    """The database's clock for the rules of time (casino_clock()): frozen at an instant a
+    test sets, in a database whose casino.test_clock is on (the workers' are)."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+
+    def set(self, moment):
+        """Freeze the rules' time at `moment` (an aware datetime, or RFC 3339 text)."""
+        self.ledger.query("""INSERT INTO CASINO_TEST_CLOCK (frozen_at) VALUES (%s)
+                             ON CONFLICT (one) DO UPDATE SET frozen_at = EXCLUDED.frozen_at RETURNING frozen_at""",
+                          moment)
+
+    def release(self):
+        self.ledger.query("DELETE FROM CASINO_TEST_CLOCK RETURNING 1")
+
+
 class Ledger:
     """Direct database access for arranging fixtures and checking what was stored."""
 

@@ -8,6 +8,7 @@ at any depth, is refused, and so is `null` for any field, optional ones included
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Callable
 
 from .errors import invalid
@@ -58,6 +59,71 @@ EMAIL = Field(lambda v: isinstance(v, str) and _EMAIL.fullmatch(v) is not None,
 
 LABEL = Field(lambda v: isinstance(v, str) and _LABEL.fullmatch(v) is not None,
               "a string of at most 100 printable ASCII characters", {"type": "string", "pattern": "^[\\x20-\\x7e]{0,100}$"})
+
+
+def nullable(field):
+    """The field, or null where the protocol gives null a meaning (a limit's `amount: null`
+    removes it). Such a field is still required unless made optional."""
+    schema = dict(field.json_schema)
+    schema["type"] = [schema["type"], "null"]
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
+    return Field(lambda v: v is None or field.check(v), f"{field.expected}, or null", schema, field.required)
+
+
+# RFC 3339 with its offset (Z or ±hh:mm), as every answer writes times.
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _instant(value):
+    if not (isinstance(value, str) and _RFC3339.fullmatch(value)):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+INSTANT = Field(_instant, "an RFC 3339 date and time with its offset (2027-01-31T23:00:00Z)",
+                {"type": "string", "format": "date-time"})
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date(value):
+    if not (isinstance(value, str) and _DATE.fullmatch(value)):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+DATE = Field(_date, "a date, YYYY-MM-DD", {"type": "string", "format": "date"})
+
+# A calendar duration in ISO 8601 (P6M, P1D, P6W, P1Y6M, PT12H): years, months, weeks, days
+# and hours, each up to four digits.
+_DURATION = re.compile(r"P(?=[0-9]|T[0-9])([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?([0-9]{1,4}D)?(T[0-9]{1,4}H)?")
+DURATION = Field(lambda v: isinstance(v, str) and _DURATION.fullmatch(v) is not None and v.strip("P0YMWDTH") != "",
+                 "an ISO 8601 duration of years, months, weeks, days or hours (P6M, P1D, PT12H), not zero",
+                 {"type": "string", "pattern": "^P(?=[0-9]|T[0-9])([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?"
+                                               "([0-9]{1,4}D)?(T[0-9]{1,4}H)?$"})
+
+
+def duration_hours(text):
+    """A DURATION's length in hours as PostgreSQL compares intervals (a month is 30 days, a
+    year 12 months), so a pair can be checked before it is written."""
+    years, months, weeks, days, hours = (int(g.strip("TYMWDH")) if g else 0 for g in _DURATION.fullmatch(text).groups())
+    return ((years * 12 + months) * 30 + weeks * 7 + days) * 24 + hours
+
+
+def text(maximum, expected):
+    """Printable text of 1..maximum characters (any script), not starting or ending with a space."""
+    pattern = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
+    return Field(lambda v: isinstance(v, str) and len(v) <= maximum and pattern.fullmatch(v) is not None,
+                 expected, {"type": "string", "minLength": 1, "maxLength": maximum})
 
 
 def list_of(*values):

@@ -28,6 +28,8 @@ BEGIN
         RETURN casino_refuse(c, 'USER_MISMATCH');
     ELSIF NOT c.player_active THEN
         RETURN casino_refuse(c, 'PLAYER_DISABLED');
+    ELSIF c.at < c.excluded_until THEN
+        RETURN casino_refuse(c, 'PLAYER_EXCLUDED', casino_exclusion_text(c.excluded_until));
     ELSIF NOT c.game_active THEN
         RETURN casino_refuse(c, 'GAME_DISABLED');
     ELSIF NOT c.provider_active THEN
@@ -38,7 +40,15 @@ BEGIN
         RETURN casino_refuse(c, 'CURRENCY_MISMATCH', c.currency, p_currency);
     ELSIF p_amount < c.bet_min OR p_amount > c.bet_max THEN
         RETURN casino_refuse(c, 'BET_LIMIT_EXCEEDED', c.bet_min::text, c.bet_max::text);
-    ELSIF p_amount > c.playable THEN
+    END IF;
+    -- The player's wager and loss limits (only a wallet that has some reads them), then funds.
+    IF c.limited THEN
+        c := casino_check_bet(c, p_amount);
+        IF (c.reply).status IS NOT NULL THEN
+            RETURN c.reply;
+        END IF;
+    END IF;
+    IF p_amount > c.playable THEN
         RETURN casino_refuse(c, 'INSUFFICIENT_FUNDS');
     END IF;
 
