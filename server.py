@@ -146,8 +146,8 @@ def run(settings):
                 migrate(database.dsn, demo=not settings.no_demo_data, log=log.info)
                 if check_protection(database.dsn, settings.default_jurisdiction,
                                     settings.test_driver or settings.demo or secrets.development):
-                    log.warning("the database's test clock is on (casino.test_clock): a row of CASINO_TEST_CLOCK "
-                                "freezes the time limits and exclusions are judged by")
+                    log.warning("the database's clock for limits and exclusions is a test clock: a row of "
+                                "CASINO_TEST_CLOCK freezes it")
             if secrets.development and not settings.worker:
                 log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set -- loopback only",
                             ", ".join(secrets.on_defaults))

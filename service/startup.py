@@ -72,16 +72,22 @@ def hold_port(host, port):
     return holder
 
 
+# Whether the database's casino_clock() is the test clock (casino_install_test_clock()).
+TEST_CLOCK_INSTALLED = """
+    SELECT EXISTS (SELECT 1 FROM CASINO_JURISDICTIONS WHERE code = %s),
+           position('casino_test_clock' IN (SELECT prosrc FROM pg_proc WHERE oid = 'casino_clock()'::regprocedure)) > 0
+"""
+
+
 def check_protection(dsn, default_jurisdiction, test_clock_allowed):
     """After the migrations: DEFAULT_JURISDICTION names a jurisdiction of the database, and
-    the database's test clock (casino.test_clock, which lets a row of CASINO_TEST_CLOCK
-    freeze the rules' time) is on only where it may be: a server that drives test rounds
-    (--test-driver, or development mode). Returns whether the clock is on."""
+    the database's clock for limits and exclusions is the real one unless the server drives
+    test rounds (--test-driver, or development mode): a test clock can be frozen by a row of
+    CASINO_TEST_CLOCK. Returns whether the test clock is installed."""
     conn = psycopg2.connect(dsn, connect_timeout=5)
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT EXISTS (SELECT 1 FROM CASINO_JURISDICTIONS WHERE code = %s), "
-                        "current_setting('casino.test_clock', true) = 'on'", (default_jurisdiction,))
+            cur.execute(TEST_CLOCK_INSTALLED, (default_jurisdiction,))
             known, test_clock = cur.fetchone()
     finally:
         conn.close()
@@ -89,10 +95,10 @@ def check_protection(dsn, default_jurisdiction, test_clock_allowed):
         raise StartupError(f"DEFAULT_JURISDICTION={default_jurisdiction}: the database has no such jurisdiction "
                            "(GET /casino/admin/jurisdictions lists them)")
     if test_clock and not test_clock_allowed:
-        raise StartupError("the database's casino.test_clock setting is on, which lets a test freeze the time its "
-                           "limits and exclusions are judged by: a server serves it only with --test-driver "
-                           "(ALTER DATABASE ... RESET casino.test_clock)")
-    return bool(test_clock)
+        raise StartupError("the database's clock for limits and exclusions is a test clock (a test may freeze it): "
+                           "a server serves it only with --test-driver; python -m sql.migrate puts the real one "
+                           "back once sql/functions/casino_calls.sql is applied again")
+    return test_clock
 
 
 def check_database(dsn):

@@ -99,8 +99,8 @@ def create_database(prefix):
 
 @pytest.fixture(scope="session")
 def database_dsn(worker_id):
-    """This worker's own freshly migrated database, its test clock on (tests.support.TestClock):
-    the server's connections, opened after this, all read it."""
+    """This worker's own freshly migrated database, on a clock its tests can freeze
+    (tests.support.TestClock)."""
     dsn = create_database(f"test_{worker_id}")
     migrate(dsn, log=lambda _: None)
     allow_test_clock(dsn)
@@ -108,6 +108,8 @@ def database_dsn(worker_id):
 
 
 def allow_test_clock(dsn):
+    """The database's clock becomes one a test can freeze (casino_install_test_clock(),
+    which asks for the database's casino.test_clock setting first)."""
     conn = psycopg2.connect(dsn)
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -115,6 +117,10 @@ def allow_test_clock(dsn):
         # A database name is an identifier, which cannot be a bound parameter.
         cur.execute(psycopg2.sql.SQL("ALTER DATABASE {} SET casino.test_clock = on").format(
             psycopg2.sql.Identifier(cur.fetchone()[0])))
+    conn.close()
+    conn = psycopg2.connect(dsn)    # a new session reads the database's setting
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT casino_install_test_clock()")
     conn.close()
 
 

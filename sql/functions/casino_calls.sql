@@ -42,16 +42,32 @@ DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, TEXT);
 DROP FUNCTION IF EXISTS casino_error_body(TEXT, TEXT);
 
 -- The instant a rule of time reads: the moment the call holds its locks, so calls on one
--- wallet get their instants in the order they take its lock. A test database may freeze it
--- (CASINO_TEST_CLOCK, migration 0016), and only one whose setting casino.test_clock is on:
--- a production database never has that setting, so the table is never read there, and the
--- server refuses to serve a database that has it unless it runs as a test driver.
+-- wallet get their instants in the order they take its lock. In production it is the
+-- clock, one inlined read. A test database may freeze it: casino_install_test_clock()
+-- swaps this body for one that reads CASINO_TEST_CLOCK (migration 0016), and only in a
+-- database whose setting casino.test_clock is on; re-applying this file swaps the real
+-- clock back; a server refuses to start on a database whose clock was swapped unless it
+-- drives test rounds (--test-driver). Production pays nothing for the possibility.
 CREATE OR REPLACE FUNCTION casino_clock() RETURNS TIMESTAMPTZ
 LANGUAGE sql VOLATILE AS $$
-    SELECT CASE WHEN current_setting('casino.test_clock', true) = 'on'
-                THEN coalesce((SELECT frozen_at FROM CASINO_TEST_CLOCK), clock_timestamp())
-                ELSE clock_timestamp() END
+    SELECT clock_timestamp()
 $$;
+
+-- The test clock: the frozen instant when a test set one, else the clock.
+CREATE OR REPLACE FUNCTION casino_test_clock() RETURNS TIMESTAMPTZ
+LANGUAGE sql VOLATILE AS $$
+    SELECT coalesce((SELECT frozen_at FROM CASINO_TEST_CLOCK), clock_timestamp())
+$$;
+
+CREATE OR REPLACE FUNCTION casino_install_test_clock() RETURNS VOID
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF current_setting('casino.test_clock', true) IS DISTINCT FROM 'on' THEN
+        RAISE EXCEPTION 'casino_install_test_clock: only in a database whose casino.test_clock setting is on';
+    END IF;
+    CREATE OR REPLACE FUNCTION casino_clock() RETURNS TIMESTAMPTZ
+    LANGUAGE sql VOLATILE AS 'SELECT casino_test_clock()';
+END $$;
 
 -- Answer bodies, byte for byte what is stored and replayed. A refusal that names a limit
 -- adds "details" inside "error" (PROTOCOL.md, "Player protection").
@@ -123,6 +139,8 @@ RETURNS casino_reply
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_id BIGINT;
+    v_wager BIGINT;
+    v_loss BIGINT;
 BEGIN
     INSERT INTO CASINO_TRANSACTIONS (
         provider_id, external_transaction_id, transaction_type, wallet_id, session_id,
@@ -132,20 +150,56 @@ BEGIN
     VALUES (c.provider_id, c.transaction_id, c.kind, c.wallet_id, c.session_id,
             c.round_id, p_amount, c.related_id, c.fingerprint, p_outcome,
             p_playable, p_redeemable, c.playable + p_playable, p_status, p_body::json,
-            CASE WHEN p_outcome = 'applied' THEN c.limits_checked END, c.at)
+            c.limits_checked, c.at)
     ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN
         RETURN casino_stored_reply(c);
     END IF;
-    IF p_playable <> 0 OR p_redeemable <> 0 THEN
+    IF (p_playable <> 0 OR p_redeemable <> 0) AND NOT c.limited THEN
         UPDATE CASINO_WALLETS
         SET playable_balance = playable_balance + p_playable,
             redeemable_balance = redeemable_balance + p_redeemable,
             updated_at = now()
         WHERE id = c.wallet_id;
-        IF c.limited THEN
-            PERFORM casino_count(c.wallet_id, c.at, c.kind, p_amount);
+    ELSIF p_playable <> 0 OR p_redeemable <> 0 THEN
+        IF c.kind = 'debit' THEN
+            -- A bet of a wallet with limits: its check brought the windows up to c.at, so
+            -- what it counts goes on in the same row write.
+            UPDATE CASINO_WALLETS
+            SET playable_balance = playable_balance + p_playable,
+                redeemable_balance = redeemable_balance + p_redeemable,
+                updated_at = now(),
+                wager_day_used = wager_day_used + p_amount, wager_week_used = wager_week_used + p_amount,
+                wager_month_used = wager_month_used + p_amount,
+                loss_day_used = loss_day_used + p_amount, loss_week_used = loss_week_used + p_amount,
+                loss_month_used = loss_month_used + p_amount
+            WHERE id = c.wallet_id;
+        ELSE
+            -- A payout or refund: what it counts goes on in the same row write while the
+            -- windows it counts in are still the current ones.
+            v_wager := casino_counted_wager(c.kind, p_amount);
+            v_loss := casino_counted_loss(c.kind, p_amount);
+            UPDATE CASINO_WALLETS w
+            SET playable_balance = w.playable_balance + p_playable,
+                redeemable_balance = w.redeemable_balance + p_redeemable,
+                updated_at = now(),
+                wager_day_used = w.wager_day_used + v_wager, wager_week_used = w.wager_week_used + v_wager,
+                wager_month_used = w.wager_month_used + v_wager,
+                loss_day_used = w.loss_day_used + v_loss, loss_week_used = w.loss_week_used + v_loss,
+                loss_month_used = w.loss_month_used + v_loss
+            FROM CASINO_LIMIT_WINDOWS l
+            WHERE w.id = c.wallet_id AND l.wallet_id = c.wallet_id AND c.at < l.refresh_at;
+            IF NOT FOUND THEN
+                -- A window ended since the wallet last counted: the balance moves, and the
+                -- windows are recounted from the ledger, which holds this row already.
+                UPDATE CASINO_WALLETS
+                SET playable_balance = playable_balance + p_playable,
+                    redeemable_balance = redeemable_balance + p_redeemable,
+                    updated_at = now()
+                WHERE id = c.wallet_id;
+                PERFORM casino_refresh_windows(c.wallet_id, c.at);
+            END IF;
         END IF;
     END IF;
     RETURN ROW(p_status, p_body, false, NULL)::casino_reply;

@@ -35,7 +35,7 @@ DECLARE
     v_outcome TEXT := 'applied';
     v_status SMALLINT := 200;
     v_body TEXT;
-    v_checked JSON;
+    v_checked BIGINT[];
     rules RECORD;
 BEGIN
     IF p_kind NOT IN ('deposit', 'withdrawal') THEN
@@ -95,11 +95,13 @@ BEGIN
                     UPDATE CASINO_WALLETS
                     SET playable_balance = playable_balance + v_playable,
                         redeemable_balance = redeemable_balance + v_playable,
-                        updated_at = now()
+                        updated_at = now(),
+                        -- what a deposit counts against the wallet's limits (windows current:
+                        -- the deposit's check brought them up to v_at)
+                        deposit_day_used = deposit_day_used + casino_counted_deposit(p_kind, p_amount),
+                        deposit_week_used = deposit_week_used + casino_counted_deposit(p_kind, p_amount),
+                        deposit_month_used = deposit_month_used + casino_counted_deposit(p_kind, p_amount)
                     WHERE id = w.id;
-                    IF w.limited AND p_kind = 'deposit' THEN
-                        PERFORM casino_count(w.id, v_at, p_kind, p_amount);
-                    END IF;
                 END IF;
                 v_reply := ROW(v_status, v_body, false, NULL)::casino_reply;
             END IF;

@@ -2,17 +2,17 @@
 -- against a limit, a wallet's calendar windows, the checks a bet and a deposit pass, and
 -- the back office's verbs that set a limit or exclude a player.
 --
--- Where it is enforced: casino_debit (casino_check_bet, after the game's bet limits and
--- before funds), casino_cashier (deposits), casino_record (every applied row of a wallet
--- with limits counts in its windows). A wallet without limits and without an exclusion
--- costs a money call two more columns of the row it already locks (excluded_until,
--- limited) and nothing else.
+-- Where it is enforced: casino_debit (after the game's bet limits, before funds),
+-- casino_cashier (deposits), casino_record (every applied row of a wallet with limits
+-- counts in its windows, in the update that moves its balance). A wallet without limits
+-- and without an exclusion costs a money call two more columns of the row it already locks
+-- (excluded_until, limited) and nothing else.
 --
 -- Exactness under concurrency: a wallet's money calls take its row lock one at a time,
--- read their instant after it (casino_clock()), and count in CASINO_LIMIT_WINDOWS while
--- holding it; so the windows are what the ledger's rows of that wallet add up to, in the
--- order of their instants, which is what the audit recounts (casino/audit.py). A limit
--- change and an exclusion take the same lock before they read or write.
+-- read their instant after it (casino_clock()), and count on that row while holding it;
+-- so its counters are what the ledger's rows of that wallet add up to, in the order of
+-- their instants, which is what the audit recounts (casino/audit.py). A limit change and
+-- an exclusion take the same lock before they read or write.
 
 -- What one applied ledger row counts (PROTOCOL.md, "What is counted"): deposits; wager =
 -- bets - refunds; loss = bets - refunds - payouts. The one statement of the rule: the
@@ -84,10 +84,10 @@ $$;
 
 -- A wallet's windows at p_at, counted from the ledger, with the limits in force then (a
 -- pending change whose time has come counts as applied). Reads only.
-CREATE OR REPLACE FUNCTION casino_windows_at(p_wallet_id BIGINT, p_at TIMESTAMPTZ) RETURNS CASINO_LIMIT_WINDOWS
+CREATE OR REPLACE FUNCTION casino_windows_at(p_wallet_id BIGINT, p_at TIMESTAMPTZ) RETURNS CASINO_WALLET_WINDOWS
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    w CASINO_LIMIT_WINDOWS;
+    w CASINO_WALLET_WINDOWS;
     cal RECORD;
     v_next_change TIMESTAMPTZ;
 BEGIN
@@ -104,15 +104,15 @@ BEGIN
     SELECT max(v) FILTER (WHERE l.limit_type = 'deposit' AND l.period = 'day'),
            max(v) FILTER (WHERE l.limit_type = 'deposit' AND l.period = 'week'),
            max(v) FILTER (WHERE l.limit_type = 'deposit' AND l.period = 'month'),
-           max(v) FILTER (WHERE l.limit_type = 'wager' AND l.period = 'day'),
-           max(v) FILTER (WHERE l.limit_type = 'wager' AND l.period = 'week'),
-           max(v) FILTER (WHERE l.limit_type = 'wager' AND l.period = 'month'),
            max(v) FILTER (WHERE l.limit_type = 'loss' AND l.period = 'day'),
            max(v) FILTER (WHERE l.limit_type = 'loss' AND l.period = 'week'),
            max(v) FILTER (WHERE l.limit_type = 'loss' AND l.period = 'month'),
+           max(v) FILTER (WHERE l.limit_type = 'wager' AND l.period = 'day'),
+           max(v) FILTER (WHERE l.limit_type = 'wager' AND l.period = 'week'),
+           max(v) FILTER (WHERE l.limit_type = 'wager' AND l.period = 'month'),
            min(l.pending_from) FILTER (WHERE l.pending_from > p_at)
-    INTO w.deposit_day, w.deposit_week, w.deposit_month, w.wager_day, w.wager_week, w.wager_month,
-         w.loss_day, w.loss_week, w.loss_month, v_next_change
+    INTO w.deposit_day, w.deposit_week, w.deposit_month, w.loss_day, w.loss_week, w.loss_month,
+         w.wager_day, w.wager_week, w.wager_month, v_next_change
     FROM CASINO_PLAYER_LIMITS l
     JOIN CASINO_WALLETS wa ON wa.user_id = l.user_id AND wa.currency_code = l.currency_code
     CROSS JOIN LATERAL (SELECT CASE WHEN l.pending_from <= p_at THEN l.pending_amount ELSE l.amount END AS v) AS f
@@ -123,14 +123,14 @@ BEGIN
     SELECT coalesce(sum(casino_counted_deposit(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.day_starts), 0),
            coalesce(sum(casino_counted_deposit(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.week_starts), 0),
            coalesce(sum(casino_counted_deposit(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.month_starts), 0),
-           coalesce(sum(casino_counted_wager(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.day_starts), 0),
-           coalesce(sum(casino_counted_wager(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.week_starts), 0),
-           coalesce(sum(casino_counted_wager(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.month_starts), 0),
            coalesce(sum(casino_counted_loss(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.day_starts), 0),
            coalesce(sum(casino_counted_loss(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.week_starts), 0),
-           coalesce(sum(casino_counted_loss(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.month_starts), 0)
-    INTO w.deposit_day_used, w.deposit_week_used, w.deposit_month_used, w.wager_day_used, w.wager_week_used,
-         w.wager_month_used, w.loss_day_used, w.loss_week_used, w.loss_month_used
+           coalesce(sum(casino_counted_loss(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.month_starts), 0),
+           coalesce(sum(casino_counted_wager(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.day_starts), 0),
+           coalesce(sum(casino_counted_wager(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.week_starts), 0),
+           coalesce(sum(casino_counted_wager(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.month_starts), 0)
+    INTO w.deposit_day_used, w.deposit_week_used, w.deposit_month_used, w.loss_day_used, w.loss_week_used,
+         w.loss_month_used, w.wager_day_used, w.wager_week_used, w.wager_month_used
     FROM CASINO_TRANSACTIONS t
     WHERE t.wallet_id = p_wallet_id AND t.outcome = 'applied'
       AND t.created_at >= least(cal.week_starts, cal.month_starts) AND t.created_at <= p_at;
@@ -141,11 +141,12 @@ END $$;
 
 -- Brings a wallet's windows up to p_at, with its wallet row locked by the caller: applies
 -- pending changes whose time has come, drops limits that are gone, recounts the windows
--- from the ledger, and says on the wallet whether it still has limits to count against.
-CREATE OR REPLACE FUNCTION casino_refresh_windows(p_wallet_id BIGINT, p_at TIMESTAMPTZ) RETURNS CASINO_LIMIT_WINDOWS
+-- from the ledger, and says on the wallet whether it still has limits to count against
+-- (a wallet without any counts nothing: its counters are NULL).
+CREATE OR REPLACE FUNCTION casino_refresh_windows(p_wallet_id BIGINT, p_at TIMESTAMPTZ) RETURNS CASINO_WALLET_WINDOWS
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    w CASINO_LIMIT_WINDOWS;
+    w CASINO_WALLET_WINDOWS;
     v_limited BOOLEAN;
 BEGIN
     UPDATE CASINO_PLAYER_LIMITS l
@@ -159,28 +160,37 @@ BEGIN
       AND l.amount IS NULL AND l.pending_from IS NULL;
 
     w := casino_windows_at(p_wallet_id, p_at);
-    INSERT INTO CASINO_LIMIT_WINDOWS VALUES (w.*)
+    INSERT INTO CASINO_LIMIT_WINDOWS (wallet_id, refresh_at, day_ends, week_ends, month_ends, deposit_day, deposit_week,
+                                      deposit_month, loss_day, loss_week, loss_month, wager_day, wager_week, wager_month)
+    VALUES (p_wallet_id, w.refresh_at, w.day_ends, w.week_ends, w.month_ends, w.deposit_day, w.deposit_week,
+            w.deposit_month, w.loss_day, w.loss_week, w.loss_month, w.wager_day, w.wager_week, w.wager_month)
     ON CONFLICT (wallet_id) DO UPDATE SET
         refresh_at = EXCLUDED.refresh_at, day_ends = EXCLUDED.day_ends, week_ends = EXCLUDED.week_ends,
         month_ends = EXCLUDED.month_ends,
         deposit_day = EXCLUDED.deposit_day, deposit_week = EXCLUDED.deposit_week, deposit_month = EXCLUDED.deposit_month,
-        wager_day = EXCLUDED.wager_day, wager_week = EXCLUDED.wager_week, wager_month = EXCLUDED.wager_month,
         loss_day = EXCLUDED.loss_day, loss_week = EXCLUDED.loss_week, loss_month = EXCLUDED.loss_month,
-        deposit_day_used = EXCLUDED.deposit_day_used, deposit_week_used = EXCLUDED.deposit_week_used,
-        deposit_month_used = EXCLUDED.deposit_month_used, wager_day_used = EXCLUDED.wager_day_used,
-        wager_week_used = EXCLUDED.wager_week_used, wager_month_used = EXCLUDED.wager_month_used,
-        loss_day_used = EXCLUDED.loss_day_used, loss_week_used = EXCLUDED.loss_week_used,
-        loss_month_used = EXCLUDED.loss_month_used;
+        wager_day = EXCLUDED.wager_day, wager_week = EXCLUDED.wager_week, wager_month = EXCLUDED.wager_month;
 
     -- A pending change always has an amount in force beside it (a first limit never waits).
-    v_limited := num_nonnulls(w.deposit_day, w.deposit_week, w.deposit_month, w.wager_day, w.wager_week,
-                              w.wager_month, w.loss_day, w.loss_week, w.loss_month) > 0;
-    UPDATE CASINO_WALLETS SET limited = v_limited WHERE id = p_wallet_id AND limited IS DISTINCT FROM v_limited;
+    v_limited := num_nonnulls(w.deposit_day, w.deposit_week, w.deposit_month, w.loss_day, w.loss_week,
+                              w.loss_month, w.wager_day, w.wager_week, w.wager_month) > 0;
+    UPDATE CASINO_WALLETS
+    SET limited = v_limited,
+        deposit_day_used = CASE WHEN v_limited THEN w.deposit_day_used END,
+        deposit_week_used = CASE WHEN v_limited THEN w.deposit_week_used END,
+        deposit_month_used = CASE WHEN v_limited THEN w.deposit_month_used END,
+        loss_day_used = CASE WHEN v_limited THEN w.loss_day_used END,
+        loss_week_used = CASE WHEN v_limited THEN w.loss_week_used END,
+        loss_month_used = CASE WHEN v_limited THEN w.loss_month_used END,
+        wager_day_used = CASE WHEN v_limited THEN w.wager_day_used END,
+        wager_week_used = CASE WHEN v_limited THEN w.wager_week_used END,
+        wager_month_used = CASE WHEN v_limited THEN w.wager_month_used END
+    WHERE id = p_wallet_id;
     RETURN w;
 END $$;
 
 -- A limit's figures in a wallet's windows: (limit in force, used, window's end).
-CREATE OR REPLACE FUNCTION casino_window_figures(w CASINO_LIMIT_WINDOWS, p_type TEXT, p_period TEXT,
+CREATE OR REPLACE FUNCTION casino_window_figures(w CASINO_WALLET_WINDOWS, p_type TEXT, p_period TEXT,
     OUT limit_amount BIGINT, OUT used BIGINT, OUT ends TIMESTAMPTZ)
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE p_type || ':' || p_period
@@ -198,7 +208,7 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- The "details" of a refusal by a limit (PROTOCOL.md): used is what counted before this call.
-CREATE OR REPLACE FUNCTION casino_limit_details(w CASINO_LIMIT_WINDOWS, p_type TEXT, p_period TEXT, p_currency TEXT)
+CREATE OR REPLACE FUNCTION casino_limit_details(w CASINO_WALLET_WINDOWS, p_type TEXT, p_period TEXT, p_currency TEXT)
 RETURNS JSON
 LANGUAGE sql IMMUTABLE AS $$
     SELECT json_build_object('limitType', p_type, 'period', p_period, 'currency', p_currency,
@@ -209,105 +219,55 @@ $$;
 -- The first deposit limit a deposit would take past (limit < used + amount; a limit not in
 -- force is NULL and passes), the longest window first (the one that resets last); NULL
 -- when every limit allows it.
-CREATE OR REPLACE FUNCTION casino_deposit_passes(w CASINO_LIMIT_WINDOWS, p_amount BIGINT) RETURNS TEXT
+CREATE OR REPLACE FUNCTION casino_deposit_passes(w CASINO_WALLET_WINDOWS, p_amount BIGINT) RETURNS TEXT
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN w.deposit_month < w.deposit_month_used + p_amount THEN 'month'
                 WHEN w.deposit_week < w.deposit_week_used + p_amount THEN 'week'
                 WHEN w.deposit_day < w.deposit_day_used + p_amount THEN 'day' END
 $$;
 
--- What an accepted bet (or deposit) records it was checked against, kept small: the limits
--- in force, each [limit, used before the call].
-CREATE OR REPLACE FUNCTION casino_limits_checked(w CASINO_LIMIT_WINDOWS, p_deposit BOOLEAN) RETURNS JSON
+-- What an accepted deposit records it was checked against (the ledger's limits_checked,
+-- migration 0016): the nine limits in force, deposit, loss and wager, each day, week and
+-- month; a bet records its loss and wager limits in the same places (casino_debit).
+CREATE OR REPLACE FUNCTION casino_deposit_limits_checked(w CASINO_WALLET_WINDOWS) RETURNS BIGINT[]
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN p_deposit THEN json_strip_nulls(json_build_object(
-                    'deposit:day', CASE WHEN w.deposit_day IS NOT NULL THEN json_build_array(w.deposit_day, w.deposit_day_used) END,
-                    'deposit:week', CASE WHEN w.deposit_week IS NOT NULL THEN json_build_array(w.deposit_week, w.deposit_week_used) END,
-                    'deposit:month', CASE WHEN w.deposit_month IS NOT NULL THEN json_build_array(w.deposit_month, w.deposit_month_used) END))
-                ELSE json_strip_nulls(json_build_object(
-                    'wager:day', CASE WHEN w.wager_day IS NOT NULL THEN json_build_array(w.wager_day, w.wager_day_used) END,
-                    'wager:week', CASE WHEN w.wager_week IS NOT NULL THEN json_build_array(w.wager_week, w.wager_week_used) END,
-                    'wager:month', CASE WHEN w.wager_month IS NOT NULL THEN json_build_array(w.wager_month, w.wager_month_used) END,
-                    'loss:day', CASE WHEN w.loss_day IS NOT NULL THEN json_build_array(w.loss_day, w.loss_day_used) END,
-                    'loss:week', CASE WHEN w.loss_week IS NOT NULL THEN json_build_array(w.loss_week, w.loss_week_used) END,
-                    'loss:month', CASE WHEN w.loss_month IS NOT NULL THEN json_build_array(w.loss_month, w.loss_month_used) END)) END
+    SELECT ARRAY[w.deposit_day, w.deposit_week, w.deposit_month, NULL, NULL, NULL, NULL, NULL, NULL]
+$$;
+
+-- The same, read: {"<type>:<period>": limit, ...} for each limit that was in force.
+CREATE OR REPLACE FUNCTION casino_limits_checked_json(p_checked BIGINT[]) RETURNS JSON
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT json_object_agg(t.limit_type || ':' || p.period, p_checked[(t.ti - 1) * 3 + p.pi] ORDER BY t.ti, p.pi)
+    FROM unnest(ARRAY['deposit', 'loss', 'wager']) WITH ORDINALITY AS t (limit_type, ti)
+    CROSS JOIN unnest(ARRAY['day', 'week', 'month']) WITH ORDINALITY AS p (period, pi)
+    WHERE p_checked[(t.ti - 1) * 3 + p.pi] IS NOT NULL
 $$;
 
 -- A wallet's windows as they stand at p_at, read by a call holding the wallet's lock:
--- the kept row while it is good, else brought up to p_at.
-CREATE OR REPLACE FUNCTION casino_current_windows(p_wallet_id BIGINT, p_at TIMESTAMPTZ) RETURNS CASINO_LIMIT_WINDOWS
+-- the kept ones while they are good, else brought up to p_at.
+CREATE OR REPLACE FUNCTION casino_current_windows(p_wallet_id BIGINT, p_at TIMESTAMPTZ) RETURNS CASINO_WALLET_WINDOWS
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    w CASINO_LIMIT_WINDOWS;
+    w CASINO_WALLET_WINDOWS;
 BEGIN
-    SELECT * INTO w FROM CASINO_LIMIT_WINDOWS WHERE wallet_id = p_wallet_id;
-    IF NOT FOUND OR p_at >= w.refresh_at THEN
+    SELECT * INTO w FROM CASINO_WALLET_WINDOWS WHERE wallet_id = p_wallet_id;
+    IF NOT (p_at < w.refresh_at) THEN       -- ended, or never counted (NULL)
         w := casino_refresh_windows(p_wallet_id, p_at);
     END IF;
     RETURN w;
 END $$;
 
--- A bet of a wallet with limits: refused (403 WAGER_LIMIT_REACHED / LOSS_LIMIT_REACHED,
--- stored with its details) when it would take a window past a limit in force (limit <
--- used + amount; a limit not in force is NULL and passes) -- wager before loss, each the
--- longest window first, the one that resets last -- else the call carries what it was
--- checked against into its ledger row. It counts in the windows only once its row is
--- written (casino_record).
-CREATE OR REPLACE FUNCTION casino_check_bet(c casino_call, p_amount BIGINT) RETURNS casino_call
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    w CASINO_LIMIT_WINDOWS := casino_current_windows(c.wallet_id, c.at);
-    v_type TEXT := 'wager';
-    v_period TEXT;
-BEGIN
-    IF w.wager_month < w.wager_month_used + p_amount THEN
-        v_period := 'month';
-    ELSIF w.wager_week < w.wager_week_used + p_amount THEN
-        v_period := 'week';
-    ELSIF w.wager_day < w.wager_day_used + p_amount THEN
-        v_period := 'day';
-    ELSE
-        v_type := 'loss';
-        IF w.loss_month < w.loss_month_used + p_amount THEN
-            v_period := 'month';
-        ELSIF w.loss_week < w.loss_week_used + p_amount THEN
-            v_period := 'week';
-        ELSIF w.loss_day < w.loss_day_used + p_amount THEN
-            v_period := 'day';
-        END IF;
-    END IF;
-    IF v_period IS NULL THEN
-        c.limits_checked := casino_limits_checked(w, false);
-    ELSE
-        c.reply := casino_refuse_with(c, CASE v_type WHEN 'wager' THEN 'WAGER_LIMIT_REACHED' ELSE 'LOSS_LIMIT_REACHED' END,
-                                      casino_limit_details(w, v_type, v_period, c.currency), v_period);
-    END IF;
-    RETURN c;
-END $$;
-
--- What an applied row of a wallet with limits adds to its windows (the wallet locked by the
--- caller, the row already written). Windows that are no longer good are recounted from
--- the ledger instead, which holds this row already.
-CREATE OR REPLACE FUNCTION casino_count(p_wallet_id BIGINT, p_at TIMESTAMPTZ, p_kind TEXT, p_amount BIGINT)
-RETURNS VOID
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    v_deposit BIGINT := casino_counted_deposit(p_kind, p_amount);
-    v_wager BIGINT := casino_counted_wager(p_kind, p_amount);
-    v_loss BIGINT := casino_counted_loss(p_kind, p_amount);
-BEGIN
-    UPDATE CASINO_LIMIT_WINDOWS
-    SET deposit_day_used = deposit_day_used + v_deposit, deposit_week_used = deposit_week_used + v_deposit,
-        deposit_month_used = deposit_month_used + v_deposit,
-        wager_day_used = wager_day_used + v_wager, wager_week_used = wager_week_used + v_wager,
-        wager_month_used = wager_month_used + v_wager,
-        loss_day_used = loss_day_used + v_loss, loss_week_used = loss_week_used + v_loss,
-        loss_month_used = loss_month_used + v_loss
-    WHERE wallet_id = p_wallet_id AND p_at < refresh_at;
-    IF NOT FOUND THEN
-        PERFORM casino_refresh_windows(p_wallet_id, p_at);
-    END IF;
-END $$;
+-- The stored refusal of a bet that would take a window past a limit ('type:period', as
+-- casino_debit finds it): 403 WAGER_LIMIT_REACHED / LOSS_LIMIT_REACHED with its details.
+CREATE OR REPLACE FUNCTION casino_refuse_bet(c casino_call, w CASINO_WALLET_WINDOWS, p_passed TEXT)
+RETURNS casino_reply
+LANGUAGE sql VOLATILE AS $$
+    SELECT casino_refuse_with(c, CASE split_part(p_passed, ':', 1) WHEN 'wager' THEN 'WAGER_LIMIT_REACHED'
+                                                                    ELSE 'LOSS_LIMIT_REACHED' END,
+                              casino_limit_details(w, split_part(p_passed, ':', 1), split_part(p_passed, ':', 2),
+                                                   c.currency),
+                              split_part(p_passed, ':', 2))
+$$;
 
 -- A deposit's protection rules, for casino_cashier (the wallet locked, after the stored
 -- answer): NULL when they allow it, else the refusal. p_register: what the jurisdiction's
@@ -316,10 +276,10 @@ END $$;
 -- limits_checked to what an accepted deposit was checked against.
 CREATE OR REPLACE FUNCTION casino_check_deposit(
     p_wallet_id BIGINT, p_at TIMESTAMPTZ, p_currency TEXT, p_amount BIGINT, p_excluded_until TIMESTAMPTZ,
-    p_limited BOOLEAN, p_limit_required BOOLEAN, p_register TEXT, OUT refusal casino_reply, OUT limits_checked JSON)
+    p_limited BOOLEAN, p_limit_required BOOLEAN, p_register TEXT, OUT refusal casino_reply, OUT limits_checked BIGINT[])
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    w CASINO_LIMIT_WINDOWS;
+    w CASINO_WALLET_WINDOWS;
     v_period TEXT;
 BEGIN
     IF p_at < p_excluded_until THEN
@@ -349,13 +309,13 @@ BEGIN
                                            v_period);
             RETURN;
         END IF;
-        limits_checked := casino_limits_checked(w, true);
+        limits_checked := casino_deposit_limits_checked(w);
     END IF;
 END $$;
 
 -- A limit as the back office answers it (PROTOCOL.md): in force at p_at, its pending
 -- change, and its window then (amount null: none in force).
-CREATE OR REPLACE FUNCTION casino_limit_item(l CASINO_PLAYER_LIMITS, w CASINO_LIMIT_WINDOWS, p_at TIMESTAMPTZ)
+CREATE OR REPLACE FUNCTION casino_limit_item(l CASINO_PLAYER_LIMITS, w CASINO_WALLET_WINDOWS, p_at TIMESTAMPTZ)
 RETURNS JSON
 LANGUAGE sql IMMUTABLE AS $$
     SELECT json_build_object(
@@ -399,7 +359,7 @@ DECLARE
     v_in_force BIGINT;
     v_effective TIMESTAMPTZ;
     v_reply casino_reply;
-    w CASINO_LIMIT_WINDOWS;
+    w CASINO_WALLET_WINDOWS;
 BEGIN
     SELECT id INTO v_wallet_id FROM CASINO_WALLETS
     WHERE user_id = p_user_id AND currency_code = p_currency

@@ -60,9 +60,24 @@ ALTER TABLE CASINO_USERS
 -- the wallet has limits to count against. A wallet without either costs a bet nothing
 -- more. They live on the locked row, not the player's, so a call that waited for the lock
 -- reads what the exclusion or the limit wrote (the row it waited for is read again).
+--
+-- A limited wallet's current calendar windows count here too, what each of its money calls
+-- adds to deposits, wager and loss (PROTOCOL.md, "What is counted"): written by the
+-- update that moves the balance, under the row's lock, so they are exact however many
+-- calls race, and cost no second row write (docs/performance.md). NULL on a wallet
+-- without limits, which counts nothing.
 ALTER TABLE CASINO_WALLETS
     ADD COLUMN excluded_until TIMESTAMPTZ,
-    ADD COLUMN limited BOOLEAN NOT NULL DEFAULT false;
+    ADD COLUMN limited BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN deposit_day_used BIGINT,
+    ADD COLUMN deposit_week_used BIGINT,
+    ADD COLUMN deposit_month_used BIGINT,
+    ADD COLUMN loss_day_used BIGINT,
+    ADD COLUMN loss_week_used BIGINT,
+    ADD COLUMN loss_month_used BIGINT,
+    ADD COLUMN wager_day_used BIGINT,
+    ADD COLUMN wager_week_used BIGINT,
+    ADD COLUMN wager_month_used BIGINT;
 
 -- A player's limits as they stand: the amount in force and a pending change (a higher
 -- amount, or NULL: a removal) that applies from pending_from. Each change is also a row
@@ -80,36 +95,32 @@ CREATE TABLE CASINO_PLAYER_LIMITS (
     CHECK (pending_from IS NOT NULL OR pending_amount IS NULL)
 );
 
--- A limited wallet's current calendar windows: the limits in force and what counts against
--- them so far (PROTOCOL.md, "What is counted"), kept by every money call of the wallet
--- under its row lock, so they are exact however many calls race. Good until refresh_at (a
--- window's end, or a pending change's start); the first call at or after it recounts them
--- from the ledger (casino_refresh_windows). The audit recounts them from the ledger too.
+-- A limited wallet's current calendar windows: where they end and the limits in force in
+-- them, good until refresh_at (the end of the day's window, or a pending change's start);
+-- the first call at or after it recounts the windows from the ledger
+-- (casino_refresh_windows). What counts so far is on the wallet row (above).
 CREATE TABLE CASINO_LIMIT_WINDOWS (
-    wallet_id           BIGINT PRIMARY KEY REFERENCES CASINO_WALLETS (id),
-    refresh_at          TIMESTAMPTZ NOT NULL,
-    day_ends            TIMESTAMPTZ NOT NULL,
-    week_ends           TIMESTAMPTZ NOT NULL,
-    month_ends          TIMESTAMPTZ NOT NULL,
-    deposit_day         BIGINT,
-    deposit_week        BIGINT,
-    deposit_month       BIGINT,
-    wager_day           BIGINT,
-    wager_week          BIGINT,
-    wager_month         BIGINT,
-    loss_day            BIGINT,
-    loss_week           BIGINT,
-    loss_month          BIGINT,
-    deposit_day_used    BIGINT NOT NULL,
-    deposit_week_used   BIGINT NOT NULL,
-    deposit_month_used  BIGINT NOT NULL,
-    wager_day_used      BIGINT NOT NULL,
-    wager_week_used     BIGINT NOT NULL,
-    wager_month_used    BIGINT NOT NULL,
-    loss_day_used       BIGINT NOT NULL,
-    loss_week_used      BIGINT NOT NULL,
-    loss_month_used     BIGINT NOT NULL
+    wallet_id      BIGINT PRIMARY KEY REFERENCES CASINO_WALLETS (id),
+    refresh_at     TIMESTAMPTZ NOT NULL,
+    day_ends       TIMESTAMPTZ NOT NULL,
+    week_ends      TIMESTAMPTZ NOT NULL,
+    month_ends     TIMESTAMPTZ NOT NULL,
+    deposit_day    BIGINT,
+    deposit_week   BIGINT,
+    deposit_month  BIGINT,
+    loss_day       BIGINT,
+    loss_week      BIGINT,
+    loss_month     BIGINT,
+    wager_day      BIGINT,
+    wager_week     BIGINT,
+    wager_month    BIGINT
 );
+
+-- The windows as a money call reads them: the limits and their ends, and what counts.
+CREATE VIEW CASINO_WALLET_WINDOWS AS
+    SELECT l.*, w.deposit_day_used, w.deposit_week_used, w.deposit_month_used, w.loss_day_used,
+           w.loss_week_used, w.loss_month_used, w.wager_day_used, w.wager_week_used, w.wager_month_used
+    FROM CASINO_LIMIT_WINDOWS l JOIN CASINO_WALLETS w ON w.id = l.wallet_id;
 
 -- Every change of a limit or an exclusion, who made it and when it takes effect: the
 -- evidence a regulator is shown, and what the audit derives the limits in force from. A
@@ -176,9 +187,12 @@ CREATE TABLE CASINO_REGISTER_CHECKS (
 
 CREATE INDEX casino_register_checks_user ON CASINO_REGISTER_CHECKS (user_id, register_name, id);
 
--- What each accepted bet of a limited wallet was checked against: {"<type>:<period>":
--- [limit, used before the bet], ...} for the limits in force (NULL on every other row).
-ALTER TABLE CASINO_TRANSACTIONS ADD COLUMN limits_checked JSON;
+-- What a bet or a deposit of a wallet with limits was checked against: the nine limits in
+-- force at its instant, in the order deposit, loss, wager and each day, week, month (NULL:
+-- none, or not one that call is checked against) -- an array, cheap to write where a JSON
+-- document is not (docs/performance.md); casino_limits_checked_json() reads it as
+-- {"wager:day": 5000, ...}. NULL on every other row.
+ALTER TABLE CASINO_TRANSACTIONS ADD COLUMN limits_checked BIGINT[];
 
 -- What an opened money call also carries: its instant (read after the locks, the time of
 -- its ledger row and of the windows it counts in), the wallet's exclusion and limits flag,
@@ -187,13 +201,12 @@ ALTER TYPE casino_call
     ADD ATTRIBUTE at TIMESTAMPTZ,
     ADD ATTRIBUTE excluded_until TIMESTAMPTZ,
     ADD ATTRIBUTE limited BOOLEAN,
-    ADD ATTRIBUTE limits_checked JSON;
+    ADD ATTRIBUTE limits_checked BIGINT[];
 
--- The clock the tests control (casino_clock(), sql/functions/casino_calls.sql): a frozen
--- instant, honoured only in a database whose setting casino.test_clock is on (ALTER
--- DATABASE ... SET casino.test_clock = on, which the test suite does for its own); a
--- server refuses to serve such a database unless it runs with --test-driver or in
--- development mode. One row at most.
+-- The instant a test database's clock is frozen at, when a test froze it: read only by the
+-- test clock, which a database gets by casino_install_test_clock() and only when its
+-- setting casino.test_clock is on (sql/functions/casino_calls.sql); production's clock
+-- never reads it. One row at most.
 CREATE TABLE CASINO_TEST_CLOCK (
     one        BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
     frozen_at  TIMESTAMPTZ NOT NULL
