@@ -89,11 +89,22 @@ def _cached(cur, subject, seconds):
     return cur.fetchone()
 
 
-def _record(cur, subject, purpose, answer=None, reference=None, error=None, cached_from=None, duration_ms=None):
+@dataclass(frozen=True)
+class Check:
+    """One check as recorded: the register's answer and reference, or why there is none; or
+    the earlier check whose answer it reused."""
+    answer: str | None = None
+    reference: str | None = None
+    error: str | None = None
+    cached_from: int | None = None
+    duration_ms: int | None = None
+
+
+def _record(cur, subject, purpose, check):
     cur.execute(RECORD, {"user_id": subject.user_id, "jurisdiction": subject.jurisdiction,
                          "register": subject.register, "purpose": purpose, "identity_hash": subject.identity_hash,
-                         "answer": answer, "reference": reference, "error": error, "cached_from": cached_from,
-                         "duration_ms": duration_ms})
+                         "answer": check.answer, "reference": check.reference, "error": check.error,
+                         "cached_from": check.cached_from, "duration_ms": check.duration_ms})
 
 
 def read_answer(response):
@@ -124,12 +135,12 @@ class ExclusionRegister:
         if subject is None:
             return None
         if not subject.identity_complete:
-            await db.transaction(_record, subject, purpose, error="identity incomplete: not asked")
+            await db.transaction(_record, subject, purpose, Check(error="identity incomplete: not asked"))
             return "identity-missing"
         cached = await db.transaction(_cached, subject, self.cache_seconds)
         if cached is not None:
             check_id, answer = cached
-            await db.transaction(_record, subject, purpose, answer=answer, cached_from=check_id)
+            await db.transaction(_record, subject, purpose, Check(answer=answer, cached_from=check_id))
             return "excluded" if answer == "excluded" else "clear"
         started = time.monotonic()
         response = None
@@ -137,8 +148,8 @@ class ExclusionRegister:
             response = await self.http.post(subject.url, json.dumps(subject.identity).encode(),
                                             {"Content-Type": "application/json"})
         answer, reference, error = read_answer(response) if subject.url else (None, None, "no address configured")
-        await db.transaction(_record, subject, purpose, answer=answer, reference=reference, error=error,
-                             duration_ms=round((time.monotonic() - started) * 1000))
+        await db.transaction(_record, subject, purpose,
+                             Check(answer, reference, error, duration_ms=round((time.monotonic() - started) * 1000)))
         if answer is None:
             return "clear" if subject.allow_when_unreachable else "unavailable"
         return "excluded" if answer == "excluded" else "clear"

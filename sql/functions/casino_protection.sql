@@ -382,7 +382,7 @@ BEGIN
                 WHERE o.user_id = p_user_id AND o.currency_code = p_currency AND o.limit_type = 'deposit'
                   AND o.period <> p_period
                   AND (CASE WHEN o.pending_from <= v_at THEN o.pending_amount ELSE o.amount END) IS NOT NULL
-                  AND NOT (o.pending_from > v_at AND o.pending_amount IS NULL)) THEN
+                  AND NOT coalesce(o.pending_from > v_at AND o.pending_amount IS NULL, false)) THEN
             v_reply := casino_refusal('DEPOSIT_LIMIT_REQUIRED');
         ELSIF v_in_force IS NULL OR p_amount <= v_in_force THEN
             v_effective := v_at;
