@@ -8,7 +8,7 @@ at any depth, is refused, and so is `null` for any field, optional ones included
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Callable
 
 from .errors import invalid
@@ -71,16 +71,18 @@ def nullable(field):
     return Field(lambda v: v is None or field.check(v), f"{field.expected}, or null", schema, field.required)
 
 
-# RFC 3339 with its offset (Z or ±hh:mm), as every answer writes times.
-_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+# RFC 3339 with its offset (Z or ±hh:mm, at most 14 hours: the widest any zone uses, and
+# within what PostgreSQL reads), as every answer writes times.
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+                      r"(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])")
 
 
 def _instant(value):
     if not (isinstance(value, str) and _RFC3339.fullmatch(value)):
         return False
     try:
-        datetime.fromisoformat(value)
-    except ValueError:
+        datetime.fromisoformat(value).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         return False
     return True
 
@@ -120,8 +122,10 @@ def duration_hours(text):
 
 
 def text(maximum, expected):
-    """Printable text of 1..maximum characters (any script), not starting or ending with a space."""
-    pattern = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
+    """Printable text of 1..maximum characters (any script), not starting or ending with a space.
+    No control characters, and no lone surrogate (JSON can carry one; UTF-8 cannot)."""
+    pattern = re.compile(r"[^\s\x00-\x1f\x7f\ud800-\udfff](?:[^\x00-\x1f\x7f\ud800-\udfff]*"
+                         r"[^\s\x00-\x1f\x7f\ud800-\udfff])?")
     return Field(lambda v: isinstance(v, str) and len(v) <= maximum and pattern.fullmatch(v) is not None,
                  expected, {"type": "string", "minLength": 1, "maxLength": maximum})
 
