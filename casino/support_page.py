@@ -48,7 +48,8 @@ FIND_PLAYERS = f"""
 # have none): one probe of the (provider_id, external_transaction_id) index per provider.
 _ROW = """t.id, t.external_transaction_id, {code}, t.transaction_type, t.outcome, t.amount,
           t.playable_movement, t.balance_after, t.round_id, w.currency_code, t.created_at,
-          w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text"""
+          w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text,
+          casino_limits_checked_json(t.limits_checked)::text"""
 FIND_TRANSACTION = f"""
     SELECT {_ROW.format(code="p.code")}
     FROM CASINO_GAME_PROVIDERS p
@@ -101,13 +102,14 @@ def find_players(cur, text):
 
 def find_transaction(cur, transaction_id):
     """Every ledger row answering this transactionId (one per provider that sent it), with
-    its answer, as the round view shows them."""
+    its answer, as the round view shows them, and the player's limits it was checked against."""
     cur.execute(FIND_TRANSACTION, {"id": transaction_id})
     rows = []
     for row in cur.fetchall():
-        user_id, related, status, response = row[11:]
+        user_id, related, status, response, checked = row[11:]
         rows.append({**backoffice._item(row), "userId": user_id, "relatedTransactionId": related,
-                     "answer": {"status": status, "body": json.loads(response) if response else None}})
+                     "answer": {"status": status, "body": json.loads(response) if response else None},
+                     "limitsChecked": json.loads(checked) if checked else None})
     return rows
 
 

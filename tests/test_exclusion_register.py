@@ -5,7 +5,7 @@ by REGISTER_TIMEOUT; a register that cannot be asked refuses (503
 EXCLUSION_CHECK_UNAVAILABLE) unless the jurisdiction allows. The register is the fake one
 (casino/demo_register.py), in a thread of the test process like the other test servers."""
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from tests.support import Bettor, back_office, error_code, market
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
-T0 = datetime(2026, 4, 14, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 4, 14, 12, 0, tzinfo=UTC)
 IDENTITY = {"firstName": "Ann", "lastName": "Player", "dateOfBirth": "1990-02-28", "postcode": "SW1A 1AA"}
 
 

@@ -5,7 +5,7 @@ refunds land and withdrawals are allowed; never shortened or lifted early, only 
 its length within the jurisdiction's bounds."""
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from tests.support import Bettor, back_office, error_code, market, parallel
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
-T0 = datetime(2026, 4, 14, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 4, 14, 12, 0, tzinfo=UTC)
 
 
 def rfc3339(moment):
@@ -149,7 +149,7 @@ def test_a_bet_sent_after_the_exclusions_answer_is_refused(api, ledger, clock):
         return sent
 
     def exclusion():
-        r = player.exclude("time-out", rfc3339(datetime.now(timezone.utc) + timedelta(days=2)))
+        r = player.exclude("time-out", rfc3339(datetime.now(UTC) + timedelta(days=2)))
         answered_at.append(time.monotonic())
         done.set()
         return [(0.0, r)]

@@ -3,7 +3,7 @@
 DEFAULT; every player belongs to one (DEFAULT_JURISDICTION names the default); a new market
 is a PUT, and players of it play under its rules."""
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -58,13 +58,13 @@ def test_a_new_market_is_a_row_and_its_players_play_under_it(api, ledger, clock)
     r = back_office(api, "POST", "players", {"username": name, "email": f"{name}@example.com", "jurisdiction": code})
     assert (r.status_code, r.json()["jurisdiction"]) == (201, code)
     # 23:30 on 14 April in Auckland (UTC+12) is 11:30 UTC.
-    clock.set(datetime(2026, 4, 14, 11, 30, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 4, 14, 11, 30, tzinfo=UTC))
     kiwi = Bettor(api, ledger, jurisdiction=code)
     kiwi.limit("wager", "day", 1_000)
     assert kiwi.limits()[("wager", "day")]["resetsAt"] == "2026-04-14T12:00:00.000000Z"
     assert kiwi.bet("b1", 1_000).status_code == 200
     assert error_code(kiwi.bet("b2", 1)) == "WAGER_LIMIT_REACHED"
-    clock.set(datetime(2026, 4, 14, 12, 0, tzinfo=timezone.utc))       # its midnight; still the 14th in UTC
+    clock.set(datetime(2026, 4, 14, 12, 0, tzinfo=UTC))       # its midnight; still the 14th in UTC
     assert kiwi.bet("b3", 1_000).status_code == 200
     raised = kiwi.limit("wager", "day", 2_000)
     assert raised.json()["pendingFrom"] == "2026-04-16T00:00:00.000000Z"        # 36 hours of cooling-off
@@ -76,13 +76,13 @@ def test_a_new_market_is_a_row_and_its_players_play_under_it(api, ledger, clock)
 
 
 def test_a_player_moves_to_another_market(api, ledger, clock):
-    clock.set(datetime(2026, 4, 14, 20, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 4, 14, 20, 0, tzinfo=UTC))
     player = Bettor(api, ledger)
     player.limit("loss", "day", 500)
     assert player.limits()[("loss", "day")]["resetsAt"] == "2026-04-15T00:00:00.000000Z"
     r = back_office(api, "POST", f"players/{player.user_id}/jurisdiction", {"jurisdiction": "ON"})
     assert (r.status_code, r.json()["jurisdiction"]) == (200, "ON")
-    clock.set(datetime(2026, 4, 14, 20, 0, 1, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 4, 14, 20, 0, 1, tzinfo=UTC))
     assert player.limits()[("loss", "day")]["resetsAt"] == "2026-04-15T04:00:00.000000Z"    # Toronto's midnight
     assert player.bet("b1", 500).status_code == 200
     r = back_office(api, "POST", f"players/{player.user_id}/jurisdiction", {"jurisdiction": "NOWHERE"})

@@ -5,7 +5,7 @@ calls never take a window past its limit; payouts, refunds and withdrawals are n
 refused by a limit."""
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from tests.support import Bettor, error_code, market, parallel
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
-T0 = datetime(2026, 4, 14, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 4, 14, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture

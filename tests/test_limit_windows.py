@@ -3,15 +3,13 @@ the 1st, each in the player's jurisdiction's time zone (also across a DST change
 counts in them (PROTOCOL.md): wager = bets - refunds, loss = bets - refunds - payouts (it may
 be negative), each row in the window of its own instant. Times are the database's test
 clock, frozen where each step says."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.support import Bettor, back_office, error_code, market
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
-
-UTC = timezone.utc
 
 
 def utc(*fields):
@@ -58,7 +56,7 @@ def test_a_month_starts_on_the_first(api, ledger, clock):
     ontario.limit("wager", "month", 2_000)
     assert ontario.bet("january", 2_000).status_code == 200
     clock.set(utc(2026, 2, 1, 4, 59, 59))             # 31 January 23:59:59 in Toronto
-    code, details = refused_by(ontario.bet("january-more", 1))
+    _, details = refused_by(ontario.bet("january-more", 1))
     assert (details["period"], details["resetsAt"]) == ("month", "2026-02-01T05:00:00.000000Z")
     clock.set(utc(2026, 2, 1, 5, 0, 0))               # 1 February 00:00 in Toronto
     assert ontario.bet("february", 2_000).status_code == 200
@@ -74,7 +72,7 @@ def test_a_day_is_23_hours_when_the_clocks_go_forward(api, ledger, clock):
     assert briton.limits()[("wager", "day")]["resetsAt"] == "2026-03-29T23:00:00.000000Z"
     assert briton.bet("before-the-change", 600).status_code == 200
     clock.set(utc(2026, 3, 29, 22, 59, 59))           # 23:59:59 BST, the same day
-    code, details = refused_by(briton.bet("same-day", 401))
+    _, details = refused_by(briton.bet("same-day", 401))
     assert details["used"] == 600 and details["resetsAt"] == "2026-03-29T23:00:00.000000Z"
     clock.set(utc(2026, 3, 29, 23, 0, 0))             # 30 March 00:00 BST
     assert briton.bet("next-day", 1_000).status_code == 200

@@ -2,7 +2,7 @@
 (PUT/GET /casino/admin/players/{userId}/limits): a first or lower limit at once, a higher
 one or a removal only after the jurisdiction's cooling-off (and the period's end where it
 says so), each change a history row and an audit row. Times are the database's test clock."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import pytest
@@ -12,7 +12,7 @@ from tests.support import Bettor, back_office, error_code, market
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
-T0 = datetime(2026, 4, 14, 10, 0, tzinfo=timezone.utc)      # a Tuesday
+T0 = datetime(2026, 4, 14, 10, 0, tzinfo=UTC)      # a Tuesday
 
 
 def at(moment):
@@ -94,7 +94,7 @@ def test_removing_no_limit_changes_nothing(gambler):
 
 
 def test_sweden_raises_a_limit_after_72_hours_and_not_before_the_period_ends(api, ledger, clock):
-    clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=timezone.utc))           # 10:00 in Stockholm, 2 April
+    clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=UTC))           # 10:00 in Stockholm, 2 April
     sweden = Bettor(api, ledger, funds=0, jurisdiction="SE")
     assert sweden.limit("deposit", "month", 1_000).status_code == 200
     assert sweden.limit("deposit", "day", 500).status_code == 200
@@ -177,7 +177,7 @@ def test_setting_needs_the_protection_scope_and_reading_backoffice(api, ledger, 
     path = f"players/{gambler.user_id}/limits"
     for scopes, put_status, get_status in ((["admin", "cashier", "backoffice"], 403, 200),
                                            (["protection"], 200, 403)):
-        key = ledger.run(lambda cur: operators.create_key(cur, scopes, "scope test")[0])
+        key = ledger.run(lambda cur, scopes=scopes: operators.create_key(cur, scopes, "scope test")[0])
         assert back_office(api, "PUT", path, body, key).status_code == put_status
         assert back_office(api, "GET", path, key=key).status_code == get_status
     assert back_office(api, "PUT", path, body, "op_nobody.secret").status_code == 401

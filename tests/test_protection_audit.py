@@ -51,7 +51,7 @@ def forge(ledger, wallet, token, provider, kind, transaction_id, amount):
 
 
 def test_what_the_money_path_enforced_audits_clean(protected):
-    dsn, ledger, user_id, wallet, token, provider = protected
+    dsn, ledger, user_id, _, token, provider = protected
     ledger.query("SELECT status FROM casino_set_limit(%s, 'USD', 'wager', 'day', 1000, NULL, NULL)", user_id)
     assert [debit(ledger, provider, token, user_id, f"b{i}", 300) for i in range(5)] == [200, 200, 200, 403, 403]
     ledger.query("SELECT status FROM casino_exclude(%s, 'time-out', now() + interval '2 days', NULL, NULL)", user_id)
@@ -67,8 +67,8 @@ def test_a_bet_past_a_limit_in_force_is_named(protected):
     forge(ledger, wallet, token, provider, "debit", "forged", 300)
     day = ledger.query("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')")[0][0]
     assert violations(dsn) == [
-        f"VIOLATION wallet {wallet}: debit forged took the wager day window of {day} to 1100, above the limit of 1000 "
-        "in force",
+        (f"VIOLATION wallet {wallet}: debit forged took the wager day window of {day} to 1100, above the limit of 1000 "
+         "in force"),
         f"VIOLATION wallet {wallet} (USD): its limits' counters are not its ledger's: "
         + ", ".join(f"{kind} {period} 800 (ledger 1100)" for kind in ("loss", "wager") for period in ("day", "week", "month"))]
 
@@ -91,7 +91,7 @@ def test_a_bet_and_a_deposit_during_an_exclusion_are_named(protected):
     forge(ledger, wallet, token, provider, "debit", "forged-bet", 100)
     forge(ledger, wallet, token, provider, "deposit", "forged-deposit", 100)
     assert violations(dsn) == [
-        f"VIOLATION wallet {wallet}: debit forged-bet was accepted during a self-exclusion from {starts} until "
-        "indefinitely",
-        f"VIOLATION wallet {wallet}: deposit forged-deposit was accepted during a self-exclusion from {starts} until "
-        "indefinitely"]
+        (f"VIOLATION wallet {wallet}: debit forged-bet was accepted during a self-exclusion from {starts} until "
+         "indefinitely"),
+        (f"VIOLATION wallet {wallet}: deposit forged-deposit was accepted during a self-exclusion from {starts} until "
+         "indefinitely")]

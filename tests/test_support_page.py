@@ -382,5 +382,9 @@ def test_support_staff_see_a_players_protection(api, ledger, browser, protected_
     checks = cells("register-checks")
     assert [(c[1], c[2], c[3]) for c in checks] == [("FAKE", "deposit", "not-excluded")]
     assert checks[0][4].startswith("REG-")
+    # A bet's row says which of the player's limits it was checked against.
+    browser.find_element(By.NAME, "id").send_keys("bet-ok")
+    click(browser, By.ID, "lookup")
+    assert browser.find_element(By.CLASS_NAME, "checked").text == "checked against the player's limits: wager:day 1,000"
     if os.environ.get("UPDATE_SCREENSHOT"):
         (ROOT / "docs" / "support-page-protection.png").write_bytes(browser.get_screenshot_as_png())

@@ -29,9 +29,9 @@ def test_the_test_clock_needs_the_databases_setting(fresh_dsn):
     migrate(fresh_dsn, log=lambda _: None)
     conn = psycopg2.connect(fresh_dsn)
     try:
-        with pytest.raises(psycopg2.errors.RaiseException, match="casino.test_clock setting is on"):
-            with conn, conn.cursor() as cur:
-                cur.execute("SELECT casino_install_test_clock()")
+        with pytest.raises(psycopg2.errors.RaiseException, match="casino.test_clock setting is on"), \
+                conn, conn.cursor() as cur:
+            cur.execute("SELECT casino_install_test_clock()")
     finally:
         conn.close()
     assert clock_body(fresh_dsn) == "SELECT clock_timestamp()"

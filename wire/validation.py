@@ -8,7 +8,7 @@ at any depth, is refused, and so is `null` for any field, optional ones included
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Callable
 
 from .errors import invalid
@@ -81,7 +81,7 @@ def _instant(value):
     if not (isinstance(value, str) and _RFC3339.fullmatch(value)):
         return False
     try:
-        datetime.fromisoformat(value).astimezone(timezone.utc)
+        datetime.fromisoformat(value).astimezone(UTC)
     except (ValueError, OverflowError):
         return False
     return True
