@@ -144,3 +144,22 @@ def test_a_new_time_zone_recounts_the_windows(api, ledger, clock):
     assert error_code(player.bet("more", 301)) == "WAGER_LIMIT_REACHED"
     clock.set(utc(2026, 4, 15, 15, 0, 0))
     assert player.bet("tokyo-next-day", 1_000).status_code == 200
+
+
+def test_a_day_ends_while_the_week_and_the_month_go_on(api, ledger, clock):
+    clock.set(utc(2026, 4, 13, 9, 0, 0))              # Monday
+    player = Bettor(api, ledger, funds=100_000)
+    clock.set(utc(2026, 4, 13, 10, 0, 0))
+    player.limit("wager", "day", 1_000)
+    player.limit("wager", "week", 2_500)
+    player.limit("loss", "month", 100_000)
+    assert player.bet("monday", 1_000, round_id="r1").status_code == 200
+    clock.set(utc(2026, 4, 14, 10, 0, 0))             # Tuesday: a new day, the same week
+    assert player.pay("monday-win-on-tuesday", 300, round_id="r1").status_code == 200
+    assert player.bet("tuesday", 1_000, round_id="r2").status_code == 200
+    limits = player.limits()
+    assert [limits[key]["used"] for key in (("wager", "day"), ("wager", "week"), ("loss", "month"))] == [
+        1_000, 2_000, 1_700]
+    code, details = refused_by(player.bet("tuesday-more", 600, round_id="r3"))
+    assert (code, details["period"], details["used"]) == ("WAGER_LIMIT_REACHED", "week", 2_000)
+    assert player.counters()[3:] == (1_000 - 300, 1_700, 1_700, 1_000, 2_000, 2_000)

@@ -128,7 +128,8 @@ END $$;
 
 -- Records the call's answer: its one ledger row, at the call's instant, and the movement
 -- into the wallet; for a wallet with limits, also what the row counts against them (after
--- the insert, so a row that is not written counts nothing). When the row meets the unique
+-- the insert, so a row that is not written counts nothing; the caller brought the windows
+-- up to c.at before: casino_debit's check, casino_credit, casino_rollback). When the row meets the unique
 -- index (the same id answered meanwhile, which the locks of casino_open_call leave only to
 -- an id sent on a session of another wallet without them), nothing is stored or moved and
 -- the stored answer is replayed.
@@ -176,30 +177,19 @@ BEGIN
                 loss_month_used = loss_month_used + p_amount
             WHERE id = c.wallet_id;
         ELSE
-            -- A payout or refund: what it counts goes on in the same row write while the
-            -- windows it counts in are still the current ones.
+            -- A payout or refund (casino_credit and casino_rollback brought the windows up
+            -- to c.at): what it counts goes on in the same row write.
             v_wager := casino_counted_wager(c.kind, p_amount);
             v_loss := casino_counted_loss(c.kind, p_amount);
-            UPDATE CASINO_WALLETS w
-            SET playable_balance = w.playable_balance + p_playable,
-                redeemable_balance = w.redeemable_balance + p_redeemable,
+            UPDATE CASINO_WALLETS
+            SET playable_balance = playable_balance + p_playable,
+                redeemable_balance = redeemable_balance + p_redeemable,
                 updated_at = now(),
-                wager_day_used = w.wager_day_used + v_wager, wager_week_used = w.wager_week_used + v_wager,
-                wager_month_used = w.wager_month_used + v_wager,
-                loss_day_used = w.loss_day_used + v_loss, loss_week_used = w.loss_week_used + v_loss,
-                loss_month_used = w.loss_month_used + v_loss
-            FROM CASINO_LIMIT_WINDOWS l
-            WHERE w.id = c.wallet_id AND l.wallet_id = c.wallet_id AND c.at < l.refresh_at;
-            IF NOT FOUND THEN
-                -- A window ended since the wallet last counted: the balance moves, and the
-                -- windows are recounted from the ledger, which holds this row already.
-                UPDATE CASINO_WALLETS
-                SET playable_balance = playable_balance + p_playable,
-                    redeemable_balance = redeemable_balance + p_redeemable,
-                    updated_at = now()
-                WHERE id = c.wallet_id;
-                PERFORM casino_refresh_windows(c.wallet_id, c.at);
-            END IF;
+                wager_day_used = wager_day_used + v_wager, wager_week_used = wager_week_used + v_wager,
+                wager_month_used = wager_month_used + v_wager,
+                loss_day_used = loss_day_used + v_loss, loss_week_used = loss_week_used + v_loss,
+                loss_month_used = loss_month_used + v_loss
+            WHERE id = c.wallet_id;
         END IF;
     END IF;
     RETURN ROW(p_status, p_body, false, NULL)::casino_reply;

@@ -82,9 +82,16 @@ LANGUAGE sql STABLE AS $$
     FROM (SELECT p_at AT TIME ZONE p_time_zone AS l) AS local_time
 $$;
 
--- A wallet's windows at p_at, counted from the ledger, with the limits in force then (a
--- pending change whose time has come counts as applied). Reads only.
-CREATE OR REPLACE FUNCTION casino_windows_at(p_wallet_id BIGINT, p_at TIMESTAMPTZ) RETURNS CASINO_WALLET_WINDOWS
+-- A wallet's windows at p_at, with the limits in force then (a pending change whose time
+-- has come counts as applied), and what counts in each: rolled on from p_before, the
+-- windows as the wallet last counted them, when given -- a window that has ended since
+-- starts again at zero (the call that brings them up to date is the first of the new one),
+-- one that has not keeps what it holds -- else counted from the ledger (a wallet's first
+-- limit, a new time zone, the back office's reads, the audit). Reads only.
+DROP FUNCTION IF EXISTS casino_windows_at(BIGINT, TIMESTAMPTZ);
+
+CREATE OR REPLACE FUNCTION casino_windows_at(p_wallet_id BIGINT, p_at TIMESTAMPTZ,
+                                             p_before CASINO_WALLET_WINDOWS DEFAULT NULL) RETURNS CASINO_WALLET_WINDOWS
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     w CASINO_WALLET_WINDOWS;
@@ -118,6 +125,20 @@ BEGIN
     CROSS JOIN LATERAL (SELECT CASE WHEN l.pending_from <= p_at THEN l.pending_amount ELSE l.amount END AS v) AS f
     WHERE wa.id = p_wallet_id;
 
+    w.refresh_at := least(cal.day_ends, v_next_change);
+    IF p_before.wager_day_used IS NOT NULL AND p_before.refresh_at > '-infinity' THEN
+        w.deposit_day_used := CASE WHEN p_at < p_before.day_ends THEN p_before.deposit_day_used ELSE 0 END;
+        w.deposit_week_used := CASE WHEN p_at < p_before.week_ends THEN p_before.deposit_week_used ELSE 0 END;
+        w.deposit_month_used := CASE WHEN p_at < p_before.month_ends THEN p_before.deposit_month_used ELSE 0 END;
+        w.loss_day_used := CASE WHEN p_at < p_before.day_ends THEN p_before.loss_day_used ELSE 0 END;
+        w.loss_week_used := CASE WHEN p_at < p_before.week_ends THEN p_before.loss_week_used ELSE 0 END;
+        w.loss_month_used := CASE WHEN p_at < p_before.month_ends THEN p_before.loss_month_used ELSE 0 END;
+        w.wager_day_used := CASE WHEN p_at < p_before.day_ends THEN p_before.wager_day_used ELSE 0 END;
+        w.wager_week_used := CASE WHEN p_at < p_before.week_ends THEN p_before.wager_week_used ELSE 0 END;
+        w.wager_month_used := CASE WHEN p_at < p_before.month_ends THEN p_before.wager_month_used ELSE 0 END;
+        RETURN w;
+    END IF;
+
     -- Each applied row counts in the window of its own instant; the ledger's rows of this
     -- wallet all have instants up to p_at (they were taken under its lock).
     SELECT coalesce(sum(casino_counted_deposit(t.transaction_type, t.amount)) FILTER (WHERE t.created_at >= cal.day_starts), 0),
@@ -134,21 +155,22 @@ BEGIN
     FROM CASINO_TRANSACTIONS t
     WHERE t.wallet_id = p_wallet_id AND t.outcome = 'applied'
       AND t.created_at >= least(cal.week_starts, cal.month_starts) AND t.created_at <= p_at;
-
-    w.refresh_at := least(cal.day_ends, v_next_change);
     RETURN w;
 END $$;
 
--- Brings a wallet's windows up to p_at, with its wallet row locked by the caller: applies
--- pending changes whose time has come, drops limits that are gone, recounts the windows
--- from the ledger, and says on the wallet whether it still has limits to count against
--- (a wallet without any counts nothing: its counters are NULL).
+-- Brings a wallet's windows up to p_at, with its wallet row locked by the caller and before
+-- the caller's own row is written: applies pending changes whose time has come, drops
+-- limits that are gone, rolls the windows on (or recounts them from the ledger: above),
+-- and says on the wallet whether it still has limits to count against (a wallet without
+-- any counts nothing: its counters are NULL).
 CREATE OR REPLACE FUNCTION casino_refresh_windows(p_wallet_id BIGINT, p_at TIMESTAMPTZ) RETURNS CASINO_WALLET_WINDOWS
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     w CASINO_WALLET_WINDOWS;
+    v_before CASINO_WALLET_WINDOWS;
     v_limited BOOLEAN;
 BEGIN
+    SELECT * INTO v_before FROM CASINO_WALLET_WINDOWS WHERE wallet_id = p_wallet_id;
     UPDATE CASINO_PLAYER_LIMITS l
     SET amount = l.pending_amount, pending_amount = NULL, pending_from = NULL, updated_at = p_at
     FROM CASINO_WALLETS wa
@@ -159,7 +181,7 @@ BEGIN
     WHERE wa.id = p_wallet_id AND l.user_id = wa.user_id AND l.currency_code = wa.currency_code
       AND l.amount IS NULL AND l.pending_from IS NULL;
 
-    w := casino_windows_at(p_wallet_id, p_at);
+    w := casino_windows_at(p_wallet_id, p_at, v_before);
     INSERT INTO CASINO_LIMIT_WINDOWS (wallet_id, refresh_at, day_ends, week_ends, month_ends, deposit_day, deposit_week,
                                       deposit_month, loss_day, loss_week, loss_month, wager_day, wager_week, wager_month)
     VALUES (p_wallet_id, w.refresh_at, w.day_ends, w.week_ends, w.month_ends, w.deposit_day, w.deposit_week,
@@ -327,15 +349,20 @@ LANGUAGE sql IMMUTABLE AS $$
     FROM casino_window_figures(w, l.limit_type, l.period) AS f
 $$;
 
--- Every limit of a player at p_at (in force or pending), in a fixed order (currency, type, period).
+-- Every limit of a player at p_at (in force or pending), in a fixed order (currency, type,
+-- period); each wallet's windows counted once, from the ledger.
 CREATE OR REPLACE FUNCTION casino_player_limits(p_user_id BIGINT, p_at TIMESTAMPTZ) RETURNS JSON
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(json_agg(casino_limit_item(l, w, p_at)
+    WITH windows AS MATERIALIZED (
+        SELECT wa.currency_code, casino_windows_at(wa.id, p_at) AS w
+        FROM CASINO_WALLETS wa
+        WHERE wa.user_id = p_user_id
+          AND EXISTS (SELECT 1 FROM CASINO_PLAYER_LIMITS l WHERE l.user_id = p_user_id AND l.currency_code = wa.currency_code))
+    SELECT coalesce(json_agg(casino_limit_item(l, k.w, p_at)
                              ORDER BY l.currency_code, array_position(ARRAY['deposit', 'loss', 'wager'], l.limit_type),
                                       array_position(ARRAY['day', 'week', 'month'], l.period)), '[]')
     FROM CASINO_PLAYER_LIMITS l
-    JOIN CASINO_WALLETS wa ON wa.user_id = l.user_id AND wa.currency_code = l.currency_code
-    CROSS JOIN LATERAL casino_windows_at(wa.id, p_at) AS w
+    JOIN windows k ON k.currency_code = l.currency_code
     WHERE l.user_id = p_user_id
       AND ((CASE WHEN l.pending_from <= p_at THEN l.pending_amount ELSE l.amount END) IS NOT NULL
            OR l.pending_from > p_at)
