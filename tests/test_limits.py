@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 
 from casino import operators
-from tests.support import Bettor, back_office, error_code, market
+from tests.support import OPERATOR_KEY, Bettor, back_office, error_code, market
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
@@ -194,3 +194,10 @@ def test_a_market_added_as_a_row_counts_its_cooling_off(api, ledger, clock):
     punter = Bettor(api, ledger, jurisdiction=code)
     punter.limit("loss", "day", 100)
     assert punter.limit("loss", "day", 200).json()["pendingFrom"] == at(T0 + timedelta(hours=6))
+
+
+def test_a_put_body_over_64_kib_is_413(api, gambler):
+    r = api.http.put(f"{api.base_url}/casino/admin/players/{gambler.user_id}/limits", data=b"{" + b" " * 70_000 + b"}",
+                     headers={"Authorization": f"Bearer {OPERATOR_KEY}", "Content-Type": "application/json"},
+                     timeout=30)
+    assert (r.status_code, error_code(r)) == (413, "PAYLOAD_TOO_LARGE")
