@@ -33,7 +33,7 @@ from provider.reconcile import run_periodically
 from service.app import Application
 from service.demo_data import load_demo_data
 from service.settings import SettingsError, read_settings
-from service.startup import StartupError, check_database, hold_port, is_loopback, listen
+from service.startup import StartupError, check_database, check_protection, hold_port, is_loopback, listen
 from service.supervisor import supervise
 from sql.migrate import MigrationError, migrate
 from wire import logs, transport
@@ -188,6 +188,10 @@ def run(settings):
                 if settings.loads_demo_data:
                     load_demo_data(database.dsn, v1=secrets.development)
                 notices = startup_notices(database.dsn, settings)
+                if check_protection(database.dsn, settings.default_jurisdiction,
+                                    settings.test_driver or settings.demo or secrets.development):
+                    log.warning("the database's clock for limits and exclusions is a test clock: a row of "
+                                "CASINO_TEST_CLOCK freezes it")
             if secrets.development and not settings.worker:
                 log.warning("RUNNING ON DEVELOPMENT SECRETS: %s not set -- loopback only",
                             ", ".join(secrets.on_defaults))

@@ -2,40 +2,47 @@
 (the base handler and its schemas), makes one call of casino/backoffice.py, and renders.
 
 Scopes (casino/operators.py): admin for players, wallets, operator keys (within the calling
-key's own scopes), providers and their keys, games and closing sessions; cashier for deposits
-and withdrawals; backoffice for the read-only views, which read through self.read_db: the
-replica of DATABASE_READ_URL when set, else the primary.
+key's own scopes), providers and their keys, games, closing sessions, jurisdictions and a
+player's market and identity; cashier for deposits and withdrawals; protection for a player's
+limits and exclusions; backoffice for the read-only views, which read through self.read_db:
+the replica of DATABASE_READ_URL when set, else the primary.
 """
 import re
 
 from wire.addresses import url_refusal
-from wire.handlers import JsonHandler
+from wire.handlers import JsonHandler, Verb
 from wire.openapi import INTEGER, STRING, obj
 from wire.validation import (
     BET_AMOUNT,
     CURRENCY,
     CURSOR,
+    DATE,
+    DURATION,
     EMAIL,
     ENTITY_ID,
     IDENTIFIER,
+    INSTANT,
     LABEL,
     MAX_SAFE_INTEGER,
+    PAYOUT_AMOUNT,
     USERNAME,
     Field,
     Schema,
     list_of,
+    nullable,
     one_of,
     page_size,
     parse_params,
+    text,
 )
 
-from . import backoffice, catalogue, credentials, game_import, operators
+from . import backoffice, catalogue, credentials, game_import, operators, protection
 from .refusals import documented
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 PLAYER = obj(userId=INTEGER, username=STRING, email=STRING, status={"enum": ["active", "disabled"]},
-             origin={"enum": list(backoffice.ORIGINS)}, createdAt=TIMESTAMP)
+             origin={"enum": list(backoffice.ORIGINS)}, jurisdiction=STRING, createdAt=TIMESTAMP)
 WALLET = obj(walletId=INTEGER, currency=STRING, balance=INTEGER, redeemable=INTEGER)
 ITEM = obj(transactionId=STRING, provider=NULLABLE_STRING,
            type={"enum": ["deposit", "withdrawal", "debit", "credit", "rollback"]},
@@ -73,19 +80,30 @@ class AdminHandler(JsonHandler):
         self.render_json(answer.status, answer.body, replay=answer.replay)
 
 
+JURISDICTION_CODE = Field(lambda v: isinstance(v, str) and re.fullmatch(r"[A-Z][A-Z0-9-]{1,15}", v) is not None,
+                         "a jurisdiction code: 2-16 upper-case letters, digits or '-' (GB, SE, ON, DE, DEFAULT)",
+                         {"type": "string", "pattern": "^[A-Z][A-Z0-9-]{1,15}$"})
+# The identity an external self-exclusion register is asked with (README, "Player protection").
+IDENTITY = {"firstName": text(100, "a name of 1-100 characters"), "lastName": text(100, "a name of 1-100 characters"),
+            "dateOfBirth": DATE, "postcode": text(20, "a postcode of 1-20 characters")}
+
+
 class CreatePlayerHandler(AdminHandler):
     operator_scope = "admin"
     # No origin: a player registered here is always an operator's real one ("operator").
     # Only the tools mark theirs, in-process (casino/players.py); a body's "origin" is an
     # unknown field, ignored like any other, so no key can label a real player a tool's.
-    summary = "Registers a player (active, without wallets), an operator's real one (origin operator)"
+    summary = ("Registers a player (active, without wallets), an operator's real one (origin operator), in a "
+               "jurisdiction (default: DEFAULT_JURISDICTION), with the identity a register needs (optional)")
     status = 201
     answer = PLAYER
     refusals = documented("createPlayer")
-    schema = {"username": USERNAME, "email": EMAIL}
+    schema = {"username": USERNAME, "email": EMAIL, "jurisdiction": JURISDICTION_CODE.optional(),
+              **{name: field.optional() for name, field in IDENTITY.items()}}
 
     async def post(self):
-        self.render_answer(await self.db.transaction(backoffice.create_player, self.operator.key_id, self.body))
+        self.render_answer(await self.db.transaction(backoffice.create_player, self.operator.key_id, self.body,
+                                                     "operator", self.settings["default_jurisdiction"]))
 
 
 class CreateWalletHandler(AdminHandler):
@@ -112,9 +130,17 @@ class CashierHandler(AdminHandler):
 
 
 class DepositHandler(CashierHandler):
-    summary = "Adds cash to a wallet (playable and redeemable), idempotent by reference"
+    summary = ("Adds cash to a wallet (playable and redeemable), idempotent by reference; refused to an excluded "
+               "player and past the player's deposit limits")
     refusals = documented("deposit")
     kind = "deposit"
+
+    async def post(self):
+        # The player's external register first (when their jurisdiction names one): an
+        # outbound call, never made inside the database transaction.
+        register = await self.settings["exclusion_register"].verdict(self.db, self.body["userId"], "deposit")
+        self.render_answer(await self.db.statement(backoffice.cashier, self.kind, self.operator.key_id, self.body,
+                                                   register))
 
 
 class WithdrawalHandler(CashierHandler):
@@ -515,6 +541,158 @@ class ImportGamesHandler(AdminHandler):
                                                           self.params["providerCode"], self.operator.key_id))
 
 
+# --- player protection (README, "Player protection") --------------------------------------------
+
+NULLABLE_INTEGER = {"type": ["integer", "null"]}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+NULLABLE_DURATION = {"type": ["string", "null"]}
+JURISDICTION = obj(code=STRING, name=STRING, timeZone=STRING, coolingOffHours=INTEGER,
+                   increaseWaitsForPeriodEnd={"type": "boolean"}, depositLimitRequired={"type": "boolean"},
+                   timeOutMin=STRING, timeOutMax=STRING, selfExclusionMin=STRING, selfExclusionMax=NULLABLE_DURATION,
+                   registerName=NULLABLE_STRING, registerUrl=NULLABLE_STRING,
+                   registerUnavailable={"enum": ["refuse", "allow"]}, updatedAt=TIMESTAMP)
+COOLING_OFF_HOURS = Field(lambda v: type(v) is int and 0 <= v <= 8784, "an integer number of hours from 0 to 8784",
+                          {"type": "integer", "minimum": 0, "maximum": 8784})
+LIMIT_TYPE = one_of("deposit", "loss", "wager")
+PERIOD = one_of("day", "week", "month")
+LIMIT = obj(type={"enum": ["deposit", "loss", "wager"]}, period={"enum": ["day", "week", "month"]}, currency=STRING,
+            amount=NULLABLE_INTEGER, pendingAmount=NULLABLE_INTEGER, pendingFrom=NULLABLE_TIME, used=INTEGER,
+            resetsAt=TIMESTAMP)
+EXCLUSION_KIND = one_of("time-out", "self-exclusion")
+EXCLUSION = obj(kind={"enum": ["time-out", "self-exclusion"]}, **{"from": TIMESTAMP}, until=NULLABLE_TIME,
+                previousUntil=NULLABLE_TIME, operator=STRING)
+HISTORY_ITEM = {"type": "object", "required": ["change", "effectiveFrom", "operator", "createdAt"],
+                "properties": {"change": {"enum": ["limit", "exclusion"]}, "type": STRING, "period": STRING,
+                               "currency": STRING, "oldAmount": NULLABLE_INTEGER, "newAmount": NULLABLE_INTEGER,
+                               "kind": STRING, "oldUntil": NULLABLE_TIME, "newUntil": NULLABLE_TIME,
+                               "effectiveFrom": TIMESTAMP, "operator": STRING, "createdAt": TIMESTAMP}}
+
+
+class JurisdictionHandler(AdminHandler):
+    """A market's rules, read and written as one row (a new market is a PUT, not a release)."""
+    parameters = {"code": JURISDICTION_CODE}
+    verbs = {
+        "GET": Verb("GetJurisdiction", "admin", "A jurisdiction's rules", JURISDICTION,
+                    documented("getJurisdiction")),
+        "PUT": Verb("PutJurisdiction", "admin",
+                    "Creates a jurisdiction (201) or replaces its rules (200): time zone, cooling-off, bounds of "
+                    "exclusions, a required deposit limit, the external register and what its outage means",
+                    JURISDICTION, documented("putJurisdiction"),
+                    schema={"name": text(100, "a name of 1-100 characters"),
+                            "timeZone": text(64, "a time zone name (Europe/London)"),
+                            "coolingOffHours": COOLING_OFF_HOURS,
+                            "increaseWaitsForPeriodEnd": BOOLEAN, "depositLimitRequired": BOOLEAN,
+                            "timeOutMin": DURATION, "timeOutMax": DURATION, "selfExclusionMin": DURATION,
+                            "selfExclusionMax": nullable(DURATION).optional(),
+                            "registerName": nullable(text(50, "a register's name of 1-50 characters")).optional(),
+                            "registerUrl": nullable(ENDPOINT).optional(),
+                            "registerUnavailable": one_of("refuse", "allow").optional()}),
+    }
+
+    async def get(self, **_):
+        self.render_answer(await self.db.transaction(protection.get_jurisdiction, self.params["code"]))
+
+    async def put(self, **_):
+        self.render_answer(await self.db.transaction(protection.put_jurisdiction, self.operator.key_id,
+                                                     self.params["code"], self.body))
+
+
+class JurisdictionsHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = "Every jurisdiction's rules, by code"
+    answer = obj(items={"type": "array", "items": JURISDICTION})
+    refusals: dict[int, list[str]] = {}
+
+    async def get(self):
+        self.render_answer(await self.db.transaction(protection.list_jurisdictions))
+
+
+class LimitsHandler(AdminHandler):
+    parameters = {"userId": ENTITY_ID}
+    verbs = {
+        "GET": Verb("GetLimits", "backoffice",
+                    "A player's deposit, loss and wager limits: in force, pending, used in the current window",
+                    obj(userId=INTEGER, jurisdiction=STRING, items={"type": "array", "items": LIMIT}),
+                    documented("getLimits")),
+        "PUT": Verb("SetLimit", "protection",
+                    "Sets a limit: a first or lower one at once; a higher one or a removal (amount null) after the "
+                    "jurisdiction's cooling-off", LIMIT, documented("setLimit"),
+                    schema={"type": LIMIT_TYPE, "period": PERIOD, "currency": CURRENCY,
+                            "amount": nullable(PAYOUT_AMOUNT)}),
+    }
+
+    async def get(self, **_):
+        self.render_answer(await self.read_db.transaction(protection.get_limits, self.params["userId"]))
+
+    async def put(self, **_):
+        self.render_answer(await self.db.transaction(protection.set_limit, self.operator.key_id,
+                                                     self.params["userId"], self.body))
+
+
+class ExclusionsHandler(AdminHandler):
+    parameters = {"userId": ENTITY_ID}
+    verbs = {
+        "GET": Verb("ListExclusions", "backoffice", "A player's exclusions, newest first, and the one in force",
+                    obj(userId=INTEGER, jurisdiction=STRING, excluded={"type": "boolean"},
+                        kind={"type": ["string", "null"]}, until=NULLABLE_TIME,
+                        items={"type": "array", "items": EXCLUSION}),
+                    documented("listExclusions")),
+        "POST": Verb("CreateExclusion", "protection",
+                     "Excludes a player at once (time-out, or self-exclusion; until null: indefinite): sessions "
+                     "close, launches, bets and deposits are refused; extends an active one, never shortens it",
+                     obj(userId=INTEGER, kind=STRING, **{"from": TIMESTAMP}, until=NULLABLE_TIME,
+                         sessionsClosed=INTEGER),
+                     documented("createExclusion"), schema={"kind": EXCLUSION_KIND, "until": nullable(INSTANT)},
+                     status=201),
+    }
+
+    async def get(self, **_):
+        self.render_answer(await self.read_db.transaction(protection.exclusions, self.params["userId"]))
+
+    async def post(self, **_):
+        self.render_answer(await self.db.transaction(protection.exclude, self.operator.key_id,
+                                                     self.params["userId"], self.body))
+
+
+class ProtectionHistoryHandler(AdminHandler):
+    operator_scope = "backoffice"
+    summary = "Every change of a player's limits and exclusions (who, when, old, new, effective from), newest first"
+    answer = obj(items={"type": "array", "items": HISTORY_ITEM}, nextCursor=NULLABLE_STRING)
+    refusals = documented("getProtectionHistory")
+    parameters = {"userId": ENTITY_ID}
+    query = {"limit": page_size(backoffice.MAX_PAGE).optional(), "cursor": CURSOR.optional()}
+
+    async def get(self, **_):
+        p = self.params
+        self.render_answer(await self.read_db.transaction(protection.history, p["userId"], p["limit"], p["cursor"]))
+
+
+class PlayerJurisdictionHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = "Moves a player to another jurisdiction (its rules from the next call)"
+    answer = PLAYER
+    refusals = documented("setPlayerJurisdiction")
+    parameters = {"userId": ENTITY_ID}
+    schema = {"jurisdiction": JURISDICTION_CODE}
+
+    async def post(self, **_):
+        self.render_answer(await self.db.transaction(protection.set_player_jurisdiction, self.operator.key_id,
+                                                     self.params["userId"], self.body))
+
+
+class PlayerIdentityHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = "Sets the identity an external self-exclusion register is asked with"
+    answer = PLAYER
+    refusals = documented("setPlayerIdentity")
+    parameters = {"userId": ENTITY_ID}
+    schema = IDENTITY
+
+    async def post(self, **_):
+        self.render_answer(await self.db.transaction(protection.set_player_identity, self.operator.key_id,
+                                                     self.params["userId"], self.body))
+
+
 def routes():
     """(path, handler) pairs; {name} in a path is a parameter of the handler's `parameters`."""
     return [
@@ -549,4 +727,11 @@ def routes():
         (r"/casino/admin/players/{userId}/sessions", SessionsHandler),
         (r"/casino/admin/sessions/{sessionId}/close", CloseSessionHandler),
         (r"/casino/admin/providers/{providerCode}/games/import", ImportGamesHandler),
+        (r"/casino/admin/jurisdictions", JurisdictionsHandler),
+        (r"/casino/admin/jurisdictions/{code}", JurisdictionHandler),
+        (r"/casino/admin/players/{userId}/limits", LimitsHandler),
+        (r"/casino/admin/players/{userId}/exclusions", ExclusionsHandler),
+        (r"/casino/admin/players/{userId}/protection-history", ProtectionHistoryHandler),
+        (r"/casino/admin/players/{userId}/jurisdiction", PlayerJurisdictionHandler),
+        (r"/casino/admin/players/{userId}/identity", PlayerIdentityHandler),
     ]

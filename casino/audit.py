@@ -17,6 +17,13 @@
      whose transactionId a rollback or payout names as its bet; an applied bet whose id a
      tombstone names; a balance, or an answered balance_after, above 2^53-1; a ledger row
      on a session of another wallet; a payout or refund of another wallet's bet.
+  5. player protection (PROTOCOL.md, "Player protection"), from the ledger and the
+     append-only history of limits and exclusions: no accepted bet took a wager or loss
+     window above the limit in force at its instant, and no accepted deposit a deposit
+     window (each window recounted row by row in the player's jurisdiction's time zone;
+     the limit in force derived from the history: the last decision before the row, its
+     new amount once effective, else the amount it found); no bet or deposit was accepted
+     during an exclusion; and a limited wallet's counters equal its ledger's.
 Balances that are never negative and never above 2^53-1 are the columns' domains
 (migration 0013), redeemable <= playable a CHECK constraint. Every ledger row is written
 once, with its answer (no claim waits for one), so there is no unanswered row to look for.
@@ -124,6 +131,107 @@ PAYOUTS_WITHOUT_A_BET_OF_THEIR_PROVIDER = """
 """
 
 
+# Every applied row of a wallet whose player has had a limit of its currency, counted in each
+# of those limits' windows (a window: the calendar day, week or month of the row's instant
+# in the player's jurisdiction), running in the order the rows were taken (instant, then
+# id). A row that adds to a window (a bet, a deposit) is a violation when the window then
+# holds more than the limit in force at its instant. A decision counts from after its own
+# instant (a row at the very same instant is judged by the rules before it: a decision
+# only makes limits stricter at once, so this never finds what was not there).
+WINDOWS_ABOVE_LIMITS = """
+    WITH limited AS (
+        SELECT DISTINCT user_id, currency_code, limit_type, period
+        FROM CASINO_PROTECTION_HISTORY WHERE change = 'limit'),
+    counted AS (
+        SELECT t.id, t.wallet_id, t.external_transaction_id, t.transaction_type, t.created_at, w.user_id,
+               w.currency_code, l.limit_type, l.period,
+               CASE l.limit_type WHEN 'deposit' THEN casino_counted_deposit(t.transaction_type, t.amount)
+                                 WHEN 'wager' THEN casino_counted_wager(t.transaction_type, t.amount)
+                                 ELSE casino_counted_loss(t.transaction_type, t.amount) END AS counts,
+               date_trunc(l.period, t.created_at AT TIME ZONE j.time_zone) AS window_starts
+        FROM CASINO_TRANSACTIONS t
+        JOIN CASINO_WALLETS w ON w.id = t.wallet_id
+        JOIN CASINO_USERS u ON u.id = w.user_id
+        JOIN CASINO_JURISDICTIONS j ON j.code = u.jurisdiction
+        JOIN limited l ON l.user_id = w.user_id AND l.currency_code = w.currency_code
+        WHERE t.outcome = 'applied'),
+    running AS (
+        SELECT c.*, sum(c.counts) OVER (PARTITION BY c.wallet_id, c.limit_type, c.period, c.window_starts
+                                        ORDER BY c.created_at, c.id) AS used
+        FROM counted c)
+    SELECT r.wallet_id, r.transaction_type, r.external_transaction_id, r.limit_type, r.period, r.window_starts,
+           r.used, f.in_force
+    FROM running r
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN h.effective_from <= r.created_at THEN h.new_amount ELSE h.old_amount END AS in_force
+        FROM CASINO_PROTECTION_HISTORY h
+        WHERE h.change = 'limit' AND h.user_id = r.user_id AND h.currency_code = r.currency_code
+          AND h.limit_type = r.limit_type AND h.period = r.period AND h.created_at < r.created_at
+        ORDER BY h.created_at DESC, h.id DESC LIMIT 1) AS f
+    WHERE r.counts > 0 AND r.used > f.in_force
+      AND r.transaction_type = CASE r.limit_type WHEN 'deposit' THEN 'deposit' ELSE 'debit' END
+    ORDER BY r.id, r.limit_type, r.period
+"""
+
+# A bet or a deposit accepted after an exclusion began and before it ended (the exclusion's
+# instant is taken with the player's wallets locked: a call is before it or after).
+STAKES_DURING_EXCLUSIONS = """
+    SELECT t.wallet_id, t.transaction_type, t.external_transaction_id, h.kind,
+           casino_rfc3339(h.effective_from), casino_rfc3339(h.new_until)
+    FROM CASINO_PROTECTION_HISTORY h
+    JOIN CASINO_WALLETS w ON w.user_id = h.user_id
+    JOIN CASINO_TRANSACTIONS t ON t.wallet_id = w.id
+    WHERE h.change = 'exclusion' AND t.outcome = 'applied' AND t.transaction_type IN ('debit', 'deposit')
+      AND t.created_at > h.effective_from AND t.created_at < h.new_until
+    ORDER BY t.id, h.id
+"""
+
+# A limited wallet's counters, against its ledger recounted at the last instant they were
+# counted at (its last row, or the last change of its limits), while its windows are current.
+COUNTERS_NOT_EXPLAINED = """
+    SELECT w.id, w.currency_code,
+           ARRAY[w.deposit_day_used, w.deposit_week_used, w.deposit_month_used, w.loss_day_used, w.loss_week_used,
+                 w.loss_month_used, w.wager_day_used, w.wager_week_used, w.wager_month_used],
+           ARRAY[r.deposit_day_used, r.deposit_week_used, r.deposit_month_used, r.loss_day_used, r.loss_week_used,
+                 r.loss_month_used, r.wager_day_used, r.wager_week_used, r.wager_month_used]
+    FROM CASINO_WALLETS w
+    JOIN CASINO_LIMIT_WINDOWS l ON l.wallet_id = w.id
+    CROSS JOIN LATERAL (
+        SELECT greatest((SELECT max(t.created_at) FROM CASINO_TRANSACTIONS t WHERE t.wallet_id = w.id),
+                        (SELECT max(h.created_at) FROM CASINO_PROTECTION_HISTORY h
+                         WHERE h.user_id = w.user_id AND h.change = 'limit' AND h.currency_code = w.currency_code))
+               AS at) AS last
+    CROSS JOIN LATERAL casino_windows_at(w.id, last.at) AS r
+    WHERE w.limited AND last.at < l.refresh_at
+      AND ARRAY[w.deposit_day_used, w.deposit_week_used, w.deposit_month_used, w.loss_day_used, w.loss_week_used,
+                w.loss_month_used, w.wager_day_used, w.wager_week_used, w.wager_month_used]
+          IS DISTINCT FROM
+          ARRAY[r.deposit_day_used, r.deposit_week_used, r.deposit_month_used, r.loss_day_used, r.loss_week_used,
+                r.loss_month_used, r.wager_day_used, r.wager_week_used, r.wager_month_used]
+    ORDER BY w.id
+"""
+
+COUNTER_NAMES = [f"{kind} {period}" for kind in ("deposit", "loss", "wager") for period in ("day", "week", "month")]
+
+
+def protection_violations(cur):
+    """What player protection forbids, found in the ledger (module docstring, 5)."""
+    problems = []
+    cur.execute(WINDOWS_ABOVE_LIMITS)
+    for wallet_id, kind, transaction_id, limit_type, period, window_starts, used, in_force in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} took the {limit_type} {period} window of "
+                        f"{window_starts:%Y-%m-%d} to {used}, above the limit of {in_force} in force")
+    cur.execute(STAKES_DURING_EXCLUSIONS)
+    for wallet_id, kind, transaction_id, exclusion, starts, ends in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} was accepted during a {exclusion} "
+                        f"from {starts} until {ends or 'indefinitely'}")
+    cur.execute(COUNTERS_NOT_EXPLAINED)
+    for wallet_id, currency, kept, counted in cur.fetchall():
+        differ = ", ".join(f"{name} {a} (ledger {b})" for name, a, b in zip(COUNTER_NAMES, kept, counted, strict=True) if a != b)
+        problems.append(f"wallet {wallet_id} ({currency}): its limits' counters are not its ledger's: {differ}")
+    return problems
+
+
 def find_violations(cur):
     """Human-readable violations; empty when the ledger is sound."""
     problems = []
@@ -164,7 +272,7 @@ def find_violations(cur):
     for wallet_id, transaction_id, round_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: payout {transaction_id} was applied to round {round_id}, "
                         f"which holds no accepted bet of its provider")
-    return problems
+    return problems + protection_violations(cur)
 
 
 def main(argv=None):

@@ -17,7 +17,7 @@ from psycopg2.extensions import cursor as Cursor
 from . import operators, refusals
 from .wallet import Answer, Request, fingerprint
 
-CASHIER = "SELECT status, body, replay, error_code FROM casino_cashier(%s, %s, %s, %s, %s, %s, %s, %s)"
+CASHIER = "SELECT status, body, replay, error_code FROM casino_cashier(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 AUDIT = """
     INSERT INTO CASINO_ADMIN_AUDIT (operator_key_id, action, request, response_status)
@@ -29,10 +29,16 @@ AUDIT = """
 ORIGINS = ("operator", "demo", "test", "locust", "bench")
 SYNTHETIC = "synthetic"
 
-PLAYER_COLUMNS = "id, username, email, status, origin, created_at"
+PLAYER_COLUMNS = "id, username, email, status, origin, created_at, jurisdiction"
+
+# The jurisdiction of a player a tool makes in-process without naming one: migration
+# 0016's row for players of no regulated market (the API passes DEFAULT_JURISDICTION).
+FALLBACK_JURISDICTION = "DEFAULT"
+JURISDICTION_EXISTS = "SELECT 1 FROM CASINO_JURISDICTIONS WHERE code = %s"
 
 CREATE_PLAYER = f"""
-    INSERT INTO CASINO_USERS (username, email, origin) VALUES (%s, %s, %s)
+    INSERT INTO CASINO_USERS (username, email, origin, jurisdiction, first_name, last_name, date_of_birth, postcode)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT DO NOTHING
     RETURNING {PLAYER_COLUMNS}
 """
@@ -52,8 +58,11 @@ LIST_PLAYERS = f"""
     LIMIT %(limit)s
 """
 
+# A wallet opened during an exclusion is excluded too (casino_exclude locks the player's
+# row FOR UPDATE, which the KEY SHARE lock create_wallet takes first waits for).
 CREATE_WALLET = """
-    INSERT INTO CASINO_WALLETS (user_id, currency_code) VALUES (%s, %s)
+    INSERT INTO CASINO_WALLETS (user_id, currency_code, excluded_until)
+    VALUES (%(user_id)s, %(currency)s, casino_exclusion_until(%(user_id)s))
     ON CONFLICT (user_id, currency_code) DO NOTHING
     RETURNING id, playable_balance, redeemable_balance
 """
@@ -129,21 +138,36 @@ def _audited(cur: Cursor, operator: str | None, action: str, request: Request, a
 
 
 def _player(row: Sequence[Any]) -> dict[str, Any]:
-    user_id, username, email, status, origin, created_at = row
+    user_id, username, email, status, origin, created_at, jurisdiction = row
     return {"userId": user_id, "username": username, "email": email, "status": status, "origin": origin,
-            "createdAt": timestamp(created_at)}
+            "jurisdiction": jurisdiction, "createdAt": timestamp(created_at)}
 
 
-def create_player(cur: Cursor, operator: str | None, req: Request, origin: str = "operator") -> Answer:
+IDENTITY = ("firstName", "lastName", "dateOfBirth", "postcode")
+
+
+def create_player(cur: Cursor, operator: str | None, req: Request, origin: str = "operator",
+                  default_jurisdiction: str = FALLBACK_JURISDICTION) -> Answer:
     """origin: who the player is for -- "operator" (a real player) for the API, which never
     passes it; the tools, calling in-process, say theirs. A keyword, never read from req, so
-    no request body can set it."""
+    no request body can set it. The player's market is req's "jurisdiction", else
+    default_jurisdiction; the identity fields (an external register's) are optional."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
-    cur.execute(CREATE_PLAYER, (req["username"], req["email"], origin))
-    row = cur.fetchone()
-    answer = Answer(201, _player(row)) if row else _refusal("PLAYER_EXISTS")
-    return _audited(cur, operator, "createPlayer", _with_origin(req, origin), answer)
+    jurisdiction = req.get("jurisdiction") or default_jurisdiction
+    cur.execute(JURISDICTION_EXISTS, (jurisdiction,))
+    if cur.fetchone() is None:
+        answer = _refusal("JURISDICTION_NOT_FOUND")
+    else:
+        cur.execute(CREATE_PLAYER, (req["username"], req["email"], origin, jurisdiction,
+                                    *(req.get(name) for name in IDENTITY)))
+        row = cur.fetchone()
+        answer = Answer(201, _player(row)) if row else _refusal("PLAYER_EXISTS")
+    # The audit keeps which identity fields came, not their values (personal data).
+    audited = {k: v for k, v in req.items() if k not in IDENTITY and v is not None}
+    given = sorted(name for name in IDENTITY if req.get(name) is not None)
+    return _audited(cur, operator, "createPlayer",
+                    _with_origin({**audited, **({"identity": given} if given else {})}, origin), answer)
 
 
 def _with_origin(req: Request, origin: str) -> Request:
@@ -157,7 +181,7 @@ def create_wallet(cur: Cursor, operator: str | None, req: Request) -> Answer:
     if cur.fetchone() is None:
         answer = _refusal("USER_NOT_FOUND")
     else:
-        cur.execute(CREATE_WALLET, (req["userId"], req["currency"]))
+        cur.execute(CREATE_WALLET, {"user_id": req["userId"], "currency": req["currency"]})
         row = cur.fetchone()
         answer = (Answer(201, {"walletId": row[0], "userId": req["userId"], "currency": req["currency"],
                                "balance": row[1], "redeemable": row[2]})
@@ -165,12 +189,14 @@ def create_wallet(cur: Cursor, operator: str | None, req: Request) -> Answer:
     return _audited(cur, operator, "createWallet", req, answer)
 
 
-def cashier(cur: Cursor, kind: str, operator: str | None, req: Request) -> Answer:
+def cashier(cur: Cursor, kind: str, operator: str | None, req: Request, register: str | None = None) -> Answer:
     """A deposit or a withdrawal (kind): one statement, idempotent by req["reference"].
-    operator None: not an API call (fixtures and tools funding players), not audited."""
+    operator None: not an API call (fixtures and tools funding players), not audited.
+    register: the verdict of the player's external self-exclusion register for a deposit
+    (casino/exclusion_register.py), None when not asked."""
     cur.execute(CASHIER, (kind, req["userId"], req["currency"], req["amount"], req["reference"],
                           fingerprint(kind, req["userId"], req["currency"], req["amount"]),
-                          operator, json.dumps(req)))
+                          operator, json.dumps(req), None if register == "clear" else register))
     row = cur.fetchone()
     assert row is not None, "casino_cashier answers one row"
     status, body, replay, _ = row

@@ -7,9 +7,9 @@ The environment's OPERATOR_KEY, when set, is a key with every scope (the bootstr
 
 Scopes: lobby (launchGame), test-driver (simulateRound), backoffice (back-office reads),
 cashier (deposits, withdrawals, bonuses), protection (players' limits and exclusions),
-admin (players, wallets, providers, games, keys). A key acts on keys only within its own
-scopes (`beyond`): it grants none it lacks, and changes, rotates or revokes no key that
-holds one it lacks (casino/backoffice.py).
+admin (players, wallets, providers, games, keys, jurisdictions). A key acts on keys only
+within its own scopes (`beyond`): it grants none it lacks, and changes, rotates or revokes
+no key that holds one it lacks (casino/backoffice.py).
 """
 import hashlib
 import hmac

@@ -26,6 +26,10 @@ LAUNCH = ("launchGame", "simulateRound")
 # The back office (/casino/admin/*): the cashier's two money calls, then the rest.
 CASHIER = ("deposit", "withdrawal")
 PLAYER_CALLS = ("setPlayerStatus", "getPlayer", "listTransactions")
+# Player protection: limits and exclusions (scope protection; reads backoffice), a player's
+# market and identity (admin).
+PROTECTION_CALLS = ("getLimits", "setLimit", "createExclusion", "listExclusions", "getProtectionHistory",
+                    "setPlayerJurisdiction", "setPlayerIdentity")
 PROVIDER_CALLS = ("importGames", "setProviderStatus", "getProvider", "setProviderV1", "setProviderEndpoint",
                   "addProviderKey", "rotateProviderKey", "revokeProviderKey", "listProviderKeys", "createGame")
 GAME_CALLS = ("getGame", "setGameLimits", "setGameStatus")
@@ -54,26 +58,44 @@ CATALOGUE = (
             True, MONEY),
     Refusal("USER_MISMATCH", 403, "the session belongs to another user", True, CALLBACKS),
     Refusal("PLAYER_DISABLED", 403, "the player is disabled", True, ("debit",) + LAUNCH),
+    Refusal("PLAYER_EXCLUDED", 403, "the player is excluded %s", True, ("debit",) + LAUNCH + ("deposit",)),
     Refusal("GAME_DISABLED", 403, "the game is disabled", True, ("debit",) + LAUNCH),
     Refusal("PROVIDER_DISABLED", 403, "the game's provider is disabled", True, ("debit",) + LAUNCH),
     Refusal("SESSION_INACTIVE", 403, "the session is closed or has expired", True, ("debit",)),
     Refusal("CURRENCY_MISMATCH", 422, "the session's wallet is in %s, not %s", True, ("debit", "credit")),
     Refusal("BET_LIMIT_EXCEEDED", 422, "bets on this game are from %s to %s", True, ("debit",)),
+    # A player's own limits (README, "Player protection"): after the game's, before funds.
+    Refusal("WAGER_LIMIT_REACHED", 403, "this bet would take the %s's wagering past the player's limit", True,
+            ("debit",)),
+    Refusal("LOSS_LIMIT_REACHED", 403, "this bet could take the %s's losses past the player's limit", True,
+            ("debit",)),
     Refusal("INSUFFICIENT_FUNDS", 422, "the balance does not cover the bet", True, ("debit", "withdrawal")),
     Refusal("ROUND_NOT_FOUND", 404, "the round holds no accepted bet of this wallet", True, ("credit",)),
     Refusal("BET_NOT_FOUND", 409, "no accepted bet of this round and wallet has that id", True,
             ("credit", "rollback")),
     Refusal("ROLLBACK_NOT_ALLOWED", 409, "only a bet of a round without a payout can be rolled back", True,
             ("rollback",)),
+    # A deposit's protection rules, in the order they win after PLAYER_EXCLUDED; then the
+    # balance limit. A register that cannot be asked is an outage, not an answer: not stored.
+    Refusal("PLAYER_IDENTITY_MISSING", 422,
+            "the player's jurisdiction asks an exclusion register, which needs their first name, last name, "
+            "date of birth and postcode", True, LAUNCH + ("deposit",)),
+    Refusal("EXCLUSION_CHECK_UNAVAILABLE", 503, "the external self-exclusion register could not be asked; retry later",
+            False, LAUNCH + ("deposit",)),
+    Refusal("DEPOSIT_LIMIT_REQUIRED", 422,
+            "the player's jurisdiction requires a deposit limit in force (before a deposit; the last one stays)", True,
+            ("deposit", "setLimit")),
+    Refusal("DEPOSIT_LIMIT_REACHED", 422, "this deposit would take the %s's deposits past the player's limit", True,
+            ("deposit",)),
     Refusal("BALANCE_LIMIT_EXCEEDED", 422, "the balance would pass 2^53-1", True, ("credit", "rollback", "deposit")),
     # Reconciliation.
     Refusal("TRANSACTION_NOT_FOUND", 404, "the casino has no record of that transactionId", False,
             ("transactionStatus",)),
     # Launching a game (nothing stored: a launch is not idempotent by itself).
     Refusal("USER_NOT_FOUND", 404, "no such user", False,
-            LAUNCH + CASHIER + ("createWallet", "listSessions") + PLAYER_CALLS),
+            LAUNCH + CASHIER + ("createWallet", "listSessions") + PLAYER_CALLS + PROTECTION_CALLS),
     Refusal("GAME_NOT_FOUND", 404, "no such game", False, LAUNCH + GAME_CALLS),
-    Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER),
+    Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER + ("setLimit",)),
     Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False,
             LAUNCH + ("importGames",)),
     Refusal("TOO_MANY_REQUESTS", 429, "more than %s %s at once in this process; retry shortly", False,
@@ -96,6 +118,12 @@ CATALOGUE = (
     Refusal("GAME_EXISTS", 409, "the provider has a game with that providerGameId", False, ("createGame",)),
     Refusal("BET_LIMITS_INVALID", 422, "minBet must not exceed maxBet", False, ("createGame", "setGameLimits")),
     Refusal("SESSION_UNKNOWN", 404, "no game session has that id", False, ("closeSession",)),
+    # Player protection's back office.
+    Refusal("JURISDICTION_NOT_FOUND", 404, "no jurisdiction has that code", False,
+            ("getJurisdiction", "createPlayer", "setPlayerJurisdiction")),
+    Refusal("EXCLUSION_ACTIVE", 409, "a %s runs %s: it can be extended, never shortened or lifted", False,
+            ("createExclusion",)),
+    Refusal("EXCLUSION_PERIOD_INVALID", 422, "a %s in %s lasts from %s to %s", False, ("createExclusion",)),
 )
 BY_CODE = {r.code: r for r in CATALOGUE}
 

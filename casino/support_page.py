@@ -10,9 +10,10 @@ off). The cookie holds the key itself, checked like a Bearer header on every req
 a revoked key stops working within KEY_REFRESH_SECONDS and every worker process accepts
 it without a shared cookie secret. The key is never in a URL.
 
-Every view is one call of casino/backoffice.py, the functions the JSON API uses; the two
-lookups it has no API call for (a player by username or e-mail, a transaction by id) are
-here, as read-only queries. Output is escaped by the templates (autoescape).
+Every view is one call of casino/backoffice.py or casino/protection.py, the functions the
+JSON API uses; the lookups it has no API call for (a player by username or e-mail, a
+transaction by id, a player's last refusals and register checks) are here, as read-only
+queries. Output is escaped by the templates (autoescape).
 """
 import base64
 import binascii
@@ -28,7 +29,8 @@ from wire.errors import ApiError
 from wire.handlers import JsonHandler
 from wire.validation import CURRENCY, CURSOR, ENTITY_ID, IDENTIFIER, parse_params
 
-from . import backoffice
+from . import backoffice, protection
+from .wallet import Answer
 
 TEMPLATES = Path(__file__).parent / "templates"
 COOKIE = "support_key"
@@ -46,7 +48,8 @@ FIND_PLAYERS = f"""
 # have none): one probe of the (provider_id, external_transaction_id) index per provider.
 _ROW = """t.id, t.external_transaction_id, {code}, t.transaction_type, t.outcome, t.amount,
           t.playable_movement, t.balance_after, t.round_id, w.currency_code, t.created_at,
-          w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text"""
+          w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text,
+          casino_limits_checked_json(t.limits_checked)::text"""
 FIND_TRANSACTION = f"""
     SELECT {_ROW.format(code="p.code")}
     FROM CASINO_GAME_PROVIDERS p
@@ -60,7 +63,24 @@ FIND_TRANSACTION = f"""
     ORDER BY 1
 """
 
-# What a page may be given: the query is an id, a username or an e-mail (printable ASCII).
+# A player's last refusals, newest first, with the answer each got (a limit's details in it).
+LAST_REFUSALS = """
+    SELECT t.external_transaction_id, coalesce(p.code, 'casino'), t.transaction_type, t.amount, w.currency_code,
+           t.created_at, t.response_status, t.response_cache::text
+    FROM CASINO_WALLETS w
+    JOIN CASINO_TRANSACTIONS t ON t.wallet_id = w.id
+    LEFT JOIN CASINO_GAME_PROVIDERS p ON p.id = t.provider_id
+    WHERE w.user_id = %s AND t.outcome = 'refused'
+    ORDER BY t.id DESC LIMIT 20
+"""
+
+# What the player's external register said, last first.
+LAST_REGISTER_CHECKS = """
+    SELECT c.id, c.register_name, c.purpose, c.answer, c.reference, c.error, c.cached_from, c.duration_ms, c.created_at
+    FROM CASINO_REGISTER_CHECKS c WHERE c.user_id = %s ORDER BY c.id DESC LIMIT 10
+"""
+
+# What the page may be given: the query is an id, a username or an e-mail (printable ASCII).
 SEARCH = re.compile(r"[\x21-\x7e]{1,300}")
 
 SECURITY_HEADERS = {
@@ -82,14 +102,50 @@ def find_players(cur, text):
 
 def find_transaction(cur, transaction_id):
     """Every ledger row answering this transactionId (one per provider that sent it), with
-    its answer, as the round view shows them."""
+    its answer, as the round view shows them, and the player's limits it was checked against."""
     cur.execute(FIND_TRANSACTION, {"id": transaction_id})
     rows = []
     for row in cur.fetchall():
-        user_id, related, status, response = row[11:]
+        user_id, related, status, response, checked = row[11:]
         rows.append({**backoffice._item(row), "userId": user_id, "relatedTransactionId": related,
-                     "answer": {"status": status, "body": json.loads(response) if response else None}})
+                     "answer": {"status": status, "body": json.loads(response) if response else None},
+                     "limitsChecked": json.loads(checked) if checked else None})
     return rows
+
+
+def last_refusals(cur, user_id):
+    """The player's last refused money calls, each with its answer's code, message and details."""
+    cur.execute(LAST_REFUSALS, (user_id,))
+    refusals = []
+    for transaction_id, provider, kind, amount, currency, created_at, status, body in cur.fetchall():
+        error = json.loads(body).get("error", {})
+        refusals.append({"transactionId": transaction_id, "provider": provider, "type": kind, "amount": amount,
+                         "currency": currency, "createdAt": backoffice.timestamp(created_at), "status": status,
+                         "code": error.get("code"), "message": error.get("message"),
+                         "details": error.get("details")})
+    return refusals
+
+
+def register_checks(cur, user_id):
+    cur.execute(LAST_REGISTER_CHECKS, (user_id,))
+    return [{"id": check_id, "register": register, "purpose": purpose, "answer": answer, "reference": reference,
+             "error": error, "cachedFrom": cached_from, "durationMs": duration_ms,
+             "createdAt": backoffice.timestamp(created_at)}
+            for check_id, register, purpose, answer, reference, error, cached_from, duration_ms, created_at
+            in cur.fetchall()]
+
+
+def player_protection(cur, user_id):
+    """Everything the protection page shows, in one read transaction: the player, their
+    limits, exclusions and the history of both, their last refusals and register checks."""
+    player = backoffice.get_player(cur, user_id)
+    if player.status != 200:
+        return player
+    return Answer(200, {
+        "player": player.body, "limits": protection.get_limits(cur, user_id).body,
+        "exclusions": protection.exclusions(cur, user_id).body,
+        "history": protection.history(cur, user_id, 50).body["items"],
+        "refusals": last_refusals(cur, user_id), "registerChecks": register_checks(cur, user_id)})
 
 
 def _encode(key):
@@ -224,6 +280,15 @@ class PlayerHandler(PageHandler):
                   currency=p["currency"], cursor=p["cursor"])
 
 
+class ProtectionHandler(PageHandler):
+    async def get(self, user_id):
+        p = self.params({"userId": ENTITY_ID}, {"userId": user_id})
+        answer = await self.db.transaction(player_protection, p["userId"])
+        if answer.status != 200:
+            raise ApiError(answer.status, answer.body["error"]["code"], answer.body["error"]["message"])
+        self.page("protection.html", **answer.body)
+
+
 class RoundHandler(PageHandler):
     async def get(self, provider_code, round_id):
         p = self.params({"providerCode": IDENTIFIER, "roundId": IDENTIFIER},
@@ -263,6 +328,7 @@ def routes():
         (rf"{PATH}/signin", SignInHandler),
         (rf"{PATH}/signout", SignOutHandler),
         (rf"{PATH}/players/([^/]+)", PlayerHandler),
+        (rf"{PATH}/players/([^/]+)/protection", ProtectionHandler),
         (rf"{PATH}/rounds/([^/]+)/([^/]+)", RoundHandler),
         (rf"{PATH}/transactions", TransactionHandler),
     ]

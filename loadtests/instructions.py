@@ -23,6 +23,9 @@ Variants (each on a fresh copy; `ours` is every variant's baseline):
               (provider, transactionId) unique index that idempotency needs, and the
               index on the id a rollback names, which finds a tombstone
   none        all three removed: what the rules and bookkeeping cost on their own
+  limits      the schema as migrated, every player with a loss and a wager limit (a day's
+              each, too high to refuse a bet): what player protection adds to a debit
+              (README, "Player protection"); `ours` is the same debit with no limit set
 The reference debit is measured once, on the `ours` copy.
 """
 import argparse
@@ -64,12 +67,21 @@ FROM pg_index WHERE indrelid = 'casino_transactions'::regclass AND NOT indisprim
   AND indexrelid::regclass::text NOT IN ('casino_transactions_provider_id_external_transaction_id_key',
                                          'casino_transactions_related')
 """
+# A loss and a wager limit for every player with a wallet (the back office's own function,
+# unaudited): each a day's, far above what the run bets, so every debit is checked and taken.
+WITH_LIMITS = """
+SELECT format('SELECT casino_set_limit(%s, %L, %L, %L, %s, NULL, NULL);', w.user_id, w.currency_code, t.limit_type,
+              'day', 1000000000)
+FROM CASINO_WALLETS w CROSS JOIN (VALUES ('loss'), ('wager')) AS t (limit_type)
+ORDER BY w.id, t.limit_type
+"""
 VARIANTS = {"ours": [], "no-checks": [NO_CHECKS], "no-fks": [NO_FKS], "no-indexes": [NO_INDEXES],
-            "none": [NO_CHECKS, NO_FKS, NO_INDEXES]}
+            "none": [NO_CHECKS, NO_FKS, NO_INDEXES], "limits": [WITH_LIMITS]}
 
 
 def removals(dsn, queries):
-    """The DDL a variant runs, generated from the catalogue of the migrated database."""
+    """The statements a variant runs first, generated from the migrated database (its
+    catalogue, or its players)."""
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:

@@ -16,6 +16,7 @@ import casino.handlers
 import casino.support_page
 import provider.credentials
 import provider.handlers
+from casino.exclusion_register import ExclusionRegister
 from casino.limits import ConcurrencyLimit
 from casino.operators import OperatorKeys
 from casino.provider_link import ProviderLink
@@ -164,6 +165,10 @@ class Application(tornado.web.Application):
             # The back office checks a provider's apiEndpoint against it when one is set.
             outbound_addresses=addresses,
             simulate_limit=ConcurrencyLimit(settings.simulate_concurrency, "simulated rounds"),
+            # Player protection: the market of a player registered without one, and the
+            # external self-exclusion registers' client (launch and deposit ask it).
+            default_jurisdiction=settings.default_jurisdiction,
+            exclusion_register=ExclusionRegister(settings.register_timeout, settings.register_cache_seconds),
         )
 
     async def load_credentials(self):
@@ -177,3 +182,4 @@ class Application(tornado.web.Application):
     def close_clients(self):
         self.settings["provider_link"].close()
         self.settings["casino_client"].close()
+        self.settings["exclusion_register"].close()

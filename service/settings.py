@@ -10,6 +10,7 @@ wire/secrets_env.py, called from here, so they too are read once.
 import argparse
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -77,6 +78,12 @@ def _database_url(text):
 
 def _first_line(exc):
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _jurisdiction_code(text):
+    if not re.fullmatch(r"[A-Z][A-Z0-9-]{1,15}", text):
+        raise ValueError("not a jurisdiction code (2-16 upper-case letters, digits or '-')")
+    return text
 
 
 PORT = _number(int, 0, 65535)
@@ -149,6 +156,12 @@ OPTIONS = (
            "seconds a v2 signature's timestamp may differ from the clock"),
     Option("db_call_timeout", "DB_CALL_TIMEOUT", None, 10.0, SECONDS,
            "seconds a database call may take, queueing included, before it is cancelled and answered 503"),
+    Option("default_jurisdiction", "DEFAULT_JURISDICTION", None, "DEFAULT", _jurisdiction_code,
+           "the jurisdiction of a player registered without one (a row of CASINO_JURISDICTIONS)"),
+    Option("register_timeout", "REGISTER_TIMEOUT", None, 3.0, SECONDS,
+           "seconds an external self-exclusion register has to answer, connecting included"),
+    Option("register_cache_seconds", "REGISTER_CACHE_SECONDS", None, 900.0, SECONDS_OR_OFF,
+           "seconds a register's answer about a player is reused; 0 = ask every time"),
     Option("shutdown_delay", "SHUTDOWN_DELAY", None, 0.0, SECONDS_OR_OFF,
            "seconds a stopping server keeps serving, /health/ready answering 503, before it "
            "stops taking connections"),
@@ -198,6 +211,9 @@ class Settings:
     key_refresh_seconds: float = 1.0
     signature_tolerance: float = 300.0
     db_call_timeout: float = 10.0
+    default_jurisdiction: str = "DEFAULT"
+    register_timeout: float = 3.0
+    register_cache_seconds: float = 900.0
     shutdown_delay: float = 0.0
     no_demo_data: bool = False
     demo_data: bool = False

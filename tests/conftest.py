@@ -36,7 +36,7 @@ from db.config import ensure_database
 from db.embedded import EmbeddedPostgres
 from db.pgbouncer import PgBouncer
 from sql.migrate import migrate
-from tests.support import (RUN_ID_VAR, SKIP_NOTHING, SYSTEM_TEMP_VAR, Api, Ledger, ServerProcess,
+from tests.support import (RUN_ID_VAR, SKIP_NOTHING, SYSTEM_TEMP_VAR, Api, Ledger, ServerProcess, TestClock,
                            missing_system_packages, tune_for_tests, with_database)
 
 SERVER_DSN_VAR = "CASINO_TEST_SERVER_DSN"
@@ -238,10 +238,38 @@ def drop_databases(names):
 
 @pytest.fixture(scope="session")
 def database_dsn(worker_id):
-    """This worker's own freshly migrated database."""
+    """This worker's own freshly migrated database, on a clock its tests can freeze
+    (tests.support.TestClock)."""
     dsn = create_database(f"test_{worker_id}")
     migrate(dsn, log=lambda _: None)
+    allow_test_clock(dsn)
     return dsn
+
+
+def allow_test_clock(dsn):
+    """The database's clock becomes one a test can freeze (casino_install_test_clock(),
+    which asks for the database's casino.test_clock setting first)."""
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT current_database()")
+        # A database name is an identifier, which cannot be a bound parameter.
+        cur.execute(psycopg2.sql.SQL("ALTER DATABASE {} SET casino.test_clock = on").format(
+            psycopg2.sql.Identifier(cur.fetchone()[0])))
+    conn.close()
+    conn = psycopg2.connect(dsn)    # a new session reads the database's setting
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT casino_install_test_clock()")
+    conn.close()
+
+
+@pytest.fixture
+def clock(ledger):
+    """The rules' time, frozen where a test says (casino_clock(), migration 0016), and let go
+    at the end."""
+    test_clock = TestClock(ledger)
+    yield test_clock
+    test_clock.release()
 
 
 @pytest.fixture(scope="session")

@@ -75,7 +75,8 @@ def test_create_player(admin):
     assert r.status_code == 201
     body = r.json()
     assert body == {"userId": body["userId"], "username": name, "email": f"{name}@example.com",
-                    "status": "active", "origin": "operator", "createdAt": body["createdAt"]}
+                    "status": "active", "origin": "operator", "jurisdiction": "DEFAULT",
+                    "createdAt": body["createdAt"]}
     assert body["createdAt"].endswith("Z")
     again = admin.post("players", {"username": name, "email": "other@example.com"})
     assert (again.status_code, code(again)) == (409, "PLAYER_EXISTS")

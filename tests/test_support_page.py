@@ -310,3 +310,80 @@ class OverHttps(tornado.testing.AsyncHTTPSTestCase):
         cookie = answer.headers["Set-Cookie"]
         assert answer.code == 303 and cookie.startswith("support_key=")
         assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/support"))
+
+
+@pytest.fixture
+def protected_story(api, ledger, clock):
+    """A player with limits (one pending), refused bets and deposits, a register's answers and
+    an exclusion, at fixed instants of the test clock."""
+    from casino.demo_register import FakeRegister
+    from tests.support import Bettor, market
+
+    register = FakeRegister().start()
+    try:
+        clock.set("2026-04-01T09:00:00Z")           # funded the week before
+        code = market(api, registerName="FAKE", registerUrl=register.url)
+        player = Bettor(api, ledger, funds=5_000, jurisdiction=code,
+                        identity={"firstName": "Ann", "lastName": "Player", "dateOfBirth": "1990-02-28",
+                                  "postcode": "SW1A 1AA"})
+        clock.set("2026-04-14T10:00:00Z")
+        player.limit("wager", "day", 1_000)
+        player.limit("deposit", "week", 300)
+        assert player.bet("bet-ok", 700).status_code == 200
+        assert player.bet("bet-refused", 400).status_code == 403
+        assert player.cash("deposit", 500, "deposit-refused-" + uuid.uuid4().hex[:6]).status_code == 422
+        clock.set("2026-04-14T11:00:00Z")
+        player.limit("wager", "day", 2_000)                       # pending: 24 h of cooling-off
+        clock.set("2026-04-14T12:00:00Z")
+        assert player.exclude("time-out", "2026-04-16T12:00:00Z").status_code == 201
+    finally:
+        register.stop()
+    return player, code
+
+
+@needs_browser
+def test_support_staff_see_a_players_protection(api, ledger, browser, protected_story):
+    from selenium.webdriver.common.by import By
+    player, code = protected_story
+    base = api.base_url
+    sign_in(browser, base, key_with(ledger, "backoffice"))
+    browser.get(f"{base}/support/players/{player.user_id}")
+    assert browser.find_element(By.ID, "player-jurisdiction").text.startswith(code)
+    click(browser, By.ID, "protection")
+    assert browser.current_url == f"{base}/support/players/{player.user_id}/protection"
+    text = lambda element_id: browser.find_element(By.ID, element_id).text
+    assert text("jurisdiction") == code
+    assert text("excluded") == "yes: time-out until 2026-04-16T12:00:00.000000Z"
+
+    def cells(table_id):
+        return browser.execute_script(f"""
+            return [...document.querySelectorAll("#{table_id} tr")].slice(1)
+                .map(row => [...row.cells].map(cell => cell.innerText.trim()));""")
+
+    # Limits: used, left, when the period resets, and the pending increase.
+    assert cells("limits") == [
+        ["deposit", "week", "USD", "300", "0", "300", "2026-04-20T00:00:00.000000Z", "", ""],
+        ["wager", "day", "USD", "1,000", "700", "300", "2026-04-15T00:00:00.000000Z", "2,000",
+         "2026-04-15T11:00:00.000000Z"]]
+    assert cells("exclusions") == [["time-out", "2026-04-14T12:00:00.000000Z", "2026-04-16T12:00:00.000000Z", "",
+                                    "OPERATOR_KEY"]]
+    history = cells("history")
+    assert [row[1:5] for row in history] == [
+        ["exclusion", "time-out", "", "2026-04-16T12:00:00.000000Z"],
+        ["limit", "wager day USD", "1,000", "2,000"],
+        ["limit", "deposit week USD", "none", "300"],
+        ["limit", "wager day USD", "none", "1,000"]]
+    # The last refusals, each with the limit it names.
+    refusals = cells("refusals")
+    assert [(r[0].split("-")[0], r[2], r[5].split("\n")[0], r[6], r[7]) for r in refusals] == [
+        ("deposit", "deposit", "422 DEPOSIT_LIMIT_REACHED", "deposit week: 300", "0"),
+        ("bet", "debit", "403 WAGER_LIMIT_REACHED", "wager day: 1,000", "700")]
+    checks = cells("register-checks")
+    assert [(c[1], c[2], c[3]) for c in checks] == [("FAKE", "deposit", "not-excluded")]
+    assert checks[0][4].startswith("REG-")
+    # A bet's row says which of the player's limits it was checked against.
+    browser.find_element(By.NAME, "id").send_keys("bet-ok")
+    click(browser, By.ID, "lookup")
+    assert browser.find_element(By.CLASS_NAME, "checked").text == "checked against the player's limits: wager:day 1,000"
+    if os.environ.get("UPDATE_SCREENSHOT"):
+        (ROOT / "docs" / "support-page-protection.png").write_bytes(browser.get_screenshot_as_png())

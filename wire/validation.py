@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
 from .errors import invalid
@@ -63,6 +64,77 @@ EMAIL = Field(lambda v: isinstance(v, str) and _EMAIL.fullmatch(v) is not None,
 
 LABEL = Field(lambda v: isinstance(v, str) and _LABEL.fullmatch(v) is not None,
               "a string of at most 100 printable ASCII characters", {"type": "string", "pattern": "^[\\x20-\\x7e]{0,100}$"})
+
+
+def nullable(field: Field) -> Field:
+    """The field, or null where the protocol gives null a meaning (a limit's `amount: null`
+    removes it). Such a field is still required unless made optional."""
+    schema = dict(field.json_schema)
+    schema["type"] = [schema["type"], "null"]
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
+    return Field(lambda v: v is None or field.check(v), f"{field.expected}, or null", schema, field.required)
+
+
+# RFC 3339 with its offset (Z or ±hh:mm, at most 14 hours: the widest any zone uses, and
+# within what PostgreSQL reads), as every answer writes times.
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+                      r"(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])")
+
+
+def _instant(value: object) -> bool:
+    if not (isinstance(value, str) and _RFC3339.fullmatch(value)):
+        return False
+    try:
+        datetime.fromisoformat(value).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+INSTANT = Field(_instant, "an RFC 3339 date and time with its offset (2027-01-31T23:00:00Z)",
+                {"type": "string", "format": "date-time"})
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date(value: object) -> bool:
+    if not (isinstance(value, str) and _DATE.fullmatch(value)):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+DATE = Field(_date, "a date, YYYY-MM-DD", {"type": "string", "format": "date"})
+
+# A calendar duration in ISO 8601 (P6M, P1D, P6W, P1Y6M, PT12H): years, months, weeks, days
+# and hours, each up to four digits.
+_DURATION = re.compile(r"P(?=[0-9]|T[0-9])([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?([0-9]{1,4}D)?(T[0-9]{1,4}H)?")
+DURATION = Field(lambda v: isinstance(v, str) and _DURATION.fullmatch(v) is not None and v.strip("P0YMWDTH") != "",
+                 "an ISO 8601 duration of years, months, weeks, days or hours (P6M, P1D, PT12H), not zero",
+                 {"type": "string", "pattern": "^P(?=[0-9]|T[0-9])([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?"
+                                               "([0-9]{1,4}D)?(T[0-9]{1,4}H)?$"})
+
+
+def duration_hours(text: str) -> int:
+    """A DURATION's length in hours as PostgreSQL compares intervals (a month is 30 days, a
+    year 12 months), so a pair can be checked before it is written."""
+    match = _DURATION.fullmatch(text)
+    assert match is not None, text   # a DURATION, checked before
+    years, months, weeks, days, hours = (int(g.strip("TYMWDH")) if g else 0 for g in match.groups())
+    return ((years * 12 + months) * 30 + weeks * 7 + days) * 24 + hours
+
+
+def text(maximum: int, expected: str) -> Field:
+    """Printable text of 1..maximum characters (any script), not starting or ending with a space.
+    No control characters, and no lone surrogate (JSON can carry one; UTF-8 cannot)."""
+    pattern = re.compile(r"[^\s\x00-\x1f\x7f\ud800-\udfff](?:[^\x00-\x1f\x7f\ud800-\udfff]*"
+                         r"[^\s\x00-\x1f\x7f\ud800-\udfff])?")
+    return Field(lambda v: isinstance(v, str) and len(v) <= maximum and pattern.fullmatch(v) is not None,
+                 expected, {"type": "string", "minLength": 1, "maxLength": maximum})
 
 
 def list_of(*values: str) -> Field:

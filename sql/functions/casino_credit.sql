@@ -57,6 +57,10 @@ BEGIN
         RETURN casino_refuse(c, 'BALANCE_LIMIT_EXCEEDED');
     END IF;
 
+    -- A wallet with limits counts what this moves in its current windows (casino_record).
+    IF c.limited THEN
+        PERFORM casino_current_windows(c.wallet_id, c.at);
+    END IF;
     -- Winnings are real money: playable and redeemable alike.
     RETURN casino_record(c, 'applied', p_amount, p_amount, p_amount, 200::smallint,
                          casino_money_body(p_transaction_id, c.playable + p_amount, c.currency));

@@ -57,6 +57,10 @@ BEGIN
         v_redeemable_refund := -bet.redeemable_movement;
     END IF;
 
+    -- A wallet with limits counts what this moves in its current windows (casino_record).
+    IF c.limited THEN
+        PERFORM casino_current_windows(c.wallet_id, c.at);
+    END IF;
     RETURN casino_record(c, v_outcome, v_refund, v_refund, v_redeemable_refund, 200::smallint,
                          casino_money_body(p_transaction_id, c.playable + v_refund, c.currency,
                                            v_outcome = 'tombstone'));
