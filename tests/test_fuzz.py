@@ -19,7 +19,9 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 from urllib.parse import urlsplit
 
 from service.app import json_routes
-from tests.support import DEMO_CASINO_KEY, DEMO_KEY, OPERATOR_KEY, ServerProcess
+from sql.migrate import migrate
+from tests.conftest import create_database
+from tests.support import DEMO_CASINO_KEY, DEMO_KEY, OPERATOR_KEY, Ledger, ServerProcess
 from wire.handlers import route_pattern
 from wire.openapi import DOCUMENT_PATH, build
 from wire.signing import sign_v2
@@ -95,13 +97,19 @@ def test_every_endpoint_conforms(case, server, ledger):
 # --- a production server without the test driver, fuzzed with the document it serves ----------
 
 @pytest.fixture(scope="module")
-def production_server(service_dsn):
-    server = ServerProcess(service_dsn, test_driver=False).start()
-    yield server
+def production(service_dsn_for):
+    """A server without the test driver, on a migrated database of its own on the real
+    clock (a server without --test-driver does not serve the workers' databases, whose
+    clock the tests can freeze), and that database's ledger."""
+    dsn = create_database("fuzz_production")
+    migrate(dsn, log=lambda _: None)
+    server = ServerProcess(service_dsn_for(dsn), test_driver=False).start()
+    yield server, Ledger(dsn)
     server.stop()
 
 
-def test_a_production_server_serves_and_answers_the_document_of_its_mode(production_server, ledger):
+def test_a_production_server_serves_and_answers_the_document_of_its_mode(production):
+    production_server, ledger = production
     """The document is read from the server itself (Schemathesis' fixture loader does not
     run on this pytest), and each of its operations fuzzed like the ones above."""
     served = requests.get(production_server.url + "/openapi.json", timeout=30).json()
