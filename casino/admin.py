@@ -2,8 +2,9 @@
 (the base handler and its schemas), makes one call of casino/backoffice.py, and renders.
 
 Scopes (casino/operators.py): admin for players, wallets, operator keys, providers and their keys,
-games and closing sessions; cashier for deposits and withdrawals; backoffice for the read-only
-views, which read through self.read_db: the replica of DATABASE_READ_URL when set, else the primary.
+games, closing sessions and retiring a tool's players; cashier for deposits and withdrawals;
+backoffice for the read-only views (the ledger audit among them), which read through
+self.read_db: the replica of DATABASE_READ_URL when set, else the primary.
 """
 import re
 
@@ -20,13 +21,15 @@ from wire.validation import (
     MAX_SAFE_INTEGER,
     USERNAME,
     Field,
+    array_of,
     list_of,
     one_of,
     page_size,
     parse_params,
 )
 
-from . import backoffice, catalogue, credentials, game_import, operators
+from . import audit, backoffice, catalogue, credentials, game_import, operators, synthetic
+from .limits import ConcurrencyLimit
 from .refusals import documented
 
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -72,17 +75,19 @@ class AdminHandler(JsonHandler):
 
 class CreatePlayerHandler(AdminHandler):
     operator_scope = "admin"
-    # No origin: a player registered here is always an operator's real one ("operator").
-    # Only the tools mark theirs, in-process (casino/players.py); a body's "origin" is an
-    # unknown field, ignored like any other, so no key can label a real player a tool's.
-    summary = "Registers a player (active, without wallets), an operator's real one (origin operator)"
+    # The origin is the key's, never the body's (an "origin" there is an unknown field,
+    # ignored): an operator's key registers real players ("operator"), a tool's key (made
+    # as one, migration 0015) that tool's. No request can label a real player a tool's.
+    summary = ("Registers a player (active, without wallets): an operator's real one (origin operator), or, "
+               "made with a tool's key, that tool's (origin: the key's)")
     status = 201
     answer = PLAYER
     refusals = documented("createPlayer")
     schema = {"username": USERNAME, "email": EMAIL}
 
     async def post(self):
-        self.render_answer(await self.db.transaction(backoffice.create_player, self.operator.key_id, self.body))
+        self.render_answer(await self.db.transaction(backoffice.create_player, self.operator.key_id, self.body,
+                                                     self.operator.origin))
 
 
 class CreateWalletHandler(AdminHandler):
@@ -189,25 +194,30 @@ class RoundHandler(AdminHandler):
 
 
 OPERATOR_KEY = obj(keyId=STRING, scopes={"type": "array", "items": {"enum": list(operators.SCOPES)}},
-                   label=STRING, createdAt=TIMESTAMP, revokedAt={"type": ["string", "null"], "format": "date-time"})
+                   label=STRING, origin={"enum": list(operators.KEY_ORIGINS)}, createdAt=TIMESTAMP,
+                   revokedAt={"type": ["string", "null"], "format": "date-time"})
 
 
 class CreateOperatorKeyHandler(AdminHandler):
     operator_scope = "admin"
-    summary = "Creates an operator key with scopes; `key` (id.secret) is shown in this answer only"
+    summary = ("Creates an operator key with scopes, an operator's or (origin) a tool's, whose players and "
+               "providers are marked as that tool's; `key` (id.secret) is shown in this answer only")
     status = 201
     answer = obj(**OPERATOR_KEY["properties"], key=STRING)
     refusals = {}
-    schema = {"scopes": list_of(*operators.SCOPES), "label": LABEL.optional()}
+    # origin: only an operator's key makes a tool's key; a tool's key makes its own tool's
+    # (403 FORBIDDEN for any other), so no key makes keys that mark rows other than as it does.
+    schema = {"scopes": list_of(*operators.SCOPES), "label": LABEL.optional(),
+              "origin": one_of(*operators.KEY_ORIGINS).optional()}
 
     async def post(self):
         self.render_answer(await self.db.transaction(backoffice.create_operator_key, self.operator.key_id,
-                                                     self.body))
+                                                     self.body, self.operator.origin))
 
 
 class OperatorKeysHandler(AdminHandler):
     operator_scope = "admin"
-    summary = "Every operator key, active and revoked (never a secret)"
+    summary = "Every operator key, active and revoked, with its origin (a tool's key or not; never a secret)"
     answer = obj(keys={"type": "array", "items": OPERATOR_KEY})
     refusals = {}
 
@@ -261,16 +271,17 @@ SESSION = obj(sessionId=INTEGER, userId=INTEGER, gameId=INTEGER, providerCode=ST
 
 class CreateProviderHandler(AdminHandler):
     operator_scope = "admin"
-    summary = ("Registers a game provider (active, v1 signatures off, no keys, origin operator); "
-               "no apiEndpoint: hosted here")
+    summary = ("Registers a game provider (active, v1 signatures off, no keys, origin: the key's, operator "
+               "for an operator's key); no apiEndpoint: hosted here")
     status = 201
     answer = PROVIDER
     refusals = documented("createProvider")
-    # No origin, as for players: only the bench marks its provider, in-process.
+    # The origin is the key's, as for players: never the body's.
     schema = {"providerCode": PROVIDER_CODE, "name": NAME, "apiEndpoint": ENDPOINT.optional()}
 
     async def post(self):
-        self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body))
+        self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body,
+                                                     self.operator.origin))
 
 
 class ProviderHandler(AdminHandler):
@@ -433,6 +444,44 @@ class CloseSessionHandler(AdminHandler):
     async def post(self, **_):
         self.render_answer(await self.db.transaction(catalogue.close_session, self.operator.key_id,
                                                      self.params["sessionId"], self.idle_timeout))
+
+
+RETIRED = obj(origins={"type": "array", "items": {"enum": list(synthetic.TOOLS + ("demo",))}},
+              sessionsClosed=INTEGER, playersDisabled=INTEGER, gamesDisabled=INTEGER, providersDisabled=INTEGER)
+
+
+class RetireSyntheticHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = ("Takes a tool's players and providers out of play (sessions closed, players, providers and their "
+               "games disabled; the ledger kept): those listed, or every one of the origin")
+    answer = RETIRED
+    # A tool's key naming another tool's origin: 403 FORBIDDEN, as a missing scope is.
+    refusals = {}
+    schema = {"origin": one_of(*synthetic.TOOLS, "demo").optional(),
+              "userIds": array_of(ENTITY_ID, 1000).optional(),
+              "providerCodes": array_of(IDENTIFIER, 100).optional()}
+
+    async def post(self):
+        self.render_answer(await self.db.transaction(synthetic.retire_over_api, self.operator.key_id,
+                                                     self.operator.origin, self.body))
+
+
+class LedgerAuditHandler(AdminHandler):
+    operator_scope = "backoffice"
+    summary = ("The ledger audit (python -m casino.audit) over one snapshot: every violation found, none when "
+               "every balance is explained")
+    answer = obj(wallets=INTEGER, ledgerRows=INTEGER, violations={"type": "array", "items": STRING})
+    refusals = documented("ledgerAudit")
+    # It reads every wallet and ledger row: one at a time per process, within
+    # DB_CALL_TIMEOUT like every call (503 past it: a ledger too large for that is
+    # audited with the command, next to the database).
+    running = ConcurrencyLimit(1, "ledger audit")
+
+    async def get(self):
+        with self.running.slot():
+            self.render_json(200, await self.read_db.transaction(audit.summary))
+
+
 IMPORTED_GAME = obj(gameId=INTEGER, providerGameId=STRING, name=STRING, currency=STRING, minBet=INTEGER,
                    maxBet=INTEGER, enabled={"type": "boolean"}, created={"type": "boolean"})
 
@@ -482,4 +531,6 @@ def routes():
         (r"/casino/admin/players/{userId}/sessions", SessionsHandler),
         (r"/casino/admin/sessions/{sessionId}/close", CloseSessionHandler),
         (r"/casino/admin/providers/{providerCode}/games/import", ImportGamesHandler),
+        (r"/casino/admin/synthetic/retire", RetireSyntheticHandler),
+        (r"/casino/admin/ledger/audit", LedgerAuditHandler),
     ]

@@ -130,9 +130,9 @@ def _player(row):
 
 
 def create_player(cur, operator, req, origin="operator"):
-    """origin: who the player is for -- "operator" (a real player) for the API, which never
-    passes it; the tools, calling in-process, say theirs. A keyword, never read from req, so
-    no request body can set it."""
+    """origin: who the player is for -- "operator" (a real player), or the tool that made it:
+    over the API the calling key's origin ("operator" but for a tool's key), in-process the
+    tool's own. A keyword, never read from req, so no request body can set it."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
     cur.execute(CREATE_PLAYER, (req["username"], req["email"], origin))
@@ -234,17 +234,37 @@ def get_round(cur, provider_code, round_id):
                         "rows": rows})
 
 
-def _key(key_id, scopes, label, created_at, revoked_at):
-    return {"keyId": key_id, "scopes": sorted(scopes), "label": label, "createdAt": timestamp(created_at),
-            "revokedAt": timestamp(revoked_at) if revoked_at else None}
+def _key(key_id, scopes, label, created_at, revoked_at, origin):
+    return {"keyId": key_id, "scopes": sorted(scopes), "label": label, "origin": origin,
+            "createdAt": timestamp(created_at), "revokedAt": timestamp(revoked_at) if revoked_at else None}
 
 
-def create_operator_key(cur, operator, req):
+def forbidden(message):
+    """403 FORBIDDEN: the key may not do this (as a missing scope is answered)."""
+    return Answer(403, {"error": {"code": "FORBIDDEN", "message": message}})
+
+
+def key_origin(creator_origin, asked):
+    """The origin of a key made by a key of creator_origin, or None when it may not make
+    one of that origin: an operator's key makes an operator's key or any tool's; a tool's
+    key makes only keys of its own tool (asked or not), so no key ever makes keys, players
+    or providers of an origin other than its own, or real ones from a tool's."""
+    if creator_origin == "operator":
+        return asked or "operator"
+    return creator_origin if asked in (None, creator_origin) else None
+
+
+def create_operator_key(cur, operator, req, creator_origin="operator"):
     """A new operator key; the answer is the only place its secret is ever shown (the
-    audit keeps the request: scopes and label)."""
-    key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "")
-    answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None), "key": key})
-    return _audited(cur, operator, "createOperatorKey", req, answer)
+    audit keeps the request: scopes, label and the key's origin)."""
+    origin = key_origin(creator_origin, req.get("origin"))
+    if origin is None:
+        return _audited(cur, operator, "createOperatorKey", req, forbidden(
+            f"a {creator_origin} key makes only {creator_origin} keys"))
+    key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "", origin)
+    answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None, origin),
+                          "key": key})
+    return _audited(cur, operator, "createOperatorKey", {**req, "origin": origin}, answer)
 
 
 def list_operator_keys(cur):

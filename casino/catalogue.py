@@ -114,8 +114,8 @@ def _find_provider(cur, code, lock=False):
 
 def create_provider(cur, operator, req, origin="operator"):
     """A provider, active, v1 off, without keys. No apiEndpoint: hosted by this process.
-    origin: "operator" for the API, which never passes it, or the tool that made it (the
-    bench's own, in-process); a keyword, never read from req, so no request body can set it."""
+    origin: "operator", or the tool that made it -- over the API the calling key's origin,
+    in-process the tool's own; a keyword, never read from req, so no request body can set it."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
     cur.execute(CREATE_PROVIDER, (req["providerCode"], req["name"], req["apiEndpoint"], origin))

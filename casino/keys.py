@@ -1,6 +1,6 @@
 """Operator keys and per-provider signing keys, from the command line.
 
-    python -m casino.keys operator create --scopes lobby,backoffice [--label "support desk"]
+    python -m casino.keys operator create --scopes lobby,backoffice [--label "support desk"] [--origin locust]
     python -m casino.keys operator list
     python -m casino.keys operator revoke op_1a2b3c4d5e6f
     python -m casino.keys provider add JAQPOT [--signer provider|casino] [--kid ID] [--secret-stdin]
@@ -32,6 +32,8 @@ def parse_args(argv):
     create = operator.add_parser("create", help="a new key, printed once")
     create.add_argument("--scopes", required=True, help=f"comma-separated, among {', '.join(operators.SCOPES)}")
     create.add_argument("--label", default="", help="who or what holds it")
+    create.add_argument("--origin", default="operator", choices=operators.KEY_ORIGINS,
+                        help="a tool's name makes it that tool's key: what it creates is marked as the tool's")
     operator.add_parser("list", help="every key, active and revoked")
     revoke = operator.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
@@ -42,12 +44,12 @@ def parse_args(argv):
 def operator_command(cur, args):
     if args.verb == "create":
         key, key_id, _ = operators.create_key(cur, [s.strip() for s in args.scopes.split(",") if s.strip()],
-                                              args.label)
+                                              args.label, args.origin)
         print(f"created {key_id}; the key (shown once): {key}")
     elif args.verb == "list":
-        for key_id, scopes, label, created_at, revoked_at in operators.list_keys(cur):
+        for key_id, scopes, label, created_at, revoked_at, origin in operators.list_keys(cur):
             state = f"revoked {revoked_at:%Y-%m-%d %H:%M:%S}" if revoked_at else "active"
-            print(f"{key_id:<16} {','.join(scopes):<40} {state:<28} {label}")
+            print(f"{key_id:<16} {','.join(scopes):<40} {origin:<9} {state:<28} {label}")
     elif not operators.revoke_key(cur, args.key_id):
         raise LookupError(f"no active operator key {args.key_id}")
     else:

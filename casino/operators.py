@@ -7,6 +7,11 @@ environment's OPERATOR_KEY, when set, is a key with every scope (the bootstrap k
 
 Scopes: lobby (launchGame), test-driver (simulateRound), backoffice (back-office reads),
 cashier (deposits, withdrawals), admin (players, wallets, providers, games, keys).
+
+A key's origin (migration 0015) is "operator", or the tool it was made for ("locust",
+"bench", "test"): the players and providers a tool's key creates are marked with it, and
+the keys it makes are the same tool's (casino/backoffice.py). Set when the key is made,
+never changed.
 """
 import hashlib
 import hmac
@@ -18,20 +23,22 @@ from dataclasses import dataclass
 from wire.keyring import Refreshed
 
 SCOPES = ("lobby", "test-driver", "backoffice", "cashier", "admin")
+# An operator's own key, or a tool's (what its players and providers are marked with).
+KEY_ORIGINS = ("operator", "test", "locust", "bench")
 ENVIRONMENT_KEY_ID = "OPERATOR_KEY"
 
 _BEARER = re.compile(r"Bearer ([\x21-\x7e]{1,300})")
 
-ACTIVE_KEYS = "SELECT key_id, secret_hash, scopes FROM CASINO_OPERATOR_KEYS WHERE revoked_at IS NULL"
+ACTIVE_KEYS = "SELECT key_id, secret_hash, scopes, origin FROM CASINO_OPERATOR_KEYS WHERE revoked_at IS NULL"
 
 CREATE_KEY = """
-    INSERT INTO CASINO_OPERATOR_KEYS (key_id, secret_hash, scopes, label)
-    VALUES (%s, %s, %s, %s)
+    INSERT INTO CASINO_OPERATOR_KEYS (key_id, secret_hash, scopes, label, origin)
+    VALUES (%s, %s, %s, %s, %s)
     RETURNING created_at
 """
 
 LIST_KEYS = """
-    SELECT key_id, scopes, label, created_at, revoked_at FROM CASINO_OPERATOR_KEYS ORDER BY id
+    SELECT key_id, scopes, label, created_at, revoked_at, origin FROM CASINO_OPERATOR_KEYS ORDER BY id
 """
 
 REVOKE_KEY = """
@@ -45,6 +52,7 @@ REVOKE_KEY = """
 class Operator:
     key_id: str
     scopes: frozenset
+    origin: str = "operator"
 
 
 def _digest(secret: str) -> bytes:
@@ -52,9 +60,9 @@ def _digest(secret: str) -> bytes:
 
 
 def load_keys(cur):
-    """key id -> (secret hash, scopes) of every active key."""
+    """key id -> (secret hash, scopes, origin) of every active key."""
     cur.execute(ACTIVE_KEYS)
-    return {key_id: (bytes(digest), frozenset(scopes)) for key_id, digest, scopes in cur.fetchall()}
+    return {key_id: (bytes(digest), frozenset(scopes), origin) for key_id, digest, scopes, origin in cur.fetchall()}
 
 
 def authenticate(authorization, keys, environment_key=None) -> Operator | None:
@@ -69,17 +77,20 @@ def authenticate(authorization, keys, environment_key=None) -> Operator | None:
     stored = (keys or {}).get(key_id)
     if stored is None or not hmac.compare_digest(_digest(secret), stored[0]):
         return None
-    return Operator(key_id, stored[1])
+    return Operator(key_id, stored[1], stored[2])
 
 
-def create_key(cur, scopes, label=""):
-    """A new key; returns (the full key, shown once, key id, created_at)."""
+def create_key(cur, scopes, label="", origin="operator"):
+    """A new key; returns (the full key, shown once, key id, created_at). origin: a tool's
+    name makes the key that tool's."""
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
         raise ValueError(f"scopes must be among {', '.join(SCOPES)}")
+    if origin not in KEY_ORIGINS:
+        raise ValueError(f"origin must be one of {', '.join(KEY_ORIGINS)}")
     key_id = "op_" + secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    cur.execute(CREATE_KEY, (key_id, _digest(secret), sorted(set(scopes)), label))
+    cur.execute(CREATE_KEY, (key_id, _digest(secret), sorted(set(scopes)), label, origin))
     return f"{key_id}.{secret}", key_id, cur.fetchone()[0]
 
 
