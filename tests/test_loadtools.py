@@ -6,8 +6,8 @@ import subprocess
 import sys
 import uuid
 
-from loadtests import reference_service
-from loadtests.bench import ReferenceService
+from loadtests.postgres import reference_service
+from loadtests.postgres.bench import ReferenceService
 from tests.support import KEYS_ENCRYPTION_KEY, ROOT, Api, Ledger, signed
 
 
@@ -24,8 +24,9 @@ def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_
         database_dsn, server):
     # What the run makes comes after these: the worker's database holds other tests' rows
     # (test_admin_catalogue's provider marked "bench", still active, among them).
-    (before, providers_before), = Ledger(database_dsn).query(
-        "SELECT (SELECT coalesce(max(id), 0) FROM CASINO_USERS), (SELECT coalesce(max(id), 0) FROM CASINO_GAME_PROVIDERS)")
+    (before, providers_before, games_before, keys_before), = Ledger(database_dsn).query(
+        "SELECT (SELECT coalesce(max(id), 0) FROM CASINO_USERS), (SELECT coalesce(max(id), 0) FROM CASINO_GAME_PROVIDERS), "
+        "(SELECT coalesce(max(id), 0) FROM CASINO_GAMES), (SELECT coalesce(max(id), 0) FROM CASINO_OPERATOR_KEYS)")
     # The peer: this worker's running server, its wallets provisioned in its database.
     out = run_module("loadtests.bench", ["--wallets", "40", "--seconds", "1", "--runs", "1", "--processes", "1",
                                          "--peer", server.url, "--peer-dsn", database_dsn, "--pgbouncer"],
@@ -62,8 +63,10 @@ def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_
     assert Ledger(database_dsn).query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench_reference%%'") == [], \
         "the reference schema was left behind"
     # On the service's database (DATABASE_URL) nothing the bench made stays in play: its
-    # players (ours and the peer's, both here) and sessions, its providers and their games.
+    # players (pgbench's, HTTP's made over the API, and the peer's, all here) and sessions,
+    # its providers and their games.
     assert "retired: 40 session(s) closed, 40 player(s) disabled, 1 provider(s) and 1 game(s) disabled" in out
+    assert "retired over the API: 40 session(s) closed, 40 player(s) disabled" in out
     assert "retired at the peer: 40 session(s) closed, 40 player(s) disabled" in out
     assert Ledger(database_dsn).query("""
         SELECT (SELECT count(*) FROM CASINO_USERS WHERE id > %s AND status = 'active'),
@@ -74,7 +77,17 @@ def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_
                (SELECT array_agg(DISTINCT origin) FROM CASINO_USERS WHERE id > %s),
                (SELECT count(*) FROM CASINO_USERS WHERE id > %s)""",
                                       before, before, providers_before, providers_before, before, before) == [
-        (0, 0, 0, 0, ["bench"], 80)]
+        (0, 0, 0, 0, ["bench"], 120)]
+    # The HTTP wallets' game, the demo provider's, is disabled on both sides; the bench key
+    # that made those players is revoked.
+    assert Ledger(database_dsn).query("""
+        SELECT p.code, g.is_active, pg.is_active FROM CASINO_GAMES g
+        JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+        JOIN PROVIDER_GAMES pg ON pg.game_id = g.provider_game_id
+        WHERE g.id > %s AND p.origin <> 'bench'""", games_before) == [("JAQPOT", False, False)]
+    assert Ledger(database_dsn).query("""
+        SELECT origin, label LIKE 'bench run %%', revoked_at IS NOT NULL FROM CASINO_OPERATOR_KEYS
+        WHERE id > %s""", keys_before) == [("bench", True, True)]
 
 
 def test_reference_service_checks_the_signature_replays_a_resend_and_refuses_an_overdraft(database_dsn):

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from casino import backoffice, players, synthetic
-from loadtests.debit_rate import provision, retire
+from loadtests.postgres.provision import provision, retire
 from sql.migrate import migrate
 from tests.support import BOX, run_cli, signed
 
