@@ -8,7 +8,7 @@ import uuid
 
 from loadtests.postgres import reference_service
 from loadtests.postgres.bench import ReferenceService
-from tests.support import KEYS_ENCRYPTION_KEY, ROOT, Api, Ledger, signed
+from tests.support import DEMO_KEY, KEYS_ENCRYPTION_KEY, OPERATOR_KEY, ROOT, Api, Ledger, signed, tool_environment
 
 
 def run_module(module, args, database_dsn):
@@ -120,3 +120,37 @@ def test_service_cost_answers_every_debit_without_the_database(database_dsn):
     run_line, median = out.splitlines()[-2:]
     assert re.search(r"statuses \{200: \d+\}$", run_line), out
     assert re.fullmatch(r"median of 1: \d+ req/s  p50 [\d.]+ ms  p99 [\d.]+ ms  service CPU \d+ us/request .*", median), out
+
+
+def debit_rate(env, *args):
+    run = subprocess.run([sys.executable, "-m", "loadtests.debit_rate", "--seconds", "1", "--runs", "1", *args],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    return run.stdout
+
+
+def test_debit_rate_needs_only_a_deployments_url_an_operator_key_and_a_provider_key(server, ledger):
+    game = ledger.launchable_game(min_bet=10, max_bet=10_000)
+    (before,), = ledger.query("SELECT coalesce(max(id), 0) FROM CASINO_USERS")
+    out = debit_rate(tool_environment(OPERATOR_KEY=OPERATOR_KEY, SIGNING_KEY_ID=DEMO_KEY[0],
+                                      SIGNING_KEY_SECRET=DEMO_KEY[1].decode()),
+                     "--url", server.url, "--game-id", str(game), "--wallets", "4", "--concurrency", "4")
+    run_line, retired, median = out.splitlines()[-3:]
+    assert re.search(r"statuses \{200: \d+\}", run_line), out
+    assert retired == "retired: 4 session(s) closed, 4 player(s) disabled, 0 provider(s) and 0 game(s) disabled"
+    assert re.fullmatch(r"median of 1: \d+ debits/s \(4 connections, 4 wallet\(s\)\)", median), out
+    # Its players, the bench's (the run's key is), bet the game's minimum and leave play.
+    assert ledger.query("""SELECT u.origin, u.status, count(DISTINCT u.id), min(t.amount), max(t.amount)
+                           FROM CASINO_USERS u JOIN CASINO_WALLETS w ON w.user_id = u.id
+                           JOIN CASINO_TRANSACTIONS t ON t.wallet_id = w.id AND t.transaction_type = 'debit'
+                           WHERE u.id > %s GROUP BY 1, 2""", before) == [("bench", "disabled", 4, 10, 10)]
+    assert ledger.violations() == []
+
+
+def test_debit_rate_without_a_url_runs_against_a_server_of_its_own_and_leaves_nothing(tmp_path):
+    scratch = tmp_path / "temp"
+    scratch.mkdir()
+    out = debit_rate(tool_environment(TMPDIR=str(scratch)), "--wallets", "2", "--concurrency", "2")
+    assert out.startswith("a server of its own: http://127.0.0.1:"), out
+    assert "retired: 2 session(s) closed, 2 player(s) disabled" in out and "statuses {200: " in out, out
+    assert list(scratch.iterdir()) == []
