@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import uuid
 
 from loadtests.postgres import reference_service
@@ -147,10 +148,10 @@ def test_debit_rate_needs_only_a_deployments_url_an_operator_key_and_a_provider_
     assert ledger.violations() == []
 
 
-def test_debit_rate_without_a_url_runs_against_a_server_of_its_own_and_leaves_nothing(tmp_path):
-    scratch = tmp_path / "temp"
-    scratch.mkdir()
-    out = debit_rate(tool_environment(TMPDIR=str(scratch)), "--wallets", "2", "--concurrency", "2")
-    assert out.startswith("a server of its own: http://127.0.0.1:"), out
-    assert "retired: 2 session(s) closed, 2 player(s) disabled" in out and "statuses {200: " in out, out
-    assert list(scratch.iterdir()) == []
+def test_debit_rate_without_a_url_runs_against_a_server_of_its_own_and_leaves_nothing():
+    # A short temp folder of its own (test_locust.py says why).
+    with tempfile.TemporaryDirectory(prefix="casino-rate-") as scratch:
+        out = debit_rate(tool_environment(TMPDIR=scratch), "--wallets", "2", "--concurrency", "2")
+        assert out.startswith("a server of its own: http://127.0.0.1:"), out
+        assert "retired: 2 session(s) closed, 2 player(s) disabled" in out and "statuses {200: " in out, out
+        assert os.listdir(scratch) == []
