@@ -197,7 +197,8 @@ def test_the_api_answers_the_same_audit_one_at_a_time(fresh_dsn):
                 cur.execute("LOCK TABLE CASINO_WALLETS IN ACCESS EXCLUSIVE MODE")
                 with ThreadPoolExecutor(1) as pool:
                     first = pool.submit(audit_over_api)
-                    waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'casino_wallets'::regclass"
+                    waiting = ("SELECT count(*) FROM pg_locks "
+                               "WHERE NOT granted AND relation = 'casino_wallets'::regclass")
                     while ledger.query(waiting) == [(0,)]:
                         assert not first.done(), first.result().text
                     second = audit_over_api()

@@ -26,8 +26,9 @@ def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_
     # What the run makes comes after these: the worker's database holds other tests' rows
     # (test_admin_catalogue's provider marked "bench", still active, among them).
     (before, providers_before, games_before, keys_before), = Ledger(database_dsn).query(
-        "SELECT (SELECT coalesce(max(id), 0) FROM CASINO_USERS), (SELECT coalesce(max(id), 0) FROM CASINO_GAME_PROVIDERS), "
-        "(SELECT coalesce(max(id), 0) FROM CASINO_GAMES), (SELECT coalesce(max(id), 0) FROM CASINO_OPERATOR_KEYS)")
+        "SELECT (SELECT coalesce(max(id), 0) FROM CASINO_USERS), "
+        "(SELECT coalesce(max(id), 0) FROM CASINO_GAME_PROVIDERS), (SELECT coalesce(max(id), 0) FROM CASINO_GAMES), "
+        "(SELECT coalesce(max(id), 0) FROM CASINO_OPERATOR_KEYS)")
     # The peer: this worker's running server, its wallets provisioned in its database.
     out = run_module("loadtests.bench", ["--wallets", "40", "--seconds", "1", "--runs", "1", "--processes", "1",
                                          "--peer", server.url, "--peer-dsn", database_dsn, "--pgbouncer"],
