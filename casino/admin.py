@@ -456,7 +456,7 @@ class RetireSyntheticHandler(AdminHandler):
                "games disabled; the ledger kept): those listed, or every one of the origin")
     answer = RETIRED
     # A tool's key naming another tool's origin: 403 FORBIDDEN, as a missing scope is.
-    refusals = {}
+    refusals: dict[int, list[str]] = {}
     schema = {"origin": one_of(*synthetic.TOOLS, "demo").optional(),
               "userIds": array_of(ENTITY_ID, 1000).optional(),
               "providerCodes": array_of(IDENTIFIER, 100).optional()}

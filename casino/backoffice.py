@@ -239,12 +239,12 @@ def _key(key_id, scopes, label, created_at, revoked_at, origin):
             "createdAt": timestamp(created_at), "revokedAt": timestamp(revoked_at) if revoked_at else None}
 
 
-def forbidden(message):
+def forbidden(message: str) -> Answer:
     """403 FORBIDDEN: the key may not do this (as a missing scope is answered)."""
     return Answer(403, {"error": {"code": "FORBIDDEN", "message": message}})
 
 
-def key_origin(creator_origin, asked):
+def key_origin(creator_origin: str, asked: str | None) -> str | None:
     """The origin of a key made by a key of creator_origin, or None when it may not make
     one of that origin: an operator's key makes an operator's key or any tool's; a tool's
     key makes only keys of its own tool (asked or not), so no key ever makes keys, players

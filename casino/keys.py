@@ -47,7 +47,7 @@ def operator_command(cur, args):
                                               args.label, args.origin)
         print(f"created {key_id}; the key (shown once): {key}")
     elif args.verb == "list":
-        for key_id, scopes, label, created_at, revoked_at, origin in operators.list_keys(cur):
+        for key_id, scopes, label, _created_at, revoked_at, origin in operators.list_keys(cur):
             state = f"revoked {revoked_at:%Y-%m-%d %H:%M:%S}" if revoked_at else "active"
             print(f"{key_id:<16} {','.join(scopes):<40} {origin:<9} {state:<28} {label}")
     elif not operators.revoke_key(cur, args.key_id):

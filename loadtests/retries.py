@@ -77,9 +77,9 @@ class Journal:
 
 
 journal = Journal()
-accounts = queue.Queue()
+accounts: queue.Queue = queue.Queue()
 # The run: the deployment (its URL, keys and game), the Run, and each player's open session.
-state = {"tokens": {}}
+state: dict = {"tokens": {}}
 
 
 def resend_unanswered(host):
@@ -241,7 +241,7 @@ def check(host):
     problems += [f"no answer: {kind} {body['transactionId']}" for kind, body in journal.unanswered()]
     for tx, answers in journal.answers.items():
         if len(set(answers)) > 1:
-            problems.append(f"transaction {tx} got different answers: {sorted(set(s for s, _ in answers))}")
+            problems.append(f"transaction {tx} got different answers: {sorted({s for s, _ in answers})}")
     api = state["run"].api
     model = model_balances()
     touched = sorted({player for _, _, player in journal.requests.values()})

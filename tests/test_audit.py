@@ -172,7 +172,7 @@ def test_the_api_answers_the_same_audit_one_at_a_time(fresh_dsn):
     ledger = Ledger(fresh_dsn)
     _, wallets = ledger.player(funds=1_000)
     wallet = wallets["USD"]
-    reader, lobby = (ledger.run(lambda cur: operators.create_key(cur, [scope], "audit test")[0])
+    reader, lobby = (ledger.run(lambda cur, scope: operators.create_key(cur, [scope], "audit test")[0], scope)
                      for scope in ("backoffice", "lobby"))
     server = ServerProcess(fresh_dsn).start()
     try:
@@ -186,8 +186,8 @@ def test_the_api_answers_the_same_audit_one_at_a_time(fresh_dsn):
         ledger.query("UPDATE CASINO_WALLETS SET playable_balance = playable_balance + 5 WHERE id = %s RETURNING id",
                      wallet)
         found = audit_over_api(OPERATOR_KEY).json()
-        assert found["violations"] == [f"wallet {wallet} (USD): balance 1005/1000 (playable/redeemable) but its "
-                                       f"ledger sums to 1000/1000"], found
+        assert found["violations"] == [(f"wallet {wallet} (USD): balance 1005/1000 (playable/redeemable) but its "
+                                        "ledger sums to 1000/1000")], found
         assert found["violations"][0] in audit(fresh_dsn).stdout     # the command's very words
 
         # One at a time per process: while one waits on a lock held here, a second is refused.

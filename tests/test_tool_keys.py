@@ -108,8 +108,8 @@ def test_an_origin_never_changes_once_made(ledger, table):
     ledger.query(f"INSERT INTO {table} {insert} RETURNING origin", value)
     for origin in ("locust", "bench"):
         with pytest.raises(psycopg2.errors.CheckViolation, match=f"{table.lower()}.origin is set when the row is made"):
-            ledger.run(lambda cur: cur.execute(f"UPDATE {table} SET origin = %s WHERE {column} = %s",
-                                               (origin, value)))
+            ledger.run(lambda cur, origin: cur.execute(f"UPDATE {table} SET origin = %s WHERE {column} = %s",
+                                                       (origin, value)), origin)
     # Its other columns change as before, and an update that leaves the origin as it was passes.
     ledger.run(lambda cur: cur.execute(f"UPDATE {table} SET {other}, origin = origin WHERE {column} = %s", (value,)))
     assert ledger.query(f"SELECT origin FROM {table} WHERE {column} = %s", value) == [("operator",)]

@@ -68,7 +68,7 @@ def list_of(*values):
                  {"type": "array", "items": {"enum": list(values)}, "minItems": 1, "maxItems": len(values)})
 
 
-def array_of(item: Field, max_items: int):
+def array_of(item: Field, max_items: int) -> Field:
     """A list of at most max_items values, each valid as item (an empty list is allowed)."""
     return Field(lambda v: type(v) is list and len(v) <= max_items and all(item.check(i) for i in v),
                  f"a list of at most {max_items} items, each {item.expected}",

@@ -371,8 +371,8 @@ class Target:
     label: str
     url: str
     pid: int | None           # its processes' CPU and RSS are measured (None: not ours to measure)
-    accounts: list = None     # [(userId, sessionToken)]; the hot runs take the first
-    key: tuple = None         # (kid, secret) the requests are signed with
+    accounts: list | None = None    # [(userId, sessionToken)]; the hot runs take the first
+    key: tuple | None = None        # (kid, secret) the requests are signed with
 
 
 def http_runs(targets, db_pid, args, runs):

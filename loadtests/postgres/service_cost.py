@@ -72,7 +72,7 @@ def main(argv=None):
                       f"service CPU {per_request:4.0f} us/request  statuses {result.statuses}", flush=True)
         finally:
             server.stop()
-    rate, p50, p99, cpu = (statistics.median(column) for column in zip(*runs))
+    rate, p50, p99, cpu = (statistics.median(column) for column in zip(*runs, strict=True))
     print(f"median of {args.runs}: {rate:.0f} req/s  p50 {p50:.1f} ms  p99 {p99:.1f} ms  "
           f"service CPU {cpu:.0f} us/request (database call stubbed, {CONCURRENCY} connections)")
     return 0
