@@ -204,7 +204,7 @@ class CreateOperatorKeyHandler(AdminHandler):
                "providers are marked as that tool's; `key` (id.secret) is shown in this answer only")
     status = 201
     answer = obj(**OPERATOR_KEY["properties"], key=STRING)
-    refusals = {}
+    refusals: dict[int, list[str]] = {}
     # origin: only an operator's key makes a tool's key; a tool's key makes its own tool's
     # (403 FORBIDDEN for any other), so no key makes keys that mark rows other than as it does.
     schema = {"scopes": list_of(*operators.SCOPES), "label": LABEL.optional(),
