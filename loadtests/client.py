@@ -49,9 +49,11 @@ def signed_headers(key, path, data: bytes):
 
 
 def describe(counts):
-    """The retire answer as one line, worded as `python -m casino.synthetic retire` prints it."""
-    return (f"{counts['sessionsClosed']} session(s) closed, {counts['playersDisabled']} player(s) disabled, "
+    """The retire answer as one line, worded as `python -m casino.synthetic retire` prints it
+    (the signing keys its providers lost, where the deployment counts them)."""
+    line = (f"{counts['sessionsClosed']} session(s) closed, {counts['playersDisabled']} player(s) disabled, "
             f"{counts['providersDisabled']} provider(s) and {counts['gamesDisabled']} game(s) disabled")
+    return line + (f", {counts['keysRevoked']} signing key(s) revoked" if "keysRevoked" in counts else "")
 
 
 class CasinoApi:
@@ -169,8 +171,9 @@ class Run:
         totals = {"sessionsClosed": 0, "playersDisabled": 0, "gamesDisabled": 0, "providersDisabled": 0}
         for start in range(0, len(self.user_ids), RETIRE_BATCH):
             counts = self.api.admin("synthetic/retire", {"userIds": self.user_ids[start:start + RETIRE_BATCH]})
-            for name in totals:
-                totals[name] += counts[name]
+            for name, count in counts.items():
+                if name != "origins":       # every count the deployment answers, summed
+                    totals[name] = totals.get(name, 0) + count
         return totals
 
     def finish(self):
