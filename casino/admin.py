@@ -2,10 +2,11 @@
 (the base handler and its schemas), makes one call of casino/backoffice.py, and renders.
 
 Scopes (casino/operators.py): admin for players, wallets, operator keys (within the calling
-key's own scopes), providers and their keys, games, closing sessions, jurisdictions and a
-player's market and identity; cashier for deposits and withdrawals; protection for a player's
-limits and exclusions; backoffice for the read-only views, which read through self.read_db:
-the replica of DATABASE_READ_URL when set, else the primary.
+key's own scopes and origin), providers and their keys, games, closing sessions,
+jurisdictions, a player's market and identity, and retiring a tool's players; cashier for
+deposits and withdrawals; protection for a player's limits and exclusions; backoffice for
+the read-only views (the ledger audit among them), which read through self.read_db: the
+replica of DATABASE_READ_URL when set, else the primary.
 """
 import re
 
@@ -28,6 +29,7 @@ from wire.validation import (
     USERNAME,
     Field,
     Schema,
+    array_of,
     list_of,
     nullable,
     one_of,
@@ -36,7 +38,8 @@ from wire.validation import (
     text,
 )
 
-from . import backoffice, catalogue, credentials, game_import, operators, protection
+from . import audit, backoffice, catalogue, credentials, game_import, operators, protection, synthetic
+from .limits import ConcurrencyLimit
 from .refusals import documented
 
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -90,11 +93,12 @@ IDENTITY = {"firstName": text(100, "a name of 1-100 characters"), "lastName": te
 
 class CreatePlayerHandler(AdminHandler):
     operator_scope = "admin"
-    # No origin: a player registered here is always an operator's real one ("operator").
-    # Only the tools mark theirs, in-process (casino/players.py); a body's "origin" is an
-    # unknown field, ignored like any other, so no key can label a real player a tool's.
-    summary = ("Registers a player (active, without wallets), an operator's real one (origin operator), in a "
-               "jurisdiction (default: DEFAULT_JURISDICTION), with the identity a register needs (optional)")
+    # The origin is the key's, never the body's (an "origin" there is an unknown field,
+    # ignored): an operator's key registers real players ("operator"), a tool's key (made
+    # as one, migration 0015) that tool's. No request can label a real player a tool's.
+    summary = ("Registers a player (active, without wallets): an operator's real one (origin operator), or, "
+               "made with a tool's key, that tool's (origin: the key's); in a jurisdiction (default: "
+               "DEFAULT_JURISDICTION), with the identity a register needs (optional)")
     status = 201
     answer = PLAYER
     refusals = documented("createPlayer")
@@ -103,7 +107,7 @@ class CreatePlayerHandler(AdminHandler):
 
     async def post(self):
         self.render_answer(await self.db.transaction(backoffice.create_player, self.operator.key_id, self.body,
-                                                     "operator", self.settings["default_jurisdiction"]))
+                                                     self.operator.origin, self.settings["default_jurisdiction"]))
 
 
 class CreateWalletHandler(AdminHandler):
@@ -218,7 +222,8 @@ class RoundHandler(AdminHandler):
 
 
 OPERATOR_KEY = obj(keyId=STRING, scopes={"type": "array", "items": {"enum": list(operators.SCOPES)}},
-                   label=STRING, createdAt=TIMESTAMP, revokedAt={"type": ["string", "null"], "format": "date-time"})
+                   label=STRING, origin={"enum": list(operators.KEY_ORIGINS)}, createdAt=TIMESTAMP,
+                   revokedAt={"type": ["string", "null"], "format": "date-time"})
 SCOPE_LIST = list_of(*operators.SCOPES)
 BOOLEAN = Field(lambda v: type(v) is bool, "true or false", {"type": "boolean"})
 
@@ -229,16 +234,19 @@ class OperatorKeyHandler(AdminHandler):
     operator_scope = "admin"
 
     def within(self, verb, *args):
-        return self.db.transaction(verb, self.operator.key_id, self.operator.scopes, *args)
+        return self.db.transaction(verb, self.operator.key_id, self.operator.scopes, self.operator.origin, *args)
 
 
 class CreateOperatorKeyHandler(OperatorKeyHandler):
-    summary = ("Creates an operator key with scopes the calling key holds itself; `key` (id.secret) is shown in "
+    summary = ("Creates an operator key with scopes the calling key holds itself, an operator's or (origin) a "
+               "tool's, whose players and providers are marked as that tool's; `key` (id.secret) is shown in "
                "this answer only")
     status = 201
     answer = obj(**OPERATOR_KEY["properties"], key=STRING)
     refusals: dict[int, list[str]] = {}
-    schema = {"scopes": SCOPE_LIST, "label": LABEL.optional()}
+    # origin: only an operator's key makes a tool's key; a tool's key makes its own tool's
+    # (403 FORBIDDEN for any other), so no key makes keys that mark rows other than as it does.
+    schema = {"scopes": SCOPE_LIST, "label": LABEL.optional(), "origin": one_of(*operators.KEY_ORIGINS).optional()}
 
     async def post(self):
         self.render_answer(await self.within(backoffice.create_operator_key, self.body))
@@ -246,7 +254,7 @@ class CreateOperatorKeyHandler(OperatorKeyHandler):
 
 class OperatorKeysHandler(AdminHandler):
     operator_scope = "admin"
-    summary = "Every operator key, active and revoked (never a secret)"
+    summary = "Every operator key, active and revoked, with its origin (a tool's key or not; never a secret)"
     answer = obj(keys={"type": "array", "items": OPERATOR_KEY})
     refusals: dict[int, list[str]] = {}
 
@@ -334,18 +342,19 @@ class ProviderEndpointHandler(AdminHandler):
 
 class CreateProviderHandler(ProviderEndpointHandler):
     operator_scope = "admin"
-    summary = ("Registers a game provider (active, v1 signatures off, no keys, origin operator); "
-               "no apiEndpoint: hosted here; an apiEndpoint must be http(s) at a public address")
+    summary = ("Registers a game provider (active, v1 signatures off, no keys, origin: the key's, operator "
+               "for an operator's key); no apiEndpoint: hosted here; an apiEndpoint must be http(s) at a "
+               "public address")
     status = 201
     answer = PROVIDER
     refusals = documented("createProvider")
-    # No origin, as for players: only the bench marks its provider, in-process.
+    # The origin is the key's, as for players: never the body's.
     schema = {"providerCode": PROVIDER_CODE, "name": NAME, "apiEndpoint": ENDPOINT.optional()}
 
     async def post(self):
         refused = await self.endpoint_refused()
         self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body,
-                                                     "operator", refused))
+                                                     self.operator.origin, refused))
 
 
 class SetProviderEndpointHandler(ProviderEndpointHandler):
@@ -523,6 +532,44 @@ class CloseSessionHandler(AdminHandler):
     async def post(self, **_):
         self.render_answer(await self.db.transaction(catalogue.close_session, self.operator.key_id,
                                                      self.params["sessionId"], self.idle_timeout))
+
+
+RETIRED = obj(origins={"type": "array", "items": {"enum": list(synthetic.TOOLS + ("demo",))}},
+              sessionsClosed=INTEGER, playersDisabled=INTEGER, gamesDisabled=INTEGER, providersDisabled=INTEGER)
+
+
+class RetireSyntheticHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = ("Takes a tool's players and providers out of play (sessions closed, players, providers and their "
+               "games disabled; the ledger kept): those listed, or every one of the origin")
+    answer = RETIRED
+    # A tool's key naming another tool's origin: 403 FORBIDDEN, as a missing scope is.
+    refusals: dict[int, list[str]] = {}
+    schema = {"origin": one_of(*synthetic.TOOLS, "demo").optional(),
+              "userIds": array_of(ENTITY_ID, 1000).optional(),
+              "providerCodes": array_of(IDENTIFIER, 100).optional()}
+
+    async def post(self):
+        self.render_answer(await self.db.transaction(synthetic.retire_over_api, self.operator.key_id,
+                                                     self.operator.origin, self.body))
+
+
+class LedgerAuditHandler(AdminHandler):
+    operator_scope = "backoffice"
+    summary = ("The ledger audit (python -m casino.audit) over one snapshot: every violation found, none when "
+               "every balance is explained")
+    answer = obj(wallets=INTEGER, ledgerRows=INTEGER, violations={"type": "array", "items": STRING})
+    refusals = documented("ledgerAudit")
+    # It reads every wallet and ledger row: one at a time per process, within
+    # DB_CALL_TIMEOUT like every call (503 past it: a ledger too large for that is
+    # audited with the command, next to the database).
+    running = ConcurrencyLimit(1, "ledger audit")
+
+    async def get(self):
+        with self.running.slot():
+            self.render_json(200, await self.read_db.transaction(audit.summary))
+
+
 IMPORTED_GAME = obj(gameId=INTEGER, providerGameId=STRING, name=STRING, currency=STRING, minBet=INTEGER,
                    maxBet=INTEGER, enabled={"type": "boolean"}, created={"type": "boolean"})
 
@@ -734,4 +781,6 @@ def routes():
         (r"/casino/admin/players/{userId}/protection-history", ProtectionHistoryHandler),
         (r"/casino/admin/players/{userId}/jurisdiction", PlayerJurisdictionHandler),
         (r"/casino/admin/players/{userId}/identity", PlayerIdentityHandler),
+        (r"/casino/admin/synthetic/retire", RetireSyntheticHandler),
+        (r"/casino/admin/ledger/audit", LedgerAuditHandler),
     ]

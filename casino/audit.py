@@ -275,6 +275,18 @@ def find_violations(cur):
     return problems + protection_violations(cur)
 
 
+def summary(cur):
+    """{"wallets", "ledgerRows", "violations"}: every check over one snapshot, taken while
+    writers may keep going (the caller's transaction, which this makes REPEATABLE READ
+    and read-only: it must be its first statement). What `GET /casino/admin/ledger/audit`
+    answers and this module's command prints."""
+    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    violations = find_violations(cur)
+    cur.execute("SELECT (SELECT count(*) FROM CASINO_WALLETS), (SELECT count(*) FROM CASINO_TRANSACTIONS)")
+    wallets, rows = cur.fetchone()
+    return {"wallets": wallets, "ledgerRows": rows, "violations": violations}
+
+
 def main(argv=None):
     import argparse
 
@@ -289,23 +301,18 @@ def main(argv=None):
         with database_from_environment(args.data_dir, attach="existing") as database:
             conn = psycopg2.connect(database.dsn)
             try:
-                # One snapshot for every check, taken while writers may keep going.
-                conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
                 with conn, conn.cursor() as cur:
-                    problems = find_violations(cur)
-                    cur.execute("SELECT count(*) FROM CASINO_WALLETS")
-                    [(wallets,)] = cur.fetchall()
-                    cur.execute("SELECT count(*) FROM CASINO_TRANSACTIONS")
-                    [(rows,)] = cur.fetchall()
+                    found = summary(cur)
             finally:
                 conn.close()
     except UNUSABLE as exc:
         print(f"audit: not run: {why_unusable(exc)}", file=sys.stderr)
         return 2
-    for problem in problems:
+    for problem in found["violations"]:
         print(f"VIOLATION {problem}")
-    print(f"audit: {wallets} wallets, {rows} ledger rows, {len(problems)} violation(s)")
-    return 1 if problems else 0
+    print(f"audit: {found['wallets']} wallets, {found['ledgerRows']} ledger rows, "
+          f"{len(found['violations'])} violation(s)")
+    return 1 if found["violations"] else 0
 
 
 if __name__ == "__main__":

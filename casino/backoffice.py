@@ -148,10 +148,11 @@ IDENTITY = ("firstName", "lastName", "dateOfBirth", "postcode")
 
 def create_player(cur: Cursor, operator: str | None, req: Request, origin: str = "operator",
                   default_jurisdiction: str = FALLBACK_JURISDICTION) -> Answer:
-    """origin: who the player is for -- "operator" (a real player) for the API, which never
-    passes it; the tools, calling in-process, say theirs. A keyword, never read from req, so
-    no request body can set it. The player's market is req's "jurisdiction", else
-    default_jurisdiction; the identity fields (an external register's) are optional."""
+    """origin: who the player is for -- "operator" (a real player), or the tool that made it:
+    over the API the calling key's origin ("operator" but for a tool's key), in-process the
+    tool's own. A keyword, never read from req, so no request body can set it. The player's
+    market is req's "jurisdiction", else default_jurisdiction; the identity fields (an
+    external register's) are optional."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
     jurisdiction = req.get("jurisdiction") or default_jurisdiction
@@ -270,12 +271,12 @@ def get_round(cur: Cursor, provider_code: str, round_id: str) -> Answer:
 
 
 def _key(key_id: str, scopes: Iterable[str], label: str, created_at: datetime,
-         revoked_at: datetime | None) -> dict[str, Any]:
-    return {"keyId": key_id, "scopes": sorted(scopes), "label": label, "createdAt": timestamp(created_at),
-            "revokedAt": timestamp(revoked_at) if revoked_at else None}
+         revoked_at: datetime | None, origin: str) -> dict[str, Any]:
+    return {"keyId": key_id, "scopes": sorted(scopes), "label": label, "origin": origin,
+            "createdAt": timestamp(created_at), "revokedAt": timestamp(revoked_at) if revoked_at else None}
 
 
-def _forbidden(message: str) -> Answer:
+def forbidden(message: str) -> Answer:
     """403 FORBIDDEN as an answer (not raised), so the refused attempt is audited too."""
     return Answer(403, {"error": {"code": "FORBIDDEN", "message": message}})
 
@@ -283,59 +284,80 @@ def _forbidden(message: str) -> Answer:
 def _beyond_held(held: Iterable[str], scopes: Iterable[str], what: str) -> Answer | None:
     """None when a key holding `held` may act on `scopes`; else the refusal, naming them."""
     lacking = operators.beyond(held, scopes)
-    return _forbidden(f"{what} {', '.join(lacking)}, which this key does not hold: a key acts on keys "
-                      "only within its own scopes") if lacking else None
+    return forbidden(f"{what} {', '.join(lacking)}, which this key does not hold: a key acts on keys "
+                     "only within its own scopes") if lacking else None
 
 
-def create_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], req: Request) -> Answer:
+def key_origin(creator_origin: str, asked: str | None) -> str | None:
+    """The origin of a key made by a key of creator_origin, or None when it may not make
+    one of that origin: an operator's key makes an operator's key or any tool's; a tool's
+    key makes only keys of its own tool (asked or not), so no key ever makes keys, players
+    or providers of an origin other than its own, or real ones from a tool's."""
+    if creator_origin == "operator":
+        return asked or "operator"
+    return creator_origin if asked in (None, creator_origin) else None
+
+
+def create_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str,
+                        req: Request) -> Answer:
     """A new operator key with scopes the caller holds (`held`: the calling key's scopes,
-    every scope for the command line's, which has the database); the answer is the only
-    place its secret is ever shown (the audit keeps the request: scopes and label)."""
+    every scope for the command line's, which has the database) and an origin it may give
+    (key_origin); the answer is the only place its secret is ever shown (the audit keeps the
+    request: scopes, label and the key's origin)."""
+    origin = key_origin(creator_origin, req.get("origin"))
+    if origin is None:
+        return _audited(cur, operator, "createOperatorKey", req, forbidden(
+            f"a {creator_origin} key makes only {creator_origin} keys"))
     answer = _beyond_held(held, req["scopes"], "it would grant")
     if answer is None:
-        key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "")
-        answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None),
+        key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "", origin)
+        answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None, origin),
                               "key": key})
-    return _audited(cur, operator, "createOperatorKey", req, answer)
+    return _audited(cur, operator, "createOperatorKey", {**req, "origin": origin}, answer)
 
 
 def list_operator_keys(cur: Cursor) -> Answer:
     return Answer(200, {"keys": [_key(*row) for row in operators.list_keys(cur)]})
 
 
-def _active_key_within(cur: Cursor, key_id: str, held: Iterable[str]) -> tuple[Any, Answer | None]:
-    """(the key's row, None), or (None, the refusal): no active key has that id, or it holds
-    a scope the caller does not."""
+def _active_key_within(cur: Cursor, key_id: str, held: Iterable[str],
+                       creator_origin: str) -> tuple[Any, Answer | None]:
+    """(the key's row, None), or (None, the refusal): no active key has that id, it holds a
+    scope the caller does not, or the caller is a tool's key and it is not that tool's."""
     row = operators.find_active_key(cur, key_id)
     if row is None:
         return None, _refusal("KEY_NOT_FOUND")
+    if creator_origin != "operator" and row[5] != creator_origin:
+        return None, forbidden(f"a {creator_origin} key acts only on {creator_origin} keys")
     refused = _beyond_held(held, row[1], "that key holds")
     return (None, refused) if refused else (row, None)
 
 
-def rotate_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], key_id: str,
+def rotate_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str, key_id: str,
                         req: Request) -> Answer:
-    """A new key with the same scopes (and label, unless one is given), shown once; the old
-    one stays active until revoked, so its holders move without a failed call, unless
-    revokeOld revokes it in the same transaction (a leaked key). Within the caller's scopes."""
-    row, refused = _active_key_within(cur, key_id, held)
+    """A new key with the same scopes and origin (and label, unless one is given), shown
+    once; the old one stays active until revoked, so its holders move without a failed
+    call, unless revokeOld revokes it in the same transaction (a leaked key). Within the
+    caller's scopes and origin."""
+    row, refused = _active_key_within(cur, key_id, held, creator_origin)
     audit: dict[str, Any] = {"keyId": key_id, "revokeOld": bool(req["revokeOld"])}
     if refused is not None:
         return _audited(cur, operator, "rotateOperatorKey", audit, refused)
-    label = req["label"] if req["label"] is not None else row[2]
-    key, new_id, created_at = operators.create_key(cur, row[1], label)
+    _, scopes, old_label, old_created_at, _, origin = row
+    label = req["label"] if req["label"] is not None else old_label
+    key, new_id, created_at = operators.create_key(cur, scopes, label, origin)
     revoked_at = operators.revoke_key(cur, key_id) if req["revokeOld"] else None
-    answer = Answer(201, {**_key(new_id, row[1], label, created_at, None), "key": key,
-                          "replaces": _key(key_id, row[1], row[2], row[3], revoked_at)})
+    answer = Answer(201, {**_key(new_id, scopes, label, created_at, None, origin), "key": key,
+                          "replaces": _key(key_id, scopes, old_label, old_created_at, revoked_at, origin)})
     audit["newKeyId"] = new_id
     return _audited(cur, operator, "rotateOperatorKey", audit, answer)
 
 
-def set_operator_key_scopes(cur: Cursor, operator: str | None, held: Iterable[str], key_id: str,
-                            req: Request) -> Answer:
+def set_operator_key_scopes(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str,
+                            key_id: str, req: Request) -> Answer:
     """Replaces a key's scopes, effective in every process within KEY_REFRESH_SECONDS; both
     its scopes and the new ones must be within the caller's."""
-    row, refused = _active_key_within(cur, key_id, held)
+    row, refused = _active_key_within(cur, key_id, held, creator_origin)
     audit: dict[str, Any] = {"keyId": key_id, "scopes": req["scopes"]}
     if refused is None:
         refused = _beyond_held(held, req["scopes"], "it would grant")
@@ -346,9 +368,11 @@ def set_operator_key_scopes(cur: Cursor, operator: str | None, held: Iterable[st
     return _audited(cur, operator, "setOperatorKeyScopes", audit, answer)
 
 
-def revoke_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], key_id: str) -> Answer:
-    """Takes effect in every process within KEY_REFRESH_SECONDS; within the caller's scopes."""
-    _, refused = _active_key_within(cur, key_id, held)
+def revoke_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str,
+                        key_id: str) -> Answer:
+    """Takes effect in every process within KEY_REFRESH_SECONDS; within the caller's scopes
+    and origin."""
+    _, refused = _active_key_within(cur, key_id, held, creator_origin)
     if refused is not None:
         return _audited(cur, operator, "revokeOperatorKey", {"keyId": key_id}, refused)
     # The row is locked (find_active_key): it is still active, so the revocation happens now.

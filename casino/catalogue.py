@@ -118,8 +118,8 @@ def _find_provider(cur, code, lock=False):
 
 def create_provider(cur, operator, req, origin="operator", endpoint_refused=None):
     """A provider, active, v1 off, without keys. No apiEndpoint: hosted by this process.
-    origin: "operator" for the API, which never passes it, or the tool that made it (the
-    bench's own, in-process); a keyword, never read from req, so no request body can set it.
+    origin: "operator", or the tool that made it -- over the API the calling key's origin,
+    in-process the tool's own; a keyword, never read from req, so no request body can set it.
     endpoint_refused: why the apiEndpoint may not be called (wire/addresses.py, checked by
     the caller, since it resolves the host), answered ENDPOINT_NOT_ALLOWED."""
     if origin not in ORIGINS:

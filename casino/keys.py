@@ -1,6 +1,6 @@
 """Operator keys and per-provider signing keys, from the command line.
 
-    python -m casino.keys operator create --scopes lobby,backoffice [--label "support desk"]
+    python -m casino.keys operator create --scopes lobby,backoffice [--label "support desk"] [--origin locust]
     python -m casino.keys operator list
     python -m casino.keys operator revoke op_1a2b3c4d5e6f
     python -m casino.keys operator rotate op_1a2b3c4d5e6f [--revoke-old] [--label TEXT]
@@ -40,6 +40,8 @@ def parse_args(argv):
     create = operator.add_parser("create", help="a new key, printed once")
     create.add_argument("--scopes", required=True, help=f"comma-separated, among {', '.join(operators.SCOPES)}")
     create.add_argument("--label", default="", help="who or what holds it")
+    create.add_argument("--origin", default="operator", choices=operators.KEY_ORIGINS,
+                        help="a tool's name makes it that tool's key: what it creates is marked as the tool's")
     operator.add_parser("list", help="every key, active and revoked")
     revoke = operator.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
@@ -72,25 +74,26 @@ def _done(answer):
 def operator_command(cur, args):
     every = operators.SCOPES
     if args.verb == "create":
-        created = _done(backoffice.create_operator_key(cur, OPERATOR, every,
-                                                       {"scopes": _scopes(args.scopes), "label": args.label}))
+        created = _done(backoffice.create_operator_key(cur, OPERATOR, every, "operator",
+                                                       {"scopes": _scopes(args.scopes), "label": args.label,
+                                                        "origin": args.origin}))
         print(f"created {created['keyId']}; the key (shown once): {created['key']}")
     elif args.verb == "list":
-        for key_id, scopes, label, _created_at, revoked_at in operators.list_keys(cur):
+        for key_id, scopes, label, _created_at, revoked_at, origin in operators.list_keys(cur):
             state = f"revoked {revoked_at:%Y-%m-%d %H:%M:%S}" if revoked_at else "active"
-            print(f"{key_id:<16} {','.join(scopes):<40} {state:<28} {label}")
+            print(f"{key_id:<16} {','.join(scopes):<40} {origin:<9} {state:<28} {label}")
     elif args.verb == "rotate":
-        rotated = _done(backoffice.rotate_operator_key(cur, OPERATOR, every, args.key_id,
+        rotated = _done(backoffice.rotate_operator_key(cur, OPERATOR, every, "operator", args.key_id,
                                                        {"label": args.label, "revokeOld": args.revoke_old}))
         old = "revoked" if args.revoke_old else "still active: revoke it once its holders use the new one"
         print(f"{args.key_id} {old}")
         print(f"created {rotated['keyId']}; the key (shown once): {rotated['key']}")
     elif args.verb == "scopes":
-        changed = _done(backoffice.set_operator_key_scopes(cur, OPERATOR, every, args.key_id,
+        changed = _done(backoffice.set_operator_key_scopes(cur, OPERATOR, every, "operator", args.key_id,
                                                            {"scopes": _scopes(args.scopes)}))
         print(f"{args.key_id} now holds {','.join(changed['scopes'])}")
     else:
-        _done(backoffice.revoke_operator_key(cur, OPERATOR, every, args.key_id))
+        _done(backoffice.revoke_operator_key(cur, OPERATOR, every, "operator", args.key_id))
         print(f"revoked {args.key_id}")
 
 

@@ -99,7 +99,7 @@ CATALOGUE = (
     Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False,
             LAUNCH + ("importGames",)),
     Refusal("TOO_MANY_REQUESTS", 429, "more than %s %s at once in this process; retry shortly", False,
-            ("simulateRound",)),
+            ("simulateRound", "ledgerAudit")),
     # The back office (nothing stored but the cashier's refusals above).
     Refusal("PLAYER_EXISTS", 409, "a player with that username or e-mail exists", False, ("createPlayer",)),
     Refusal("WALLET_EXISTS", 409, "the user has a %s wallet already", False, ("createWallet",)),

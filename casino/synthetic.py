@@ -16,10 +16,18 @@ By default `retire` leaves the demo players alone (the --demo round plays with t
 `--origin demo` retires them too. Locust and the bench retire what they made themselves
 when their run ends; this command is for runs that were killed, and for a final sweep.
 
+Over the API, `POST /casino/admin/synthetic/retire` (scope admin, retire_over_api below)
+does the same: a tool's key retires only its own tool's players and providers -- what a
+load tool pointed at a deployment calls when its run ends -- and an operator's key any
+tool's, as this command does.
+
 Exit status: 0 done, 2 the database cannot be reached (one line).
 """
 import json
 import sys
+
+from .backoffice import _audited, forbidden
+from .wallet import Answer
 
 TOOLS = ("test", "locust", "bench")
 OPERATOR = "tool:synthetic"     # the name the back office's audit records a sweep under
@@ -91,6 +99,25 @@ def retire(cur, operator, origins=TOOLS, user_ids=None, provider_codes=None):
         "origins": list(origins), "players": "all" if user_ids is None else len(params["user_ids"] or ()),
         "providerCodes": params["codes"], **counts})))
     return counts
+
+
+def retire_over_api(cur, key_id, key_origin, req):
+    """What a key may retire, retired (POST /casino/admin/synthetic/retire). The origins: a
+    tool's key's own, whatever it asks (naming another is 403); an operator's key's
+    `origin`, or every tool's. `userIds` / `providerCodes` name a run's own rows: given
+    either, only those listed (the other list absent: none), so a run never retires
+    another run's; neither: every one of those origins, the sweep. Audited by retire(),
+    a refusal here."""
+    asked = req["origin"]
+    if key_origin != "operator" and asked not in (None, key_origin):
+        return _audited(cur, key_id, "retireSynthetic", req,
+                        forbidden(f"a {key_origin} key retires only {key_origin} players and providers"))
+    origins = (key_origin,) if key_origin != "operator" else ((asked,) if asked else TOOLS)
+    user_ids, codes = req["userIds"], req["providerCodes"]
+    if user_ids is not None or codes is not None:
+        user_ids, codes = user_ids or [], codes or []
+    counts = retire(cur, key_id, origins, user_ids, codes)
+    return Answer(200, {"origins": list(origins), **counts})
 
 
 def retire_in(dsn, operator, origins=TOOLS, user_ids=None, provider_codes=None):

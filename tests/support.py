@@ -149,6 +149,19 @@ def run_cli(module, *args, dsn, stdin=None):
                           capture_output=True, text=True, timeout=60)
 
 
+# What would let a tool reach the service's database or know its secrets: a tool run "with
+# only a URL and keys" is given none of them.
+SERVICE_ENVIRONMENT = ("DATABASE_URL", "DATABASE_READ_URL", "CASINO_DATA_DIR", "CASINO_SECRET", "PROVIDER_SECRET",
+                       "KEYS_ENCRYPTION_KEY", "CASINO_CODE", "OPERATOR_KEY", "TEST_DATABASE_URL",
+                       "CASINO_TEST_SERVER_DSN")
+
+
+def tool_environment(**values):
+    """os.environ without SERVICE_ENVIRONMENT, plus values: what an HTTP load tool gets."""
+    env = {name: value for name, value in os.environ.items() if name not in SERVICE_ENVIRONMENT}
+    return {**env, **values}
+
+
 def parallel(calls):
     """Run the zero-argument callables at the same instant, one thread each; results in order."""
     barrier = threading.Barrier(len(calls))

@@ -7,9 +7,9 @@ import uuid
 import pytest
 
 from casino import backoffice, players, synthetic
-from loadtests.debit_rate import provision, retire
+from loadtests.postgres.provision import provision, retire
 from sql.migrate import migrate
-from tests.support import BOX, run_cli, signed, until_refused
+from tests.support import BOX, OPERATOR_KEY, run_cli, signed, until_refused
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
@@ -163,3 +163,82 @@ def test_the_command_takes_data_dir_where_its_usage_puts_it(fresh_dsn):
                  ["--data-dir", "/nonexistent", "retire"]):
         run = run_cli("casino.synthetic", *args, dsn=fresh_dsn)
         assert run.returncode == 0, (args, run.stderr)
+
+
+# --- over the API (POST /casino/admin/synthetic/retire): what a tool given only a URL calls ---
+
+def admin_call(api, key, path, body):
+    return api.http.post(f"{api.base_url}/casino/admin/{path}", data=json.dumps(body).encode(), timeout=30,
+                         headers={"Authorization": f"Bearer {key}"})
+
+
+def tool_key(api, origin):
+    made = admin_call(api, OPERATOR_KEY, "keys", {"scopes": ["admin", "cashier", "lobby"], "origin": origin})
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def launched_player(api, key, game):
+    """A funded player made with the key, in a session launched with it: its id."""
+    name = "rt-" + uuid.uuid4().hex[:12]
+    user_id = admin_call(api, key, "players", {"username": name, "email": f"{name}@example.com"}).json()["userId"]
+    assert admin_call(api, key, "wallets", {"userId": user_id, "currency": "USD"}).status_code == 201
+    assert admin_call(api, key, "deposits", {"userId": user_id, "currency": "USD", "amount": 500,
+                                             "reference": name}).status_code == 200
+    assert api.client("launchGame", {"userId": user_id, "gameId": game}, operator_key=key).status_code == 200
+    return user_id
+
+
+def test_a_tools_key_retires_only_its_own_tools_players_those_it_names(api, ledger):
+    game = ledger.launchable_game()
+    run, other_run = tool_key(api, "locust"), tool_key(api, "locust")
+    mine = [launched_player(api, run["key"], game) for _ in range(3)]
+    others = launched_player(api, other_run["key"], game)
+    real = launched_player(api, OPERATOR_KEY, game)
+
+    # Another tool's origin: refused, audited, nothing retired.
+    refused = admin_call(api, run["key"], "synthetic/retire", {"origin": "bench", "userIds": mine})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "FORBIDDEN"), refused.text
+    # Its own two, and a real player's id slipped in: the real one is no tool's, left alone.
+    r = admin_call(api, run["key"], "synthetic/retire", {"userIds": mine[:2] + [real]})
+    assert r.status_code == 200, r.text
+    names = ("origins", "sessionsClosed", "playersDisabled", "gamesDisabled", "providersDisabled")
+    assert {name: r.json()[name] for name in names} == {
+        "origins": ["locust"], "sessionsClosed": 2, "playersDisabled": 2, "gamesDisabled": 0, "providersDisabled": 0}
+    state = dict(ledger.query("SELECT id, status FROM CASINO_USERS WHERE id = ANY(%s)", mine + [others, real]))
+    assert [state[u] for u in mine + [others, real]] == ["disabled", "disabled", "active", "active", "active"]
+    assert ledger.query("""SELECT user_id, count(*) FILTER (WHERE is_active) FROM CASINO_GAME_SESSIONS
+                           WHERE user_id = ANY(%s) GROUP BY 1 ORDER BY 1""", mine + [others, real]) == [
+        (mine[0], 0), (mine[1], 0), (mine[2], 1), (others, 1), (real, 1)]
+    assert ledger.query("""SELECT response_status, request -> 'origin', request -> 'origins', request -> 'players'
+                           FROM CASINO_ADMIN_AUDIT WHERE action = 'retireSynthetic' AND operator_key_id = %s
+                           ORDER BY id""", run["keyId"]) == [(403, "bench", None, None), (200, None, ["locust"], 3)]
+    # The rest, as the other run and an operator would retire them.
+    assert admin_call(api, other_run["key"], "synthetic/retire", {"userIds": [others]}).json()["playersDisabled"] == 1
+    assert admin_call(api, OPERATOR_KEY, "synthetic/retire", {"origin": "locust", "userIds": mine[2:]}).json()[
+        "playersDisabled"] == 1
+    assert admin_call(api, OPERATOR_KEY, f"players/{real}/status", {"status": "disabled"}).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"userIds": list(range(1, 1002))}, {"userIds": ["1"]}, {"userIds": 1},
+                                  {"providerCodes": [""]}, {"origin": "operator"}, {"origin": None}])
+def test_retire_bad_input_is_400_and_retires_nothing(api, body):
+    r = admin_call(api, OPERATOR_KEY, "synthetic/retire", body)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "INVALID_REQUEST"), r.text
+
+
+def test_without_a_list_a_key_sweeps_every_one_of_its_origins(fresh_dsn):
+    migrate(fresh_dsn, log=lambda _: None)
+    from tests.support import Ledger
+    ledger = Ledger(fresh_dsn)
+    ids = ledger.run(lambda cur: {origin: players.create_player(cur, f"{origin}-sweep", (), origin=origin)[0]
+                                  for origin in ("locust", "bench", "demo", "operator")})
+    sweep = {"origin": None, "userIds": None, "providerCodes": None}
+
+    answer = ledger.run(synthetic.retire_over_api, "op_bench", "bench", sweep)      # a bench key's: the bench's
+    assert (answer.status, answer.body["origins"], answer.body["playersDisabled"]) == (200, ["bench"], 1)
+    answer = ledger.run(synthetic.retire_over_api, "op_admin", "operator", sweep)   # an operator's: every tool's
+    assert (answer.body["origins"], answer.body["playersDisabled"]) == (["test", "locust", "bench"], 1)
+    state = dict(ledger.query("SELECT id, status FROM CASINO_USERS"))
+    assert {origin: state[user] for origin, user in ids.items()} == {
+        "locust": "disabled", "bench": "disabled", "demo": "active", "operator": "active"}

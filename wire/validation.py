@@ -145,6 +145,13 @@ def list_of(*values: str) -> Field:
                  {"type": "array", "items": {"enum": list(values)}, "minItems": 1, "maxItems": len(values)})
 
 
+def array_of(item: Field, max_items: int) -> Field:
+    """A list of at most max_items values, each valid as item (an empty list is allowed)."""
+    return Field(lambda v: type(v) is list and len(v) <= max_items and all(item.check(i) for i in v),
+                 f"a list of at most {max_items} items, each {item.expected}",
+                 {"type": "array", "items": dict(item.json_schema), "maxItems": max_items})
+
+
 def one_of(*values: str) -> Field:
     return Field(lambda v: v in values and isinstance(v, str), "one of " + ", ".join(values),
                  {"type": "string", "enum": list(values)})
