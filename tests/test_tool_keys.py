@@ -125,3 +125,32 @@ def test_the_command_makes_and_lists_a_tools_key(database_dsn):
     assert line.split()[1:4] == ["admin,lobby", "bench", "active"], line
     refused = run_cli("casino.keys", "operator", "create", "--scopes", "admin", "--origin", "demo", dsn=database_dsn)
     assert refused.returncode == 2 and "invalid choice: 'demo'" in refused.stderr
+
+
+def test_a_rotated_key_keeps_its_origin_and_a_tools_key_acts_only_on_its_own_tools_keys(api, ledger):
+    """Rotating a tool's key must not make an operator's key (which would make real players),
+    and a tool's key rotates, changes or revokes no key of another origin."""
+    operator = make_key(api, label="ops")
+    tool = make_key(api, label="locust run", origin="locust")
+    rotated = call(api, OPERATOR_KEY, f"keys/{tool['keyId']}/rotate", {})
+    assert rotated.status_code == 201 and rotated.json()["origin"] == "locust", rotated.text
+    assert rotated.json()["replaces"]["origin"] == "locust"
+    new_key = rotated.json()["keyId"]
+    assert ledger.query("SELECT origin FROM CASINO_OPERATOR_KEYS WHERE key_id = %s", new_key) == [("locust",)]
+    # The tool's key on its own tool's key: allowed; on an operator's or another tool's: 403.
+    bench = make_key(api, label="bench run", origin="bench")
+    for target in (operator, bench):
+        for path, body in ((f"keys/{target['keyId']}/rotate", {}), (f"keys/{target['keyId']}/scopes",
+                                                                      {"scopes": ["lobby"]}),
+                           (f"keys/{target['keyId']}/revoke", {})):
+            r = call(api, tool["key"], path, body)
+            assert (r.status_code, r.json()["error"]["code"]) == (403, "FORBIDDEN"), (path, r.text)
+    keys = ledger.query("SELECT key_id, scopes, revoked_at IS NULL FROM CASINO_OPERATOR_KEYS WHERE key_id IN (%s, %s)",
+                        operator["keyId"], bench["keyId"])
+    assert sorted(keys) == sorted([(operator["keyId"], sorted(RUN_SCOPES), True),
+                                   (bench["keyId"], sorted(RUN_SCOPES), True)])
+    own = call(api, tool["key"], f"keys/{new_key}/rotate", {"revokeOld": True})
+    assert own.status_code == 201 and own.json()["origin"] == "locust", own.text
+    assert ledger.query("""SELECT count(*) FROM CASINO_ADMIN_AUDIT WHERE operator_key_id = %s
+                           AND action IN ('rotateOperatorKey', 'setOperatorKeyScopes', 'revokeOperatorKey')
+                           AND response_status = 403""", tool["keyId"]) == [(6,)]
