@@ -23,6 +23,7 @@ import psycopg2
 
 from casino.demo import play_demo
 from casino.game_import import DEMO_PROVIDER, import_demo_games
+from casino.reconciliation import run_daily
 from db.config import UNUSABLE, database_from_environment, redact, why_unusable
 from db.embedded import DataDirectoryError
 from db.pool import Database
@@ -93,6 +94,12 @@ async def serve(settings, sockets, database):
             db, app.settings["casino_client"], settings.reconcile_interval, settings.reconcile_stale_after,
             settings.round_timeout))
 
+    # The casino's daily reconciliation with every provider (casino/reconciliation.py); one worker.
+    daily = None
+    if settings.daily_reconciliation is not None and not settings.no_reconcile:
+        daily = asyncio.ensure_future(run_daily(db, app.settings["provider_link"], app.settings["casino_code"],
+                                                settings.report_time_zone, settings.daily_reconciliation))
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -111,8 +118,9 @@ async def serve(settings, sockets, database):
         await asyncio.sleep(settings.shutdown_delay)
     server.stop()
     app.stop_credentials()
-    if reconciler is not None:
-        reconciler.cancel()
+    for task in (reconciler, daily):
+        if task is not None:
+            task.cancel()
     try:
         await asyncio.wait_for(app.in_flight.idle.wait(), SHUTDOWN_GRACE_SECONDS)
     except asyncio.TimeoutError:

@@ -16,12 +16,17 @@
      row break them anyway (written by hand, or by an older version): a payout or refund
      whose transactionId a rollback or payout names as its bet; an applied bet whose id a
      tombstone names; a balance, or an answered balance_after, above 2^53-1; a ledger row
-     on a session of another wallet; a payout or refund of another wallet's bet.
+     on a session of another wallet; a payout or refund of another wallet's bet;
+  5. the reports agree with the balances: per currency, over the ledger's whole life, what
+     was deposited less what was withdrawn less what the wallets hold is what the players
+     lost -- the GGR report's total (casino/reports.py), to the cent.
 Balances that are never negative and never above 2^53-1 are the columns' domains
 (migration 0013), redeemable <= playable a CHECK constraint. Every ledger row is written
 once, with its answer (no claim waits for one), so there is no unanswered row to look for.
 """
 import sys
+
+from .reports import lifetime_ggr
 
 WALLETS_NOT_EXPLAINED = """
     SELECT w.id, w.currency_code, w.playable_balance, w.redeemable_balance,
@@ -124,6 +129,38 @@ PAYOUTS_WITHOUT_A_BET_OF_THEIR_PROVIDER = """
 """
 
 
+# What the players lost, per currency, from the cashier's rows and the balances alone:
+# every other applied row is a bet, a payout or a refund (what the GGR report counts).
+CASH_IN_LESS_HELD = """
+    SELECT currency_code, sum(cash_in) - sum(held) FROM (
+        SELECT w.currency_code,
+               CASE t.transaction_type WHEN 'deposit' THEN t.amount ELSE -t.amount END AS cash_in, 0 AS held
+        FROM CASINO_TRANSACTIONS t JOIN CASINO_WALLETS w ON w.id = t.wallet_id
+        WHERE t.outcome = 'applied' AND t.transaction_type IN ('deposit', 'withdrawal')
+        UNION ALL
+        SELECT currency_code, 0, playable_balance FROM CASINO_WALLETS) money
+    GROUP BY currency_code
+"""
+
+LEDGER_DAYS = """
+    SELECT (min(created_at) AT TIME ZONE 'UTC')::date, (max(created_at) AT TIME ZONE 'UTC')::date
+    FROM CASINO_TRANSACTIONS
+"""
+
+
+def players_losses(cur):
+    """{currency: deposits - withdrawals - balances}: the GGR the balances imply."""
+    cur.execute(CASH_IN_LESS_HELD)
+    return {currency: int(amount) for currency, amount in cur.fetchall()}
+
+
+def reported_ggr(cur):
+    """{currency: the GGR report's total over the ledger's whole life}."""
+    cur.execute(LEDGER_DAYS)
+    first, last = cur.fetchone()
+    return {} if first is None else lifetime_ggr(cur, first, last)
+
+
 def find_violations(cur):
     """Human-readable violations; empty when the ledger is sound."""
     problems = []
@@ -164,6 +201,11 @@ def find_violations(cur):
     for wallet_id, transaction_id, round_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: payout {transaction_id} was applied to round {round_id}, "
                         f"which holds no accepted bet of its provider")
+    losses, reported = players_losses(cur), reported_ggr(cur)
+    for currency in sorted(set(losses) | set(reported)):
+        if losses.get(currency, 0) != reported.get(currency, 0):
+            problems.append(f"currency {currency}: the GGR report's total is {reported.get(currency, 0)}, but "
+                            f"deposits - withdrawals - balances is {losses.get(currency, 0)}")
     return problems
 
 

@@ -27,8 +27,11 @@ LAUNCH = ("launchGame", "simulateRound")
 CASHIER = ("deposit", "withdrawal")
 PLAYER_CALLS = ("setPlayerStatus", "getPlayer", "listTransactions")
 PROVIDER_CALLS = ("importGames", "setProviderStatus", "getProvider", "setProviderV1", "addProviderKey", "rotateProviderKey",
-                  "revokeProviderKey", "listProviderKeys", "createGame")
+                  "revokeProviderKey", "listProviderKeys", "createGame", "setProviderRevenueShare", "providerInvoice",
+                  "createReconciliation", "listReconciliations")
 GAME_CALLS = ("getGame", "setGameLimits", "setGameStatus")
+# Reports and reconciliation (casino/reports.py, casino/reconciliation.py).
+REPORTS = ("ggrReport", "playerFunds", "providerInvoice", "largeWins")
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ CATALOGUE = (
     Refusal("GAME_NOT_FOUND", 404, "no such game", False, LAUNCH + GAME_CALLS),
     Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER),
     Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False,
-            LAUNCH + ("importGames",)),
+            LAUNCH + ("importGames", "createReconciliation")),
     Refusal("TOO_MANY_REQUESTS", 429, "more than %s %s at once in this process; retry shortly", False,
             ("simulateRound",)),
     # The back office (nothing stored but the cashier's refusals above).
@@ -92,6 +95,9 @@ CATALOGUE = (
     Refusal("GAME_EXISTS", 409, "the provider has a game with that providerGameId", False, ("createGame",)),
     Refusal("BET_LIMITS_INVALID", 422, "minBet must not exceed maxBet", False, ("createGame", "setGameLimits")),
     Refusal("SESSION_UNKNOWN", 404, "no game session has that id", False, ("closeSession",)),
+    # Reports and reconciliation.
+    Refusal("PERIOD_INVALID", 422, "%s", False, REPORTS + ("createReconciliation",)),
+    Refusal("RECONCILIATION_NOT_FOUND", 404, "no reconciliation has that id", False, ("getReconciliation",)),
 )
 BY_CODE = {r.code: r for r in CATALOGUE}
 

@@ -64,8 +64,37 @@ FROM pg_index WHERE indrelid = 'casino_transactions'::regclass AND NOT indisprim
   AND indexrelid::regclass::text NOT IN ('casino_transactions_provider_id_external_transaction_id_key',
                                          'casino_transactions_related')
 """
+# What the reports added to the ledger (migration 0017): its BRIN index on created_at, and
+# the clock that stamps a row (casino_now() for now()); and what they would have cost read
+# another way: a B-tree on created_at, or a daily rollup that every ledger row adds to (a
+# trigger's upsert), which would spare the reports their scan of the period's rows.
+NO_REPORT_INDEX = "SELECT 'DROP INDEX casino_transactions_created_at'"
+NO_CLOCK = "SELECT 'ALTER TABLE casino_transactions ALTER COLUMN created_at SET DEFAULT now()'"
+BTREE_REPORT_INDEX = """
+SELECT 'DROP INDEX casino_transactions_created_at' UNION ALL
+SELECT 'CREATE INDEX casino_transactions_created_at ON casino_transactions (created_at)'
+"""
+ROLLUP = """
+SELECT 'DROP INDEX casino_transactions_created_at' UNION ALL
+SELECT 'CREATE TABLE bench_rollup (day date, provider_id bigint, session_id bigint, wallet_id bigint, '
+       || 'stakes bigint NOT NULL, refunds bigint NOT NULL, wins bigint NOT NULL, bets bigint NOT NULL, '
+       || 'PRIMARY KEY (day, provider_id, session_id, wallet_id))' UNION ALL
+SELECT 'CREATE FUNCTION bench_rollup_add() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN '
+       || 'IF NEW.outcome = ''applied'' AND NEW.provider_id IS NOT NULL THEN '
+       || 'INSERT INTO bench_rollup VALUES (NEW.created_at::date, NEW.provider_id, NEW.session_id, NEW.wallet_id, '
+       || 'CASE WHEN NEW.transaction_type = ''debit'' THEN NEW.amount ELSE 0 END, '
+       || 'CASE WHEN NEW.transaction_type = ''rollback'' THEN NEW.playable_movement ELSE 0 END, '
+       || 'CASE WHEN NEW.transaction_type = ''credit'' THEN NEW.amount ELSE 0 END, '
+       || 'CASE WHEN NEW.transaction_type = ''debit'' THEN 1 ELSE 0 END) '
+       || 'ON CONFLICT (day, provider_id, session_id, wallet_id) DO UPDATE SET '
+       || 'stakes = bench_rollup.stakes + EXCLUDED.stakes, refunds = bench_rollup.refunds + EXCLUDED.refunds, '
+       || 'wins = bench_rollup.wins + EXCLUDED.wins, bets = bench_rollup.bets + EXCLUDED.bets; '
+       || 'END IF; RETURN NULL; END $$' UNION ALL
+SELECT 'CREATE TRIGGER bench_rollup AFTER INSERT ON casino_transactions FOR EACH ROW EXECUTE FUNCTION bench_rollup_add()'
+"""
 VARIANTS = {"ours": [], "no-checks": [NO_CHECKS], "no-fks": [NO_FKS], "no-indexes": [NO_INDEXES],
-            "none": [NO_CHECKS, NO_FKS, NO_INDEXES]}
+            "none": [NO_CHECKS, NO_FKS, NO_INDEXES], "no-report-index": [NO_REPORT_INDEX], "no-clock": [NO_CLOCK],
+            "btree-report-index": [BTREE_REPORT_INDEX], "rollup": [ROLLUP]}
 
 
 def removals(dsn, queries):

@@ -11,6 +11,7 @@ import tornado.web
 import casino.admin
 import casino.credentials
 import casino.handlers
+import casino.report_handlers
 import casino.support_page
 import provider.credentials
 import provider.handlers
@@ -99,7 +100,8 @@ class InFlight:
 
 def json_routes(test_driver=True):
     """Every JSON endpoint of both systems, as (documented path, handler) pairs."""
-    return [*casino.handlers.routes(test_driver), *casino.admin.routes(), *provider.handlers.routes()]
+    return [*casino.handlers.routes(test_driver), *casino.admin.routes(), *casino.report_handlers.routes(),
+            *provider.handlers.routes()]
 
 
 class Application(tornado.web.Application):
@@ -136,6 +138,8 @@ class Application(tornado.web.Application):
             casino_code=secrets.casino_code,
             keys_box=secrets.box,   # seals the provider keys the back office adds
             session_idle_timeout=settings.session_idle,
+            # The days the reports and reconciliations count in (casino/reports.py).
+            report_time_zone=settings.report_time_zone,
             # Both systems reach each other over HTTP, by default at this process's address,
             # each direction on a client of its own so neither can starve the other.
             provider_link=ProviderLink(settings.provider_url or own_url, casino_keys,

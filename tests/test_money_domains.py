@@ -109,7 +109,9 @@ def test_0013_applies_to_a_database_with_rows(tmp_path):
             files = cur.fetchone()
         assert len(rows) == 2 * len(wallets) > 0
 
-        assert migrate(dsn, log=lambda _: None) == ["0013_money_domains.sql"]
+        # 0013, and every migration after it.
+        assert migrate(dsn, log=lambda _: None) == [p.name for p in sorted(MIGRATIONS_DIR.glob("*.sql"))
+                                                    if p.name >= "0013"]
 
         with conn, conn.cursor() as cur:
             cur.execute("""SELECT attname, atttypid::regtype::text FROM pg_attribute

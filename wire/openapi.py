@@ -65,6 +65,9 @@ def operation(handler):
     verb = method(handler)
     success = str(getattr(handler, "status", 200))
     responses = {success: {"description": "success", "content": {"application/json": {"schema": handler.answer}}}}
+    if getattr(handler, "csv", False):
+        # ?format=csv: the same figures as CSV, in major units.
+        responses[success]["content"]["text/csv"] = {"schema": STRING}
     refusals = _merge({400: ["INVALID_REQUEST"], 413: ["PAYLOAD_TOO_LARGE"], 503: ["SERVICE_UNAVAILABLE"],
                        500: ["INTERNAL_ERROR"]} if verb == "post" else
                       {400: ["INVALID_REQUEST"], 503: ["SERVICE_UNAVAILABLE"], 500: ["INTERNAL_ERROR"]},

@@ -8,6 +8,7 @@ at any depth, is refused, and so is `null` for any field, optional ones included
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Callable
 
 from .errors import invalid
@@ -152,3 +153,44 @@ def parse_body(raw: bytes, schema: dict) -> dict:
             raise invalid(f"field '{name}' must be {field.expected}")
         values[name] = body[name]
     return values
+
+
+# Dates and instants, as the reports and the provider's round feed take them.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _parses(pattern, parse):
+    def check(v):
+        if not (isinstance(v, str) and pattern.fullmatch(v)):
+            return False
+        try:
+            parse(v)
+        except ValueError:      # 2026-02-30, 25:00, a month 13
+            return False
+        return True
+    return check
+
+
+def parse_date(text):
+    return date.fromisoformat(text)
+
+
+def parse_month(text):
+    """The month's first day."""
+    return date.fromisoformat(text + "-01")
+
+
+def parse_instant(text):
+    """An RFC 3339 instant with its offset (Z or ±hh:mm), as an aware datetime."""
+    return datetime.fromisoformat(text)
+
+
+DATE = Field(_parses(_DATE, parse_date), "a date YYYY-MM-DD",
+             {"type": "string", "format": "date", "pattern": f"^{_DATE.pattern}$"})
+MONTH = Field(_parses(_MONTH, parse_month), "a month YYYY-MM",
+              {"type": "string", "pattern": f"^{_MONTH.pattern}$"})
+INSTANT = Field(_parses(_INSTANT, parse_instant),
+                "an RFC 3339 instant with its offset (2026-11-30T12:00:00Z, 2026-11-30T13:00:00+01:00)",
+                {"type": "string", "format": "date-time", "pattern": f"^{_INSTANT.pattern}$"})
