@@ -22,8 +22,9 @@ kind, the first that applies:
     AMOUNT_MISMATCH            stakes, refunds, wins or the currency differ
 
 and the totals of each side (per currency, over the rounds compared) are stored with them.
-A feed that cannot be read whole -- no answer, a refusal, a malformed page, more than
-FEED_MAX_PAGES -- stores the reconciliation as failed, with why, and answers 502.
+A feed that cannot be read whole -- no answer, a refusal, a malformed page, a cursor given
+twice, more than FEED_MAX_PAGES -- stores the reconciliation as failed, with why, and
+answers 502.
 
 The server runs it every day at DAILY_RECONCILIATION (a time in REPORT_TIME_ZONE; off by
 default) for the day before, for every active provider of an operator's; `python -m
@@ -209,7 +210,7 @@ async def read_feed(link, provider_code, endpoint, casino_code, starts, ends, pa
     """{round id: Round} of every page of the provider's feed for [starts, ends). page_size:
     ask for pages of that many rounds (the protocol has no such field: by default the
     provider's own page size)."""
-    rounds, cursor = {}, None
+    rounds, cursor, cursors = {}, None, set()
     for _ in range(FEED_MAX_PAGES):
         body = {"casinoCode": casino_code, "from": _instant(starts), "to": _instant(ends)}
         if page_size:
@@ -231,6 +232,9 @@ async def read_feed(link, provider_code, endpoint, casino_code, starts, ends, pa
             rounds[item["roundId"]] = found
         if cursor is None:
             return rounds
+        if cursor in cursors:
+            raise FeedUnavailable(f"the provider's round feed gives the cursor {cursor} again: it would never end")
+        cursors.add(cursor)
     raise FeedUnavailable(f"the provider's round feed did not end within {FEED_MAX_PAGES} pages")
 
 
@@ -418,14 +422,15 @@ async def reconcile(db, link, casino_code, tz, provider_code, start, end, reques
 # --- every day ----------------------------------------------------------------------------------
 
 def next_daily_run(now, at, tz):
-    """The next moment, after now (aware), when the clock in time zone tz reads `at` (a
-    time of day)."""
+    """The next instant (UTC), after now (aware), when the clock in time zone tz reads `at`
+    (a time of day). On the day a time zone skips it (02:30 when clocks go from 02:00 to
+    03:00), the time it would have been: 03:30."""
     zone = ZoneInfo(tz)
     local = now.astimezone(zone)
-    candidate = datetime.combine(local.date(), at, tzinfo=zone)
-    if candidate <= local:
-        candidate = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=zone)
-    return candidate
+    for day in (local.date(), local.date() + timedelta(days=1)):
+        candidate = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+        if candidate > now:
+            return candidate
 
 
 def active_providers(cur):
@@ -448,6 +453,6 @@ async def run_daily(db, link, casino_code, tz, at):
         wake = next_daily_run(datetime.now(UTC), at, tz)
         await asyncio.sleep(max(0.0, (wake - datetime.now(UTC)).total_seconds()))
         try:
-            await daily_pass(db, link, casino_code, tz, wake.date() - timedelta(days=1))
+            await daily_pass(db, link, casino_code, tz, wake.astimezone(ZoneInfo(tz)).date() - timedelta(days=1))
         except Exception:   # a failed pass is tried again the next day; each run is logged
             log.exception("daily reconciliation failed")

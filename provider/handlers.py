@@ -66,7 +66,7 @@ class RoundsHandler(CasinoRequestHandler):
     summary = ("The rounds opened in [from, to) holding a call the casino accepted, with what the provider "
                "recorded as accepted (stakes, refunds, wins), a page at a time (oldest first)")
     answer = obj(rounds={"type": "array", "items": FEED_ROUND}, nextCursor={"type": ["string", "null"]})
-    refusals = {403: ["CASINO_MISMATCH", "CASINO_UNKNOWN"], 422: ["PERIOD_INVALID"]}
+    refusals = {403: ["CASINO_MISMATCH"], 422: ["PERIOD_INVALID"]}
     schema = {"casinoCode": IDENTIFIER, "from": INSTANT, "to": INSTANT, "cursor": CURSOR.optional(),
               "limit": page_size(round_feed.MAX_PAGE).optional()}
 
