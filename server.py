@@ -41,6 +41,9 @@ log = logging.getLogger("server")
 SHUTDOWN_GRACE_SECONDS = 10
 # Connections per process to DATABASE_READ_URL: the back office's views are few and light.
 READ_POOL_SIZE = 2
+# Connections per process for the reports (which may read for seconds): their own, so a long
+# report never holds one the money calls need.
+REPORT_POOL_SIZE = 2
 
 
 def startup_banner(address, database, secrets, processes=1, read_url=None):
@@ -71,7 +74,10 @@ async def serve(settings, sockets, database):
     read_db = (Database(settings.database_read_url, size=READ_POOL_SIZE, application_name="casino-read",
                         call_timeout=settings.db_call_timeout, read_only=True)
                if settings.database_read_url else None)
-    app = Application(db, settings, own_url, read_db=read_db)
+    # The reports: read-only, on the replica when there is one, bounded by REPORT_TIMEOUT.
+    report_db = Database(settings.database_read_url or database.dsn, size=REPORT_POOL_SIZE,
+                         application_name="casino-reports", call_timeout=settings.report_timeout, read_only=True)
+    app = Application(db, settings, own_url, read_db=read_db, report_db=report_db)
     await app.load_credentials()
     # Deadlines, the connection cap and the body limit (wire/transport.py).
     server = transport.HttpServer(app, settings.transport_limits)
@@ -128,6 +134,7 @@ async def serve(settings, sockets, database):
     await server.close_all_connections()
     app.close_clients()
     db.close()
+    report_db.close()
     if read_db is not None:
         read_db.close()
     return exit_code

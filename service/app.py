@@ -106,10 +106,11 @@ def json_routes(test_driver=True):
 
 class Application(tornado.web.Application):
     """db: a db.pool.Database; read_db: a read-only one on a replica for the back office's
-    views (DATABASE_READ_URL), None to read from db; own_url: where this process answers,
-    the default address of both systems for each other."""
+    views (DATABASE_READ_URL), None to read from db; report_db: a read-only one of its own
+    for the reports, None to read from read_db; own_url: where this process answers, the
+    default address of both systems for each other."""
 
-    def __init__(self, db, settings: Settings, own_url, read_db=None):
+    def __init__(self, db, settings: Settings, own_url, read_db=None, report_db=None):
         secrets = settings.secrets
         self.in_flight = InFlight()
         # Set when a shutdown begins: /health/ready answers 503 from then on.
@@ -131,6 +132,8 @@ class Application(tornado.web.Application):
             # Only the back office's read-only views use it (casino/admin.py); health
             # checks db alone, and every wallet call reads the primary's latest commit.
             read_db=read_db or db,
+            # The reports' own pool (casino/report_handlers.py), bounded by REPORT_TIMEOUT.
+            report_db=report_db or read_db or db,
             development=secrets.development,
             casino_keys=casino_keys,
             provider_keys=provider_keys,

@@ -146,6 +146,8 @@ OPTIONS = (
     Option("round_timeout", "ROUND_TIMEOUT", None, 300.0, SECONDS, "seconds before an open round is closed"),
     Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, 1800.0, SECONDS,
            "seconds without a bet after which a casino session expires"),
+    Option("report_timeout", "REPORT_TIMEOUT", None, 300.0, SECONDS,
+           "seconds a report's database call may take (on a pool of its own) before it is answered 503"),
     Option("report_time_zone", "REPORT_TIME_ZONE", None, "UTC", _time_zone,
            "the time zone whose days the reports and reconciliations count in"),
     Option("daily_reconciliation", "DAILY_RECONCILIATION", None, None, _time_of_day_or_off,
@@ -208,6 +210,7 @@ class Settings:
     reconcile_stale_after: float = 30.0
     round_timeout: float = 300.0
     session_idle_timeout: float = 1800.0
+    report_timeout: float = 300.0
     report_time_zone: str = "UTC"
     daily_reconciliation: time | None = None
     simulate_concurrency: int = 4
