@@ -16,7 +16,9 @@ result instead, and must find nothing (--no-audit skips them: minutes on 5 milli
 
 Then each report is timed as its handler runs it -- one function of casino/reports.py (or
 casino/reconciliation.py's ledger side) in one transaction -- --runs times, and the table
-gives the median, the fastest and the slowest, and the rows it answered. Figures and what
+gives the median, the fastest and the slowest, and the rows it answered; one line more
+times the longest GGR report with its rounds count left out, which is what counting
+rounds costs. Figures and what
 they mean: docs/performance.md, "Reports".
 """
 import argparse
@@ -215,6 +217,18 @@ def size(answer):
     return len(body)
 
 
+def without_rounds(cur, tz, start, end, group_by):
+    """The GGR report with its rounds count left out (0): what counting them costs the
+    report, measured beside it. Not a report anyone is served."""
+    shipped = reports.GGR
+    begin = shipped.index("t.transaction_type = 'debit' AND NOT EXISTS")
+    stop = shipped.index("AS opens_round")
+    cur.execute(shipped[:begin] + "false " + shipped[stop:],
+                {"tz": tz, "from": start, "to": end, "kinds": reports.REPORTED_KINDS, "provider_id": None,
+                 "by_day": "day" in group_by, "by_provider": "provider" in group_by, "by_game": "game" in group_by})
+    return cur.fetchall()
+
+
 def cases(providers, days, end):
     last = (end - timedelta(days=1)).date()
     month = date(last.year, last.month, 1)
@@ -226,6 +240,8 @@ def cases(providers, days, end):
         (f"GGR, {days} days by provider", reports.ggr, tz, last - timedelta(days=days - 1), last, ["provider"]),
         (f"GGR, {days} days by day, provider, game", reports.ggr, tz, last - timedelta(days=days - 1), last,
          ["day", "provider", "game"]),
+        ("  the same without counting rounds (what they cost)", without_rounds, tz,
+         last - timedelta(days=days - 1), last, ["day", "provider", "game"]),
         ("player funds, now", reports.player_funds, None),
         ("player funds, 1 day ago", reports.player_funds, end - timedelta(days=1)),
         (f"player funds, {days // 2} days ago", reports.player_funds, end - timedelta(days=days // 2)),

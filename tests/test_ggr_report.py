@@ -285,7 +285,9 @@ def test_a_report_refuses_bad_periods_and_parameters(api):
             ("ggr?from=2025-01-15", 400, "INVALID_REQUEST"),
             ("ggr?from=2025-01-15&to=2025-01-15&groupBy=day,day", 400, "INVALID_REQUEST"),
             ("ggr?from=2025-01-15&to=2025-01-15&groupBy=player", 400, "INVALID_REQUEST"),
-            ("ggr?from=2025-01-15&to=2025-01-15&format=xml", 400, "INVALID_REQUEST")):
+            ("ggr?from=2025-01-15&to=2025-01-15&format=xml", 400, "INVALID_REQUEST"),
+            ("ggr?from=1969-12-31&to=1970-01-01", 400, "INVALID_REQUEST"),           # years 1970-9998
+            ("ggr?from=9998-12-31&to=9999-01-01", 400, "INVALID_REQUEST")):
         answer = get(api, path)
         assert (answer.status_code, answer.json()["error"]["code"]) == (status, code), path
     assert get(api, "ggr?from=2024-01-01&to=2024-12-31").status_code == 200     # 366 days: a leap year

@@ -128,6 +128,7 @@ def test_a_future_instant_or_a_malformed_one_is_refused(api):
     future = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     answer = get(api, f"player-funds?at={future}")
     assert (answer.status_code, answer.json()["error"]["code"]) == (422, "PERIOD_INVALID")
-    for at in ("2025-06-12", "2025-06-12T25:00:00Z", "2025-06-12T10:00:00", "yesterday"):
+    for at in ("2025-06-12", "2025-06-12T25:00:00Z", "2025-06-12T10:00:00", "yesterday", "0001-01-01T00:00:00%2B14:00",
+               "9999-12-31T23:59:59Z"):
         answer = get(api, f"player-funds?at={at}")
         assert (answer.status_code, answer.json()["error"]["code"]) == (400, "INVALID_REQUEST"), at

@@ -118,6 +118,6 @@ def test_the_months_ggr_per_game_and_the_amount_due(api, april):
 def test_an_unknown_provider_or_a_bad_month_is_refused(api):
     answer = call(api, "GET", "reports/providers/NO-SUCH/invoice?month=2025-04")
     assert (answer.status_code, answer.json()["error"]["code"]) == (404, "PROVIDER_NOT_FOUND")
-    for month in ("2025-13", "2025-4", "april", ""):
+    for month in ("2025-13", "2025-4", "april", "", "9999-12", "0001-01"):
         answer = call(api, "GET", f"reports/providers/JAQPOT/invoice?month={month}")
         assert (answer.status_code, answer.json()["error"]["code"]) == (400, "INVALID_REQUEST"), month

@@ -199,6 +199,7 @@ def test_a_forged_amount_is_found(books):
 
 def test_a_round_the_casino_never_saw_is_found(books):
     user_id, _ = books.ledger.player(funds=5_000)
+    before = books.reconcile()
     round_id = "rnd-" + uuid.uuid4().hex
     provider_round(books, round_id, "settled", [("debit", round_id + "-1-bet", 75, "accepted"),
                                                 ("credit", round_id + "-2-payout", 150, "accepted")],
@@ -208,9 +209,17 @@ def test_a_round_the_casino_never_saw_is_found(books):
     assert [(d["kind"], *sides(d)) for d in found] == [
         ("ROUND_MISSING_AT_CASINO", None, figures(75, 0, 150, "settled"))]
     assert found[0]["currency"] == "USD" and found[0]["provider"]["openedAt"].startswith(str(books.today()))
-    # Each side's totals count the rounds it holds: the provider's include this one.
-    casino, provider = ({t["currency"]: t for t in body["totals"][side]} for side in ("casino", "provider"))
-    assert provider["USD"]["rounds"] >= casino["USD"]["rounds"] + 1
+    # Each side's totals count the rounds it holds: the provider's gained this one, the casino's nothing.
+    def totals(answer, side):
+        return {t["currency"]: t for t in answer["totals"][side]}.get(
+            "USD", {"currency": "USD", "rounds": 0, "stakes": 0, "refunds": 0, "wins": 0})
+    assert totals(body, "casino") == totals(before, "casino")
+    assert totals(body, "provider") == {**totals(before, "provider"),
+                                        "rounds": totals(before, "provider")["rounds"] + 1,
+                                        "stakes": totals(before, "provider")["stakes"] + 75,
+                                        "wins": totals(before, "provider")["wins"] + 150}
+    assert body["roundsCompared"] == before["roundsCompared"] + 1
+    assert body["differenceCount"] == before["differenceCount"] + 1
     assert books.ledger.violations() == []
 
 
