@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from . import reconciliation
 
+
 def _date(text):
     try:
         return date.fromisoformat(text)

@@ -75,7 +75,8 @@ CASINO_ROUNDS = """
     )
     SELECT t.round_id, min(w.currency_code), min(t.created_at),
            coalesce(sum(t.amount) FILTER (WHERE t.transaction_type = 'debit' AND t.outcome = 'applied'), 0),
-           coalesce(sum(t.playable_movement) FILTER (WHERE t.transaction_type = 'rollback' AND t.outcome = 'applied'), 0),
+           coalesce(sum(t.playable_movement) FILTER (WHERE t.transaction_type = 'rollback'
+                                                       AND t.outcome = 'applied'), 0),
            coalesce(sum(t.amount) FILTER (WHERE t.transaction_type = 'credit' AND t.outcome = 'applied'), 0),
            count(*) FILTER (WHERE t.transaction_type = 'debit' AND t.outcome = 'applied'),
            count(*) FILTER (WHERE t.transaction_type = 'debit' AND t.outcome = 'applied'

@@ -27,8 +27,8 @@ LAUNCH = ("launchGame", "simulateRound")
 CASHIER = ("deposit", "withdrawal")
 PLAYER_CALLS = ("setPlayerStatus", "getPlayer", "listTransactions")
 PROVIDER_CALLS = ("importGames", "setProviderStatus", "getProvider", "setProviderV1", "addProviderKey", "rotateProviderKey",
-                  "revokeProviderKey", "listProviderKeys", "createGame", "setProviderRevenueShare", "providerInvoice",
-                  "createReconciliation", "listReconciliations")
+                  "revokeProviderKey", "listProviderKeys", "createGame",
+                  "setProviderRevenueShare", "providerInvoice", "createReconciliation", "listReconciliations")
 GAME_CALLS = ("getGame", "setGameLimits", "setGameStatus")
 # Reports and reconciliation (casino/reports.py, casino/reconciliation.py).
 REPORTS = ("ggrReport", "playerFunds", "providerInvoice", "largeWins")

@@ -14,8 +14,20 @@ import re
 
 from wire import logs
 from wire.openapi import INTEGER, STRING, obj
-from wire.validation import CURSOR, DATE, ENTITY_ID, IDENTIFIER, INSTANT, MONTH, Field, one_of, page_size, \
-    parse_date, parse_instant, parse_month
+from wire.validation import (
+    CURSOR,
+    DATE,
+    ENTITY_ID,
+    IDENTIFIER,
+    INSTANT,
+    MONTH,
+    Field,
+    one_of,
+    page_size,
+    parse_date,
+    parse_instant,
+    parse_month,
+)
 
 from . import catalogue, reconciliation, reports
 from .admin import NULLABLE_STRING, PROVIDER, TIMESTAMP, AdminHandler

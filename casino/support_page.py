@@ -277,8 +277,9 @@ class ReportsHandler(PageHandler):
             if item["differenceCount"]:
                 differences[item["reconciliationId"]] = _answered(await self.settings["read_db"].transaction(
                     reconciliation.get, item["reconciliationId"], DIFFERENCES_SHOWN, None))["differences"]
-        self.page("reports.html", start=start, end=end, tz=tz, ggr=ggr, charts=ggr_chart.charts(ggr["rows"], start, end),
-                  funds=funds, reconciliations=recent, differences=differences)
+        self.page("reports.html", start=start, end=end, tz=tz, ggr=ggr,
+                  charts=ggr_chart.charts(ggr["rows"], start, end), funds=funds, reconciliations=recent,
+                  differences=differences)
 
 
 class ReconciliationHandler(PageHandler):

@@ -102,7 +102,8 @@ SELECT 'CREATE FUNCTION bench_rollup_add() RETURNS trigger LANGUAGE plpgsql AS $
        || 'stakes = bench_rollup.stakes + EXCLUDED.stakes, refunds = bench_rollup.refunds + EXCLUDED.refunds, '
        || 'wins = bench_rollup.wins + EXCLUDED.wins, bets = bench_rollup.bets + EXCLUDED.bets; '
        || 'END IF; RETURN NULL; END $$' UNION ALL
-SELECT 'CREATE TRIGGER bench_rollup AFTER INSERT ON casino_transactions FOR EACH ROW EXECUTE FUNCTION bench_rollup_add()'
+SELECT 'CREATE TRIGGER bench_rollup AFTER INSERT ON casino_transactions FOR EACH ROW '
+       || 'EXECUTE FUNCTION bench_rollup_add()'
 """
 VARIANTS = {"ours": [], "no-checks": [NO_CHECKS], "no-fks": [NO_FKS], "no-indexes": [NO_INDEXES],
             "none": [NO_CHECKS, NO_FKS, NO_INDEXES], "no-report-index": [NO_REPORT_INDEX], "brin-tail": [BRIN_TAIL],

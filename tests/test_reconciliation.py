@@ -23,8 +23,16 @@ from sql.migrate import migrate
 from tests.conftest import create_database
 from tests.fake_peer import FakePeer
 from tests.fault_proxy import FaultProxy
-from tests.support import (CASINO_SECRET, KEYS_ENCRYPTION_KEY, OPERATOR_KEY, PROVIDER_SECRET, Api, Ledger,
-                           ServerProcess, run_cli)
+from tests.support import (
+    CASINO_SECRET,
+    KEYS_ENCRYPTION_KEY,
+    OPERATOR_KEY,
+    PROVIDER_SECRET,
+    Api,
+    Ledger,
+    ServerProcess,
+    run_cli,
+)
 from wire.secrets_env import read_secrets
 
 
@@ -165,7 +173,8 @@ def test_a_payout_the_provider_took_as_accepted_but_the_casino_refused_is_found(
     def provider_took_it(cur):
         cur.execute("""INSERT INTO PROVIDER_BETS (transaction_id, round_id, bet_type, amount, request_cache, status,
                                                   casino_status)
-                       SELECT %s, id, 'credit', 250, %s, 'accepted', 200 FROM PROVIDER_GAME_ROUNDS WHERE round_id = %s""",
+                       SELECT %s, id, 'credit', 250, %s, 'accepted', 200 FROM PROVIDER_GAME_ROUNDS
+                       WHERE round_id = %s""",
                     (payout["transactionId"], json.dumps(payout), round_id))
     books.ledger.run(provider_took_it)
     found = books.differences(books.reconcile(), round_id)
@@ -402,4 +411,5 @@ def test_a_period_is_whole_days_of_the_reporting_time_zone(books):
     assert (body["status"], body["timeZone"], body["startsAt"], body["endsAt"]) == (
         "complete", "UTC", "2025-03-30T00:00:00.000000Z", "2025-03-31T00:00:00.000000Z")
     starts, ends = books.ledger.run(reconciliation._instants, "Europe/Berlin", date(2025, 3, 30), date(2025, 3, 30))
-    assert (starts, ends) == (datetime(2025, 3, 29, 23, tzinfo=timezone.utc), datetime(2025, 3, 30, 22, tzinfo=timezone.utc))
+    assert (starts, ends) == (datetime(2025, 3, 29, 23, tzinfo=timezone.utc),
+                              datetime(2025, 3, 30, 22, tzinfo=timezone.utc))
