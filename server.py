@@ -25,6 +25,7 @@ import psycopg2
 from casino.credentials import v1_providers
 from casino.demo import play_demo
 from casino.game_import import DEMO_PROVIDER, import_demo_games
+from casino.reconciliation import run_daily
 from db.config import UNUSABLE, database_from_environment, redact, why_unusable
 from db.embedded import DataDirectoryError
 from db.pool import Database
@@ -45,6 +46,9 @@ log = logging.getLogger("server")
 SHUTDOWN_GRACE_SECONDS = 10
 # Connections per process to DATABASE_READ_URL: the back office's views are few and light.
 READ_POOL_SIZE = 2
+# Connections per process for the reports (which may read for seconds): their own, so a long
+# report never holds one the money calls need.
+REPORT_POOL_SIZE = 2
 
 
 def startup_notices(dsn, settings):
@@ -99,7 +103,10 @@ async def serve(settings, sockets, database, notices=()):
     read_db = (Database(settings.database_read_url, size=READ_POOL_SIZE, application_name="casino-read",
                         call_timeout=settings.db_call_timeout, read_only=True)
                if settings.database_read_url else None)
-    app = Application(db, settings, own_url, read_db=read_db)
+    # The reports: read-only, on the replica when there is one, bounded by REPORT_TIMEOUT.
+    report_db = Database(settings.database_read_url or database.dsn, size=REPORT_POOL_SIZE,
+                         application_name="casino-reports", call_timeout=settings.report_timeout, read_only=True)
+    app = Application(db, settings, own_url, read_db=read_db, report_db=report_db)
     await app.load_credentials()
     # Deadlines, the connection cap and the body limit (wire/transport.py).
     server = transport.HttpServer(app, settings.transport_limits)
@@ -122,6 +129,12 @@ async def serve(settings, sockets, database, notices=()):
             db, app.settings["casino_client"], settings.reconcile_interval, settings.reconcile_stale_after,
             settings.round_timeout))
 
+    # The casino's daily reconciliation with every provider (casino/reconciliation.py); one worker.
+    daily = None
+    if settings.daily_reconciliation is not None and not settings.no_reconcile:
+        daily = asyncio.ensure_future(run_daily(db, app.settings["provider_link"], app.settings["casino_code"],
+                                                settings.report_time_zone, settings.daily_reconciliation))
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -140,8 +153,9 @@ async def serve(settings, sockets, database, notices=()):
         await asyncio.sleep(settings.shutdown_delay)
     server.stop()
     app.stop_credentials()
-    if reconciler is not None:
-        reconciler.cancel()
+    for task in (reconciler, daily):
+        if task is not None:
+            task.cancel()
     try:
         await asyncio.wait_for(app.in_flight.idle.wait(), SHUTDOWN_GRACE_SECONDS)
     except TimeoutError:
@@ -149,6 +163,7 @@ async def serve(settings, sockets, database, notices=()):
     await server.close_all_connections()
     app.close_clients()
     db.close()
+    report_db.close()
     if read_db is not None:
         read_db.close()
     return exit_code

@@ -319,7 +319,8 @@ BET_LIMIT = Field(lambda v: type(v) is int and 1 <= v <= MAX_SAFE_INTEGER,
 STATUS = one_of("active", "disabled")
 
 PROVIDER = obj(providerCode=STRING, name=STRING, apiEndpoint=NULLABLE_STRING, status={"enum": ["active", "disabled"]},
-               allowsV1={"type": "boolean"}, origin={"enum": list(backoffice.ORIGINS)}, createdAt=TIMESTAMP)
+               allowsV1={"type": "boolean"}, origin={"enum": list(backoffice.ORIGINS)},
+               revenueShare=NULLABLE_STRING, createdAt=TIMESTAMP)
 PROVIDER_KEY = obj(keyId=STRING, signer={"enum": list(credentials.SIGNERS)}, createdAt=TIMESTAMP,
                    revokedAt={"type": ["string", "null"], "format": "date-time"})
 NEW_PROVIDER_KEY = obj(providerCode=STRING, **PROVIDER_KEY["properties"], secret=STRING,

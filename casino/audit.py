@@ -24,11 +24,16 @@
      the limit in force derived from the history: the last decision before the row, its
      new amount once effective, else the amount it found); no bet or deposit was accepted
      during an exclusion; and a limited wallet's counters equal its ledger's.
+  6. the reports agree with the balances: per currency, over the ledger's whole life, what
+     was deposited less what was withdrawn less what the wallets hold is what the players
+     lost -- the GGR report's total (casino/reports.py), to the cent.
 Balances that are never negative and never above 2^53-1 are the columns' domains
 (migration 0013), redeemable <= playable a CHECK constraint. Every ledger row is written
 once, with its answer (no claim waits for one), so there is no unanswered row to look for.
 """
 import sys
+
+from .reports import lifetime_ggr
 
 WALLETS_NOT_EXPLAINED = """
     SELECT w.id, w.currency_code, w.playable_balance, w.redeemable_balance,
@@ -232,6 +237,38 @@ def protection_violations(cur):
     return problems
 
 
+# What the players lost, per currency, from the cashier's rows and the balances alone:
+# every other applied row is a bet, a payout or a refund (what the GGR report counts).
+CASH_IN_LESS_HELD = """
+    SELECT currency_code, sum(cash_in) - sum(held) FROM (
+        SELECT w.currency_code,
+               CASE t.transaction_type WHEN 'deposit' THEN t.amount ELSE -t.amount END AS cash_in, 0 AS held
+        FROM CASINO_TRANSACTIONS t JOIN CASINO_WALLETS w ON w.id = t.wallet_id
+        WHERE t.outcome = 'applied' AND t.transaction_type IN ('deposit', 'withdrawal')
+        UNION ALL
+        SELECT currency_code, 0, playable_balance FROM CASINO_WALLETS) money
+    GROUP BY currency_code
+"""
+
+LEDGER_DAYS = """
+    SELECT (min(created_at) AT TIME ZONE 'UTC')::date, (max(created_at) AT TIME ZONE 'UTC')::date
+    FROM CASINO_TRANSACTIONS
+"""
+
+
+def players_losses(cur):
+    """{currency: deposits - withdrawals - balances}: the GGR the balances imply."""
+    cur.execute(CASH_IN_LESS_HELD)
+    return {currency: int(amount) for currency, amount in cur.fetchall()}
+
+
+def reported_ggr(cur):
+    """{currency: the GGR report's total over the ledger's whole life}."""
+    cur.execute(LEDGER_DAYS)
+    first, last = cur.fetchone()
+    return {} if first is None else lifetime_ggr(cur, first, last)
+
+
 def find_violations(cur):
     """Human-readable violations; empty when the ledger is sound."""
     problems = []
@@ -272,6 +309,11 @@ def find_violations(cur):
     for wallet_id, transaction_id, round_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: payout {transaction_id} was applied to round {round_id}, "
                         f"which holds no accepted bet of its provider")
+    losses, reported = players_losses(cur), reported_ggr(cur)
+    for currency in sorted(set(losses) | set(reported)):
+        if losses.get(currency, 0) != reported.get(currency, 0):
+            problems.append(f"currency {currency}: the GGR report's total is {reported.get(currency, 0)}, but "
+                            f"deposits - withdrawals - balances is {losses.get(currency, 0)}")
     return problems + protection_violations(cur)
 
 

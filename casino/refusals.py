@@ -31,8 +31,11 @@ PLAYER_CALLS = ("setPlayerStatus", "getPlayer", "listTransactions")
 PROTECTION_CALLS = ("getLimits", "setLimit", "createExclusion", "listExclusions", "getProtectionHistory",
                     "setPlayerJurisdiction", "setPlayerIdentity")
 PROVIDER_CALLS = ("importGames", "setProviderStatus", "getProvider", "setProviderV1", "setProviderEndpoint",
-                  "addProviderKey", "rotateProviderKey", "revokeProviderKey", "listProviderKeys", "createGame")
+                  "addProviderKey", "rotateProviderKey", "revokeProviderKey", "listProviderKeys", "createGame",
+                  "setProviderRevenueShare", "providerInvoice", "createReconciliation", "listReconciliations")
 GAME_CALLS = ("getGame", "setGameLimits", "setGameStatus")
+# Reports and reconciliation (casino/reports.py, casino/reconciliation.py).
+REPORTS = ("ggrReport", "playerFunds", "providerInvoice", "largeWins")
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ CATALOGUE = (
     Refusal("GAME_NOT_FOUND", 404, "no such game", False, LAUNCH + GAME_CALLS),
     Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER + ("setLimit",)),
     Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False,
-            LAUNCH + ("importGames",)),
+            LAUNCH + ("importGames", "createReconciliation")),
     Refusal("TOO_MANY_REQUESTS", 429, "more than %s %s at once in this process; retry shortly", False,
             ("simulateRound", "ledgerAudit")),
     # The back office (nothing stored but the cashier's refusals above).
@@ -124,6 +127,9 @@ CATALOGUE = (
     Refusal("EXCLUSION_ACTIVE", 409, "a %s runs %s: it can be extended, never shortened or lifted", False,
             ("createExclusion",)),
     Refusal("EXCLUSION_PERIOD_INVALID", 422, "a %s in %s lasts from %s to %s", False, ("createExclusion",)),
+    # Reports and reconciliation.
+    Refusal("PERIOD_INVALID", 422, "%s", False, REPORTS + ("createReconciliation",)),
+    Refusal("RECONCILIATION_NOT_FOUND", 404, "no reconciliation has that id", False, ("getReconciliation",)),
 )
 BY_CODE = {r.code: r for r in CATALOGUE}
 

@@ -13,23 +13,29 @@ it without a shared cookie secret. The key is never in a URL.
 Every view is one call of casino/backoffice.py or casino/protection.py, the functions the
 JSON API uses; the lookups it has no API call for (a player by username or e-mail, a
 transaction by id, a player's last refusals and register checks) are here, as read-only
-queries. Output is escaped by the templates (autoescape).
+queries. The reports view calls casino/reports.py and casino/reconciliation.py, as the
+report endpoints do, and draws the daily GGR per provider as inline SVG
+(casino/ggr_chart.py). Amounts are shown in major units of their currency
+(casino/currencies.py). Output is escaped by the templates (autoescape).
 """
 import base64
 import binascii
 import json
 import re
 from collections import ChainMap
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import tornado.web
 
 from wire.errors import ApiError
 from wire.handlers import JsonHandler
-from wire.validation import CURRENCY, CURSOR, ENTITY_ID, IDENTIFIER, parse_params
+from wire.validation import CURRENCY, CURSOR, DATE, ENTITY_ID, IDENTIFIER, parse_date, parse_params
 
-from . import backoffice, protection
+from . import backoffice, ggr_chart, protection, reconciliation, reports
+from .currencies import grouped
 from .wallet import Answer
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -306,14 +312,59 @@ class TransactionHandler(PageHandler):
         self.page("transaction.html", transaction_id=p["id"], rows=rows)
 
 
+def _answered(answer):
+    """The body of a 200 answer; a refusal becomes the error page."""
+    if answer.status not in (200, 201):
+        raise ApiError(answer.status, answer.body["error"]["code"], answer.body["error"]["message"])
+    return answer.body
+
+
+# The reports view's default period: the last two weeks, today included.
+DEFAULT_DAYS = 14
+# How many reconciliations it lists, and how many differences of each.
+RECENT_RECONCILIATIONS, DIFFERENCES_SHOWN = 10, 5
+
+
+class ReportsHandler(PageHandler):
+    async def get(self):
+        tz = self.settings["report_time_zone"]
+        p = self.params({"from": DATE.optional(), "to": DATE.optional()},
+                        {name: self.get_query_argument(name, None) for name in ("from", "to")})
+        end = parse_date(p["to"]) if p["to"] else datetime.now(ZoneInfo(tz)).date()
+        start = parse_date(p["from"]) if p["from"] else end - timedelta(days=DEFAULT_DAYS - 1)
+        report_db = self.settings["report_db"]
+        ggr = _answered(await report_db.transaction(reports.ggr, tz, start, end, ["day", "provider"]))
+        funds = _answered(await report_db.transaction(reports.player_funds, None))
+        recent = _answered(await self.settings["read_db"].transaction(
+            reconciliation.list_reconciliations, None, RECENT_RECONCILIATIONS, None))["items"]
+        differences = {}
+        for item in recent:
+            if item["differenceCount"]:
+                differences[item["reconciliationId"]] = _answered(await self.settings["read_db"].transaction(
+                    reconciliation.get, item["reconciliationId"], DIFFERENCES_SHOWN, None))["differences"]
+        self.page("reports.html", start=start, end=end, tz=tz, ggr=ggr,
+                  charts=ggr_chart.charts(ggr["rows"], start, end), funds=funds, reconciliations=recent,
+                  differences=differences)
+
+
+class ReconciliationHandler(PageHandler):
+    async def get(self, reconciliation_id):
+        p = {**self.params({"reconciliationId": ENTITY_ID}, {"reconciliationId": reconciliation_id}),
+             **self.params({"cursor": CURSOR.optional()}, {"cursor": self.get_query_argument("cursor", None)})}
+        found = _answered(await self.settings["read_db"].transaction(
+            reconciliation.get, p["reconciliationId"], reconciliation.DEFAULT_DIFFERENCES, p["cursor"]))
+        self.page("reconciliation.html", r=found, cursor=p["cursor"])
+
+
 def pretty(body):
     """An answer's body as the page shows it (escaped by the template, like everything)."""
     return json.dumps(body, indent=2, sort_keys=True)
 
 
-def money(amount):
-    """Minor units, grouped by thousands; blank for none (a pending row has no balance)."""
-    return "" if amount is None else f"{amount:,}"
+def money(amount, currency):
+    """Minor units as major units of the currency (JPY 0 decimals, KWD 3), grouped by
+    thousands; blank for none."""
+    return "" if amount is None else grouped(amount, currency)
 
 
 def segment(value):
@@ -331,4 +382,6 @@ def routes():
         (rf"{PATH}/players/([^/]+)/protection", ProtectionHandler),
         (rf"{PATH}/rounds/([^/]+)/([^/]+)", RoundHandler),
         (rf"{PATH}/transactions", TransactionHandler),
+        (rf"{PATH}/reports", ReportsHandler),
+        (rf"{PATH}/reconciliations/([^/]+)", ReconciliationHandler),
     ]

@@ -13,6 +13,7 @@ import tornado.web
 import casino.admin
 import casino.credentials
 import casino.handlers
+import casino.report_handlers
 import casino.support_page
 import provider.credentials
 import provider.handlers
@@ -105,15 +106,17 @@ class InFlight:
 
 def json_routes(test_driver=True):
     """Every JSON endpoint of both systems, as (documented path, handler) pairs."""
-    return [*casino.handlers.routes(test_driver), *casino.admin.routes(), *provider.handlers.routes()]
+    return [*casino.handlers.routes(test_driver), *casino.admin.routes(), *casino.report_handlers.routes(),
+            *provider.handlers.routes()]
 
 
 class Application(tornado.web.Application):
     """db: a db.pool.Database; read_db: a read-only one on a replica for the back office's
-    views (DATABASE_READ_URL), None to read from db; own_url: where this process answers,
-    the default address of both systems for each other."""
+    views (DATABASE_READ_URL), None to read from db; report_db: a read-only one of its own
+    for the reports, None to read from read_db; own_url: where this process answers, the
+    default address of both systems for each other."""
 
-    def __init__(self, db, settings: Settings, own_url, read_db=None):
+    def __init__(self, db, settings: Settings, own_url, read_db=None, report_db=None):
         secrets = settings.secrets
         assert secrets is not None, "read_settings() reads them"
         self.in_flight = InFlight()
@@ -147,6 +150,8 @@ class Application(tornado.web.Application):
             # Only the back office's read-only views use it (casino/admin.py); health
             # checks db alone, and every wallet call reads the primary's latest commit.
             read_db=read_db or db,
+            # The reports' own pool (casino/report_handlers.py), bounded by REPORT_TIMEOUT.
+            report_db=report_db or read_db or db,
             development=secrets.development,
             document=render(document),   # /openapi.json: only what is routed here
             casino_keys=casino_keys,
@@ -155,6 +160,8 @@ class Application(tornado.web.Application):
             casino_code=secrets.casino_code,
             keys_box=secrets.box,   # seals the provider keys the back office adds
             session_idle_timeout=settings.session_idle,
+            # The days the reports and reconciliations count in (casino/reports.py).
+            report_time_zone=settings.report_time_zone,
             # Both systems reach each other over HTTP, by default at this process's address,
             # each direction on a client of its own so neither can starve the other.
             provider_link=ProviderLink(settings.provider_url or own_url, casino_keys,

@@ -13,8 +13,9 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg2.extensions
 
@@ -86,6 +87,27 @@ def _jurisdiction_code(text):
     return text
 
 
+def _time_zone(text):
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a time zone of the tz database (UTC, Europe/London, America/Toronto, ...)") from None
+    return name
+
+
+def _time_of_day_or_off(text):
+    value = text.strip().lower()
+    if value == "off":
+        return None
+    if not re.fullmatch(r"[0-9]{2}:[0-9]{2}", value):
+        raise ValueError("must be off or a time of day HH:MM")
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be off or a time of day HH:MM") from None
+
+
 PORT = _number(int, 0, 65535)
 COUNT = _number(int, 1)               # at least one
 SECONDS = _number(float, 0, low_open=True)   # above zero
@@ -136,6 +158,13 @@ OPTIONS = (
     Option("round_timeout", "ROUND_TIMEOUT", None, 300.0, SECONDS, "seconds before an open round is closed"),
     Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, 1800.0, SECONDS,
            "seconds without a bet after which a casino session expires"),
+    Option("report_timeout", "REPORT_TIMEOUT", None, 300.0, SECONDS,
+           "seconds a report's database call may take (on a pool of its own) before it is answered 503"),
+    Option("report_time_zone", "REPORT_TIME_ZONE", None, "UTC", _time_zone,
+           "the time zone whose days the reports and reconciliations count in"),
+    Option("daily_reconciliation", "DAILY_RECONCILIATION", None, None, _time_of_day_or_off,
+           "off, or the time of day (HH:MM in REPORT_TIME_ZONE) the casino reconciles the day before "
+           "with every provider"),
     Option("simulate_concurrency", "SIMULATE_CONCURRENCY", None, 4, COUNT,
            "simulateRound calls played at once per process"),
     Option("provider_link_max_clients", "PROVIDER_LINK_MAX_CLIENTS", None, 16, COUNT,
@@ -201,6 +230,9 @@ class Settings:
     reconcile_stale_after: float = 30.0
     round_timeout: float = 300.0
     session_idle_timeout: float = 1800.0
+    report_timeout: float = 300.0
+    report_time_zone: str = "UTC"
+    daily_reconciliation: time | None = None
     simulate_concurrency: int = 4
     provider_link_max_clients: int = 16
     casino_client_max_clients: int = 16

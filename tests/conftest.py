@@ -32,6 +32,7 @@ import psycopg2.extensions
 import psycopg2.sql
 import pytest
 
+from casino.clock import allow_test_clock
 from db.config import ensure_database
 from db.embedded import EmbeddedPostgres
 from db.pgbouncer import PgBouncer
@@ -244,23 +245,6 @@ def database_dsn(worker_id):
     migrate(dsn, log=lambda _: None)
     allow_test_clock(dsn)
     return dsn
-
-
-def allow_test_clock(dsn):
-    """The database's clock becomes one a test can freeze (casino_install_test_clock(),
-    which asks for the database's casino.test_clock setting first)."""
-    conn = psycopg2.connect(dsn)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT current_database()")
-        # A database name is an identifier, which cannot be a bound parameter.
-        cur.execute(psycopg2.sql.SQL("ALTER DATABASE {} SET casino.test_clock = on").format(
-            psycopg2.sql.Identifier(cur.fetchone()[0])))
-    conn.close()
-    conn = psycopg2.connect(dsn)    # a new session reads the database's setting
-    with conn, conn.cursor() as cur:
-        cur.execute("SELECT casino_install_test_clock()")
-    conn.close()
 
 
 @pytest.fixture

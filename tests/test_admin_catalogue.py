@@ -82,7 +82,8 @@ def test_create_and_view_a_provider(admin, ledger):
     assert r.status_code == 201
     body = r.json()
     assert body == {"providerCode": provider_code, "name": "Acme Games", "apiEndpoint": "https://93.184.216.34/api",
-                    "status": "active", "allowsV1": False, "origin": "operator", "createdAt": body["createdAt"]}
+                    "status": "active", "allowsV1": False, "origin": "operator", "revenueShare": None,
+                    "createdAt": body["createdAt"]}
     assert admin.get(f"providers/{provider_code}").json() == body
     again = admin.post("providers", {"providerCode": provider_code, "name": "Other"})
     assert (again.status_code, code(again)) == (409, "PROVIDER_EXISTS")

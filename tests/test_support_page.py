@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from datetime import datetime, timedelta, UTC
 from urllib.parse import quote
 
 import pytest
@@ -18,6 +19,9 @@ import requests
 import tornado.testing
 
 from casino import operators
+from casino.currencies import grouped
+from tests.clocked import ClockedLedger
+from tests.fake_peer import FakePeer
 from tests.support import OPERATOR_KEY, ROOT, needs, until_refused
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
@@ -136,21 +140,22 @@ def test_support_staff_follow_a_player_and_a_round(api, ledger, story, browser):
     assert browser.execute_script("return document.querySelectorAll('main script').length") == 0
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in browser.page_source
 
-    # The wallets' figures, as the API gives them: 54 x 250 - 1,000 + 2,345 = 14,845.
+    # The wallets' figures, as the API gives them (54 x 250 - 1,000 + 2,345 = 14,845 cents), in
+    # major units.
     usd = browser.find_element(By.ID, "wallet-USD")
-    assert usd.find_element(By.CLASS_NAME, "balance").text == "14,845"
+    assert usd.find_element(By.CLASS_NAME, "balance").text == "148.45"
     wallets = {w["currency"]: w for w in story["view"]["wallets"]}
     assert wallets["USD"]["balance"] == 14_845
-    assert usd.find_element(By.CLASS_NAME, "redeemable").text == f"{wallets['USD']['redeemable']:,}"
+    assert usd.find_element(By.CLASS_NAME, "redeemable").text == grouped(wallets["USD"]["redeemable"], "USD")
     eur = browser.find_element(By.ID, "wallet-EUR")
     assert (eur.find_element(By.CLASS_NAME, "balance").text, eur.find_element(By.CLASS_NAME, "redeemable").text) \
-        == ("777", "777")
+        == ("7.77", "7.77")
 
     # The ledger, newest first, 50 a page; the older page ends with the first deposits.
     first_page = ledger_rows(browser)
     assert len(first_page) == 50
     assert [r[0] for r in first_page[:3]] == ["win-1", "bet-2", "bet-1"]
-    assert first_page[1][3] == "refused" and first_page[0][6] == "14,845"
+    assert first_page[1][3] == "refused" and first_page[0][6] == "148.45"
     png = browser.get_screenshot_as_png()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     if os.environ.get("UPDATE_SCREENSHOT"):
@@ -168,9 +173,9 @@ def test_support_staff_follow_a_player_and_a_round(api, ledger, story, browser):
     assert browser.current_url == f"{base}/support/rounds/{story['provider']}/{quote(story['round_id'], safe='')}"
     assert text("state") == "settled"
     calls = ledger_rows(browser)
-    assert [(c[0], c[2], c[3], c[5]) for c in calls] == [("bet-1", "debit", "applied", "-1,000"),
-                                                         ("bet-2", "debit", "refused", "0"),
-                                                         ("win-1", "credit", "applied", "2,345")]
+    assert [(c[0], c[2], c[3], c[5]) for c in calls] == [("bet-1", "debit", "applied", "-10.00"),
+                                                         ("bet-2", "debit", "refused", "0.00"),
+                                                         ("win-1", "credit", "applied", "23.45")]
     answers = [c[-1] for c in calls]
     assert answers[0].startswith("200") and '"balance": 12500' in answers[0]
     assert answers[1].startswith("422") and "INSUFFICIENT_FUNDS" in answers[1]
@@ -187,6 +192,102 @@ def test_support_staff_follow_a_player_and_a_round(api, ledger, story, browser):
     assert browser.current_url == f"{base}/support/signin" and browser.get_cookie("support_key") is None
     browser.get(f"{base}/support/players/{story['user_id']}")
     assert browser.current_url == f"{base}/support/signin"
+
+
+@pytest.fixture(scope="module")
+def fortnight(database_dsn, ledger):
+    """Two weeks of play in CHF on two providers of this module's own, one round a day on
+    each (stamped at the day's first seconds, through the real functions: tests/clocked.py);
+    returns ({(day, provider): GGR}, the player's CHF balance)."""
+    games = [ledger.game(min_bet=1, max_bet=10**6) for _ in range(2)]
+    codes = [ledger.query("SELECT p.code FROM CASINO_GAMES g JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id "
+                          "WHERE g.id = %s", g)[0][0] for g in games]
+    today = ledger.query("SELECT (now() AT TIME ZONE 'UTC')::date")[0][0]
+    first = datetime.combine(today - timedelta(days=13), datetime.min.time(), tzinfo=UTC)
+    books = ClockedLedger(database_dsn)
+    books.at(first - timedelta(days=1))
+    user_id, wallets = books.player(["CHF"], funds=1_000_000)
+    seats = [books.seat(user_id, wallets["CHF"], "CHF", game) for game in games]
+    expected = {}
+    for n in range(14):
+        for k, (seat, code) in enumerate(zip(seats, codes, strict=True)):
+            stake = 1_000 * (n + 1) + 500 * k
+            win = [0, 2 * stake, stake // 2][(n + k) % 3]
+            books.at(first + timedelta(days=n, seconds=1 + k))
+            assert books.bet(seat, f"{code}-{n}-bet", f"{code}-{n}", stake).status == 200
+            assert books.win(seat, f"{code}-{n}-win", f"{code}-{n}", win).status == 200
+            expected[((first + timedelta(days=n)).date().isoformat(), code)] = stake - win
+    books.close()
+    return expected, ledger.balance(wallets["CHF"])[0]
+
+
+@pytest.fixture(scope="module")
+def reconciled(api, ledger):
+    """A reconciliation with a provider whose feed lists a round the casino never saw."""
+    peer = FakePeer().start()
+    peer.answers["/provider/rounds"] = [(200, json.dumps({"rounds": [{
+        "roundId": "made-up-round", "status": "settled", "currency": "CHF", "stakes": 1_234, "refunds": 0,
+        "wins": 0, "openedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "closedAt": None}],
+        "nextCursor": None}).encode(), {"Content-Type": "application/json"})]
+    game = ledger.launchable_game(endpoint=peer.url + "/provider")
+    code = ledger.query("SELECT p.code FROM CASINO_GAMES g JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id "
+                        "WHERE g.id = %s", game)[0][0]
+    today = ledger.query("SELECT (now() AT TIME ZONE 'UTC')::date")[0][0]
+    body = admin(api, "POST", "reconciliations", {"providerCode": code, "from": str(today - timedelta(days=1)),
+                                                  "to": str(today)})
+    peer.stop()
+    return body
+
+
+@needs_browser
+def test_the_reports_view_charts_ggr_and_lists_funds_and_reconciliations(api, ledger, browser, fortnight, reconciled):
+    from selenium.webdriver.common.by import By
+    expected, balance = fortnight
+    sign_in(browser, api.base_url, key_with(ledger, "backoffice"))
+    click(browser, By.ID, "reports")
+    assert browser.current_url == f"{api.base_url}/support/reports"
+    # Two weeks of daily GGR per provider, drawn as inline SVG: a bar per day and provider.
+    chart = browser.find_element(By.ID, "chart-CHF")
+    bars = {(b.get_attribute("data-day"), b.get_attribute("data-provider")): int(b.get_attribute("data-ggr"))
+            for b in chart.find_elements(By.CSS_SELECTOR, "rect.bar")}
+    assert bars == expected
+    assert any(int(b) < 0 for b in bars.values()) and any(int(b) > 0 for b in bars.values())
+    assert chart.find_element(By.CSS_SELECTOR, "rect.bar title").get_attribute("textContent").endswith(" CHF")
+    assert browser.execute_script("return document.scripts.length") == 0
+    ggr = sum(expected.values())
+    assert browser.find_element(By.CSS_SELECTOR, "#ggr-CHF .ggr").text == grouped(ggr, "CHF")
+    # Player funds, in major units.
+    funds = browser.find_element(By.ID, "funds-CHF")
+    assert funds.find_element(By.CLASS_NAME, "balance").text == grouped(balance, "CHF")
+    # The last reconciliations, the newest first, with their differences.
+    row = browser.find_element(By.ID, f"reconciliation-{reconciled['reconciliationId']}")
+    assert row.find_element(By.CLASS_NAME, "differences").text == "1"
+    difference = browser.find_element(By.CSS_SELECTOR, "tr.details tr.difference").text
+    assert "ROUND_MISSING_AT_CASINO made-up-round CHF none 12.34 / 0.00 / 0.00 (settled)" == difference
+    # The whole page in one picture: the window made as tall as the page for it.
+    size = browser.get_window_size()
+    browser.set_window_size(size["width"], browser.execute_script("return document.body.scrollHeight") + 140)
+    png = browser.get_screenshot_as_png()
+    browser.set_window_size(size["width"], size["height"])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    if os.environ.get("UPDATE_SCREENSHOT"):
+        (ROOT / "docs" / "support-reports.png").write_bytes(png)
+    click(browser, By.LINK_TEXT, str(reconciled["reconciliationId"]))
+    assert browser.find_element(By.ID, "difference-count").text == "1"
+    assert "made-up-round" in browser.find_element(By.CSS_SELECTOR, "table.differences").text
+
+
+def test_the_reports_view_refuses_a_bad_period_as_a_page(api):
+    http, _ = signed_in_session(api)
+    for query, status in (("from=2025-02-01&to=2025-01-01", 422), ("from=2025-02-30", 400),
+                          ("from=2023-01-01&to=2025-01-01", 422)):
+        r = http.get(f"{api.base_url}/support/reports?{query}", timeout=30)
+        assert r.status_code == status and 'id="error"' in r.text, query
+    r = http.get(f"{api.base_url}/support/reports?from=2025-01-01&to=2025-01-14", timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "<script" not in r.text
+    for path, status in (("/support/reconciliations/999999999", 404), ("/support/reconciliations/abc", 400)):
+        assert http.get(api.base_url + path, timeout=30).status_code == status
 
 
 def ledger_rows(browser):

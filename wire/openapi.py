@@ -95,7 +95,10 @@ def operation(handler: Any, verb: str | None = None, spec: Any = None) -> Json:
     operator = spec.operator_scope is not None
     has_body = verb in ("post", "put")
     success = str(getattr(spec, "status", 200))
-    responses = {success: {"description": "success", "content": {"application/json": {"schema": spec.answer}}}}
+    responses: Json = {success: {"description": "success", "content": {"application/json": {"schema": spec.answer}}}}
+    if getattr(spec, "csv", False):
+        # ?format=csv: the same figures as CSV, in major units.
+        responses[success]["content"]["text/csv"] = {"schema": STRING}
     refusals = _merge({400: ["INVALID_REQUEST"], 413: ["PAYLOAD_TOO_LARGE"], 503: ["SERVICE_UNAVAILABLE"],
                        500: ["INTERNAL_ERROR"]} if has_body else
                       {400: ["INVALID_REQUEST"], 503: ["SERVICE_UNAVAILABLE"], 500: ["INTERNAL_ERROR"]},

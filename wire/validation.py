@@ -236,3 +236,50 @@ def parse_body(raw: bytes, schema: Schema) -> dict[str, Any]:
             raise invalid(f"field '{name}' must be {field.expected}")
         values[name] = body[name]
     return values
+
+
+# Dates and instants, as the reports and the provider's round feed take them.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+
+
+# Years a report or a feed may name: far enough either way for any ledger, near enough that
+# a day or an hour either side of one is still a date (year 1 minus an hour is not).
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
+def _parses(pattern: re.Pattern[str], parse: Callable[[str], date]) -> Callable[[object], bool]:
+    def check(v: object) -> bool:
+        if not (isinstance(v, str) and pattern.fullmatch(v)):
+            return False
+        try:
+            moment = parse(v)
+        except ValueError:      # 2026-02-30, 25:00, a month 13
+            return False
+        return FIRST_YEAR <= moment.year <= LAST_YEAR
+    return check
+
+
+def parse_date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def parse_month(text: str) -> date:
+    """The month's first day."""
+    return date.fromisoformat(text + "-01")
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 instant with its offset (Z or ±hh:mm), as an aware datetime."""
+    return datetime.fromisoformat(text)
+
+
+DATE = Field(_parses(_DATE, parse_date), f"a date YYYY-MM-DD of the years {FIRST_YEAR} to {LAST_YEAR}",
+             {"type": "string", "format": "date", "pattern": f"^{_DATE.pattern}$"})
+MONTH = Field(_parses(_MONTH, parse_month), f"a month YYYY-MM of the years {FIRST_YEAR} to {LAST_YEAR}",
+              {"type": "string", "pattern": f"^{_MONTH.pattern}$"})
+INSTANT = Field(_parses(_INSTANT, parse_instant),
+                f"an RFC 3339 instant with its offset (2026-11-30T12:00:00Z, 2026-11-30T13:00:00+01:00) of the years "
+                f"{FIRST_YEAR} to {LAST_YEAR}",
+                {"type": "string", "format": "date-time", "pattern": f"^{_INSTANT.pattern}$"})

@@ -10,5 +10,5 @@ pointed at a deployment with only its URL: that is what the HTTP tools in loadte
 for (retries.py, debit_rate.py), which the bench also uses for its HTTP rows.
 
 Each keeps its command at the top (`python -m loadtests.bench`, `.instructions`,
-`.ledger_cost`, `.replication_cost`, `.service_cost`).
+`.ledger_cost`, `.replication_cost`, `.reports`, `.service_cost`).
 """

@@ -26,6 +26,11 @@ Variants (each on a fresh copy; `ours` is every variant's baseline):
   limits      the schema as migrated, every player with a loss and a wager limit (a day's
               each, too high to refuse a bet): what player protection adds to a debit
               (README, "Player protection"); `ours` is the same debit with no limit set
+and what the reports' choices cost a debit (migration 0017; docs/performance.md, "Reports"):
+  no-report-index     without the BRIN index on the ledger's created_at
+  brin-tail           with it, the range rows are appended to not summarized yet
+  btree-report-index  a B-tree on created_at instead of the BRIN index
+  rollup              a daily rollup every ledger row upserts (a trigger) instead of the index
 The reference debit is measured once, on the `ours` copy.
 """
 import argparse
@@ -75,8 +80,42 @@ SELECT format('SELECT casino_set_limit(%s, %L, %L, %L, %s, NULL, NULL);', w.user
 FROM CASINO_WALLETS w CROSS JOIN (VALUES ('loss'), ('wager')) AS t (limit_type)
 ORDER BY w.id, t.limit_type
 """
+# What the reports added to the ledger (migration 0017): its BRIN index on created_at; and
+# what they would have cost read another way: a B-tree on created_at, or a daily rollup that
+# every ledger row adds to (a trigger's upsert), which would spare the reports their scan of
+# the period's rows. The scratch ledger is small enough to lie in the BRIN index's first
+# range of pages, which the index made on the empty table summarizes from the start, so
+# every insert widens that summary: the worst case. A running ledger appends to a range not
+# summarized yet (a range is summarized once the next begins; VACUUM leaves the last one
+# alone), which `brin-tail` measures by unsummarizing the first.
+NO_REPORT_INDEX = "SELECT 'DROP INDEX casino_transactions_created_at'"
+BRIN_TAIL = "SELECT 'SELECT brin_desummarize_range(''casino_transactions_created_at'', 0)'"
+BTREE_REPORT_INDEX = """
+SELECT 'DROP INDEX casino_transactions_created_at' UNION ALL
+SELECT 'CREATE INDEX casino_transactions_created_at ON casino_transactions (created_at)'
+"""
+ROLLUP = """
+SELECT 'DROP INDEX casino_transactions_created_at' UNION ALL
+SELECT 'CREATE TABLE bench_rollup (day date, provider_id bigint, session_id bigint, wallet_id bigint, '
+       || 'stakes bigint NOT NULL, refunds bigint NOT NULL, wins bigint NOT NULL, bets bigint NOT NULL, '
+       || 'PRIMARY KEY (day, provider_id, session_id, wallet_id))' UNION ALL
+SELECT 'CREATE FUNCTION bench_rollup_add() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN '
+       || 'IF NEW.outcome = ''applied'' AND NEW.provider_id IS NOT NULL THEN '
+       || 'INSERT INTO bench_rollup VALUES (NEW.created_at::date, NEW.provider_id, NEW.session_id, NEW.wallet_id, '
+       || 'CASE WHEN NEW.transaction_type = ''debit'' THEN NEW.amount ELSE 0 END, '
+       || 'CASE WHEN NEW.transaction_type = ''rollback'' THEN NEW.playable_movement ELSE 0 END, '
+       || 'CASE WHEN NEW.transaction_type = ''credit'' THEN NEW.amount ELSE 0 END, '
+       || 'CASE WHEN NEW.transaction_type = ''debit'' THEN 1 ELSE 0 END) '
+       || 'ON CONFLICT (day, provider_id, session_id, wallet_id) DO UPDATE SET '
+       || 'stakes = bench_rollup.stakes + EXCLUDED.stakes, refunds = bench_rollup.refunds + EXCLUDED.refunds, '
+       || 'wins = bench_rollup.wins + EXCLUDED.wins, bets = bench_rollup.bets + EXCLUDED.bets; '
+       || 'END IF; RETURN NULL; END $$' UNION ALL
+SELECT 'CREATE TRIGGER bench_rollup AFTER INSERT ON casino_transactions FOR EACH ROW '
+       || 'EXECUTE FUNCTION bench_rollup_add()'
+"""
 VARIANTS = {"ours": [], "no-checks": [NO_CHECKS], "no-fks": [NO_FKS], "no-indexes": [NO_INDEXES],
-            "none": [NO_CHECKS, NO_FKS, NO_INDEXES], "limits": [WITH_LIMITS]}
+            "none": [NO_CHECKS, NO_FKS, NO_INDEXES], "limits": [WITH_LIMITS], "no-report-index": [NO_REPORT_INDEX],
+            "brin-tail": [BRIN_TAIL], "btree-report-index": [BTREE_REPORT_INDEX], "rollup": [ROLLUP]}
 
 
 def removals(dsn, queries):
