@@ -191,8 +191,11 @@ def test_the_api_answers_the_same_audit_one_at_a_time(fresh_dsn):
         ledger.query("UPDATE CASINO_WALLETS SET playable_balance = playable_balance + 5 WHERE id = %s RETURNING id",
                      wallet)
         found = audit_over_api(OPERATOR_KEY).json()
+        # The wallet's balance, and with it what the reports reconcile to (the balances).
         assert found["violations"] == [(f"wallet {wallet} (USD): balance 1005/1000 (playable/redeemable) but its "
-                                        "ledger sums to 1000/1000")], found
+                                        "ledger sums to 1000/1000"),
+                                       ("currency USD: the GGR report's total is 0, but deposits - withdrawals - "
+                                        "balances is -5")], found
         assert found["violations"][0] in audit(fresh_dsn).stdout     # the command's very words
 
         # One at a time per process: while one waits on a lock held here, a second is refused.

@@ -463,28 +463,28 @@ def test_support_staff_see_a_players_protection(api, ledger, browser, protected_
 
     # Limits: used, left, when the period resets, and the pending increase.
     assert cells("limits") == [
-        ["deposit", "week", "USD", "300", "0", "300", "2026-04-20T00:00:00.000000Z", "", ""],
-        ["wager", "day", "USD", "1,000", "700", "300", "2026-04-15T00:00:00.000000Z", "2,000",
+        ["deposit", "week", "USD", "3.00", "0.00", "3.00", "2026-04-20T00:00:00.000000Z", "", ""],
+        ["wager", "day", "USD", "10.00", "7.00", "3.00", "2026-04-15T00:00:00.000000Z", "20.00",
          "2026-04-15T11:00:00.000000Z"]]
     assert cells("exclusions") == [["time-out", "2026-04-14T12:00:00.000000Z", "2026-04-16T12:00:00.000000Z", "",
                                     "OPERATOR_KEY"]]
     history = cells("history")
     assert [row[1:5] for row in history] == [
         ["exclusion", "time-out", "", "2026-04-16T12:00:00.000000Z"],
-        ["limit", "wager day USD", "1,000", "2,000"],
-        ["limit", "deposit week USD", "none", "300"],
-        ["limit", "wager day USD", "none", "1,000"]]
+        ["limit", "wager day USD", "10.00", "20.00"],
+        ["limit", "deposit week USD", "none", "3.00"],
+        ["limit", "wager day USD", "none", "10.00"]]
     # The last refusals, each with the limit it names.
     refusals = cells("refusals")
     assert [(r[0].split("-")[0], r[2], r[5].split("\n")[0], r[6], r[7]) for r in refusals] == [
-        ("deposit", "deposit", "422 DEPOSIT_LIMIT_REACHED", "deposit week: 300", "0"),
-        ("bet", "debit", "403 WAGER_LIMIT_REACHED", "wager day: 1,000", "700")]
+        ("deposit", "deposit", "422 DEPOSIT_LIMIT_REACHED", "deposit week: 3.00", "0.00"),
+        ("bet", "debit", "403 WAGER_LIMIT_REACHED", "wager day: 10.00", "7.00")]
     checks = cells("register-checks")
     assert [(c[1], c[2], c[3]) for c in checks] == [("FAKE", "deposit", "not-excluded")]
     assert checks[0][4].startswith("REG-")
     # A bet's row says which of the player's limits it was checked against.
     browser.find_element(By.NAME, "id").send_keys("bet-ok")
     click(browser, By.ID, "lookup")
-    assert browser.find_element(By.CLASS_NAME, "checked").text == "checked against the player's limits: wager:day 1,000"
+    assert browser.find_element(By.CLASS_NAME, "checked").text == "checked against the player's limits: wager:day 10.00"
     if os.environ.get("UPDATE_SCREENSHOT"):
         (ROOT / "docs" / "support-page-protection.png").write_bytes(browser.get_screenshot_as_png())
