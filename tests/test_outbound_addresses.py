@@ -121,6 +121,8 @@ def test_the_process_own_address_is_always_allowed():
     ("http://[fe80::1]/", "fe80::1 is a link-local address"),
     ("http://0.0.0.0:8000/", "0.0.0.0 is an unspecified address"),
     ("http://nothing-here.invalid/", "nothing-here.invalid does not resolve"),
+    # A name IDNA cannot encode (an empty label), found by the fuzzer: a 500 before.
+    ("http://.n1Ks8ar'{*(S,NGk~N", ".n1ks8ar'{*(s,ngk~n does not resolve"),
 ])
 def test_a_provider_endpoint_that_is_not_public_is_refused_and_nothing_is_made(api, ledger, endpoint, why):
     provider_code = new_code()

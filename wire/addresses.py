@@ -130,7 +130,7 @@ async def url_refusal(url: str, policy: AddressPolicy, resolver: Resolver | None
     resolver = resolver or DefaultLoopResolver()
     try:
         addresses = await asyncio.wait_for(resolver.resolve(parts.hostname, port), within)
-    except (TimeoutError, OSError):
+    except (TimeoutError, OSError, UnicodeError):    # UnicodeError: a name IDNA cannot encode (".a", "a..b")
         return f"{parts.hostname} does not resolve"
     return policy.refusals(parts.hostname, [address[0] for _, address in addresses])
 
