@@ -93,11 +93,24 @@ def browser():
 def click(driver, by, value):
     """Click what navigates, and wait until the next page has replaced this one."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def replaced(_):
+        # Stale: Chrome answers for an element of a document it has replaced either with
+        # a stale reference or, mid-navigation, "does not belong to the document".
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" not in str(exc):
+                raise
+            return True
+        return False
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(by, value).click()
-    WebDriverWait(driver, 10, poll_frequency=0.02).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 10, poll_frequency=0.02).until(replaced)
     WebDriverWait(driver, 10, poll_frequency=0.02).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
