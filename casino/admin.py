@@ -1,41 +1,52 @@
 """The back office's endpoints (/casino/admin/*), on operator keys: each handler validates
 (the base handler and its schemas), makes one call of casino/backoffice.py, and renders.
 
-Scopes (casino/operators.py): admin for players, wallets, operator keys, providers and their keys,
-games and closing sessions; cashier for deposits, withdrawals and bonuses; backoffice for the read-only
-views, which read through self.read_db: the replica of DATABASE_READ_URL when set, else the primary.
+Scopes (casino/operators.py): admin for players, wallets, operator keys (within the calling
+key's own scopes and origin), providers and their keys, games, closing sessions,
+jurisdictions, a player's market and identity, and retiring a tool's players; cashier for
+deposits, withdrawals and bonuses; protection for a player's limits and exclusions;
+backoffice for the read-only views (the ledger audit among them), which read through
+self.read_db: the replica of DATABASE_READ_URL when set, else the primary.
 """
 import re
 
-from wire.handlers import JsonHandler
+from wire.addresses import url_refusal
+from wire.handlers import JsonHandler, Verb
 from wire.openapi import INTEGER, STRING, obj
 from wire.errors import invalid
 from wire.validation import (
     BET_AMOUNT,
     CURRENCY,
     CURSOR,
+    DATE,
+    DURATION,
     EMAIL,
     ENTITY_ID,
     IDENTIFIER,
     INSTANT,
     LABEL,
     MAX_SAFE_INTEGER,
+    PAYOUT_AMOUNT,
     USERNAME,
     Field,
     Schema,
+    array_of,
     list_of,
+    nullable,
     one_of,
     page_size,
     parse_params,
+    text,
 )
 
-from . import backoffice, bonuses, catalogue, credentials, game_import, operators
+from . import audit, backoffice, bonuses, catalogue, credentials, game_import, operators, protection, synthetic
+from .limits import ConcurrencyLimit
 from .refusals import documented
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 PLAYER = obj(userId=INTEGER, username=STRING, email=STRING, status={"enum": ["active", "disabled"]},
-             origin={"enum": list(backoffice.ORIGINS)}, createdAt=TIMESTAMP)
+             origin={"enum": list(backoffice.ORIGINS)}, jurisdiction=STRING, createdAt=TIMESTAMP)
 WALLET = obj(walletId=INTEGER, currency=STRING, balance=INTEGER, redeemable=INTEGER)
 NULLABLE_INTEGER = {"type": ["integer", "null"]}
 ITEM = obj(transactionId=STRING, provider=NULLABLE_STRING,
@@ -85,19 +96,31 @@ class AdminHandler(JsonHandler):
         self.render_json(answer.status, answer.body, replay=answer.replay)
 
 
+JURISDICTION_CODE = Field(lambda v: isinstance(v, str) and re.fullmatch(r"[A-Z][A-Z0-9-]{1,15}", v) is not None,
+                         "a jurisdiction code: 2-16 upper-case letters, digits or '-' (GB, SE, ON, DE, DEFAULT)",
+                         {"type": "string", "pattern": "^[A-Z][A-Z0-9-]{1,15}$"})
+# The identity an external self-exclusion register is asked with (README, "Player protection").
+IDENTITY = {"firstName": text(100, "a name of 1-100 characters"), "lastName": text(100, "a name of 1-100 characters"),
+            "dateOfBirth": DATE, "postcode": text(20, "a postcode of 1-20 characters")}
+
+
 class CreatePlayerHandler(AdminHandler):
     operator_scope = "admin"
-    # No origin: a player registered here is always an operator's real one ("operator").
-    # Only the tools mark theirs, in-process (casino/players.py); a body's "origin" is an
-    # unknown field, ignored like any other, so no key can label a real player a tool's.
-    summary = "Registers a player (active, without wallets), an operator's real one (origin operator)"
+    # The origin is the key's, never the body's (an "origin" there is an unknown field,
+    # ignored): an operator's key registers real players ("operator"), a tool's key (made
+    # as one, migration 0015) that tool's. No request can label a real player a tool's.
+    summary = ("Registers a player (active, without wallets): an operator's real one (origin operator), or, "
+               "made with a tool's key, that tool's (origin: the key's); in a jurisdiction (default: "
+               "DEFAULT_JURISDICTION), with the identity a register needs (optional)")
     status = 201
     answer = PLAYER
     refusals = documented("createPlayer")
-    schema = {"username": USERNAME, "email": EMAIL}
+    schema = {"username": USERNAME, "email": EMAIL, "jurisdiction": JURISDICTION_CODE.optional(),
+              **{name: field.optional() for name, field in IDENTITY.items()}}
 
     async def post(self):
-        self.render_answer(await self.db.transaction(backoffice.create_player, self.operator.key_id, self.body))
+        self.render_answer(await self.db.transaction(backoffice.create_player, self.operator.key_id, self.body,
+                                                     self.operator.origin, self.settings["default_jurisdiction"]))
 
 
 class CreateWalletHandler(AdminHandler):
@@ -124,9 +147,17 @@ class CashierHandler(AdminHandler):
 
 
 class DepositHandler(CashierHandler):
-    summary = "Adds cash to a wallet (playable and redeemable), idempotent by reference"
+    summary = ("Adds cash to a wallet (playable and redeemable), idempotent by reference; refused to an excluded "
+               "player and past the player's deposit limits")
     refusals = documented("deposit")
     kind = "deposit"
+
+    async def post(self):
+        # The player's external register first (when their jurisdiction names one): an
+        # outbound call, never made inside the database transaction.
+        register = await self.settings["exclusion_register"].verdict(self.db, self.body["userId"], "deposit")
+        self.render_answer(await self.db.statement(backoffice.cashier, self.kind, self.operator.key_id, self.body,
+                                                   register))
 
 
 class WithdrawalHandler(CashierHandler):
@@ -247,25 +278,39 @@ class RoundHandler(AdminHandler):
 
 
 OPERATOR_KEY = obj(keyId=STRING, scopes={"type": "array", "items": {"enum": list(operators.SCOPES)}},
-                   label=STRING, createdAt=TIMESTAMP, revokedAt={"type": ["string", "null"], "format": "date-time"})
+                   label=STRING, origin={"enum": list(operators.KEY_ORIGINS)}, createdAt=TIMESTAMP,
+                   revokedAt={"type": ["string", "null"], "format": "date-time"})
+SCOPE_LIST = list_of(*operators.SCOPES)
+BOOLEAN = Field(lambda v: type(v) is bool, "true or false", {"type": "boolean"})
 
 
-class CreateOperatorKeyHandler(AdminHandler):
+class OperatorKeyHandler(AdminHandler):
+    """A write to operator keys: scope admin, and only within the calling key's own scopes
+    (403 FORBIDDEN, audited, nothing written)."""
     operator_scope = "admin"
-    summary = "Creates an operator key with scopes; `key` (id.secret) is shown in this answer only"
+
+    def within(self, verb, *args):
+        return self.db.transaction(verb, self.operator.key_id, self.operator.scopes, self.operator.origin, *args)
+
+
+class CreateOperatorKeyHandler(OperatorKeyHandler):
+    summary = ("Creates an operator key with scopes the calling key holds itself, an operator's or (origin) a "
+               "tool's, whose players and providers are marked as that tool's; `key` (id.secret) is shown in "
+               "this answer only")
     status = 201
     answer = obj(**OPERATOR_KEY["properties"], key=STRING)
     refusals: dict[int, list[str]] = {}
-    schema = {"scopes": list_of(*operators.SCOPES), "label": LABEL.optional()}
+    # origin: only an operator's key makes a tool's key; a tool's key makes its own tool's
+    # (403 FORBIDDEN for any other), so no key makes keys that mark rows other than as it does.
+    schema = {"scopes": SCOPE_LIST, "label": LABEL.optional(), "origin": one_of(*operators.KEY_ORIGINS).optional()}
 
     async def post(self):
-        self.render_answer(await self.db.transaction(backoffice.create_operator_key, self.operator.key_id,
-                                                     self.body))
+        self.render_answer(await self.within(backoffice.create_operator_key, self.body))
 
 
 class OperatorKeysHandler(AdminHandler):
     operator_scope = "admin"
-    summary = "Every operator key, active and revoked (never a secret)"
+    summary = "Every operator key, active and revoked, with its origin (a tool's key or not; never a secret)"
     answer = obj(keys={"type": "array", "items": OPERATOR_KEY})
     refusals: dict[int, list[str]] = {}
 
@@ -273,16 +318,40 @@ class OperatorKeysHandler(AdminHandler):
         self.render_answer(await self.db.transaction(backoffice.list_operator_keys))
 
 
-class RevokeOperatorKeyHandler(AdminHandler):
-    operator_scope = "admin"
-    summary = "Revokes an operator key (every process refuses it within KEY_REFRESH_SECONDS)"
+class RotateOperatorKeyHandler(OperatorKeyHandler):
+    summary = ("A new key with the same scopes (and label unless given), `key` shown in this answer only; the old "
+               "one (`replaces`) stays active until revoked, or is revoked at once with revokeOld")
+    status = 201
+    answer = obj(**OPERATOR_KEY["properties"], key=STRING, replaces=OPERATOR_KEY)
+    refusals = documented("rotateOperatorKey")
+    parameters = {"keyId": IDENTIFIER}
+    schema = {"label": LABEL.optional(), "revokeOld": BOOLEAN.optional()}
+
+    async def post(self, **_):
+        self.render_answer(await self.within(backoffice.rotate_operator_key, self.params["keyId"], self.body))
+
+
+class OperatorKeyScopesHandler(OperatorKeyHandler):
+    summary = ("Replaces an operator key's scopes (every process uses them within KEY_REFRESH_SECONDS); its scopes "
+               "and the new ones must be among the calling key's")
+    answer = OPERATOR_KEY
+    refusals = documented("setOperatorKeyScopes")
+    parameters = {"keyId": IDENTIFIER}
+    schema = {"scopes": SCOPE_LIST}
+
+    async def post(self, **_):
+        self.render_answer(await self.within(backoffice.set_operator_key_scopes, self.params["keyId"], self.body))
+
+
+class RevokeOperatorKeyHandler(OperatorKeyHandler):
+    summary = ("Revokes an operator key holding no scope the calling key lacks (every process refuses it within "
+               "KEY_REFRESH_SECONDS)")
     answer = obj(keyId=STRING, revokedAt=TIMESTAMP)
     refusals = documented("revokeOperatorKey")
     parameters = {"keyId": IDENTIFIER}
 
     async def post(self, **_):
-        self.render_answer(await self.db.transaction(backoffice.revoke_operator_key, self.operator.key_id,
-                                                     self.params["keyId"]))
+        self.render_answer(await self.within(backoffice.revoke_operator_key, self.params["keyId"]))
 
 
 def _pattern(regex, expected):
@@ -295,17 +364,19 @@ def _pattern(regex, expected):
 PROVIDER_CODE = _pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}", "1-50 letters, digits, '.', '_' or '-'")
 NAME = _pattern(r"[\x21-\x7e][\x20-\x7e]{0,99}", "1-100 printable ASCII characters, not starting with a space")
 ENDPOINT = _pattern(r"https?://[\x21-\x7e]{1,500}", "an http:// or https:// URL")
+NULLABLE_ENDPOINT = Field(lambda v: v is None or ENDPOINT.check(v), "an http:// or https:// URL, or null",
+                          {"type": ["string", "null"], "pattern": ENDPOINT.json_schema["pattern"]})
 KEY_ID = _pattern(r"[\x21-\x2b\x2d-\x7e]{1,100}", "1-100 printable ASCII characters without whitespace or comma")
 SECRET = _pattern(r"[\x21-\x7e]{16,200}", "16-200 printable ASCII characters without whitespace")
 SIGNER = one_of(*credentials.SIGNERS)
-BOOLEAN = Field(lambda v: type(v) is bool, "true or false", {"type": "boolean"})
 BET_LIMIT = Field(lambda v: type(v) is int and 1 <= v <= MAX_SAFE_INTEGER,
                   f"an integer number of minor units from 1 to {MAX_SAFE_INTEGER}",
                   {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER})
 STATUS = one_of("active", "disabled")
 
 PROVIDER = obj(providerCode=STRING, name=STRING, apiEndpoint=NULLABLE_STRING, status={"enum": ["active", "disabled"]},
-               allowsV1={"type": "boolean"}, origin={"enum": list(backoffice.ORIGINS)}, createdAt=TIMESTAMP)
+               allowsV1={"type": "boolean"}, origin={"enum": list(backoffice.ORIGINS)},
+               revenueShare=NULLABLE_STRING, createdAt=TIMESTAMP)
 PROVIDER_KEY = obj(keyId=STRING, signer={"enum": list(credentials.SIGNERS)}, createdAt=TIMESTAMP,
                    revokedAt={"type": ["string", "null"], "format": "date-time"})
 NEW_PROVIDER_KEY = obj(providerCode=STRING, **PROVIDER_KEY["properties"], secret=STRING,
@@ -317,18 +388,45 @@ SESSION = obj(sessionId=INTEGER, userId=INTEGER, gameId=INTEGER, providerCode=ST
               lastActivityAt=TIMESTAMP)
 
 
-class CreateProviderHandler(AdminHandler):
+class ProviderEndpointHandler(AdminHandler):
+    """A write of a provider's apiEndpoint: its host must resolve to public addresses only
+    (or to networks OUTBOUND_ALLOWED_NETWORKS allows), else 422 ENDPOINT_NOT_ALLOWED."""
+
+    async def endpoint_refused(self):
+        endpoint = self.body["apiEndpoint"]
+        return endpoint and await url_refusal(endpoint, self.settings["outbound_addresses"])
+
+
+class CreateProviderHandler(ProviderEndpointHandler):
     operator_scope = "admin"
-    summary = ("Registers a game provider (active, v1 signatures off, no keys, origin operator); "
-               "no apiEndpoint: hosted here")
+    summary = ("Registers a game provider (active, v1 signatures off, no keys, origin: the key's, operator "
+               "for an operator's key); no apiEndpoint: hosted here; an apiEndpoint must be http(s) at a "
+               "public address")
     status = 201
     answer = PROVIDER
     refusals = documented("createProvider")
-    # No origin, as for players: only the bench marks its provider, in-process.
+    # The origin is the key's, as for players: never the body's.
     schema = {"providerCode": PROVIDER_CODE, "name": NAME, "apiEndpoint": ENDPOINT.optional()}
 
     async def post(self):
-        self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body))
+        refused = await self.endpoint_refused()
+        self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body,
+                                                     self.operator.origin, refused))
+
+
+class SetProviderEndpointHandler(ProviderEndpointHandler):
+    operator_scope = "admin"
+    summary = ("Changes where the casino calls a provider (null: hosted here), from its next call; an http(s) URL "
+               "at a public address")
+    answer = PROVIDER
+    refusals = documented("setProviderEndpoint")
+    parameters = {"providerCode": IDENTIFIER}
+    schema = {"apiEndpoint": NULLABLE_ENDPOINT}
+
+    async def post(self, **_):
+        refused = await self.endpoint_refused()
+        self.render_answer(await self.db.transaction(catalogue.set_provider_endpoint, self.operator.key_id,
+                                                     self.params["providerCode"], self.body, refused))
 
 
 class ProviderHandler(AdminHandler):
@@ -491,6 +589,44 @@ class CloseSessionHandler(AdminHandler):
     async def post(self, **_):
         self.render_answer(await self.db.transaction(catalogue.close_session, self.operator.key_id,
                                                      self.params["sessionId"], self.idle_timeout))
+
+
+RETIRED = obj(origins={"type": "array", "items": {"enum": list(synthetic.TOOLS + ("demo",))}},
+              sessionsClosed=INTEGER, playersDisabled=INTEGER, gamesDisabled=INTEGER, providersDisabled=INTEGER)
+
+
+class RetireSyntheticHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = ("Takes a tool's players and providers out of play (sessions closed, players, providers and their "
+               "games disabled; the ledger kept): those listed, or every one of the origin")
+    answer = RETIRED
+    # A tool's key naming another tool's origin: 403 FORBIDDEN, as a missing scope is.
+    refusals: dict[int, list[str]] = {}
+    schema = {"origin": one_of(*synthetic.TOOLS, "demo").optional(),
+              "userIds": array_of(ENTITY_ID, 1000).optional(),
+              "providerCodes": array_of(IDENTIFIER, 100).optional()}
+
+    async def post(self):
+        self.render_answer(await self.db.transaction(synthetic.retire_over_api, self.operator.key_id,
+                                                     self.operator.origin, self.body))
+
+
+class LedgerAuditHandler(AdminHandler):
+    operator_scope = "backoffice"
+    summary = ("The ledger audit (python -m casino.audit) over one snapshot: every violation found, none when "
+               "every balance is explained")
+    answer = obj(wallets=INTEGER, ledgerRows=INTEGER, violations={"type": "array", "items": STRING})
+    refusals = documented("ledgerAudit")
+    # It reads every wallet and ledger row: one at a time per process, within
+    # DB_CALL_TIMEOUT like every call (503 past it: a ledger too large for that is
+    # audited with the command, next to the database).
+    running = ConcurrencyLimit(1, "ledger audit")
+
+    async def get(self):
+        with self.running.slot():
+            self.render_json(200, await self.read_db.transaction(audit.summary))
+
+
 IMPORTED_GAME = obj(gameId=INTEGER, providerGameId=STRING, name=STRING, currency=STRING, minBet=INTEGER,
                    maxBet=INTEGER, enabled={"type": "boolean"}, created={"type": "boolean"})
 
@@ -507,6 +643,158 @@ class ImportGamesHandler(AdminHandler):
     async def post(self, **_):
         self.render_answer(await game_import.import_games(self.db, self.provider_link, self.settings["casino_code"],
                                                           self.params["providerCode"], self.operator.key_id))
+
+
+# --- player protection (README, "Player protection") --------------------------------------------
+
+NULLABLE_INTEGER = {"type": ["integer", "null"]}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+NULLABLE_DURATION = {"type": ["string", "null"]}
+JURISDICTION = obj(code=STRING, name=STRING, timeZone=STRING, coolingOffHours=INTEGER,
+                   increaseWaitsForPeriodEnd={"type": "boolean"}, depositLimitRequired={"type": "boolean"},
+                   timeOutMin=STRING, timeOutMax=STRING, selfExclusionMin=STRING, selfExclusionMax=NULLABLE_DURATION,
+                   registerName=NULLABLE_STRING, registerUrl=NULLABLE_STRING,
+                   registerUnavailable={"enum": ["refuse", "allow"]}, updatedAt=TIMESTAMP)
+COOLING_OFF_HOURS = Field(lambda v: type(v) is int and 0 <= v <= 8784, "an integer number of hours from 0 to 8784",
+                          {"type": "integer", "minimum": 0, "maximum": 8784})
+LIMIT_TYPE = one_of("deposit", "loss", "wager")
+PERIOD = one_of("day", "week", "month")
+LIMIT = obj(type={"enum": ["deposit", "loss", "wager"]}, period={"enum": ["day", "week", "month"]}, currency=STRING,
+            amount=NULLABLE_INTEGER, pendingAmount=NULLABLE_INTEGER, pendingFrom=NULLABLE_TIME, used=INTEGER,
+            resetsAt=TIMESTAMP)
+EXCLUSION_KIND = one_of("time-out", "self-exclusion")
+EXCLUSION = obj(kind={"enum": ["time-out", "self-exclusion"]}, **{"from": TIMESTAMP}, until=NULLABLE_TIME,
+                previousUntil=NULLABLE_TIME, operator=STRING)
+HISTORY_ITEM = {"type": "object", "required": ["change", "effectiveFrom", "operator", "createdAt"],
+                "properties": {"change": {"enum": ["limit", "exclusion"]}, "type": STRING, "period": STRING,
+                               "currency": STRING, "oldAmount": NULLABLE_INTEGER, "newAmount": NULLABLE_INTEGER,
+                               "kind": STRING, "oldUntil": NULLABLE_TIME, "newUntil": NULLABLE_TIME,
+                               "effectiveFrom": TIMESTAMP, "operator": STRING, "createdAt": TIMESTAMP}}
+
+
+class JurisdictionHandler(AdminHandler):
+    """A market's rules, read and written as one row (a new market is a PUT, not a release)."""
+    parameters = {"code": JURISDICTION_CODE}
+    verbs = {
+        "GET": Verb("GetJurisdiction", "admin", "A jurisdiction's rules", JURISDICTION,
+                    documented("getJurisdiction")),
+        "PUT": Verb("PutJurisdiction", "admin",
+                    "Creates a jurisdiction (201) or replaces its rules (200): time zone, cooling-off, bounds of "
+                    "exclusions, a required deposit limit, the external register and what its outage means",
+                    JURISDICTION, documented("putJurisdiction"),
+                    schema={"name": text(100, "a name of 1-100 characters"),
+                            "timeZone": text(64, "a time zone name (Europe/London)"),
+                            "coolingOffHours": COOLING_OFF_HOURS,
+                            "increaseWaitsForPeriodEnd": BOOLEAN, "depositLimitRequired": BOOLEAN,
+                            "timeOutMin": DURATION, "timeOutMax": DURATION, "selfExclusionMin": DURATION,
+                            "selfExclusionMax": nullable(DURATION).optional(),
+                            "registerName": nullable(text(50, "a register's name of 1-50 characters")).optional(),
+                            "registerUrl": nullable(ENDPOINT).optional(),
+                            "registerUnavailable": one_of("refuse", "allow").optional()}),
+    }
+
+    async def get(self, **_):
+        self.render_answer(await self.db.transaction(protection.get_jurisdiction, self.params["code"]))
+
+    async def put(self, **_):
+        self.render_answer(await self.db.transaction(protection.put_jurisdiction, self.operator.key_id,
+                                                     self.params["code"], self.body))
+
+
+class JurisdictionsHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = "Every jurisdiction's rules, by code"
+    answer = obj(items={"type": "array", "items": JURISDICTION})
+    refusals: dict[int, list[str]] = {}
+
+    async def get(self):
+        self.render_answer(await self.db.transaction(protection.list_jurisdictions))
+
+
+class LimitsHandler(AdminHandler):
+    parameters = {"userId": ENTITY_ID}
+    verbs = {
+        "GET": Verb("GetLimits", "backoffice",
+                    "A player's deposit, loss and wager limits: in force, pending, used in the current window",
+                    obj(userId=INTEGER, jurisdiction=STRING, items={"type": "array", "items": LIMIT}),
+                    documented("getLimits")),
+        "PUT": Verb("SetLimit", "protection",
+                    "Sets a limit: a first or lower one at once; a higher one or a removal (amount null) after the "
+                    "jurisdiction's cooling-off", LIMIT, documented("setLimit"),
+                    schema={"type": LIMIT_TYPE, "period": PERIOD, "currency": CURRENCY,
+                            "amount": nullable(PAYOUT_AMOUNT)}),
+    }
+
+    async def get(self, **_):
+        self.render_answer(await self.read_db.transaction(protection.get_limits, self.params["userId"]))
+
+    async def put(self, **_):
+        self.render_answer(await self.db.transaction(protection.set_limit, self.operator.key_id,
+                                                     self.params["userId"], self.body))
+
+
+class ExclusionsHandler(AdminHandler):
+    parameters = {"userId": ENTITY_ID}
+    verbs = {
+        "GET": Verb("ListExclusions", "backoffice", "A player's exclusions, newest first, and the one in force",
+                    obj(userId=INTEGER, jurisdiction=STRING, excluded={"type": "boolean"},
+                        kind={"type": ["string", "null"]}, until=NULLABLE_TIME,
+                        items={"type": "array", "items": EXCLUSION}),
+                    documented("listExclusions")),
+        "POST": Verb("CreateExclusion", "protection",
+                     "Excludes a player at once (time-out, or self-exclusion; until null: indefinite): sessions "
+                     "close, launches, bets and deposits are refused; extends an active one, never shortens it",
+                     obj(userId=INTEGER, kind=STRING, **{"from": TIMESTAMP}, until=NULLABLE_TIME,
+                         sessionsClosed=INTEGER),
+                     documented("createExclusion"), schema={"kind": EXCLUSION_KIND, "until": nullable(INSTANT)},
+                     status=201),
+    }
+
+    async def get(self, **_):
+        self.render_answer(await self.read_db.transaction(protection.exclusions, self.params["userId"]))
+
+    async def post(self, **_):
+        self.render_answer(await self.db.transaction(protection.exclude, self.operator.key_id,
+                                                     self.params["userId"], self.body))
+
+
+class ProtectionHistoryHandler(AdminHandler):
+    operator_scope = "backoffice"
+    summary = "Every change of a player's limits and exclusions (who, when, old, new, effective from), newest first"
+    answer = obj(items={"type": "array", "items": HISTORY_ITEM}, nextCursor=NULLABLE_STRING)
+    refusals = documented("getProtectionHistory")
+    parameters = {"userId": ENTITY_ID}
+    query = {"limit": page_size(backoffice.MAX_PAGE).optional(), "cursor": CURSOR.optional()}
+
+    async def get(self, **_):
+        p = self.params
+        self.render_answer(await self.read_db.transaction(protection.history, p["userId"], p["limit"], p["cursor"]))
+
+
+class PlayerJurisdictionHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = "Moves a player to another jurisdiction (its rules from the next call)"
+    answer = PLAYER
+    refusals = documented("setPlayerJurisdiction")
+    parameters = {"userId": ENTITY_ID}
+    schema = {"jurisdiction": JURISDICTION_CODE}
+
+    async def post(self, **_):
+        self.render_answer(await self.db.transaction(protection.set_player_jurisdiction, self.operator.key_id,
+                                                     self.params["userId"], self.body))
+
+
+class PlayerIdentityHandler(AdminHandler):
+    operator_scope = "admin"
+    summary = "Sets the identity an external self-exclusion register is asked with"
+    answer = PLAYER
+    refusals = documented("setPlayerIdentity")
+    parameters = {"userId": ENTITY_ID}
+    schema = IDENTITY
+
+    async def post(self, **_):
+        self.render_answer(await self.db.transaction(protection.set_player_identity, self.operator.key_id,
+                                                     self.params["userId"], self.body))
 
 
 def routes():
@@ -528,10 +816,13 @@ def routes():
         (r"/casino/admin/keys", CreateOperatorKeyHandler),
         (r"/casino/admin/keys/list", OperatorKeysHandler),
         (r"/casino/admin/keys/{keyId}/revoke", RevokeOperatorKeyHandler),
+        (r"/casino/admin/keys/{keyId}/rotate", RotateOperatorKeyHandler),
+        (r"/casino/admin/keys/{keyId}/scopes", OperatorKeyScopesHandler),
         (r"/casino/admin/providers", CreateProviderHandler),
         (r"/casino/admin/providers/{providerCode}", ProviderHandler),
         (r"/casino/admin/providers/{providerCode}/status", ProviderStatusHandler),
         (r"/casino/admin/providers/{providerCode}/v1", ProviderV1Handler),
+        (r"/casino/admin/providers/{providerCode}/endpoint", SetProviderEndpointHandler),
         (r"/casino/admin/providers/{providerCode}/keys", AddProviderKeyHandler),
         (r"/casino/admin/providers/{providerCode}/keys/rotate", RotateProviderKeyHandler),
         (r"/casino/admin/providers/{providerCode}/keys/list", ProviderKeysHandler),
@@ -543,4 +834,13 @@ def routes():
         (r"/casino/admin/players/{userId}/sessions", SessionsHandler),
         (r"/casino/admin/sessions/{sessionId}/close", CloseSessionHandler),
         (r"/casino/admin/providers/{providerCode}/games/import", ImportGamesHandler),
+        (r"/casino/admin/jurisdictions", JurisdictionsHandler),
+        (r"/casino/admin/jurisdictions/{code}", JurisdictionHandler),
+        (r"/casino/admin/players/{userId}/limits", LimitsHandler),
+        (r"/casino/admin/players/{userId}/exclusions", ExclusionsHandler),
+        (r"/casino/admin/players/{userId}/protection-history", ProtectionHistoryHandler),
+        (r"/casino/admin/players/{userId}/jurisdiction", PlayerJurisdictionHandler),
+        (r"/casino/admin/players/{userId}/identity", PlayerIdentityHandler),
+        (r"/casino/admin/synthetic/retire", RetireSyntheticHandler),
+        (r"/casino/admin/ledger/audit", LedgerAuditHandler),
     ]

@@ -17,7 +17,15 @@
      whose transactionId a rollback or payout names as its bet; an applied bet whose id a
      tombstone names; a balance, or an answered balance_after, above 2^53-1; a ledger row
      on a session of another wallet; a payout or refund of another wallet's bet;
-  5. bonus money (PROTOCOL.md, "Bonus money"; a row's bonus part is its playable minus its
+  5. player protection (PROTOCOL.md, "Player protection"), from the ledger and the
+     append-only history of limits and exclusions: no accepted bet took a wager or loss
+     window above the limit in force at its instant, and no accepted deposit a deposit
+     window (each window recounted row by row in the player's jurisdiction's time zone;
+     the limit in force derived from the history: the last decision before the row, its
+     new amount once effective, else the amount it found); no bet, deposit or bonus grant
+     was accepted during an exclusion, and no bonus stayed active when one began; and a
+     limited wallet's counters equal its ledger's;
+  6. bonus money (PROTOCOL.md, "Bonus money"; a row's bonus part is its playable minus its
      redeemable movement): no row moves bonus money without naming its bonus, nor names
      another wallet's; every bonus has its one grant row; for every wallet, what its ledger
      holds as bonus money (balance - redeemable, by check 1 the wallet's own) is what
@@ -26,12 +34,18 @@
      and nothing without one; an ended bonus's rows sum to nothing, its one ending row
      moved what remained, and a completed one was wagered. So every bonus cent is
      explained: grant, bets' bonus parts, payouts' bonus shares, refunds, completion,
-     forfeits.
+     forfeits;
+  7. the reports agree with the balances: per currency, over the ledger's whole life, what
+     was deposited and granted as bonuses, less what was withdrawn, forfeited with bonuses
+     and what the wallets hold, is what the players lost -- the GGR report's total
+     (casino/reports.py), to the cent (README, "Reports", derives it).
 Balances that are never negative and never above 2^53-1 are the columns' domains
 (migration 0013), redeemable <= playable a CHECK constraint. Every ledger row is written
 once, with its answer (no claim waits for one), so there is no unanswered row to look for.
 """
 import sys
+
+from .reports import lifetime_ggr
 
 WALLETS_NOT_EXPLAINED = """
     SELECT w.id, w.currency_code, w.playable_balance, w.redeemable_balance,
@@ -241,6 +255,162 @@ BONUS_MONEY = """
 """
 
 
+# Every applied row of a wallet whose player has had a limit of its currency, counted in each
+# of those limits' windows (a window: the calendar day, week or month of the row's instant
+# in the player's jurisdiction), running in the order the rows were taken (instant, then
+# id). A row that adds to a window (a bet, a deposit) is a violation when the window then
+# holds more than the limit in force at its instant. A decision counts from after its own
+# instant (a row at the very same instant is judged by the rules before it: a decision
+# only makes limits stricter at once, so this never finds what was not there).
+WINDOWS_ABOVE_LIMITS = """
+    WITH limited AS (
+        SELECT DISTINCT user_id, currency_code, limit_type, period
+        FROM CASINO_PROTECTION_HISTORY WHERE change = 'limit'),
+    counted AS (
+        SELECT t.id, t.wallet_id, t.external_transaction_id, t.transaction_type, t.created_at, w.user_id,
+               w.currency_code, l.limit_type, l.period,
+               CASE l.limit_type WHEN 'deposit' THEN casino_counted_deposit(t.transaction_type, t.amount)
+                                 WHEN 'wager' THEN casino_counted_wager(t.transaction_type, t.amount)
+                                 ELSE casino_counted_loss(t.transaction_type, t.amount) END AS counts,
+               date_trunc(l.period, t.created_at AT TIME ZONE j.time_zone) AS window_starts
+        FROM CASINO_TRANSACTIONS t
+        JOIN CASINO_WALLETS w ON w.id = t.wallet_id
+        JOIN CASINO_USERS u ON u.id = w.user_id
+        JOIN CASINO_JURISDICTIONS j ON j.code = u.jurisdiction
+        JOIN limited l ON l.user_id = w.user_id AND l.currency_code = w.currency_code
+        WHERE t.outcome = 'applied'),
+    running AS (
+        SELECT c.*, sum(c.counts) OVER (PARTITION BY c.wallet_id, c.limit_type, c.period, c.window_starts
+                                        ORDER BY c.created_at, c.id) AS used
+        FROM counted c)
+    SELECT r.wallet_id, r.transaction_type, r.external_transaction_id, r.limit_type, r.period, r.window_starts,
+           r.used, f.in_force
+    FROM running r
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN h.effective_from <= r.created_at THEN h.new_amount ELSE h.old_amount END AS in_force
+        FROM CASINO_PROTECTION_HISTORY h
+        WHERE h.change = 'limit' AND h.user_id = r.user_id AND h.currency_code = r.currency_code
+          AND h.limit_type = r.limit_type AND h.period = r.period AND h.created_at < r.created_at
+        ORDER BY h.created_at DESC, h.id DESC LIMIT 1) AS f
+    WHERE r.counts > 0 AND r.used > f.in_force
+      AND r.transaction_type = CASE r.limit_type WHEN 'deposit' THEN 'deposit' ELSE 'debit' END
+    ORDER BY r.id, r.limit_type, r.period
+"""
+
+# A bet, a deposit or a bonus grant accepted after an exclusion began and before it ended
+# (the exclusion's instant is taken with the player's wallets locked: a call is before it or
+# after).
+STAKES_DURING_EXCLUSIONS = """
+    SELECT t.wallet_id, t.transaction_type, t.external_transaction_id, h.kind,
+           casino_rfc3339(h.effective_from), casino_rfc3339(h.new_until)
+    FROM CASINO_PROTECTION_HISTORY h
+    JOIN CASINO_WALLETS w ON w.user_id = h.user_id
+    JOIN CASINO_TRANSACTIONS t ON t.wallet_id = w.id
+    WHERE h.change = 'exclusion' AND t.outcome = 'applied' AND t.transaction_type IN ('debit', 'deposit', 'bonus_grant')
+      AND t.created_at > h.effective_from AND t.created_at < h.new_until
+    ORDER BY t.id, h.id
+"""
+
+# A bonus that was active when an exclusion began and not ended by it: the exclusion
+# forfeits the player's active bonuses in its own transaction, at its instant.
+BONUSES_ACTIVE_THROUGH_EXCLUSIONS = """
+    SELECT b.wallet_id, b.id, h.kind, casino_rfc3339(h.effective_from), casino_rfc3339(b.ended_at)
+    FROM CASINO_PROTECTION_HISTORY h
+    JOIN CASINO_WALLETS w ON w.user_id = h.user_id
+    JOIN CASINO_BONUSES b ON b.wallet_id = w.id
+    WHERE h.change = 'exclusion' AND b.granted_at <= h.effective_from
+      AND (b.ended_at IS NULL OR b.ended_at > h.effective_from)
+    ORDER BY b.id, h.id
+"""
+
+# A limited wallet's counters, against its ledger recounted at the last instant they were
+# counted at (its last row, or the last change of its limits), while its windows are current.
+COUNTERS_NOT_EXPLAINED = """
+    SELECT w.id, w.currency_code,
+           ARRAY[w.deposit_day_used, w.deposit_week_used, w.deposit_month_used, w.loss_day_used, w.loss_week_used,
+                 w.loss_month_used, w.wager_day_used, w.wager_week_used, w.wager_month_used],
+           ARRAY[r.deposit_day_used, r.deposit_week_used, r.deposit_month_used, r.loss_day_used, r.loss_week_used,
+                 r.loss_month_used, r.wager_day_used, r.wager_week_used, r.wager_month_used]
+    FROM CASINO_WALLETS w
+    JOIN CASINO_LIMIT_WINDOWS l ON l.wallet_id = w.id
+    CROSS JOIN LATERAL (
+        SELECT greatest((SELECT max(t.created_at) FROM CASINO_TRANSACTIONS t WHERE t.wallet_id = w.id),
+                        (SELECT max(h.created_at) FROM CASINO_PROTECTION_HISTORY h
+                         WHERE h.user_id = w.user_id AND h.change = 'limit' AND h.currency_code = w.currency_code))
+               AS at) AS last
+    CROSS JOIN LATERAL casino_windows_at(w.id, last.at) AS r
+    WHERE w.limited AND last.at < l.refresh_at
+      AND ARRAY[w.deposit_day_used, w.deposit_week_used, w.deposit_month_used, w.loss_day_used, w.loss_week_used,
+                w.loss_month_used, w.wager_day_used, w.wager_week_used, w.wager_month_used]
+          IS DISTINCT FROM
+          ARRAY[r.deposit_day_used, r.deposit_week_used, r.deposit_month_used, r.loss_day_used, r.loss_week_used,
+                r.loss_month_used, r.wager_day_used, r.wager_week_used, r.wager_month_used]
+    ORDER BY w.id
+"""
+
+COUNTER_NAMES = [f"{kind} {period}" for kind in ("deposit", "loss", "wager") for period in ("day", "week", "month")]
+
+
+def protection_violations(cur):
+    """What player protection forbids, found in the ledger (module docstring, 5)."""
+    problems = []
+    cur.execute(WINDOWS_ABOVE_LIMITS)
+    for wallet_id, kind, transaction_id, limit_type, period, window_starts, used, in_force in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} took the {limit_type} {period} window of "
+                        f"{window_starts:%Y-%m-%d} to {used}, above the limit of {in_force} in force")
+    cur.execute(STAKES_DURING_EXCLUSIONS)
+    for wallet_id, kind, transaction_id, exclusion, starts, ends in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} was accepted during a {exclusion} "
+                        f"from {starts} until {ends or 'indefinitely'}")
+    cur.execute(BONUSES_ACTIVE_THROUGH_EXCLUSIONS)
+    for wallet_id, bonus_id, exclusion, starts, ended in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: bonus {bonus_id} was active when a {exclusion} began at {starts}, "
+                        f"and {'ended at ' + ended if ended else 'is still active'}")
+    cur.execute(COUNTERS_NOT_EXPLAINED)
+    for wallet_id, currency, kept, counted in cur.fetchall():
+        differ = ", ".join(f"{name} {a} (ledger {b})" for name, a, b in zip(COUNTER_NAMES, kept, counted, strict=True) if a != b)
+        problems.append(f"wallet {wallet_id} ({currency}): its limits' counters are not its ledger's: {differ}")
+    return problems
+
+
+# What the players lost, per currency, from the rows that are not gaming and the balances
+# alone: a wallet's balance is the sum of its rows' playable movements (check 1), and every
+# applied row is a deposit (+), a withdrawal (-), a bonus grant (+), a bonus forfeit (-), a
+# bonus completion (0: bonus money made cash, the balance unchanged), or a bet, a payout
+# or a refund -- what the GGR report counts. So stakes - refunds - wins = deposits + grants
+# - withdrawals - forfeits - balances.
+MONEY_IN_LESS_HELD = """
+    SELECT currency_code, sum(money_in) - sum(held) FROM (
+        SELECT w.currency_code,
+               CASE WHEN t.transaction_type IN ('deposit', 'bonus_grant') THEN t.amount ELSE -t.amount END AS money_in,
+               0 AS held
+        FROM CASINO_TRANSACTIONS t JOIN CASINO_WALLETS w ON w.id = t.wallet_id
+        WHERE t.outcome = 'applied' AND t.transaction_type IN ('deposit', 'withdrawal', 'bonus_grant', 'bonus_forfeit')
+        UNION ALL
+        SELECT currency_code, 0, playable_balance FROM CASINO_WALLETS) money
+    GROUP BY currency_code
+"""
+
+LEDGER_DAYS = """
+    SELECT (min(created_at) AT TIME ZONE 'UTC')::date, (max(created_at) AT TIME ZONE 'UTC')::date
+    FROM CASINO_TRANSACTIONS
+"""
+
+
+def players_losses(cur):
+    """{currency: deposits + grants - withdrawals - forfeits - balances}: the GGR the
+    balances imply."""
+    cur.execute(MONEY_IN_LESS_HELD)
+    return {currency: int(amount) for currency, amount in cur.fetchall()}
+
+
+def reported_ggr(cur):
+    """{currency: the GGR report's total over the ledger's whole life}."""
+    cur.execute(LEDGER_DAYS)
+    first, last = cur.fetchone()
+    return {} if first is None else lifetime_ggr(cur, first, last)
+
+
 def find_violations(cur):
     """Human-readable violations; empty when the ledger is sound."""
     problems = []
@@ -282,12 +452,18 @@ def find_violations(cur):
     for wallet_id, transaction_id, round_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: payout {transaction_id} was applied to round {round_id}, "
                         f"which holds no accepted bet of its provider")
+    problems += protection_violations(cur)
     problems += bonus_violations(cur)
+    losses, reported = players_losses(cur), reported_ggr(cur)
+    for currency in sorted(set(losses) | set(reported)):
+        if losses.get(currency, 0) != reported.get(currency, 0):
+            problems.append(f"currency {currency}: the GGR report's total is {reported.get(currency, 0)}, but "
+                            f"deposits + grants - withdrawals - forfeits - balances is {losses.get(currency, 0)}")
     return problems
 
 
 def bonus_violations(cur):
-    """Check 5 (bonus money), in words."""
+    """Check 6 (bonus money), in words."""
     problems = []
     cur.execute(BONUS_PARTS_WITHOUT_THEIR_BONUS)
     for wallet_id, kind, transaction_id, part, bonus_id, bonus_wallet in cur.fetchall():
@@ -322,6 +498,18 @@ def bonus_violations(cur):
     return problems
 
 
+def summary(cur):
+    """{"wallets", "ledgerRows", "violations"}: every check over one snapshot, taken while
+    writers may keep going (the caller's transaction, which this makes REPEATABLE READ
+    and read-only: it must be its first statement). What `GET /casino/admin/ledger/audit`
+    answers and this module's command prints."""
+    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    violations = find_violations(cur)
+    cur.execute("SELECT (SELECT count(*) FROM CASINO_WALLETS), (SELECT count(*) FROM CASINO_TRANSACTIONS)")
+    wallets, rows = cur.fetchone()
+    return {"wallets": wallets, "ledgerRows": rows, "violations": violations}
+
+
 def main(argv=None):
     import argparse
 
@@ -336,14 +524,8 @@ def main(argv=None):
         with database_from_environment(args.data_dir, attach="existing") as database:
             conn = psycopg2.connect(database.dsn)
             try:
-                # One snapshot for every check, taken while writers may keep going.
-                conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
                 with conn, conn.cursor() as cur:
-                    problems = find_violations(cur)
-                    cur.execute("SELECT count(*) FROM CASINO_WALLETS")
-                    [(wallets,)] = cur.fetchall()
-                    cur.execute("SELECT count(*) FROM CASINO_TRANSACTIONS")
-                    [(rows,)] = cur.fetchall()
+                    found = summary(cur)
                     cur.execute(BONUS_MONEY)
                     [(active, held)] = cur.fetchall()
             finally:
@@ -351,12 +533,13 @@ def main(argv=None):
     except UNUSABLE as exc:
         print(f"audit: not run: {why_unusable(exc)}", file=sys.stderr)
         return 2
-    for problem in problems:
+    for problem in found["violations"]:
         print(f"VIOLATION {problem}")
-    print(f"audit: {wallets} wallets, {rows} ledger rows, {len(problems)} violation(s)")
+    print(f"audit: {found['wallets']} wallets, {found['ledgerRows']} ledger rows, "
+          f"{len(found['violations'])} violation(s)")
     print(f"audit: bonus money: {active} active bonus(es) holding {held} (balance - redeemable, per currency's "
-          f"minor units, summed){'' if problems else ', every cent explained by ledger rows'}")
-    return 1 if problems else 0
+          f"minor units, summed){'' if found['violations'] else ', every cent explained by ledger rows'}")
+    return 1 if found["violations"] else 0
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from psycopg2.extensions import cursor as Cursor
 from . import operators, refusals
 from .wallet import Answer, Request, fingerprint
 
-CASHIER = "SELECT status, body, replay, error_code FROM casino_cashier(%s, %s, %s, %s, %s, %s, %s, %s)"
+CASHIER = "SELECT status, body, replay, error_code FROM casino_cashier(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 AUDIT = """
     INSERT INTO CASINO_ADMIN_AUDIT (operator_key_id, action, request, response_status)
@@ -29,10 +29,16 @@ AUDIT = """
 ORIGINS = ("operator", "demo", "test", "locust", "bench")
 SYNTHETIC = "synthetic"
 
-PLAYER_COLUMNS = "id, username, email, status, origin, created_at"
+PLAYER_COLUMNS = "id, username, email, status, origin, created_at, jurisdiction"
+
+# The jurisdiction of a player a tool makes in-process without naming one: migration
+# 0016's row for players of no regulated market (the API passes DEFAULT_JURISDICTION).
+FALLBACK_JURISDICTION = "DEFAULT"
+JURISDICTION_EXISTS = "SELECT 1 FROM CASINO_JURISDICTIONS WHERE code = %s"
 
 CREATE_PLAYER = f"""
-    INSERT INTO CASINO_USERS (username, email, origin) VALUES (%s, %s, %s)
+    INSERT INTO CASINO_USERS (username, email, origin, jurisdiction, first_name, last_name, date_of_birth, postcode)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT DO NOTHING
     RETURNING {PLAYER_COLUMNS}
 """
@@ -52,8 +58,11 @@ LIST_PLAYERS = f"""
     LIMIT %(limit)s
 """
 
+# A wallet opened during an exclusion is excluded too (casino_exclude locks the player's
+# row FOR UPDATE, which the KEY SHARE lock create_wallet takes first waits for).
 CREATE_WALLET = """
-    INSERT INTO CASINO_WALLETS (user_id, currency_code) VALUES (%s, %s)
+    INSERT INTO CASINO_WALLETS (user_id, currency_code, excluded_until)
+    VALUES (%(user_id)s, %(currency)s, casino_exclusion_until(%(user_id)s))
     ON CONFLICT (user_id, currency_code) DO NOTHING
     RETURNING id, playable_balance, redeemable_balance
 """
@@ -130,21 +139,37 @@ def _audited(cur: Cursor, operator: str | None, action: str, request: Request, a
 
 
 def _player(row: Sequence[Any]) -> dict[str, Any]:
-    user_id, username, email, status, origin, created_at = row
+    user_id, username, email, status, origin, created_at, jurisdiction = row
     return {"userId": user_id, "username": username, "email": email, "status": status, "origin": origin,
-            "createdAt": timestamp(created_at)}
+            "jurisdiction": jurisdiction, "createdAt": timestamp(created_at)}
 
 
-def create_player(cur: Cursor, operator: str | None, req: Request, origin: str = "operator") -> Answer:
-    """origin: who the player is for -- "operator" (a real player) for the API, which never
-    passes it; the tools, calling in-process, say theirs. A keyword, never read from req, so
-    no request body can set it."""
+IDENTITY = ("firstName", "lastName", "dateOfBirth", "postcode")
+
+
+def create_player(cur: Cursor, operator: str | None, req: Request, origin: str = "operator",
+                  default_jurisdiction: str = FALLBACK_JURISDICTION) -> Answer:
+    """origin: who the player is for -- "operator" (a real player), or the tool that made it:
+    over the API the calling key's origin ("operator" but for a tool's key), in-process the
+    tool's own. A keyword, never read from req, so no request body can set it. The player's
+    market is req's "jurisdiction", else default_jurisdiction; the identity fields (an
+    external register's) are optional."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
-    cur.execute(CREATE_PLAYER, (req["username"], req["email"], origin))
-    row = cur.fetchone()
-    answer = Answer(201, _player(row)) if row else _refusal("PLAYER_EXISTS")
-    return _audited(cur, operator, "createPlayer", _with_origin(req, origin), answer)
+    jurisdiction = req.get("jurisdiction") or default_jurisdiction
+    cur.execute(JURISDICTION_EXISTS, (jurisdiction,))
+    if cur.fetchone() is None:
+        answer = _refusal("JURISDICTION_NOT_FOUND")
+    else:
+        cur.execute(CREATE_PLAYER, (req["username"], req["email"], origin, jurisdiction,
+                                    *(req.get(name) for name in IDENTITY)))
+        row = cur.fetchone()
+        answer = Answer(201, _player(row)) if row else _refusal("PLAYER_EXISTS")
+    # The audit keeps which identity fields came, not their values (personal data).
+    audited = {k: v for k, v in req.items() if k not in IDENTITY and v is not None}
+    given = sorted(name for name in IDENTITY if req.get(name) is not None)
+    return _audited(cur, operator, "createPlayer",
+                    _with_origin({**audited, **({"identity": given} if given else {})}, origin), answer)
 
 
 def _with_origin(req: Request, origin: str) -> Request:
@@ -158,7 +183,7 @@ def create_wallet(cur: Cursor, operator: str | None, req: Request) -> Answer:
     if cur.fetchone() is None:
         answer = _refusal("USER_NOT_FOUND")
     else:
-        cur.execute(CREATE_WALLET, (req["userId"], req["currency"]))
+        cur.execute(CREATE_WALLET, {"user_id": req["userId"], "currency": req["currency"]})
         row = cur.fetchone()
         answer = (Answer(201, {"walletId": row[0], "userId": req["userId"], "currency": req["currency"],
                                "balance": row[1], "redeemable": row[2]})
@@ -166,12 +191,14 @@ def create_wallet(cur: Cursor, operator: str | None, req: Request) -> Answer:
     return _audited(cur, operator, "createWallet", req, answer)
 
 
-def cashier(cur: Cursor, kind: str, operator: str | None, req: Request) -> Answer:
+def cashier(cur: Cursor, kind: str, operator: str | None, req: Request, register: str | None = None) -> Answer:
     """A deposit or a withdrawal (kind): one statement, idempotent by req["reference"].
-    operator None: not an API call (fixtures and tools funding players), not audited."""
+    operator None: not an API call (fixtures and tools funding players), not audited.
+    register: the verdict of the player's external self-exclusion register for a deposit
+    (casino/exclusion_register.py), None when not asked."""
     cur.execute(CASHIER, (kind, req["userId"], req["currency"], req["amount"], req["reference"],
                           fingerprint(kind, req["userId"], req["currency"], req["amount"]),
-                          operator, json.dumps(req)))
+                          operator, json.dumps(req), None if register == "clear" else register))
     row = cur.fetchone()
     assert row is not None, "casino_cashier answers one row"
     status, body, replay, _ = row
@@ -253,26 +280,112 @@ def get_round(cur: Cursor, provider_code: str, round_id: str) -> Answer:
 
 
 def _key(key_id: str, scopes: Iterable[str], label: str, created_at: datetime,
-         revoked_at: datetime | None) -> dict[str, Any]:
-    return {"keyId": key_id, "scopes": sorted(scopes), "label": label, "createdAt": timestamp(created_at),
-            "revokedAt": timestamp(revoked_at) if revoked_at else None}
+         revoked_at: datetime | None, origin: str) -> dict[str, Any]:
+    return {"keyId": key_id, "scopes": sorted(scopes), "label": label, "origin": origin,
+            "createdAt": timestamp(created_at), "revokedAt": timestamp(revoked_at) if revoked_at else None}
 
 
-def create_operator_key(cur: Cursor, operator: str | None, req: Request) -> Answer:
-    """A new operator key; the answer is the only place its secret is ever shown (the
-    audit keeps the request: scopes and label)."""
-    key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "")
-    answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None), "key": key})
-    return _audited(cur, operator, "createOperatorKey", req, answer)
+def forbidden(message: str) -> Answer:
+    """403 FORBIDDEN as an answer (not raised), so the refused attempt is audited too."""
+    return Answer(403, {"error": {"code": "FORBIDDEN", "message": message}})
+
+
+def _beyond_held(held: Iterable[str], scopes: Iterable[str], what: str) -> Answer | None:
+    """None when a key holding `held` may act on `scopes`; else the refusal, naming them."""
+    lacking = operators.beyond(held, scopes)
+    return forbidden(f"{what} {', '.join(lacking)}, which this key does not hold: a key acts on keys "
+                     "only within its own scopes") if lacking else None
+
+
+def key_origin(creator_origin: str, asked: str | None) -> str | None:
+    """The origin of a key made by a key of creator_origin, or None when it may not make
+    one of that origin: an operator's key makes an operator's key or any tool's; a tool's
+    key makes only keys of its own tool (asked or not), so no key ever makes keys, players
+    or providers of an origin other than its own, or real ones from a tool's."""
+    if creator_origin == "operator":
+        return asked or "operator"
+    return creator_origin if asked in (None, creator_origin) else None
+
+
+def create_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str,
+                        req: Request) -> Answer:
+    """A new operator key with scopes the caller holds (`held`: the calling key's scopes,
+    every scope for the command line's, which has the database) and an origin it may give
+    (key_origin); the answer is the only place its secret is ever shown (the audit keeps the
+    request: scopes, label and the key's origin)."""
+    origin = key_origin(creator_origin, req.get("origin"))
+    if origin is None:
+        return _audited(cur, operator, "createOperatorKey", req, forbidden(
+            f"a {creator_origin} key makes only {creator_origin} keys"))
+    answer = _beyond_held(held, req["scopes"], "it would grant")
+    if answer is None:
+        key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "", origin)
+        answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None, origin),
+                              "key": key})
+    return _audited(cur, operator, "createOperatorKey", {**req, "origin": origin}, answer)
 
 
 def list_operator_keys(cur: Cursor) -> Answer:
     return Answer(200, {"keys": [_key(*row) for row in operators.list_keys(cur)]})
 
 
-def revoke_operator_key(cur: Cursor, operator: str | None, key_id: str) -> Answer:
-    """Takes effect in every process within KEY_REFRESH_SECONDS."""
+def _active_key_within(cur: Cursor, key_id: str, held: Iterable[str],
+                       creator_origin: str) -> tuple[Any, Answer | None]:
+    """(the key's row, None), or (None, the refusal): no active key has that id, it holds a
+    scope the caller does not, or the caller is a tool's key and it is not that tool's."""
+    row = operators.find_active_key(cur, key_id)
+    if row is None:
+        return None, _refusal("KEY_NOT_FOUND")
+    if creator_origin != "operator" and row[5] != creator_origin:
+        return None, forbidden(f"a {creator_origin} key acts only on {creator_origin} keys")
+    refused = _beyond_held(held, row[1], "that key holds")
+    return (None, refused) if refused else (row, None)
+
+
+def rotate_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str, key_id: str,
+                        req: Request) -> Answer:
+    """A new key with the same scopes and origin (and label, unless one is given), shown
+    once; the old one stays active until revoked, so its holders move without a failed
+    call, unless revokeOld revokes it in the same transaction (a leaked key). Within the
+    caller's scopes and origin."""
+    row, refused = _active_key_within(cur, key_id, held, creator_origin)
+    audit: dict[str, Any] = {"keyId": key_id, "revokeOld": bool(req["revokeOld"])}
+    if refused is not None:
+        return _audited(cur, operator, "rotateOperatorKey", audit, refused)
+    _, scopes, old_label, old_created_at, _, origin = row
+    label = req["label"] if req["label"] is not None else old_label
+    key, new_id, created_at = operators.create_key(cur, scopes, label, origin)
+    revoked_at = operators.revoke_key(cur, key_id) if req["revokeOld"] else None
+    answer = Answer(201, {**_key(new_id, scopes, label, created_at, None, origin), "key": key,
+                          "replaces": _key(key_id, scopes, old_label, old_created_at, revoked_at, origin)})
+    audit["newKeyId"] = new_id
+    return _audited(cur, operator, "rotateOperatorKey", audit, answer)
+
+
+def set_operator_key_scopes(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str,
+                            key_id: str, req: Request) -> Answer:
+    """Replaces a key's scopes, effective in every process within KEY_REFRESH_SECONDS; both
+    its scopes and the new ones must be within the caller's."""
+    row, refused = _active_key_within(cur, key_id, held, creator_origin)
+    audit: dict[str, Any] = {"keyId": key_id, "scopes": req["scopes"]}
+    if refused is None:
+        refused = _beyond_held(held, req["scopes"], "it would grant")
+    if refused is not None:
+        return _audited(cur, operator, "setOperatorKeyScopes", audit, refused)
+    answer = Answer(200, _key(*operators.set_scopes(cur, key_id, req["scopes"])))
+    audit["previousScopes"] = sorted(row[1])
+    return _audited(cur, operator, "setOperatorKeyScopes", audit, answer)
+
+
+def revoke_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str,
+                        key_id: str) -> Answer:
+    """Takes effect in every process within KEY_REFRESH_SECONDS; within the caller's scopes
+    and origin."""
+    _, refused = _active_key_within(cur, key_id, held, creator_origin)
+    if refused is not None:
+        return _audited(cur, operator, "revokeOperatorKey", {"keyId": key_id}, refused)
+    # The row is locked (find_active_key): it is still active, so the revocation happens now.
     revoked_at = operators.revoke_key(cur, key_id)
-    answer = (Answer(200, {"keyId": key_id, "revokedAt": timestamp(revoked_at)}) if revoked_at
-              else _refusal("KEY_NOT_FOUND"))
+    assert revoked_at is not None
+    answer = Answer(200, {"keyId": key_id, "revokedAt": timestamp(revoked_at)})
     return _audited(cur, operator, "revokeOperatorKey", {"keyId": key_id}, answer)

@@ -11,7 +11,7 @@ from . import credentials
 from .backoffice import ORIGINS, _audited, _refusal, _with_origin, keyset_page, timestamp
 from .wallet import Answer
 
-PROVIDER_COLUMNS = "id, code, name, api_endpoint, is_disabled, allows_v1, origin, created_at"
+PROVIDER_COLUMNS = "id, code, name, api_endpoint, is_disabled, allows_v1, origin, created_at, revenue_share"
 
 CREATE_PROVIDER = f"""
     INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint, origin) VALUES (%s, %s, %s, %s)
@@ -25,8 +25,20 @@ SET_PROVIDER_STATUS = f"""
     UPDATE CASINO_GAME_PROVIDERS SET is_disabled = %s WHERE code = %s RETURNING {PROVIDER_COLUMNS}
 """
 
+SET_PROVIDER_ENDPOINT = f"""
+    UPDATE CASINO_GAME_PROVIDERS SET api_endpoint = %s WHERE code = %s RETURNING {PROVIDER_COLUMNS}
+"""
+
 SET_PROVIDER_V1 = f"""
     UPDATE CASINO_GAME_PROVIDERS SET allows_v1 = %s WHERE code = %s RETURNING {PROVIDER_COLUMNS}
+"""
+
+# The share it had is read under the row's lock, for the audit row of the change.
+SET_PROVIDER_REVENUE_SHARE = f"""
+    UPDATE CASINO_GAME_PROVIDERS p SET revenue_share = %s
+    FROM (SELECT id, revenue_share FROM CASINO_GAME_PROVIDERS WHERE code = %s FOR UPDATE) before
+    WHERE p.id = before.id
+    RETURNING {", ".join("p." + c for c in PROVIDER_COLUMNS.split(", "))}, before.revenue_share
 """
 
 PROVIDER_KEYS = """
@@ -100,11 +112,16 @@ CLOSE_SESSION = """
 
 # --- providers ------------------------------------------------------------------------------------
 
+def _share(share):
+    """A percentage with two decimals, as a string ("12.50"); None when not set."""
+    return None if share is None else f"{share:.2f}"
+
+
 def _provider(row):
-    _, code, name, endpoint, disabled, allows_v1, origin, created_at = row
+    _, code, name, endpoint, disabled, allows_v1, origin, created_at, share = row
     return {"providerCode": code, "name": name, "apiEndpoint": endpoint,
             "status": "disabled" if disabled else "active", "allowsV1": allows_v1, "origin": origin,
-            "createdAt": timestamp(created_at)}
+            "revenueShare": _share(share), "createdAt": timestamp(created_at)}
 
 
 def _find_provider(cur, code, lock=False):
@@ -112,15 +129,20 @@ def _find_provider(cur, code, lock=False):
     return cur.fetchone()
 
 
-def create_provider(cur, operator, req, origin="operator"):
+def create_provider(cur, operator, req, origin="operator", endpoint_refused=None):
     """A provider, active, v1 off, without keys. No apiEndpoint: hosted by this process.
-    origin: "operator" for the API, which never passes it, or the tool that made it (the
-    bench's own, in-process); a keyword, never read from req, so no request body can set it."""
+    origin: "operator", or the tool that made it -- over the API the calling key's origin,
+    in-process the tool's own; a keyword, never read from req, so no request body can set it.
+    endpoint_refused: why the apiEndpoint may not be called (wire/addresses.py, checked by
+    the caller, since it resolves the host), answered ENDPOINT_NOT_ALLOWED."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
-    cur.execute(CREATE_PROVIDER, (req["providerCode"], req["name"], req["apiEndpoint"], origin))
-    row = cur.fetchone()
-    answer = Answer(201, _provider(row)) if row else _refusal("PROVIDER_EXISTS")
+    if endpoint_refused:
+        answer = _refusal("ENDPOINT_NOT_ALLOWED", endpoint_refused)
+    else:
+        cur.execute(CREATE_PROVIDER, (req["providerCode"], req["name"], req["apiEndpoint"], origin))
+        row = cur.fetchone()
+        answer = Answer(201, _provider(row)) if row else _refusal("PROVIDER_EXISTS")
     return _audited(cur, operator, "createProvider", _with_origin(req, origin), answer)
 
 
@@ -138,12 +160,36 @@ def set_provider_status(cur, operator, code, req):
     return _audited(cur, operator, "setProviderStatus", {"providerCode": code, **req}, answer)
 
 
+def set_provider_endpoint(cur, operator, code, req, endpoint_refused=None):
+    """Where the casino calls the provider from its next call on (None: hosted by this
+    process); endpoint_refused as for create_provider."""
+    if endpoint_refused:
+        answer = _refusal("ENDPOINT_NOT_ALLOWED", endpoint_refused)
+    else:
+        cur.execute(SET_PROVIDER_ENDPOINT, (req["apiEndpoint"], code))
+        row = cur.fetchone()
+        answer = Answer(200, _provider(row)) if row else _refusal("PROVIDER_NOT_FOUND")
+    return _audited(cur, operator, "setProviderEndpoint", {"providerCode": code, **req}, answer)
+
+
 def set_provider_v1(cur, operator, code, req):
     """Whether the casino accepts body-only (v1) signatures from this provider's keys."""
     cur.execute(SET_PROVIDER_V1, (req["allowed"], code))
     row = cur.fetchone()
     answer = Answer(200, _provider(row)) if row else _refusal("PROVIDER_NOT_FOUND")
     return _audited(cur, operator, "setProviderV1", {"providerCode": code, **req}, answer)
+
+
+def set_provider_revenue_share(cur, operator, code, req):
+    """The percentage of each month's GGR the provider's invoice says is due (casino/reports.py).
+    The audit row keeps the share it replaced."""
+    cur.execute(SET_PROVIDER_REVENUE_SHARE, (req["revenueShare"], code))
+    row = cur.fetchone()
+    if row is None:
+        return _audited(cur, operator, "setProviderRevenueShare", {"providerCode": code, **req},
+                        _refusal("PROVIDER_NOT_FOUND"))
+    return _audited(cur, operator, "setProviderRevenueShare",
+                    {"providerCode": code, **req, "previous": _share(row[-1])}, Answer(200, _provider(row[:-1])))
 
 
 def _key(key_id, signer, created_at, revoked_at):

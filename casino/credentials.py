@@ -49,6 +49,8 @@ LIST_KEYS = """
 
 SET_V1 = "UPDATE CASINO_GAME_PROVIDERS SET allows_v1 = %s WHERE code = %s RETURNING id"
 
+V1_PROVIDERS = "SELECT code FROM CASINO_GAME_PROVIDERS WHERE allows_v1 ORDER BY code"
+
 
 class UnknownCounterpart(LookupError):
     pass
@@ -60,10 +62,13 @@ class KeyExists(ValueError):
 
 @dataclass(frozen=True)
 class EnvironmentKeys:
-    """The demo pair from the environment (None where unset)."""
+    """The demo pair from the environment (None where unset). development: whether the
+    server runs on development secrets, where the brief's v1 flow stays open for JAQPOT
+    while it has no row of its own; elsewhere v1 is off until an operator turns it on."""
     demo_provider_key: bytes | None     # CASINO_SECRET
     key_at_demo_provider: bytes | None  # PROVIDER_SECRET
     casino_code: str
+    development: bool = False
 
     @property
     def reserved_kids(self):
@@ -78,7 +83,7 @@ def load_keys(cur, box, env: EnvironmentKeys) -> KeySet:
     verifying, signing = [], []
     cur.execute(PROVIDER_BY_CODE, (DEMO_PROVIDER_CODE,))
     demo = cur.fetchone()
-    demo_id, demo_v1 = demo if demo else (None, True)   # no row: the brief's v1 flow stays open
+    demo_id, demo_v1 = demo if demo else (None, env.development)
     if env.demo_provider_key:
         verifying.append(Key(DEMO_PROVIDER_CODE, DEMO_PROVIDER_CODE, demo_id, env.demo_provider_key, demo_v1))
     if env.key_at_demo_provider:
@@ -134,8 +139,14 @@ def set_v1(cur, provider_code, allowed):
         raise UnknownCounterpart(f"no provider with code {provider_code}")
 
 
+def v1_providers(cur):
+    """Codes of the providers whose keys may sign v1 (body only: replayable to another endpoint)."""
+    cur.execute(V1_PROVIDERS)
+    return [code for code, in cur.fetchall()]
+
+
 def keyring(db, secrets, refresh_seconds=1.0, tolerance=300):
     """The casino's key ring: verifies x-casino-signature, signs calls to providers."""
-    env = EnvironmentKeys(secrets.casino_secret, secrets.provider_secret, secrets.casino_code)
+    env = EnvironmentKeys(secrets.casino_secret, secrets.provider_secret, secrets.casino_code, secrets.development)
     return KeyRing(db, lambda cur: load_keys(cur, secrets.box, env), "x-casino-signature",
                    refresh_seconds, tolerance, "casino signing keys")

@@ -103,7 +103,7 @@ class LaunchGameHandler(JsonHandler):
 
     async def post(self):
         _, answer = await launch_game(self.db, self.provider_link, self.settings["casino_code"], self.body,
-                                      self.request_id)
+                                      self.request_id, self.settings["exclusion_register"])
         self.render_json(200, answer)
 
 
@@ -121,7 +121,7 @@ class SimulateRoundHandler(JsonHandler):
     async def post(self):
         with self.settings["simulate_limit"].slot():
             answer = await simulate_round(self.db, self.provider_link, self.settings["casino_code"], self.body,
-                                          self.request_id)
+                                          self.request_id, self.settings["exclusion_register"])
         self.render_json(200, answer)
 
 

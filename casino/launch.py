@@ -4,10 +4,15 @@ from dataclasses import dataclass
 
 from wire.validation import IDENTIFIER
 
-from . import refusals, sessions
+from . import exclusion_register, refusals, sessions
 from .provider_link import unavailable
 
-USER = "SELECT status FROM CASINO_USERS WHERE id = %s"
+# The player's status, and the end of an exclusion in force (PLAYER_EXCLUDED's words).
+USER = """
+    SELECT status, CASE WHEN casino_exclusion_until(id) > casino_clock()
+                        THEN casino_exclusion_text(casino_exclusion_until(id)) END
+    FROM CASINO_USERS WHERE id = %s
+"""
 
 GAME_AND_PROVIDER = """
     SELECT g.provider_game_id, g.default_currency, g.is_active, p.code, p.api_endpoint, p.is_disabled
@@ -39,6 +44,8 @@ def prepare_launch(cur, req):
         raise refusals.error("USER_NOT_FOUND")
     if user[0] != "active":
         raise refusals.error("PLAYER_DISABLED")
+    if user[1] is not None:
+        raise refusals.error("PLAYER_EXCLUDED", user[1])
     cur.execute(GAME_AND_PROVIDER, (req["gameId"],))
     game = cur.fetchone()
     if game is None:
@@ -66,22 +73,33 @@ def _is_round(answer):
             and "finalBalance" in answer and (final is None or type(final) is int))
 
 
-async def launch_game(db, link, casino_code, req, request_id=None):
+def _activate(cur, pending, provider_session_id):
+    if not sessions.activate_session(cur, pending.token, provider_session_id):
+        # Excluded while the provider was launching: the session stays inactive.
+        cur.execute(USER, (pending.user_id,))
+        raise refusals.error("PLAYER_EXCLUDED", cur.fetchone()[1])
+
+
+async def launch_game(db, link, casino_code, req, request_id=None, register=None):
+    """register: the casino's ExclusionRegister, asked (after the casino's own checks, with
+    the session still inactive) when the player's jurisdiction names one."""
     pending = await db.transaction(prepare_launch, req)
+    if register is not None:
+        exclusion_register.refuse(await register.verdict(db, pending.user_id, "launch"))
     reply = await link.exchange(pending.provider_code, pending.provider_endpoint, "launch", {
         "sessionToken": pending.token, "userId": pending.user_id, "gameId": pending.provider_game_id,
         "currency": pending.currency, "casinoCode": casino_code}, request_id)
     provider_session_id = (reply.answer or {}).get("providerSessionId")
     if not IDENTIFIER.check(provider_session_id):
         raise unavailable(reply)
-    await db.transaction(sessions.activate_session, pending.token, provider_session_id)
+    await db.transaction(_activate, pending, provider_session_id)
     return pending, {"sessionToken": pending.token, "providerSessionId": provider_session_id,
                      "userId": pending.user_id, "gameId": pending.game_id,
                      "currency": pending.currency, "balance": pending.balance}
 
 
-async def simulate_round(db, link, casino_code, req, request_id=None):
-    pending, launched = await launch_game(db, link, casino_code, req, request_id)
+async def simulate_round(db, link, casino_code, req, request_id=None, register=None):
+    pending, launched = await launch_game(db, link, casino_code, req, request_id, register)
     # A fresh requestId per call: the provider plays at most one round for it, so a
     # replayed simulate body cannot play again.
     reply = await link.exchange(pending.provider_code, pending.provider_endpoint, "simulate", {

@@ -2,11 +2,19 @@
 
 A key is `<key id>.<secret>`, sent as `Authorization: Bearer <key>`. Only a SHA-256 of the
 secret is stored (the secret is 256 random bits, so a slow password hash adds nothing),
-with the key's scopes; a key is shown once, when created, and revoked by id. The
-environment's OPERATOR_KEY, when set, is a key with every scope (the bootstrap key).
+with the key's scopes; a key is shown once, when created or rotated, and revoked by id.
+The environment's OPERATOR_KEY, when set, is a key with every scope (the bootstrap key).
 
 Scopes: lobby (launchGame), test-driver (simulateRound), backoffice (back-office reads),
-cashier (deposits, withdrawals), admin (players, wallets, providers, games, keys).
+cashier (deposits, withdrawals, bonuses), protection (players' limits and exclusions),
+admin (players, wallets, providers, games, keys, jurisdictions). A key acts on keys only
+within its own scopes (`beyond`): it grants none it lacks, and changes, rotates or revokes
+no key that holds one it lacks (casino/backoffice.py).
+
+A key's origin (migration 0015) is "operator", or the tool it was made for ("locust",
+"bench", "test"): the players and providers a tool's key creates are marked with it, and
+the keys it makes (or rotates, or changes) are the same tool's (casino/backoffice.py). Set
+when the key is made, never changed.
 """
 import hashlib
 import hmac
@@ -22,21 +30,36 @@ from psycopg2.extensions import cursor as Cursor
 
 from wire.keyring import Refreshed
 
-SCOPES = ("lobby", "test-driver", "backoffice", "cashier", "admin")
+SCOPES = ("lobby", "test-driver", "backoffice", "cashier", "protection", "admin")
+# An operator's own key, or a tool's (what its players and providers are marked with).
+KEY_ORIGINS = ("operator", "test", "locust", "bench")
 ENVIRONMENT_KEY_ID = "OPERATOR_KEY"
 
 _BEARER = re.compile(r"Bearer ([\x21-\x7e]{1,300})")
 
-ACTIVE_KEYS = "SELECT key_id, secret_hash, scopes FROM CASINO_OPERATOR_KEYS WHERE revoked_at IS NULL"
+ACTIVE_KEYS = "SELECT key_id, secret_hash, scopes, origin FROM CASINO_OPERATOR_KEYS WHERE revoked_at IS NULL"
 
 CREATE_KEY = """
-    INSERT INTO CASINO_OPERATOR_KEYS (key_id, secret_hash, scopes, label)
-    VALUES (%s, %s, %s, %s)
+    INSERT INTO CASINO_OPERATOR_KEYS (key_id, secret_hash, scopes, label, origin)
+    VALUES (%s, %s, %s, %s, %s)
     RETURNING created_at
 """
 
 LIST_KEYS = """
-    SELECT key_id, scopes, label, created_at, revoked_at FROM CASINO_OPERATOR_KEYS ORDER BY id
+    SELECT key_id, scopes, label, created_at, revoked_at, origin FROM CASINO_OPERATOR_KEYS ORDER BY id
+"""
+
+# The active key, locked: a rotation or a change of scopes and a revocation of the same key
+# take turns.
+FIND_ACTIVE_KEY = """
+    SELECT key_id, scopes, label, created_at, revoked_at, origin FROM CASINO_OPERATOR_KEYS
+    WHERE key_id = %s AND revoked_at IS NULL
+    FOR UPDATE
+"""
+
+SET_SCOPES = """
+    UPDATE CASINO_OPERATOR_KEYS SET scopes = %s WHERE key_id = %s AND revoked_at IS NULL
+    RETURNING key_id, scopes, label, created_at, revoked_at, origin
 """
 
 REVOKE_KEY = """
@@ -50,6 +73,7 @@ REVOKE_KEY = """
 class Operator:
     key_id: str
     scopes: frozenset
+    origin: str = "operator"
 
 
 def _digest(secret: str) -> bytes:
@@ -57,9 +81,9 @@ def _digest(secret: str) -> bytes:
 
 
 def load_keys(cur):
-    """key id -> (secret hash, scopes) of every active key."""
+    """key id -> (secret hash, scopes, origin) of every active key."""
     cur.execute(ACTIVE_KEYS)
-    return {key_id: (bytes(digest), frozenset(scopes)) for key_id, digest, scopes in cur.fetchall()}
+    return {key_id: (bytes(digest), frozenset(scopes), origin) for key_id, digest, scopes, origin in cur.fetchall()}
 
 
 def authenticate(authorization, keys, environment_key=None) -> Operator | None:
@@ -74,17 +98,25 @@ def authenticate(authorization, keys, environment_key=None) -> Operator | None:
     stored = (keys or {}).get(key_id)
     if stored is None or not hmac.compare_digest(_digest(secret), stored[0]):
         return None
-    return Operator(key_id, stored[1])
+    return Operator(key_id, stored[1], stored[2])
 
 
-def create_key(cur: Cursor, scopes: Iterable[str], label: str = "") -> tuple[str, str, datetime]:
-    """A new key; returns (the full key, shown once, key id, created_at)."""
+def beyond(held: Iterable[str], scopes: Iterable[str]) -> list[str]:
+    """The scopes among `scopes` that a key holding `held` lacks, sorted (empty: none)."""
+    return sorted(set(scopes) - set(held))
+
+
+def create_key(cur: Cursor, scopes: Iterable[str], label: str = "", origin: str = "operator") -> tuple[str, str, datetime]:
+    """A new key; returns (the full key, shown once, key id, created_at). origin: a tool's
+    name makes the key that tool's."""
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
         raise ValueError(f"scopes must be among {', '.join(SCOPES)}")
+    if origin not in KEY_ORIGINS:
+        raise ValueError(f"origin must be one of {', '.join(KEY_ORIGINS)}")
     key_id = "op_" + secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    cur.execute(CREATE_KEY, (key_id, _digest(secret), sorted(set(scopes)), label))
+    cur.execute(CREATE_KEY, (key_id, _digest(secret), sorted(set(scopes)), label, origin))
     row = cur.fetchone()
     assert row is not None, "INSERT ... RETURNING answers one row"
     return f"{key_id}.{secret}", key_id, row[0]
@@ -93,6 +125,22 @@ def create_key(cur: Cursor, scopes: Iterable[str], label: str = "") -> tuple[str
 def list_keys(cur: Cursor) -> list[tuple[Any, ...]]:
     cur.execute(LIST_KEYS)
     return cur.fetchall()
+
+
+def find_active_key(cur: Cursor, key_id: str) -> Any:
+    """(key_id, scopes, label, created_at, revoked_at, origin) of the active key, locked; None when
+    no active key has that id."""
+    cur.execute(FIND_ACTIVE_KEY, (key_id,))
+    return cur.fetchone()
+
+
+def set_scopes(cur: Cursor, key_id: str, scopes: Iterable[str]) -> Any:
+    """The key's row with its new scopes (every process uses them within refresh_seconds)."""
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {', '.join(SCOPES)}")
+    cur.execute(SET_SCOPES, (sorted(set(scopes)), key_id))
+    return cur.fetchone()
 
 
 def revoke_key(cur: Cursor, key_id: str) -> datetime | None:

@@ -23,12 +23,14 @@ def _created(answer):
     return answer.json()
 
 
-def create_player(cur, username, currencies=("USD",), origin="test"):
+def create_player(cur, username, currencies=("USD",), origin="test", jurisdiction=None, identity=None):
     """A player marked `origin` with one empty wallet per currency; returns
-    (user_id, {currency: wallet_id})."""
+    (user_id, {currency: wallet_id}). jurisdiction: a code (None: the default market);
+    identity: the fields an external register is asked with (firstName, ...)."""
     operator = operator_for(origin)
     user_id = _created(backoffice.create_player(cur, operator, {
-        "username": username, "email": f"{username}@example.com"}, origin=origin))["userId"]
+        "username": username, "email": f"{username}@example.com", "jurisdiction": jurisdiction, **(identity or {})},
+        origin=origin))["userId"]
     wallets = {currency: _created(backoffice.create_wallet(cur, operator, {"userId": user_id,
                                                                          "currency": currency}))["walletId"]
                for currency in currencies}

@@ -1,7 +1,7 @@
 """The casino's calls to a game provider: signed with x-provider-signature, on a client of
 their own (wire/outbound.py), so the provider's callbacks to the casino never wait for them.
 
-Launch, simulate and the catalogue move no money, so they are not retried: a failure --
+Launch, simulate, the catalogue and the round feed move no money, so they are not retried: a failure --
 no answer, a refusal, a 5xx, a redirect, or a body that is not the protocol's answer -- is
 reported as 502 PROVIDER_UNAVAILABLE (naming the provider's error code when it refused with
 one) and a launch's casino session stays inactive.
@@ -67,13 +67,14 @@ def unavailable(reply=NO_ANSWER):
 
 
 class ProviderLink:
-    def __init__(self, hosted_url, keyring, limits=Limits()):
+    def __init__(self, hosted_url, keyring, limits=Limits(), addresses=None):
         # Providers whose api_endpoint is NULL are hosted by this process, at hosted_url.
         self.hosted_url = hosted_url.rstrip("/") + "/provider"
         self.keyring = keyring      # the casino's: its newest key at each provider signs
-        self.http = OutboundClient(limits)
+        # addresses: where calls may go (wire/addresses.py), checked at each connection.
+        self.http = OutboundClient(limits, addresses)
         self.timeouts = {"launch": limits.request_timeout, "simulate": SIMULATE_TIMEOUT,
-                         "games": limits.request_timeout}
+                         "games": limits.request_timeout, "rounds": limits.request_timeout}
 
     async def _signed_headers(self, provider_code, path, data):
         key = await self.keyring.signing_key(provider_code)

@@ -28,9 +28,16 @@ CASHIER = ("deposit", "withdrawal")
 # Bonus money: a grant is idempotent by reference like the cashier's calls.
 BONUS_CALLS = ("grantBonus", "cancelBonus", "listBonuses")
 PLAYER_CALLS = ("setPlayerStatus", "getPlayer", "listTransactions")
-PROVIDER_CALLS = ("importGames", "setProviderStatus", "getProvider", "setProviderV1", "addProviderKey", "rotateProviderKey",
-                  "revokeProviderKey", "listProviderKeys", "createGame")
+# Player protection: limits and exclusions (scope protection; reads backoffice), a player's
+# market and identity (admin).
+PROTECTION_CALLS = ("getLimits", "setLimit", "createExclusion", "listExclusions", "getProtectionHistory",
+                    "setPlayerJurisdiction", "setPlayerIdentity")
+PROVIDER_CALLS = ("importGames", "setProviderStatus", "getProvider", "setProviderV1", "setProviderEndpoint",
+                  "addProviderKey", "rotateProviderKey", "revokeProviderKey", "listProviderKeys", "createGame",
+                  "setProviderRevenueShare", "providerInvoice", "createReconciliation", "listReconciliations")
 GAME_CALLS = ("getGame", "setGameLimits", "setGameStatus")
+# Reports and reconciliation (casino/reports.py, casino/reconciliation.py).
+REPORTS = ("ggrReport", "playerFunds", "providerInvoice", "largeWins")
 
 
 @dataclass(frozen=True)
@@ -56,17 +63,36 @@ CATALOGUE = (
             True, MONEY),
     Refusal("USER_MISMATCH", 403, "the session belongs to another user", True, CALLBACKS),
     Refusal("PLAYER_DISABLED", 403, "the player is disabled", True, ("debit",) + LAUNCH),
+    Refusal("PLAYER_EXCLUDED", 403, "the player is excluded %s", True,
+            ("debit",) + LAUNCH + ("deposit", "grantBonus")),
     Refusal("GAME_DISABLED", 403, "the game is disabled", True, ("debit",) + LAUNCH),
     Refusal("PROVIDER_DISABLED", 403, "the game's provider is disabled", True, ("debit",) + LAUNCH),
     Refusal("SESSION_INACTIVE", 403, "the session is closed or has expired", True, ("debit",)),
     Refusal("CURRENCY_MISMATCH", 422, "the session's wallet is in %s, not %s", True, ("debit", "credit")),
     Refusal("BET_LIMIT_EXCEEDED", 422, "bets on this game are from %s to %s", True, ("debit",)),
+    # A player's own limits (README, "Player protection"): after the game's, before funds.
+    Refusal("WAGER_LIMIT_REACHED", 403, "this bet would take the %s's wagering past the player's limit", True,
+            ("debit",)),
+    Refusal("LOSS_LIMIT_REACHED", 403, "this bet could take the %s's losses past the player's limit", True,
+            ("debit",)),
     Refusal("INSUFFICIENT_FUNDS", 422, "the balance does not cover the bet", True, ("debit", "withdrawal")),
     Refusal("ROUND_NOT_FOUND", 404, "the round holds no accepted bet of this wallet", True, ("credit",)),
     Refusal("BET_NOT_FOUND", 409, "no accepted bet of this round and wallet has that id", True,
             ("credit", "rollback")),
     Refusal("ROLLBACK_NOT_ALLOWED", 409, "only a bet of a round without a payout can be rolled back", True,
             ("rollback",)),
+    # A deposit's protection rules, in the order they win after PLAYER_EXCLUDED; then the
+    # balance limit. A register that cannot be asked is an outage, not an answer: not stored.
+    Refusal("PLAYER_IDENTITY_MISSING", 422,
+            "the player's jurisdiction asks an exclusion register, which needs their first name, last name, "
+            "date of birth and postcode", True, LAUNCH + ("deposit",)),
+    Refusal("EXCLUSION_CHECK_UNAVAILABLE", 503, "the external self-exclusion register could not be asked; retry later",
+            False, LAUNCH + ("deposit",)),
+    Refusal("DEPOSIT_LIMIT_REQUIRED", 422,
+            "the player's jurisdiction requires a deposit limit in force (before a deposit; the last one stays)", True,
+            ("deposit", "setLimit")),
+    Refusal("DEPOSIT_LIMIT_REACHED", 422, "this deposit would take the %s's deposits past the player's limit", True,
+            ("deposit",)),
     Refusal("BALANCE_LIMIT_EXCEEDED", 422, "the balance would pass 2^53-1", True,
             ("credit", "rollback", "deposit", "grantBonus")),
     # Reconciliation.
@@ -74,18 +100,23 @@ CATALOGUE = (
             ("transactionStatus",)),
     # Launching a game (nothing stored: a launch is not idempotent by itself).
     Refusal("USER_NOT_FOUND", 404, "no such user", False,
-            LAUNCH + CASHIER + ("createWallet", "listSessions") + PLAYER_CALLS + ("grantBonus", "listBonuses")),
+            LAUNCH + CASHIER + ("createWallet", "listSessions") + PLAYER_CALLS + PROTECTION_CALLS
+            + ("grantBonus", "listBonuses")),
     Refusal("GAME_NOT_FOUND", 404, "no such game", False, LAUNCH + GAME_CALLS),
-    Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER + ("grantBonus",)),
+    Refusal("WALLET_NOT_FOUND", 404, "the user has no %s wallet", False, LAUNCH + CASHIER + ("setLimit", "grantBonus")),
     Refusal("PROVIDER_UNAVAILABLE", 502, "the game provider refused or did not answer", False,
-            LAUNCH + ("importGames",)),
+            LAUNCH + ("importGames", "createReconciliation")),
     Refusal("TOO_MANY_REQUESTS", 429, "more than %s %s at once in this process; retry shortly", False,
-            ("simulateRound",)),
+            ("simulateRound", "ledgerAudit")),
     # The back office (nothing stored but the cashier's refusals above).
     Refusal("PLAYER_EXISTS", 409, "a player with that username or e-mail exists", False, ("createPlayer",)),
     Refusal("WALLET_EXISTS", 409, "the user has a %s wallet already", False, ("createWallet",)),
     Refusal("ROUND_UNKNOWN", 404, "the ledger holds no row of that provider's round", False, ("getRound",)),
-    Refusal("KEY_NOT_FOUND", 404, "no active operator key has that id", False, ("revokeOperatorKey",)),
+    Refusal("KEY_NOT_FOUND", 404, "no active operator key has that id", False,
+            ("revokeOperatorKey", "rotateOperatorKey", "setOperatorKeyScopes")),
+    Refusal("ENDPOINT_NOT_ALLOWED", 422, "apiEndpoint refused: %s; a provider is called at public addresses "
+            "only, unless OUTBOUND_ALLOWED_NETWORKS allows its network", False,
+            ("createProvider", "setProviderEndpoint")),
     Refusal("PROVIDER_EXISTS", 409, "a provider with that code exists", False, ("createProvider",)),
     Refusal("PROVIDER_NOT_FOUND", 404, "no provider has that code", False, PROVIDER_CALLS),
     Refusal("PROVIDER_KEY_EXISTS", 409, "a %s key with that id exists, or it is the environment's demo key id",
@@ -95,8 +126,18 @@ CATALOGUE = (
     Refusal("GAME_EXISTS", 409, "the provider has a game with that providerGameId", False, ("createGame",)),
     Refusal("BET_LIMITS_INVALID", 422, "minBet must not exceed maxBet", False, ("createGame", "setGameLimits")),
     Refusal("SESSION_UNKNOWN", 404, "no game session has that id", False, ("closeSession",)),
+    # Player protection's back office.
+    Refusal("JURISDICTION_NOT_FOUND", 404, "no jurisdiction has that code", False,
+            ("getJurisdiction", "createPlayer", "setPlayerJurisdiction")),
+    Refusal("EXCLUSION_ACTIVE", 409, "a %s runs %s: it can be extended, never shortened or lifted", False,
+            ("createExclusion",)),
+    Refusal("EXCLUSION_PERIOD_INVALID", 422, "a %s in %s lasts from %s to %s", False, ("createExclusion",)),
+    # Reports and reconciliation.
+    Refusal("PERIOD_INVALID", 422, "%s", False, REPORTS + ("createReconciliation",)),
+    Refusal("RECONCILIATION_NOT_FOUND", 404, "no reconciliation has that id", False, ("getReconciliation",)),
     # Bonus money: a grant's refusals are stored as its reference's answer, like a deposit's
-    # (in the order they win, after the reference's stored answer); a cancel's are not.
+    # (after the reference's stored answer, in the order PLAYER_EXCLUDED, these two, then
+    # BALANCE_LIMIT_EXCEEDED); a cancel's are not.
     Refusal("BONUS_EXPIRY_PASSED", 422, "expiresAt must be later than now", True, ("grantBonus",)),
     Refusal("BONUS_ACTIVE", 409, "the wallet has an active bonus (bonusId %s)", True, ("grantBonus",)),
     Refusal("BONUS_NOT_FOUND", 404, "no bonus has that id", False, ("cancelBonus",)),

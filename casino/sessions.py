@@ -17,10 +17,11 @@ CREATE_SESSION = """
     RETURNING id
 """
 
+# Not for a player excluded since the launch began: the exclusion closed their sessions.
 ACTIVATE_SESSION = """
     UPDATE CASINO_GAME_SESSIONS
     SET provider_session_id = %s, is_active = true, updated_at = now(), last_activity_at = now()
-    WHERE token = %s
+    WHERE token = %s AND NOT coalesce(casino_exclusion_until(user_id) > casino_clock(), false)
 """
 
 CLOSE_SESSION = """
@@ -51,7 +52,9 @@ def create_session(cur, user_id, wallet_id, game_id, token=None):
 
 
 def activate_session(cur, token, provider_session_id):
+    """Whether the session is now active (not when its player is excluded)."""
     cur.execute(ACTIVATE_SESSION, (provider_session_id, token))
+    return cur.rowcount == 1
 
 
 def close_session(cur, token):

@@ -10,26 +10,33 @@ off). The cookie holds the key itself, checked like a Bearer header on every req
 a revoked key stops working within KEY_REFRESH_SECONDS and every worker process accepts
 it without a shared cookie secret. The key is never in a URL.
 
-Every view is made of calls of casino/backoffice.py and casino/bonuses.py, the functions the
-JSON API uses; the two lookups it has no API call for (a player by username or e-mail, a
-transaction by id) are here, as read-only queries. Output is escaped by the templates
-(autoescape).
+Every view is one call (or a few) of casino/backoffice.py, casino/bonuses.py or
+casino/protection.py, the functions the JSON API uses; the lookups it has no API call for
+(a player by username or e-mail, a transaction by id, a player's last refusals and register
+checks) are here, as read-only queries. The reports view calls casino/reports.py and
+casino/reconciliation.py, as the report endpoints do, and draws the daily GGR per provider
+as inline SVG (casino/ggr_chart.py). Amounts are shown in major units of their currency
+(casino/currencies.py). Output is escaped by the templates (autoescape).
 """
 import base64
 import binascii
 import json
 import re
 from collections import ChainMap
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import tornado.web
 
 from wire.errors import ApiError
 from wire.handlers import JsonHandler
-from wire.validation import CURRENCY, CURSOR, ENTITY_ID, IDENTIFIER, parse_params
+from wire.validation import CURRENCY, CURSOR, DATE, ENTITY_ID, IDENTIFIER, parse_date, parse_params
 
-from . import backoffice, bonuses
+from . import backoffice, bonuses, ggr_chart, protection, reconciliation, reports
+from .currencies import grouped
+from .wallet import Answer
 
 TEMPLATES = Path(__file__).parent / "templates"
 COOKIE = "support_key"
@@ -43,11 +50,12 @@ FIND_PLAYERS = f"""
     ORDER BY id LIMIT 20
 """
 
-# A transactionId is unique per provider (the casino's own rows, deposits and withdrawals,
-# have none): one probe of the (provider_id, external_transaction_id) index per provider.
+# A transactionId is unique per provider (the casino's own rows -- deposits, withdrawals,
+# bonus grants and a bonus's completion and forfeits -- have none): one probe of the (provider_id, external_transaction_id) index per provider.
 _ROW = """t.id, t.external_transaction_id, {code}, t.transaction_type, t.outcome, t.amount,
           t.playable_movement, t.redeemable_movement, t.bonus_id, t.balance_after, t.round_id, w.currency_code,
-          t.created_at, w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text"""
+          t.created_at, w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text,
+          casino_limits_checked_json(t.limits_checked)::text"""
 FIND_TRANSACTION = f"""
     SELECT {_ROW.format(code="p.code")}
     FROM CASINO_GAME_PROVIDERS p
@@ -61,7 +69,24 @@ FIND_TRANSACTION = f"""
     ORDER BY 1
 """
 
-# What a page may be given: the query is an id, a username or an e-mail (printable ASCII).
+# A player's last refusals, newest first, with the answer each got (a limit's details in it).
+LAST_REFUSALS = """
+    SELECT t.external_transaction_id, coalesce(p.code, 'casino'), t.transaction_type, t.amount, w.currency_code,
+           t.created_at, t.response_status, t.response_cache::text
+    FROM CASINO_WALLETS w
+    JOIN CASINO_TRANSACTIONS t ON t.wallet_id = w.id
+    LEFT JOIN CASINO_GAME_PROVIDERS p ON p.id = t.provider_id
+    WHERE w.user_id = %s AND t.outcome = 'refused'
+    ORDER BY t.id DESC LIMIT 20
+"""
+
+# What the player's external register said, last first.
+LAST_REGISTER_CHECKS = """
+    SELECT c.id, c.register_name, c.purpose, c.answer, c.reference, c.error, c.cached_from, c.duration_ms, c.created_at
+    FROM CASINO_REGISTER_CHECKS c WHERE c.user_id = %s ORDER BY c.id DESC LIMIT 10
+"""
+
+# What the page may be given: the query is an id, a username or an e-mail (printable ASCII).
 SEARCH = re.compile(r"[\x21-\x7e]{1,300}")
 
 SECURITY_HEADERS = {
@@ -83,14 +108,50 @@ def find_players(cur, text):
 
 def find_transaction(cur, transaction_id):
     """Every ledger row answering this transactionId (one per provider that sent it), with
-    its answer, as the round view shows them."""
+    its answer, as the round view shows them, and the player's limits it was checked against."""
     cur.execute(FIND_TRANSACTION, {"id": transaction_id})
     rows = []
     for row in cur.fetchall():
-        user_id, related, status, response = row[backoffice.ITEM_COLUMNS:]
+        user_id, related, status, response, checked = row[backoffice.ITEM_COLUMNS:]
         rows.append({**backoffice._item(row), "userId": user_id, "relatedTransactionId": related,
-                     "answer": {"status": status, "body": json.loads(response) if response else None}})
+                     "answer": {"status": status, "body": json.loads(response) if response else None},
+                     "limitsChecked": json.loads(checked) if checked else None})
     return rows
+
+
+def last_refusals(cur, user_id):
+    """The player's last refused money calls, each with its answer's code, message and details."""
+    cur.execute(LAST_REFUSALS, (user_id,))
+    refusals = []
+    for transaction_id, provider, kind, amount, currency, created_at, status, body in cur.fetchall():
+        error = json.loads(body).get("error", {})
+        refusals.append({"transactionId": transaction_id, "provider": provider, "type": kind, "amount": amount,
+                         "currency": currency, "createdAt": backoffice.timestamp(created_at), "status": status,
+                         "code": error.get("code"), "message": error.get("message"),
+                         "details": error.get("details")})
+    return refusals
+
+
+def register_checks(cur, user_id):
+    cur.execute(LAST_REGISTER_CHECKS, (user_id,))
+    return [{"id": check_id, "register": register, "purpose": purpose, "answer": answer, "reference": reference,
+             "error": error, "cachedFrom": cached_from, "durationMs": duration_ms,
+             "createdAt": backoffice.timestamp(created_at)}
+            for check_id, register, purpose, answer, reference, error, cached_from, duration_ms, created_at
+            in cur.fetchall()]
+
+
+def player_protection(cur, user_id):
+    """Everything the protection page shows, in one read transaction: the player, their
+    limits, exclusions and the history of both, their last refusals and register checks."""
+    player = backoffice.get_player(cur, user_id)
+    if player.status != 200:
+        return player
+    return Answer(200, {
+        "player": player.body, "limits": protection.get_limits(cur, user_id).body,
+        "exclusions": protection.exclusions(cur, user_id).body,
+        "history": protection.history(cur, user_id, 50).body["items"],
+        "refusals": last_refusals(cur, user_id), "registerChecks": register_checks(cur, user_id)})
 
 
 def _encode(key):
@@ -227,6 +288,15 @@ class PlayerHandler(PageHandler):
                   more_bonuses=granted.body["nextCursor"] is not None)
 
 
+class ProtectionHandler(PageHandler):
+    async def get(self, user_id):
+        p = self.params({"userId": ENTITY_ID}, {"userId": user_id})
+        answer = await self.db.transaction(player_protection, p["userId"])
+        if answer.status != 200:
+            raise ApiError(answer.status, answer.body["error"]["code"], answer.body["error"]["message"])
+        self.page("protection.html", **answer.body)
+
+
 class RoundHandler(PageHandler):
     async def get(self, provider_code, round_id):
         p = self.params({"providerCode": IDENTIFIER, "roundId": IDENTIFIER},
@@ -244,14 +314,59 @@ class TransactionHandler(PageHandler):
         self.page("transaction.html", transaction_id=p["id"], rows=rows)
 
 
+def _answered(answer):
+    """The body of a 200 answer; a refusal becomes the error page."""
+    if answer.status not in (200, 201):
+        raise ApiError(answer.status, answer.body["error"]["code"], answer.body["error"]["message"])
+    return answer.body
+
+
+# The reports view's default period: the last two weeks, today included.
+DEFAULT_DAYS = 14
+# How many reconciliations it lists, and how many differences of each.
+RECENT_RECONCILIATIONS, DIFFERENCES_SHOWN = 10, 5
+
+
+class ReportsHandler(PageHandler):
+    async def get(self):
+        tz = self.settings["report_time_zone"]
+        p = self.params({"from": DATE.optional(), "to": DATE.optional()},
+                        {name: self.get_query_argument(name, None) for name in ("from", "to")})
+        end = parse_date(p["to"]) if p["to"] else datetime.now(ZoneInfo(tz)).date()
+        start = parse_date(p["from"]) if p["from"] else end - timedelta(days=DEFAULT_DAYS - 1)
+        report_db = self.settings["report_db"]
+        ggr = _answered(await report_db.transaction(reports.ggr, tz, start, end, ["day", "provider"]))
+        funds = _answered(await report_db.transaction(reports.player_funds, None))
+        recent = _answered(await self.settings["read_db"].transaction(
+            reconciliation.list_reconciliations, None, RECENT_RECONCILIATIONS, None))["items"]
+        differences = {}
+        for item in recent:
+            if item["differenceCount"]:
+                differences[item["reconciliationId"]] = _answered(await self.settings["read_db"].transaction(
+                    reconciliation.get, item["reconciliationId"], DIFFERENCES_SHOWN, None))["differences"]
+        self.page("reports.html", start=start, end=end, tz=tz, ggr=ggr,
+                  charts=ggr_chart.charts(ggr["rows"], start, end), funds=funds, reconciliations=recent,
+                  differences=differences)
+
+
+class ReconciliationHandler(PageHandler):
+    async def get(self, reconciliation_id):
+        p = {**self.params({"reconciliationId": ENTITY_ID}, {"reconciliationId": reconciliation_id}),
+             **self.params({"cursor": CURSOR.optional()}, {"cursor": self.get_query_argument("cursor", None)})}
+        found = _answered(await self.settings["read_db"].transaction(
+            reconciliation.get, p["reconciliationId"], reconciliation.DEFAULT_DIFFERENCES, p["cursor"]))
+        self.page("reconciliation.html", r=found, cursor=p["cursor"])
+
+
 def pretty(body):
     """An answer's body as the page shows it (escaped by the template, like everything)."""
     return json.dumps(body, indent=2, sort_keys=True)
 
 
-def money(amount):
-    """Minor units, grouped by thousands; blank for none (a pending row has no balance)."""
-    return "" if amount is None else f"{amount:,}"
+def money(amount, currency):
+    """Minor units as major units of the currency (JPY 0 decimals, KWD 3), grouped by
+    thousands; blank for none."""
+    return "" if amount is None else grouped(amount, currency)
 
 
 def segment(value):
@@ -266,6 +381,9 @@ def routes():
         (rf"{PATH}/signin", SignInHandler),
         (rf"{PATH}/signout", SignOutHandler),
         (rf"{PATH}/players/([^/]+)", PlayerHandler),
+        (rf"{PATH}/players/([^/]+)/protection", ProtectionHandler),
         (rf"{PATH}/rounds/([^/]+)/([^/]+)", RoundHandler),
         (rf"{PATH}/transactions", TransactionHandler),
+        (rf"{PATH}/reports", ReportsHandler),
+        (rf"{PATH}/reconciliations/([^/]+)", ReconciliationHandler),
     ]

@@ -8,16 +8,26 @@ ones an operator registers, else the tool that made it -- "demo" (the demo data)
 (the test suite), "locust" (loadtests/retries.py), "bench" (loadtests.bench, debit_rate,
 ledger_cost). `status` counts them per origin; `retire` takes the synthetic ones out of
 play: their open game sessions are closed, the players disabled, the providers and their
-games disabled. Nothing is deleted: ledger rows are the money's history and stay, so the
-ledger audit still explains every balance, and a retired player's page still shows it.
+games disabled, and the providers' signing keys revoked (the tool is gone: a callback
+signed with one of its keys could only come from someone who kept it). Nothing is
+deleted: ledger rows are the money's history and stay, so the ledger audit still explains
+every balance, and a retired player's page still shows it.
 By default `retire` leaves the demo players alone (the --demo round plays with them);
 `--origin demo` retires them too. Locust and the bench retire what they made themselves
 when their run ends; this command is for runs that were killed, and for a final sweep.
+
+Over the API, `POST /casino/admin/synthetic/retire` (scope admin, retire_over_api below)
+does the same: a tool's key retires only its own tool's players and providers -- what a
+load tool pointed at a deployment calls when its run ends -- and an operator's key any
+tool's, as this command does.
 
 Exit status: 0 done, 2 the database cannot be reached (one line).
 """
 import json
 import sys
+
+from .backoffice import _audited, forbidden
+from .wallet import Answer
 
 TOOLS = ("test", "locust", "bench")
 OPERATOR = "tool:synthetic"     # the name the back office's audit records a sweep under
@@ -47,6 +57,12 @@ DISABLE_PROVIDERS = f"""
     UPDATE CASINO_GAME_PROVIDERS SET is_disabled = true WHERE NOT is_disabled AND id IN ({PROVIDERS})
 """
 
+# Both signers' keys, of every matching provider, retired before or now: its rounds' late
+# payouts and refunds are refused (401 INVALID_SIGNATURE) within KEY_REFRESH_SECONDS.
+REVOKE_KEYS = f"""
+    UPDATE CASINO_PROVIDER_KEYS SET revoked_at = now() WHERE revoked_at IS NULL AND provider_id IN ({PROVIDERS})
+"""
+
 AUDIT = """
     INSERT INTO CASINO_ADMIN_AUDIT (operator_key_id, action, request, response_status)
     VALUES (%s, 'retireSynthetic', %s, 200)
@@ -66,15 +82,16 @@ STATUS = """
 
 def retire(cur, operator, origins=TOOLS, user_ids=None, provider_codes=None):
     """Closes the sessions of, and disables, the synthetic players and providers of
-    `origins` (only `user_ids` / `provider_codes` when given); returns the counts. One
-    transaction (the caller's), one audit row."""
+    `origins` (only `user_ids` / `provider_codes` when given), and revokes those providers'
+    signing keys; returns the counts. One transaction (the caller's), one audit row."""
     if "operator" in origins:
         raise ValueError("real players are never retired in bulk")
     params = {"origins": list(origins), "user_ids": None if user_ids is None else list(user_ids),
               "codes": None if provider_codes is None else list(provider_codes)}
     counts = {}
     for name, statement in (("sessionsClosed", CLOSE_SESSIONS), ("playersDisabled", DISABLE_PLAYERS),
-                            ("gamesDisabled", DISABLE_GAMES), ("providersDisabled", DISABLE_PROVIDERS)):
+                            ("gamesDisabled", DISABLE_GAMES), ("providersDisabled", DISABLE_PROVIDERS),
+                            ("keysRevoked", REVOKE_KEYS)):
         cur.execute(statement, params)
         counts[name] = cur.rowcount
     # The filter as given (a count, not the ids: a bench names thousands) and what it did.
@@ -82,6 +99,25 @@ def retire(cur, operator, origins=TOOLS, user_ids=None, provider_codes=None):
         "origins": list(origins), "players": "all" if user_ids is None else len(params["user_ids"] or ()),
         "providerCodes": params["codes"], **counts})))
     return counts
+
+
+def retire_over_api(cur, key_id, key_origin, req):
+    """What a key may retire, retired (POST /casino/admin/synthetic/retire). The origins: a
+    tool's key's own, whatever it asks (naming another is 403); an operator's key's
+    `origin`, or every tool's. `userIds` / `providerCodes` name a run's own rows: given
+    either, only those listed (the other list absent: none), so a run never retires
+    another run's; neither: every one of those origins, the sweep. Audited by retire(),
+    a refusal here."""
+    asked = req["origin"]
+    if key_origin != "operator" and asked not in (None, key_origin):
+        return _audited(cur, key_id, "retireSynthetic", req,
+                        forbidden(f"a {key_origin} key retires only {key_origin} players and providers"))
+    origins = (key_origin,) if key_origin != "operator" else ((asked,) if asked else TOOLS)
+    user_ids, codes = req["userIds"], req["providerCodes"]
+    if user_ids is not None or codes is not None:
+        user_ids, codes = user_ids or [], codes or []
+    counts = retire(cur, key_id, origins, user_ids, codes)
+    return Answer(200, {"origins": list(origins), **counts})
 
 
 def retire_in(dsn, operator, origins=TOOLS, user_ids=None, provider_codes=None):
@@ -98,7 +134,8 @@ def retire_in(dsn, operator, origins=TOOLS, user_ids=None, provider_codes=None):
 
 def describe(counts):
     return (f"{counts['sessionsClosed']} session(s) closed, {counts['playersDisabled']} player(s) disabled, "
-            f"{counts['providersDisabled']} provider(s) and {counts['gamesDisabled']} game(s) disabled")
+            f"{counts['providersDisabled']} provider(s) and {counts['gamesDisabled']} game(s) disabled, "
+            f"{counts['keysRevoked']} signing key(s) revoked")
 
 
 def main(argv=None):
@@ -117,7 +154,8 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("status", parents=[after], help="synthetic players per origin: active, disabled, open sessions")
     retiring = commands.add_parser("retire", parents=[after],
-                                   help="close their sessions, disable them, their providers and games")
+                                   help="close their sessions, disable them, their providers and games; "
+                                        "revoke the providers' keys")
     retiring.add_argument("--origin", action="append", choices=(*TOOLS, "demo"),
                           help=f"repeatable; default: {', '.join(TOOLS)}")
     args = parser.parse_args(argv)

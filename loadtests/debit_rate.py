@@ -1,83 +1,49 @@
-"""Signed debits per second against a running server.
+"""Signed debits per second against a deployment: the bench's HTTP part, on its own.
 
-    python server.py &                       # embedded database under ./.data/postgres
-    python -m loadtests.debit_rate --url http://127.0.0.1:8000 --runs 3
+    python -m loadtests.debit_rate --runs 3                      # a server of its own
+    OPERATOR_KEY=... SIGNING_KEY_ID=... SIGNING_KEY_SECRET=... \\
+        python -m loadtests.debit_rate --url https://staging.example --game-id 7 --runs 3
 
-Provisions funded wallets with open sessions through the back office's own verbs, in the
-database the server uses (DATABASE_URL, or the embedded server's --data-dir), on a game of
-a provider of its own whose signing key it adds (sealed with the KEYS_ENCRYPTION_KEY the
-server uses; the development default without one), all marked origin "bench"; then sends
-pre-signed (v2) debits of 1 cent over keep-alive connections and prints requests/s, p50
-and p99 per run and the median of the runs. Each run is bounded by --seconds. At the end
-its sessions are closed and its players, provider and game disabled (the ledger keeps
-their rows).
+It speaks HTTP only (loadtests/client.py): given --url, it needs nothing but that URL, an
+operator key (OPERATOR_KEY: scopes admin, backoffice, cashier, lobby) and the key of the
+provider whose game --game-id is (SIGNING_KEY_ID / SIGNING_KEY_SECRET; default JAQPOT's,
+CASINO_SECRET); without --url it starts a server of its own on a scratch database
+(loadtests/local_server.py) and plays its demo game.
+
+With the operator key it makes the run's own key, a bench key (origin "bench"), and with
+it --wallets funded players, each with a session launched through POST /casino/launchGame:
+the server marks them as the bench's because the key is. It then sends pre-signed (v2)
+debits of the game's minimum bet over keep-alive connections and prints requests/s, p50
+and p99 per run and the median of the runs; each run is bounded by --seconds. At the end
+its players are retired (sessions closed, players disabled, ledger rows kept) and its key
+revoked.
 """
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import sys
 import uuid
 from urllib.parse import urlsplit
 
-import psycopg2
-
-from casino import catalogue, credentials, players, sessions, synthetic
-from db.config import database_from_environment
-from wire.secrets_env import read_secrets
+from loadtests.client import Run, ToolError, describe, signing_key_from_environment
+from loadtests.http_load import build_request, run_load
+from loadtests.local_server import LocalServer
 from wire.signing import sign_v2
 
-from .http_load import build_request, run_load
-
 FUNDS = 10**12
+ORIGIN = "bench"            # what the run's key, hence its players, are marked as
 
 
-ORIGIN = "bench"                          # what its players and provider are marked as
-OPERATOR = players.operator_for(ORIGIN)   # and the name the back office's audit gives them
+def provision_over_api(run: Run, wallets, game_id):
+    """([(userId, sessionToken)] of `wallets` players funded with FUNDS, each with a
+    launched session on the game; the debit amount: the game's minimum bet)."""
+    game = run.api.game(game_id)
+    return run.provision(wallets, game, FUNDS), game["minBet"]
 
 
-def provision(dsn, wallets, box, tag=None):
-    """([(user_id, session token)] per wallet, the provider's signing key (kid, secret)), on
-    a game with no practical bet limit. Session tokens are f"bench-{tag}-{n}", so other
-    tools (pgbench) can name them too. Everything is made with the back office's own verbs
-    (provider, key, game, players, deposits) and marked "bench"; retire() takes it out of
-    play again."""
-    conn = psycopg2.connect(dsn)
-    tag = tag or uuid.uuid4().hex[:8]
-    code = "BENCH-" + tag
-    try:
-        with conn, conn.cursor() as cur:
-            checked(catalogue.create_provider(cur, OPERATOR, {"providerCode": code, "name": "Load test",
-                                                              "apiEndpoint": None}, origin=ORIGIN))
-            kid, secret = credentials.add_key(cur, box, set(), code, "provider")
-            game_id = checked(catalogue.create_game(cur, OPERATOR, {
-                "providerCode": code, "providerGameId": "bench", "name": "Bench", "currency": "USD",
-                "minBet": 1, "maxBet": FUNDS}))["gameId"]
-            accounts = []
-            for i in range(wallets):
-                user_id, wallet_ids = players.create_player(cur, f"bench-{tag}-{i}", origin=ORIGIN)
-                players.deposit(cur, wallet_ids["USD"], FUNDS, f"bench-{tag}-{i}", OPERATOR)
-                # What a launch the provider accepted leaves: an active session.
-                token = sessions.create_session(cur, user_id, wallet_ids["USD"], game_id, token=f"bench-{tag}-{i}")
-                sessions.activate_session(cur, token, token)
-                accounts.append((user_id, token))
-        return accounts, (kid, secret.encode())
-    finally:
-        conn.close()
-
-
-def checked(answer):
-    if answer.status != 201:
-        raise RuntimeError(f"provisioning refused: {answer.status} {answer.body}")
-    return answer.body
-
-
-def retire(dsn, accounts, tag):
-    """Takes what provision() made out of play: sessions closed, players, provider and game
-    disabled (the ledger keeps every row). Returns the counts."""
-    return synthetic.retire_in(dsn, OPERATOR, (ORIGIN,), [user for user, _ in accounts], ["BENCH-" + tag])
-
-
-def debit_requests(host, accounts, connections, per_connection, key):
+def debit_requests(host, accounts, connections, per_connection, key, amount=1):
     kid, secret = key
     run = uuid.uuid4().hex[:8]
     lists = []
@@ -86,7 +52,7 @@ def debit_requests(host, accounts, connections, per_connection, key):
         for k in range(per_connection):
             user_id, token = accounts[(c + k * connections) % len(accounts)]
             body = json.dumps({"sessionToken": token, "userId": user_id, "transactionId": f"{run}-{c}-{k}",
-                               "roundId": f"{run}-{c}", "amount": 1, "currency": "USD"},
+                               "roundId": f"{run}-{c}", "amount": amount, "currency": "USD"},
                               separators=(",", ":")).encode()
             requests.append(build_request(host, "/casino/debit", body,
                                           {"x-casino-signature": sign_v2(secret, kid, "POST", "/casino/debit", body)}))
@@ -96,33 +62,52 @@ def debit_requests(host, accounts, connections, per_connection, key):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m loadtests.debit_rate", description=__doc__.split("\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--url", help="the deployment (default: a server of its own on a scratch database)")
+    parser.add_argument("--game-id", type=int, default=1,
+                        help="a USD game of the signing key's provider (default 1, the demo's Jaqpot Slots)")
     parser.add_argument("--wallets", type=int, default=1000, help="1 = one hot wallet")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--data-dir", help="the running server's embedded data directory")
     args = parser.parse_args(argv)
 
-    box = read_secrets().box
-    tag = uuid.uuid4().hex[:8]
-    with database_from_environment(args.data_dir, attach="running") as database:
-        accounts, key = provision(database.dsn, args.wallets, box, tag)
+    local = None
+    if args.url:
+        url, operator_key, key, game_id = args.url, os.environ.get("OPERATOR_KEY"), \
+            signing_key_from_environment(), args.game_id
+        if not operator_key:
+            parser.error("OPERATOR_KEY is not set: an operator key with the scopes admin, backoffice, cashier, lobby")
+    else:
+        local = LocalServer().start()
+        url, operator_key, key, game_id = local.url, local.operator_key, local.signing_key, local.game_id
+        print(f"a server of its own: {url} (a scratch database, removed at the end)", flush=True)
+    try:
+        run = Run(url, operator_key, ORIGIN).start()
         try:
-            rates = measure(args, accounts, key)
+            accounts, amount = provision_over_api(run, args.wallets, game_id)
+            rates = measure(args, url, accounts, key, amount)
         finally:
-            print(f"retired: {synthetic.describe(retire(database.dsn, accounts, tag))}")
+            print(f"retired: {describe(run.finish())}", flush=True)
+    except ToolError as exc:
+        print(f"debit_rate: not run: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if local is not None:
+            local.stop()
     print(f"median of {args.runs}: {statistics.median(rates):.0f} debits/s "
           f"({args.concurrency} connections, {args.wallets} wallet(s))")
+    return 0
 
 
-def measure(args, accounts, key):
-    target = urlsplit(args.url)
+def measure(args, url, accounts, key, amount):
+    target = urlsplit(url)
     rates = []
     for run in range(1, args.runs + 1):
         # The lists bound the run too: at most 1 000 requests a second per connection.
-        lists = debit_requests(target.netloc, accounts, args.concurrency, int(args.seconds * 1_000), key)
-        result = asyncio.run(run_load(target.hostname, target.port, lists, args.seconds))
+        lists = debit_requests(target.netloc, accounts, args.concurrency, int(args.seconds * 1_000), key, amount)
+        https = target.scheme == "https"
+        result = asyncio.run(run_load(target.hostname, target.port or (443 if https else 80), lists, args.seconds,
+                                      ssl=https or None))
         rates.append(result.rate)
         print(f"run {run}: {result.rate:8.0f} debits/s  p50 {result.percentile(50) * 1000:6.1f} ms  "
               f"p99 {result.percentile(99) * 1000:6.1f} ms  statuses {result.statuses}  "
@@ -131,4 +116,4 @@ def measure(args, accounts, key):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -48,8 +48,8 @@ async def _read_response(reader):
     return status
 
 
-async def _connection(host, port, requests, deadline, result):
-    reader, writer = await asyncio.open_connection(host, port)
+async def _connection(host, port, requests, deadline, result, ssl):
+    reader, writer = await asyncio.open_connection(host, port, ssl=ssl)
     try:
         for raw in requests:
             if time.perf_counter() >= deadline:
@@ -63,14 +63,14 @@ async def _connection(host, port, requests, deadline, result):
         writer.close()
 
 
-async def run_load(host, port, request_lists, seconds):
+async def run_load(host, port, request_lists, seconds, ssl=None):
     """One connection per list; each sends its requests in order until the time is up
-    or its list runs out (the lists bound the run)."""
+    or its list runs out (the lists bound the run). ssl: True for https."""
     result = LoadResult()
     cpu_start = time.process_time()
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*(_connection(host, port, requests, deadline, result) for requests in request_lists))
+    await asyncio.gather(*(_connection(host, port, requests, deadline, result, ssl) for requests in request_lists))
     result.elapsed = time.perf_counter() - started
     result.cpu = time.process_time() - cpu_start
     return result

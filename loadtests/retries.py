@@ -1,25 +1,34 @@
 """Providers behaving like real aggregators, and a check that the wallet survived them.
 
-    python server.py &
-    locust -f loadtests/retries.py                       # web UI on :8089
-    locust -f loadtests/retries.py --headless -u 64 -r 64 -t 60s --host http://127.0.0.1:8000
+    locust -f loadtests/retries.py                       # a server of its own; web UI on :8089
+    locust -f loadtests/retries.py --headless -u 64 -r 64 -t 60s
+    OPERATOR_KEY=... SIGNING_KEY_ID=... SIGNING_KEY_SECRET=... LOCUST_GAME_ID=... \\
+        locust -f loadtests/retries.py --headless -u 64 -r 64 -t 60s --host https://staging.example
 
-Each simulated provider (a FastHttpUser) gets a funded player, opens a session through
-POST /casino/launchGame, and sends what aggregators really send:
+It speaks HTTP only (loadtests/client.py): given --host, it needs nothing but that URL, an
+operator key (OPERATOR_KEY: scopes admin, backoffice, cashier, lobby) and the key of the
+provider whose game it launches (SIGNING_KEY_ID / SIGNING_KEY_SECRET; default JAQPOT's,
+CASINO_SECRET); without --host it starts a server of its own on a scratch database
+(loadtests/local_server.py) and uses that one's keys and demo game.
+
+With the operator key it makes the run's own key, a Locust key (origin "locust"), and with
+that key, through the back office, LOCUST_PLAYERS funded players: the server marks each as
+Locust's because the key is. Each simulated provider (a FastHttpUser) takes one, opens two
+sessions through POST /casino/launchGame, closes the second (the back office's close), and
+sends what aggregators really send:
   - the same signed debit several times at once, and again later (same bytes);
   - rollbacks that arrive before their bet, then the bet;
   - a payout and a rollback of the same bet racing each other;
   - bet streams larger than the balance;
   - bets on a session the casino has closed.
-Every answer is recorded. When the run ends, one check compares, for every wallet
-touched, the balance the API reports, the database ledger and a model derived only from
-the answers; requires every answer for a transactionId to be identical; and runs the
-ledger audit. Any violation or any 5xx is printed and sets Locust's exit code to 1.
-
-The players are created in the server's own database (DATABASE_URL, or the embedded
-server under ./.data/postgres: --data-dir of server.py; CASINO_DATA_DIR here) with the
-back office's own verbs, marked origin "locust"; after the check their sessions are closed
-and they are disabled (casino/synthetic.py), their ledger rows kept. The game launched is
+Every answer is recorded. When the run ends, calls left unanswered are sent again, then
+one check compares, for every player touched, the balance getBalance answers, the back
+office's balance, the sum of the player's ledger pages and a model derived only from the
+answers; requires every answer for a transactionId to be identical; and runs the ledger
+audit (GET /casino/admin/ledger/audit; LOCUST_LEDGER_AUDIT=off skips it, for a ledger
+too large to audit within the server's DB_CALL_TIMEOUT). Any violation or any 5xx is
+printed and sets Locust's exit code to 1. Then the run's players are retired (sessions
+closed, players disabled, ledger rows kept) and its key revoked. The game launched is
 LOCUST_GAME_ID (default 1, the demo "Jaqpot Slots", bets 10-10000).
 """
 import json
@@ -30,23 +39,16 @@ import uuid
 from collections import defaultdict
 
 import gevent
-import psycopg2
 import requests
 from locust import FastHttpUser, between, events, task
 
-from casino import players, sessions, synthetic
-from casino.audit import find_violations
-from db.config import NoDatabase, database_from_environment
-from wire.signing import sign_v2
+from loadtests.client import CasinoApi, Run, ToolError, describe, signed_headers, signing_key_from_environment
+from loadtests.local_server import LocalServer
 
-# The demo provider's key (JAQPOT, CASINO_SECRET): the game launched must be one of its.
-SECRET = os.environ.get("CASINO_SECRET", "dev-casino-secret").encode()
-OPERATOR_KEY = os.environ.get("OPERATOR_KEY")
-GAME_ID = int(os.environ.get("LOCUST_GAME_ID", "1"))
 FUNDS = 20_000
 PLAYERS = int(os.environ.get("LOCUST_PLAYERS", "256"))
-ORIGIN = "locust"                         # what its players are marked as
-OPERATOR = players.operator_for(ORIGIN)   # and the name the back office's audit gives them
+LEDGER_AUDIT = os.environ.get("LOCUST_LEDGER_AUDIT", "on") != "off"
+ORIGIN = "locust"                         # what the run's key, hence its players, are marked as
 
 
 class Journal:
@@ -54,13 +56,13 @@ class Journal:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.requests = {}                       # transactionId -> (kind, body, wallet)
+        self.requests = {}                       # transactionId -> (kind, body, userId)
         self.answers = defaultdict(list)         # transactionId -> [(status, bytes)]
         self.server_errors = []
 
-    def sending(self, kind, body, wallet):
+    def sending(self, kind, body, player):
         with self.lock:
-            self.requests[body["transactionId"]] = (kind, body, wallet)
+            self.requests[body["transactionId"]] = (kind, body, player)
 
     def record(self, kind, body, status, content):
         with self.lock:
@@ -75,11 +77,9 @@ class Journal:
 
 
 journal = Journal()
-
-
-def signed_headers(kind, data):
-    return {"Content-Type": "application/json",
-            "x-casino-signature": sign_v2(SECRET, "JAQPOT", "POST", f"/casino/{kind}", data)}
+accounts: queue.Queue = queue.Queue()
+# The run: the deployment (its URL, keys and game), the Run, and each player's open session.
+state: dict = {"tokens": {}}
 
 
 def resend_unanswered(host):
@@ -87,52 +87,63 @@ def resend_unanswered(host):
     Calls cut off by the end of the run get their definitive answer here."""
     for kind, body in journal.unanswered():
         data = json.dumps(body, separators=(",", ":")).encode()
-        response = requests.post(f"{host}/casino/{kind}", data=data, headers=signed_headers(kind, data), timeout=30)
+        response = requests.post(f"{host}/casino/{kind}", data=data, timeout=30,
+                                 headers=signed_headers(state["signing_key"], f"/casino/{kind}", data))
         journal.record(kind, body, response.status_code, response.content)
-accounts: queue.Queue = queue.Queue()
-database: dict = {}
+
+
+@events.init.add_listener
+def deployment(environment, **_):
+    """No --host: a server of its own, whose keys and demo game the run uses."""
+    if environment.host:
+        state.update(operator_key=os.environ.get("OPERATOR_KEY"), signing_key=signing_key_from_environment(),
+                     game_id=int(os.environ.get("LOCUST_GAME_ID", "1")))
+        return
+    server = LocalServer().start()
+    environment.host = server.url
+    state.update(local=server, operator_key=server.operator_key, signing_key=server.signing_key,
+                 game_id=server.game_id)
+    print(f"a server of its own: {server.url} (a scratch database, removed at the end)", flush=True)
 
 
 @events.test_start.add_listener
 def provision(environment, **_):
-    """Funded players for the simulated providers, in the server's database."""
-    context = database_from_environment(os.environ.get("CASINO_DATA_DIR"), attach="running")
+    """The run's key, and funded players made with it through the back office."""
     try:
-        location = context.__enter__()
-    except NoDatabase as exc:
-        print(f"check: not run: {exc}")
+        if not state["operator_key"]:
+            raise ToolError("OPERATOR_KEY is not set: an operator key with the scopes admin, backoffice, "
+                            "cashier and lobby")
+        run = Run(environment.host, state["operator_key"], ORIGIN)
+        state["run"] = run.start()
+        game = run.api.game(state["game_id"])
+        state["currency"] = game["currency"]
+        for account in run.provision(PLAYERS, game, FUNDS, launch=False):
+            accounts.put(account[0])
+    except ToolError as exc:
+        print(f"check: not run: {exc}", flush=True)
         environment.process_exit_code = 1
+        state["failed"] = True
         environment.runner.quit()
-        return
-    database.update(dsn=location.dsn, context=context, players=[])
-    conn = psycopg2.connect(location.dsn)
-    tag = uuid.uuid4().hex[:8]
-    with conn, conn.cursor() as cur:
-        for i in range(PLAYERS):
-            user_id, wallets = players.create_player(cur, f"locust-{tag}-{i}", origin=ORIGIN)
-            players.deposit(cur, wallets["USD"], FUNDS, f"locust-{tag}-{i}", OPERATOR)
-            accounts.put((user_id, wallets["USD"]))
-            database["players"].append(user_id)
-    conn.close()
 
 
 class Provider(FastHttpUser):
     wait_time = between(0.01, 0.05)
 
     def on_start(self):
-        self.user_id, self.wallet = accounts.get_nowait()
+        self.user_id = accounts.get_nowait()
+        self.currency = state["currency"]
         self.token = self._launch()
-        closed = self._launch()
-        conn = psycopg2.connect(database["dsn"])
-        with conn, conn.cursor() as cur:
-            sessions.close_session(cur, closed)     # as the casino does on logout
-        conn.close()
-        self.closed_token = closed
+        state["tokens"][self.user_id] = self.token
+        self.closed_token = self._launch()
+        # Closed as the casino does on logout: the newest session is the second launch's.
+        api = state["run"].api
+        newest = api.admin(f"players/{self.user_id}/sessions")["items"][0]
+        api.admin(f"sessions/{newest['sessionId']}/close", {})
 
     def _launch(self):
-        headers = {"Authorization": f"Bearer {OPERATOR_KEY}"} if OPERATOR_KEY else {}
-        response = self.client.post("/casino/launchGame", json={"userId": self.user_id, "gameId": GAME_ID},
-                                    name="/casino/launchGame", headers=headers)
+        response = self.client.post("/casino/launchGame", json={"userId": self.user_id, "gameId": state["game_id"]},
+                                    name="/casino/launchGame",
+                                    headers={"Authorization": f"Bearer {state['run'].api.key}"})
         return response.json()["sessionToken"]
 
     def _id(self, label):
@@ -140,9 +151,9 @@ class Provider(FastHttpUser):
 
     def call(self, kind, body):
         data = json.dumps(body, separators=(",", ":")).encode()
-        journal.sending(kind, body, self.wallet)
+        journal.sending(kind, body, self.user_id)
         with self.client.post(f"/casino/{kind}", data=data, name=f"/casino/{kind}", catch_response=True,
-                              headers=signed_headers(kind, data)) as response:
+                              headers=signed_headers(state["signing_key"], f"/casino/{kind}", data)) as response:
             status = response.status_code
             journal.record(kind, body, status, response.content)
             if status and status < 500:
@@ -151,7 +162,7 @@ class Provider(FastHttpUser):
 
     def bet(self, round_id, amount, token=None, tx=None):
         return {"sessionToken": token or self.token, "userId": self.user_id, "transactionId": tx or self._id("bet"),
-                "roundId": round_id, "amount": amount, "currency": "USD"}
+                "roundId": round_id, "amount": amount, "currency": self.currency}
 
     def concurrently(self, *calls):
         gevent.joinall([gevent.spawn(self.call, kind, body) for kind, body in calls])
@@ -195,22 +206,32 @@ class Provider(FastHttpUser):
 
 
 def model_balances():
-    """Each wallet's balance as the answers alone say it must be."""
+    """Each player's balance as the answers alone say it must be."""
     balances = defaultdict(lambda: FUNDS)
     first = {tx: answers[0] for tx, answers in journal.answers.items()}
-    for tx, (kind, body, wallet) in journal.requests.items():
+    for tx, (kind, body, player) in journal.requests.items():
         status, content = first.get(tx, (None, None))
         if status != 200:
             continue
         if kind == "debit":
-            balances[wallet] -= body["amount"]
+            balances[player] -= body["amount"]
         elif kind == "credit":
-            balances[wallet] += body["amount"]
+            balances[player] += body["amount"]
         elif kind == "rollback" and not json.loads(content)["tombstone"]:
             original = body["originalTransactionId"]
             if first.get(original, (None,))[0] == 200:
-                balances[wallet] += journal.requests[original][1]["amount"]
+                balances[player] += journal.requests[original][1]["amount"]
     return balances
+
+
+def balances(api: CasinoApi, host, user_id, currency):
+    """(getBalance's, the back office's, the ledger pages' sum) for the player's wallet."""
+    data = json.dumps({"sessionToken": state["tokens"][user_id], "userId": user_id}).encode()
+    answered = requests.post(f"{host}/casino/getBalance", data=data, timeout=30,
+                             headers=signed_headers(state["signing_key"], "/casino/getBalance", data)).json()
+    wallet, = (w for w in api.admin(f"players/{user_id}")["wallets"] if w["currency"] == currency)
+    ledger = sum(row["movement"] for row in api.ledger(user_id, currency) if row["outcome"] == "applied")
+    return answered["balance"], wallet["balance"], ledger
 
 
 def check(host):
@@ -221,42 +242,49 @@ def check(host):
     for tx, answers in journal.answers.items():
         if len(set(answers)) > 1:
             problems.append(f"transaction {tx} got different answers: {sorted({s for s, _ in answers})}")
-    conn = psycopg2.connect(database["dsn"])
-    with conn, conn.cursor() as cur:
-        problems += find_violations(cur)
-        touched = {wallet for _, _, wallet in journal.requests.values()}
-        cur.execute("SELECT id, playable_balance FROM CASINO_WALLETS WHERE id = ANY(%s)", (list(touched),))
-        in_ledger = dict(cur.fetchall())
-        cur.execute("""SELECT w.id, s.token, w.user_id FROM CASINO_WALLETS w
-                       JOIN CASINO_GAME_SESSIONS s ON s.wallet_id = w.id
-                       WHERE w.id = ANY(%s) AND s.is_active""", (list(touched),))
-        tokens = {wallet: (token, user) for wallet, token, user in cur.fetchall()}
-    conn.close()
+    api = state["run"].api
     model = model_balances()
-    for wallet in sorted(touched):
-        token, user_id = tokens[wallet]
-        data = json.dumps({"sessionToken": token, "userId": user_id}).encode()
-        api = requests.post(f"{host}/casino/getBalance", data=data, timeout=10,
-                            headers=signed_headers("getBalance", data)).json()["balance"]
-        if not api == in_ledger[wallet] == model[wallet]:
-            problems.append(f"wallet {wallet}: API {api}, ledger {in_ledger[wallet]}, model {model[wallet]}")
+    touched = sorted({player for _, _, player in journal.requests.values()})
+    for user_id in touched:
+        answered, back_office, ledger = balances(api, host, user_id, state["currency"])
+        if not answered == back_office == ledger == model[user_id]:
+            problems.append(f"player {user_id}: getBalance {answered}, back office {back_office}, "
+                            f"ledger {ledger}, model {model[user_id]}")
+    if LEDGER_AUDIT:
+        try:
+            problems += [f"ledger audit: {v}" for v in api.admin("ledger/audit")["violations"]]
+        except ToolError as exc:
+            problems.append(f"ledger audit not run: {exc}")
     return problems, len(touched)
 
 
 @events.quitting.add_listener
 def final_check(environment, **_):
-    if "context" not in database:
-        return  # provisioning found no database; it said so
-    problems, wallets = check(environment.host)
+    try:
+        run = state.get("run")
+        if run is None or run.api is None:
+            return  # the run never started; it said why
+        try:
+            if not state.get("failed"):
+                report(environment)
+        finally:
+            # The run's players are done: their sessions closed and they disabled, so none
+            # stays in play (their ledger rows stay, as money history does); its key revoked.
+            print(f"retired: {describe(run.finish())}", flush=True)
+    finally:
+        if "local" in state:
+            state["local"].stop()
+
+
+def report(environment):
+    try:
+        problems, players = check(environment.host)
+    except ToolError as exc:
+        problems, players = [f"check not finished: {exc}"], 0
     calls = sum(len(a) for a in journal.answers.values())
     for problem in problems:
         print(f"VIOLATION {problem}")
-    print(f"check: {wallets} wallets, {len(journal.requests)} transactionIds, {calls} answers, "
-          f"{len(problems)} violation(s) -> {'FAILED' if problems else 'ok'}")
+    print(f"check: {players} wallets, {len(journal.requests)} transactionIds, {calls} answers, "
+          f"{len(problems)} violation(s) -> {'FAILED' if problems else 'ok'}", flush=True)
     if problems:
         environment.process_exit_code = 1
-    # The run's players are done: their sessions closed and they disabled, so none stays
-    # in play in the service's database (their ledger rows stay, as money history does).
-    counts = synthetic.retire_in(database["dsn"], OPERATOR, (ORIGIN,), database["players"], [])
-    print(f"retired: {synthetic.describe(counts)}")
-    database["context"].__exit__(None, None, None)

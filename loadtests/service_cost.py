@@ -1,84 +1,8 @@
-"""What the service itself costs per debit, with the database's part taken out.
-
-    python -m loadtests.service_cost [--seconds 8] [--runs 3] [--pool-size 4]
-
-Starts `python server.py` (on an embedded PostgreSQL of its own, or DATABASE_URL) with
-one change: the worker thread's database call answers a fixed debit instead of running
-`casino_debit`. Everything else is the shipped path — HTTP parsing, size and signature
-checks, JSON validation, the hand-off to the worker thread and back, the access line and
-the metrics. It then sends pre-signed debits over 32 keep-alive connections and prints
-requests/s, p50/p99 and the CPU time the service's process used per answered request,
-median of the runs.
-
-Together with `loadtests.bench` (CPU per debit in the service and in PostgreSQL with the
-real database) this splits a debit's cost into its HTTP side and its database side
-(docs/performance.md). A measuring tool only: nothing is written to the database.
-"""
-import argparse
-import asyncio
-import statistics
+"""`python -m loadtests.service_cost`: the command of loadtests/postgres/service_cost.py, which reaches
+PostgreSQL directly and so lives apart from the HTTP tools (loadtests/postgres/__init__.py)."""
 import sys
-import tempfile
 
-from db.config import database_from_environment
-from sql.migrate import migrate
-from service.child_server import DEMO_KEY, ServerProcess
-from service.demo_data import load_demo_data
-
-from .debit_rate import debit_requests
-from .http_load import CpuMeter, run_load
-
-CONCURRENCY = 32
-ANSWER = '{"transactionId":"t","balance":1,"currency":"USD"}'
-
-# Run by the child process (in the project directory, as ServerProcess runs it): server.main
-# with the worker's money call (the one-statement, autocommit door) answered at once; key
-# loading and the rest still reach the database.
-SERVE = f"""
-import sys
-import db.pool, server
-from casino.wallet import Answer
-answer = Answer(200, {ANSWER!r})
-run = db.pool.Database._run
-db.pool.Database._run = lambda self, autocommit, fn, *args: answer if autocommit else run(self, autocommit, fn, *args)
-sys.exit(server.main(sys.argv[1:]))
-"""
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m loadtests.service_cost", description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--pool-size", type=int, default=4)
-    args = parser.parse_args(argv)
-
-    # The scratch directory (an embedded database, unless DATABASE_URL) goes at the end.
-    with tempfile.TemporaryDirectory(prefix="casino-cost-") as scratch, \
-            database_from_environment(scratch + "/pg") as database:
-        migrate(database.dsn, log=lambda _: None)
-        load_demo_data(database.dsn)    # the demo provider JAQPOT signs
-        server = ServerProcess(database.dsn, args=["--pool-size", str(args.pool_size)], entry=["-c", SERVE]).start()
-        try:
-            host, port = server.url.split("//")[1].split(":")
-            # The session tokens need not exist: the database is never asked.
-            accounts = [(n + 1, f"cost-{n}") for n in range(1_000)]
-            runs = []
-            for run in range(1, args.runs + 1):
-                lists = debit_requests(f"{host}:{port}", accounts, CONCURRENCY, int(args.seconds * 1_000),
-                                       DEMO_KEY)
-                with CpuMeter(server.proc.pid) as service:
-                    result = asyncio.run(run_load(host, int(port), lists, args.seconds))
-                per_request = service.used / max(1, len(result.latencies)) * 1e6
-                runs.append((result.rate, result.percentile(50) * 1000, result.percentile(99) * 1000, per_request))
-                print(f"run {run}: {result.rate:6.0f} req/s  p50 {runs[-1][1]:5.1f} ms  p99 {runs[-1][2]:5.1f} ms  "
-                      f"service CPU {per_request:4.0f} us/request  statuses {result.statuses}", flush=True)
-        finally:
-            server.stop()
-    rate, p50, p99, cpu = (statistics.median(column) for column in zip(*runs, strict=True))
-    print(f"median of {args.runs}: {rate:.0f} req/s  p50 {p50:.1f} ms  p99 {p99:.1f} ms  "
-          f"service CPU {cpu:.0f} us/request (database call stubbed, {CONCURRENCY} connections)")
-    return 0
-
+from loadtests.postgres.service_cost import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -67,11 +67,12 @@ class CasinoClient:
     key at that casino (keyring: the provider's) and sent to its callback URL (default_url
     unless the casino has one of its own)."""
 
-    def __init__(self, keyring, default_url, policy=RetryPolicy(), limits=Limits()):
+    def __init__(self, keyring, default_url, policy=RetryPolicy(), limits=Limits(), addresses=None):
         self.keyring = keyring
         self.default_url = default_url.rstrip("/")
         self.policy = policy
-        self.http = OutboundClient(limits)
+        # addresses: where calls may go (wire/addresses.py), checked at each connection.
+        self.http = OutboundClient(limits, addresses)
 
     @staticmethod
     def _signed_headers(key, path, data):

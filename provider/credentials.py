@@ -52,16 +52,20 @@ LIST_KEYS = """
 
 SET_V1 = "UPDATE PROVIDER_CASINOS SET allows_v1 = %s WHERE casino_code = %s RETURNING id"
 
+V1_CASINOS = "SELECT casino_code FROM PROVIDER_CASINOS WHERE allows_v1 ORDER BY casino_code"
+
 
 def sealing_context(casino_id, signer, kid):
     return f"PROVIDER_CASINO_KEYS:{casino_id}:{signer}:{kid}"
 
 
-def load_keys(cur, box, demo_casino_key, key_at_demo_casino, demo_casino_code) -> KeySet:
+def load_keys(cur, box, demo_casino_key, key_at_demo_casino, demo_casino_code, development=False) -> KeySet:
+    """development: the demo casino without a row of its own may sign v1 (the brief's flow)
+    on development secrets only; elsewhere v1 is off until an operator turns it on."""
     verifying, signing = [], []
     cur.execute(CASINO_BY_CODE, (demo_casino_code,))
     demo = cur.fetchone()
-    demo_id, demo_v1, demo_url = demo if demo else (None, True, None)  # no row: the brief's v1 flow stays open
+    demo_id, demo_v1, demo_url = demo if demo else (None, development, None)
     if demo_casino_key:
         verifying.append(Key(demo_casino_code, demo_casino_code, demo_id, demo_casino_key, demo_v1))
     if key_at_demo_casino:
@@ -103,6 +107,12 @@ def set_v1(cur, casino_code, allowed):
     cur.execute(SET_V1, (allowed, casino_code))
 
 
+def v1_casinos(cur):
+    """Codes of the casinos whose keys may sign v1 at the provider."""
+    cur.execute(V1_CASINOS)
+    return [code for code, in cur.fetchall()]
+
+
 def reserved_kids(secrets):
     return {secrets.casino_code, OWN_CODE_AT_CASINOS}
 
@@ -110,5 +120,5 @@ def reserved_kids(secrets):
 def keyring(db, secrets, refresh_seconds=1.0, tolerance=300):
     """The provider's key ring: verifies x-provider-signature, signs calls to casinos."""
     return KeyRing(db, lambda cur: load_keys(cur, secrets.box, secrets.provider_secret, secrets.casino_secret,
-                                             secrets.casino_code),
+                                             secrets.casino_code, secrets.development),
                    "x-provider-signature", refresh_seconds, tolerance, "provider signing keys")

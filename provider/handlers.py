@@ -2,9 +2,9 @@
 that signed names the casino: it sees only its own players' sessions."""
 from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
-from wire.validation import CURRENCY, ENTITY_ID, IDENTIFIER
+from wire.validation import CURRENCY, CURSOR, ENTITY_ID, IDENTIFIER, INSTANT, page_size
 
-from . import catalogue, launches
+from . import catalogue, launches, round_feed
 from .round_script import play_round
 
 
@@ -56,9 +56,28 @@ class GamesHandler(CasinoRequestHandler):
         self.render_json(200, await self.db.transaction(catalogue.games, self.casino_code, self.body))
 
 
+NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+FEED_ROUND = obj(roundId=STRING, status={"enum": ["open", "settled", "cancelled"]}, currency=STRING,
+                 stakes=INTEGER, refunds=INTEGER, wins=INTEGER, openedAt={"type": "string", "format": "date-time"},
+                 closedAt=NULLABLE_INSTANT)
+
+
+class RoundsHandler(CasinoRequestHandler):
+    summary = ("The rounds opened in [from, to) holding a call the casino accepted, with what the provider "
+               "recorded as accepted (stakes, refunds, wins), a page at a time (oldest first)")
+    answer = obj(rounds={"type": "array", "items": FEED_ROUND}, nextCursor={"type": ["string", "null"]})
+    refusals = {403: ["CASINO_MISMATCH"], 422: ["PERIOD_INVALID"]}
+    schema = {"casinoCode": IDENTIFIER, "from": INSTANT, "to": INSTANT, "cursor": CURSOR.optional(),
+              "limit": page_size(round_feed.MAX_PAGE).optional()}
+
+    async def post(self):
+        self.render_json(200, await self.db.transaction(round_feed.rounds, self.casino_code, self.body))
+
+
 def routes():
     return [
         (r"/provider/launch", LaunchHandler),
         (r"/provider/simulate", SimulateHandler),
         (r"/provider/games", GamesHandler),
+        (r"/provider/rounds", RoundsHandler),
     ]

@@ -15,6 +15,7 @@ CASINO_SECRET = b"test-casino-secret"      # provider JAQPOT's key at the casino
 PROVIDER_SECRET = b"test-provider-secret"  # the casino's key at the provider, key id DEMO-CASINO
 KEYS_ENCRYPTION_KEY = "11" * 32
 OPERATOR_KEY = "test-operator-key"
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
 BOX = SecretBox(bytes.fromhex(KEYS_ENCRYPTION_KEY))
 DEMO_KEY = ("JAQPOT", CASINO_SECRET)
 DEMO_CASINO_KEY = ("DEMO-CASINO", PROVIDER_SECRET)
@@ -22,12 +23,15 @@ DEMO_CASINO_KEY = ("DEMO-CASINO", PROVIDER_SECRET)
 
 class ServerProcess:
     """`python server.py` as a child process, on a port the OS picks. entry replaces
-    `server.py` (e.g. `-c` and a program that patches, then calls server.main)."""
+    `server.py` (e.g. `-c` and a program that patches, then calls server.main). demo_data:
+    False (--no-demo-data: the tests make what they use), True (--demo-data), or None (what
+    the server does in its mode without either flag)."""
 
-    def __init__(self, dsn, extra_env=None, args=(), entry=None, test_driver=True):
+    def __init__(self, dsn, extra_env=None, args=(), entry=None, test_driver=True, demo_data=False):
         self.dsn = dsn
         self.extra_env = extra_env or {}
-        self.args = list(args) + (["--test-driver"] if test_driver else [])
+        self.args = (list(args) + (["--test-driver"] if test_driver else [])
+                     + {False: ["--no-demo-data"], True: ["--demo-data"], None: []}[demo_data])
         self.entry = list(entry) if entry else [str(ROOT / "server.py")]
         self.proc = None
         self.url = None
@@ -36,15 +40,17 @@ class ServerProcess:
 
     def start(self):
         """dsn None: the server starts its own embedded PostgreSQL (give it --data-dir)."""
-        env = dict(os.environ, CASINO_SECRET=CASINO_SECRET.decode(),
-                   PROVIDER_SECRET=PROVIDER_SECRET.decode(), KEYS_ENCRYPTION_KEY=KEYS_ENCRYPTION_KEY,
-                   OPERATOR_KEY=OPERATOR_KEY, PYTHONUNBUFFERED="1", **self.extra_env)
+        # extra_env over these (an empty CASINO_SECRET: development mode). The tests' and
+        # the load tools' counterparts (fake providers, fault proxies) listen on loopback.
+        env = {**os.environ, "CASINO_SECRET": CASINO_SECRET.decode(), "PROVIDER_SECRET": PROVIDER_SECRET.decode(),
+               "KEYS_ENCRYPTION_KEY": KEYS_ENCRYPTION_KEY, "OPERATOR_KEY": OPERATOR_KEY, "PYTHONUNBUFFERED": "1",
+               "OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_NETWORKS, **self.extra_env}
         env.pop("DATABASE_URL", None)
         if self.dsn is not None:
             env["DATABASE_URL"] = self.dsn
         self.log = tempfile.NamedTemporaryFile(prefix="casino-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [sys.executable, *self.entry, "--port", "0", "--no-demo-data", *self.args],
+            [sys.executable, *self.entry, "--port", "0", *self.args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
         # The server prints its address once it listens; no polling needed.
         for line in self.proc.stdout or ():

@@ -9,6 +9,7 @@ made and funded with the back office's own verbs (casino/demo_players.py). Idemp
 restart keeps every balance. The migrator itself loads no data (it imports no domain).
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,19 +18,21 @@ import psycopg2
 from casino.demo_players import seed
 from db.config import NoDatabase, database_from_environment
 from sql.migrate import ADVISORY_LOCK_KEY, FUNCTIONS_PREFIX, MigrationError, migrate
+from wire.secrets_env import DEV_SECRETS
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "sql" / "demo.sql"
 
 
-def load_demo_data(dsn):
-    """sql/demo.sql and the demo players, in one transaction."""
+def load_demo_data(dsn, v1=False):
+    """sql/demo.sql and the demo players, in one transaction. v1: whether the demo pair of
+    counterparts accepts v1 signatures (development mode only: sql/demo.sql binds it)."""
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:
             # The migrator's lock, held for this transaction only: a migration under way
             # finishes first, and two servers starting at once load the data in turn.
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
-            cur.execute(DEMO_FILE.read_text(encoding="utf-8"))
+            cur.execute(DEMO_FILE.read_text(encoding="utf-8"), {"v1": v1})
             seed(cur)
     finally:
         conn.close()
@@ -42,7 +45,8 @@ def main(argv=None):
     try:
         with database_from_environment(args.data_dir) as database:
             done = migrate(database.dsn)
-            load_demo_data(database.dsn)
+            # The demo pair keeps v1 in development mode only, as the server loads it.
+            load_demo_data(database.dsn, v1=not all(os.environ.get(name) for name in DEV_SECRETS))
     except MigrationError as exc:
         print(f"migration error: {exc}", file=sys.stderr)
         return 1

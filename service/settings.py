@@ -10,14 +10,17 @@ wire/secrets_env.py, called from here, so they too are read once.
 import argparse
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg2.extensions
 
 from wire import transport
+from wire.addresses import LOOPBACK, parse_networks
 from wire.secretbox import SecretBoxError
 from wire.secrets_env import DEV_SECRETS, Secrets, read_secrets
 
@@ -78,6 +81,33 @@ def _first_line(exc):
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def _jurisdiction_code(text):
+    if not re.fullmatch(r"[A-Z][A-Z0-9-]{1,15}", text):
+        raise ValueError("not a jurisdiction code (2-16 upper-case letters, digits or '-')")
+    return text
+
+
+def _time_zone(text):
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a time zone of the tz database (UTC, Europe/London, America/Toronto, ...)") from None
+    return name
+
+
+def _time_of_day_or_off(text):
+    value = text.strip().lower()
+    if value == "off":
+        return None
+    if not re.fullmatch(r"[0-9]{2}:[0-9]{2}", value):
+        raise ValueError("must be off or a time of day HH:MM")
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be off or a time of day HH:MM") from None
+
+
 PORT = _number(int, 0, 65535)
 COUNT = _number(int, 1)               # at least one
 SECONDS = _number(float, 0, low_open=True)   # above zero
@@ -118,6 +148,9 @@ OPTIONS = (
            "lowest level logged: debug, info, warning or error"),
     Option("casino_url", "CASINO_URL", None, None, _text, "where the provider calls the casino's callbacks"),
     Option("provider_url", "PROVIDER_URL", None, None, _text, "where the casino calls hosted providers"),
+    Option("outbound_allowed_networks", "OUTBOUND_ALLOWED_NETWORKS", None, (), parse_networks,
+           "networks outbound calls may reach although not public, comma-separated (10.20.0.0/16, ::1); "
+           "development mode adds loopback"),
     Option("reconcile_interval", "RECONCILE_INTERVAL", None, 60.0, SECONDS_OR_OFF,
            "seconds between reconciliation passes; 0 = off"),
     Option("reconcile_stale_after", "RECONCILE_STALE_AFTER", None, 30.0, SECONDS_OR_OFF,
@@ -127,6 +160,13 @@ OPTIONS = (
            "seconds without a bet after which a casino session expires"),
     Option("bonus_expiry_interval", "BONUS_EXPIRY_INTERVAL", None, 60.0, SECONDS_OR_OFF,
            "seconds between passes forfeiting bonuses past their expiry; 0 = off"),
+    Option("report_timeout", "REPORT_TIMEOUT", None, 300.0, SECONDS,
+           "seconds a report's database call may take (on a pool of its own) before it is answered 503"),
+    Option("report_time_zone", "REPORT_TIME_ZONE", None, "UTC", _time_zone,
+           "the time zone whose days the reports and reconciliations count in"),
+    Option("daily_reconciliation", "DAILY_RECONCILIATION", None, None, _time_of_day_or_off,
+           "off, or the time of day (HH:MM in REPORT_TIME_ZONE) the casino reconciles the day before "
+           "with every provider"),
     Option("simulate_concurrency", "SIMULATE_CONCURRENCY", None, 4, COUNT,
            "simulateRound calls played at once per process"),
     Option("provider_link_max_clients", "PROVIDER_LINK_MAX_CLIENTS", None, 16, COUNT,
@@ -147,6 +187,12 @@ OPTIONS = (
            "seconds a v2 signature's timestamp may differ from the clock"),
     Option("db_call_timeout", "DB_CALL_TIMEOUT", None, 10.0, SECONDS,
            "seconds a database call may take, queueing included, before it is cancelled and answered 503"),
+    Option("default_jurisdiction", "DEFAULT_JURISDICTION", None, "DEFAULT", _jurisdiction_code,
+           "the jurisdiction of a player registered without one (a row of CASINO_JURISDICTIONS)"),
+    Option("register_timeout", "REGISTER_TIMEOUT", None, 3.0, SECONDS,
+           "seconds an external self-exclusion register has to answer, connecting included"),
+    Option("register_cache_seconds", "REGISTER_CACHE_SECONDS", None, 900.0, SECONDS_OR_OFF,
+           "seconds a register's answer about a player is reused; 0 = ask every time"),
     Option("shutdown_delay", "SHUTDOWN_DELAY", None, 0.0, SECONDS_OR_OFF,
            "seconds a stopping server keeps serving, /health/ready answering 503, before it "
            "stops taking connections"),
@@ -160,7 +206,8 @@ SECRET_VALUED = ("database_url", "database_read_url")
 
 # Switches: flags only, no value.
 SWITCHES = {
-    "--no-demo-data": "do not load sql/demo.sql at start",
+    "--no-demo-data": "do not load sql/demo.sql at start (development mode loads it by default)",
+    "--demo-data": "load sql/demo.sql at start outside development mode too (its start-up lines say so)",
     "--test-driver": "serve POST /casino/simulateRound (always on in development mode)",
     "--demo": "play one demo round through /casino/simulateRound, print it, and exit "
               "(0 when every step went as scripted)",
@@ -180,11 +227,15 @@ class Settings:
     log_level: str = "info"
     casino_url: str | None = None
     provider_url: str | None = None
+    outbound_allowed_networks: tuple = ()
     reconcile_interval: float = 60.0
     reconcile_stale_after: float = 30.0
     round_timeout: float = 300.0
     session_idle_timeout: float = 1800.0
     bonus_expiry_interval: float = 60.0
+    report_timeout: float = 300.0
+    report_time_zone: str = "UTC"
+    daily_reconciliation: time | None = None
     simulate_concurrency: int = 4
     provider_link_max_clients: int = 16
     casino_client_max_clients: int = 16
@@ -195,14 +246,34 @@ class Settings:
     key_refresh_seconds: float = 1.0
     signature_tolerance: float = 300.0
     db_call_timeout: float = 10.0
+    default_jurisdiction: str = "DEFAULT"
+    register_timeout: float = 3.0
+    register_cache_seconds: float = 900.0
     shutdown_delay: float = 0.0
     no_demo_data: bool = False
+    demo_data: bool = False
     test_driver: bool = False
     demo: bool = False
     # Internal: set by the supervisor for its workers.
     worker: bool = False
     no_reconcile: bool = False
     secrets: Secrets | None = field(default=None, repr=False)
+
+    @property
+    def development(self) -> bool:
+        return self.secrets is not None and self.secrets.development
+
+    @property
+    def loads_demo_data(self):
+        """The demo's provider, casino and players -- credentials anyone can read in this
+        repository -- are loaded by development mode, and elsewhere only when asked for."""
+        return not self.no_demo_data and (self.demo_data or self.development)
+
+    @property
+    def outbound_networks(self):
+        """Networks outbound calls may reach although not public: OUTBOUND_ALLOWED_NETWORKS,
+        and loopback in development mode (wire/addresses.py)."""
+        return self.outbound_allowed_networks + (LOOPBACK if self.development else ())
 
     @property
     def transport_limits(self):
@@ -263,10 +334,16 @@ def read_settings(argv=None, environ=None) -> Settings:
         secrets = read_secrets(environ)
     except SecretBoxError as exc:
         raise SettingsError(str(exc)) from None
-    return Settings(**values, **{switch.lstrip("-").replace("-", "_"): getattr(args, switch.lstrip("-")
-                                                                                .replace("-", "_"))
-                                 for switch in SWITCHES},
-                    worker=args.worker, no_reconcile=args.no_reconcile, secrets=secrets)
+    settings = Settings(**values, **{switch.lstrip("-").replace("-", "_"): getattr(args, switch.lstrip("-")
+                                                                                    .replace("-", "_"))
+                                     for switch in SWITCHES},
+                        worker=args.worker, no_reconcile=args.no_reconcile, secrets=secrets)
+    if settings.demo_data and settings.no_demo_data:
+        raise SettingsError("--demo-data and --no-demo-data: choose one")
+    if settings.demo and not settings.loads_demo_data:
+        raise SettingsError("--demo plays with the demo data, which a server off development mode loads only "
+                            "with --demo-data")
+    return settings
 
 
 def worker_arguments(settings, port):
@@ -279,4 +356,6 @@ def worker_arguments(settings, port):
         args += ["--log-format", settings.log_format]
     if settings.test_driver:
         args.append("--test-driver")
+    # The parent loaded the demo data or not; a worker imports the demo games only if it did.
+    args.append("--demo-data" if settings.loads_demo_data else "--no-demo-data")
     return args

@@ -72,6 +72,37 @@ def hold_port(host, port):
     return holder
 
 
+# Whether the database's casino_clock() is the test clock (casino_install_test_clock()).
+TEST_CLOCK_INSTALLED = """
+    SELECT EXISTS (SELECT 1 FROM CASINO_JURISDICTIONS WHERE code = %s),
+           position('casino_test_clock' IN (SELECT prosrc FROM pg_proc WHERE oid = 'casino_clock()'::regprocedure)) > 0
+"""
+
+
+def check_protection(dsn, default_jurisdiction, test_clock_allowed):
+    """After the migrations: DEFAULT_JURISDICTION names a jurisdiction of the database, and
+    the database's clock for limits and exclusions is the real one unless the server drives
+    test rounds (--test-driver, or development mode): a test clock can be frozen by a row of
+    CASINO_TEST_CLOCK. Returns whether the test clock is installed."""
+    conn = psycopg2.connect(dsn, connect_timeout=5)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(TEST_CLOCK_INSTALLED, (default_jurisdiction,))
+            row = cur.fetchone()
+            assert row is not None, "the query answers one row"
+            known, test_clock = row
+    finally:
+        conn.close()
+    if not known:
+        raise StartupError(f"DEFAULT_JURISDICTION={default_jurisdiction}: the database has no such jurisdiction "
+                           "(GET /casino/admin/jurisdictions lists them)")
+    if test_clock and not test_clock_allowed:
+        raise StartupError("the database's clock for limits and exclusions is a test clock (a test may freeze it): "
+                           "a server serves it only with --test-driver; python -m sql.migrate puts the real one "
+                           "back once sql/functions/casino_calls.sql is applied again")
+    return test_clock
+
+
 def check_database(dsn):
     """Connect once: the database answers, and is new enough. Returns its version text."""
     try:

@@ -32,11 +32,12 @@ import psycopg2.extensions
 import psycopg2.sql
 import pytest
 
+from casino.clock import allow_test_clock
 from db.config import ensure_database
 from db.embedded import EmbeddedPostgres
 from db.pgbouncer import PgBouncer
 from sql.migrate import migrate
-from tests.support import (RUN_ID_VAR, SKIP_NOTHING, SYSTEM_TEMP_VAR, Api, BonusClock, Ledger, ServerProcess,
+from tests.support import (RUN_ID_VAR, SKIP_NOTHING, SYSTEM_TEMP_VAR, Api, Ledger, ServerProcess, TestClock,
                            missing_system_packages, tune_for_tests, with_database)
 
 SERVER_DSN_VAR = "CASINO_TEST_SERVER_DSN"
@@ -238,10 +239,21 @@ def drop_databases(names):
 
 @pytest.fixture(scope="session")
 def database_dsn(worker_id):
-    """This worker's own freshly migrated database."""
+    """This worker's own freshly migrated database, on a clock its tests can freeze
+    (tests.support.TestClock)."""
     dsn = create_database(f"test_{worker_id}")
     migrate(dsn, log=lambda _: None)
+    allow_test_clock(dsn)
     return dsn
+
+
+@pytest.fixture
+def clock(ledger):
+    """The rules' time, frozen where a test says (casino_clock(), migration 0016), and let go
+    at the end."""
+    test_clock = TestClock(ledger)
+    yield test_clock
+    test_clock.release()
 
 
 @pytest.fixture(scope="session")
@@ -316,15 +328,6 @@ def api(server):
 @pytest.fixture(scope="session")
 def ledger(database_dsn):
     return Ledger(database_dsn)
-
-
-@pytest.fixture
-def bonus_clock(ledger):
-    """Bonus expiry's clock, frozen where the test says (tests.support.BonusClock), and let go
-    at the end."""
-    clock = BonusClock(ledger)
-    yield clock
-    clock.release()
 
 
 @pytest.fixture

@@ -150,6 +150,19 @@ def run_cli(module, *args, dsn, stdin=None):
                           capture_output=True, text=True, timeout=60)
 
 
+# What would let a tool reach the service's database or know its secrets: a tool run "with
+# only a URL and keys" is given none of them.
+SERVICE_ENVIRONMENT = ("DATABASE_URL", "DATABASE_READ_URL", "CASINO_DATA_DIR", "CASINO_SECRET", "PROVIDER_SECRET",
+                       "KEYS_ENCRYPTION_KEY", "CASINO_CODE", "OPERATOR_KEY", "TEST_DATABASE_URL",
+                       "CASINO_TEST_SERVER_DSN")
+
+
+def tool_environment(**values):
+    """os.environ without SERVICE_ENVIRONMENT, plus values: what an HTTP load tool gets."""
+    env = {name: value for name, value in os.environ.items() if name not in SERVICE_ENVIRONMENT}
+    return {**env, **values}
+
+
 def parallel(calls):
     """Run the zero-argument callables at the same instant, one thread each; results in order."""
     barrier = threading.Barrier(len(calls))
@@ -162,28 +175,21 @@ def parallel(calls):
         return list(pool.map(run, calls))
 
 
-class BonusClock:
-    """The instant bonus expiry reads (casino_bonus_clock(), sql/functions/casino_bonus.sql),
-    frozen where a test says: set() swaps the function's body in the test's database for
-    that instant, which every session (the server's too) reads from its next statement;
-    release() puts the real clock back."""
-
-    CLOCK = "CREATE OR REPLACE FUNCTION casino_bonus_clock() RETURNS TIMESTAMPTZ LANGUAGE sql STABLE AS {}"
+class TestClock:
+    """The database's clock for the rules of time (casino_clock()): frozen at an instant a
+    test sets, in a database whose casino.test_clock is on (the workers' are)."""
 
     def __init__(self, ledger):
         self.ledger = ledger
 
     def set(self, moment):
-        """Freeze it at `moment` (an aware datetime, or RFC 3339 text)."""
-        def swap(cur):
-            # A function's body is text, never a bound parameter: the instant quoted as a literal, twice.
-            body = psycopg2.sql.SQL("SELECT {}::timestamptz").format(psycopg2.sql.Literal(str(moment)))
-            cur.execute(psycopg2.sql.SQL(self.CLOCK).format(psycopg2.sql.Literal(body.as_string(cur))))
-        self.ledger.run(swap)
+        """Freeze the rules' time at `moment` (an aware datetime, or RFC 3339 text)."""
+        self.ledger.query("""INSERT INTO CASINO_TEST_CLOCK (frozen_at) VALUES (%s)
+                             ON CONFLICT (one) DO UPDATE SET frozen_at = EXCLUDED.frozen_at RETURNING frozen_at""",
+                          moment)
 
     def release(self):
-        self.ledger.run(lambda cur: cur.execute(psycopg2.sql.SQL(self.CLOCK).format(
-            psycopg2.sql.Literal("SELECT now()"))))
+        self.ledger.query("DELETE FROM CASINO_TEST_CLOCK RETURNING 1")
 
 
 class Ledger:
@@ -273,10 +279,11 @@ class Ledger:
             return game_id
         return self.run(create)
 
-    def player(self, funds=10_000, currencies=("USD",)):
+    def player(self, funds=10_000, currencies=("USD",), jurisdiction=None, identity=None):
         """A user with funded wallets; returns (user_id, {currency: wallet_id})."""
         def create(cur):
-            user_id, wallets = players.create_player(cur, "u-" + uuid.uuid4().hex[:12], currencies)
+            user_id, wallets = players.create_player(cur, "u-" + uuid.uuid4().hex[:12], currencies,
+                                                     jurisdiction=jurisdiction, identity=identity)
             for wallet_id in wallets.values():
                 if funds:
                     players.deposit(cur, wallet_id, funds, f"test-deposit-{wallet_id}", players.operator_for("test"))
@@ -308,9 +315,88 @@ class Ledger:
         return self.run(find_violations)
 
 
+def back_office(api, method, path, body=None, key=OPERATOR_KEY, **query):
+    """A call of /casino/admin/<path> with an operator key (the environment's by default)."""
+    return api.http.request(method, f"{api.base_url}/casino/admin/{path}", params=query, timeout=30,
+                            data=json.dumps(body).encode() if body is not None else None,
+                            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+
+
 def error_code(response):
     """The protocol error code of an answer, None for a success."""
     return response.json().get("error", {}).get("code")
+
+
+def market(api, **rules):
+    """A jurisdiction of its own for a test (a new code each time), created with PUT: the
+    default market's rules but for `rules` (the API's field names). Returns its code."""
+    code = "T-" + uuid.uuid4().hex[:8].upper()
+    row = {"name": "Test market", "timeZone": "UTC", "coolingOffHours": 24, "increaseWaitsForPeriodEnd": False,
+           "depositLimitRequired": False, "timeOutMin": "P1D", "timeOutMax": "P6W", "selfExclusionMin": "P6M",
+           **rules}
+    r = back_office(api, "PUT", f"jurisdictions/{code}", row)
+    assert r.status_code == 201, r.text
+    return code
+
+
+class Bettor:
+    """A player of a market, funded, with an open session on a game of a provider of its
+    own: the provider's calls for it, and the back office's for its limits, exclusions and
+    cash (through the API, with the environment's key unless told)."""
+
+    def __init__(self, api, ledger, funds=10_000, jurisdiction=None, identity=None, min_bet=1, max_bet=1_000_000,
+                 currency="USD"):
+        self.api, self.ledger, self.currency = api, ledger, currency
+        self.game = ledger.game(min_bet=min_bet, max_bet=max_bet, currency=currency)
+        self.user_id, wallets = ledger.player(funds=funds, currencies=(currency,), jurisdiction=jurisdiction,
+                                              identity=identity)
+        self.wallet = wallets[currency]
+        self.token = ledger.session(self.user_id, self.wallet, self.game)
+
+    def body(self, round_id="r1", **fields):
+        return {"sessionToken": self.token, "userId": self.user_id, "currency": self.currency, "roundId": round_id,
+                **fields}
+
+    def bet(self, tx, amount, round_id="r1"):
+        return self.api.casino("debit", self.body(round_id, transactionId=tx, amount=amount))
+
+    def pay(self, tx, amount, round_id="r1", related=None):
+        extra = {"relatedTransactionId": related} if related else {}
+        return self.api.casino("credit", self.body(round_id, transactionId=tx, amount=amount, **extra))
+
+    def refund(self, tx, original, round_id="r1"):
+        body = self.body(round_id, transactionId=tx, originalTransactionId=original)
+        del body["currency"]
+        return self.api.casino("rollback", body)
+
+    def cash(self, kind, amount, reference=None):
+        """A deposit or a withdrawal through the cashier's API."""
+        return back_office(self.api, "POST", f"{kind}s", {
+            "userId": self.user_id, "currency": self.currency, "amount": amount,
+            "reference": reference or f"{kind}-{uuid.uuid4().hex[:12]}"})
+
+    def limit(self, limit_type, period, amount, key=OPERATOR_KEY):
+        return back_office(self.api, "PUT", f"players/{self.user_id}/limits",
+                           {"type": limit_type, "period": period, "currency": self.currency, "amount": amount}, key)
+
+    def limits(self):
+        r = back_office(self.api, "GET", f"players/{self.user_id}/limits")
+        assert r.status_code == 200, r.text
+        return {(item["type"], item["period"]): item for item in r.json()["items"]}
+
+    def exclude(self, kind, until, key=OPERATOR_KEY):
+        return back_office(self.api, "POST", f"players/{self.user_id}/exclusions",
+                           {"kind": kind, "until": until}, key)
+
+    def balance(self):
+        return self.ledger.balance(self.wallet)[0]
+
+    def counters(self):
+        """The wallet's counters (deposit, loss, wager; day, week, month), as kept."""
+        return self.ledger.query("""
+            SELECT deposit_day_used, deposit_week_used, deposit_month_used, loss_day_used, loss_week_used,
+                   loss_month_used, wager_day_used, wager_week_used, wager_month_used
+            FROM CASINO_WALLETS WHERE id = %s""", self.wallet)[0]
 
 
 class Gambler:
@@ -347,9 +433,7 @@ class Gambler:
         return self.api.casino("getBalance", {"sessionToken": self.token, "userId": self.user_id})
 
     def admin(self, method, path, body=None, key=OPERATOR_KEY, **query):
-        return self.api.http.request(method, f"{self.api.base_url}/casino/admin/{path}", params=query, timeout=30,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        return back_office(self.api, method, path, body, key, **query)
 
     def grant(self, amount, wagering=1, expires_at="2100-01-01T00:00:00Z", reference=None, currency="USD", key=OPERATOR_KEY):
         return self.admin("POST", "bonuses", {"userId": self.user_id, "currency": currency, "amount": amount,

@@ -76,12 +76,14 @@ def add_key(admin, provider_code, **body):
 
 def test_create_and_view_a_provider(admin, ledger):
     provider_code = new_code()
+    # A public address (a host name must resolve to public addresses: tests/test_outbound_addresses.py).
     r = admin.post("providers", {"providerCode": provider_code, "name": "Acme Games",
-                                 "apiEndpoint": "https://games.example.com/api"})
+                                 "apiEndpoint": "https://93.184.216.34/api"})
     assert r.status_code == 201
     body = r.json()
-    assert body == {"providerCode": provider_code, "name": "Acme Games", "apiEndpoint": "https://games.example.com/api",
-                    "status": "active", "allowsV1": False, "origin": "operator", "createdAt": body["createdAt"]}
+    assert body == {"providerCode": provider_code, "name": "Acme Games", "apiEndpoint": "https://93.184.216.34/api",
+                    "status": "active", "allowsV1": False, "origin": "operator", "revenueShare": None,
+                    "createdAt": body["createdAt"]}
     assert admin.get(f"providers/{provider_code}").json() == body
     again = admin.post("providers", {"providerCode": provider_code, "name": "Other"})
     assert (again.status_code, code(again)) == (409, "PROVIDER_EXISTS")

@@ -1,14 +1,19 @@
-"""python -m casino.audit: clean ledgers pass; a wallet the ledger does not explain, and each row the
-money rules forbid (written by hand), is named."""
+"""python -m casino.audit (and GET /casino/admin/ledger/audit, its answer over the API): clean
+ledgers pass; a wallet the ledger does not explain, and each row the money rules forbid (written
+by hand), is named."""
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
+import psycopg2
 import pytest
+import requests
 
+from casino import operators
 from service.demo_data import load_demo_data
 from sql.migrate import migrate
-from tests.support import ROOT, Ledger
+from tests.support import OPERATOR_KEY, ROOT, Ledger, ServerProcess
 
 
 def audit(dsn):
@@ -35,10 +40,14 @@ def test_a_balance_the_ledger_does_not_explain_is_named(fresh_dsn):
     run = audit(fresh_dsn)
     assert run.returncode == 1
     assert f"VIOLATION wallet {wallet} (USD): balance 1005/1000" in run.stdout
-    assert "1 violation(s)" in run.stdout
+    # And the reports no longer agree with the balances: 5 more is held than the ledger explains.
+    assert ("VIOLATION currency USD: the GGR report's total is 0, but deposits + grants - withdrawals - forfeits - "
+            "balances is -5"
+            in run.stdout)
+    assert "2 violation(s)" in run.stdout
 
 
-@pytest.mark.parametrize("tool", ["casino.audit", "provider.reconcile"])
+@pytest.mark.parametrize("tool", ["casino.audit", "provider.reconcile", "casino.reconcile"])
 def test_tools_refuse_a_missing_or_unmigrated_database_and_create_nothing(tool, fresh_dsn, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CASINO_DATA_DIR")}
     missing = tmp_path / "pg"
@@ -160,3 +169,57 @@ def test_a_payout_on_another_providers_round_is_named(books):
     write(ledger, intruder_token, "credit", "win")
     assert violations(dsn) == [
         f"VIOLATION wallet {wallet}: payout win was applied to round r1, which holds no accepted bet of its provider"]
+
+
+# --- over the API: GET /casino/admin/ledger/audit (backoffice) ----------------------------------
+
+def test_the_api_answers_the_same_audit_one_at_a_time(fresh_dsn):
+    migrate(fresh_dsn, log=lambda _: None)
+    ledger = Ledger(fresh_dsn)
+    _, wallets = ledger.player(funds=1_000)
+    wallet = wallets["USD"]
+    reader, lobby = (ledger.run(lambda cur, scope: operators.create_key(cur, [scope], "audit test")[0], scope)
+                     for scope in ("backoffice", "lobby"))
+    server = ServerProcess(fresh_dsn).start()
+    try:
+        def audit_over_api(key=reader):
+            return requests.get(f"{server.url}/casino/admin/ledger/audit", timeout=30,
+                                headers={"Authorization": f"Bearer {key}"})
+
+        clean = audit_over_api()
+        assert (clean.status_code, clean.json()) == (200, {"wallets": 1, "ledgerRows": 1, "violations": []})
+        assert audit_over_api(lobby).status_code == 403
+        ledger.query("UPDATE CASINO_WALLETS SET playable_balance = playable_balance + 5 WHERE id = %s RETURNING id",
+                     wallet)
+        found = audit_over_api(OPERATOR_KEY).json()
+        # The wallet's balance, and with it what the reports reconcile to (the balances).
+        assert found["violations"] == [(f"wallet {wallet} (USD): balance 1005/1000 (playable/redeemable) but its "
+                                        "ledger sums to 1000/1000"),
+                                       ("currency USD: the GGR report's total is 0, but deposits + grants - withdrawals - "
+                                        "forfeits - balances is -5")], found
+        assert found["violations"][0] in audit(fresh_dsn).stdout     # the command's very words
+
+        # One at a time per process: while one waits on a lock held here, a second is refused.
+        holder = psycopg2.connect(fresh_dsn)
+        try:
+            with holder.cursor() as cur:
+                cur.execute("LOCK TABLE CASINO_WALLETS IN ACCESS EXCLUSIVE MODE")
+                with ThreadPoolExecutor(1) as pool:
+                    first = pool.submit(audit_over_api)
+                    waiting = ("SELECT count(*) FROM pg_locks "
+                               "WHERE NOT granted AND relation = 'casino_wallets'::regclass")
+                    while ledger.query(waiting) == [(0,)]:
+                        assert not first.done(), first.result().text
+                    second = audit_over_api()
+                    assert (second.status_code, second.json()["error"]["code"]) == (429, "TOO_MANY_REQUESTS")
+                    assert second.json()["error"]["message"] == \
+                        "more than 1 ledger audit at once in this process; retry shortly"
+                    holder.rollback()
+                    assert first.result().status_code == 200
+        finally:
+            holder.close()
+        ledger.query("UPDATE CASINO_WALLETS SET playable_balance = playable_balance - 5 WHERE id = %s RETURNING id",
+                     wallet)
+        assert audit_over_api().json()["violations"] == []
+    finally:
+        server.stop()

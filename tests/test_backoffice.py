@@ -75,7 +75,8 @@ def test_create_player(admin):
     assert r.status_code == 201
     body = r.json()
     assert body == {"userId": body["userId"], "username": name, "email": f"{name}@example.com",
-                    "status": "active", "origin": "operator", "createdAt": body["createdAt"]}
+                    "status": "active", "origin": "operator", "jurisdiction": "DEFAULT",
+                    "createdAt": body["createdAt"]}
     assert body["createdAt"].endswith("Z")
     again = admin.post("players", {"username": name, "email": "other@example.com"})
     assert (again.status_code, code(again)) == (409, "PLAYER_EXISTS")
@@ -234,7 +235,8 @@ CALLS = [("post", "players", {"username": "scoped", "email": "scoped@example.com
          ("get", "players/list", None, "backoffice"),
          ("get", "players/1/transactions", None, "backoffice"),
          ("get", "rounds/JAQPOT/r1", None, "backoffice"),
-         ("post", "keys", {"scopes": ["lobby"]}, "admin"),
+         # Scopes within the admin key's own: it grants only those (tests/test_scope_escalation.py).
+         ("post", "keys", {"scopes": ["admin"]}, "admin"),
          ("get", "keys/list", None, "admin"),
          ("post", "keys/op_000000000000/revoke", {}, "admin")]
 

@@ -1,7 +1,9 @@
 """The audit explains every bonus cent: for every wallet, balance - redeemable is what
 remains of its active bonus by the rows naming it; an ended bonus's rows sum to nothing.
 A ledger with bonuses played through every path audits clean (every test of the bonus
-files ends with the audit); each kind of break, written by hand here, is named."""
+files ends with the audit); each kind of break, written by hand here, is named, and so is a
+bonus an exclusion left active or a grant made during one (the exclusion forfeits the
+player's bonuses and refuses grants: tests/test_bonus_exclusion.py)."""
 import pytest
 
 from casino import bonuses
@@ -103,3 +105,32 @@ def test_a_bet_whose_cash_part_exceeds_it_is_named(books):
                  "RETURNING 1")
     assert any(p.startswith(f"wallet {wallet}: debit bet of 400 moved -400 (cash -401)")
                for p in ledger.run(find_violations))
+
+
+def exclude_by_hand(ledger, wallet, starts):
+    """An exclusion's history row written without casino_exclude (so nothing it does is done),
+    beginning `starts` (an SQL expression of time), indefinite."""
+    ledger.query(f"""INSERT INTO CASINO_PROTECTION_HISTORY (user_id, change, kind, new_until, effective_from,
+                                                            operator_key_id, created_at)
+                     SELECT user_id, 'exclusion', 'self-exclusion', 'infinity', {starts}, 'by hand', {starts}
+                     FROM CASINO_WALLETS WHERE id = %s RETURNING 1""", wallet)
+
+
+def test_a_bonus_an_exclusion_left_active_is_named(books):
+    ledger, wallet, bonus, _, _ = books
+    exclude_by_hand(ledger, wallet, "now()")
+    problems = ledger.run(find_violations)
+    assert any(p.startswith(f"wallet {wallet}: bonus {bonus} was active when a self-exclusion began at ")
+               and p.endswith("and is still active") for p in problems), problems
+
+
+def test_a_grant_during_an_exclusion_is_named(books):
+    ledger, wallet, bonus, _, _ = books
+    exclude_by_hand(ledger, wallet, "(SELECT granted_at - interval '1 hour' FROM CASINO_BONUSES WHERE reference = "
+                                    "'audit-1')")
+    problems = ledger.run(find_violations)
+    assert any(p.startswith(f"wallet {wallet}: bonus_grant audit-1 was accepted during a self-exclusion from ")
+               for p in problems), problems
+    assert any(p.startswith(f"wallet {wallet}: debit bet was accepted during a self-exclusion")
+               for p in problems), problems
+    assert not any(f"bonus {bonus} was active when" in p for p in problems), problems

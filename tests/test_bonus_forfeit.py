@@ -1,6 +1,6 @@
 """Forfeit: at expiresAt (a clock the tests control in the database), on an operator's
-cancel, on an exclusion, what remains of a bonus leaves the wallet -- a ledger row -- and
-cash is never touched. The expiry pass is safe to run twice and on two processes at once;
+cancel (and on an exclusion: tests/test_bonus_exclusion.py), what remains of a bonus leaves
+the wallet -- a ledger row -- and cash is never touched. The expiry pass is safe to run twice and on two processes at once;
 a withdrawal takes only cash."""
 import asyncio
 import time
@@ -26,12 +26,12 @@ def forfeit_rows(g, bonus_id):
     return [row for row in g.rows() if row[1] == "bonus_forfeit" and row[6] == bonus_id]
 
 
-def test_from_its_expiry_a_bonus_counts_for_nothing_and_the_next_call_forfeits_it(gambler, bonus_clock):
+def test_from_its_expiry_a_bonus_counts_for_nothing_and_the_next_call_forfeits_it(gambler, clock):
     bonus = gambler.granted(500, wagering=10, expires_at=EXPIRES)["bonusId"]
     gambler.debit("b1", 400)                             # cash 300, bonus 100
-    bonus_clock.set(BEFORE)
+    clock.set(BEFORE)
     assert gambler.get_balance().json()["bonus"] == 400
-    bonus_clock.set(AT)
+    clock.set(AT)
     # getBalance changes nothing, but answers the balance the next bet will see.
     assert gambler.get_balance().json() == {"userId": gambler.user_id, "balance": 0, "bonus": 0, "currency": "USD"}
     assert gambler.balances() == (400, 0, 400) and gambler.bonus(bonus)["status"] == "active"
@@ -46,10 +46,10 @@ def test_from_its_expiry_a_bonus_counts_for_nothing_and_the_next_call_forfeits_i
 
 
 @pytest.mark.parametrize("call", ["credit", "rollback", "deposit", "withdrawal", "grant"])
-def test_every_write_on_the_wallet_forfeits_an_expired_bonus_first(gambler, bonus_clock, call):
+def test_every_write_on_the_wallet_forfeits_an_expired_bonus_first(gambler, clock, call):
     bonus = gambler.granted(500, wagering=10, expires_at=EXPIRES)["bonusId"]
     gambler.debit("b1", 100)                             # cash 100
-    bonus_clock.set(AT)
+    clock.set(AT)
     r = {"credit": lambda: gambler.credit("w1", 50),
          "rollback": lambda: gambler.rollback("rb1", "b1"),
          "deposit": lambda: gambler.deposit(50),
@@ -64,12 +64,12 @@ def test_every_write_on_the_wallet_forfeits_an_expired_bonus_first(gambler, bonu
         assert r.json()["balance"] == balance and r.json()["bonus"] == 0
 
 
-def test_the_expiry_pass_forfeits_what_is_due_and_twice_is_once(api, ledger, bonus_clock):
+def test_the_expiry_pass_forfeits_what_is_due_and_twice_is_once(api, ledger, clock):
     due = [Gambler(api, ledger, cash=100) for _ in range(3)]
     later = Gambler(api, ledger, cash=100)
     ids = [g.granted(200, expires_at=EXPIRES)["bonusId"] for g in due]
     kept = later.granted(200, expires_at="2100-01-01T00:00:01Z")["bonusId"]
-    bonus_clock.set(AT)
+    clock.set(AT)
     first = run_cli("casino.bonuses", "expire", dsn=ledger.dsn)
     assert first.returncode == 0, first.stderr
     assert int(first.stdout.split()[1]) >= 3       # and any other test's bonus this clock makes due
@@ -80,10 +80,10 @@ def test_the_expiry_pass_forfeits_what_is_due_and_twice_is_once(api, ledger, bon
     assert second.stdout.strip() == "forfeited 0 expired bonus(es)"
 
 
-def test_two_passes_at_once_on_two_processes_forfeit_each_bonus_once(api, ledger, bonus_clock):
+def test_two_passes_at_once_on_two_processes_forfeit_each_bonus_once(api, ledger, clock):
     players = [Gambler(api, ledger, cash=0) for _ in range(12)]
     ids = [g.granted(100 + i, expires_at=EXPIRES)["bonusId"] for i, g in enumerate(players)]
-    bonus_clock.set(AT)
+    clock.set(AT)
     runs = parallel([lambda: run_cli("casino.bonuses", "expire", dsn=ledger.dsn)] * 2)
     assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
     for g, bonus in zip(players, ids, strict=True):
@@ -94,11 +94,11 @@ def test_two_passes_at_once_on_two_processes_forfeit_each_bonus_once(api, ledger
     assert total == len(ids) and forfeited >= len(ids)
 
 
-def test_passes_in_parallel_threads_and_bets_at_the_expiry_forfeit_once(api, ledger, bonus_clock):
+def test_passes_in_parallel_threads_and_bets_at_the_expiry_forfeit_once(api, ledger, clock):
     """Four passes in threads (each its own pool) and a bet on every wallet, all at once."""
     players = [Gambler(api, ledger, cash=50) for _ in range(8)]
     ids = [g.granted(500, expires_at=EXPIRES)["bonusId"] for g in players]
-    bonus_clock.set(AT)
+    clock.set(AT)
 
     def one_pass():
         db = Database(ledger.dsn, size=2)
@@ -153,19 +153,6 @@ def test_a_withdrawal_takes_only_cash(api, ledger):
     assert g.bonus(bonus)["remaining"] == 500
 
 
-def test_an_exclusion_forfeits_the_players_bonuses_in_every_currency(api, ledger):
-    """What the exclusion (player protection) calls in its own transaction."""
-    g = Gambler(api, ledger, cash=100, currencies=("USD", "EUR"))
-    usd = g.granted(300)["bonusId"]
-    eur = g.granted(200, currency="EUR")["bonusId"]
-    assert ledger.query("SELECT casino_forfeit_player_bonuses(%s, 'excluded')", g.user_id) == [(2,)]
-    assert [(b["bonusId"], b["status"], b["endReason"]) for b in g.bonuses()] == [
-        (eur, "forfeited", "excluded"), (usd, "forfeited", "excluded")]
-    assert ledger.query("SELECT playable_balance, redeemable_balance FROM CASINO_WALLETS WHERE user_id = %s "
-                        "ORDER BY id", g.user_id) == [(100, 100), (100, 100)]
-    assert ledger.query("SELECT casino_forfeit_player_bonuses(%s, 'excluded')", g.user_id) == [(0,)]
-
-
 def test_a_forfeit_needs_a_known_reason(gambler):
     bonus = gambler.granted(100)["bonusId"]
     with pytest.raises(Exception, match="unknown reason"):
@@ -173,10 +160,10 @@ def test_a_forfeit_needs_a_known_reason(gambler):
     assert gambler.bonus(bonus)["status"] == "active"
 
 
-def test_the_pass_runs_periodically_in_process(api, ledger, bonus_clock):
+def test_the_pass_runs_periodically_in_process(api, ledger, clock):
     g = Gambler(api, ledger, cash=0)
     bonus = g.granted(100, expires_at=EXPIRES)["bonusId"]
-    bonus_clock.set(AT)
+    clock.set(AT)
     db = Database(ledger.dsn, size=1)
     try:
         asyncio.run(bonuses.run_periodically(db, interval=0, passes=1))
@@ -185,10 +172,10 @@ def test_the_pass_runs_periodically_in_process(api, ledger, bonus_clock):
     assert g.bonus(bonus)["status"] == "forfeited"
 
 
-def test_the_server_runs_the_pass_every_bonus_expiry_interval(api, ledger, service_dsn, bonus_clock):
+def test_the_server_runs_the_pass_every_bonus_expiry_interval(api, ledger, service_dsn, clock):
     g = Gambler(api, ledger, cash=0)
     bonus = g.granted(100, expires_at=EXPIRES)["bonusId"]
-    bonus_clock.set(AT)
+    clock.set(AT)
     server = ServerProcess(service_dsn, extra_env={"BONUS_EXPIRY_INTERVAL": "0.05"}).start()
     try:
         # The pass runs on its own schedule: wait for its effect, within a bound.

@@ -354,8 +354,8 @@ class BonusMachine(RuleBasedStateMachine):
                                                                               self.model.bonus)
 
 
-def test_bonus_money_behaves_like_the_model(api, ledger, bonus_clock):
-    BonusMachine.api, BonusMachine.ledger, BonusMachine.clock = api, ledger, bonus_clock
+def test_bonus_money_behaves_like_the_model(api, ledger, clock):
+    BonusMachine.api, BonusMachine.ledger, BonusMachine.clock = api, ledger, clock
     run_state_machine_as_test(BonusMachine, settings=settings(
         max_examples=30, stateful_step_count=40, deadline=None, database=None,
         suppress_health_check=list(HealthCheck)))

@@ -4,11 +4,12 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import uuid
 
-from loadtests import reference_service
-from loadtests.bench import ReferenceService
-from tests.support import KEYS_ENCRYPTION_KEY, ROOT, Api, Ledger, needs, signed
+from loadtests.postgres import reference_service
+from loadtests.postgres.bench import ReferenceService
+from tests.support import DEMO_KEY, KEYS_ENCRYPTION_KEY, OPERATOR_KEY, ROOT, Api, Ledger, needs, signed, tool_environment
 
 
 def run_module(module, args, database_dsn):
@@ -25,8 +26,10 @@ def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_
         database_dsn, server):
     # What the run makes comes after these: the worker's database holds other tests' rows
     # (test_admin_catalogue's provider marked "bench", still active, among them).
-    (before, providers_before), = Ledger(database_dsn).query(
-        "SELECT (SELECT coalesce(max(id), 0) FROM CASINO_USERS), (SELECT coalesce(max(id), 0) FROM CASINO_GAME_PROVIDERS)")
+    (before, providers_before, games_before, keys_before), = Ledger(database_dsn).query(
+        "SELECT (SELECT coalesce(max(id), 0) FROM CASINO_USERS), "
+        "(SELECT coalesce(max(id), 0) FROM CASINO_GAME_PROVIDERS), (SELECT coalesce(max(id), 0) FROM CASINO_GAMES), "
+        "(SELECT coalesce(max(id), 0) FROM CASINO_OPERATOR_KEYS)")
     # The peer: this worker's running server, its wallets provisioned in its database.
     out = run_module("loadtests.bench", ["--wallets", "40", "--seconds", "1", "--runs", "1", "--processes", "1",
                                          "--peer", server.url, "--peer-dsn", database_dsn, "--pgbouncer"],
@@ -63,8 +66,10 @@ def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_
     assert Ledger(database_dsn).query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench_reference%%'") == [], \
         "the reference schema was left behind"
     # On the service's database (DATABASE_URL) nothing the bench made stays in play: its
-    # players (ours and the peer's, both here) and sessions, its providers and their games.
+    # players (pgbench's, HTTP's made over the API, and the peer's, all here) and sessions,
+    # its providers and their games.
     assert "retired: 40 session(s) closed, 40 player(s) disabled, 1 provider(s) and 1 game(s) disabled" in out
+    assert "retired over the API: 40 session(s) closed, 40 player(s) disabled" in out
     assert "retired at the peer: 40 session(s) closed, 40 player(s) disabled" in out
     assert Ledger(database_dsn).query("""
         SELECT (SELECT count(*) FROM CASINO_USERS WHERE id > %s AND status = 'active'),
@@ -75,7 +80,17 @@ def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_
                (SELECT array_agg(DISTINCT origin) FROM CASINO_USERS WHERE id > %s),
                (SELECT count(*) FROM CASINO_USERS WHERE id > %s)""",
                                       before, before, providers_before, providers_before, before, before) == [
-        (0, 0, 0, 0, ["bench"], 80)]
+        (0, 0, 0, 0, ["bench"], 120)]
+    # The HTTP wallets' game, the demo provider's, is disabled on both sides; the bench key
+    # that made those players is revoked.
+    assert Ledger(database_dsn).query("""
+        SELECT p.code, g.is_active, pg.is_active FROM CASINO_GAMES g
+        JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+        JOIN PROVIDER_GAMES pg ON pg.game_id = g.provider_game_id
+        WHERE g.id > %s AND p.origin <> 'bench'""", games_before) == [("JAQPOT", False, False)]
+    assert Ledger(database_dsn).query("""
+        SELECT origin, label LIKE 'bench run %%', revoked_at IS NOT NULL FROM CASINO_OPERATOR_KEYS
+        WHERE id > %s""", keys_before) == [("bench", True, True)]
 
 
 def test_reference_service_checks_the_signature_replays_a_resend_and_refuses_an_overdraft(database_dsn):
@@ -108,3 +123,38 @@ def test_service_cost_answers_every_debit_without_the_database(database_dsn):
     run_line, median = out.splitlines()[-2:]
     assert re.search(r"statuses \{200: \d+\}$", run_line), out
     assert re.fullmatch(r"median of 1: \d+ req/s  p50 [\d.]+ ms  p99 [\d.]+ ms  service CPU \d+ us/request .*", median), out
+
+
+def debit_rate(env, *args):
+    run = subprocess.run([sys.executable, "-m", "loadtests.debit_rate", "--seconds", "1", "--runs", "1", *args],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    return run.stdout
+
+
+def test_debit_rate_needs_only_a_deployments_url_an_operator_key_and_a_provider_key(server, ledger):
+    game = ledger.launchable_game(min_bet=10, max_bet=10_000)
+    (before,), = ledger.query("SELECT coalesce(max(id), 0) FROM CASINO_USERS")
+    out = debit_rate(tool_environment(OPERATOR_KEY=OPERATOR_KEY, SIGNING_KEY_ID=DEMO_KEY[0],
+                                      SIGNING_KEY_SECRET=DEMO_KEY[1].decode()),
+                     "--url", server.url, "--game-id", str(game), "--wallets", "4", "--concurrency", "4")
+    run_line, retired, median = out.splitlines()[-3:]
+    assert re.search(r"statuses \{200: \d+\}", run_line), out
+    assert retired.startswith("retired: 4 session(s) closed, 4 player(s) disabled, 0 provider(s) and 0 game(s) "
+                              "disabled"), out
+    assert re.fullmatch(r"median of 1: \d+ debits/s \(4 connections, 4 wallet\(s\)\)", median), out
+    # Its players, the bench's (the run's key is), bet the game's minimum and leave play.
+    assert ledger.query("""SELECT u.origin, u.status, count(DISTINCT u.id), min(t.amount), max(t.amount)
+                           FROM CASINO_USERS u JOIN CASINO_WALLETS w ON w.user_id = u.id
+                           JOIN CASINO_TRANSACTIONS t ON t.wallet_id = w.id AND t.transaction_type = 'debit'
+                           WHERE u.id > %s GROUP BY 1, 2""", before) == [("bench", "disabled", 4, 10, 10)]
+    assert ledger.violations() == []
+
+
+def test_debit_rate_without_a_url_runs_against_a_server_of_its_own_and_leaves_nothing():
+    # A short temp folder of its own (test_locust.py says why).
+    with tempfile.TemporaryDirectory(prefix="casino-rate-") as scratch:
+        out = debit_rate(tool_environment(TMPDIR=scratch), "--wallets", "2", "--concurrency", "2")
+        assert out.startswith("a server of its own: http://127.0.0.1:"), out
+        assert "retired: 2 session(s) closed, 2 player(s) disabled" in out and "statuses {200: " in out, out
+        assert os.listdir(scratch) == []

@@ -40,8 +40,8 @@ def test_requests_replays_refusals_and_pool_are_counted(api, ledger):
     play(api, ledger, bets=5)
     after = samples(api)
     delta = lambda name, **labels: value(after, name, **labels) - value(before, name, **labels)
-    assert delta("http_requests_total", endpoint="/casino/debit", status="200") == 6
-    assert delta("http_requests_total", endpoint="/casino/debit", status="422") == 1
+    assert delta("http_requests_total", endpoint="/casino/debit", method="POST", status="200") == 6
+    assert delta("http_requests_total", endpoint="/casino/debit", method="POST", status="422") == 1
     assert delta("wallet_idempotent_replays_total", endpoint="/casino/debit") == 1
     assert delta("http_errors_total", endpoint="/casino/debit", code="INSUFFICIENT_FUNDS") == 1
     assert delta("http_request_duration_seconds_count", endpoint="/casino/debit") == 7
@@ -67,7 +67,7 @@ def test_metrics_add_up_across_processes():
                               headers={**casino_headers("debit", data), "Connection": "close"})
             assert r.status_code == 200
         found = samples(api)
-        assert value(found, "http_requests_total", endpoint="/casino/debit", status="200") == 40
+        assert value(found, "http_requests_total", endpoint="/casino/debit", method="POST", status="200") == 40
         assert len(server.proc_children()) == 2
     finally:
         server.stop()

@@ -2,6 +2,8 @@
 import asyncio
 import json
 
+import pytest
+
 import casino.support_page
 from service.app import Application
 from service.settings import Settings
@@ -11,17 +13,23 @@ from wire.openapi import DOCUMENT_PATH, render
 from wire.secrets_env import read_secrets
 
 
-def routed_paths():
-    """Every JSON path the running application routes (built as service/app.py builds it):
-    all but the support page's HTML (casino/support_page.py), which is no API call."""
-    async def collect():
+def application(test_driver=True):
+    """The application as service/app.py builds it for a production start (secrets set)."""
+    async def build_it():
         secrets = read_secrets({"CASINO_SECRET": "x", "PROVIDER_SECRET": "y", "KEYS_ENCRYPTION_KEY": "00" * 32})
-        app = Application(db=None, settings=Settings(secrets=secrets, test_driver=True), own_url="http://127.0.0.1:1")
-        pages = {pattern for pattern, _ in casino.support_page.routes()}
-        routed = {rule.matcher.regex.pattern.rstrip("$") for rule in app.wildcard_router.rules}
-        assert pages <= routed
-        return routed - pages
-    return asyncio.run(collect())
+        return Application(db=None, settings=Settings(secrets=secrets, test_driver=test_driver),
+                           own_url="http://127.0.0.1:1")
+    return asyncio.run(build_it())
+
+
+def routed_paths(test_driver=True):
+    """Every JSON path the running application routes: all but the support page's HTML
+    (casino/support_page.py), which is no API call."""
+    app = application(test_driver)
+    pages = {pattern for pattern, _ in casino.support_page.routes()}
+    routed = {rule.matcher.regex.pattern.rstrip("$") for rule in app.wildcard_router.rules}
+    assert pages <= routed
+    return routed - pages
 
 
 def test_the_file_is_generated_from_the_handlers():
@@ -35,6 +43,17 @@ def test_every_routed_endpoint_is_documented_and_nothing_else():
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
             assert operation["responses"].get("200") or operation["responses"]["201"], (path, method)
+
+
+@pytest.mark.parametrize("test_driver", [True, False])
+def test_the_served_document_lists_what_is_routed_in_the_mode(test_driver):
+    """Without the test driver (a production start without --test-driver) simulateRound is
+    not routed, so the document the server serves does not list it."""
+    served = json.loads(application(test_driver).settings["document"])
+    assert {route_pattern(path) for path in served["paths"]} == routed_paths(test_driver)
+    assert ("/casino/simulateRound" in served["paths"]) is test_driver
+    if test_driver:
+        assert served == json.loads(DOCUMENT_PATH.read_text())
 
 
 def test_signed_endpoints_name_their_signature_scheme():

@@ -7,7 +7,7 @@ from casino import refusals
 from casino import admin
 from casino.handlers import routes
 from tests.support import ROOT
-from wire.openapi import DOCUMENT_PATH
+from wire.openapi import DOCUMENT_PATH, described
 
 FUNCTIONS = ROOT / "sql" / "functions"
 # An upper-snake string literal in a function file is a refusal code: that is the only
@@ -71,9 +71,10 @@ def test_python_refuses_only_with_catalogued_codes():
 def test_the_openapi_document_gives_each_code_its_catalogued_status():
     document = json.loads(DOCUMENT_PATH.read_text())
     for path, handler in routes() + admin.routes():
-        (operation,) = document["paths"][path].values()
-        responses = operation["responses"]
-        for code in (c for codes in handler.refusals.values() for c in codes):
-            status = str(refusals.BY_CODE[code].status)
-            schema = responses[status]["content"]["application/json"]["schema"]
-            assert code in schema["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"], (path, code)
+        # Each method of the path (a GET and a PUT of a player's limits are two).
+        for method, spec in described(handler):
+            responses = document["paths"][path][method]["responses"]
+            for code in (c for codes in spec.refusals.values() for c in codes):
+                status = str(refusals.BY_CODE[code].status)
+                schema = responses[status]["content"]["application/json"]["schema"]
+                assert code in schema["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"], (path, code)

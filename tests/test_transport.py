@@ -29,6 +29,7 @@ import service.app
 from wire.handlers import JsonHandler
 
 class Broken(JsonHandler):
+    summary, answer = "fails on purpose", {}     # documented, as every routed endpoint is
     async def post(self):
         raise RuntimeError("broken on purpose")
 

@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from tests.support import (BOX, CASINO_SECRET, KEYS_BY_TOKEN, OPERATOR_KEY, ROOT, Api,
+from sql.migrate import migrate
+from tests.support import (BOX, CASINO_SECRET, KEYS_BY_TOKEN, OPERATOR_KEY, ROOT, Api, Ledger,
                            ServerProcess, run_cli, signed, until_refused)
 
 
@@ -54,7 +55,16 @@ def test_created_keys_carry_their_scopes_are_stored_hashed_and_revocable(api, le
     until_refused(lambda: api.client("launchGame", body, operator_key=key))
 
 
-def test_simulate_round_is_not_served_without_the_test_driver_flag(database_dsn, ledger):
+@pytest.fixture
+def production_database(fresh_dsn):
+    """A migrated database of its own on the real clock: a server without --test-driver
+    does not serve the workers' databases, whose clock the tests can freeze."""
+    migrate(fresh_dsn, log=lambda _: None)
+    return fresh_dsn, Ledger(fresh_dsn)
+
+
+def test_simulate_round_is_not_served_without_the_test_driver_flag(production_database):
+    database_dsn, ledger = production_database
     server = ServerProcess(database_dsn, test_driver=False).start()
     try:
         game = ledger.launchable_game()
@@ -84,7 +94,8 @@ def test_development_secrets_never_listen_beyond_loopback(database_dsn):
 @pytest.mark.parametrize("encryption_key,message", [
     (None, "KEYS_ENCRYPTION_KEY is not set"), ("not-a-key", "KEYS_ENCRYPTION_KEY must be 32 bytes"),
     ("22" * 32, "cannot open the secret of CASINO_PROVIDER_KEYS")])
-def test_production_start_needs_the_right_encryption_key(database_dsn, ledger, encryption_key, message):
+def test_production_start_needs_the_right_encryption_key(production_database, encryption_key, message):
+    database_dsn, ledger = production_database
     ledger.game()     # at least one sealed key in the database
     env = {"DATABASE_URL": database_dsn, "CASINO_SECRET": "x", "PROVIDER_SECRET": "y"}
     if encryption_key:

@@ -393,7 +393,7 @@ def test_an_insert_that_meets_the_unique_index_moves_nothing_and_replays(player)
         SELECT (casino_record(c, 'applied', 250, -250, 0, 200::smallint, '{"other": "answer"}')).*
         FROM (SELECT ROW(NULL, t.provider_id, 'debit', 'd1', 'r1', 250, NULL, t.request_fingerprint, t.session_id,
                          NULL, t.wallet_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'USD', 750, 750,
-                         NULL, NULL, NULL, NULL, NULL)::casino_call AS c
+                         clock_timestamp(), NULL, false, NULL, NULL, NULL, NULL, NULL, NULL)::casino_call AS c
               FROM CASINO_TRANSACTIONS t WHERE t.wallet_id = %s AND t.external_transaction_id = 'd1') AS call""",
                                   player.wallet)
     assert reply == [(200, first.text, True, None)]

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import uuid
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -22,7 +23,25 @@ from .validation import Schema, parse_body
 
 log = logging.getLogger("wire")
 
-_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,100}")
+# A caller's X-Request-Id is kept only in this shape (PROTOCOL.md): safe in a log line, a
+# header and a grep, whatever the log format.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Methods whose request carries a JSON body.
+BODY_METHODS = ("POST", "PUT")
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One method of a path that answers several (GET and PUT of a player's limits): what
+    a handler of a one-method path says in its class attributes. `operation_id` names it in
+    the OpenAPI document."""
+    operation_id: str
+    operator_scope: str
+    summary: str
+    answer: dict[str, Any]
+    refusals: dict[int, list[str]]
+    schema: Schema = field(default_factory=dict)
+    status: int = 200
 _GENERIC_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                   413: "PAYLOAD_TOO_LARGE"}
 
@@ -38,12 +57,21 @@ class JsonHandler(tornado.web.RequestHandler):
     # The brief's key-less flow for launchGame/simulateRound, in development mode only.
     open_in_development = False
     schema: Schema | None = None
+    # A path answering several methods describes each here, {METHOD: Verb}; its handler
+    # then implements each method, and the class attributes above are not used.
+    verbs: dict[str, Verb] | None = None
 
     # Set by prepare(): on a signed endpoint, the key that signed; on a POST, its body.
     caller: Key
     body: dict[str, Any]
     # The operator key of the request (casino.operators.Operator: wire knows no domain).
     operator: Any = None
+    # The route's template (`/casino/admin/players/{userId}`), given by the application for
+    # each route; None for a path no route claims. What the metrics label a request with.
+    route: str | None = None
+
+    def initialize(self, route: str | None = None) -> None:
+        self.route = route
 
     # The application's dependencies (service/app.py), named for handlers. Typed Any: wire
     # imports neither db nor the domains (pyproject.toml's layers).
@@ -72,30 +100,31 @@ class JsonHandler(tornado.web.RequestHandler):
         if self.request.method not in allowed:
             raise ApiError(405, "METHOD_NOT_ALLOWED", f"{self.request.path} takes {', '.join(allowed)}")
         raw = self.request.body
-        if self.request.method == "POST" and body_too_large(self.request):
+        if self.request.method in BODY_METHODS and body_too_large(self.request):
             raise ApiError(413, "PAYLOAD_TOO_LARGE", f"body exceeds {MAX_BODY_BYTES} bytes")
         if self.signature_header is not None:
             assert self.keyring_setting is not None, "a signed endpoint names the key ring that verifies it"
             self.caller = await self.settings[self.keyring_setting].authenticate(
                 self.request.method, self.request.path, raw, self.request.headers.get(self.signature_header))
-        if self.operator_scope is not None:
-            self.operator = await self._operator()
-        if self.request.method != "POST":
+        verb = self.verbs[self.request.method] if self.verbs else self
+        if verb.operator_scope is not None:
+            self.operator = await self._operator(verb.operator_scope)
+        if self.request.method not in BODY_METHODS:
             return
-        self.body = parse_body(raw, self.schema or {})
+        self.body = parse_body(raw, verb.schema or {})
         if "transactionId" in self.body:
             self._note(transaction_id=self.body["transactionId"])
 
-    async def _operator(self) -> Any:
-        """The operator key of this request, checked for the handler's scope."""
+    async def _operator(self, scope: str) -> Any:
+        """The operator key of this request, checked for the scope."""
         header = self.request.headers.get("Authorization")
         if header is None and self.open_in_development and self.development:
             return None
         operator = await self.settings["operators"].authenticate(header)
         if operator is None:
             raise ApiError(401, "UNAUTHORIZED", "missing, unknown or revoked operator key (Authorization: Bearer)")
-        if self.operator_scope not in operator.scopes:
-            raise ApiError(403, "FORBIDDEN", f"this key lacks the scope '{self.operator_scope}'")
+        if scope not in operator.scopes:
+            raise ApiError(403, "FORBIDDEN", f"this key lacks the scope '{scope}'")
         self._note(operator=operator.key_id)
         return operator
 
@@ -109,7 +138,8 @@ class JsonHandler(tornado.web.RequestHandler):
         # Tornado calls this again from send_error, after it clears every header: so error
         # answers, those Tornado raises itself (405, 500) included, keep the request id.
         if not hasattr(self, "request_id"):
-            # A caller's own id is kept so one request can be followed across both systems.
+            # A caller's own id is kept so one request can be followed across both systems;
+            # any other value is replaced, never logged.
             supplied = self.request.headers.get("X-Request-Id", "")
             self.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
         self.set_header("X-Request-Id", self.request_id)
@@ -218,7 +248,6 @@ def _error_code(status: int, body: bytes | str) -> str | None:
 
 class NotFoundHandler(JsonHandler):
     """Any path no handler claims: a JSON 404 rather than Tornado's HTML page."""
-    routed = False
 
     async def prepare(self) -> None:
         self._begin()

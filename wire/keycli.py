@@ -42,13 +42,19 @@ def add_counterpart_commands(subparsers: "argparse._SubParsersAction[argparse.Ar
 
 
 def run_counterpart_command(cur: psycopg2.extensions.cursor, args: argparse.Namespace, store: ModuleType,
-                            reserved_kids: Callable[[], set[str]]) -> None:
-    """One counterpart-key command against `store` (casino.credentials or provider.credentials)."""
+                            reserved_kids: Callable[[], set[str]],
+                            audit: Callable[..., None] | None = None) -> None:
+    """One counterpart-key command against `store` (casino.credentials or provider.credentials).
+    audit(cur, action, request, status): records each write in the same transaction (the
+    casino's admin audit; never a secret), when given."""
+    audit = audit or (lambda *_: None)
     if args.verb in ("add", "rotate"):
         secret = sys.stdin.readline().strip() if args.secret_stdin else None
         box = read_secrets().box
         active = [row[2] for row in store.list_keys(cur, args.code) if row[1] == args.signer and row[4] is None]
         kid, secret = store.add_key(cur, box, reserved_kids(), args.code, args.signer, args.kid, secret)
+        audit(cur, f"{args.verb}ProviderKey", {"providerCode": args.code, "signer": args.signer, "keyId": kid,
+                                               "secretGiven": args.secret_stdin}, 201)
         print(f"added key {kid} ({args.signer} signs) for {args.code}")
         if not args.secret_stdin:
             print(f"secret (shown once, give it to the other side): {secret}")
@@ -62,8 +68,10 @@ def run_counterpart_command(cur: psycopg2.extensions.cursor, args: argparse.Name
     elif args.verb == "revoke":
         if not store.revoke_key(cur, args.kid, args.signer):
             raise LookupError(f"no active {args.signer} key {args.kid}")
+        audit(cur, "revokeProviderKey", {"keyId": args.kid, "signer": args.signer}, 200)
         print(f"revoked {args.kid}")
     elif args.verb == "v1":
         store.set_v1(cur, args.code, args.state == "on")
+        audit(cur, "setProviderV1", {"providerCode": args.code, "allowed": args.state == "on"}, 200)
         print(f"v1 signatures {args.state} for {args.code}")
 

@@ -102,9 +102,9 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     fields: dict[str, Any] = {"request_id": getattr(handler, "request_id", None), "method": method,
                               "endpoint": path, "status": status, "duration_ms": round(seconds * 1000, 2)}
     fields.update(getattr(handler, "log_fields", {}))
-    # Unrouted paths are one label, so scanners cannot grow the metrics without bound.
-    endpoint = path if getattr(handler, "routed", True) else "unrouted"
-    metrics.record_request(endpoint, status, seconds, bool(fields.get("replay")), fields.get("error_code"))
+    # The route's template, never the path: made-up paths cannot grow the metrics.
+    metrics.record_request(getattr(handler, "route", None) or metrics.UNROUTED, method, status, seconds,
+                           bool(fields.get("replay")), fields.get("error_code"))
     access.write("info" if status < 500 else "error", f"{method} {path} {status}", fields)
 
 

@@ -26,9 +26,17 @@ DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
 
 INTEGER: Json = {"type": "integer"}
 STRING: Json = {"type": "string"}
+# A refusal that names a limit (WAGER_LIMIT_REACHED, LOSS_LIMIT_REACHED,
+# DEPOSIT_LIMIT_REACHED) adds "details" inside "error".
+LIMIT_DETAILS: Json = {"type": "object", "required": ["limitType", "period", "currency", "limit", "used", "resetsAt"],
+                       "properties": {"limitType": {"enum": ["deposit", "loss", "wager"]},
+                                      "period": {"enum": ["day", "week", "month"]}, "currency": STRING,
+                                      "limit": INTEGER, "used": INTEGER,
+                                      "resetsAt": {"type": "string", "format": "date-time"}}}
 ERROR: Json = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message"],
-    "properties": {"code": {"type": "string", "pattern": "^[A-Z_]+$"}, "message": STRING}}}}
+    "properties": {"code": {"type": "string", "pattern": "^[A-Z_]+$"}, "message": STRING,
+                   "details": LIMIT_DETAILS}}}}
 
 
 def obj(**properties: Json) -> Json:
@@ -62,6 +70,15 @@ def method(handler: type[tornado.web.RequestHandler]) -> str:
     return "get" if "GET" in allowed_methods(handler) else "post"
 
 
+def described(handler: Any) -> list[tuple[str, Any]]:
+    """(method, spec) for each method a handler answers: the handler itself for a path with
+    one, each of its `verbs` for a path with several. A spec has operator_scope, summary,
+    answer, refusals, schema and status."""
+    if handler.verbs:
+        return [(name.lower(), verb) for name, verb in handler.verbs.items()]
+    return [(method(handler), handler)]
+
+
 def _parameters(handler: type[tornado.web.RequestHandler]) -> list[Json]:
     return ([{"name": name, "in": "path", "required": True, "schema": dict(field.json_schema)}
              for name, field in getattr(handler, "parameters", {}).items()]
@@ -69,35 +86,41 @@ def _parameters(handler: type[tornado.web.RequestHandler]) -> list[Json]:
                for name, field in getattr(handler, "query", {}).items()])
 
 
-def operation(handler: Any) -> Json:
-    """handler: a wire.handlers.JsonHandler class with its OpenAPI attributes."""
+def operation(handler: Any, verb: str | None = None, spec: Any = None) -> Json:
+    """The document of one method of a handler (a wire.handlers.JsonHandler class with its
+    OpenAPI attributes; verb and spec: from described(handler))."""
+    if spec is None:
+        verb, spec = described(handler)[0]
     signed = handler.signature_header is not None
-    operator = handler.operator_scope is not None
-    verb = method(handler)
-    success = str(getattr(handler, "status", 200))
-    responses = {success: {"description": "success", "content": {"application/json": {"schema": handler.answer}}}}
+    operator = spec.operator_scope is not None
+    has_body = verb in ("post", "put")
+    success = str(getattr(spec, "status", 200))
+    responses: Json = {success: {"description": "success", "content": {"application/json": {"schema": spec.answer}}}}
+    if getattr(spec, "csv", False):
+        # ?format=csv: the same figures as CSV, in major units.
+        responses[success]["content"]["text/csv"] = {"schema": STRING}
     refusals = _merge({400: ["INVALID_REQUEST"], 413: ["PAYLOAD_TOO_LARGE"], 503: ["SERVICE_UNAVAILABLE"],
-                       500: ["INTERNAL_ERROR"]} if verb == "post" else
+                       500: ["INTERNAL_ERROR"]} if has_body else
                       {400: ["INVALID_REQUEST"], 503: ["SERVICE_UNAVAILABLE"], 500: ["INTERNAL_ERROR"]},
                       {401: ["INVALID_SIGNATURE"]} if signed else {},
                       {401: ["UNAUTHORIZED"], 403: ["FORBIDDEN"]} if operator else {},
-                      getattr(handler, "refusals", {}),
+                      getattr(spec, "refusals", {}),
                       # A path parameter a client normalises away ("..") reaches no endpoint.
                       {404: ["NOT_FOUND"]} if getattr(handler, "parameters", None) else {})
     for status, codes in sorted(refusals.items()):
         responses[str(status)] = _error_response(codes)
-    doc = {"summary": handler.summary, "operationId": handler.__name__.removesuffix("Handler"),
-           "responses": responses}
+    operation_id = getattr(spec, "operation_id", None) or handler.__name__.removesuffix("Handler")
+    doc = {"summary": spec.summary, "operationId": operation_id, "responses": responses}
     if _parameters(handler):
         doc["parameters"] = _parameters(handler)
-    if verb == "post":
+    if has_body:
         doc["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": object_schema(handler.schema or {})}}}
+            "schema": object_schema(spec.schema or {})}}}
     if signed:
         doc["security"] = [{handler.signature_header: []}]
     if operator:
         doc["security"] = [{"operatorKey": []}]
-        doc["description"] = (f"Needs an operator key with the scope `{handler.operator_scope}`"
+        doc["description"] = (f"Needs an operator key with the scope `{spec.operator_scope}`"
                               + (" (none in development mode)." if handler.open_in_development else "."))
     if getattr(handler, "replays", False):
         responses[success]["headers"] = {"Idempotent-Replay": {
@@ -124,7 +147,7 @@ def build(routes: Iterable[tuple[str, type[tornado.web.RequestHandler]]]) -> Jso
                                        "responses": {"200": {"description": "OpenAPI 3.1",
                                                              "content": {"application/json": {}}}}}}}
     for path, handler in routes:
-        paths[path] = {method(handler): operation(handler)}
+        paths[path] = {verb: operation(handler, verb, spec) for verb, spec in described(handler)}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Casino and game provider: seamless wallet", "version": "1.0.0",
@@ -149,6 +172,18 @@ def build(routes: Iterable[tuple[str, type[tornado.web.RequestHandler]]]) -> Jso
             },
         },
     }
+
+
+def error_codes(document: Json) -> set[str]:
+    """Every error code the document's operations name."""
+    codes: set[str] = set()
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for answer in operation["responses"].values():
+                schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+                for part in schema.get("allOf", [])[1:]:
+                    codes.update(part["properties"]["error"]["properties"]["code"]["enum"])
+    return codes
 
 
 def render(document: Json) -> str:

@@ -8,12 +8,16 @@ so one shared pool lets a burst of rounds starve every launch, and its own callb
 A call waits at most `queue_timeout` for a free slot and is then given up unsent, rather
 than queued into the request timeout. Redirects are never followed: a 3xx is handed to
 the caller as an answer it does not understand, and signed bytes are never re-posted to
-an address the caller did not choose.
+an address the caller did not choose. With an address policy (the server always gives
+one: wire/addresses.py), a host is connected to only at the addresses the policy allows,
+checked as it is resolved, for each connection.
 """
 import asyncio
 from dataclasses import dataclass
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+
+from .addresses import AddressPolicy, CheckingResolver
 
 # A counterpart's answer larger than this is cut off (no answer): ours are a few KiB.
 MAX_ANSWER_BYTES = 1024 * 1024
@@ -28,13 +32,16 @@ class Limits:
 
 
 class OutboundClient:
-    def __init__(self, limits: Limits):
+    """addresses: a wire.addresses.AddressPolicy, or None for a tool given its URL by hand."""
+
+    def __init__(self, limits: Limits, addresses: AddressPolicy | None = None) -> None:
         self.limits = limits
         self._slots = asyncio.Semaphore(limits.max_clients)
+        self._resolver = CheckingResolver(policy=addresses) if addresses is not None else None
         # max_clients equals the semaphore's size, so Tornado's own queue (whose wait
         # counts against the request timeout) is never used.
         self._http = AsyncHTTPClient(force_instance=True, max_clients=limits.max_clients,
-                                     max_body_size=MAX_ANSWER_BYTES)
+                                     max_body_size=MAX_ANSWER_BYTES, resolver=self._resolver)
 
     async def post(self, url: str, data: bytes, headers: dict[str, str],
                    request_timeout: float | None = None) -> HTTPResponse | None:
@@ -57,3 +64,5 @@ class OutboundClient:
 
     def close(self) -> None:
         self._http.close()
+        if self._resolver is not None:
+            self._resolver.close()

@@ -254,7 +254,7 @@ class _Stream(tornado.iostream.IOStream):
 def _bad_request_answer() -> bytes:
     request_id = uuid.uuid4().hex
     body = error_body("INVALID_REQUEST", "malformed HTTP request")
-    metrics.record_request("unrouted", 400, 0.0, False, "INVALID_REQUEST")
+    metrics.record_request(metrics.UNROUTED, metrics.OTHER, 400, 0.0, False, "INVALID_REQUEST")
     logs.access.write("info", "- - 400", {"request_id": request_id, "status": 400,
                                           "error_code": "INVALID_REQUEST"})
     head = ("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"

@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
 from .errors import invalid
@@ -66,22 +66,75 @@ LABEL = Field(lambda v: isinstance(v, str) and _LABEL.fullmatch(v) is not None,
               "a string of at most 100 printable ASCII characters", {"type": "string", "pattern": "^[\\x20-\\x7e]{0,100}$"})
 
 
-# RFC 3339 with its offset (Z or ±hh:mm), as every answer writes times.
-_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+def nullable(field: Field) -> Field:
+    """The field, or null where the protocol gives null a meaning (a limit's `amount: null`
+    removes it). Such a field is still required unless made optional."""
+    schema = dict(field.json_schema)
+    schema["type"] = [schema["type"], "null"]
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
+    return Field(lambda v: v is None or field.check(v), f"{field.expected}, or null", schema, field.required)
+
+
+# RFC 3339 with its offset (Z or ±hh:mm, at most 14 hours: the widest any zone uses, and
+# within what PostgreSQL reads), as every answer writes times.
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+                      r"(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])")
 
 
 def _instant(value: object) -> bool:
     if not (isinstance(value, str) and _RFC3339.fullmatch(value)):
         return False
     try:
-        datetime.fromisoformat(value)
-    except ValueError:
+        datetime.fromisoformat(value).astimezone(UTC)
+    except (ValueError, OverflowError):
         return False
     return True
 
 
 INSTANT = Field(_instant, "an RFC 3339 date and time with its offset (2027-01-31T23:00:00Z)",
                 {"type": "string", "format": "date-time"})
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date(value: object) -> bool:
+    if not (isinstance(value, str) and _DATE.fullmatch(value)):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+DATE = Field(_date, "a date, YYYY-MM-DD", {"type": "string", "format": "date"})
+
+# A calendar duration in ISO 8601 (P6M, P1D, P6W, P1Y6M, PT12H): years, months, weeks, days
+# and hours, each up to four digits.
+_DURATION = re.compile(r"P(?=[0-9]|T[0-9])([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?([0-9]{1,4}D)?(T[0-9]{1,4}H)?")
+DURATION = Field(lambda v: isinstance(v, str) and _DURATION.fullmatch(v) is not None and v.strip("P0YMWDTH") != "",
+                 "an ISO 8601 duration of years, months, weeks, days or hours (P6M, P1D, PT12H), not zero",
+                 {"type": "string", "pattern": "^P(?=[0-9]|T[0-9])([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?"
+                                               "([0-9]{1,4}D)?(T[0-9]{1,4}H)?$"})
+
+
+def duration_hours(text: str) -> int:
+    """A DURATION's length in hours as PostgreSQL compares intervals (a month is 30 days, a
+    year 12 months), so a pair can be checked before it is written."""
+    match = _DURATION.fullmatch(text)
+    assert match is not None, text   # a DURATION, checked before
+    years, months, weeks, days, hours = (int(g.strip("TYMWDH")) if g else 0 for g in match.groups())
+    return ((years * 12 + months) * 30 + weeks * 7 + days) * 24 + hours
+
+
+def text(maximum: int, expected: str) -> Field:
+    """Printable text of 1..maximum characters (any script), not starting or ending with a space.
+    No control characters, and no lone surrogate (JSON can carry one; UTF-8 cannot)."""
+    pattern = re.compile(r"[^\s\x00-\x1f\x7f\ud800-\udfff](?:[^\x00-\x1f\x7f\ud800-\udfff]*"
+                         r"[^\s\x00-\x1f\x7f\ud800-\udfff])?")
+    return Field(lambda v: isinstance(v, str) and len(v) <= maximum and pattern.fullmatch(v) is not None,
+                 expected, {"type": "string", "minLength": 1, "maxLength": maximum})
 
 
 def list_of(*values: str) -> Field:
@@ -90,6 +143,13 @@ def list_of(*values: str) -> Field:
                  and all(isinstance(item, str) and item in values for item in v),
                  f"a list of 1-{len(values)} of " + ", ".join(values),
                  {"type": "array", "items": {"enum": list(values)}, "minItems": 1, "maxItems": len(values)})
+
+
+def array_of(item: Field, max_items: int) -> Field:
+    """A list of at most max_items values, each valid as item (an empty list is allowed)."""
+    return Field(lambda v: type(v) is list and len(v) <= max_items and all(item.check(i) for i in v),
+                 f"a list of at most {max_items} items, each {item.expected}",
+                 {"type": "array", "items": dict(item.json_schema), "maxItems": max_items})
 
 
 def one_of(*values: str) -> Field:
@@ -176,3 +236,50 @@ def parse_body(raw: bytes, schema: Schema) -> dict[str, Any]:
             raise invalid(f"field '{name}' must be {field.expected}")
         values[name] = body[name]
     return values
+
+
+# Dates and instants, as the reports and the provider's round feed take them.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+
+
+# Years a report or a feed may name: far enough either way for any ledger, near enough that
+# a day or an hour either side of one is still a date (year 1 minus an hour is not).
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
+def _parses(pattern: re.Pattern[str], parse: Callable[[str], date]) -> Callable[[object], bool]:
+    def check(v: object) -> bool:
+        if not (isinstance(v, str) and pattern.fullmatch(v)):
+            return False
+        try:
+            moment = parse(v)
+        except ValueError:      # 2026-02-30, 25:00, a month 13
+            return False
+        return FIRST_YEAR <= moment.year <= LAST_YEAR
+    return check
+
+
+def parse_date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def parse_month(text: str) -> date:
+    """The month's first day."""
+    return date.fromisoformat(text + "-01")
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 instant with its offset (Z or ±hh:mm), as an aware datetime."""
+    return datetime.fromisoformat(text)
+
+
+DATE = Field(_parses(_DATE, parse_date), f"a date YYYY-MM-DD of the years {FIRST_YEAR} to {LAST_YEAR}",
+             {"type": "string", "format": "date", "pattern": f"^{_DATE.pattern}$"})
+MONTH = Field(_parses(_MONTH, parse_month), f"a month YYYY-MM of the years {FIRST_YEAR} to {LAST_YEAR}",
+              {"type": "string", "pattern": f"^{_MONTH.pattern}$"})
+INSTANT = Field(_parses(_INSTANT, parse_instant),
+                f"an RFC 3339 instant with its offset (2026-11-30T12:00:00Z, 2026-11-30T13:00:00+01:00) of the years "
+                f"{FIRST_YEAR} to {LAST_YEAR}",
+                {"type": "string", "format": "date-time", "pattern": f"^{_INSTANT.pattern}$"})

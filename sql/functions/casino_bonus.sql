@@ -23,30 +23,33 @@
 -- Lock order, as for every money call (casino_calls.sql): the wallet row first
 -- (FOR NO KEY UPDATE); the bonus row is written only under its wallet's lock.
 --
--- This file is applied before casino_calls.sql (name order): a function here that calls
--- one of that file's is PL/pgSQL, whose body is resolved when it first runs.
+-- Time: a bonus's expiry is a rule of time, read on the casino's one clock, casino_clock()
+-- (casino_calls.sql; a test freezes it: casino/clock.py). A money call compares expiresAt
+-- with its own instant (c.at, read once it holds the wallet's lock) and stamps a bonus row it
+-- writes with that instant, as its own row is; the back office and the expiry pass read the
+-- clock once they hold the wallet's lock. So a bet and the completion it causes share their
+-- instant, and a wallet's rows are in the order of their instants.
+--
+-- This file is applied before casino_calls.sql and casino_protection.sql (name order): a
+-- function here that calls one of their functions is PL/pgSQL, whose body is resolved when
+-- it first runs (an SQL function's is resolved when it is created).
 
--- The clock bonus expiry reads: one function, so a test swaps its body for a frozen
--- instant (tests/support.py, BonusClock) and production pays one now() for it. now() is
--- the transaction's start, the instant a ledger row is stamped with (created_at).
-CREATE OR REPLACE FUNCTION casino_bonus_clock() RETURNS TIMESTAMPTZ
-LANGUAGE sql STABLE AS $$
-    SELECT now()
-$$;
-
--- An instant as every answer writes it (RFC 3339, UTC, microseconds).
-CREATE OR REPLACE FUNCTION casino_rfc3339(p_at TIMESTAMPTZ) RETURNS TEXT
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-$$;
+-- The bonus's own clock before it was folded into casino_clock().
+DROP FUNCTION IF EXISTS casino_bonus_clock();
+-- Without the instant (p_at) a forfeit, a completion and a bonus's row are written at.
+DROP FUNCTION IF EXISTS casino_forfeit_bonus(BIGINT, TEXT);
+DROP FUNCTION IF EXISTS casino_complete_bonus(BIGINT);
+DROP FUNCTION IF EXISTS casino_bonus_row(BIGINT, BIGINT, TEXT, TEXT, BIGINT, BIGINT, BIGINT, BIGINT, TEXT, TEXT);
 
 -- A bonus as the back office shows it (the grant's answer, the list, a cancel's answer).
 -- remaining: what it holds now while active (the wallet's playable - redeemable), 0 once
 -- ended; converted: what its completion made cash; forfeited: what left the wallet with it
--- (at its end, and any share of a later payout or refund that came back to it).
+-- (at its end, and any share of a later payout or refund that came back to it). PL/pgSQL:
+-- casino_rfc3339 is casino_protection.sql's, applied after this file.
 CREATE OR REPLACE FUNCTION casino_bonus_view(p_bonus_id BIGINT) RETURNS JSON
-LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT json_build_object(
         'bonusId', b.id, 'reference', b.reference, 'userId', w.user_id, 'currency', w.currency_code,
         'amount', b.amount, 'wagering', b.wagering, 'wageringRequired', b.wagering_required,
         'wagered', CASE WHEN b.status = 'active' THEN w.bonus_wagered ELSE b.wagered_at_end END,
@@ -57,27 +60,29 @@ LANGUAGE sql STABLE AS $$
         'converted', CASE WHEN b.status = 'completed' THEN b.remaining_at_end ELSE 0 END,
         'forfeited', (SELECT coalesce(sum(f.amount), 0) FROM CASINO_TRANSACTIONS f
                       WHERE f.wallet_id = b.wallet_id AND f.bonus_id = b.id AND f.transaction_type = 'bonus_forfeit'))
-    FROM CASINO_BONUSES b
-    JOIN CASINO_WALLETS w ON w.id = b.wallet_id
-    WHERE b.id = p_bonus_id
-$$;
+            FROM CASINO_BONUSES b
+            JOIN CASINO_WALLETS w ON w.id = b.wallet_id
+            WHERE b.id = p_bonus_id);
+END $$;
 
 -- A bonus's own ledger row (its completion, a forfeit), the casino's own (provider_id
 -- NULL). Its id holds a space, which no operator's reference can (they are identifiers),
 -- so it never meets one; the unique index makes each happen once. Its "answer" is what
--- happened, for whoever reads the row.
+-- happened, for whoever reads the row. Written at p_at, the instant of the call that
+-- caused it.
 CREATE OR REPLACE FUNCTION casino_bonus_row(
     p_wallet_id BIGINT, p_bonus_id BIGINT, p_kind TEXT, p_row_id TEXT, p_amount BIGINT, p_playable BIGINT,
-    p_redeemable BIGINT, p_balance_after BIGINT, p_why TEXT, p_related_id TEXT DEFAULT NULL)
+    p_redeemable BIGINT, p_balance_after BIGINT, p_why TEXT, p_at TIMESTAMPTZ, p_related_id TEXT DEFAULT NULL)
 RETURNS VOID
 LANGUAGE sql VOLATILE AS $$
     INSERT INTO CASINO_TRANSACTIONS (
         provider_id, external_transaction_id, transaction_type, wallet_id, amount, related_external_transaction_id,
         request_fingerprint, outcome, playable_movement, redeemable_movement, balance_after, response_status,
-        response_cache, bonus_id)
+        response_cache, bonus_id, created_at)
     VALUES (NULL, p_row_id, p_kind, p_wallet_id, p_amount, p_related_id, p_why, 'applied', p_playable, p_redeemable,
             p_balance_after, 200,
-            json_build_object('bonusId', p_bonus_id, 'kind', p_kind, 'amount', p_amount, 'why', p_why), p_bonus_id)
+            json_build_object('bonusId', p_bonus_id, 'kind', p_kind, 'amount', p_amount, 'why', p_why), p_bonus_id,
+            p_at)
 $$;
 
 -- The stored answer of one of the casino's own rows by its reference (a deposit, a
@@ -102,11 +107,14 @@ $$;
 
 -- A grant (POST /casino/admin/bonuses, scope cashier), idempotent by reference exactly
 -- like a deposit (casino_cashier.sql says why in this order): the wallet's lock, the
--- reference's lock, its stored answer, the rules -- expiresAt after the clock (422
--- BONUS_EXPIRY_PASSED), no active bonus (409 BONUS_ACTIVE; an expired one is forfeited
--- first, it counts for nothing), the balance within 2^53-1 (422 BALANCE_LIMIT_EXCEEDED),
--- each stored -- then the bonus, its ledger row (balance up, redeemable not) and the
--- wallet's counters in one transaction. p_operator set: audited in the same transaction.
+-- reference's lock, its stored answer, the call's instant; then an expired bonus is
+-- forfeited (it counts for nothing) and the rules -- the player not excluded (403
+-- PLAYER_EXCLUDED: no promotion reaches a player who asked to be kept from play),
+-- expiresAt after the instant (422 BONUS_EXPIRY_PASSED), no active bonus (409
+-- BONUS_ACTIVE), the balance within 2^53-1 (422 BALANCE_LIMIT_EXCEEDED), each stored --
+-- then the bonus, its ledger row (balance up, redeemable not) and the wallet's counters in
+-- one transaction. A grant is not a deposit: no deposit limit counts it. p_operator set:
+-- audited in the same transaction.
 CREATE OR REPLACE FUNCTION casino_grant_bonus(
     p_user_id BIGINT, p_currency TEXT, p_amount BIGINT, p_wagering INTEGER, p_expires_at TIMESTAMPTZ,
     p_reference TEXT, p_fingerprint TEXT, p_operator TEXT, p_request JSONB)
@@ -114,10 +122,11 @@ RETURNS casino_reply
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     w RECORD;
+    v_at TIMESTAMPTZ;
     v_reply casino_reply;
     v_bonus_id BIGINT;
 BEGIN
-    SELECT id, playable_balance, redeemable_balance, bonus_id, bonus_expires_at INTO w
+    SELECT id, playable_balance, redeemable_balance, bonus_id, bonus_expires_at, excluded_until INTO w
     FROM CASINO_WALLETS WHERE user_id = p_user_id AND currency_code = p_currency
     FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -126,13 +135,15 @@ BEGIN
     ELSE
         PERFORM pg_advisory_xact_lock(0, hashtext(p_reference));
         v_reply := casino_own_stored_reply(p_reference, p_fingerprint);
+        v_at := casino_clock();
         IF v_reply.status IS NULL THEN
-            IF w.bonus_expires_at <= casino_bonus_clock() THEN
-                PERFORM casino_forfeit_bonus(w.bonus_id, 'expired');
+            IF w.bonus_expires_at <= v_at AND casino_forfeit_bonus(w.bonus_id, 'expired', v_at) THEN
                 w.playable_balance := w.redeemable_balance;     -- what remained of it has left
                 w.bonus_id := NULL;
             END IF;
-            IF p_expires_at <= casino_bonus_clock() THEN
+            IF v_at < w.excluded_until THEN
+                v_reply := casino_refusal('PLAYER_EXCLUDED', casino_exclusion_text(w.excluded_until));
+            ELSIF p_expires_at <= v_at THEN
                 v_reply := casino_refusal('BONUS_EXPIRY_PASSED');
             ELSIF w.bonus_id IS NOT NULL THEN
                 v_reply := casino_refusal('BONUS_ACTIVE', w.bonus_id::text);
@@ -142,14 +153,13 @@ BEGIN
             IF v_reply.status IS NOT NULL THEN
                 INSERT INTO CASINO_TRANSACTIONS (
                     provider_id, external_transaction_id, transaction_type, wallet_id, amount, request_fingerprint,
-                    outcome, balance_after, response_status, response_cache)
+                    outcome, balance_after, response_status, response_cache, created_at)
                 VALUES (NULL, p_reference, 'bonus_grant', w.id, p_amount, p_fingerprint, 'refused', w.playable_balance,
-                        v_reply.status, v_reply.body::json);
+                        v_reply.status, v_reply.body::json, v_at);
             ELSE
                 INSERT INTO CASINO_BONUSES (wallet_id, reference, amount, wagering, wagering_required, expires_at,
                                             granted_by, granted_at)
-                VALUES (w.id, p_reference, p_amount, p_wagering, p_amount * p_wagering, p_expires_at, p_operator,
-                        casino_bonus_clock())
+                VALUES (w.id, p_reference, p_amount, p_wagering, p_amount * p_wagering, p_expires_at, p_operator, v_at)
                 RETURNING id INTO v_bonus_id;
                 UPDATE CASINO_WALLETS
                 SET playable_balance = playable_balance + p_amount,
@@ -160,9 +170,9 @@ BEGIN
                 INSERT INTO CASINO_TRANSACTIONS (
                     provider_id, external_transaction_id, transaction_type, wallet_id, amount, request_fingerprint,
                     outcome, playable_movement, redeemable_movement, balance_after, response_status, response_cache,
-                    bonus_id)
+                    bonus_id, created_at)
                 VALUES (NULL, p_reference, 'bonus_grant', w.id, p_amount, p_fingerprint, 'applied', p_amount, 0,
-                        w.playable_balance + p_amount, v_reply.status, v_reply.body::json, v_bonus_id);
+                        w.playable_balance + p_amount, v_reply.status, v_reply.body::json, v_bonus_id, v_at);
             END IF;
         END IF;
     END IF;
@@ -178,10 +188,14 @@ END $$;
 -- it; false when it was not the wallet's active bonus any more (ended meanwhile, by a
 -- concurrent call or pass) or, for 'expired', is not yet due: so two passes, or a pass and
 -- a money call, forfeit it once. Takes the wallet's lock (a money call holds it already).
-CREATE OR REPLACE FUNCTION casino_forfeit_bonus(p_bonus_id BIGINT, p_reason TEXT) RETURNS BOOLEAN
+-- p_at: the instant of the call that holds the lock (a money call's c.at, the exclusion's);
+-- NULL: the clock, read once the lock is held (a cancel, the expiry pass).
+CREATE OR REPLACE FUNCTION casino_forfeit_bonus(p_bonus_id BIGINT, p_reason TEXT, p_at TIMESTAMPTZ DEFAULT NULL)
+RETURNS BOOLEAN
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     w RECORD;
+    v_at TIMESTAMPTZ;
     v_remaining BIGINT;
 BEGIN
     IF p_reason IS NULL OR p_reason NOT IN ('expired', 'cancelled', 'excluded') THEN
@@ -193,13 +207,14 @@ BEGIN
     FROM CASINO_WALLETS wl
     WHERE wl.id = (SELECT b.wallet_id FROM CASINO_BONUSES b WHERE b.id = p_bonus_id)
     FOR NO KEY UPDATE;
+    v_at := coalesce(p_at, casino_clock());
     IF NOT FOUND OR w.bonus_id IS DISTINCT FROM p_bonus_id
-       OR (p_reason = 'expired' AND NOT w.bonus_expires_at <= casino_bonus_clock()) THEN
+       OR (p_reason = 'expired' AND NOT w.bonus_expires_at <= v_at) THEN
         RETURN false;
     END IF;
     v_remaining := w.playable_balance - w.redeemable_balance;
     UPDATE CASINO_BONUSES
-    SET status = 'forfeited', ended_at = casino_bonus_clock(), end_reason = p_reason,
+    SET status = 'forfeited', ended_at = v_at, end_reason = p_reason,
         wagered_at_end = w.bonus_wagered, remaining_at_end = v_remaining
     WHERE id = p_bonus_id;
     UPDATE CASINO_WALLETS
@@ -208,26 +223,31 @@ BEGIN
         updated_at = now()
     WHERE id = w.id;
     PERFORM casino_bonus_row(w.id, p_bonus_id, 'bonus_forfeit', format('bonus %s forfeit', p_bonus_id),
-                             v_remaining, -v_remaining, 0, w.redeemable_balance, p_reason);
+                             v_remaining, -v_remaining, 0, w.redeemable_balance, p_reason, v_at);
     RETURN true;
 END $$;
 
 -- An exclusion forfeits the player's active bonuses, in every currency (PROTOCOL.md:
--- "on an exclusion ... it is forfeited"): what the exclusion calls, in its transaction,
--- with p_reason 'excluded'. Wallets are locked in id order, as one player's calls would.
+-- "on an exclusion ... it is forfeited"): what the exclusion calls (casino_on_exclusion,
+-- casino_protection.sql), in its transaction and at its instant, with p_reason 'excluded'.
+-- A bonus already past its expiresAt then is forfeited as expired, which it was first.
+-- Wallets are locked in id order, as one player's calls would (the exclusion holds them).
 -- Returns how many it forfeited.
-CREATE OR REPLACE FUNCTION casino_forfeit_player_bonuses(p_user_id BIGINT, p_reason TEXT) RETURNS INTEGER
+DROP FUNCTION IF EXISTS casino_forfeit_player_bonuses(BIGINT, TEXT);
+
+CREATE OR REPLACE FUNCTION casino_forfeit_player_bonuses(p_user_id BIGINT, p_reason TEXT, p_at TIMESTAMPTZ)
+RETURNS INTEGER
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    v_bonus_id BIGINT;
+    b RECORD;
     v_count INTEGER := 0;
 BEGIN
-    FOR v_bonus_id IN
-        SELECT b.id FROM CASINO_BONUSES b JOIN CASINO_WALLETS w ON w.id = b.wallet_id
-        WHERE w.user_id = p_user_id AND b.status = 'active'
+    FOR b IN
+        SELECT bo.id, bo.expires_at FROM CASINO_BONUSES bo JOIN CASINO_WALLETS w ON w.id = bo.wallet_id
+        WHERE w.user_id = p_user_id AND bo.status = 'active'
         ORDER BY w.id
     LOOP
-        IF casino_forfeit_bonus(v_bonus_id, p_reason) THEN
+        IF casino_forfeit_bonus(b.id, CASE WHEN b.expires_at <= p_at THEN 'expired' ELSE p_reason END, p_at) THEN
             v_count := v_count + 1;
         END IF;
     END LOOP;
@@ -236,8 +256,9 @@ END $$;
 
 -- Completes the wallet's active bonus: what remains of it becomes cash (a ledger row),
 -- in the transaction of the bet that crossed its wagering requirement (casino_debit.sql),
--- which holds the wallet's lock and has written the bet's row and the counter already.
-CREATE OR REPLACE FUNCTION casino_complete_bonus(p_bonus_id BIGINT) RETURNS VOID
+-- which holds the wallet's lock and has written the bet's row and the counter already; at
+-- that bet's instant.
+CREATE OR REPLACE FUNCTION casino_complete_bonus(p_bonus_id BIGINT, p_at TIMESTAMPTZ) RETURNS VOID
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     w RECORD;
@@ -253,7 +274,7 @@ BEGIN
     END IF;
     v_remaining := w.playable_balance - w.redeemable_balance;
     UPDATE CASINO_BONUSES
-    SET status = 'completed', ended_at = casino_bonus_clock(), end_reason = 'wagered',
+    SET status = 'completed', ended_at = p_at, end_reason = 'wagered',
         wagered_at_end = w.bonus_wagered, remaining_at_end = v_remaining
     WHERE id = p_bonus_id;
     UPDATE CASINO_WALLETS
@@ -262,21 +283,22 @@ BEGIN
         updated_at = now()
     WHERE id = w.id;
     PERFORM casino_bonus_row(w.id, p_bonus_id, 'bonus_completion', format('bonus %s completion', p_bonus_id),
-                             v_remaining, 0, v_remaining, w.playable_balance, 'wagered');
+                             v_remaining, 0, v_remaining, w.playable_balance, 'wagered', p_at);
 END $$;
 
 -- What a money call on a wallet with a bonus (casino_open_call read only its flag,
 -- c.bonus_id, so a wallet without one reads nothing more) knows of it before its rules:
 -- its counters, from the wallet row the call holds locked; or, past its expiresAt, nothing,
--- for it is forfeited first and the call sees the wallet as it then is.
+-- for it is forfeited first, at the call's instant, and the call sees the wallet as it
+-- then is.
 CREATE OR REPLACE FUNCTION casino_bonus_open(c casino_call) RETURNS casino_call
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     SELECT w.bonus_wagered, w.bonus_wagering_required, w.bonus_expires_at
     INTO c.bonus_wagered, c.bonus_wagering_required, c.bonus_expires_at
     FROM CASINO_WALLETS w WHERE w.id = c.wallet_id;
-    IF c.bonus_expires_at <= casino_bonus_clock() THEN
-        PERFORM casino_forfeit_bonus(c.bonus_id, 'expired');
+    IF c.bonus_expires_at <= c.at THEN
+        PERFORM casino_forfeit_bonus(c.bonus_id, 'expired', c.at);
         c.playable := c.redeemable;
         c.bonus_id := NULL; c.bonus_wagered := NULL; c.bonus_wagering_required := NULL; c.bonus_expires_at := NULL;
     END IF;
@@ -302,7 +324,7 @@ BEGIN
                                                     ELSE (c.playable - p_amount) - (c.redeemable - p_cash) END,
                                                c.currency));
     IF v_completes AND casino_recorded(v_reply) THEN
-        PERFORM casino_complete_bonus(c.bonus_id);
+        PERFORM casino_complete_bonus(c.bonus_id, c.at);
     END IF;
     RETURN v_reply;
 END $$;
@@ -360,15 +382,16 @@ BEGIN
     RETURNING playable_balance INTO v_after;
     PERFORM casino_bonus_row(c.wallet_id, p_bonus_id, 'bonus_forfeit',
                              format('bonus %s forfeit %s %s', p_bonus_id, c.provider_id, c.transaction_id),
-                             p_share, -p_share, 0, v_after, 'share of ' || c.kind, c.transaction_id);
+                             p_share, -p_share, 0, v_after, 'share of ' || c.kind, c.at, c.transaction_id);
 END $$;
 
 -- The active bonuses past their expiresAt, for the expiry pass (casino/bonuses.py), which
--- forfeits each with casino_forfeit_bonus(id, 'expired') in a transaction of its own.
+-- forfeits each with casino_forfeit_bonus(id, 'expired') in a transaction of its own, which
+-- checks again, by the clock, under the wallet's lock.
 CREATE OR REPLACE FUNCTION casino_bonuses_due(p_limit INTEGER) RETURNS SETOF BIGINT
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql VOLATILE AS $$
     SELECT id FROM CASINO_BONUSES
-    WHERE status = 'active' AND expires_at <= casino_bonus_clock()
+    WHERE status = 'active' AND expires_at <= casino_clock()
     ORDER BY expires_at, id
     LIMIT p_limit
 $$;

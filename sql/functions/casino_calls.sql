@@ -20,10 +20,14 @@
 --      only, these make a bet and a rollback naming it take turns across wallets, and a
 --      duplicate sent on another wallet's session waits for the first;
 --   3. reads, in a statement of its own after those locks, whether the id was answered
---      (a replay, or 409 IDEMPOTENCY_CONFLICT) or is named by a tombstone;
+--      (a replay, or 409 IDEMPOTENCY_CONFLICT) or is named by a tombstone, and the call's
+--      instant (casino_clock(): the time of its ledger row, of the windows it counts in
+--      and of a bonus's expiry);
 --   4. applies the rules, reading other ledger rows only after the locks (a bonus past its
 --      expiry is forfeited first: casino_bonus.sql);
---   5. inserts its ledger row once, answered, and moves the wallet.
+--   5. inserts its ledger row once, answered, and moves the wallet (and, for a wallet with
+--      limits, what counts against them: casino_protection.sql; with a bonus active, what
+--      counts toward its wagering: casino_bonus.sql).
 -- The wallet lock is also what makes a replay wait for a synchronous standby: a row lock
 -- gives the transaction an id, so its commit waits for the standby like any write, and a
 -- stored answer the standby never confirmed is not replayed as 200 before it has it.
@@ -37,13 +41,47 @@ DROP FUNCTION IF EXISTS casino_open_call(BIGINT, TEXT, TEXT, TEXT, TEXT, BIGINT,
 DROP FUNCTION IF EXISTS casino_answer(BIGINT, BIGINT, TEXT, BIGINT, BIGINT, BIGINT, BIGINT, SMALLINT, TEXT);
 DROP FUNCTION IF EXISTS casino_refuse(BIGINT, BIGINT, BIGINT, BIGINT, SMALLINT, TEXT, TEXT);
 DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, TEXT);
+-- Without details (before migration 0016's limits).
+DROP FUNCTION IF EXISTS casino_error_body(TEXT, TEXT);
 -- Without the bonus part (before migration 0018's bonus money).
 DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, TEXT, BOOLEAN);
 
--- Answer bodies, byte for byte what is stored and replayed.
-CREATE OR REPLACE FUNCTION casino_error_body(p_code TEXT, p_message TEXT) RETURNS TEXT
+-- The instant a rule of time reads: the moment the call holds its locks, so calls on one
+-- wallet get their instants in the order they take its lock. In production it is the
+-- clock, one inlined read. A test database may freeze it: casino_install_test_clock()
+-- swaps this body for one that reads CASINO_TEST_CLOCK (migration 0016), and only in a
+-- database whose setting casino.test_clock is on; re-applying this file swaps the real
+-- clock back; a server refuses to start on a database whose clock was swapped unless it
+-- drives test rounds (--test-driver). Production pays nothing for the possibility.
+CREATE OR REPLACE FUNCTION casino_clock() RETURNS TIMESTAMPTZ
+LANGUAGE sql VOLATILE AS $$
+    SELECT clock_timestamp()
+$$;
+
+-- The test clock: the frozen instant when a test set one, else the clock.
+CREATE OR REPLACE FUNCTION casino_test_clock() RETURNS TIMESTAMPTZ
+LANGUAGE sql VOLATILE AS $$
+    SELECT coalesce((SELECT frozen_at FROM CASINO_TEST_CLOCK), clock_timestamp())
+$$;
+
+CREATE OR REPLACE FUNCTION casino_install_test_clock() RETURNS VOID
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF current_setting('casino.test_clock', true) IS DISTINCT FROM 'on' THEN
+        RAISE EXCEPTION 'casino_install_test_clock: only in a database whose casino.test_clock setting is on';
+    END IF;
+    CREATE OR REPLACE FUNCTION casino_clock() RETURNS TIMESTAMPTZ
+    LANGUAGE sql VOLATILE AS 'SELECT casino_test_clock()';
+END $$;
+
+-- Answer bodies, byte for byte what is stored and replayed. A refusal that names a limit
+-- adds "details" inside "error" (PROTOCOL.md, "Player protection").
+CREATE OR REPLACE FUNCTION casino_error_body(p_code TEXT, p_message TEXT, p_details JSON DEFAULT NULL) RETURNS TEXT
 LANGUAGE sql STABLE AS $$
-    SELECT json_build_object('error', json_build_object('code', p_code, 'message', p_message))::text
+    SELECT CASE WHEN p_details IS NULL
+                THEN json_build_object('error', json_build_object('code', p_code, 'message', p_message))
+                ELSE json_build_object('error', json_build_object('code', p_code, 'message', p_message,
+                                                                  'details', p_details)) END::text
 $$;
 
 -- A payout's or bet's answer; a rollback's also says whether it left a tombstone. bonus:
@@ -74,10 +112,18 @@ $$;
 CREATE OR REPLACE FUNCTION casino_refusal(p_code TEXT, VARIADIC p_details TEXT[] DEFAULT '{}')
 RETURNS casino_reply
 LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN casino_refusal_with(p_code, NULL, VARIADIC p_details);
+END $$;
+
+-- The same, with the "details" object of a refusal that names a limit.
+CREATE OR REPLACE FUNCTION casino_refusal_with(p_code TEXT, p_error_details JSON, VARIADIC p_details TEXT[] DEFAULT '{}')
+RETURNS casino_reply
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_reply casino_reply;
 BEGIN
-    SELECT r.status, casino_error_body(r.code, format(r.message, VARIADIC p_details)), false,
+    SELECT r.status, casino_error_body(r.code, format(r.message, VARIADIC p_details), p_error_details), false,
            CASE WHEN NOT r.stored THEN r.code END
     INTO v_reply.status, v_reply.body, v_reply.replay, v_reply.error_code
     FROM CASINO_REFUSALS r WHERE r.code = p_code;
@@ -87,12 +133,15 @@ BEGIN
     RETURN v_reply;
 END $$;
 
--- Records the call's answer: its one ledger row, and the movement into the wallet (with
--- the wallet's bonus wagering counter as the call's rules left it, c.bonus_wagered, when
--- they loaded it: the one row write a bet makes, bonus or not; casino_bonus.sql). When
--- the row meets the unique index (the same id answered meanwhile, which the locks of
--- casino_open_call leave only to an id sent on a session of another wallet without
--- them), nothing is stored or moved and the stored answer is replayed.
+-- Records the call's answer: its one ledger row, at the call's instant, and the movement
+-- into the wallet, with the wallet's bonus wagering counter as the call's rules left it
+-- (c.bonus_wagered, when they loaded it: casino_bonus.sql) and, for a wallet with limits,
+-- what the row counts against them (after the insert, so a row that is not written counts
+-- nothing; the caller brought the windows up to c.at before: casino_debit's check,
+-- casino_credit, casino_rollback) -- all in the one row write a call makes. When the row
+-- meets the unique index (the same id answered meanwhile, which the locks of
+-- casino_open_call leave only to an id sent on a session of another wallet without them),
+-- nothing is stored or moved and the stored answer is replayed.
 CREATE OR REPLACE FUNCTION casino_record(
     c casino_call, p_outcome TEXT, p_amount BIGINT, p_playable BIGINT, p_redeemable BIGINT,
     p_status SMALLINT, p_body TEXT)
@@ -100,28 +149,60 @@ RETURNS casino_reply
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_id BIGINT;
+    v_wager BIGINT;
+    v_loss BIGINT;
 BEGIN
     INSERT INTO CASINO_TRANSACTIONS (
         provider_id, external_transaction_id, transaction_type, wallet_id, session_id,
         round_id, amount, related_external_transaction_id, request_fingerprint, outcome,
         playable_movement, redeemable_movement, balance_after, response_status, response_cache,
-        bonus_id)
+        limits_checked, created_at, bonus_id)
     VALUES (c.provider_id, c.transaction_id, c.kind, c.wallet_id, c.session_id,
             c.round_id, p_amount, c.related_id, c.fingerprint, p_outcome,
             p_playable, p_redeemable, c.playable + p_playable, p_status, p_body::json,
-            c.row_bonus_id)
+            c.limits_checked, c.at, c.row_bonus_id)
     ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN
         RETURN casino_stored_reply(c);
     END IF;
-    IF p_playable <> 0 OR p_redeemable <> 0 THEN
+    IF (p_playable <> 0 OR p_redeemable <> 0) AND NOT c.limited THEN
         UPDATE CASINO_WALLETS
         SET playable_balance = playable_balance + p_playable,
             redeemable_balance = redeemable_balance + p_redeemable,
             bonus_wagered = coalesce(c.bonus_wagered, bonus_wagered),
             updated_at = now()
         WHERE id = c.wallet_id;
+    ELSIF p_playable <> 0 OR p_redeemable <> 0 THEN
+        IF c.kind = 'debit' THEN
+            -- A bet of a wallet with limits: its check brought the windows up to c.at, so
+            -- what it counts goes on in the same row write.
+            UPDATE CASINO_WALLETS
+            SET playable_balance = playable_balance + p_playable,
+                redeemable_balance = redeemable_balance + p_redeemable,
+                bonus_wagered = coalesce(c.bonus_wagered, bonus_wagered),
+                updated_at = now(),
+                wager_day_used = wager_day_used + p_amount, wager_week_used = wager_week_used + p_amount,
+                wager_month_used = wager_month_used + p_amount,
+                loss_day_used = loss_day_used + p_amount, loss_week_used = loss_week_used + p_amount,
+                loss_month_used = loss_month_used + p_amount
+            WHERE id = c.wallet_id;
+        ELSE
+            -- A payout or refund (casino_credit and casino_rollback brought the windows up
+            -- to c.at): what it counts goes on in the same row write.
+            v_wager := casino_counted_wager(c.kind, p_amount);
+            v_loss := casino_counted_loss(c.kind, p_amount);
+            UPDATE CASINO_WALLETS
+            SET playable_balance = playable_balance + p_playable,
+                redeemable_balance = redeemable_balance + p_redeemable,
+                bonus_wagered = coalesce(c.bonus_wagered, bonus_wagered),
+                updated_at = now(),
+                wager_day_used = wager_day_used + v_wager, wager_week_used = wager_week_used + v_wager,
+                wager_month_used = wager_month_used + v_wager,
+                loss_day_used = loss_day_used + v_loss, loss_week_used = loss_week_used + v_loss,
+                loss_month_used = loss_month_used + v_loss
+            WHERE id = c.wallet_id;
+        END IF;
     END IF;
     RETURN ROW(p_status, p_body, false, NULL)::casino_reply;
 END $$;
@@ -132,6 +213,17 @@ RETURNS casino_reply
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_refusal casino_reply := casino_refusal(p_code, VARIADIC p_details);
+BEGIN
+    RETURN casino_record(c, 'refused', c.amount, 0, 0, v_refusal.status, v_refusal.body);
+END $$;
+
+-- The same for a refusal that names a limit: its "details" are stored with it.
+CREATE OR REPLACE FUNCTION casino_refuse_with(c casino_call, p_code TEXT, p_error_details JSON,
+                                              VARIADIC p_details TEXT[] DEFAULT '{}')
+RETURNS casino_reply
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_refusal casino_reply := casino_refusal_with(p_code, p_error_details, VARIADIC p_details);
 BEGIN
     RETURN casino_record(c, 'refused', c.amount, 0, 0, v_refusal.status, v_refusal.body);
 END $$;
@@ -167,11 +259,11 @@ BEGIN
     SELECT s.id, s.user_id, s.wallet_id, s.is_active, s.last_activity_at,
            u.status = 'active', g.is_active, NOT gp.is_disabled,
            g.provider_id, g.min_bet, g.max_bet, w.currency_code, w.playable_balance, w.redeemable_balance,
-           w.bonus_id
+           w.excluded_until, w.limited, w.bonus_id
     INTO c.session_id, c.owner_id, c.wallet_id, c.session_active, c.last_activity,
          c.player_active, c.game_active, c.provider_active,
          c.provider_id, c.bet_min, c.bet_max, c.currency, c.playable, c.redeemable,
-         c.bonus_id
+         c.excluded_until, c.limited, c.bonus_id
     FROM CASINO_GAME_SESSIONS s
     JOIN CASINO_USERS u ON u.id = s.user_id
     JOIN CASINO_GAMES g ON g.id = s.game_id
@@ -203,12 +295,13 @@ BEGIN
     -- After the locks, in a statement of its own: what an earlier holder committed. The
     -- id's own answer, or a tombstone, which promised the provider that this id will never
     -- move money, whatever kind of call brings it: a late bet, or a bet's bytes resent as
-    -- a payout.
+    -- a payout. And the call's instant, now that it holds the wallet.
     SELECT casino_stored_reply(c),
            EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS r
                    WHERE r.provider_id = c.provider_id AND r.related_external_transaction_id = p_transaction_id
-                     AND r.transaction_type = 'rollback' AND r.outcome = 'tombstone')
-    INTO c.reply, v_tombstoned;
+                     AND r.transaction_type = 'rollback' AND r.outcome = 'tombstone'),
+           casino_clock()
+    INTO c.reply, v_tombstoned, c.at;
     IF (c.reply).status IS NOT NULL THEN
         RETURN c;
     ELSIF v_tombstoned THEN

@@ -70,6 +70,10 @@ BEGIN
         RETURN casino_refuse(c, 'BALANCE_LIMIT_EXCEEDED');
     END IF;
 
+    -- A wallet with limits counts what this moves in its current windows (casino_record).
+    IF c.limited THEN
+        PERFORM casino_current_windows(c.wallet_id, c.at);
+    END IF;
     -- Winnings are cash, but for the bonus share: the payout's part in the proportion of the
     -- round's bonus stakes, which follows the bonus they came from (casino_bonus.sql):
     -- kept as bonus money while it is active, cash once it completed, forfeited (a row of

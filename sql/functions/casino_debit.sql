@@ -18,6 +18,8 @@ DECLARE
     c casino_call := casino_open_call(p_provider_id, p_token, 'debit', p_transaction_id, p_round_id, p_amount,
                                       NULL, p_fingerprint);
     v_cash BIGINT;
+    v_current BOOLEAN;
+    v_passed TEXT;
 BEGIN
     IF (c.reply).status IS NOT NULL THEN
         RETURN c.reply;
@@ -32,6 +34,8 @@ BEGIN
         RETURN casino_refuse(c, 'USER_MISMATCH');
     ELSIF NOT c.player_active THEN
         RETURN casino_refuse(c, 'PLAYER_DISABLED');
+    ELSIF c.at < c.excluded_until THEN
+        RETURN casino_refuse(c, 'PLAYER_EXCLUDED', casino_exclusion_text(c.excluded_until));
     ELSIF NOT c.game_active THEN
         RETURN casino_refuse(c, 'GAME_DISABLED');
     ELSIF NOT c.provider_active THEN
@@ -42,7 +46,31 @@ BEGIN
         RETURN casino_refuse(c, 'CURRENCY_MISMATCH', c.currency, p_currency);
     ELSIF p_amount < c.bet_min OR p_amount > c.bet_max THEN
         RETURN casino_refuse(c, 'BET_LIMIT_EXCEEDED', c.bet_min::text, c.bet_max::text);
-    ELSIF p_amount > c.playable THEN
+    END IF;
+    -- The player's wager and loss limits (only a wallet that has some reads them): the bet
+    -- may not take a window past a limit in force; it counts once its row is written
+    -- (casino_record), and records what it was checked against. Then funds.
+    IF c.limited THEN
+        LOOP
+            SELECT c.at < w.refresh_at,
+                   CASE WHEN w.wager_month < w.wager_month_used + p_amount THEN 'wager:month'
+                        WHEN w.wager_week < w.wager_week_used + p_amount THEN 'wager:week'
+                        WHEN w.wager_day < w.wager_day_used + p_amount THEN 'wager:day'
+                        WHEN w.loss_month < w.loss_month_used + p_amount THEN 'loss:month'
+                        WHEN w.loss_week < w.loss_week_used + p_amount THEN 'loss:week'
+                        WHEN w.loss_day < w.loss_day_used + p_amount THEN 'loss:day' END,
+                   ARRAY[NULL, NULL, NULL, w.loss_day, w.loss_week, w.loss_month, w.wager_day, w.wager_week,
+                         w.wager_month]
+            INTO v_current, v_passed, c.limits_checked
+            FROM CASINO_WALLET_WINDOWS w WHERE w.wallet_id = c.wallet_id;
+            EXIT WHEN v_current;
+            PERFORM casino_refresh_windows(c.wallet_id, c.at);   -- a window ended, or never counted
+        END LOOP;
+        IF v_passed IS NOT NULL THEN
+            RETURN casino_refuse_bet(c, casino_current_windows(c.wallet_id, c.at), v_passed);
+        END IF;
+    END IF;
+    IF p_amount > c.playable THEN
         RETURN casino_refuse(c, 'INSUFFICIENT_FUNDS');
     END IF;
 

@@ -13,7 +13,7 @@ DECLARE
     s RECORD;
 BEGIN
     SELECT ses.user_id, w.playable_balance, w.redeemable_balance, w.currency_code, g.provider_id,
-           w.bonus_id IS NOT NULL AND w.bonus_expires_at <= casino_bonus_clock() AS bonus_expired
+           w.bonus_id IS NOT NULL AND w.bonus_expires_at <= casino_clock() AS bonus_expired
     INTO s
     FROM CASINO_GAME_SESSIONS ses
     JOIN CASINO_WALLETS w ON w.id = ses.wallet_id

@@ -78,6 +78,10 @@ BEGIN
         END IF;
     END IF;
 
+    -- A wallet with limits counts what this moves in its current windows (casino_record).
+    IF c.limited THEN
+        PERFORM casino_current_windows(c.wallet_id, c.at);
+    END IF;
     v_reply := casino_record(c, v_outcome, v_refund, v_refund, v_redeemable_refund, 200::smallint,
                              casino_money_body(p_transaction_id, c.playable + v_refund - v_forfeited,
                                                c.playable - c.redeemable + v_kept, c.currency,

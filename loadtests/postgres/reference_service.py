@@ -1,12 +1,12 @@
 """The reference service: the least a signed debit service can do on our stack, the
 yardstick `loadtests.bench` holds ours against.
 
-    REFERENCE_SECRET=<the key's secret> python -m loadtests.reference_service --port 0 \\
+    REFERENCE_SECRET=<the key's secret> python -m loadtests.postgres.reference_service --port 0 \\
         --dsn DSN --schema bench_reference_<tag> --kid KID [--pool-size 4]
 
 One Tornado handler for POST /casino/debit on the stack ours stands on: the same v2
 HMAC-SHA256 over the raw body (wire.signing; one key, named by --kid), the same JSON, and
-one call of reference_debit (loadtests/reference.sql, in --schema) in autocommit, on a
+one call of reference_debit (loadtests/postgres/reference.sql, in --schema) in autocommit, on a
 psycopg2 ThreadedConnectionPool behind a ThreadPoolExecutor of the same size, reached with
 IOLoop.run_in_executor. Nothing else: no access line, no metrics, no request id, no
 validation beyond the types of the fields it uses. Prints `listening <url>` once it

@@ -1,0 +1,254 @@
+"""Player protection's back-office verbs: each market's rules (jurisdictions), a player's
+limits, exclusions, market and identity, and their history (PROTOCOL.md, "Player
+protection"; README, "Player protection").
+
+As in casino/backoffice.py, each verb takes a cursor and returns an Answer, and a write is
+recorded in CASINO_ADMIN_AUDIT in its transaction, refusals included. A limit and an
+exclusion are one call of a SQL function (sql/functions/casino_protection.sql), which locks
+the player's wallet(s) first, so the change falls between two of their money calls, and
+writes the history row; the rules that decide (cooling-off, bounds, extension only) live
+there, beside the money calls that enforce them.
+"""
+import json
+from datetime import datetime
+
+from wire.errors import invalid
+from wire.validation import duration_hours
+
+from .backoffice import FIND_PLAYER, _audited, _player, _refusal, keyset_page, timestamp
+from .wallet import Answer
+
+# A jurisdiction as the API writes it (durations in ISO 8601).
+JURISDICTION_COLUMNS = """
+    code, name, time_zone, cooling_off_hours, increase_waits_period_end, deposit_limit_required,
+    casino_iso_interval(time_out_min), casino_iso_interval(time_out_max),
+    casino_iso_interval(self_exclusion_min), casino_iso_interval(self_exclusion_max),
+    register_name, register_url, register_unreachable, updated_at
+"""
+FIND_JURISDICTION = f"SELECT {JURISDICTION_COLUMNS} FROM CASINO_JURISDICTIONS WHERE code = %s"
+LIST_JURISDICTIONS = f"SELECT {JURISDICTION_COLUMNS} FROM CASINO_JURISDICTIONS ORDER BY code"
+
+TIME_ZONE_KNOWN = "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = %s)"
+
+# A market is a row: PUT writes the whole of it, creating it or replacing it.
+PUT_JURISDICTION = """
+    INSERT INTO CASINO_JURISDICTIONS (code, name, time_zone, cooling_off_hours, increase_waits_period_end,
+                                      deposit_limit_required, time_out_min, time_out_max, self_exclusion_min,
+                                      self_exclusion_max, register_name, register_url, register_unreachable,
+                                      updated_at)
+    VALUES (%(code)s, %(name)s, %(timeZone)s, %(coolingOffHours)s, %(increaseWaitsForPeriodEnd)s,
+            %(depositLimitRequired)s, %(timeOutMin)s, %(timeOutMax)s, %(selfExclusionMin)s, %(selfExclusionMax)s,
+            %(registerName)s, %(registerUrl)s, %(registerUnavailable)s, now())
+    ON CONFLICT (code) DO UPDATE SET
+        name = EXCLUDED.name, time_zone = EXCLUDED.time_zone, cooling_off_hours = EXCLUDED.cooling_off_hours,
+        increase_waits_period_end = EXCLUDED.increase_waits_period_end,
+        deposit_limit_required = EXCLUDED.deposit_limit_required, time_out_min = EXCLUDED.time_out_min,
+        time_out_max = EXCLUDED.time_out_max, self_exclusion_min = EXCLUDED.self_exclusion_min,
+        self_exclusion_max = EXCLUDED.self_exclusion_max, register_name = EXCLUDED.register_name,
+        register_url = EXCLUDED.register_url, register_unreachable = EXCLUDED.register_unreachable,
+        updated_at = EXCLUDED.updated_at
+    RETURNING (xmax = 0)
+"""
+OLD_TIME_ZONE = "SELECT time_zone FROM CASINO_JURISDICTIONS WHERE code = %s FOR UPDATE"
+
+# Windows counted in another time zone are recounted by the next money call of each
+# wallet (casino_current_windows finds them out of date), not all at once here.
+RECOUNT_WINDOWS_OF_JURISDICTION = """
+    UPDATE CASINO_LIMIT_WINDOWS SET refresh_at = '-infinity'
+    WHERE wallet_id IN (SELECT w.id FROM CASINO_WALLETS w JOIN CASINO_USERS u ON u.id = w.user_id
+                        WHERE u.jurisdiction = %s)
+"""
+RECOUNT_WINDOWS_OF_PLAYER = """
+    UPDATE CASINO_LIMIT_WINDOWS SET refresh_at = '-infinity'
+    WHERE wallet_id IN (SELECT id FROM CASINO_WALLETS WHERE user_id = %s)
+"""
+
+SET_LIMIT = "SELECT status, body, replay, error_code FROM casino_set_limit(%s, %s, %s, %s, %s, %s, %s)"
+EXCLUDE = "SELECT status, body, replay, error_code FROM casino_exclude(%s, %s, %s, %s, %s)"
+LIMITS = """
+    SELECT u.jurisdiction, casino_player_limits(u.id, casino_clock())
+    FROM CASINO_USERS u WHERE u.id = %s
+"""
+
+EXCLUSIONS = """
+    SELECT u.jurisdiction, coalesce(casino_exclusion_until(u.id) > casino_clock(), false),
+           casino_rfc3339(casino_exclusion_until(u.id)),
+           (SELECT json_agg(json_build_object(
+                       'kind', h.kind, 'from', casino_rfc3339(h.effective_from), 'until', casino_rfc3339(h.new_until),
+                       'previousUntil', casino_rfc3339(h.old_until), 'operator', h.operator_key_id)
+                   ORDER BY h.id DESC)
+            FROM CASINO_PROTECTION_HISTORY h WHERE h.user_id = u.id AND h.change = 'exclusion'),
+           (SELECT h.kind FROM CASINO_PROTECTION_HISTORY h
+            WHERE h.user_id = u.id AND h.change = 'exclusion' AND h.new_until > casino_clock()
+            ORDER BY h.new_until DESC, h.id DESC LIMIT 1)
+    FROM CASINO_USERS u WHERE u.id = %s
+"""
+
+HISTORY = """
+    SELECT h.id, h.change, h.limit_type, h.period, h.currency_code, h.old_amount, h.new_amount, h.kind,
+           casino_rfc3339(h.old_until), casino_rfc3339(h.new_until), h.effective_from, h.operator_key_id, h.created_at,
+           h.new_until = 'infinity'
+    FROM CASINO_PROTECTION_HISTORY h
+    WHERE h.user_id = %(user_id)s AND (%(cursor)s::bigint IS NULL OR h.id < %(cursor)s)
+    ORDER BY h.id DESC
+    LIMIT %(limit)s
+"""
+
+SET_PLAYER_JURISDICTION = "UPDATE CASINO_USERS SET jurisdiction = %s WHERE id = %s"
+SET_PLAYER_IDENTITY = """
+    UPDATE CASINO_USERS SET first_name = %s, last_name = %s, date_of_birth = %s, postcode = %s WHERE id = %s
+"""
+LOCK_PLAYER_WALLETS = "SELECT id FROM CASINO_WALLETS WHERE user_id = %s ORDER BY id FOR NO KEY UPDATE"
+
+
+# --- jurisdictions ----------------------------------------------------------------------------
+
+def _jurisdiction(row):
+    (code, name, time_zone, cooling, waits, deposit_required, to_min, to_max, se_min, se_max, register,
+     url, unreachable, updated_at) = row
+    return {"code": code, "name": name, "timeZone": time_zone, "coolingOffHours": cooling,
+            "increaseWaitsForPeriodEnd": waits, "depositLimitRequired": deposit_required,
+            "timeOutMin": to_min, "timeOutMax": to_max, "selfExclusionMin": se_min, "selfExclusionMax": se_max,
+            "registerName": register, "registerUrl": url, "registerUnavailable": unreachable,
+            "updatedAt": timestamp(updated_at)}
+
+
+def get_jurisdiction(cur, code):
+    cur.execute(FIND_JURISDICTION, (code,))
+    row = cur.fetchone()
+    return Answer(200, _jurisdiction(row)) if row else _refusal("JURISDICTION_NOT_FOUND")
+
+
+def list_jurisdictions(cur):
+    cur.execute(LIST_JURISDICTIONS)
+    return Answer(200, {"items": [_jurisdiction(row) for row in cur.fetchall()]})
+
+
+def _check_jurisdiction(cur, req):
+    """What the fields' own types cannot say; 400, nothing written."""
+    if duration_hours(req["timeOutMin"]) > duration_hours(req["timeOutMax"]):
+        raise invalid("timeOutMin must not exceed timeOutMax")
+    if req["selfExclusionMax"] is not None and \
+            duration_hours(req["selfExclusionMin"]) > duration_hours(req["selfExclusionMax"]):
+        raise invalid("selfExclusionMin must not exceed selfExclusionMax")
+    if req["registerUrl"] is not None and req["registerName"] is None:
+        raise invalid("registerUrl needs a registerName")
+    cur.execute(TIME_ZONE_KNOWN, (req["timeZone"],))
+    if not cur.fetchone()[0]:
+        raise invalid(f"timeZone {req['timeZone']!r} is not a time zone the database knows (e.g. Europe/London)")
+
+
+def put_jurisdiction(cur, operator, code, req):
+    """Creates the market (201) or replaces its rules (200). A new time zone has every limited
+    wallet of its players recount its windows in it at its next money call. Limits already
+    pending keep the start they were given; exclusions keep their end."""
+    _check_jurisdiction(cur, req)
+    cur.execute(OLD_TIME_ZONE, (code,))
+    old = cur.fetchone()
+    values = {**req, "code": code, "registerUnavailable": req["registerUnavailable"] or "refuse"}
+    cur.execute(PUT_JURISDICTION, values)
+    created = cur.fetchone()[0]
+    if old is not None and old[0] != req["timeZone"]:
+        cur.execute(RECOUNT_WINDOWS_OF_JURISDICTION, (code,))
+    cur.execute(FIND_JURISDICTION, (code,))
+    answer = Answer(201 if created else 200, _jurisdiction(cur.fetchone()))
+    return _audited(cur, operator, "putJurisdiction", {"code": code, **req}, answer)
+
+
+# --- a player's market and identity ---------------------------------------------------------
+
+def _player_answer(cur, user_id):
+    cur.execute(FIND_PLAYER, (user_id,))
+    return Answer(200, _player(cur.fetchone()))
+
+
+def set_player_jurisdiction(cur, operator, user_id, req):
+    """Moves a player to another market: its rules apply from the next call; the windows of
+    their limits are recounted in its time zone."""
+    cur.execute(LOCK_PLAYER_WALLETS, (user_id,))
+    cur.execute(FIND_JURISDICTION, (req["jurisdiction"],))
+    if cur.fetchone() is None:
+        answer = _refusal("JURISDICTION_NOT_FOUND")
+    else:
+        cur.execute(SET_PLAYER_JURISDICTION, (req["jurisdiction"], user_id))
+        if cur.rowcount == 0:
+            answer = _refusal("USER_NOT_FOUND")
+        else:
+            cur.execute(RECOUNT_WINDOWS_OF_PLAYER, (user_id,))
+            answer = _player_answer(cur, user_id)
+    return _audited(cur, operator, "setPlayerJurisdiction", {"userId": user_id, **req}, answer)
+
+
+def set_player_identity(cur, operator, user_id, req):
+    """The identity an external register is asked with. The audit row keeps which fields
+    were set, not their values (they are personal data; the player's row has them)."""
+    cur.execute(SET_PLAYER_IDENTITY, (req["firstName"], req["lastName"], req["dateOfBirth"], req["postcode"],
+                                      user_id))
+    answer = _player_answer(cur, user_id) if cur.rowcount else _refusal("USER_NOT_FOUND")
+    return _audited(cur, operator, "setPlayerIdentity", {"userId": user_id, "fields": sorted(req)}, answer)
+
+
+# --- limits and exclusions ----------------------------------------------------------------------
+
+def _reply(cur):
+    status, body, replay, _ = cur.fetchone()
+    return Answer(status, body, replay)
+
+
+def get_limits(cur, user_id):
+    """Every limit of the player in force or pending, with what its window holds now."""
+    cur.execute(LIMITS, (user_id,))
+    row = cur.fetchone()
+    if row is None:
+        return _refusal("USER_NOT_FOUND")
+    jurisdiction, items = row
+    return Answer(200, {"userId": user_id, "jurisdiction": jurisdiction, "items": items})
+
+
+def set_limit(cur, operator, user_id, req):
+    """PUT a limit: at once when it is a first or a lower one, pending otherwise."""
+    cur.execute(SET_LIMIT, (user_id, req["currency"], req["type"], req["period"], req["amount"], operator,
+                            json.dumps({"userId": user_id, **req})))
+    return _reply(cur)
+
+
+def exclude(cur, operator, user_id, req):
+    """A time-out or a self-exclusion, effective at once; an active one only extended."""
+    if req["kind"] == "time-out" and req["until"] is None:
+        raise invalid("a time-out needs an end (until); only a self-exclusion may be indefinite")
+    until = datetime.fromisoformat(req["until"]) if req["until"] is not None else None
+    cur.execute(EXCLUDE, (user_id, req["kind"], until, operator, json.dumps({"userId": user_id, **req})))
+    return _reply(cur)
+
+
+def exclusions(cur, user_id):
+    """The player's exclusions, newest first, and the one in force now (if any)."""
+    cur.execute(EXCLUSIONS, (user_id,))
+    row = cur.fetchone()
+    if row is None:
+        return _refusal("USER_NOT_FOUND")
+    jurisdiction, active, until, items, active_kind = row
+    return Answer(200, {"userId": user_id, "jurisdiction": jurisdiction, "excluded": active,
+                        "kind": active_kind if active else None, "until": until if active else None,
+                        "items": items or []})
+
+
+def _history_item(row):
+    (_, change, limit_type, period, currency, old_amount, new_amount, kind, old_until, new_until, effective_from,
+     operator, created_at, _indefinite) = row
+    item = {"change": change, "effectiveFrom": timestamp(effective_from), "operator": operator,
+            "createdAt": timestamp(created_at)}
+    if change == "limit":
+        item.update({"type": limit_type, "period": period, "currency": currency, "oldAmount": old_amount,
+                     "newAmount": new_amount})
+    else:
+        item.update({"kind": kind, "oldUntil": old_until, "newUntil": new_until})
+    return item
+
+
+def history(cur, user_id, limit=None, cursor=None):
+    """Every change of the player's limits and exclusions, newest first, a page at a time."""
+    cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s", (user_id,))
+    if cur.fetchone() is None:
+        return _refusal("USER_NOT_FOUND")
+    return keyset_page(cur, HISTORY, {"user_id": user_id}, limit, cursor, _history_item)

@@ -1,0 +1,120 @@
+"""The casino's reconciliation with its providers, from the command line.
+
+    python -m casino.reconcile [--provider CODE ...] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
+                               [--provider-url http://127.0.0.1:8000]
+
+Compares each provider's round feed with the ledger over the days --from..--to (default:
+yesterday, in REPORT_TIME_ZONE, default UTC), as POST /casino/admin/reconciliations does
+(casino/reconciliation.py), and stores each result (requested by "command-line"). Without
+--provider: every active provider of an operator's. --provider-url: where the providers
+this server hosts answer (PROVIDER_URL, else a server on 127.0.0.1:8000); a provider with
+an api_endpoint is called there. It signs with the casino's keys, as the server does:
+the same database, KEYS_ENCRYPTION_KEY and PROVIDER_SECRET.
+
+Exit status: 0 when no reconciliation found a difference, 1 when one did (each is
+printed), 2 when one could not run (no database; a provider that refused or could not be
+read, stored as failed) or the arguments are wrong. (Not provider.reconcile, which
+settles the provider's own uncertain calls.)
+"""
+import argparse
+import asyncio
+import os
+import sys
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from . import reconciliation
+
+
+def _date(text):
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: not a date YYYY-MM-DD") from None
+
+
+def report(answer):
+    """The lines a run prints for one provider's answer."""
+    body = answer.body
+    if answer.status != 201:
+        return [f"{body['error']['code']}: {body['error']['message']}"]
+    lines = [(f"reconciliation {body['reconciliationId']} with {body['providerCode']} of {body['from']}..{body['to']} "
+              f"({body['timeZone']}): {body['roundsCompared']} round(s) compared, "
+              f"{body['differenceCount']} difference(s)")]
+    for side in ("casino", "provider"):
+        for total in body["totals"][side]:
+            lines.append(f"  {side:8s} {total['currency']} rounds {total['rounds']} stakes {total['stakes']} "
+                         f"refunds {total['refunds']} wins {total['wins']}")
+    for d in body["differences"]:
+        lines.append(f"  {d['kind']} round {d['roundId']} ({d['currency']}): casino {_figures(d['casino'])}, "
+                     f"provider {_figures(d['provider'])}")
+    if body["nextCursor"]:
+        lines.append(f"  ... GET /casino/admin/reconciliations/{body['reconciliationId']} lists the rest")
+    return lines
+
+
+def _figures(side):
+    if side is None:
+        return "none"
+    return f"{side['state']} stakes {side['stakes']} refunds {side['refunds']} wins {side['wins']}"
+
+
+def main(argv=None):
+    from casino import credentials
+    from casino.provider_link import ProviderLink
+    from db.config import UNUSABLE, database_from_environment, why_unusable
+    from db.pool import Database, DatabaseUnavailable
+    from service.settings import SettingsError, read_settings
+    from wire.secretbox import SecretBoxError
+
+    parser = argparse.ArgumentParser(prog="python -m casino.reconcile", description=__doc__.split("\n")[0])
+    parser.add_argument("--provider", action="append", help="a provider's code (repeatable; default: every "
+                                                            "active provider of an operator's)")
+    parser.add_argument("--from", dest="start", type=_date, help="first day (default: yesterday)")
+    parser.add_argument("--to", dest="end", type=_date, help="last day, included (default: --from)")
+    parser.add_argument("--provider-url", default=os.environ.get("PROVIDER_URL") or "http://127.0.0.1:8000",
+                        help="where the providers this server hosts answer")
+    parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
+    args = parser.parse_args(argv)
+    try:
+        settings = read_settings([], os.environ)
+    except (SettingsError, SecretBoxError) as exc:
+        print(f"reconcile: not run: {exc}", file=sys.stderr)
+        return 2
+    tz, secrets = settings.report_time_zone, settings.secrets
+    assert secrets is not None, "read_settings reads the secrets"
+    start = args.start or datetime.now(ZoneInfo(tz)).date() - timedelta(days=1)
+    end = args.end or start
+
+    async def run(dsn):
+        db = Database(dsn, size=2, application_name="casino-reconcile")
+        keys = credentials.keyring(db, secrets)
+        link = ProviderLink(args.provider_url, keys)
+        try:
+            await keys.keys.load_now()
+            codes = args.provider or await db.transaction(reconciliation.active_providers)
+            return [await reconciliation.reconcile(db, link, secrets.casino_code, tz, code, start, end,
+                                                   reconciliation.COMMAND_LINE) for code in codes]
+        finally:
+            link.close()
+            db.close()
+
+    try:
+        with database_from_environment(args.data_dir, attach="existing") as database:
+            answers = asyncio.run(run(database.dsn))
+    except UNUSABLE as exc:
+        print(f"reconcile: not run: {why_unusable(exc)}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailable as exc:
+        print(f"reconcile: not run: cannot reach the database: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    for answer in answers:
+        for line in report(answer):
+            print(line)
+    if any(answer.status != 201 for answer in answers):
+        return 2
+    return 1 if any(answer.body["differenceCount"] for answer in answers) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
