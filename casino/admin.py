@@ -79,9 +79,6 @@ class AdminHandler(JsonHandler):
     def idle_timeout(self):
         return self.settings["session_idle_timeout"]
 
-    def render_answer(self, answer):
-        self.render_json(answer.status, answer.body, replay=answer.replay)
-
 
 JURISDICTION_CODE = Field(lambda v: isinstance(v, str) and re.fullmatch(r"[A-Z][A-Z0-9-]{1,15}", v) is not None,
                          "a jurisdiction code: 2-16 upper-case letters, digits or '-' (GB, SE, ON, DE, DEFAULT)",
@@ -243,7 +240,7 @@ class CreateOperatorKeyHandler(OperatorKeyHandler):
                "this answer only")
     status = 201
     answer = obj(**OPERATOR_KEY["properties"], key=STRING)
-    refusals: dict[int, list[str]] = {}
+    refusals = documented("createOperatorKey")
     # origin: only an operator's key makes a tool's key; a tool's key makes its own tool's
     # (403 FORBIDDEN for any other), so no key makes keys that mark rows other than as it does.
     schema = {"scopes": SCOPE_LIST, "label": LABEL.optional(), "origin": one_of(*operators.KEY_ORIGINS).optional()}
@@ -256,7 +253,7 @@ class OperatorKeysHandler(AdminHandler):
     operator_scope = "admin"
     summary = "Every operator key, active and revoked, with its origin (a tool's key or not; never a secret)"
     answer = obj(keys={"type": "array", "items": OPERATOR_KEY})
-    refusals: dict[int, list[str]] = {}
+    refusals = documented("listOperatorKeys")
 
     async def get(self):
         self.render_answer(await self.db.transaction(backoffice.list_operator_keys))
@@ -436,7 +433,8 @@ class RotateProviderKeyHandler(AddProviderKeyHandler):
 
 class RevokeProviderKeyHandler(AdminHandler):
     operator_scope = "admin"
-    summary = "Revokes a provider key (every process refuses it within KEY_REFRESH_SECONDS)"
+    summary = ("Revokes a provider key by its id (signer: only when a casino key and a provider key share it); "
+               "every process refuses it within KEY_REFRESH_SECONDS")
     answer = obj(providerCode=STRING, keyId=STRING, signer={"enum": list(credentials.SIGNERS)}, revokedAt=TIMESTAMP)
     refusals = documented("revokeProviderKey")
     parameters = {"providerCode": IDENTIFIER, "keyId": IDENTIFIER}
@@ -544,7 +542,7 @@ class RetireSyntheticHandler(AdminHandler):
                "games disabled; the ledger kept): those listed, or every one of the origin")
     answer = RETIRED
     # A tool's key naming another tool's origin: 403 FORBIDDEN, as a missing scope is.
-    refusals: dict[int, list[str]] = {}
+    refusals = documented("retireSynthetic")
     schema = {"origin": one_of(*synthetic.TOOLS, "demo").optional(),
               "userIds": array_of(ENTITY_ID, 1000).optional(),
               "providerCodes": array_of(IDENTIFIER, 100).optional()}
@@ -648,7 +646,7 @@ class JurisdictionsHandler(AdminHandler):
     operator_scope = "admin"
     summary = "Every jurisdiction's rules, by code"
     answer = obj(items={"type": "array", "items": JURISDICTION})
-    refusals: dict[int, list[str]] = {}
+    refusals = documented("listJurisdictions")
 
     async def get(self):
         self.render_answer(await self.db.transaction(protection.list_jurisdictions))

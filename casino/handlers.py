@@ -8,7 +8,7 @@ from wire.validation import BET_AMOUNT, CURRENCY, ENTITY_ID, IDENTIFIER, PAYOUT_
 from . import wallet
 from .launch import launch_game, simulate_round
 from .refusals import documented
-from .wallet import Answer
+from .wallet import Outcome
 
 MONEY = obj(transactionId=STRING, balance=INTEGER, currency=STRING)
 
@@ -18,13 +18,12 @@ class ProviderCallbackHandler(JsonHandler):
     key names the provider; the wallet refuses a session of another provider's game."""
     signature_header = "x-casino-signature"
     keyring_setting = "casino_keys"
-    # The wallet's function: (cursor, *arguments()) -> Answer.
-    operation: Callable[..., Answer]
+    # The wallet's function: (cursor, *arguments()) -> an Answer or a Refused.
+    operation: Callable[..., Outcome]
     replays = True
 
     async def post(self):
-        answer = await self.settings["db"].statement(type(self).operation, *self.arguments())
-        self.render_json(answer.status, answer.body, replay=answer.replay)
+        self.render_answer(await self.db.statement(type(self).operation, *self.arguments()))
 
     def arguments(self):
         """What the operation takes after the cursor: the provider whose key signed, and

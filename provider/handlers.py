@@ -2,6 +2,7 @@
 that signed names the casino: it sees only its own players' sessions."""
 from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
+from wire.refusals import documented
 from wire.validation import CURRENCY, ENTITY_ID, IDENTIFIER
 
 from . import catalogue, launches
@@ -20,7 +21,7 @@ class CasinoRequestHandler(JsonHandler):
 class LaunchHandler(CasinoRequestHandler):
     summary = "Provider side of a launch: customer and provider session, with the bet limits"
     answer = obj(providerSessionId=STRING, gameId=STRING, currency=STRING, minBet=INTEGER, maxBet=INTEGER)
-    refusals = {403: ["GAME_DISABLED", "CASINO_MISMATCH"], 404: ["GAME_NOT_FOUND"], 409: ["IDEMPOTENCY_CONFLICT"]}
+    refusals = documented("provider/launch")
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "gameId": IDENTIFIER,
               "currency": CURRENCY, "casinoCode": IDENTIFIER}
 
@@ -32,8 +33,7 @@ class SimulateHandler(CasinoRequestHandler):
     summary = "Plays one scripted round through the casino's callbacks"
     answer = obj(roundId=STRING, steps={"type": "array", "items": {"type": "object"}},
                  finalBalance={"type": ["integer", "null"]})
-    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"],
-                409: ["IDEMPOTENCY_CONFLICT", "REQUEST_IN_PROGRESS"]}
+    refusals = documented("provider/simulate")
     replays = True
     schema = {"providerSessionId": IDENTIFIER, "sessionToken": IDENTIFIER, "userId": ENTITY_ID,
               "requestId": IDENTIFIER}
@@ -49,7 +49,7 @@ class GamesHandler(CasinoRequestHandler):
     answer = obj(games={"type": "array", "items": obj(gameId=STRING, name=STRING, currency=STRING,
                                                       minBet=INTEGER, maxBet=INTEGER,
                                                       enabled={"type": "boolean"})})
-    refusals = {403: ["CASINO_MISMATCH", "CASINO_UNKNOWN"]}
+    refusals = documented("provider/games")
     schema = {"casinoCode": IDENTIFIER}
 
     async def post(self):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
-from .errors import invalid
+from .refusals import invalid
 
 MAX_SAFE_INTEGER = 2**53 - 1
 _IDENTIFIER = re.compile(r"[\x21-\x7e]{1,100}")
