@@ -243,6 +243,16 @@ OPERATOR = _checks(
     ("FORBIDDEN", "scope", "the key lacks the endpoint's scope"),
     ("INVALID_REQUEST", "body", "the body, a path or a query parameter is not what the document describes"))
 
+# The player's external register (casino/exclusion_register.py), asked when their jurisdiction
+# names one: its verdict is one of these three, or none.
+_REGISTER = (
+    ("PLAYER_IDENTITY_MISSING", "identity-missing", ("the register needs identity fields the player lacks (it is "
+                                                    "not asked)")),
+    ("PLAYER_EXCLUDED", "register-excluded", ("the register says the player is excluded (now, or in an answer "
+                                             "younger than REGISTER_CACHE_SECONDS)")),
+    ("EXCLUSION_CHECK_UNAVAILABLE", "register-unavailable", ("the register cannot be asked and has no answer to "
+                                                            "reuse, and the jurisdiction refuses then")))
+
 _LAUNCH = (
     ("USER_NOT_FOUND", "no-user", "no player has the userId"),
     ("PLAYER_DISABLED", "player-disabled", "the player is disabled"),
@@ -252,10 +262,7 @@ _LAUNCH = (
     ("PROVIDER_DISABLED", "provider-disabled", "the game's provider is disabled"),
     ("WALLET_NOT_FOUND", "no-wallet", "the player has no wallet in the currency (given, else the game's)"),
     # The player's external register, asked after the casino's own checks.
-    ("PLAYER_EXCLUDED", "register-excluded", "the jurisdiction's external register says the player is excluded"),
-    ("PLAYER_IDENTITY_MISSING", "identity-missing", "the register needs identity fields the player lacks"),
-    ("EXCLUSION_CHECK_UNAVAILABLE", "register-unavailable", ("the register cannot be asked, and the jurisdiction "
-                                                             "refuses then")),
+    *_REGISTER,
     ("PROVIDER_UNAVAILABLE", "provider-refused", "the provider refuses the launch or does not answer"))
 
 PRECEDENCE: dict[str, tuple[Check, ...]] = {
@@ -304,11 +311,7 @@ PRECEDENCE: dict[str, tuple[Check, ...]] = {
         ("WALLET_NOT_FOUND", "no-wallet", "the player has no wallet in the currency"),
         ("IDEMPOTENCY_CONFLICT", "reference-reused", "the reference was answered before, for other content"),
         ("PLAYER_EXCLUDED", "excluded", "an exclusion of the player is in force"),
-        ("PLAYER_EXCLUDED", "register-excluded", ("the jurisdiction's external register says the player is "
-                                                 "excluded")),
-        ("PLAYER_IDENTITY_MISSING", "identity-missing", "the register needs identity fields the player lacks"),
-        ("EXCLUSION_CHECK_UNAVAILABLE", "register-unavailable", ("the register cannot be asked, and the "
-                                                                 "jurisdiction refuses then")),
+        *_REGISTER,
         ("DEPOSIT_LIMIT_REQUIRED", "limit-required", ("the jurisdiction requires a deposit limit, and none is in "
                                                      "force")),
         ("DEPOSIT_LIMIT_REACHED", "deposit-limit", "the deposit would take a deposit window past the limit"),
