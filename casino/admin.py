@@ -42,7 +42,7 @@ from . import audit, backoffice, catalogue, credentials, game_import, operators,
 from .limits import ConcurrencyLimit
 from .refusals import documented
 
-NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_STRING = {"type": "string", "nullable": True}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 PLAYER = obj(userId=INTEGER, username=STRING, email=STRING, status={"enum": ["active", "disabled"]},
              origin={"enum": list(backoffice.ORIGINS)}, jurisdiction=STRING, createdAt=TIMESTAMP)
@@ -220,7 +220,7 @@ class RoundHandler(AdminHandler):
 
 OPERATOR_KEY = obj(keyId=STRING, scopes={"type": "array", "items": {"enum": list(operators.SCOPES)}},
                    label=STRING, origin={"enum": list(operators.KEY_ORIGINS)}, createdAt=TIMESTAMP,
-                   revokedAt={"type": ["string", "null"], "format": "date-time"})
+                   revokedAt={"type": "string", "nullable": True, "format": "date-time"})
 SCOPE_LIST = list_of(*operators.SCOPES)
 BOOLEAN = Field(lambda v: type(v) is bool, "true or false", {"type": "boolean"})
 
@@ -306,7 +306,7 @@ PROVIDER_CODE = _pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}", "1-50 letters, digi
 NAME = _pattern(r"[\x21-\x7e][\x20-\x7e]{0,99}", "1-100 printable ASCII characters, not starting with a space")
 ENDPOINT = _pattern(r"https?://[\x21-\x7e]{1,500}", "an http:// or https:// URL")
 NULLABLE_ENDPOINT = Field(lambda v: v is None or ENDPOINT.check(v), "an http:// or https:// URL, or null",
-                          {"type": ["string", "null"], "pattern": ENDPOINT.json_schema["pattern"]})
+                          {"type": "string", "nullable": True, "pattern": ENDPOINT.json_schema["pattern"]})
 KEY_ID = _pattern(r"[\x21-\x2b\x2d-\x7e]{1,100}", "1-100 printable ASCII characters without whitespace or comma")
 SECRET = _pattern(r"[\x21-\x7e]{16,200}", "16-200 printable ASCII characters without whitespace")
 SIGNER = one_of(*credentials.SIGNERS)
@@ -318,7 +318,7 @@ STATUS = one_of("active", "disabled")
 PROVIDER = obj(providerCode=STRING, name=STRING, apiEndpoint=NULLABLE_STRING, status={"enum": ["active", "disabled"]},
                allowsV1={"type": "boolean"}, origin={"enum": list(backoffice.ORIGINS)}, createdAt=TIMESTAMP)
 PROVIDER_KEY = obj(keyId=STRING, signer={"enum": list(credentials.SIGNERS)}, createdAt=TIMESTAMP,
-                   revokedAt={"type": ["string", "null"], "format": "date-time"})
+                   revokedAt={"type": "string", "nullable": True, "format": "date-time"})
 NEW_PROVIDER_KEY = obj(providerCode=STRING, **PROVIDER_KEY["properties"], secret=STRING,
                        stillActive={"type": "array", "items": STRING})
 GAME = obj(gameId=INTEGER, providerCode=STRING, providerGameId=STRING, name=STRING, currency=STRING, minBet=INTEGER,
@@ -588,9 +588,9 @@ class ImportGamesHandler(AdminHandler):
 
 # --- player protection (README, "Player protection") --------------------------------------------
 
-NULLABLE_INTEGER = {"type": ["integer", "null"]}
-NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
-NULLABLE_DURATION = {"type": ["string", "null"]}
+NULLABLE_INTEGER = {"type": "integer", "nullable": True}
+NULLABLE_TIME = {"type": "string", "nullable": True, "format": "date-time"}
+NULLABLE_DURATION = {"type": "string", "nullable": True}
 JURISDICTION = obj(code=STRING, name=STRING, timeZone=STRING, coolingOffHours=INTEGER,
                    increaseWaitsForPeriodEnd={"type": "boolean"}, depositLimitRequired={"type": "boolean"},
                    timeOutMin=STRING, timeOutMax=STRING, selfExclusionMin=STRING, selfExclusionMax=NULLABLE_DURATION,
@@ -613,6 +613,16 @@ HISTORY_ITEM = {"type": "object", "required": ["change", "effectiveFrom", "opera
                                "effectiveFrom": TIMESTAMP, "operator": STRING, "createdAt": TIMESTAMP}}
 
 
+# What protection.py checks beyond the fields' types (400 INVALID_REQUEST), stated for the
+# document: a register's URL comes with its name; a time-out has an end (only a
+# self-exclusion may be indefinite).
+REGISTER_NAMED = {"anyOf": [{"not": {"required": ["registerUrl"]}},
+                            {"properties": {"registerUrl": {"type": "string", "nullable": True, "enum": [None]}}},
+                            {"required": ["registerName"], "properties": {"registerName": {"type": "string"}}}]}
+TIME_OUT_ENDS = {"anyOf": [{"properties": {"kind": {"enum": ["self-exclusion"]}}},
+                           {"required": ["until"], "properties": {"until": {"type": "string"}}}]}
+
+
 class JurisdictionHandler(AdminHandler):
     """A market's rules, read and written as one row (a new market is a PUT, not a release)."""
     parameters = {"code": JURISDICTION_CODE}
@@ -621,7 +631,9 @@ class JurisdictionHandler(AdminHandler):
                     documented("getJurisdiction")),
         "PUT": Verb("PutJurisdiction", "admin",
                     "Creates a jurisdiction (201) or replaces its rules (200): time zone, cooling-off, bounds of "
-                    "exclusions, a required deposit limit, the external register and what its outage means",
+                    "exclusions, a required deposit limit, the external register and what its outage means. "
+                    "400 INVALID_REQUEST also when timeOutMin exceeds timeOutMax, selfExclusionMin exceeds "
+                    "selfExclusionMax, or the database knows no such timeZone (rules JSON Schema cannot state)",
                     JURISDICTION, documented("putJurisdiction"),
                     schema={"name": text(100, "a name of 1-100 characters"),
                             "timeZone": text(64, "a time zone name (Europe/London)"),
@@ -631,7 +643,8 @@ class JurisdictionHandler(AdminHandler):
                             "selfExclusionMax": nullable(DURATION).optional(),
                             "registerName": nullable(text(50, "a register's name of 1-50 characters")).optional(),
                             "registerUrl": nullable(ENDPOINT).optional(),
-                            "registerUnavailable": one_of("refuse", "allow").optional()}),
+                            "registerUnavailable": one_of("refuse", "allow").optional()},
+                    rules=(REGISTER_NAMED,)),
     }
 
     async def get(self, **_):
@@ -679,7 +692,7 @@ class ExclusionsHandler(AdminHandler):
     verbs = {
         "GET": Verb("ListExclusions", "backoffice", "A player's exclusions, newest first, and the one in force",
                     obj(userId=INTEGER, jurisdiction=STRING, excluded={"type": "boolean"},
-                        kind={"type": ["string", "null"]}, until=NULLABLE_TIME,
+                        kind={"type": "string", "nullable": True}, until=NULLABLE_TIME,
                         items={"type": "array", "items": EXCLUSION}),
                     documented("listExclusions")),
         "POST": Verb("CreateExclusion", "protection",
@@ -688,7 +701,7 @@ class ExclusionsHandler(AdminHandler):
                      obj(userId=INTEGER, kind=STRING, **{"from": TIMESTAMP}, until=NULLABLE_TIME,
                          sessionsClosed=INTEGER),
                      documented("createExclusion"), schema={"kind": EXCLUSION_KIND, "until": nullable(INSTANT)},
-                     status=201),
+                     status=201, rules=(TIME_OUT_ENDS,)),
     }
 
     async def get(self, **_):

@@ -32,7 +32,7 @@ class LaunchHandler(CasinoRequestHandler):
 class SimulateHandler(CasinoRequestHandler):
     summary = "Plays one scripted round through the casino's callbacks"
     answer = obj(roundId=STRING, steps={"type": "array", "items": {"type": "object"}},
-                 finalBalance={"type": ["integer", "null"]})
+                 finalBalance={"type": "integer", "nullable": True})
     refusals = documented("provider/simulate")
     replays = True
     schema = {"providerSessionId": IDENTIFIER, "sessionToken": IDENTIFIER, "userId": ENTITY_ID,

@@ -56,6 +56,8 @@ class Verb:
     refusals: dict[int, list[str]]
     schema: Schema = field(default_factory=dict)
     status: int = 200
+    # JSON Schema the body must satisfy beyond its fields' types (wire/openapi.py).
+    rules: tuple[dict[str, Any], ...] = ()
 _GENERIC_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                   413: "PAYLOAD_TOO_LARGE"}
 
@@ -71,6 +73,14 @@ class JsonHandler(tornado.web.RequestHandler):
     # The brief's key-less flow for launchGame/simulateRound, in development mode only.
     open_in_development = False
     schema: Schema | None = None
+    # What the body must also satisfy, as JSON Schema for the document (a rule the fields'
+    # types cannot say, which the handler's service checks: wire/openapi.py).
+    rules: tuple[dict[str, Any], ...] = ()
+    # The calls a success leads to, as OpenAPI links {name: {"operationId", "requestBody"}}:
+    # what a client (or a fuzzer) passes on from this answer.
+    links: dict[str, dict[str, Any]] = {}
+    # A request body the document shows (and a fuzzer sends first).
+    example: dict[str, Any] | None = None
     # A path answering several methods describes each here, {METHOD: Verb}; its handler
     # then implements each method, and the class attributes above are not used.
     verbs: dict[str, Verb] | None = None
