@@ -216,18 +216,36 @@ def _checks(*rows: tuple[str, str, str]) -> tuple[Check, ...]:
     return tuple(Check(*row) for row in rows)
 
 
+# Conditions several calls share, in the same words.
+NO_USER = ("USER_NOT_FOUND", "no-user", "no player has the userId")
+NO_PROVIDER = ("PROVIDER_NOT_FOUND", "no-provider", "no provider has the code")
+NO_GAME = ("GAME_NOT_FOUND", "no-game", "no game has the gameId")
+OTHER_USER = ("USER_MISMATCH", "other-user", "the session is another user's")
+EXCLUDED = ("PLAYER_EXCLUDED", "excluded", "an exclusion of the player is in force")
+NO_WALLET = ("WALLET_NOT_FOUND", "no-wallet", "the player has no wallet in the currency")
+PLAYER_OFF = ("PLAYER_DISABLED", "player-disabled", "the player is disabled")
+GAME_OFF = ("GAME_DISABLED", "game-disabled", "the game is disabled")
+PROVIDER_OFF = ("PROVIDER_DISABLED", "provider-disabled", "the game's provider is disabled")
+CURRENCY = ("CURRENCY_MISMATCH", "currency", "the currency is not the session wallet's")
+REFERENCE_REUSED = ("IDEMPOTENCY_CONFLICT", "reference-reused", "the reference was answered before, for other content")
+ENDPOINT = ("ENDPOINT_NOT_ALLOWED", "endpoint", "apiEndpoint resolves to an address outside the allowed networks")
+LIMITS = ("BET_LIMITS_INVALID", "limits", "minBet is more than maxBet")
+NO_JURISDICTION = ("JURISDICTION_NOT_FOUND", "no-jurisdiction", "no jurisdiction has the code")
+OTHER_CASINO = ("CASINO_MISMATCH", "other-casino", "casinoCode is not the casino whose key signed")
+
+
 def _session(kind: str) -> tuple[tuple[str, str, str], ...]:
     """What opens every callback of a provider (casino_open_call, casino_get_balance)."""
     opened = (("SESSION_NOT_FOUND", "no-session", "no session has the sessionToken"),
               ("PROVIDER_MISMATCH", "other-provider", ("the session is of a game of another provider than the "
                                                       "one whose key signed")))
     if kind == "getBalance":
-        return opened + (("USER_MISMATCH", "other-user", "the session is another user's"),)
+        return opened + (OTHER_USER,)
     return opened + (
         ("IDEMPOTENCY_CONFLICT", "id-reused", "the transactionId was answered before, for other content"),
         ("TRANSACTION_ROLLED_BACK", "tombstoned", ("a rollback of an unknown bet named the transactionId (a "
                                                   "tombstone)")),
-        ("USER_MISMATCH", "other-user", "the session is another user's"))
+        OTHER_USER)
 
 
 # What every endpoint of a kind checks before the call's own conditions (wire/handlers.py).
@@ -254,12 +272,12 @@ _REGISTER = (
                                                             "reuse, and the jurisdiction refuses then")))
 
 _LAUNCH = (
-    ("USER_NOT_FOUND", "no-user", "no player has the userId"),
-    ("PLAYER_DISABLED", "player-disabled", "the player is disabled"),
-    ("PLAYER_EXCLUDED", "excluded", "an exclusion of the player is in force"),
-    ("GAME_NOT_FOUND", "no-game", "no game has the gameId"),
-    ("GAME_DISABLED", "game-disabled", "the game is disabled"),
-    ("PROVIDER_DISABLED", "provider-disabled", "the game's provider is disabled"),
+    NO_USER,
+    PLAYER_OFF,
+    EXCLUDED,
+    NO_GAME,
+    GAME_OFF,
+    PROVIDER_OFF,
     ("WALLET_NOT_FOUND", "no-wallet", "the player has no wallet in the currency (given, else the game's)"),
     # The player's external register, asked after the casino's own checks.
     *_REGISTER,
@@ -272,19 +290,19 @@ PRECEDENCE: dict[str, tuple[Check, ...]] = {
     "getBalance": _checks(*_session("getBalance")),
     "debit": _checks(
         *_session("debit"),
-        ("PLAYER_DISABLED", "player-disabled", "the player is disabled"),
-        ("PLAYER_EXCLUDED", "excluded", "an exclusion of the player is in force"),
-        ("GAME_DISABLED", "game-disabled", "the game is disabled"),
-        ("PROVIDER_DISABLED", "provider-disabled", "the game's provider is disabled"),
+        PLAYER_OFF,
+        EXCLUDED,
+        GAME_OFF,
+        PROVIDER_OFF,
         ("SESSION_INACTIVE", "session-closed", "the session is closed, or idle past SESSION_IDLE_TIMEOUT"),
-        ("CURRENCY_MISMATCH", "currency", "the currency is not the session wallet's"),
+        CURRENCY,
         ("BET_LIMIT_EXCEEDED", "bet-limits", "the amount is outside the game's minBet..maxBet"),
         ("WAGER_LIMIT_REACHED", "wager-limit", "the bet would take a wager window past the player's limit"),
         ("LOSS_LIMIT_REACHED", "loss-limit", "the bet could take a loss window past the player's limit"),
         ("INSUFFICIENT_FUNDS", "funds", "the amount is more than the playable balance")),
     "credit": _checks(
         *_session("credit"),
-        ("CURRENCY_MISMATCH", "currency", "the currency is not the session wallet's"),
+        CURRENCY,
         ("ROUND_NOT_FOUND", "no-round", "the round holds no accepted bet of the session's wallet"),
         ("BET_NOT_FOUND", "no-bet", "relatedTransactionId names no accepted bet of the round and wallet"),
         ("TRANSACTION_ROLLED_BACK", "bet-refunded", "relatedTransactionId names a bet a rollback refunded"),
@@ -307,30 +325,30 @@ PRECEDENCE: dict[str, tuple[Check, ...]] = {
         ("PROVIDER_UNAVAILABLE", "round-refused", "the provider refuses to play the round or does not answer")),
     # The cashier (casino_cashier).
     "deposit": _checks(
-        ("USER_NOT_FOUND", "no-user", "no player has the userId"),
-        ("WALLET_NOT_FOUND", "no-wallet", "the player has no wallet in the currency"),
-        ("IDEMPOTENCY_CONFLICT", "reference-reused", "the reference was answered before, for other content"),
-        ("PLAYER_EXCLUDED", "excluded", "an exclusion of the player is in force"),
+        NO_USER,
+        NO_WALLET,
+        REFERENCE_REUSED,
+        EXCLUDED,
         *_REGISTER,
         ("DEPOSIT_LIMIT_REQUIRED", "limit-required", ("the jurisdiction requires a deposit limit, and none is in "
                                                      "force")),
         ("DEPOSIT_LIMIT_REACHED", "deposit-limit", "the deposit would take a deposit window past the limit"),
         ("BALANCE_LIMIT_EXCEEDED", "balance-limit", "the balance would pass 2^53-1")),
     "withdrawal": _checks(
-        ("USER_NOT_FOUND", "no-user", "no player has the userId"),
-        ("WALLET_NOT_FOUND", "no-wallet", "the player has no wallet in the currency"),
-        ("IDEMPOTENCY_CONFLICT", "reference-reused", "the reference was answered before, for other content"),
+        NO_USER,
+        NO_WALLET,
+        REFERENCE_REUSED,
         ("INSUFFICIENT_FUNDS", "funds", "the amount is more than the redeemable balance")),
     # The back office.
     "createPlayer": _checks(
         ("JURISDICTION_NOT_FOUND", "no-jurisdiction", "no jurisdiction has the code (given, else the default)"),
         ("PLAYER_EXISTS", "taken", "a player has the username or the e-mail")),
     "createWallet": _checks(
-        ("USER_NOT_FOUND", "no-user", "no player has the userId"),
+        NO_USER,
         ("WALLET_EXISTS", "taken", "the player has a wallet in the currency")),
-    "setPlayerStatus": _checks(("USER_NOT_FOUND", "no-user", "no player has the userId")),
-    "getPlayer": _checks(("USER_NOT_FOUND", "no-user", "no player has the userId")),
-    "listTransactions": _checks(("USER_NOT_FOUND", "no-user", "no player has the userId")),
+    "setPlayerStatus": _checks(NO_USER),
+    "getPlayer": _checks(NO_USER),
+    "listTransactions": _checks(NO_USER),
     "getRound": _checks(("ROUND_UNKNOWN", "no-round", "the ledger holds no row of the provider's round")),
     # Calls refused only by what every operator call checks.
     "listPlayers": (), "listOperatorKeys": (), "listJurisdictions": (), "putJurisdiction": (),
@@ -345,64 +363,64 @@ PRECEDENCE: dict[str, tuple[Check, ...]] = {
           if call == "setOperatorKeyScopes" else ()))
        for call in ("rotateOperatorKey", "setOperatorKeyScopes", "revokeOperatorKey")},
     "createProvider": _checks(
-        ("ENDPOINT_NOT_ALLOWED", "endpoint", "apiEndpoint resolves to an address outside the allowed networks"),
+        ENDPOINT,
         ("PROVIDER_EXISTS", "taken", "a provider has the code")),
     "setProviderEndpoint": _checks(
-        ("ENDPOINT_NOT_ALLOWED", "endpoint", "apiEndpoint resolves to an address outside the allowed networks"),
-        ("PROVIDER_NOT_FOUND", "no-provider", "no provider has the code")),
-    **{call: _checks(("PROVIDER_NOT_FOUND", "no-provider", "no provider has the code"))
+        ENDPOINT,
+        NO_PROVIDER),
+    **{call: _checks(NO_PROVIDER)
        for call in ("getProvider", "setProviderStatus", "setProviderV1", "listProviderKeys")},
     **{call: _checks(
-        ("PROVIDER_NOT_FOUND", "no-provider", "no provider has the code"),
+        NO_PROVIDER,
         ("PROVIDER_KEY_EXISTS", "taken", ("a key of the signer has the keyId, or it is the environment's demo "
                                          "key id")))
        for call in ("addProviderKey", "rotateProviderKey")},
     "revokeProviderKey": _checks(
-        ("PROVIDER_NOT_FOUND", "no-provider", "no provider has the code"),
+        NO_PROVIDER,
         ("PROVIDER_KEY_NOT_FOUND", "no-key", ("the provider has no active key with the id (of the signer, when "
                                              "given)")),
         ("PROVIDER_KEY_AMBIGUOUS", "both-signers", ("no signer is given, and both a casino key and a provider "
                                                    "key of the provider have the id"))),
     "importGames": _checks(
-        ("PROVIDER_NOT_FOUND", "no-provider", "no provider has the code"),
+        NO_PROVIDER,
         ("PROVIDER_UNAVAILABLE", "provider-refused", "the provider refuses to list its games or does not answer")),
     "createGame": _checks(
-        ("BET_LIMITS_INVALID", "limits", "minBet is more than maxBet"),
-        ("PROVIDER_NOT_FOUND", "no-provider", "no provider has the code"),
+        LIMITS,
+        NO_PROVIDER,
         ("GAME_EXISTS", "taken", "the provider has a game with the providerGameId")),
-    "getGame": _checks(("GAME_NOT_FOUND", "no-game", "no game has the gameId")),
+    "getGame": _checks(NO_GAME),
     "setGameLimits": _checks(
-        ("BET_LIMITS_INVALID", "limits", "minBet is more than maxBet"),
-        ("GAME_NOT_FOUND", "no-game", "no game has the gameId")),
-    "setGameStatus": _checks(("GAME_NOT_FOUND", "no-game", "no game has the gameId")),
-    "listSessions": _checks(("USER_NOT_FOUND", "no-user", "no player has the userId")),
+        LIMITS,
+        NO_GAME),
+    "setGameStatus": _checks(NO_GAME),
+    "listSessions": _checks(NO_USER),
     "closeSession": _checks(("SESSION_UNKNOWN", "no-session", "no game session has the id")),
     "retireSynthetic": _checks(
         ("FORBIDDEN", "other-tool", "the calling key is a tool's, and the origin asked for is another")),
     "ledgerAudit": _checks(("TOO_MANY_REQUESTS", "busy", "this process runs the audit already")),
     # Player protection.
-    "getJurisdiction": _checks(("JURISDICTION_NOT_FOUND", "no-jurisdiction", "no jurisdiction has the code")),
-    "getLimits": _checks(("USER_NOT_FOUND", "no-user", "no player has the userId")),
+    "getJurisdiction": _checks(NO_JURISDICTION),
+    "getLimits": _checks(NO_USER),
     "setLimit": _checks(
-        ("USER_NOT_FOUND", "no-user", "no player has the userId"),
-        ("WALLET_NOT_FOUND", "no-wallet", "the player has no wallet in the currency"),
+        NO_USER,
+        NO_WALLET,
         ("DEPOSIT_LIMIT_REQUIRED", "last-deposit-limit", ("the jurisdiction requires a deposit limit, and this "
                                                          "removes the last one"))),
     "createExclusion": _checks(
-        ("USER_NOT_FOUND", "no-user", "no player has the userId"),
+        NO_USER,
         ("EXCLUSION_ACTIVE", "shorter", ("an exclusion in force ends later, or is a self-exclusion and this a "
                                         "time-out")),
         ("EXCLUSION_PERIOD_INVALID", "period", ("the exclusion is shorter or longer than the jurisdiction allows "
                                                "for its kind"))),
-    "listExclusions": _checks(("USER_NOT_FOUND", "no-user", "no player has the userId")),
-    "getProtectionHistory": _checks(("USER_NOT_FOUND", "no-user", "no player has the userId")),
+    "listExclusions": _checks(NO_USER),
+    "getProtectionHistory": _checks(NO_USER),
     "setPlayerJurisdiction": _checks(
-        ("JURISDICTION_NOT_FOUND", "no-jurisdiction", "no jurisdiction has the code"),
-        ("USER_NOT_FOUND", "no-user", "no player has the userId")),
-    "setPlayerIdentity": _checks(("USER_NOT_FOUND", "no-user", "no player has the userId")),
+        NO_JURISDICTION,
+        NO_USER),
+    "setPlayerIdentity": _checks(NO_USER),
     # The provider's endpoints (provider/), called by a casino.
     "provider/launch": _checks(
-        ("CASINO_MISMATCH", "other-casino", "casinoCode is not the casino whose key signed"),
+        OTHER_CASINO,
         ("GAME_NOT_FOUND", "no-game", "the provider has no game of that code"),
         ("GAME_DISABLED", "game-disabled", "the provider's game is disabled"),
         ("IDEMPOTENCY_CONFLICT", "token-reused", ("the sessionToken was launched before for another player, game "
@@ -410,11 +428,11 @@ PRECEDENCE: dict[str, tuple[Check, ...]] = {
     "provider/simulate": _checks(
         ("SESSION_NOT_FOUND", "no-session", ("no session of the calling casino has the providerSessionId and "
                                             "sessionToken")),
-        ("USER_MISMATCH", "other-user", "the session is another user's"),
+        OTHER_USER,
         ("IDEMPOTENCY_CONFLICT", "request-reused", "the requestId was used for another session"),
         ("REQUEST_IN_PROGRESS", "in-progress", "the round of the requestId is still being played")),
     "provider/games": _checks(
-        ("CASINO_MISMATCH", "other-casino", "casinoCode is not the casino whose key signed"),
+        OTHER_CASINO,
         ("CASINO_UNKNOWN", "unknown-casino", "the provider has no casino of that code")),
 }
 
