@@ -121,7 +121,7 @@ BEGIN
     INTO v_reply.status, v_reply.body, v_reply.replay, v_reply.error_code
     FROM CASINO_REFUSALS r WHERE r.code = p_code;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'refusal % is not in CASINO_REFUSALS (casino/refusals.py)', p_code;
+        RAISE EXCEPTION 'refusal % is not in CASINO_REFUSALS (the catalogue: wire/refusals.py)', p_code;
     END IF;
     RETURN v_reply;
 END $$;
