@@ -69,6 +69,9 @@ class Refused(HTTPError):
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
 
+    def __repr__(self) -> str:
+        return f"Refused({self.status}, {self.code!r}, {self.message!r})"
+
 
 def error_body(code: str, message: str, details: Mapping[str, Any] | None = None) -> str:
     """{"error": {"code", "message"}} (and "details" when a refusal names a limit)."""
