@@ -1,6 +1,7 @@
 """What tests/test_fuzz.py's Schemathesis run (the CLI, which loads this module from
 SCHEMATHESIS_HOOKS) knows beyond the document: how to authenticate, two checks of the
-protocol's own, and the three rules of a jurisdiction no JSON Schema can state.
+protocol's own, the three rules of a jurisdiction no JSON Schema can state, and how to send
+a path parameter holding a "%".
 
 Credentials: each operation's, as its `security` names them -- the operator key, or a
 signature computed over the exact bytes sent (a requests auth, which runs once the body is
@@ -118,3 +119,17 @@ def before_call(ctx, case, kwargs):
                 and duration_hours(body[low]) > duration_hours(body[high]):
             body[low], body[high] = body[high], body[low]
     case.body = body
+
+
+# --- what Schemathesis sends ---------------------------------------------------------------
+
+@schemathesis.hook
+def map_path_parameters(ctx, path_parameters):
+    """Schemathesis percent-decodes a path parameter before it quotes it, taking a literal
+    "%" for an escape: a roundId it drew as "x%8Ee" (printable ASCII, as the document
+    allows) went out as "x%EF%BF%BDe" -- "x\\ufffde", which the server rightly refuses. A
+    literal "%" is escaped first, so the value arrives as drawn."""
+    if not isinstance(path_parameters, dict):
+        return path_parameters      # an operation without any
+    return {name: value.replace("%", "%25") if isinstance(value, str) else value
+            for name, value in path_parameters.items()}
