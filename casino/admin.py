@@ -13,7 +13,6 @@ import re
 from wire.addresses import url_refusal
 from wire.handlers import JsonHandler, Verb
 from wire.openapi import INTEGER, STRING, obj
-from wire.errors import invalid
 from wire.validation import (
     BET_AMOUNT,
     CURRENCY,
@@ -43,12 +42,12 @@ from . import audit, backoffice, bonuses, catalogue, credentials, game_import, o
 from .limits import ConcurrencyLimit
 from .refusals import documented
 
-NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_STRING = {"type": "string", "nullable": True}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 PLAYER = obj(userId=INTEGER, username=STRING, email=STRING, status={"enum": ["active", "disabled"]},
              origin={"enum": list(backoffice.ORIGINS)}, jurisdiction=STRING, createdAt=TIMESTAMP)
 WALLET = obj(walletId=INTEGER, currency=STRING, balance=INTEGER, redeemable=INTEGER)
-NULLABLE_INTEGER = {"type": ["integer", "null"]}
+NULLABLE_INTEGER = {"type": "integer", "nullable": True}
 ITEM = obj(transactionId=STRING, provider=NULLABLE_STRING,
            type={"enum": ["deposit", "withdrawal", "debit", "credit", "rollback", "bonus_grant", "bonus_completion",
                           "bonus_forfeit"]},
@@ -58,15 +57,23 @@ ITEM = obj(transactionId=STRING, provider=NULLABLE_STRING,
 ROUND_ROW = obj(**ITEM["properties"], userId=INTEGER, relatedTransactionId=NULLABLE_STRING,
                 refunded={"type": "boolean"}, answer=obj(status=INTEGER, body={"type": "object"}))
 CASHIER_ANSWER = obj(reference=STRING, balance=INTEGER, redeemable=INTEGER, currency=STRING)
-NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+NULLABLE_TIMESTAMP = {"type": "string", "nullable": True, "format": "date-time"}
 BONUS = obj(bonusId=INTEGER, reference=STRING, userId=INTEGER, currency=STRING, amount=INTEGER, wagering=INTEGER,
             wageringRequired=INTEGER, wagered=INTEGER, remaining=INTEGER,
             status={"enum": ["active", "completed", "forfeited"]}, expiresAt=TIMESTAMP, grantedAt=TIMESTAMP,
-            endedAt=NULLABLE_TIMESTAMP, endReason={"enum": ["wagered", "expired", "cancelled", "excluded", None]},
+            endedAt=NULLABLE_TIMESTAMP, endReason={"type": "string", "nullable": True,
+                                                "enum": ["wagered", "expired", "cancelled", "excluded", None]},
             converted=INTEGER, forfeited=INTEGER)
 MAX_WAGERING = 1000
 WAGERING = Field(lambda v: type(v) is int and 1 <= v <= MAX_WAGERING, f"an integer from 1 to {MAX_WAGERING}",
                  {"type": "integer", "minimum": 1, "maximum": MAX_WAGERING})
+# A bonus's amount: small enough that amount × wagering (wageringRequired) is within
+# 2^53-1 whatever its wagering, so each field's own bounds say all the document can check
+# (a bound on their product would be a 400 to a request the schema calls valid).
+MAX_BONUS = MAX_SAFE_INTEGER // MAX_WAGERING
+BONUS_AMOUNT = Field(lambda v: type(v) is int and 1 <= v <= MAX_BONUS,
+                     f"an integer number of minor units from 1 to {MAX_BONUS}",
+                     {"type": "integer", "minimum": 1, "maximum": MAX_BONUS})
 
 
 class AdminHandler(JsonHandler):
@@ -91,9 +98,6 @@ class AdminHandler(JsonHandler):
     @property
     def idle_timeout(self):
         return self.settings["session_idle_timeout"]
-
-    def render_answer(self, answer):
-        self.render_json(answer.status, answer.body, replay=answer.replay)
 
 
 JURISDICTION_CODE = Field(lambda v: isinstance(v, str) and re.fullmatch(r"[A-Z][A-Z0-9-]{1,15}", v) is not None,
@@ -174,12 +178,10 @@ class GrantBonusHandler(AdminHandler):
     answer = BONUS
     replays = True
     refusals = documented("grantBonus")
-    schema = {"userId": ENTITY_ID, "currency": CURRENCY, "amount": BET_AMOUNT, "reference": IDENTIFIER,
+    schema = {"userId": ENTITY_ID, "currency": CURRENCY, "amount": BONUS_AMOUNT, "reference": IDENTIFIER,
               "wagering": WAGERING, "expiresAt": INSTANT}
 
     async def post(self):
-        if self.body["amount"] * self.body["wagering"] > MAX_SAFE_INTEGER:
-            raise invalid(f"amount × wagering (wageringRequired) must not exceed {MAX_SAFE_INTEGER}")
         self.render_answer(await self.db.statement(bonuses.grant, self.operator.key_id, self.body))
 
 
@@ -279,7 +281,7 @@ class RoundHandler(AdminHandler):
 
 OPERATOR_KEY = obj(keyId=STRING, scopes={"type": "array", "items": {"enum": list(operators.SCOPES)}},
                    label=STRING, origin={"enum": list(operators.KEY_ORIGINS)}, createdAt=TIMESTAMP,
-                   revokedAt={"type": ["string", "null"], "format": "date-time"})
+                   revokedAt={"type": "string", "nullable": True, "format": "date-time"})
 SCOPE_LIST = list_of(*operators.SCOPES)
 BOOLEAN = Field(lambda v: type(v) is bool, "true or false", {"type": "boolean"})
 
@@ -299,7 +301,7 @@ class CreateOperatorKeyHandler(OperatorKeyHandler):
                "this answer only")
     status = 201
     answer = obj(**OPERATOR_KEY["properties"], key=STRING)
-    refusals: dict[int, list[str]] = {}
+    refusals = documented("createOperatorKey")
     # origin: only an operator's key makes a tool's key; a tool's key makes its own tool's
     # (403 FORBIDDEN for any other), so no key makes keys that mark rows other than as it does.
     schema = {"scopes": SCOPE_LIST, "label": LABEL.optional(), "origin": one_of(*operators.KEY_ORIGINS).optional()}
@@ -312,7 +314,7 @@ class OperatorKeysHandler(AdminHandler):
     operator_scope = "admin"
     summary = "Every operator key, active and revoked, with its origin (a tool's key or not; never a secret)"
     answer = obj(keys={"type": "array", "items": OPERATOR_KEY})
-    refusals: dict[int, list[str]] = {}
+    refusals = documented("listOperatorKeys")
 
     async def get(self):
         self.render_answer(await self.db.transaction(backoffice.list_operator_keys))
@@ -365,7 +367,7 @@ PROVIDER_CODE = _pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}", "1-50 letters, digi
 NAME = _pattern(r"[\x21-\x7e][\x20-\x7e]{0,99}", "1-100 printable ASCII characters, not starting with a space")
 ENDPOINT = _pattern(r"https?://[\x21-\x7e]{1,500}", "an http:// or https:// URL")
 NULLABLE_ENDPOINT = Field(lambda v: v is None or ENDPOINT.check(v), "an http:// or https:// URL, or null",
-                          {"type": ["string", "null"], "pattern": ENDPOINT.json_schema["pattern"]})
+                          {"type": "string", "nullable": True, "pattern": ENDPOINT.json_schema["pattern"]})
 KEY_ID = _pattern(r"[\x21-\x2b\x2d-\x7e]{1,100}", "1-100 printable ASCII characters without whitespace or comma")
 SECRET = _pattern(r"[\x21-\x7e]{16,200}", "16-200 printable ASCII characters without whitespace")
 SIGNER = one_of(*credentials.SIGNERS)
@@ -378,7 +380,7 @@ PROVIDER = obj(providerCode=STRING, name=STRING, apiEndpoint=NULLABLE_STRING, st
                allowsV1={"type": "boolean"}, origin={"enum": list(backoffice.ORIGINS)},
                revenueShare=NULLABLE_STRING, createdAt=TIMESTAMP)
 PROVIDER_KEY = obj(keyId=STRING, signer={"enum": list(credentials.SIGNERS)}, createdAt=TIMESTAMP,
-                   revokedAt={"type": ["string", "null"], "format": "date-time"})
+                   revokedAt={"type": "string", "nullable": True, "format": "date-time"})
 NEW_PROVIDER_KEY = obj(providerCode=STRING, **PROVIDER_KEY["properties"], secret=STRING,
                        stillActive={"type": "array", "items": STRING})
 GAME = obj(gameId=INTEGER, providerCode=STRING, providerGameId=STRING, name=STRING, currency=STRING, minBet=INTEGER,
@@ -493,7 +495,8 @@ class RotateProviderKeyHandler(AddProviderKeyHandler):
 
 class RevokeProviderKeyHandler(AdminHandler):
     operator_scope = "admin"
-    summary = "Revokes a provider key (every process refuses it within KEY_REFRESH_SECONDS)"
+    summary = ("Revokes a provider key by its id (signer: only when a casino key and a provider key share it); "
+               "every process refuses it within KEY_REFRESH_SECONDS")
     answer = obj(providerCode=STRING, keyId=STRING, signer={"enum": list(credentials.SIGNERS)}, revokedAt=TIMESTAMP)
     refusals = documented("revokeProviderKey")
     parameters = {"providerCode": IDENTIFIER, "keyId": IDENTIFIER}
@@ -601,7 +604,7 @@ class RetireSyntheticHandler(AdminHandler):
                "games disabled; the ledger kept): those listed, or every one of the origin")
     answer = RETIRED
     # A tool's key naming another tool's origin: 403 FORBIDDEN, as a missing scope is.
-    refusals: dict[int, list[str]] = {}
+    refusals = documented("retireSynthetic")
     schema = {"origin": one_of(*synthetic.TOOLS, "demo").optional(),
               "userIds": array_of(ENTITY_ID, 1000).optional(),
               "providerCodes": array_of(IDENTIFIER, 100).optional()}
@@ -647,9 +650,8 @@ class ImportGamesHandler(AdminHandler):
 
 # --- player protection (README, "Player protection") --------------------------------------------
 
-NULLABLE_INTEGER = {"type": ["integer", "null"]}
-NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
-NULLABLE_DURATION = {"type": ["string", "null"]}
+NULLABLE_TIME = NULLABLE_TIMESTAMP
+NULLABLE_DURATION = {"type": "string", "nullable": True}
 JURISDICTION = obj(code=STRING, name=STRING, timeZone=STRING, coolingOffHours=INTEGER,
                    increaseWaitsForPeriodEnd={"type": "boolean"}, depositLimitRequired={"type": "boolean"},
                    timeOutMin=STRING, timeOutMax=STRING, selfExclusionMin=STRING, selfExclusionMax=NULLABLE_DURATION,
@@ -672,6 +674,16 @@ HISTORY_ITEM = {"type": "object", "required": ["change", "effectiveFrom", "opera
                                "effectiveFrom": TIMESTAMP, "operator": STRING, "createdAt": TIMESTAMP}}
 
 
+# What protection.py checks beyond the fields' types (400 INVALID_REQUEST), stated for the
+# document: a register's URL comes with its name; a time-out has an end (only a
+# self-exclusion may be indefinite).
+REGISTER_NAMED = {"anyOf": [{"not": {"required": ["registerUrl"]}},
+                            {"properties": {"registerUrl": {"type": "string", "nullable": True, "enum": [None]}}},
+                            {"required": ["registerName"], "properties": {"registerName": {"type": "string"}}}]}
+TIME_OUT_ENDS = {"anyOf": [{"properties": {"kind": {"enum": ["self-exclusion"]}}},
+                           {"required": ["until"], "properties": {"until": {"type": "string"}}}]}
+
+
 class JurisdictionHandler(AdminHandler):
     """A market's rules, read and written as one row (a new market is a PUT, not a release)."""
     parameters = {"code": JURISDICTION_CODE}
@@ -680,7 +692,9 @@ class JurisdictionHandler(AdminHandler):
                     documented("getJurisdiction")),
         "PUT": Verb("PutJurisdiction", "admin",
                     "Creates a jurisdiction (201) or replaces its rules (200): time zone, cooling-off, bounds of "
-                    "exclusions, a required deposit limit, the external register and what its outage means",
+                    "exclusions, a required deposit limit, the external register and what its outage means. "
+                    "400 INVALID_REQUEST also when timeOutMin exceeds timeOutMax, selfExclusionMin exceeds "
+                    "selfExclusionMax, or the database knows no such timeZone (rules JSON Schema cannot state)",
                     JURISDICTION, documented("putJurisdiction"),
                     schema={"name": text(100, "a name of 1-100 characters"),
                             "timeZone": text(64, "a time zone name (Europe/London)"),
@@ -690,7 +704,8 @@ class JurisdictionHandler(AdminHandler):
                             "selfExclusionMax": nullable(DURATION).optional(),
                             "registerName": nullable(text(50, "a register's name of 1-50 characters")).optional(),
                             "registerUrl": nullable(ENDPOINT).optional(),
-                            "registerUnavailable": one_of("refuse", "allow").optional()}),
+                            "registerUnavailable": one_of("refuse", "allow").optional()},
+                    rules=(REGISTER_NAMED,)),
     }
 
     async def get(self, **_):
@@ -705,7 +720,7 @@ class JurisdictionsHandler(AdminHandler):
     operator_scope = "admin"
     summary = "Every jurisdiction's rules, by code"
     answer = obj(items={"type": "array", "items": JURISDICTION})
-    refusals: dict[int, list[str]] = {}
+    refusals = documented("listJurisdictions")
 
     async def get(self):
         self.render_answer(await self.db.transaction(protection.list_jurisdictions))
@@ -738,7 +753,7 @@ class ExclusionsHandler(AdminHandler):
     verbs = {
         "GET": Verb("ListExclusions", "backoffice", "A player's exclusions, newest first, and the one in force",
                     obj(userId=INTEGER, jurisdiction=STRING, excluded={"type": "boolean"},
-                        kind={"type": ["string", "null"]}, until=NULLABLE_TIME,
+                        kind={"type": "string", "nullable": True}, until=NULLABLE_TIME,
                         items={"type": "array", "items": EXCLUSION}),
                     documented("listExclusions")),
         "POST": Verb("CreateExclusion", "protection",
@@ -747,7 +762,7 @@ class ExclusionsHandler(AdminHandler):
                      obj(userId=INTEGER, kind=STRING, **{"from": TIMESTAMP}, until=NULLABLE_TIME,
                          sessionsClosed=INTEGER),
                      documented("createExclusion"), schema={"kind": EXCLUSION_KIND, "until": nullable(INSTANT)},
-                     status=201),
+                     status=201, rules=(TIME_OUT_ENDS,)),
     }
 
     async def get(self, **_):

@@ -2,7 +2,8 @@
 
 Players and their wallets, the cashier's deposits and withdrawals, a player's status, and
 the views support staff read (a player, their ledger page by page, a round). Each verb
-takes a cursor and returns an Answer (status, body); the handlers in casino/admin.py only
+takes a cursor and returns an Answer (status, body) or the Refused it recorded (the
+catalogue's, wire/refusals.py, like every refusal); the handlers in casino/admin.py only
 validate and render. Writes are recorded in CASINO_ADMIN_AUDIT in the same transaction as
 the write (the cashier's inside its SQL function, sql/functions/casino_cashier.sql), with
 the operator key that made them and what they were answered, refusals included.
@@ -14,8 +15,10 @@ from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
 
+from wire.refusals import Refused
+
 from . import operators, refusals
-from .wallet import Answer, Request, fingerprint
+from .wallet import Answer, Outcome, Request, answer_of, fingerprint
 
 CASHIER = "SELECT status, body, replay, error_code FROM casino_cashier(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
@@ -127,13 +130,12 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _refusal(code: str, *details: object) -> Answer:
-    refusal = refusals.BY_CODE[code]
-    error = refusal.error(*details)
-    return Answer(refusal.status, {"error": {"code": error.code, "message": error.message}})
+def _refusal(code: str, *details: object) -> Refused:
+    """A verb's refusal, returned rather than raised: its audit row commits with it."""
+    return refusals.error(code, *details)
 
 
-def _audited(cur: Cursor, operator: str | None, action: str, request: Request, answer: Answer) -> Answer:
+def _audited(cur: Cursor, operator: str | None, action: str, request: Request, answer: Outcome) -> Outcome:
     cur.execute(AUDIT, (operator, action, json.dumps(request), answer.status))
     return answer
 
@@ -148,7 +150,7 @@ IDENTITY = ("firstName", "lastName", "dateOfBirth", "postcode")
 
 
 def create_player(cur: Cursor, operator: str | None, req: Request, origin: str = "operator",
-                  default_jurisdiction: str = FALLBACK_JURISDICTION) -> Answer:
+                  default_jurisdiction: str = FALLBACK_JURISDICTION) -> Outcome:
     """origin: who the player is for -- "operator" (a real player), or the tool that made it:
     over the API the calling key's origin ("operator" but for a tool's key), in-process the
     tool's own. A keyword, never read from req, so no request body can set it. The player's
@@ -158,6 +160,7 @@ def create_player(cur: Cursor, operator: str | None, req: Request, origin: str =
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
     jurisdiction = req.get("jurisdiction") or default_jurisdiction
     cur.execute(JURISDICTION_EXISTS, (jurisdiction,))
+    answer: Outcome
     if cur.fetchone() is None:
         answer = _refusal("JURISDICTION_NOT_FOUND")
     else:
@@ -177,9 +180,10 @@ def _with_origin(req: Request, origin: str) -> Request:
     return req if origin == "operator" else {**req, "origin": origin}
 
 
-def create_wallet(cur: Cursor, operator: str | None, req: Request) -> Answer:
+def create_wallet(cur: Cursor, operator: str | None, req: Request) -> Outcome:
     # KEY SHARE: the player row cannot go away before the wallet naming it is in.
     cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s FOR KEY SHARE", (req["userId"],))
+    answer: Outcome
     if cur.fetchone() is None:
         answer = _refusal("USER_NOT_FOUND")
     else:
@@ -191,7 +195,7 @@ def create_wallet(cur: Cursor, operator: str | None, req: Request) -> Answer:
     return _audited(cur, operator, "createWallet", req, answer)
 
 
-def cashier(cur: Cursor, kind: str, operator: str | None, req: Request, register: str | None = None) -> Answer:
+def cashier(cur: Cursor, kind: str, operator: str | None, req: Request, register: str | None = None) -> Outcome:
     """A deposit or a withdrawal (kind): one statement, idempotent by req["reference"].
     operator None: not an API call (fixtures and tools funding players), not audited.
     register: the verdict of the player's external self-exclusion register for a deposit
@@ -199,20 +203,17 @@ def cashier(cur: Cursor, kind: str, operator: str | None, req: Request, register
     cur.execute(CASHIER, (kind, req["userId"], req["currency"], req["amount"], req["reference"],
                           fingerprint(kind, req["userId"], req["currency"], req["amount"]),
                           operator, json.dumps(req), None if register == "clear" else register))
-    row = cur.fetchone()
-    assert row is not None, "casino_cashier answers one row"
-    status, body, replay, _ = row
-    return Answer(status, body, replay)
+    return answer_of(cur.fetchone())
 
 
-def set_status(cur: Cursor, operator: str | None, user_id: int, req: Request) -> Answer:
+def set_status(cur: Cursor, operator: str | None, user_id: int, req: Request) -> Outcome:
     cur.execute(SET_STATUS, (req["status"], user_id))
     row = cur.fetchone()
     answer = Answer(200, _player(row)) if row else _refusal("USER_NOT_FOUND")
     return _audited(cur, operator, "setPlayerStatus", {"userId": user_id, **req}, answer)
 
 
-def get_player(cur: Cursor, user_id: int) -> Answer:
+def get_player(cur: Cursor, user_id: int) -> Outcome:
     cur.execute(FIND_PLAYER, (user_id,))
     row = cur.fetchone()
     if row is None:
@@ -223,7 +224,7 @@ def get_player(cur: Cursor, user_id: int) -> Answer:
 
 
 def list_players(cur: Cursor, origin: str | None = None, status: str | None = None, limit: int | None = None,
-                 cursor: str | None = None) -> Answer:
+                 cursor: str | None = None) -> Outcome:
     """Players newest first, a page at a time, by origin ("synthetic": any tool's) and status."""
     return keyset_page(cur, LIST_PLAYERS, {"origin": origin, "status": status}, limit, cursor, _player)
 
@@ -245,7 +246,7 @@ def _item(row: Sequence[Any]) -> dict[str, Any]:
 
 
 def transactions(cur: Cursor, user_id: int, currency: str | None = None, limit: int | None = None,
-                 cursor: str | None = None) -> Answer:
+                 cursor: str | None = None) -> Outcome:
     """One page of a player's ledger, newest first; nextCursor is null on the last page."""
     cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s", (user_id,))
     if cur.fetchone() is None:
@@ -266,7 +267,7 @@ def round_state(rows: Sequence[dict[str, Any]]) -> str:
     return "open"
 
 
-def get_round(cur: Cursor, provider_code: str, round_id: str) -> Answer:
+def get_round(cur: Cursor, provider_code: str, round_id: str) -> Outcome:
     cur.execute(ROUND, (provider_code, round_id))
     rows: list[dict[str, Any]] = []
     for row in cur.fetchall():
@@ -285,12 +286,12 @@ def _key(key_id: str, scopes: Iterable[str], label: str, created_at: datetime,
             "createdAt": timestamp(created_at), "revokedAt": timestamp(revoked_at) if revoked_at else None}
 
 
-def forbidden(message: str) -> Answer:
-    """403 FORBIDDEN as an answer (not raised), so the refused attempt is audited too."""
-    return Answer(403, {"error": {"code": "FORBIDDEN", "message": message}})
+def forbidden(message: str) -> Refused:
+    """403 FORBIDDEN returned (not raised), so the refused attempt is audited too."""
+    return _refusal("FORBIDDEN", message)
 
 
-def _beyond_held(held: Iterable[str], scopes: Iterable[str], what: str) -> Answer | None:
+def _beyond_held(held: Iterable[str], scopes: Iterable[str], what: str) -> Refused | None:
     """None when a key holding `held` may act on `scopes`; else the refusal, naming them."""
     lacking = operators.beyond(held, scopes)
     return forbidden(f"{what} {', '.join(lacking)}, which this key does not hold: a key acts on keys "
@@ -308,7 +309,7 @@ def key_origin(creator_origin: str, asked: str | None) -> str | None:
 
 
 def create_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str,
-                        req: Request) -> Answer:
+                        req: Request) -> Outcome:
     """A new operator key with scopes the caller holds (`held`: the calling key's scopes,
     every scope for the command line's, which has the database) and an origin it may give
     (key_origin); the answer is the only place its secret is ever shown (the audit keeps the
@@ -317,20 +318,21 @@ def create_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], 
     if origin is None:
         return _audited(cur, operator, "createOperatorKey", req, forbidden(
             f"a {creator_origin} key makes only {creator_origin} keys"))
-    answer = _beyond_held(held, req["scopes"], "it would grant")
-    if answer is None:
-        key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "", origin)
-        answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None, origin),
-                              "key": key})
+    refused = _beyond_held(held, req["scopes"], "it would grant")
+    if refused is not None:
+        return _audited(cur, operator, "createOperatorKey", {**req, "origin": origin}, refused)
+    key, key_id, created_at = operators.create_key(cur, req["scopes"], req["label"] or "", origin)
+    answer = Answer(201, {**_key(key_id, set(req["scopes"]), req["label"] or "", created_at, None, origin),
+                          "key": key})
     return _audited(cur, operator, "createOperatorKey", {**req, "origin": origin}, answer)
 
 
-def list_operator_keys(cur: Cursor) -> Answer:
+def list_operator_keys(cur: Cursor) -> Outcome:
     return Answer(200, {"keys": [_key(*row) for row in operators.list_keys(cur)]})
 
 
 def _active_key_within(cur: Cursor, key_id: str, held: Iterable[str],
-                       creator_origin: str) -> tuple[Any, Answer | None]:
+                       creator_origin: str) -> tuple[Any, Refused | None]:
     """(the key's row, None), or (None, the refusal): no active key has that id, it holds a
     scope the caller does not, or the caller is a tool's key and it is not that tool's."""
     row = operators.find_active_key(cur, key_id)
@@ -343,7 +345,7 @@ def _active_key_within(cur: Cursor, key_id: str, held: Iterable[str],
 
 
 def rotate_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str, key_id: str,
-                        req: Request) -> Answer:
+                        req: Request) -> Outcome:
     """A new key with the same scopes and origin (and label, unless one is given), shown
     once; the old one stays active until revoked, so its holders move without a failed
     call, unless revokeOld revokes it in the same transaction (a leaked key). Within the
@@ -363,7 +365,7 @@ def rotate_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], 
 
 
 def set_operator_key_scopes(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str,
-                            key_id: str, req: Request) -> Answer:
+                            key_id: str, req: Request) -> Outcome:
     """Replaces a key's scopes, effective in every process within KEY_REFRESH_SECONDS; both
     its scopes and the new ones must be within the caller's."""
     row, refused = _active_key_within(cur, key_id, held, creator_origin)
@@ -378,7 +380,7 @@ def set_operator_key_scopes(cur: Cursor, operator: str | None, held: Iterable[st
 
 
 def revoke_operator_key(cur: Cursor, operator: str | None, held: Iterable[str], creator_origin: str,
-                        key_id: str) -> Answer:
+                        key_id: str) -> Outcome:
     """Takes effect in every process within KEY_REFRESH_SECONDS; within the caller's scopes
     and origin."""
     _, refused = _active_key_within(cur, key_id, held, creator_origin)

@@ -22,7 +22,7 @@ from typing import Any
 from psycopg2.extensions import cursor as Cursor
 
 from . import backoffice
-from .wallet import Answer, Request, fingerprint
+from .wallet import Answer, Outcome, Request, answer_of, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ LIST = """
 BATCH = 100
 
 
-def grant(cur: Cursor, operator: str | None, req: Request) -> Answer:
+def grant(cur: Cursor, operator: str | None, req: Request) -> Outcome:
     """A bonus for the player's wallet in req["currency"]: one statement, idempotent by
     req["reference"] (a resend replays the first answer, other content is 409
     IDEMPOTENCY_CONFLICT). operator None: a tool's or a test's grant, not audited."""
@@ -58,10 +58,7 @@ def grant(cur: Cursor, operator: str | None, req: Request) -> Answer:
                         fingerprint("grantBonus", req["userId"], req["currency"], req["amount"], req["wagering"],
                                     expires.timestamp()),
                         operator, json.dumps(req)))
-    row = cur.fetchone()
-    assert row is not None, "casino_grant_bonus answers one row"
-    status, body, replay, _ = row
-    return Answer(status, body, replay)
+    return answer_of(cur.fetchone())
 
 
 def view(cur: Cursor, bonus_id: int) -> dict[str, Any]:
@@ -72,11 +69,12 @@ def view(cur: Cursor, bonus_id: int) -> dict[str, Any]:
     return parsed
 
 
-def cancel(cur: Cursor, operator: str | None, bonus_id: int) -> Answer:
+def cancel(cur: Cursor, operator: str | None, bonus_id: int) -> Outcome:
     """An operator's cancel: what remains of the bonus is forfeited (cash untouched);
     audited, refusals included."""
     cur.execute(STATUS, (bonus_id,))
     found = cur.fetchone()
+    answer: Outcome
     if found is None:
         answer = backoffice._refusal("BONUS_NOT_FOUND")
     else:
@@ -98,7 +96,7 @@ def _bonus(row: Any) -> dict[str, Any]:
 
 
 def list_bonuses(cur: Cursor, user_id: int, currency: str | None = None, limit: int | None = None,
-                 cursor: str | None = None) -> Answer:
+                 cursor: str | None = None) -> Outcome:
     """A player's bonuses, newest first, with wagered, remaining, status and expiry."""
     cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s", (user_id,))
     if cur.fetchone() is None:

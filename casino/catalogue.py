@@ -9,7 +9,7 @@ it sealed (casino/credentials.py).
 """
 from . import credentials
 from .backoffice import ORIGINS, _audited, _refusal, _with_origin, keyset_page, timestamp
-from .wallet import Answer
+from .wallet import Answer, Outcome
 
 PROVIDER_COLUMNS = "id, code, name, api_endpoint, is_disabled, allows_v1, origin, created_at, revenue_share"
 
@@ -48,11 +48,16 @@ PROVIDER_KEYS = """
 
 KEY_CREATED = "SELECT created_at FROM CASINO_PROVIDER_KEYS WHERE signer = %s AND key_id = %s"
 
-REVOKE_PROVIDER_KEY = """
-    UPDATE CASINO_PROVIDER_KEYS SET revoked_at = now()
-    WHERE provider_id = %s AND signer = %s AND key_id = %s AND revoked_at IS NULL
-    RETURNING revoked_at
+# The provider's active keys with an id, of the signer when one is named (a key id is
+# unique per signer: a casino key and a provider key may share one).
+ACTIVE_PROVIDER_KEYS = """
+    SELECT id, signer FROM CASINO_PROVIDER_KEYS
+    WHERE provider_id = %(provider_id)s AND key_id = %(key_id)s AND revoked_at IS NULL
+      AND (%(signer)s::text IS NULL OR signer = %(signer)s)
+    FOR UPDATE
 """
+
+REVOKE_PROVIDER_KEY = "UPDATE CASINO_PROVIDER_KEYS SET revoked_at = now() WHERE id = %s RETURNING revoked_at"
 
 GAME_COLUMNS = """g.id, p.code, g.provider_game_id, g.name, g.default_currency, g.min_bet, g.max_bet,
                   g.is_active, g.created_at"""
@@ -137,6 +142,7 @@ def create_provider(cur, operator, req, origin="operator", endpoint_refused=None
     the caller, since it resolves the host), answered ENDPOINT_NOT_ALLOWED."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
+    answer: Outcome
     if endpoint_refused:
         answer = _refusal("ENDPOINT_NOT_ALLOWED", endpoint_refused)
     else:
@@ -163,6 +169,7 @@ def set_provider_status(cur, operator, code, req):
 def set_provider_endpoint(cur, operator, code, req, endpoint_refused=None):
     """Where the casino calls the provider from its next call on (None: hosted by this
     process); endpoint_refused as for create_provider."""
+    answer: Outcome
     if endpoint_refused:
         answer = _refusal("ENDPOINT_NOT_ALLOWED", endpoint_refused)
     else:
@@ -227,18 +234,27 @@ def add_provider_key(cur, operator, box, reserved_kids, code, req, action="addPr
 
 
 def revoke_provider_key(cur, operator, code, key_id, req):
-    signer = req["signer"] or "provider"
-    audit = {"providerCode": code, "keyId": key_id, "signer": signer}
+    """Revokes the provider's active key with that id: the one of `signer` when the request
+    names it, else the only one (a casino key and a provider key with one id: 409, name it)."""
+    signer = req["signer"]
+    answer: Outcome
     provider = _find_provider(cur, code)
     if provider is None:
         answer = _refusal("PROVIDER_NOT_FOUND")
     else:
-        cur.execute(REVOKE_PROVIDER_KEY, (provider[0], signer, key_id))
-        row = cur.fetchone()
-        answer = (Answer(200, {"providerCode": code, "keyId": key_id, "signer": signer,
-                               "revokedAt": timestamp(row[0])}) if row
-                  else _refusal("PROVIDER_KEY_NOT_FOUND", signer))
-    return _audited(cur, operator, "revokeProviderKey", audit, answer)
+        cur.execute(ACTIVE_PROVIDER_KEYS, {"provider_id": provider[0], "key_id": key_id, "signer": signer})
+        keys = cur.fetchall()
+        if not keys:
+            answer = _refusal("PROVIDER_KEY_NOT_FOUND", f"{signer} key" if signer else "key")
+        elif len(keys) > 1:
+            answer = _refusal("PROVIDER_KEY_AMBIGUOUS")
+        else:
+            (row_id, signer), = keys
+            cur.execute(REVOKE_PROVIDER_KEY, (row_id,))
+            answer = Answer(200, {"providerCode": code, "keyId": key_id, "signer": signer,
+                                  "revokedAt": timestamp(cur.fetchone()[0])})
+    return _audited(cur, operator, "revokeProviderKey", {"providerCode": code, "keyId": key_id, "signer": signer},
+                    answer)
 
 
 # --- games ----------------------------------------------------------------------------------------

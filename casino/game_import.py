@@ -117,8 +117,7 @@ async def import_games(db, link, casino_code, provider_code, operator=None):
 
 
 def _failure(reply):
-    error = unavailable(reply)
-    return Answer(error.status_code, {"error": {"code": error.code, "message": error.message}})
+    return unavailable(reply)
 
 
 # The provider this process hosts, whose games sql/demo.sql writes on the provider's side.

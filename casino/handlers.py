@@ -8,7 +8,7 @@ from wire.validation import BET_AMOUNT, CURRENCY, ENTITY_ID, IDENTIFIER, PAYOUT_
 from . import wallet
 from .launch import launch_game, simulate_round
 from .refusals import documented
-from .wallet import Answer
+from .wallet import Outcome
 
 
 def with_bonus(schema):
@@ -20,19 +20,31 @@ def with_bonus(schema):
 
 MONEY = with_bonus(obj(transactionId=STRING, balance=INTEGER, currency=STRING))
 
+# What a provider calls with once a launch answered, and once a bet was taken.
+SESSION = {"sessionToken": "$response.body#/sessionToken", "userId": "$response.body#/userId"}
+LAUNCHED = {"GetBalance": {"operationId": "GetBalance", "requestBody": SESSION},
+            "Debit": {"operationId": "Debit", "requestBody": {**SESSION, "currency": "$response.body#/currency"}}}
+BET = {"sessionToken": "$request.body#/sessionToken", "userId": "$request.body#/userId",
+       "roundId": "$request.body#/roundId"}
+BET_TAKEN = {"Credit": {"operationId": "Credit", "requestBody": {
+                 **BET, "relatedTransactionId": "$response.body#/transactionId", "currency": "$response.body#/currency"}},
+             "Rollback": {"operationId": "Rollback", "requestBody": {
+                 **BET, "originalTransactionId": "$response.body#/transactionId"}},
+             "TransactionStatus": {"operationId": "TransactionStatus",
+                                   "requestBody": {"transactionId": "$response.body#/transactionId"}}}
+
 
 class ProviderCallbackHandler(JsonHandler):
     """The signed callbacks a provider makes: x-casino-signature with one of its keys. The
     key names the provider; the wallet refuses a session of another provider's game."""
     signature_header = "x-casino-signature"
     keyring_setting = "casino_keys"
-    # The wallet's function: (cursor, *arguments()) -> Answer.
-    operation: Callable[..., Answer]
+    # The wallet's function: (cursor, *arguments()) -> an Answer or a Refused.
+    operation: Callable[..., Outcome]
     replays = True
 
     async def post(self):
-        answer = await self.settings["db"].statement(type(self).operation, *self.arguments())
-        self.render_json(answer.status, answer.body, replay=answer.replay)
+        self.render_answer(await self.db.statement(type(self).operation, *self.arguments()))
 
     def arguments(self):
         """What the operation takes after the cursor: the provider whose key signed, and
@@ -53,6 +65,7 @@ class DebitHandler(ProviderCallbackHandler):
     summary = "A bet: takes the amount from the wallet, idempotent by transactionId"
     answer = MONEY
     refusals = documented("debit")
+    links = BET_TAKEN
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "roundId": IDENTIFIER, "amount": BET_AMOUNT, "currency": CURRENCY}
     operation = wallet.debit
@@ -99,6 +112,8 @@ class LaunchGameHandler(JsonHandler):
     answer = obj(sessionToken=STRING, providerSessionId=STRING, userId=INTEGER, gameId=INTEGER,
                  currency=STRING, balance=INTEGER)
     refusals = documented("launchGame")
+    links = LAUNCHED
+    example = {"userId": 1, "gameId": 1, "currency": "USD"}     # PROTOCOL.md's (the demo data has them)
     schema = {"userId": ENTITY_ID, "gameId": ENTITY_ID, "currency": CURRENCY.optional()}
 
     async def post(self):
@@ -114,8 +129,10 @@ class SimulateRoundHandler(JsonHandler):
     open_in_development = True
     summary = "Launches a game and has the provider play one scripted round"
     answer = obj(sessionToken=STRING, providerSessionId=STRING, roundId=STRING, startingBalance=INTEGER,
-                 finalBalance={"type": ["integer", "null"]}, steps={"type": "array", "items": {"type": "object"}})
+                 finalBalance={"type": "integer", "nullable": True}, steps={"type": "array", "items": {"type": "object"}})
     refusals = documented("simulateRound")
+    links = LAUNCHED
+    example = LaunchGameHandler.example
     schema = LaunchGameHandler.schema
 
     async def post(self):

@@ -24,6 +24,7 @@ import sys
 
 from db.config import in_transaction
 from wire.keycli import REFUSED, add_counterpart_commands, run_counterpart_command
+from wire.refusals import Refused
 from wire.secrets_env import read_secrets
 
 from . import backoffice, credentials, operators
@@ -66,8 +67,8 @@ def _scopes(text):
 
 def _done(answer):
     """The verb's answer body, or LookupError with its refusal's message."""
-    if answer.status >= 400:
-        raise LookupError(answer.body["error"]["message"])
+    if isinstance(answer, Refused):
+        raise LookupError(answer.message)
     return answer.body
 
 

@@ -7,7 +7,9 @@ ledger audit explains every balance -- and marked with the tool's origin, so it 
 told apart from real players and retired when the tool is done (casino/synthetic.py).
 """
 
-from . import backoffice, refusals
+from wire.refusals import Refused
+
+from . import backoffice
 
 WALLET_OWNER = "SELECT user_id, currency_code FROM CASINO_WALLETS WHERE id = %s"
 
@@ -18,8 +20,8 @@ def operator_for(origin):
 
 
 def _created(answer):
-    if answer.status != 201:
-        raise refusals.error(answer.json()["error"]["code"])
+    if isinstance(answer, Refused):
+        raise answer
     return answer.json()
 
 
@@ -46,6 +48,6 @@ def deposit(cur, wallet_id, amount, reference, operator=None):
     user_id, currency = cur.fetchone()
     answer = backoffice.cashier(cur, "deposit", operator, {"userId": user_id, "currency": currency,
                                                             "amount": amount, "reference": reference})
-    if answer.status != 200:
-        raise refusals.error(answer.json()["error"]["code"])
+    if isinstance(answer, Refused):
+        raise answer
     return not answer.replay

@@ -12,11 +12,11 @@ there, beside the money calls that enforce them.
 import json
 from datetime import datetime
 
-from wire.errors import invalid
+from wire.refusals import invalid
 from wire.validation import duration_hours
 
 from .backoffice import FIND_PLAYER, _audited, _player, _refusal, keyset_page, timestamp
-from .wallet import Answer
+from .wallet import Answer, answer_of
 
 # A jurisdiction as the API writes it (durations in ISO 8601).
 JURISDICTION_COLUMNS = """
@@ -191,8 +191,7 @@ def set_player_identity(cur, operator, user_id, req):
 # --- limits and exclusions ----------------------------------------------------------------------
 
 def _reply(cur):
-    status, body, replay, _ = cur.fetchone()
-    return Answer(status, body, replay)
+    return answer_of(cur.fetchone())
 
 
 def get_limits(cur, user_id):

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from wire.errors import ApiError
 from wire.outbound import Limits, OutboundClient
 from wire.signing import sign_v2
 
@@ -62,8 +61,8 @@ def unavailable(reply=NO_ANSWER):
     if refused is None:
         return refusals.error("PROVIDER_UNAVAILABLE")
     code, message = refused
-    return ApiError(refusals.BY_CODE["PROVIDER_UNAVAILABLE"].status, "PROVIDER_UNAVAILABLE",
-                    f"the game provider refused: {code}" + (f" ({message})" if message else ""))
+    return refusals.BY_CODE["PROVIDER_UNAVAILABLE"].worded(
+        f"the game provider refused: {code}" + (f" ({message})" if message else ""))
 
 
 class ProviderLink:

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 from psycopg2.extras import execute_values
 
+from wire import refusals
 from wire.validation import CURRENCY, IDENTIFIER, INSTANT, MAX_SAFE_INTEGER
 
 from .backoffice import _audited, keyset_page, timestamp
@@ -406,9 +407,11 @@ async def reconcile(db, link, casino_code, tz, provider_code, start, end, reques
 
     def write(cur):
         reconciliation_id = store(cur, provider_id, start, end, tz, starts, ends, requested_by, result, failure)
+        answer: Answer | refusals.Refused
         if failure:
-            answer = _refusal("PROVIDER_UNAVAILABLE")
-            answer.body["error"]["message"] = f"{failure} (reconciliation {reconciliation_id}, stored as failed)"
+            # The catalogue's code, in words that say what failed and where it is kept.
+            answer = refusals.Refused(502, "PROVIDER_UNAVAILABLE",
+                                      f"{failure} (reconciliation {reconciliation_id}, stored as failed)")
         else:
             answer = get(cur, reconciliation_id)
             answer = Answer(201, answer.body)

@@ -155,8 +155,8 @@ MONEY = ("stakes", "refunds", "wins", "ggr", "bonusStakes", "bonusWins", "bonusC
 
 
 def _refusal(code, *details):
-    error = refusals.error(code, *details)
-    return Answer(error.status_code, {"error": {"code": error.code, "message": error.message}})
+    """A refusal as the verb's answer (wire/refusals.py)."""
+    return refusals.error(code, *details)
 
 
 def period_refusal(start, end, max_days=MAX_REPORT_DAYS):

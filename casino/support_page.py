@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import tornado.web
 
-from wire.errors import ApiError
+from wire.refusals import Refused, invalid
 from wire.handlers import JsonHandler
 from wire.validation import CURRENCY, CURSOR, DATE, ENTITY_ID, IDENTIFIER, parse_date, parse_params
 
@@ -145,7 +145,7 @@ def player_protection(cur, user_id):
     """Everything the protection page shows, in one read transaction: the player, their
     limits, exclusions and the history of both, their last refusals and register checks."""
     player = backoffice.get_player(cur, user_id)
-    if player.status != 200:
+    if isinstance(player, Refused):
         return player
     return Answer(200, {
         "player": player.body, "limits": protection.get_limits(cur, user_id).body,
@@ -221,8 +221,8 @@ class PageHandler(JsonHandler):
 
     def write_error(self, status_code, **kwargs):
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, ApiError):
-            status, message = exc.status_code, exc.message
+        if isinstance(exc, Refused):
+            status, message = exc.status, exc.message
         elif isinstance(exc, tornado.web.HTTPError) and status_code < 500:
             status, message = status_code, exc.log_message or self._reason
         else:
@@ -265,7 +265,7 @@ class HomeHandler(PageHandler):
             self.page("home.html", query="", players=None)
             return
         if not SEARCH.fullmatch(text):
-            raise ApiError(400, "INVALID_REQUEST", "search by an id, a username or an e-mail")
+            raise invalid("search by an id, a username or an e-mail")
         players = await self.db.transaction(find_players, text)
         if len(players) == 1:
             self.redirect(f"{PATH}/players/{players[0]['userId']}", status=303)
@@ -279,8 +279,8 @@ class PlayerHandler(PageHandler):
              **self.params({"currency": CURRENCY.optional(), "cursor": CURSOR.optional()},
                            {name: self.get_query_argument(name, None) for name in ("currency", "cursor")})}
         player = await self.db.transaction(backoffice.get_player, p["userId"])
-        if player.status != 200:
-            raise ApiError(player.status, player.body["error"]["code"], player.body["error"]["message"])
+        if isinstance(player, Refused):
+            raise player
         page = await self.db.transaction(backoffice.transactions, p["userId"], p["currency"], None, p["cursor"])
         granted = await self.db.transaction(bonuses.list_bonuses, p["userId"], p["currency"])
         self.page("player.html", player=player.body, items=page.body["items"], next_cursor=page.body["nextCursor"],
@@ -292,8 +292,8 @@ class ProtectionHandler(PageHandler):
     async def get(self, user_id):
         p = self.params({"userId": ENTITY_ID}, {"userId": user_id})
         answer = await self.db.transaction(player_protection, p["userId"])
-        if answer.status != 200:
-            raise ApiError(answer.status, answer.body["error"]["code"], answer.body["error"]["message"])
+        if isinstance(answer, Refused):
+            raise answer
         self.page("protection.html", **answer.body)
 
 
@@ -302,8 +302,8 @@ class RoundHandler(PageHandler):
         p = self.params({"providerCode": IDENTIFIER, "roundId": IDENTIFIER},
                         {"providerCode": provider_code, "roundId": round_id})
         answer = await self.db.transaction(backoffice.get_round, p["providerCode"], p["roundId"])
-        if answer.status != 200:
-            raise ApiError(answer.status, answer.body["error"]["code"], answer.body["error"]["message"])
+        if isinstance(answer, Refused):
+            raise answer
         self.page("round.html", round=answer.body)
 
 
@@ -316,8 +316,8 @@ class TransactionHandler(PageHandler):
 
 def _answered(answer):
     """The body of a 200 answer; a refusal becomes the error page."""
-    if answer.status not in (200, 201):
-        raise ApiError(answer.status, answer.body["error"]["code"], answer.body["error"]["message"])
+    if isinstance(answer, Refused):
+        raise answer
     return answer.body
 
 

@@ -1,7 +1,7 @@
 """The provider's game catalogue, as a casino reads it (POST /provider/games): every game
 this provider runs, enabled or not, oldest first, so a casino adds only games the provider
 knows (and, importing them in that order, numbers them as the provider added them)."""
-from wire.errors import ApiError
+from wire.refusals import error
 
 CASINO_KNOWN = "SELECT 1 FROM PROVIDER_CASINOS WHERE casino_code = %s"
 
@@ -14,10 +14,10 @@ def games(cur, casino_code, req):
     """casino_code: the casino whose key signed the call; the body must name the same, and
     the provider must have it on its books (PROVIDER_CASINOS)."""
     if req["casinoCode"] != casino_code:
-        raise ApiError(403, "CASINO_MISMATCH", "casinoCode is not the casino whose key signed the call")
+        raise error("CASINO_MISMATCH")
     cur.execute(CASINO_KNOWN, (casino_code,))
     if cur.fetchone() is None:
-        raise ApiError(403, "CASINO_UNKNOWN", "this provider has no casino of that code")
+        raise error("CASINO_UNKNOWN")
     cur.execute(GAMES)
     return {"games": [{"gameId": game_id, "name": name, "currency": currency, "minBet": min_bet,
                        "maxBet": max_bet, "enabled": enabled}

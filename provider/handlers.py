@@ -2,6 +2,7 @@
 that signed names the casino: it sees only its own players' sessions."""
 from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
+from wire.refusals import documented
 from wire.validation import CURRENCY, CURSOR, ENTITY_ID, IDENTIFIER, INSTANT, page_size
 
 from . import catalogue, launches, round_feed
@@ -20,7 +21,7 @@ class CasinoRequestHandler(JsonHandler):
 class LaunchHandler(CasinoRequestHandler):
     summary = "Provider side of a launch: customer and provider session, with the bet limits"
     answer = obj(providerSessionId=STRING, gameId=STRING, currency=STRING, minBet=INTEGER, maxBet=INTEGER)
-    refusals = {403: ["GAME_DISABLED", "CASINO_MISMATCH"], 404: ["GAME_NOT_FOUND"], 409: ["IDEMPOTENCY_CONFLICT"]}
+    refusals = documented("provider/launch")
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "gameId": IDENTIFIER,
               "currency": CURRENCY, "casinoCode": IDENTIFIER}
 
@@ -31,9 +32,8 @@ class LaunchHandler(CasinoRequestHandler):
 class SimulateHandler(CasinoRequestHandler):
     summary = "Plays one scripted round through the casino's callbacks"
     answer = obj(roundId=STRING, steps={"type": "array", "items": {"type": "object"}},
-                 finalBalance={"type": ["integer", "null"]})
-    refusals = {403: ["USER_MISMATCH"], 404: ["SESSION_NOT_FOUND"],
-                409: ["IDEMPOTENCY_CONFLICT", "REQUEST_IN_PROGRESS"]}
+                 finalBalance={"type": "integer", "nullable": True})
+    refusals = documented("provider/simulate")
     replays = True
     schema = {"providerSessionId": IDENTIFIER, "sessionToken": IDENTIFIER, "userId": ENTITY_ID,
               "requestId": IDENTIFIER}
@@ -49,7 +49,7 @@ class GamesHandler(CasinoRequestHandler):
     answer = obj(games={"type": "array", "items": obj(gameId=STRING, name=STRING, currency=STRING,
                                                       minBet=INTEGER, maxBet=INTEGER,
                                                       enabled={"type": "boolean"})})
-    refusals = {403: ["CASINO_MISMATCH", "CASINO_UNKNOWN"]}
+    refusals = documented("provider/games")
     schema = {"casinoCode": IDENTIFIER}
 
     async def post(self):
@@ -66,7 +66,7 @@ class RoundsHandler(CasinoRequestHandler):
     summary = ("The rounds opened in [from, to) holding a call the casino accepted, with what the provider "
                "recorded as accepted (stakes, refunds, wins), a page at a time (oldest first)")
     answer = obj(rounds={"type": "array", "items": FEED_ROUND}, nextCursor={"type": ["string", "null"]})
-    refusals = {403: ["CASINO_MISMATCH"], 422: ["PERIOD_INVALID"]}
+    refusals = documented("provider/rounds")
     schema = {"casinoCode": IDENTIFIER, "from": INSTANT, "to": INSTANT, "cursor": CURSOR.optional(),
               "limit": page_size(round_feed.MAX_PAGE).optional()}
 

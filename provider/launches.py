@@ -2,7 +2,7 @@
 import secrets
 from dataclasses import dataclass
 
-from wire.errors import ApiError
+from wire.refusals import error
 
 GAME_BY_CODE = """
     SELECT id, game_id, is_active, min_bet, max_bet FROM PROVIDER_GAMES WHERE game_id = %s
@@ -55,22 +55,22 @@ class ProviderSession:
 def launch(cur, casino_code, req):
     """casino_code: the casino whose key signed the call; the body must name the same."""
     if req["casinoCode"] != casino_code:
-        raise ApiError(403, "CASINO_MISMATCH", "casinoCode is not the casino whose key signed the call")
+        raise error("CASINO_MISMATCH")
     cur.execute(GAME_BY_CODE, (req["gameId"],))
     game = cur.fetchone()
     if game is None:
-        raise ApiError(404, "GAME_NOT_FOUND", "no such game at this provider")
+        raise error("GAME_NOT_FOUND")
     game_pk, code, is_active, min_bet, max_bet = game
     if not is_active:
-        raise ApiError(403, "GAME_DISABLED", "the game is disabled")
+        raise error("GAME_DISABLED")
     cur.execute(UPSERT_CUSTOMER, ("JQ-" + secrets.token_hex(8), req["casinoCode"], str(req["userId"])))
     customer_id = cur.fetchone()[0]
     cur.execute(CREATE_SESSION, ("ps-" + secrets.token_urlsafe(16), customer_id, game_pk, casino_code,
                                  req["sessionToken"], req["currency"]))
     provider_session_id, *launched = cur.fetchone()
     if launched != [customer_id, game_pk, req["currency"]]:
-        raise ApiError(409, "IDEMPOTENCY_CONFLICT", "this sessionToken was launched before for another player, "
-                                                    "game or currency")
+        # Launched before for another player, game or currency.
+        raise error("IDEMPOTENCY_CONFLICT", "sessionToken")
     return {"providerSessionId": provider_session_id, "gameId": code, "currency": req["currency"],
             "minBet": min_bet, "maxBet": max_bet}
 
@@ -81,8 +81,8 @@ def find_session(cur, casino_code, provider_session_id, casino_session_token, us
     cur.execute(SESSION, (provider_session_id,))
     row = cur.fetchone()
     if row is None or row[2] != casino_session_token or row[-1] != casino_code:
-        raise ApiError(404, "SESSION_NOT_FOUND", "no provider session for that session pair")
+        raise error("SESSION_NOT_FOUND", "providerSessionId and sessionToken")
     session = ProviderSession(*row)
     if session.casino_user_id != str(user_id):
-        raise ApiError(403, "USER_MISMATCH", "the session belongs to another user")
+        raise error("USER_MISMATCH")
     return session

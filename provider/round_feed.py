@@ -19,7 +19,7 @@ last round of the page, and is null on the last one.
 """
 from datetime import UTC
 
-from wire.errors import ApiError
+from wire import refusals
 from wire.validation import parse_instant
 
 MAX_PAGE = 1000
@@ -61,10 +61,10 @@ def rounds(cur, casino_code, req):
     """casino_code: the casino whose key signed the call; the body must name the same (a
     casino sees its own rounds only, like its sessions)."""
     if req["casinoCode"] != casino_code:
-        raise ApiError(403, "CASINO_MISMATCH", "casinoCode is not the casino whose key signed the call")
+        raise refusals.error("CASINO_MISMATCH")
     start, end = parse_instant(req["from"]), parse_instant(req["to"])
     if start >= end:
-        raise ApiError(422, "PERIOD_INVALID", "from must be before to")
+        raise refusals.error("PERIOD_INVALID", "from must be before to")
     limit = req["limit"] or MAX_PAGE
     cur.execute(ROUNDS, {"casino": casino_code, "from": start, "to": end,
                          "cursor": int(req["cursor"]) if req["cursor"] else None, "limit": limit + 1})

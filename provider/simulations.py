@@ -8,7 +8,7 @@ The casino is the one whose key signed the request; it sees only its own session
 """
 from dataclasses import dataclass
 
-from wire.errors import ApiError
+from wire.refusals import error
 
 from . import launches, rounds
 
@@ -40,11 +40,6 @@ class Claim:
     stored_answer: str | None = None
 
 
-def _in_progress():
-    return ApiError(409, "REQUEST_IN_PROGRESS",
-                    "a round for this requestId is still being played; retry later for its answer")
-
-
 def claim_request(cur, casino_code, req):
     """Find the calling casino's session the request names and claim its requestId,
     opening the round."""
@@ -54,15 +49,15 @@ def claim_request(cur, casino_code, req):
     if earlier is not None:
         session_id, response = earlier
         if session_id != session.id:
-            raise ApiError(409, "IDEMPOTENCY_CONFLICT", "this requestId was used for another session")
+            raise error("IDEMPOTENCY_CONFLICT", "requestId")
         if response is None:
-            raise _in_progress()
+            raise error("REQUEST_IN_PROGRESS")
         return Claim(session, stored_answer=response)
     round_pk, round_id = rounds.open_round(cur, session)
     cur.execute(CLAIM, (session.casino_code, req["requestId"], session.id, round_pk))
     claimed = cur.fetchone()
     if claimed is None:
-        raise _in_progress()   # a twin claimed it first; the error rolls our round back
+        raise error("REQUEST_IN_PROGRESS")   # a twin claimed it first; the error rolls our round back
     return Claim(session, claimed[0], round_pk, round_id)
 
 

@@ -134,7 +134,7 @@ class Application(tornado.web.Application):
         addresses = AddressPolicy(settings.outbound_networks, frozenset({(own.hostname, own.port)}))
         self.credentials = [casino_keys, provider_keys, operators]
         routes = json_routes(test_driver)
-        document = build(routes)
+        document = build(routes, development=secrets.development)
         metrics.know_codes(error_codes(document))
         super().__init__(
             # Each route hands its handler its template (JsonHandler.route), what the metrics name it by.

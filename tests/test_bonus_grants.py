@@ -80,17 +80,19 @@ def test_one_active_bonus_per_wallet_and_refusals_are_stored(gambler):
 def test_a_grant_that_expires_before_now_or_passes_the_balance_limit_is_refused(gambler):
     past = gambler.grant(500, expires_at="2000-01-01T00:00:00Z")
     assert (past.status_code, error_code(past)) == (422, "BONUS_EXPIRY_PASSED")
-    too_much = gambler.grant(LIMIT - 999)
+    assert gambler.deposit(LIMIT - 1_500).status_code == 200         # 500 below the limit
+    too_much = gambler.grant(501)
     assert (too_much.status_code, error_code(too_much)) == (422, "BALANCE_LIMIT_EXCEEDED")
-    assert gambler.balances() == (1_000, 1_000, 0)
-    assert [row[2] for row in gambler.rows()] == ["refused", "refused"]
+    assert gambler.balances() == (LIMIT - 500, LIMIT - 500, 0)
+    assert [row[1:3] for row in gambler.rows()] == [("bonus_grant", "refused"), ("deposit", "applied"),
+                                                   ("bonus_grant", "refused")]
 
 
 @pytest.mark.parametrize("change", [
     {"amount": 0}, {"amount": 1.0}, {"amount": "5"}, {"amount": LIMIT + 1}, {"wagering": 0}, {"wagering": 1001},
     {"wagering": 2.5}, {"wagering": True}, {"expiresAt": "2100-01-01"}, {"expiresAt": "2100-01-01T00:00:00"},
     {"expiresAt": "2100-13-01T00:00:00Z"}, {"expiresAt": 4102444800}, {"reference": "has space"},
-    {"currency": "usd"}, {"userId": 0}, {"amount": LIMIT // 2, "wagering": 3}])
+    {"currency": "usd"}, {"userId": 0}, {"amount": LIMIT // 1000 + 1, "wagering": 1}])
 def test_bad_grants_are_400_and_change_nothing(gambler, change):
     body = {"userId": gambler.user_id, "currency": "USD", "amount": 500, "wagering": 5,
             "expiresAt": "2100-01-01T00:00:00Z", "reference": "bad-" + uuid.uuid4().hex, **change}

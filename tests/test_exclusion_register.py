@@ -158,6 +158,18 @@ def test_a_seeded_market_whose_register_has_no_address_fails_closed(api, ledger,
     assert checks(ledger, briton) == [("launch", None, False, "no address configured", False)]
 
 
+def test_a_register_address_with_no_host_name_is_a_register_that_cannot_be_asked(api, ledger, game):
+    """A registerUrl whose host IDNA cannot encode (an empty label): no answer, as for any
+    register that cannot be asked (Schemathesis found it answered 500)."""
+    nameless = market(api, registerName="NAMELESS", registerUrl="http://register..example/check")
+    player = Bettor(api, ledger, jurisdiction=nameless, identity=IDENTITY)
+    r = launch(api, player, game)
+    assert (r.status_code, error_code(r)) == (503, "EXCLUSION_CHECK_UNAVAILABLE")
+    deposit = player.cash("deposit", 100)
+    assert (deposit.status_code, error_code(deposit)) == (503, "EXCLUSION_CHECK_UNAVAILABLE")
+    assert [row[3] for row in checks(ledger, player)] == ["no answer in time"] * 2
+
+
 def test_a_market_without_a_register_asks_none(api, ledger, register, game):
     player = Bettor(api, ledger)
     asked = len(register.asked)

@@ -1,130 +1,77 @@
-"""Schemathesis against a live server: every endpoint of wire/openapi.json, bodies generated
-from the schemas and signed like the real peers sign them. Nothing may answer 5xx, every
-answer must match the document (status, content type, body schema), and no documented
-operation may be unrouted (the router's own 404 NOT_FOUND or 405 METHOD_NOT_ALLOWED).
+"""Schemathesis against live servers with every check it has (`--checks all`), over the
+whole document each serves: keyed (the operator key) and signed (each request's signature
+computed over the bytes sent), in both modes -- a development mode server (development
+secrets, the test driver routed, launchGame and simulateRound without a key) and a
+production one (its secrets set, no test driver) -- each on a database of its own, with the
+demo data to play with. The run must find nothing, and the ledger audit must be clean
+after it.
 
-Both modes: the suite's server routes the test driver (as development mode does), and a
-production server without --test-driver is fuzzed with the document it serves."""
-import json
-import re
+Schemathesis runs as its command line does (`schemathesis run`), every phase: the
+document's examples, its coverage of each schema's edges (every bound, type and pattern,
+valid and not), random cases, and stateful sequences that follow the links it infers
+(create, then read, change, revoke what was created). What it is told beyond the document
+is in tests/schemathesis.toml and tests/schemathesis_hooks.py, each with why.
+
+Size: FUZZ_EXAMPLES cases per operation and phase (default 8, what CI runs); a longer hunt
+is `FUZZ_EXAMPLES=200 pytest tests/test_fuzz.py`, and FUZZ_SEED replays a run's seed (the
+output of a failed run prints it).
+"""
+import os
+import subprocess
+import sys
 
 import pytest
 import requests
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
-
-from urllib.parse import urlsplit
 
 from service.app import json_routes
 from sql.migrate import migrate
 from tests.conftest import create_database
-from tests.support import DEMO_CASINO_KEY, DEMO_KEY, OPERATOR_KEY, Ledger, ServerProcess
-from wire.handlers import route_pattern
-from wire.openapi import DOCUMENT_PATH, build
-from wire.signing import sign_v2
+from tests.support import CASINO_SECRET, OPERATOR_KEY, PROVIDER_SECRET, ROOT, Ledger, ServerProcess
+from wire.openapi import build
+from wire.secrets_env import DEV_SECRETS
 
-schema = schemathesis.openapi.from_dict(json.loads(DOCUMENT_PATH.read_text()))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+SEED = os.environ.get("FUZZ_SEED")
 
-
-def not_a_server_error_but_the_protocols_502(ctx, response, case):
-    """not_a_server_error, except the one 5xx PROTOCOL.md prescribes for a healthy system:
-    launchGame/simulateRound answer 502 PROVIDER_UNAVAILABLE when the provider refuses the
-    launch (Schemathesis found it: a casino game the provider does not know)."""
-    if (response.status_code == 502 and "502" in case.operation.definition.raw["responses"]
-            and response.json()["error"]["code"] == "PROVIDER_UNAVAILABLE"):
-        return None
-    return not_a_server_error(ctx, response, case)
-
-
-def documented_operations_are_routed(ctx, response, case):
-    """The router's own answers (404 NOT_FOUND, 405 METHOD_NOT_ALLOWED) to a request for a
-    documented path and method mean the document lists what this server does not answer.
-    A request whose path no longer has the documented shape (a client normalised a `..`
-    parameter away) reached another path, and one with another method than the document's
-    (Schemathesis tries them) is rightly 405: neither proves anything."""
-    if response.status_code not in (404, 405) or case.method.upper() != case.operation.method.upper():
-        return None
-    try:
-        code = json.loads(response.content)["error"]["code"]
-    except (ValueError, KeyError, TypeError):
-        code = None
-    sent = urlsplit(response.request.url).path
-    if code in ("NOT_FOUND", "METHOD_NOT_ALLOWED") and re.fullmatch(route_pattern(case.path), sent):
-        raise AssertionError(f"{case.method.upper()} {case.path} is documented, but {sent} answered "
-                             f"{response.status_code} {code}")
-    return None
+MODES = {
+    # Development secrets (CASINO_SECRET and PROVIDER_SECRET unset): the test driver and the
+    # demo data come with the mode.
+    "development": ({"CASINO_SECRET": "", "PROVIDER_SECRET": ""},
+                    {"FUZZ_CASINO_SIGNER": f"JAQPOT:{DEV_SECRETS['CASINO_SECRET']}",
+                     "FUZZ_PROVIDER_SIGNER": f"DEMO-CASINO:{DEV_SECRETS['PROVIDER_SECRET']}"}),
+    "production": ({}, {"FUZZ_CASINO_SIGNER": f"JAQPOT:{CASINO_SECRET.decode()}",
+                        "FUZZ_PROVIDER_SIGNER": f"DEMO-CASINO:{PROVIDER_SECRET.decode()}"}),
+}
 
 
-CHECKS = [not_a_server_error_but_the_protocols_502, status_code_conformance, content_type_conformance,
-          response_schema_conformance, documented_operations_are_routed]
-KEYS = {"x-casino-signature": DEMO_KEY, "x-provider-signature": DEMO_CASINO_KEY}
-
-
-def signed_request(case, base_url):
-    """The request schemathesis drew, serialised once and signed over those exact bytes."""
-    kwargs = case.as_transport_kwargs(base_url=base_url)
-    headers = dict(kwargs.pop("headers", None) or {})
-    if "json" in kwargs:
-        kwargs["data"] = json.dumps(kwargs.pop("json")).encode()
-        headers["Content-Type"] = "application/json"
-    for requirement in case.operation.definition.raw.get("security", []):
-        for scheme in requirement:
-            if scheme == "operatorKey":
-                headers["Authorization"] = f"Bearer {OPERATOR_KEY}"
-            else:
-                kid, secret = KEYS[scheme]
-                headers[scheme] = sign_v2(secret, kid, kwargs["method"].upper(), urlsplit(kwargs["url"]).path,
-                                          kwargs.get("data", b""))
-    return kwargs, headers
-
-
-@schema.parametrize()
-@settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-def test_every_endpoint_conforms(case, server, ledger):
-    kwargs, headers = signed_request(case, server.url)
-    response = requests.request(headers=headers, timeout=30, **kwargs)
-    case.validate_response(response, checks=CHECKS)
-    # The ledger's invariants after every example that moved money, on the database this
-    # very worker's server fuzzed: a separate test at the end could run on an xdist worker
-    # that fuzzed nothing, and pass without testing.
-    if response.status_code == 200 and "/casino/" in kwargs["url"]:
-        assert ledger.violations() == []
-
-
-# --- a production server without the test driver, fuzzed with the document it serves ----------
-
-@pytest.fixture(scope="module")
-def production(service_dsn_for):
-    """A server without the test driver, on a migrated database of its own on the real
-    clock (a server without --test-driver does not serve the workers' databases, whose
-    clock the tests can freeze), and that database's ledger."""
-    dsn = create_database("fuzz_production")
+@pytest.fixture(params=list(MODES))
+def fuzzed(request, service_dsn_for):
+    """A server of the mode on a migrated database of its own (the fuzzer changes markets,
+    keys and providers no other test may meet), its ledger, and the signers' environment."""
+    mode = request.param
+    server_env, signers = MODES[mode]
+    dsn = create_database(f"fuzz_{mode}")
     migrate(dsn, log=lambda _: None)
-    server = ServerProcess(service_dsn_for(dsn), test_driver=False).start()
-    yield server, Ledger(dsn)
-    server.stop()
+    server = ServerProcess(service_dsn_for(dsn), extra_env=server_env, test_driver=False, demo_data=True).start()
+    yield mode, server, Ledger(dsn), signers
+    server.stop(keep_log=request.session.testsfailed > 0)
 
 
-def test_a_production_server_serves_and_answers_the_document_of_its_mode(production):
-    production_server, ledger = production
-    """The document is read from the server itself (Schemathesis' fixture loader does not
-    run on this pytest), and each of its operations fuzzed like the ones above."""
-    served = requests.get(production_server.url + "/openapi.json", timeout=30).json()
-    for result in schemathesis.openapi.from_dict(served).get_all_operations():
-        operation = result.ok()
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=3, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-        def conforms(case):
-            kwargs, headers = signed_request(case, production_server.url)
-            response = requests.request(headers=headers, timeout=30, **kwargs)
-            case.validate_response(response, checks=CHECKS)
-            if response.status_code == 200 and "/casino/" in kwargs["url"]:
-                assert ledger.violations() == []
-
-        conforms()
-    assert "/casino/simulateRound" not in served["paths"]
-    assert served == build(json_routes(test_driver=False))
+def test_schemathesis_finds_nothing(fuzzed, tmp_path):
+    mode, server, ledger, signers = fuzzed
+    served = requests.get(server.url + "/openapi.json", timeout=30).json()
+    development = mode == "development"
+    assert served == build(json_routes(test_driver=development), development=development)
+    command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(ROOT / "tests" / "schemathesis.toml"),
+               "--no-color", "run", f"{server.url}/openapi.json", "--checks", "all",
+               "--max-examples", str(EXAMPLES), "--workers", "1", "--request-timeout", "60",
+               "--suppress-health-check", "all", *(["--seed", SEED] if SEED else [])]
+    # Run from a folder of the test's own: Schemathesis keeps a cache where it runs.
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, env={
+        **os.environ, "PYTHONPATH": str(ROOT), "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
+        "FUZZ_OPERATOR_KEY": OPERATOR_KEY, **signers})
+    assert run.returncode == 0, f"{mode}:\n{run.stdout[-20000:]}\n{run.stderr[-5000:]}"
+    # What it ran, in cases and seconds (pytest -s shows it).
+    print(f"\n{mode}:", run.stdout[run.stdout.find("Examples ("):run.stdout.find("=====")],
+          run.stdout[run.stdout.rfind("Test cases:"):])
+    assert ledger.violations() == []

@@ -98,7 +98,7 @@ def test_payouts_and_refunds_count_as_the_protocol_says(api, ledger, clock):
     player.limit("loss", "day", 1_000)
     player.limit("wager", "day", 3_000)
     assert player.bet("bet-1", 1_000, round_id="r1").status_code == 200         # loss 1000, wager 1000
-    assert error_code(player.bet("bet-2", 1, round_id="r2")) == "LOSS_LIMIT_REACHED"
+    assert error_code(player.bet("past-the-loss-limit", 1, round_id="r2")) == "LOSS_LIMIT_REACHED"
     assert player.pay("win-1", 800, round_id="r1").status_code == 200            # a 1000 bet that wins 800: 200
     limits = player.limits()
     assert (limits[("loss", "day")]["used"], limits[("wager", "day")]["used"]) == (200, 1_000)

@@ -6,7 +6,7 @@ import pytest
 from casino import players
 from tests.support import ServerProcess, parallel
 from tests.test_wallet import Player, code
-from wire.errors import ApiError
+from wire.refusals import Refused
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
@@ -137,7 +137,7 @@ def test_a_refund_past_the_balance_limit_is_refused(player):
 def test_a_deposit_past_the_balance_limit_is_refused(ledger):
     _, wallets = ledger.player(funds=1_000)
     wallet = wallets["USD"]
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Refused) as refused:
         ledger.run(players.deposit, wallet, LIMIT, "too-much-" + str(wallet))
     assert (refused.value.status_code, refused.value.code) == (422, "BALANCE_LIMIT_EXCEEDED")
     assert ledger.run(players.deposit, wallet, LIMIT - 1_000, "to-the-limit-" + str(wallet)) is True

@@ -13,10 +13,12 @@ from wire.openapi import DOCUMENT_PATH, render
 from wire.secrets_env import read_secrets
 
 
-def application(test_driver=True):
-    """The application as service/app.py builds it for a production start (secrets set)."""
+def application(test_driver=True, development=False):
+    """The application as service/app.py builds it for a production start (secrets set), or
+    for one in development mode (none set)."""
     async def build_it():
-        secrets = read_secrets({"CASINO_SECRET": "x", "PROVIDER_SECRET": "y", "KEYS_ENCRYPTION_KEY": "00" * 32})
+        secrets = read_secrets({} if development else {"CASINO_SECRET": "x", "PROVIDER_SECRET": "y",
+                                                        "KEYS_ENCRYPTION_KEY": "00" * 32})
         return Application(db=None, settings=Settings(secrets=secrets, test_driver=test_driver),
                            own_url="http://127.0.0.1:1")
     return asyncio.run(build_it())
@@ -54,6 +56,27 @@ def test_the_served_document_lists_what_is_routed_in_the_mode(test_driver):
     assert ("/casino/simulateRound" in served["paths"]) is test_driver
     if test_driver:
         assert served == json.loads(DOCUMENT_PATH.read_text())
+
+
+def test_a_development_server_documents_its_key_less_launch():
+    """Development mode takes launchGame and simulateRound without a key: its document
+    offers "no credentials" as their alternative, and says nothing else differently."""
+    served = json.loads(application(development=True).settings["document"])
+    written = json.loads(DOCUMENT_PATH.read_text())
+    for path in ("/casino/launchGame", "/casino/simulateRound"):
+        assert served["paths"][path]["post"]["security"] == [{"operatorKey": []}, {}]
+        served["paths"][path]["post"]["security"] = written["paths"][path]["post"]["security"]
+    assert served == written
+
+
+def test_the_document_is_openapi_3_0_whose_integers_exclude_1_0():
+    """PROTOCOL.md refuses 1.0 as an amount; OpenAPI 3.0's schema dialect agrees (3.1's
+    would call it the integer 1). Nothing in the document is 3.1's spelling of null."""
+    document = json.loads(DOCUMENT_PATH.read_text())
+    assert document["openapi"] == "3.0.3"
+    assert '"null"' not in DOCUMENT_PATH.read_text()
+    amount = document["paths"]["/casino/debit"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert amount["properties"]["amount"]["type"] == "integer"
 
 
 def test_signed_endpoints_name_their_signature_scheme():

@@ -72,6 +72,9 @@ def test_allowed_networks_open_what_they_hold_but_never_the_metadata_address():
     ("ftp://example.com/", "it is not an http:// or https:// URL with a host"),
     ("http:///provider", "it is not an http:// or https:// URL with a host"),
     ("http://nothing-here.invalid/", "nothing-here.invalid does not resolve"),
+    # No host name (IDNA refuses an empty label): Schemathesis found it answered 500.
+    ("http://a..b/provider", "a..b is not a host name"),
+    ("http://.tGD{&z0)3Ki>H", ".tgd{&z0)3ki>h is not a host name"),
     (f"https://{PUBLIC}/api", None),
 ])
 def test_a_url_is_checked_at_every_address_its_host_resolves_to(url, why):
@@ -122,7 +125,8 @@ def test_the_process_own_address_is_always_allowed():
     ("http://0.0.0.0:8000/", "0.0.0.0 is an unspecified address"),
     ("http://nothing-here.invalid/", "nothing-here.invalid does not resolve"),
     # A name IDNA cannot encode (an empty label), found by the fuzzer: a 500 before.
-    ("http://.n1Ks8ar'{*(S,NGk~N", ".n1ks8ar'{*(s,ngk~n does not resolve"),
+    ("http://.n1Ks8ar'{*(S,NGk~N", ".n1ks8ar'{*(s,ngk~n is not a host name"),
+    ("http://a..b/provider", "a..b is not a host name"),
 ])
 def test_a_provider_endpoint_that_is_not_public_is_refused_and_nothing_is_made(api, ledger, endpoint, why):
     provider_code = new_code()

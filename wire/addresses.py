@@ -130,8 +130,10 @@ async def url_refusal(url: str, policy: AddressPolicy, resolver: Resolver | None
     resolver = resolver or DefaultLoopResolver()
     try:
         addresses = await asyncio.wait_for(resolver.resolve(parts.hostname, port), within)
-    except (TimeoutError, OSError, UnicodeError):    # UnicodeError: a name IDNA cannot encode (".a", "a..b")
+    except (TimeoutError, OSError):
         return f"{parts.hostname} does not resolve"
+    except UnicodeError:    # what IDNA says of an empty or overlong label (a..b, .b)
+        return f"{parts.hostname} is not a host name"
     return policy.refusals(parts.hostname, [address[0] for _, address in addresses])
 
 

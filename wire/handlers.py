@@ -11,13 +11,13 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import tornado.web
 
-from . import logs
-from .errors import ApiError, error_body
+from . import logs, refusals
 from .keyring import Key
+from .refusals import Refused
 from .transport import MAX_BODY_BYTES, body_too_large
 from .validation import Schema, parse_body
 
@@ -28,6 +28,20 @@ log = logging.getLogger("wire")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Methods whose request carries a JSON body.
 BODY_METHODS = ("POST", "PUT")
+
+
+class Answered(Protocol):
+    """What a service answers a handler with: a success (casino.wallet.Answer), or a
+    refusal (Refused) -- recorded before it was returned, not raised."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def body(self) -> str | dict[str, Any]: ...
+
+    @property
+    def replay(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,8 @@ class Verb:
     refusals: dict[int, list[str]]
     schema: Schema = field(default_factory=dict)
     status: int = 200
+    # JSON Schema the body must satisfy beyond its fields' types (wire/openapi.py).
+    rules: tuple[dict[str, Any], ...] = ()
 _GENERIC_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                   413: "PAYLOAD_TOO_LARGE"}
 
@@ -57,6 +73,14 @@ class JsonHandler(tornado.web.RequestHandler):
     # The brief's key-less flow for launchGame/simulateRound, in development mode only.
     open_in_development = False
     schema: Schema | None = None
+    # What the body must also satisfy, as JSON Schema for the document (a rule the fields'
+    # types cannot say, which the handler's service checks: wire/openapi.py).
+    rules: tuple[dict[str, Any], ...] = ()
+    # The calls a success leads to, as OpenAPI links {name: {"operationId", "requestBody"}}:
+    # what a client (or a fuzzer) passes on from this answer.
+    links: dict[str, dict[str, Any]] = {}
+    # A request body the document shows (and a fuzzer sends first).
+    example: dict[str, Any] | None = None
     # A path answering several methods describes each here, {METHOD: Verb}; its handler
     # then implements each method, and the class attributes above are not used.
     verbs: dict[str, Verb] | None = None
@@ -98,10 +122,10 @@ class JsonHandler(tornado.web.RequestHandler):
         self._begin()
         allowed = allowed_methods(type(self))
         if self.request.method not in allowed:
-            raise ApiError(405, "METHOD_NOT_ALLOWED", f"{self.request.path} takes {', '.join(allowed)}")
+            raise refusals.error("METHOD_NOT_ALLOWED", self.request.path, ", ".join(allowed))
         raw = self.request.body
         if self.request.method in BODY_METHODS and body_too_large(self.request):
-            raise ApiError(413, "PAYLOAD_TOO_LARGE", f"body exceeds {MAX_BODY_BYTES} bytes")
+            raise refusals.error("PAYLOAD_TOO_LARGE", MAX_BODY_BYTES)
         if self.signature_header is not None:
             assert self.keyring_setting is not None, "a signed endpoint names the key ring that verifies it"
             self.caller = await self.settings[self.keyring_setting].authenticate(
@@ -122,9 +146,9 @@ class JsonHandler(tornado.web.RequestHandler):
             return None
         operator = await self.settings["operators"].authenticate(header)
         if operator is None:
-            raise ApiError(401, "UNAUTHORIZED", "missing, unknown or revoked operator key (Authorization: Bearer)")
+            raise refusals.error("UNAUTHORIZED")
         if scope not in operator.scopes:
-            raise ApiError(403, "FORBIDDEN", f"this key lacks the scope '{scope}'")
+            raise refusals.error("FORBIDDEN", f"this key lacks the scope '{scope}'")
         self._note(operator=operator.key_id)
         return operator
 
@@ -152,6 +176,10 @@ class JsonHandler(tornado.web.RequestHandler):
         if in_flight is not None:
             in_flight.finished()
 
+    def render_answer(self, answer: "Answered") -> None:
+        """An answer of a service: a success, or a Refused returned rather than raised."""
+        self.render_json(answer.status, answer.body, replay=answer.replay)
+
     def render_json(self, status: int, body: bytes | str | dict[str, Any], replay: bool = False) -> None:
         """body is bytes already serialised (a stored answer is replayed as is) or a dict."""
         if not isinstance(body, (bytes, str)):
@@ -172,27 +200,27 @@ class JsonHandler(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, ApiError):
-            status, code, message = exc.status_code, exc.code, exc.message
+        refused: Refused
+        if isinstance(exc, Refused):
+            refused = exc
         elif isinstance(exc, self._unavailable_errors()):
-            status, code, message = 503, "SERVICE_UNAVAILABLE", "database unavailable, retry later"
+            refused = refusals.error("SERVICE_UNAVAILABLE")
         elif status_code in _GENERIC_CODES:
-            status, code = status_code, _GENERIC_CODES[status_code]
-            message = self._reason
+            # What Tornado raised itself (a malformed query string, a method it does not route).
+            refused = refusals.BY_CODE[_GENERIC_CODES[status_code]].worded(self._reason)
         else:
-            status, code = 500, "INTERNAL_ERROR"
-            message = f"internal error, request id {self.request_id}"
+            refused = refusals.error("INTERNAL_ERROR", self.request_id)
         self.clear_header("Idempotent-Replay")
-        self._note(replay=False, error_code=code)
-        self.set_status(status)
+        self._note(replay=False, error_code=refused.code)
+        self.set_status(refused.status)
         self.set_header("Content-Type", "application/json")
-        if status == 405:
+        if refused.status == 405:
             self.set_header("Allow", ", ".join(allowed_methods(type(self))))
-        elif status == 413:
+        elif refused.status == 413:
             # The rest of the body is never read, so the connection cannot carry another request.
             self.set_header("Connection", "close")
         logs.log_request(self)
-        self.finish(error_body(code, message))
+        self.finish(refused.body)
 
     def _unavailable_errors(self) -> tuple[type[BaseException], ...]:
         """What the application says means "its database is unavailable" (service/app.py
@@ -202,7 +230,7 @@ class JsonHandler(tornado.web.RequestHandler):
 
     def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
                       tb: TracebackType | None) -> None:
-        if isinstance(value, ApiError):
+        if isinstance(value, Refused):
             return  # an ordinary answer, logged by the access log
         if isinstance(value, self._unavailable_errors()):
             log.warning("request %s: database unavailable: %s", self.request_id, value)
@@ -251,4 +279,4 @@ class NotFoundHandler(JsonHandler):
 
     async def prepare(self) -> None:
         self._begin()
-        raise ApiError(404, "NOT_FOUND", "no such endpoint")
+        raise refusals.error("NOT_FOUND")

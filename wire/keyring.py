@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 
 import psycopg2.extensions
 
-from .errors import ApiError
+from . import refusals
 from .signing import DEFAULT_TOLERANCE_SECONDS, Signature, parse
 
 log = logging.getLogger("wire.keyring")
@@ -137,7 +137,7 @@ class KeyRing:
                 await self.keys.reload_since(time.monotonic())
                 key = self._match(signature, method, path, body)
         if key is None:
-            raise ApiError(401, "INVALID_SIGNATURE", f"missing, stale or wrong {self.header} header")
+            raise refusals.error("INVALID_SIGNATURE", self.header)
         return key
 
     def _match(self, signature: Signature, method: str, path: str, body: bytes) -> Key | None:

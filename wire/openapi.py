@@ -1,9 +1,17 @@
-"""How an OpenAPI 3.1 document is built from JSON handlers, and the pieces handlers
-describe their answers with (INTEGER, STRING, obj).
+"""How an OpenAPI document is built from JSON handlers, and the pieces handlers describe
+their answers with (INTEGER, STRING, obj).
 
 Request bodies come from each handler's `schema` (the same Fields that validate it), so
-the document cannot drift from what the server accepts. Each handler also declares its
-`summary`, its success body (`answer`) and its refusals (`refusals`: status -> codes).
+the document cannot drift from what the server accepts; what a field's type cannot say (a
+time-out needs an end) a handler adds as `rules`, JSON Schema its body must also satisfy.
+Each handler also declares its `summary`, its success body (`answer`) and its refusals
+(`refusals`: status -> codes, from the catalogue: wire/refusals.py).
+
+The document is OpenAPI 3.0.3, on purpose: its schemas' dialect (JSON Schema draft
+Wright-00) reads `1.0` as a number, not an integer, which is the protocol's rule (floats,
+`1.0` too, are invalid amounts and ids); 3.1's dialect (2020-12) reads it as the integer 1
+and cannot say what the server refuses. Nullable values are `nullable: true`.
+
 The document itself is assembled where the routes are (service/openapi.py):
 
     python -m service.openapi > wire/openapi.json     # regenerate the file kept in the repo
@@ -86,9 +94,10 @@ def _parameters(handler: type[tornado.web.RequestHandler]) -> list[Json]:
                for name, field in getattr(handler, "query", {}).items()])
 
 
-def operation(handler: Any, verb: str | None = None, spec: Any = None) -> Json:
+def operation(handler: Any, verb: str | None = None, spec: Any = None, development: bool = False) -> Json:
     """The document of one method of a handler (a wire.handlers.JsonHandler class with its
-    OpenAPI attributes; verb and spec: from described(handler))."""
+    OpenAPI attributes; verb and spec: from described(handler)). development: a development
+    mode server's, where launchGame and simulateRound take calls without a key."""
     if spec is None:
         verb, spec = described(handler)[0]
     signed = handler.signature_header is not None
@@ -114,14 +123,22 @@ def operation(handler: Any, verb: str | None = None, spec: Any = None) -> Json:
     if _parameters(handler):
         doc["parameters"] = _parameters(handler)
     if has_body:
-        doc["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": object_schema(spec.schema or {})}}}
+        body = object_schema(spec.schema or {})
+        if getattr(spec, "rules", ()):
+            body["allOf"] = list(spec.rules)
+        content: Json = {"schema": body}
+        if getattr(spec, "example", None):
+            content["example"] = spec.example
+        doc["requestBody"] = {"required": True, "content": {"application/json": content}}
     if signed:
         doc["security"] = [{handler.signature_header: []}]
     if operator:
-        doc["security"] = [{"operatorKey": []}]
+        # {}: no credentials at all, an alternative only where the server takes them.
+        doc["security"] = [{"operatorKey": []}, *([{}] if development and handler.open_in_development else [])]
         doc["description"] = (f"Needs an operator key with the scope `{spec.operator_scope}`"
                               + (" (none in development mode)." if handler.open_in_development else "."))
+    if getattr(spec, "links", None):
+        responses[success]["links"] = spec.links
     if getattr(handler, "replays", False):
         responses[success]["headers"] = {"Idempotent-Replay": {
             "description": "true when this is the stored answer of an earlier request",
@@ -129,8 +146,9 @@ def operation(handler: Any, verb: str | None = None, spec: Any = None) -> Json:
     return doc
 
 
-def build(routes: Iterable[tuple[str, type[tornado.web.RequestHandler]]]) -> Json:
-    """routes: (path, handler class) pairs of every JSON endpoint."""
+def build(routes: Iterable[tuple[str, type[tornado.web.RequestHandler]]], development: bool = False) -> Json:
+    """routes: (path, handler class) pairs of every JSON endpoint; development: the document
+    of a development mode server (operation())."""
     health = obj(status=STRING, database=STRING)
     paths = {"/health": {"get": {"summary": "Up, and the database status", "operationId": "Health",
                                  "responses": {"200": _json("up", health), "503": _json("the database is down", health)}}},
@@ -144,12 +162,12 @@ def build(routes: Iterable[tuple[str, type[tornado.web.RequestHandler]]]) -> Jso
                                   "responses": {"200": {"description": "Prometheus text format",
                                                         "content": {"text/plain": {"schema": STRING}}}}}},
              "/openapi.json": {"get": {"summary": "This document", "operationId": "OpenApi",
-                                       "responses": {"200": {"description": "OpenAPI 3.1",
+                                       "responses": {"200": {"description": "OpenAPI 3.0.3",
                                                              "content": {"application/json": {}}}}}}}
     for path, handler in routes:
-        paths[path] = {verb: operation(handler, verb, spec) for verb, spec in described(handler)}
+        paths[path] = {verb: operation(handler, verb, spec, development) for verb, spec in described(handler)}
     return {
-        "openapi": "3.1.0",
+        "openapi": "3.0.3",
         "info": {"title": "Casino and game provider: seamless wallet", "version": "1.0.0",
                  "description": "The wire contract of docs/protocol.md. Amounts are integers in minor "
                                 "units. Signed endpoints carry an HMAC-SHA256 signature in their header: "

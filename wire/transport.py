@@ -41,8 +41,7 @@ from prometheus_client import Counter
 from tornado import httputil
 from tornado.ioloop import IOLoop
 
-from . import logs, metrics
-from .errors import error_body
+from . import logs, metrics, refusals
 
 log = logging.getLogger("transport")
 
@@ -253,7 +252,7 @@ class _Stream(tornado.iostream.IOStream):
 
 def _bad_request_answer() -> bytes:
     request_id = uuid.uuid4().hex
-    body = error_body("INVALID_REQUEST", "malformed HTTP request")
+    body = refusals.invalid("malformed HTTP request").body.encode()
     metrics.record_request(metrics.UNROUTED, metrics.OTHER, 400, 0.0, False, "INVALID_REQUEST")
     logs.access.write("info", "- - 400", {"request_id": request_id, "status": 400,
                                           "error_code": "INVALID_REQUEST"})

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
-from .errors import invalid
+from .refusals import invalid
 
 MAX_SAFE_INTEGER = 2**53 - 1
 _IDENTIFIER = re.compile(r"[\x21-\x7e]{1,100}")
@@ -69,17 +69,17 @@ LABEL = Field(lambda v: isinstance(v, str) and _LABEL.fullmatch(v) is not None,
 def nullable(field: Field) -> Field:
     """The field, or null where the protocol gives null a meaning (a limit's `amount: null`
     removes it). Such a field is still required unless made optional."""
-    schema = dict(field.json_schema)
-    schema["type"] = [schema["type"], "null"]
+    schema = {**field.json_schema, "nullable": True}
     if "enum" in schema:
         schema["enum"] = [*schema["enum"], None]
     return Field(lambda v: v is None or field.check(v), f"{field.expected}, or null", schema, field.required)
 
 
 # RFC 3339 with its offset (Z or ±hh:mm, at most 14 hours: the widest any zone uses, and
-# within what PostgreSQL reads), as every answer writes times.
-_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
-                      r"(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])")
+# within what PostgreSQL reads), as every answer writes times; year 0000 is no year.
+_RFC3339_TEXT = (r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+                 r"(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])")
+_RFC3339 = re.compile(_RFC3339_TEXT)
 
 
 def _instant(value: object) -> bool:
@@ -93,9 +93,10 @@ def _instant(value: object) -> bool:
 
 
 INSTANT = Field(_instant, "an RFC 3339 date and time with its offset (2027-01-31T23:00:00Z)",
-                {"type": "string", "format": "date-time"})
+                {"type": "string", "format": "date-time", "pattern": f"^{_RFC3339_TEXT}$"})
 
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_TEXT = r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_DATE = re.compile(_DATE_TEXT)
 
 
 def _date(value: object) -> bool:
@@ -108,15 +109,15 @@ def _date(value: object) -> bool:
     return True
 
 
-DATE = Field(_date, "a date, YYYY-MM-DD", {"type": "string", "format": "date"})
+DATE = Field(_date, "a date, YYYY-MM-DD", {"type": "string", "format": "date", "pattern": f"^{_DATE_TEXT}$"})
 
 # A calendar duration in ISO 8601 (P6M, P1D, P6W, P1Y6M, PT12H): years, months, weeks, days
-# and hours, each up to four digits.
-_DURATION = re.compile(r"P(?=[0-9]|T[0-9])([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?([0-9]{1,4}D)?(T[0-9]{1,4}H)?")
-DURATION = Field(lambda v: isinstance(v, str) and _DURATION.fullmatch(v) is not None and v.strip("P0YMWDTH") != "",
+# and hours, each up to four digits, not all zero.
+_DURATION_TEXT = r"P(?=[0-9]|T[0-9])(?=.*[1-9])([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?([0-9]{1,4}D)?(T[0-9]{1,4}H)?"
+_DURATION = re.compile(_DURATION_TEXT)
+DURATION = Field(lambda v: isinstance(v, str) and _DURATION.fullmatch(v) is not None,
                  "an ISO 8601 duration of years, months, weeks, days or hours (P6M, P1D, PT12H), not zero",
-                 {"type": "string", "pattern": "^P(?=[0-9]|T[0-9])([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?"
-                                               "([0-9]{1,4}D)?(T[0-9]{1,4}H)?$"})
+                 {"type": "string", "pattern": f"^{_DURATION_TEXT}$"})
 
 
 def duration_hours(text: str) -> int:
@@ -128,13 +129,25 @@ def duration_hours(text: str) -> int:
     return ((years * 12 + months) * 30 + weeks * 7 + days) * 24 + hours
 
 
+# Text's characters, spelled so Python, ECMA-262 (the document's patterns) and Rust (the
+# fuzzer's validator) read them alike: the control characters, and what Python calls space.
+_CONTROL = r"\x00-\x1f\x7f"
+_SPACE = r"\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# A lone surrogate: JSON can carry one, UTF-8 cannot (the document's strings are UTF-8 already).
+_SURROGATE = r"\ud800-\udfff"
+
+
+def _text_pattern(surrogates: str = "") -> str:
+    edge, inside = f"[^{_CONTROL}{_SPACE}{surrogates}]", f"[^{_CONTROL}{surrogates}]"
+    return f"{edge}(?:{inside}*{edge})?"
+
+
 def text(maximum: int, expected: str) -> Field:
     """Printable text of 1..maximum characters (any script), not starting or ending with a space.
-    No control characters, and no lone surrogate (JSON can carry one; UTF-8 cannot)."""
-    pattern = re.compile(r"[^\s\x00-\x1f\x7f\ud800-\udfff](?:[^\x00-\x1f\x7f\ud800-\udfff]*"
-                         r"[^\s\x00-\x1f\x7f\ud800-\udfff])?")
+    No control characters, and no lone surrogate."""
+    pattern = re.compile(_text_pattern(_SURROGATE))
     return Field(lambda v: isinstance(v, str) and len(v) <= maximum and pattern.fullmatch(v) is not None,
-                 expected, {"type": "string", "minLength": 1, "maxLength": maximum})
+                 expected, {"type": "string", "minLength": 1, "maxLength": maximum, "pattern": f"^{_text_pattern()}$"})
 
 
 def list_of(*values: str) -> Field:
@@ -190,10 +203,12 @@ def parse_params(raw: Mapping[str, str | None], schema: Schema) -> dict[str, Any
 
 
 def object_schema(schema: Schema) -> dict[str, Any]:
-    """A request schema (name -> Field) as a JSON Schema object."""
+    """A request schema (name -> Field) as a JSON Schema object (OpenAPI 3.0's dialect:
+    no empty `required`)."""
+    required = [name for name, field in schema.items() if field.required]
     return {"type": "object",
             "properties": {name: dict(field.json_schema) for name, field in schema.items()},
-            "required": [name for name, field in schema.items() if field.required]}
+            **({"required": required} if required else {})}
 
 
 def _reject_constant(name: str) -> NoReturn:

@@ -32,7 +32,7 @@ import tornado.web
 from psycopg2.pool import ThreadedConnectionPool
 from tornado.ioloop import IOLoop
 
-from wire.errors import error_body
+from wire.refusals import error_body
 from wire.signing import parse
 
 SCHEMA_SQL = Path(__file__).with_name("reference.sql")

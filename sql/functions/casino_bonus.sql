@@ -93,7 +93,7 @@ LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     RETURN (SELECT CASE WHEN t.request_fingerprint = p_fingerprint
                         THEN ROW(t.response_status, t.response_cache::text, true, NULL)::casino_reply
-                        ELSE casino_refusal('IDEMPOTENCY_CONFLICT') END
+                        ELSE casino_refusal('IDEMPOTENCY_CONFLICT', 'reference') END
             FROM CASINO_TRANSACTIONS t
             WHERE t.provider_id IS NULL AND t.external_transaction_id = p_reference);
 END $$;

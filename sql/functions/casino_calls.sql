@@ -128,7 +128,7 @@ BEGIN
     INTO v_reply.status, v_reply.body, v_reply.replay, v_reply.error_code
     FROM CASINO_REFUSALS r WHERE r.code = p_code;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'refusal % is not in CASINO_REFUSALS (casino/refusals.py)', p_code;
+        RAISE EXCEPTION 'refusal % is not in CASINO_REFUSALS (the catalogue: wire/refusals.py)', p_code;
     END IF;
     RETURN v_reply;
 END $$;
@@ -234,7 +234,7 @@ CREATE OR REPLACE FUNCTION casino_stored_reply(c casino_call) RETURNS casino_rep
 LANGUAGE sql VOLATILE AS $$
     SELECT CASE WHEN t.request_fingerprint = c.fingerprint
                 THEN ROW(t.response_status, t.response_cache::text, true, NULL)::casino_reply
-                ELSE casino_refusal('IDEMPOTENCY_CONFLICT') END
+                ELSE casino_refusal('IDEMPOTENCY_CONFLICT', 'transactionId') END
     FROM CASINO_TRANSACTIONS t
     WHERE t.provider_id = c.provider_id AND t.external_transaction_id = c.transaction_id
 $$;
@@ -275,8 +275,8 @@ BEGIN
     -- another provider's name, and another provider's call never waits for (or holds)
     -- this wallet's lock.
     IF NOT FOUND THEN
-        c.reply := casino_refusal(CASE WHEN EXISTS (SELECT 1 FROM CASINO_GAME_SESSIONS WHERE token = p_token)
-                                       THEN 'PROVIDER_MISMATCH' ELSE 'SESSION_NOT_FOUND' END);
+        c.reply := CASE WHEN EXISTS (SELECT 1 FROM CASINO_GAME_SESSIONS WHERE token = p_token)
+                        THEN casino_refusal('PROVIDER_MISMATCH') ELSE casino_refusal('SESSION_NOT_FOUND', 'sessionToken') END;
         RETURN c;
     END IF;
 

@@ -57,7 +57,7 @@ BEGIN
         -- After the locks, in a statement of its own: what an earlier holder committed.
         v_reply := (SELECT CASE WHEN t.request_fingerprint = p_fingerprint
                                 THEN ROW(t.response_status, t.response_cache::text, true, NULL)::casino_reply
-                                ELSE casino_refusal('IDEMPOTENCY_CONFLICT') END
+                                ELSE casino_refusal('IDEMPOTENCY_CONFLICT', 'reference') END
                     FROM CASINO_TRANSACTIONS t
                     WHERE t.provider_id IS NULL AND t.external_transaction_id = p_reference);
         v_at := casino_clock();
@@ -67,7 +67,7 @@ BEGIN
             END IF;
             -- A withdrawal takes only cash: what is redeemable. Bonus money stays.
             IF p_kind = 'withdrawal' AND p_amount > w.redeemable_balance THEN
-                v_reply := casino_refusal('INSUFFICIENT_FUNDS');
+                v_reply := casino_refusal('INSUFFICIENT_FUNDS', 'redeemable', 'withdrawal');
             ELSIF p_kind = 'deposit' THEN
                 SELECT * INTO rules
                 FROM casino_check_deposit(w.id, v_at, p_currency, p_amount, w.excluded_until, w.limited,

@@ -33,6 +33,7 @@ BEGIN
         c := casino_bonus_open(c);
     END IF;
 
+    -- The rules, in the order they win (wire/refusals.py, PRECEDENCE["credit"]).
     IF c.owner_id <> p_user_id THEN
         RETURN casino_refuse(c, 'USER_MISMATCH');
     ELSIF c.currency <> p_currency THEN

@@ -29,7 +29,7 @@ BEGIN
         c := casino_bonus_open(c);
     END IF;
 
-    -- The rules, in the order they win (casino/refusals.py).
+    -- The rules, in the order they win (wire/refusals.py, PRECEDENCE["debit"]).
     IF c.owner_id <> p_user_id THEN
         RETURN casino_refuse(c, 'USER_MISMATCH');
     ELSIF NOT c.player_active THEN
@@ -71,7 +71,7 @@ BEGIN
         END IF;
     END IF;
     IF p_amount > c.playable THEN
-        RETURN casino_refuse(c, 'INSUFFICIENT_FUNDS');
+        RETURN casino_refuse(c, 'INSUFFICIENT_FUNDS', 'playable', 'bet');
     END IF;
 
     -- An accepted bet keeps the session alive. Refreshed only when the mark is older than

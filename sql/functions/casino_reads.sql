@@ -20,7 +20,7 @@ BEGIN
     JOIN CASINO_GAMES g ON g.id = ses.game_id
     WHERE ses.token = p_token;
     IF NOT FOUND THEN
-        RETURN casino_refusal('SESSION_NOT_FOUND');
+        RETURN casino_refusal('SESSION_NOT_FOUND', 'sessionToken');
     ELSIF s.provider_id IS DISTINCT FROM p_provider_id THEN
         RETURN casino_refusal('PROVIDER_MISMATCH');
     ELSIF s.user_id <> p_user_id THEN

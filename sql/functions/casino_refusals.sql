@@ -1,34 +1,35 @@
--- The catalogue of refusals, generated from casino/refusals.py: do not edit; regenerate with
+-- The catalogue of refusals, generated from wire/refusals.py: do not edit; regenerate with
 --     python -m casino.refusals --sql > sql/functions/casino_refusals.sql
 -- (a test fails when this file is stale). Repeatable: re-applied whenever it changes.
 
 INSERT INTO CASINO_REFUSALS (code, status, message, stored) VALUES
-    ('SESSION_NOT_FOUND', 404, 'no session with that token', false),
-    ('PROVIDER_MISMATCH', 403, 'the session belongs to another provider''s game', false),
-    ('IDEMPOTENCY_CONFLICT', 409, 'transactionId was already used for a different request', false),
-    ('TRANSACTION_ROLLED_BACK', 409, 'a rollback cancelled this transactionId, or the bet it pays', true),
+    ('SESSION_NOT_FOUND', 404, 'no session has that %s', false),
     ('USER_MISMATCH', 403, 'the session belongs to another user', true),
+    ('IDEMPOTENCY_CONFLICT', 409, '%s was already used for a different request', false),
+    ('GAME_NOT_FOUND', 404, 'no such game', false),
+    ('GAME_DISABLED', 403, 'the game is disabled', true),
+    ('PERIOD_INVALID', 422, '%s', false),
+    ('PROVIDER_MISMATCH', 403, 'the session belongs to another provider''s game', false),
+    ('TRANSACTION_ROLLED_BACK', 409, 'a rollback cancelled this transactionId, or the bet it pays', true),
     ('PLAYER_DISABLED', 403, 'the player is disabled', true),
     ('PLAYER_EXCLUDED', 403, 'the player is excluded %s', true),
-    ('GAME_DISABLED', 403, 'the game is disabled', true),
     ('PROVIDER_DISABLED', 403, 'the game''s provider is disabled', true),
     ('SESSION_INACTIVE', 403, 'the session is closed or has expired', true),
     ('CURRENCY_MISMATCH', 422, 'the session''s wallet is in %s, not %s', true),
     ('BET_LIMIT_EXCEEDED', 422, 'bets on this game are from %s to %s', true),
     ('WAGER_LIMIT_REACHED', 403, 'this bet would take the %s''s wagering past the player''s limit', true),
     ('LOSS_LIMIT_REACHED', 403, 'this bet could take the %s''s losses past the player''s limit', true),
-    ('INSUFFICIENT_FUNDS', 422, 'the balance does not cover the bet', true),
+    ('INSUFFICIENT_FUNDS', 422, 'the %s balance does not cover the %s', true),
     ('ROUND_NOT_FOUND', 404, 'the round holds no accepted bet of this wallet', true),
     ('BET_NOT_FOUND', 409, 'no accepted bet of this round and wallet has that id', true),
     ('ROLLBACK_NOT_ALLOWED', 409, 'only a bet of a round without a payout can be rolled back', true),
+    ('BALANCE_LIMIT_EXCEEDED', 422, 'the balance would pass 2^53-1', true),
+    ('TRANSACTION_NOT_FOUND', 404, 'the casino has no record of that transactionId', false),
     ('PLAYER_IDENTITY_MISSING', 422, 'the player''s jurisdiction asks an exclusion register, which needs their first name, last name, date of birth and postcode', true),
     ('EXCLUSION_CHECK_UNAVAILABLE', 503, 'the external self-exclusion register could not be asked; retry later', false),
     ('DEPOSIT_LIMIT_REQUIRED', 422, 'the player''s jurisdiction requires a deposit limit in force (before a deposit; the last one stays)', true),
     ('DEPOSIT_LIMIT_REACHED', 422, 'this deposit would take the %s''s deposits past the player''s limit', true),
-    ('BALANCE_LIMIT_EXCEEDED', 422, 'the balance would pass 2^53-1', true),
-    ('TRANSACTION_NOT_FOUND', 404, 'the casino has no record of that transactionId', false),
     ('USER_NOT_FOUND', 404, 'no such user', false),
-    ('GAME_NOT_FOUND', 404, 'no such game', false),
     ('WALLET_NOT_FOUND', 404, 'the user has no %s wallet', false),
     ('PROVIDER_UNAVAILABLE', 502, 'the game provider refused or did not answer', false),
     ('TOO_MANY_REQUESTS', 429, 'more than %s %s at once in this process; retry shortly', false),
@@ -40,14 +41,14 @@ INSERT INTO CASINO_REFUSALS (code, status, message, stored) VALUES
     ('PROVIDER_EXISTS', 409, 'a provider with that code exists', false),
     ('PROVIDER_NOT_FOUND', 404, 'no provider has that code', false),
     ('PROVIDER_KEY_EXISTS', 409, 'a %s key with that id exists, or it is the environment''s demo key id', false),
-    ('PROVIDER_KEY_NOT_FOUND', 404, 'the provider has no active %s key with that id', false),
+    ('PROVIDER_KEY_NOT_FOUND', 404, 'the provider has no active %s with that id', false),
+    ('PROVIDER_KEY_AMBIGUOUS', 409, 'the provider has an active casino key and an active provider key with that id: name the signer', false),
     ('GAME_EXISTS', 409, 'the provider has a game with that providerGameId', false),
     ('BET_LIMITS_INVALID', 422, 'minBet must not exceed maxBet', false),
     ('SESSION_UNKNOWN', 404, 'no game session has that id', false),
     ('JURISDICTION_NOT_FOUND', 404, 'no jurisdiction has that code', false),
     ('EXCLUSION_ACTIVE', 409, 'a %s runs %s: it can be extended, never shortened or lifted', false),
     ('EXCLUSION_PERIOD_INVALID', 422, 'a %s in %s lasts from %s to %s', false),
-    ('PERIOD_INVALID', 422, '%s', false),
     ('RECONCILIATION_NOT_FOUND', 404, 'no reconciliation has that id', false),
     ('BONUS_EXPIRY_PASSED', 422, 'expiresAt must be later than now', true),
     ('BONUS_ACTIVE', 409, 'the wallet has an active bonus (bonusId %s)', true),
@@ -55,4 +56,4 @@ INSERT INTO CASINO_REFUSALS (code, status, message, stored) VALUES
     ('BONUS_NOT_ACTIVE', 409, 'the bonus has ended (%s)', false)
 ON CONFLICT (code) DO UPDATE SET status = EXCLUDED.status, message = EXCLUDED.message, stored = EXCLUDED.stored;
 
-DELETE FROM CASINO_REFUSALS WHERE code NOT IN ('SESSION_NOT_FOUND', 'PROVIDER_MISMATCH', 'IDEMPOTENCY_CONFLICT', 'TRANSACTION_ROLLED_BACK', 'USER_MISMATCH', 'PLAYER_DISABLED', 'PLAYER_EXCLUDED', 'GAME_DISABLED', 'PROVIDER_DISABLED', 'SESSION_INACTIVE', 'CURRENCY_MISMATCH', 'BET_LIMIT_EXCEEDED', 'WAGER_LIMIT_REACHED', 'LOSS_LIMIT_REACHED', 'INSUFFICIENT_FUNDS', 'ROUND_NOT_FOUND', 'BET_NOT_FOUND', 'ROLLBACK_NOT_ALLOWED', 'PLAYER_IDENTITY_MISSING', 'EXCLUSION_CHECK_UNAVAILABLE', 'DEPOSIT_LIMIT_REQUIRED', 'DEPOSIT_LIMIT_REACHED', 'BALANCE_LIMIT_EXCEEDED', 'TRANSACTION_NOT_FOUND', 'USER_NOT_FOUND', 'GAME_NOT_FOUND', 'WALLET_NOT_FOUND', 'PROVIDER_UNAVAILABLE', 'TOO_MANY_REQUESTS', 'PLAYER_EXISTS', 'WALLET_EXISTS', 'ROUND_UNKNOWN', 'KEY_NOT_FOUND', 'ENDPOINT_NOT_ALLOWED', 'PROVIDER_EXISTS', 'PROVIDER_NOT_FOUND', 'PROVIDER_KEY_EXISTS', 'PROVIDER_KEY_NOT_FOUND', 'GAME_EXISTS', 'BET_LIMITS_INVALID', 'SESSION_UNKNOWN', 'JURISDICTION_NOT_FOUND', 'EXCLUSION_ACTIVE', 'EXCLUSION_PERIOD_INVALID', 'PERIOD_INVALID', 'RECONCILIATION_NOT_FOUND', 'BONUS_EXPIRY_PASSED', 'BONUS_ACTIVE', 'BONUS_NOT_FOUND', 'BONUS_NOT_ACTIVE');
+DELETE FROM CASINO_REFUSALS WHERE code NOT IN ('SESSION_NOT_FOUND', 'USER_MISMATCH', 'IDEMPOTENCY_CONFLICT', 'GAME_NOT_FOUND', 'GAME_DISABLED', 'PERIOD_INVALID', 'PROVIDER_MISMATCH', 'TRANSACTION_ROLLED_BACK', 'PLAYER_DISABLED', 'PLAYER_EXCLUDED', 'PROVIDER_DISABLED', 'SESSION_INACTIVE', 'CURRENCY_MISMATCH', 'BET_LIMIT_EXCEEDED', 'WAGER_LIMIT_REACHED', 'LOSS_LIMIT_REACHED', 'INSUFFICIENT_FUNDS', 'ROUND_NOT_FOUND', 'BET_NOT_FOUND', 'ROLLBACK_NOT_ALLOWED', 'BALANCE_LIMIT_EXCEEDED', 'TRANSACTION_NOT_FOUND', 'PLAYER_IDENTITY_MISSING', 'EXCLUSION_CHECK_UNAVAILABLE', 'DEPOSIT_LIMIT_REQUIRED', 'DEPOSIT_LIMIT_REACHED', 'USER_NOT_FOUND', 'WALLET_NOT_FOUND', 'PROVIDER_UNAVAILABLE', 'TOO_MANY_REQUESTS', 'PLAYER_EXISTS', 'WALLET_EXISTS', 'ROUND_UNKNOWN', 'KEY_NOT_FOUND', 'ENDPOINT_NOT_ALLOWED', 'PROVIDER_EXISTS', 'PROVIDER_NOT_FOUND', 'PROVIDER_KEY_EXISTS', 'PROVIDER_KEY_NOT_FOUND', 'PROVIDER_KEY_AMBIGUOUS', 'GAME_EXISTS', 'BET_LIMITS_INVALID', 'SESSION_UNKNOWN', 'JURISDICTION_NOT_FOUND', 'EXCLUSION_ACTIVE', 'EXCLUSION_PERIOD_INVALID', 'RECONCILIATION_NOT_FOUND', 'BONUS_EXPIRY_PASSED', 'BONUS_ACTIVE', 'BONUS_NOT_FOUND', 'BONUS_NOT_ACTIVE');

@@ -43,6 +43,7 @@ BEGIN
     FROM CASINO_TRANSACTIONS b
     WHERE b.provider_id = c.provider_id AND b.external_transaction_id = p_original_id;
 
+    -- The rules, in the order they win (wire/refusals.py, PRECEDENCE["rollback"]).
     IF c.owner_id <> p_user_id THEN
         RETURN casino_refuse(c, 'USER_MISMATCH');
     ELSIF p_original_id = p_transaction_id THEN
