@@ -410,8 +410,8 @@ async def reconcile(db, link, casino_code, tz, provider_code, start, end, reques
         answer: Answer | refusals.Refused
         if failure:
             # The catalogue's code, in words that say what failed and where it is kept.
-            answer = refusals.Refused(502, "PROVIDER_UNAVAILABLE",
-                                      f"{failure} (reconciliation {reconciliation_id}, stored as failed)")
+            answer = refusals.BY_CODE["PROVIDER_UNAVAILABLE"].worded(
+                f"{failure} (reconciliation {reconciliation_id}, stored as failed)")
         else:
             answer = get(cur, reconciliation_id)
             answer = Answer(201, answer.body)

@@ -55,13 +55,13 @@ GGR_ROW = obj(currency=STRING, **FIGURES)
 GGR_ROW["properties"].update(day={"type": "string", "format": "date"}, provider=STRING, gameId=INTEGER)
 FUNDS_ROW = obj(currency=STRING, wallets=INTEGER, balance=INTEGER, cash=INTEGER, bonus=INTEGER)
 INVOICE_CURRENCY = obj(currency=STRING, games={"type": "array", "items": obj(
-    gameId=INTEGER, name=NULLABLE_STRING, **FIGURES)}, **FIGURES, amountDue={"type": ["integer", "null"]})
+    gameId=INTEGER, name=NULLABLE_STRING, **FIGURES)}, **FIGURES, amountDue={"type": "integer", "nullable": True})
 LARGE_WIN = obj(provider=STRING, roundId=STRING, transactionId=STRING, userId=INTEGER,
-                gameId={"type": ["integer", "null"]}, currency=STRING, win=INTEGER, roundStakes=INTEGER,
+                gameId={"type": "integer", "nullable": True}, currency=STRING, win=INTEGER, roundStakes=INTEGER,
                 multiple=STRING, createdAt=TIMESTAMP)
 SIDE_TOTALS = {"type": "array", "items": obj(currency=STRING, rounds=INTEGER, stakes=INTEGER, refunds=INTEGER,
                                              wins=INTEGER)}
-SIDE = {"type": ["object", "null"], "properties": {"stakes": INTEGER, "refunds": INTEGER, "wins": INTEGER,
+SIDE = {"type": "object", "nullable": True, "properties": {"stakes": INTEGER, "refunds": INTEGER, "wins": INTEGER,
                                                    "state": STRING, "openedAt": TIMESTAMP}}
 DIFFERENCE = obj(kind={"enum": list(reconciliation.KINDS)}, roundId=STRING, currency=STRING, casino=SIDE,
                  provider=SIDE)

@@ -56,7 +56,7 @@ class GamesHandler(CasinoRequestHandler):
         self.render_json(200, await self.db.transaction(catalogue.games, self.casino_code, self.body))
 
 
-NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+NULLABLE_INSTANT = {"type": "string", "nullable": True, "format": "date-time"}
 FEED_ROUND = obj(roundId=STRING, status={"enum": ["open", "settled", "cancelled"]}, currency=STRING,
                  stakes=INTEGER, refunds=INTEGER, wins=INTEGER, openedAt={"type": "string", "format": "date-time"},
                  closedAt=NULLABLE_INSTANT)
@@ -65,7 +65,7 @@ FEED_ROUND = obj(roundId=STRING, status={"enum": ["open", "settled", "cancelled"
 class RoundsHandler(CasinoRequestHandler):
     summary = ("The rounds opened in [from, to) holding a call the casino accepted, with what the provider "
                "recorded as accepted (stakes, refunds, wins), a page at a time (oldest first)")
-    answer = obj(rounds={"type": "array", "items": FEED_ROUND}, nextCursor={"type": ["string", "null"]})
+    answer = obj(rounds={"type": "array", "items": FEED_ROUND}, nextCursor={"type": "string", "nullable": True})
     refusals = documented("provider/rounds")
     schema = {"casinoCode": IDENTIFIER, "from": INSTANT, "to": INSTANT, "cursor": CURSOR.optional(),
               "limit": page_size(round_feed.MAX_PAGE).optional()}
