@@ -17,7 +17,7 @@ from wire.validation import (
     BET_AMOUNT,
     CURRENCY,
     CURSOR,
-    DATE,
+    DATE_OF_BIRTH,
     DURATION,
     EMAIL,
     ENTITY_ID,
@@ -105,7 +105,7 @@ JURISDICTION_CODE = Field(lambda v: isinstance(v, str) and re.fullmatch(r"[A-Z][
                          {"type": "string", "pattern": "^[A-Z][A-Z0-9-]{1,15}$"})
 # The identity an external self-exclusion register is asked with (README, "Player protection").
 IDENTITY = {"firstName": text(100, "a name of 1-100 characters"), "lastName": text(100, "a name of 1-100 characters"),
-            "dateOfBirth": DATE, "postcode": text(20, "a postcode of 1-20 characters")}
+            "dateOfBirth": DATE_OF_BIRTH, "postcode": text(20, "a postcode of 1-20 characters")}
 
 
 class CreatePlayerHandler(AdminHandler):

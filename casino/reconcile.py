@@ -20,17 +20,19 @@ import argparse
 import asyncio
 import os
 import sys
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from wire.validation import DATE, parse_date
 
 from . import reconciliation
 
 
 def _date(text):
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text}: not a date YYYY-MM-DD") from None
+    """A day as POST /casino/admin/reconciliations takes it."""
+    if not DATE.check(text):
+        raise argparse.ArgumentTypeError(f"{text}: not {DATE.expected}")
+    return parse_date(text)
 
 
 def report(answer):
@@ -64,8 +66,10 @@ def main(argv=None):
     from casino.provider_link import ProviderLink
     from db.config import UNUSABLE, database_from_environment, why_unusable
     from db.pool import Database, DatabaseUnavailable
-    from service.settings import SettingsError, read_settings
     from wire.secretbox import SecretBoxError
+    from wire.secrets_env import read_secrets
+
+    from .reports import DEFAULT_TIME_ZONE, time_zone
 
     parser = argparse.ArgumentParser(prog="python -m casino.reconcile", description=__doc__.split("\n")[0])
     parser.add_argument("--provider", action="append", help="a provider's code (repeatable; default: every "
@@ -76,13 +80,18 @@ def main(argv=None):
                         help="where the providers this server hosts answer")
     parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
     args = parser.parse_args(argv)
+    # What it shares with the server's settings (the reporting time zone, the secrets), read alike.
+    zone = os.environ.get("REPORT_TIME_ZONE") or DEFAULT_TIME_ZONE
     try:
-        settings = read_settings([], os.environ)
-    except (SettingsError, SecretBoxError) as exc:
+        tz = time_zone(zone)
+    except ValueError as exc:
+        print(f"reconcile: not run: REPORT_TIME_ZONE={zone}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        secrets = read_secrets(os.environ)
+    except SecretBoxError as exc:
         print(f"reconcile: not run: {exc}", file=sys.stderr)
         return 2
-    tz, secrets = settings.report_time_zone, settings.secrets
-    assert secrets is not None, "read_settings reads the secrets"
     start = args.start or datetime.now(ZoneInfo(tz)).date() - timedelta(days=1)
     end = args.end or start
 

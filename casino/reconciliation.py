@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 from psycopg2.extras import execute_values
 
 from wire import refusals
-from wire.validation import CURRENCY, IDENTIFIER, INSTANT, MAX_SAFE_INTEGER
+from wire.validation import CURRENCY, FIRST_YEAR, IDENTIFIER, INSTANT, LAST_YEAR, MAX_SAFE_INTEGER
 
 from .backoffice import _audited, keyset_page, timestamp
 from .provider_link import unavailable
@@ -52,6 +52,10 @@ log = logging.getLogger("casino.reconciliation")
 MAX_RECONCILIATION_DAYS = 31
 FEED_MAX_PAGES = 10_000
 FEED_MARGIN = timedelta(hours=1)
+# The instants a feed takes (its years'): the margin stops there, on the period's first and
+# last days that may be named.
+FEED_FIRST = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
+FEED_LAST = datetime(LAST_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 KINDS = ("ROUND_MISSING_AT_CASINO", "ROUND_MISSING_AT_PROVIDER", "ROUND_OPEN", "AMOUNT_MISMATCH")
 # Who asked, besides an operator key: the server's daily run and the command line.
 SCHEDULE, COMMAND_LINE = "schedule", "command-line"
@@ -395,7 +399,8 @@ async def reconcile(db, link, casino_code, tz, provider_code, start, end, reques
     failure: str | None
     result: Result | None
     try:
-        feed = await read_feed(link, code, endpoint, casino_code, starts - FEED_MARGIN, ends + FEED_MARGIN)
+        feed = await read_feed(link, code, endpoint, casino_code, max(starts - FEED_MARGIN, FEED_FIRST),
+                               min(ends + FEED_MARGIN, FEED_LAST))
     except FeedUnavailable as exc:
         failure = str(exc)
         result = None

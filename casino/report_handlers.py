@@ -11,6 +11,7 @@ REPORT_TIMEOUT rather than DB_CALL_TIMEOUT), so a report of months never holds a
 connection a money call is waiting for.
 """
 import re
+from itertools import permutations
 
 from wire import logs
 from wire.openapi import INTEGER, STRING, obj
@@ -35,20 +36,24 @@ from .backoffice import MAX_PAGE
 from .refusals import documented
 
 
-def _pattern(regex, expected, check=None):
+def _pattern(regex, expected):
     compiled = re.compile(regex)
-    return Field(lambda v: isinstance(v, str) and compiled.fullmatch(v) is not None and (check is None or check(v)),
-                 expected, {"type": "string", "pattern": f"^{regex}$"})
+    return Field(lambda v: isinstance(v, str) and compiled.fullmatch(v) is not None, expected,
+                 {"type": "string", "pattern": f"^{regex}$"})
 
 
-GROUP_BY = _pattern(r"[a-z,]{0,30}", "a comma-separated list of day, provider, game (each at most once)",
-                    lambda v: reports.parse_group_by(v) is not None)
+# Each list of distinct keys, in any order, as the document's enum spells them all ("" for none).
+_GROUPINGS = one_of(*(",".join(keys) for n in range(len(reports.GROUPS) + 1)
+                      for keys in permutations(reports.GROUPS, n)))
+GROUP_BY = Field(_GROUPINGS.check, "a comma-separated list of day, provider, game (each at most once)",
+                 _GROUPINGS.json_schema)
 FORMAT = one_of("json", "csv").optional()
 # A percentage with at most two decimals, 0 to 100: a string, so it is never a float.
 REVENUE_SHARE = _pattern(r"(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)",
                          "a percentage from 0 to 100 with at most two decimals, as a string (\"12.50\")")
-MULTIPLE = _pattern(r"[0-9]{1,7}(\.[0-9]{1,2})?", "a number above 0 with at most two decimals (100, 2.5)",
-                    lambda v: float(v) > 0)
+# Not zero: some digit is not 0.
+MULTIPLE = _pattern(r"(?=[0-9.]*[1-9])[0-9]{1,7}(\.[0-9]{1,2})?",
+                    "a number above 0 with at most two decimals (100, 2.5)")
 
 FIGURES = dict.fromkeys(reports.FIGURES, INTEGER)
 GGR_ROW = obj(currency=STRING, **FIGURES)

@@ -22,11 +22,26 @@ import csv
 import io
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import refusals
 from .backoffice import keyset_page, timestamp
 from .currencies import major
 from .wallet import Answer
+
+# REPORT_TIME_ZONE's default: the days the reports and reconciliations count are UTC's.
+DEFAULT_TIME_ZONE = "UTC"
+
+
+def time_zone(text):
+    """REPORT_TIME_ZONE's value (the server's settings, the command line's): a zone of the tz
+    database; ValueError otherwise."""
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a time zone of the tz database (UTC, Europe/London, America/Toronto, ...)") from None
+    return name
 
 # The ledger kinds the GGR report counts: the provider's bets, payouts and refunds, and the
 # casino's bonus completions (NGR's bonus cost: sql/functions/casino_reports.sql). A

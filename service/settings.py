@@ -15,10 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 import psycopg2.extensions
 
+from casino import reports
 from wire import transport
 from wire.addresses import LOOPBACK, parse_networks
 from wire.secretbox import SecretBoxError
@@ -87,15 +86,6 @@ def _jurisdiction_code(text):
     return text
 
 
-def _time_zone(text):
-    name = text.strip()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("not a time zone of the tz database (UTC, Europe/London, America/Toronto, ...)") from None
-    return name
-
-
 def _time_of_day_or_off(text):
     value = text.strip().lower()
     if value == "off":
@@ -162,7 +152,7 @@ OPTIONS = (
            "seconds between passes forfeiting bonuses past their expiry; 0 = off"),
     Option("report_timeout", "REPORT_TIMEOUT", None, 300.0, SECONDS,
            "seconds a report's database call may take (on a pool of its own) before it is answered 503"),
-    Option("report_time_zone", "REPORT_TIME_ZONE", None, "UTC", _time_zone,
+    Option("report_time_zone", "REPORT_TIME_ZONE", None, reports.DEFAULT_TIME_ZONE, reports.time_zone,
            "the time zone whose days the reports and reconciliations count in"),
     Option("daily_reconciliation", "DAILY_RECONCILIATION", None, None, _time_of_day_or_off,
            "off, or the time of day (HH:MM in REPORT_TIME_ZONE) the casino reconciles the day before "

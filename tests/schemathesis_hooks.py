@@ -1,7 +1,7 @@
 """What tests/test_fuzz.py's Schemathesis run (the CLI, which loads this module from
 SCHEMATHESIS_HOOKS) knows beyond the document: how to authenticate, two checks of the
-protocol's own, the three rules of a jurisdiction no JSON Schema can state, and how to send
-a path parameter holding a "%".
+protocol's own, the three rules of a jurisdiction and the one of a date of birth no JSON
+Schema can state, and how to send a path parameter holding a "%".
 
 Credentials: each operation's, as its `security` names them -- the operator key, or a
 signature computed over the exact bytes sent (a requests auth, which runs once the body is
@@ -12,6 +12,7 @@ FUZZ_OPERATOR_KEY, FUZZ_CASINO_SIGNER and FUZZ_PROVIDER_SIGNER ("<key id>:<secre
 import json
 import os
 import re
+from datetime import date
 from urllib.parse import urlsplit
 
 import requests
@@ -20,7 +21,7 @@ from schemathesis.core.failures import Failure
 
 from wire.handlers import route_pattern
 from wire.signing import sign_v2
-from wire.validation import DURATION, duration_hours, text
+from wire.validation import DURATION, date_of_birth, duration_hours, latest_today, text
 
 SIGNERS = {"x-casino-signature": "FUZZ_CASINO_SIGNER", "x-provider-signature": "FUZZ_PROVIDER_SIGNER"}
 
@@ -97,19 +98,32 @@ def _code(response):
         return None
 
 
-# --- a jurisdiction's rules JSON Schema cannot state -------------------------------------------
+# --- rules JSON Schema cannot state: a jurisdiction's, a date of birth's -------------------------
 
 ZONES = ("UTC", "Europe/London", "Europe/Stockholm", "America/Toronto", "Australia/Sydney", "Asia/Kolkata")
 TIME_ZONE = text(64, "")
+# A date of birth as its pattern has it, whenever it is.
+BIRTH_DAY = date_of_birth(today=lambda: date.max)
+IDENTIFIED = ("CreatePlayer", "PlayerIdentity")
 
 
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
-    """PUT /casino/admin/jurisdictions/{code} refuses (400) a timeZone the database does not
-    know and a minimum past its maximum: rules the document says in words. A body valid
-    there gets a known zone and its bounds in order, so the run tests the rest; a body
-    invalid there stays invalid (its negative cases are the document's)."""
-    if case.operation.definition.raw.get("operationId") != "PutJurisdiction" or not isinstance(case.body, dict):
+    """What the document says in words, made true of a body valid there, so the run tests the
+    rest; a body invalid there stays invalid (its negative cases are the document's).
+    PUT /casino/admin/jurisdictions/{code} refuses (400) a timeZone the database does not
+    know and a minimum past its maximum: such a body gets a known zone and its bounds in
+    order. A player's dateOfBirth in the future is refused (400): it is moved to 2000, a
+    leap year, which has every day of the year."""
+    operation = case.operation.definition.raw.get("operationId")
+    if not isinstance(case.body, dict):
+        return
+    if operation in IDENTIFIED:
+        born = case.body.get("dateOfBirth")
+        if BIRTH_DAY.check(born) and date.fromisoformat(born) > latest_today():
+            case.body = {**case.body, "dateOfBirth": "2000" + born[4:]}
+        return
+    if operation != "PutJurisdiction":
         return
     body = dict(case.body)
     if TIME_ZONE.check(body.get("timeZone")):

@@ -1,7 +1,12 @@
 """The OpenAPI document: the file in the repo, what the server serves, and what it routes."""
 import asyncio
 import json
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from itertools import product
 
+import jsonschema_rs
 import pytest
 
 import casino.support_page
@@ -9,8 +14,11 @@ from service.app import Application
 from service.settings import Settings
 from wire.handlers import route_pattern
 from service.openapi import document
+from casino import reports
+from casino.report_handlers import GROUP_BY, MULTIPLE
 from wire.openapi import DOCUMENT_PATH, render
 from wire.secrets_env import read_secrets
+from wire.validation import DATE, FIRST_YEAR, INSTANT, LAST_YEAR, MONTH
 
 
 def application(test_driver=True, development=False):
@@ -95,3 +103,93 @@ def test_server_serves_the_document(api):
     r = api.http.get(api.base_url + "/openapi.json")
     assert r.status_code == 200
     assert r.json() == json.loads(DOCUMENT_PATH.read_text())
+
+
+# --- patterns that say exactly what the server accepts ------------------------------------------
+
+def in_years(moment):
+    return FIRST_YEAR <= moment.year <= LAST_YEAR
+
+
+def calendar_date(text):
+    try:
+        return re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text) is not None and in_years(date.fromisoformat(text))
+    except ValueError:
+        return False
+
+
+def calendar_month(text):
+    return re.fullmatch(r"[0-9]{4}-[0-9]{2}", text) is not None and calendar_date(text + "-01")
+
+
+def calendar_instant(text):
+    """RFC 3339's shape (an offset's minutes too: Python reads +09:60 as +10:00), a time
+    Python reads, and an offset within 15 hours."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+                        r"(Z|[+-][0-9]{2}:[0-5][0-9])", text):
+        return False
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return in_years(moment) and abs(moment.utcoffset()) < timedelta(hours=15)
+
+
+def positive_decimal(text):
+    return re.fullmatch(r"[0-9]{1,7}(\.[0-9]{1,2})?", text) is not None and Decimal(text) > 0
+
+
+ODD = ("", " ", "2024-01-01 ", "\uff12\uff10\uff12\uff14-01-01", "20240101", "2024-W01-1", "+2024-01-01", "2024-1-01",
+       "2024-01-01\n", "2024-01", "2024-01-01T00:00:00Z")
+DAYS = ("01-01", "01-31", "02-28", "02-29", "02-30", "03-31", "04-30", "04-31", "11-31", "12-31", "00-01", "13-01",
+        "06-00", "06-32")
+EDGE_YEARS = (0, 1, 1899, 1900, 1969, 1970, 1999, 2000, 2023, 2024, 2100, 2400, 9996, 9998, 9999)
+
+
+def dates():
+    """Every year with the days that tell a calendar apart, and every day of the years at
+    the edges (month 00 to 13, day 00 to 32)."""
+    yield from (f"{year:04d}-{day}" for year in range(10_000) for day in DAYS)
+    yield from (f"{year:04d}-{month:02d}-{day:02d}" for year in EDGE_YEARS for month in range(14) for day in range(33))
+    yield from ODD
+
+
+def months():
+    yield from (f"{year:04d}-{month}" for year in range(10_000) for month in ("00", "01", "02", "12", "13", "1"))
+    yield from ODD
+
+
+def instants():
+    for day in ("1969-12-31", "1970-01-01", "2023-02-29", "2024-02-29", "2026-04-31", "9998-12-31", "9999-01-01"):
+        for clock in ("00:00:00", "23:59:59", "24:00:00", "23:60:00", "23:59:60", "12:00:00.5", "12:00:00.123456",
+                      "12:00:00.1234567", "12:00:00.", "12:00", "1:00:00"):
+            for offset in ("Z", "z", "", "+00:00", "-00:00", "+14:59", "-14:59", "+15:00", "-15:00", "+09:60",
+                           "+0900", "+09", "+9:00"):
+                yield from (f"{day}{t}{clock}{offset}" for t in ("T", "t", " "))
+    yield from ODD
+
+
+def multiples():
+    yield from ("0", "00", "0.0", "0.00", "0.01", "0.1", "1", "1.5", "1.55", "1.555", "9999999", "10000000",
+                "9999999.99", "0000000.01", "00000001", ".5", "1.", "-1", "+1", "1e3", " 1", "1,5", "\u0661")
+    yield from ODD
+
+
+def groupings():
+    words = ("day", "provider", "game", "player", "")
+    yield from (",".join(keys) for n in range(4) for keys in product(words, repeat=n))
+    yield from ("day,", ",day", "Day", "day provider", "day,,game")
+
+
+@pytest.mark.parametrize("name, field, calendar, samples", [
+    ("date", DATE, calendar_date, dates), ("month", MONTH, calendar_month, months),
+    ("instant", INSTANT, calendar_instant, instants), ("multiple", MULTIPLE, positive_decimal, multiples),
+    ("groupBy", GROUP_BY, lambda v: reports.parse_group_by(v) is not None, groupings)])
+def test_each_pattern_accepts_exactly_what_the_server_does(name, field, calendar, samples):
+    """The server's check, and the document's schema as Schemathesis reads it (jsonschema-rs:
+    Rust's regex), each against the calendar (or the rule): a schema-valid request is never
+    refused for these, and a schema-invalid one never accepted."""
+    document = jsonschema_rs.validator_for({k: v for k, v in field.json_schema.items() if k != "format"})
+    for text in samples():
+        expected = calendar(text)
+        assert (field.check(text), document.is_valid(text)) == (expected, expected), (name, text)

@@ -413,3 +413,11 @@ def test_a_period_is_whole_days_of_the_reporting_time_zone(books):
     starts, ends = books.ledger.run(reconciliation._instants, "Europe/Berlin", date(2025, 3, 30), date(2025, 3, 30))
     assert (starts, ends) == (datetime(2025, 3, 29, 23, tzinfo=UTC),
                               datetime(2025, 3, 30, 22, tzinfo=UTC))
+
+
+def test_the_first_and_last_days_a_period_may_name_are_reconciled(books):
+    """The feed is read an hour either side of the period, but never beyond the years its
+    instants may name: 1970-01-01 starts at midnight UTC, and the hour before it is 1969."""
+    for day in (date(1970, 1, 1), date(9998, 12, 31)):
+        body = books.reconcile(start=day, end=day)
+        assert (body["status"], body["roundsCompared"], body["failure"]) == ("complete", 0, None), day

@@ -5,9 +5,10 @@ is arranged on a real database and the call made; the condition stated first mus
 Each condition is arranged once, as a small change of a fresh scene (a player, a game of a
 provider of its own, a session, a bet...) made with the services' own verbs. The wallet's
 functions, the cashier, the back-office verbs and the provider's are called directly, on
-the worker's database, without HTTP; the launch (which asks a register and a provider) and
-what the base handler checks go over HTTP to the worker's server, with fake counterparts
-(a register, providers that answer as told). A pair's two arrangements are applied in the
+the worker's database, without HTTP, and so is the reconciliation (a coroutine, run on an
+event loop of its own against providers' fake round feeds); the launch (which asks a
+register and a provider) and what the base handler checks go over HTTP to the worker's
+server, with fake counterparts (a register, providers that answer as told). A pair's two arrangements are applied in the
 order of their stage (history first: a call already answered, a bet already refunded; then
 the state; then the request), so that both hold when the call is made.
 
@@ -19,20 +20,33 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import requests
 
 import provider.credentials
-from casino import backoffice, bonuses, catalogue, operators, protection, wallet
+from casino import backoffice, bonuses, catalogue, credentials, operators, protection, reconciliation, wallet
 from casino.demo_register import FakeRegister
+from casino.provider_link import ProviderLink
+from db.pool import Database
 from provider import catalogue as provider_catalogue
-from provider import launches, simulations
+from provider import launches, round_feed, simulations
 from tests.fake_peer import FakePeer
 from tests.loop_server import LoopServer
-from tests.support import BOX, KEYS_BY_GAME, OPERATOR_KEY, back_office, market, signed
+from tests.support import (
+    BOX,
+    CASINO_SECRET,
+    KEYS_BY_GAME,
+    KEYS_ENCRYPTION_KEY,
+    OPERATOR_KEY,
+    PROVIDER_SECRET,
+    back_office,
+    market,
+    signed,
+)
 from wire.refusals import PRECEDENCE, Refused, pairs
+from wire.secrets_env import read_secrets
 
 IDLE = timedelta(hours=1)
 OP = "tool:test"            # the audit's name for the writes the arrangements make
@@ -546,7 +560,7 @@ class Bonus(Calls):
 # --- the provider's endpoints: its own functions -------------------------------------------------
 
 class Provider(Calls):
-    calls = ("provider/launch", "provider/simulate", "provider/games")
+    calls = ("provider/launch", "provider/simulate", "provider/games", "provider/rounds")
     stages = {"token-reused": 0, "request-reused": 0, "in-progress": 0, "unknown-casino": 0, "other-casino": 3,
               "no-session": 3, "other-user": 3, "no-game": 3}
 
@@ -555,6 +569,9 @@ class Provider(Calls):
         if call == "provider/games":
             self.run(lambda cur: provider.credentials.add_key(cur, BOX, set(), casino, "casino"))
             return Scene({"casinoCode": casino}, {"casino": casino})
+        if call == "provider/rounds":
+            return Scene({"casinoCode": casino, "from": "2025-01-15T00:00:00Z", "to": "2025-01-16T00:00:00Z",
+                          "cursor": None, "limit": None}, {"casino": casino})
         game = self.ledger.launchable_game()
         [(code,)] = self.ledger.query("SELECT provider_game_id FROM CASINO_GAMES WHERE id = %s", game)
         launch = {"sessionToken": new("tok"), "userId": 7, "gameId": code, "currency": "USD", "casinoCode": casino}
@@ -566,7 +583,7 @@ class Provider(Calls):
 
     def answer(self, call, s):
         fn = {"provider/launch": launches.launch, "provider/simulate": simulations.claim_request,
-              "provider/games": provider_catalogue.games}[call]
+              "provider/games": provider_catalogue.games, "provider/rounds": round_feed.rounds}[call]
         return self.refusing(fn, s.data["casino"], s.req)
 
     def other_casino(self, s, call):
@@ -599,6 +616,55 @@ class Provider(Calls):
 
     def in_progress(self, s, call):
         assert self.refusing(simulations.claim_request, s.data["casino"], dict(s.req)) is None
+
+    def period(self, s, call):
+        s.req["to"] = s.req["from"]
+
+
+# --- the reconciliation: a coroutine, against a provider's fake round feed -----------------------
+
+FEED = b'{"rounds":[],"nextCursor":null}'
+
+
+class Reconciliation(Calls):
+    calls = ("createReconciliation",)
+    DAY = date(2025, 1, 15)
+
+    def __init__(self, ledger, api, peers):
+        super().__init__(ledger, api)
+        self.peers = peers
+        self.secrets = read_secrets({"CASINO_SECRET": CASINO_SECRET.decode(), "PROVIDER_SECRET": PROVIDER_SECRET.decode(),
+                                     "KEYS_ENCRYPTION_KEY": KEYS_ENCRYPTION_KEY})
+
+    def base(self, call):
+        # A provider of its own whose feed (the "plays" peer) lists no round, with the casino's key at it.
+        game = self.ledger.launchable_game(endpoint=self.peers["plays"].url)
+        [(code,)] = self.ledger.query("SELECT p.code FROM CASINO_GAMES g JOIN CASINO_GAME_PROVIDERS p "
+                                      "ON p.id = g.provider_id WHERE g.id = %s", game)
+        return Scene({"providerCode": code, "from": self.DAY, "to": self.DAY}, {"code": code})
+
+    def answer(self, call, s):
+        async def reconcile():
+            db = Database(self.ledger.dsn, size=2)
+            keys = credentials.keyring(db, self.secrets)
+            link = ProviderLink(self.api.base_url, keys)
+            try:
+                await keys.keys.load_now()
+                return await reconciliation.reconcile(db, link, self.secrets.casino_code, "UTC", s.req["providerCode"],
+                                                      s.req["from"], s.req["to"], OP, operator=OP)
+            finally:
+                link.close()
+                db.close()
+        return self.refused(asyncio.run(reconcile()))
+
+    def period(self, s, call):
+        s.req["to"] = s.req["from"] - timedelta(days=1)
+
+    def no_provider(self, s, call):
+        s.req["providerCode"] = new("NOPE").upper()
+
+    def feed(self, s, call):
+        ok(self.run(catalogue.set_provider_endpoint, OP, s.data["code"], {"apiEndpoint": self.peers["refuses"].url}))
 
 
 # --- the launch, over HTTP: a register and providers that answer as told ------------------------
@@ -765,7 +831,7 @@ def peers():
     started = {"plays": FakePeer().start(), "refuses": FakePeer(default=(404, NO, {})).start(),
                "launches": FakePeer().start()}
     started["plays"].answers = {"/launch": [(200, LAUNCHED, {})], "/simulate": [(200, PLAYED, {})],
-                                "/games": [(200, b'{"games":[]}', {})]}
+                                "/games": [(200, b'{"games":[]}', {})], "/rounds": [(200, FEED, {})]}
     started["launches"].answers = {"/launch": [(200, LAUNCHED, {})]}
     yield started
     for peer in started.values():
@@ -790,11 +856,12 @@ def families(ledger, api, peers, markets, limit_required):
     other_user, _ = ledger.player(funds=0)
     made = [Money(ledger, api, other_user), Cashier(ledger, api, limit_required),
             BackOffice(ledger, api, limit_required), Bonus(ledger, api), Provider(ledger, api),
+            Reconciliation(ledger, api, peers),
             Launch(ledger, api, peers, markets), Wire(ledger, api)]
     return {call: family for family in made for call in family.calls}
 
 
-FAMILIES = (Money, Cashier, BackOffice, Bonus, Provider, Launch, Wire)
+FAMILIES = (Money, Cashier, BackOffice, Bonus, Provider, Reconciliation, Launch, Wire)
 CALLS = [call for family in FAMILIES for call in family.calls]
 # Arranged by a test of its own: rounds held at a provider (below).
 APART = {("simulateRound", "busy")}

@@ -441,9 +441,10 @@ PRECEDENCE: dict[str, tuple[Check, ...]] = {
        for call in ("ggrReport", "playerFunds", "largeWins")},
     "providerInvoice": _checks(NO_PROVIDER),
     "setProviderRevenueShare": _checks(NO_PROVIDER),
+    # The period needs no database: it is checked before the provider is looked up.
     "createReconciliation": _checks(
-        NO_PROVIDER,
         ("PERIOD_INVALID", "period", "from is after to, or the period is longer than 31 days"),
+        NO_PROVIDER,
         ("PROVIDER_UNAVAILABLE", "feed", ("the provider's round feed cannot be read whole (no answer, a refusal, "
                                           "a page that is not the protocol's)"))),
     "getReconciliation": _checks(("RECONCILIATION_NOT_FOUND", "no-reconciliation", "no reconciliation has the id")),

@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, NoReturn
 
 from .refusals import invalid
@@ -75,41 +75,87 @@ def nullable(field: Field) -> Field:
     return Field(lambda v: v is None or field.check(v), f"{field.expected}, or null", schema, field.required)
 
 
-# RFC 3339 with its offset (Z or ±hh:mm, at most 14 hours: the widest any zone uses, and
-# within what PostgreSQL reads), as every answer writes times; year 0000 is no year.
-_RFC3339_TEXT = (r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
-                 r"(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])")
-_RFC3339 = re.compile(_RFC3339_TEXT)
+# --- dates and instants ---------------------------------------------------------------------
+# Each is checked by its pattern alone, which the document gives too: a real day of its years
+# (each month's own days; 29 February of leap years only) and, for an instant, a real time of
+# day and an offset of at most 14:59 (the widest any zone uses, and within what PostgreSQL
+# reads). tests/test_openapi.py holds each pattern against the calendar.
+
+# Years a report, the round feed or an exclusion may name: far enough either way for any
+# ledger, near enough that a day or an hour either side of one is still a date (year 1 minus
+# an hour is not).
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+_YEARS = r"(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+# The days of each month, 29 February aside.
+_MONTH_DAY = (r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+              r"|02-(0[1-9]|1[0-9]|2[0-8]))")
+# A leap year of four digits: divisible by 4, and not by 100 unless by 400.
+_LEAP_YEAR = r"([0-9]{2}(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)"
+_TIME = r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])"
 
 
-def _instant(value: object) -> bool:
-    if not (isinstance(value, str) and _RFC3339.fullmatch(value)):
-        return False
-    try:
-        datetime.fromisoformat(value).astimezone(UTC)
-    except (ValueError, OverflowError):
-        return False
-    return True
+def _date_text(years: str) -> str:
+    """YYYY-MM-DD of a real day of `years` (a pattern of four digits); the lookahead keeps a
+    29 February within them."""
+    return f"({years}-{_MONTH_DAY}|(?={years}-){_LEAP_YEAR}-02-29)"
 
 
-INSTANT = Field(_instant, "an RFC 3339 date and time with its offset (2027-01-31T23:00:00Z)",
-                {"type": "string", "format": "date-time", "pattern": f"^{_RFC3339_TEXT}$"})
-
-_DATE_TEXT = r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}"
-_DATE = re.compile(_DATE_TEXT)
+def _matches(text: str) -> Callable[[object], bool]:
+    pattern = re.compile(text)
+    return lambda v: isinstance(v, str) and pattern.fullmatch(v) is not None
 
 
-def _date(value: object) -> bool:
-    if not (isinstance(value, str) and _DATE.fullmatch(value)):
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+def parse_date(text: str) -> date:
+    return date.fromisoformat(text)
 
 
-DATE = Field(_date, "a date, YYYY-MM-DD", {"type": "string", "format": "date", "pattern": f"^{_DATE_TEXT}$"})
+def parse_month(text: str) -> date:
+    """The month's first day."""
+    return date.fromisoformat(text + "-01")
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 instant with its offset (Z or ±hh:mm), as an aware datetime."""
+    return datetime.fromisoformat(text)
+
+
+_DATE_TEXT = _date_text(_YEARS)
+_MONTH_TEXT = f"{_YEARS}-(0[1-9]|1[0-2])"
+_INSTANT_TEXT = f"{_DATE_TEXT}{_TIME}"
+
+DATE = Field(_matches(_DATE_TEXT), f"a date YYYY-MM-DD of the years {FIRST_YEAR} to {LAST_YEAR}",
+             {"type": "string", "format": "date", "pattern": f"^{_DATE_TEXT}$"})
+MONTH = Field(_matches(_MONTH_TEXT), f"a month YYYY-MM of the years {FIRST_YEAR} to {LAST_YEAR}",
+              {"type": "string", "pattern": f"^{_MONTH_TEXT}$"})
+INSTANT = Field(_matches(_INSTANT_TEXT),
+                f"an RFC 3339 instant with its offset of at most 14:59 (2026-11-30T12:00:00Z, "
+                f"2026-11-30T13:00:00+01:00) of the years {FIRST_YEAR} to {LAST_YEAR}",
+                {"type": "string", "format": "date-time", "pattern": f"^{_INSTANT_TEXT}$"})
+
+# A date of birth: a real day from FIRST_BIRTH to today, where today is the latest date on
+# Earth (UTC+14), so no one born today is refused wherever they were born. The pattern says
+# all but "not in the future", which no pattern can: the document says it in words.
+FIRST_BIRTH = date(1900, 1, 1)
+_BIRTH_TEXT = _date_text(r"(19[0-9]{2}|[2-9][0-9]{3})")
+_UTC_PLUS_14 = timezone(timedelta(hours=14))
+
+
+def latest_today() -> date:
+    """The latest date anywhere on Earth."""
+    return datetime.now(_UTC_PLUS_14).date()
+
+
+def date_of_birth(today: Callable[[], date] = latest_today) -> Field:
+    """A DATE_OF_BIRTH on the clock `today` (a test's)."""
+    real_day = _matches(_BIRTH_TEXT)
+    return Field(lambda v: real_day(v) and date.fromisoformat(str(v)) <= today(),
+                 f"a date of birth YYYY-MM-DD from {FIRST_BIRTH} to today",
+                 {"type": "string", "format": "date", "pattern": f"^{_BIRTH_TEXT}$",
+                  "description": f"A real day from {FIRST_BIRTH} to today, never in the future (today: the "
+                                 "date at UTC+14, the first place a day begins)"})
+
+
+DATE_OF_BIRTH = date_of_birth()
 
 # A calendar duration in ISO 8601 (P6M, P1D, P6W, P1Y6M, PT12H): years, months, weeks, days
 # and hours, each up to four digits, not all zero.
@@ -252,49 +298,3 @@ def parse_body(raw: bytes, schema: Schema) -> dict[str, Any]:
         values[name] = body[name]
     return values
 
-
-# Dates and instants, as the reports and the provider's round feed take them.
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
-_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
-
-
-# Years a report or a feed may name: far enough either way for any ledger, near enough that
-# a day or an hour either side of one is still a date (year 1 minus an hour is not).
-FIRST_YEAR, LAST_YEAR = 1970, 9998
-
-
-def _parses(pattern: re.Pattern[str], parse: Callable[[str], date]) -> Callable[[object], bool]:
-    def check(v: object) -> bool:
-        if not (isinstance(v, str) and pattern.fullmatch(v)):
-            return False
-        try:
-            moment = parse(v)
-        except ValueError:      # 2026-02-30, 25:00, a month 13
-            return False
-        return FIRST_YEAR <= moment.year <= LAST_YEAR
-    return check
-
-
-def parse_date(text: str) -> date:
-    return date.fromisoformat(text)
-
-
-def parse_month(text: str) -> date:
-    """The month's first day."""
-    return date.fromisoformat(text + "-01")
-
-
-def parse_instant(text: str) -> datetime:
-    """An RFC 3339 instant with its offset (Z or ±hh:mm), as an aware datetime."""
-    return datetime.fromisoformat(text)
-
-
-DATE = Field(_parses(_DATE, parse_date), f"a date YYYY-MM-DD of the years {FIRST_YEAR} to {LAST_YEAR}",
-             {"type": "string", "format": "date", "pattern": f"^{_DATE.pattern}$"})
-MONTH = Field(_parses(_MONTH, parse_month), f"a month YYYY-MM of the years {FIRST_YEAR} to {LAST_YEAR}",
-              {"type": "string", "pattern": f"^{_MONTH.pattern}$"})
-INSTANT = Field(_parses(_INSTANT, parse_instant),
-                f"an RFC 3339 instant with its offset (2026-11-30T12:00:00Z, 2026-11-30T13:00:00+01:00) of the years "
-                f"{FIRST_YEAR} to {LAST_YEAR}",
-                {"type": "string", "format": "date-time", "pattern": f"^{_INSTANT.pattern}$"})
