@@ -105,7 +105,7 @@ def list_bonuses(cur: Cursor, user_id: int, currency: str | None = None, limit: 
 
 
 def due(cur: Cursor, limit: int = BATCH) -> list[int]:
-    """Active bonuses past their expiry (by the bonus clock), oldest expiry first."""
+    """Active bonuses past their expiry (by casino_clock()), oldest expiry first."""
     cur.execute(DUE, (limit,))
     return [bonus_id for bonus_id, in cur.fetchall()]
 

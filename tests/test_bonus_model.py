@@ -18,7 +18,7 @@ from tests.support import Gambler, error_code
 
 MIN_BET, MAX_BET, CASH = 1, 200, 100
 LIMIT = 2**53 - 1
-BASE = "2100-01-01T00:{:02d}:00Z"           # the model's minute m, on the bonus clock
+BASE = "2100-01-01T00:{:02d}:00Z"           # the model's minute m, on the test clock
 IDS = st.integers(0, 10**6).map(lambda i: f"t{i}")
 ROUNDS = st.integers(1, 5).map(lambda i: f"r{i}")
 
