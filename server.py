@@ -22,6 +22,7 @@ import sys
 
 import psycopg2
 
+from casino import bonuses
 from casino.credentials import v1_providers
 from casino.demo import play_demo
 from casino.game_import import DEMO_PROVIDER, import_demo_games
@@ -135,6 +136,12 @@ async def serve(settings, sockets, database, notices=()):
         daily = asyncio.ensure_future(run_daily(db, app.settings["provider_link"], app.settings["casino_code"],
                                                 settings.report_time_zone, settings.daily_reconciliation))
 
+    # Bonuses past their expiry (casino/bonuses.py): every process runs the pass; two at
+    # once forfeit each bonus once.
+    bonus_expiry = None
+    if settings.bonus_expiry_interval > 0:
+        bonus_expiry = asyncio.ensure_future(bonuses.run_periodically(db, settings.bonus_expiry_interval))
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -153,7 +160,7 @@ async def serve(settings, sockets, database, notices=()):
         await asyncio.sleep(settings.shutdown_delay)
     server.stop()
     app.stop_credentials()
-    for task in (reconciler, daily):
+    for task in (reconciler, daily, bonus_expiry):
         if task is not None:
             task.cancel()
     try:

@@ -4,9 +4,9 @@
 Scopes (casino/operators.py): admin for players, wallets, operator keys (within the calling
 key's own scopes and origin), providers and their keys, games, closing sessions,
 jurisdictions, a player's market and identity, and retiring a tool's players; cashier for
-deposits and withdrawals; protection for a player's limits and exclusions; backoffice for
-the read-only views (the ledger audit among them), which read through self.read_db: the
-replica of DATABASE_READ_URL when set, else the primary.
+deposits, withdrawals and bonuses; protection for a player's limits and exclusions;
+backoffice for the read-only views (the ledger audit among them), which read through
+self.read_db: the replica of DATABASE_READ_URL when set, else the primary.
 """
 import re
 
@@ -38,7 +38,7 @@ from wire.validation import (
     text,
 )
 
-from . import audit, backoffice, catalogue, credentials, game_import, operators, protection, synthetic
+from . import audit, backoffice, bonuses, catalogue, credentials, game_import, operators, protection, synthetic
 from .limits import ConcurrencyLimit
 from .refusals import documented
 
@@ -47,13 +47,33 @@ TIMESTAMP = {"type": "string", "format": "date-time"}
 PLAYER = obj(userId=INTEGER, username=STRING, email=STRING, status={"enum": ["active", "disabled"]},
              origin={"enum": list(backoffice.ORIGINS)}, jurisdiction=STRING, createdAt=TIMESTAMP)
 WALLET = obj(walletId=INTEGER, currency=STRING, balance=INTEGER, redeemable=INTEGER)
+NULLABLE_INTEGER = {"type": "integer", "nullable": True}
 ITEM = obj(transactionId=STRING, provider=NULLABLE_STRING,
-           type={"enum": ["deposit", "withdrawal", "debit", "credit", "rollback"]},
+           type={"enum": ["deposit", "withdrawal", "debit", "credit", "rollback", "bonus_grant", "bonus_completion",
+                          "bonus_forfeit"]},
            outcome={"enum": ["applied", "refused", "tombstone"]}, amount=INTEGER, movement=INTEGER,
+           cashMovement=INTEGER, bonusMovement=INTEGER, bonusId=NULLABLE_INTEGER,
            balanceAfter=INTEGER, roundId=NULLABLE_STRING, currency=STRING, createdAt=TIMESTAMP)
 ROUND_ROW = obj(**ITEM["properties"], userId=INTEGER, relatedTransactionId=NULLABLE_STRING,
                 refunded={"type": "boolean"}, answer=obj(status=INTEGER, body={"type": "object"}))
 CASHIER_ANSWER = obj(reference=STRING, balance=INTEGER, redeemable=INTEGER, currency=STRING)
+NULLABLE_TIMESTAMP = {"type": "string", "nullable": True, "format": "date-time"}
+BONUS = obj(bonusId=INTEGER, reference=STRING, userId=INTEGER, currency=STRING, amount=INTEGER, wagering=INTEGER,
+            wageringRequired=INTEGER, wagered=INTEGER, remaining=INTEGER,
+            status={"enum": ["active", "completed", "forfeited"]}, expiresAt=TIMESTAMP, grantedAt=TIMESTAMP,
+            endedAt=NULLABLE_TIMESTAMP, endReason={"type": "string", "nullable": True,
+                                                "enum": ["wagered", "expired", "cancelled", "excluded", None]},
+            converted=INTEGER, forfeited=INTEGER)
+MAX_WAGERING = 1000
+WAGERING = Field(lambda v: type(v) is int and 1 <= v <= MAX_WAGERING, f"an integer from 1 to {MAX_WAGERING}",
+                 {"type": "integer", "minimum": 1, "maximum": MAX_WAGERING})
+# A bonus's amount: small enough that amount × wagering (wageringRequired) is within
+# 2^53-1 whatever its wagering, so each field's own bounds say all the document can check
+# (a bound on their product would be a 400 to a request the schema calls valid).
+MAX_BONUS = MAX_SAFE_INTEGER // MAX_WAGERING
+BONUS_AMOUNT = Field(lambda v: type(v) is int and 1 <= v <= MAX_BONUS,
+                     f"an integer number of minor units from 1 to {MAX_BONUS}",
+                     {"type": "integer", "minimum": 1, "maximum": MAX_BONUS})
 
 
 class AdminHandler(JsonHandler):
@@ -148,6 +168,47 @@ class WithdrawalHandler(CashierHandler):
     summary = "Takes cash out of a wallet, at most its redeemable balance, idempotent by reference"
     refusals = documented("withdrawal")
     kind = "withdrawal"
+
+
+class GrantBonusHandler(AdminHandler):
+    operator_scope = "cashier"
+    summary = ("Grants a bonus: adds `amount` to the balance, not to the redeemable cash, to be wagered "
+               "`wagering` times before `expiresAt`; at most one active per wallet; idempotent by reference")
+    status = 201
+    answer = BONUS
+    replays = True
+    refusals = documented("grantBonus")
+    schema = {"userId": ENTITY_ID, "currency": CURRENCY, "amount": BONUS_AMOUNT, "reference": IDENTIFIER,
+              "wagering": WAGERING, "expiresAt": INSTANT}
+
+    async def post(self):
+        self.render_answer(await self.db.statement(bonuses.grant, self.operator.key_id, self.body))
+
+
+class PlayerBonusesHandler(AdminHandler):
+    operator_scope = "backoffice"
+    summary = "A player's bonuses, newest first, a page at a time: wagered, remaining, status, expiry"
+    answer = obj(items={"type": "array", "items": BONUS}, nextCursor=NULLABLE_STRING)
+    refusals = documented("listBonuses")
+    parameters = {"userId": ENTITY_ID}
+    query = {"currency": CURRENCY.optional(), "limit": page_size(backoffice.MAX_PAGE).optional(),
+             "cursor": CURSOR.optional()}
+
+    async def get(self, **_):
+        p = self.params
+        self.render_answer(await self.read_db.transaction(bonuses.list_bonuses, p["userId"], p["currency"],
+                                                          p["limit"], p["cursor"]))
+
+
+class CancelBonusHandler(AdminHandler):
+    operator_scope = "cashier"
+    summary = "Cancels an active bonus: what remains of it is forfeited (cash untouched); audited"
+    answer = BONUS
+    refusals = documented("cancelBonus")
+    parameters = {"bonusId": ENTITY_ID}
+
+    async def post(self, **_):
+        self.render_answer(await self.db.transaction(bonuses.cancel, self.operator.key_id, self.params["bonusId"]))
 
 
 class PlayerStatusHandler(AdminHandler):
@@ -589,8 +650,7 @@ class ImportGamesHandler(AdminHandler):
 
 # --- player protection (README, "Player protection") --------------------------------------------
 
-NULLABLE_INTEGER = {"type": "integer", "nullable": True}
-NULLABLE_TIME = {"type": "string", "nullable": True, "format": "date-time"}
+NULLABLE_TIME = NULLABLE_TIMESTAMP
 NULLABLE_DURATION = {"type": "string", "nullable": True}
 JURISDICTION = obj(code=STRING, name=STRING, timeZone=STRING, coolingOffHours=INTEGER,
                    increaseWaitsForPeriodEnd={"type": "boolean"}, depositLimitRequired={"type": "boolean"},
@@ -759,6 +819,9 @@ def routes():
         (r"/casino/admin/wallets", CreateWalletHandler),
         (r"/casino/admin/deposits", DepositHandler),
         (r"/casino/admin/withdrawals", WithdrawalHandler),
+        (r"/casino/admin/bonuses", GrantBonusHandler),
+        (r"/casino/admin/bonuses/{bonusId}/cancel", CancelBonusHandler),
+        (r"/casino/admin/players/{userId}/bonuses", PlayerBonusesHandler),
         (r"/casino/admin/players/{userId}/status", PlayerStatusHandler),
         # Before players/{userId}, whose pattern would take "list" too.
         (r"/casino/admin/players/list", ListPlayersHandler),

@@ -16,17 +16,29 @@
      row break them anyway (written by hand, or by an older version): a payout or refund
      whose transactionId a rollback or payout names as its bet; an applied bet whose id a
      tombstone names; a balance, or an answered balance_after, above 2^53-1; a ledger row
-     on a session of another wallet; a payout or refund of another wallet's bet.
+     on a session of another wallet; a payout or refund of another wallet's bet;
   5. player protection (PROTOCOL.md, "Player protection"), from the ledger and the
      append-only history of limits and exclusions: no accepted bet took a wager or loss
      window above the limit in force at its instant, and no accepted deposit a deposit
      window (each window recounted row by row in the player's jurisdiction's time zone;
      the limit in force derived from the history: the last decision before the row, its
-     new amount once effective, else the amount it found); no bet or deposit was accepted
-     during an exclusion; and a limited wallet's counters equal its ledger's.
-  6. the reports agree with the balances: per currency, over the ledger's whole life, what
-     was deposited less what was withdrawn less what the wallets hold is what the players
-     lost -- the GGR report's total (casino/reports.py), to the cent.
+     new amount once effective, else the amount it found); no bet, deposit or bonus grant
+     was accepted during an exclusion, and no bonus stayed active when one began; and a
+     limited wallet's counters equal its ledger's;
+  6. bonus money (PROTOCOL.md, "Bonus money"; a row's bonus part is its playable minus its
+     redeemable movement): no row moves bonus money without naming its bonus, nor names
+     another wallet's; every bonus has its one grant row; for every wallet, what its ledger
+     holds as bonus money (balance - redeemable, by check 1 the wallet's own) is what
+     remains of its active bonus -- the rows naming that bonus, which is active and agrees
+     with the wallet's counters, its wagered the bets counted minus the refunds of them --
+     and nothing without one; an ended bonus's rows sum to nothing, its one ending row
+     moved what remained, and a completed one was wagered. So every bonus cent is
+     explained: grant, bets' bonus parts, payouts' bonus shares, refunds, completion,
+     forfeits;
+  7. the reports agree with the balances: per currency, over the ledger's whole life, what
+     was deposited and granted as bonuses, less what was withdrawn, forfeited with bonuses
+     and what the wallets hold, is what the players lost -- the GGR report's total
+     (casino/reports.py), to the cent (README, "Reports", derives it).
 Balances that are never negative and never above 2^53-1 are the columns' domains
 (migration 0013), redeemable <= playable a CHECK constraint. Every ledger row is written
 once, with its answer (no claim waits for one), so there is no unanswered row to look for.
@@ -54,20 +66,38 @@ BETS_REFUNDED_TWICE = """
     HAVING count(*) > 1
 """
 
+# A bet's cash part is at most its amount, a payout's too; a refund gives back its bet's cash
+# part, and its bonus part as cash only once the bet's bonus completed (before the refund);
+# the bonus's own rows move exactly their amount: a grant into balance only, a completion
+# into cash only, a forfeit out of balance only.
 WRONG_AMOUNTS = """
-    SELECT t.wallet_id, t.external_transaction_id, t.transaction_type, t.amount, t.playable_movement
+    SELECT t.wallet_id, t.external_transaction_id, t.transaction_type, t.amount, t.playable_movement,
+           t.redeemable_movement
     FROM CASINO_TRANSACTIONS t
     LEFT JOIN CASINO_TRANSACTIONS b
            ON b.provider_id = t.provider_id AND b.external_transaction_id = t.refunded_bet_id
     WHERE t.outcome = 'applied' AND (
-           (t.transaction_type = 'debit' AND t.playable_movement <> -t.amount)
+           (t.transaction_type = 'debit' AND (t.playable_movement <> -t.amount
+                                              OR t.redeemable_movement NOT BETWEEN -t.amount AND 0))
         OR (t.transaction_type IN ('credit', 'deposit') AND t.playable_movement <> t.amount)
+        OR (t.transaction_type = 'credit' AND t.redeemable_movement NOT BETWEEN 0 AND t.amount)
         OR (t.transaction_type = 'withdrawal' AND t.playable_movement <> -t.amount)
         OR (t.transaction_type IN ('deposit', 'withdrawal') AND t.redeemable_movement <> t.playable_movement)
         OR (t.transaction_type = 'rollback' AND t.playable_movement < 0)
         OR (t.refunded_bet_id IS NOT NULL
             AND (b.outcome IS DISTINCT FROM 'applied' OR t.playable_movement <> b.amount
-                 OR t.redeemable_movement <> -b.redeemable_movement)))
+                 OR t.bonus_id IS DISTINCT FROM b.bonus_id
+                 OR NOT (t.redeemable_movement = -b.redeemable_movement
+                         OR (t.redeemable_movement = b.amount
+                             AND EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS e
+                                         WHERE e.provider_id IS NULL
+                                           AND e.external_transaction_id = format('bonus %s completion', b.bonus_id)
+                                           AND e.id < t.id)))))
+        OR (t.transaction_type = 'bonus_grant' AND (t.playable_movement <> t.amount OR t.redeemable_movement <> 0))
+        OR (t.transaction_type = 'bonus_completion'
+            AND (t.playable_movement <> 0 OR t.redeemable_movement <> t.amount))
+        OR (t.transaction_type = 'bonus_forfeit'
+            AND (t.playable_movement <> -t.amount OR t.redeemable_movement <> 0)))
 """
 
 
@@ -136,6 +166,95 @@ PAYOUTS_WITHOUT_A_BET_OF_THEIR_PROVIDER = """
 """
 
 
+# Bonus money on a row that names no bonus; a row naming a bonus that does not exist (the
+# column has no foreign key: migration 0018 says why), or another wallet's.
+BONUS_PARTS_WITHOUT_THEIR_BONUS = """
+    SELECT t.wallet_id, t.transaction_type, t.external_transaction_id, t.playable_movement - t.redeemable_movement,
+           t.bonus_id, b.wallet_id
+    FROM CASINO_TRANSACTIONS t
+    LEFT JOIN CASINO_BONUSES b ON b.id = t.bonus_id
+    WHERE (t.outcome = 'applied' AND t.bonus_id IS NULL AND t.playable_movement <> t.redeemable_movement)
+       OR (t.bonus_id IS NOT NULL AND b.id IS NULL)
+       OR b.wallet_id <> t.wallet_id
+    ORDER BY t.id
+"""
+
+GRANTS_NOT_ONE = """
+    SELECT b.wallet_id, b.id, b.amount, count(g.id), min(g.amount), max(g.amount)
+    FROM CASINO_BONUSES b
+    LEFT JOIN CASINO_TRANSACTIONS g ON g.bonus_id = b.id AND g.transaction_type = 'bonus_grant'
+                                   AND g.outcome = 'applied' AND g.provider_id IS NULL
+                                   AND g.external_transaction_id = b.reference
+    GROUP BY b.id
+    HAVING count(g.id) <> 1 OR min(g.amount) <> b.amount
+    ORDER BY b.id
+"""
+
+# Per wallet, from its ledger: the bonus money it holds (check 1 makes it the wallet's own
+# balance - redeemable), and what the rows naming its active bonus sum to, with that
+# bonus's bets and refunds of them for its wagered counter.
+WALLETS_BONUS_NOT_EXPLAINED = """
+    SELECT w.id, w.currency_code, w.bonus_id, held.bonus, named.bonus, a.status, a.wallet_id,
+           w.bonus_wagered, named.wagered, w.bonus_wagering_required, a.wagering_required,
+           w.bonus_expires_at = a.expires_at
+    FROM CASINO_WALLETS w
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(t.playable_movement - t.redeemable_movement), 0) AS bonus
+        FROM CASINO_TRANSACTIONS t WHERE t.wallet_id = w.id AND t.outcome = 'applied') held
+    LEFT JOIN CASINO_BONUSES a ON a.id = w.bonus_id
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(t.playable_movement - t.redeemable_movement), 0) AS bonus,
+               coalesce(sum(CASE t.transaction_type WHEN 'debit' THEN t.amount
+                                                   WHEN 'rollback' THEN -t.amount ELSE 0 END), 0) AS wagered
+        FROM CASINO_TRANSACTIONS t
+        WHERE t.wallet_id = w.id AND t.bonus_id = w.bonus_id AND t.outcome = 'applied') named
+    WHERE (w.bonus_id IS NULL AND (held.bonus <> 0 OR w.bonus_wagered IS NOT NULL
+                                   OR w.bonus_wagering_required IS NOT NULL OR w.bonus_expires_at IS NOT NULL))
+       OR (w.bonus_id IS NOT NULL
+           AND (held.bonus <> named.bonus OR a.status IS DISTINCT FROM 'active' OR a.wallet_id <> w.id
+                OR w.bonus_wagered IS DISTINCT FROM named.wagered
+                OR w.bonus_wagering_required IS DISTINCT FROM a.wagering_required
+                OR w.bonus_expires_at IS DISTINCT FROM a.expires_at))
+    ORDER BY w.id
+"""
+
+ACTIVE_BONUSES_OFF_THEIR_WALLET = """
+    SELECT b.wallet_id, b.id, w.bonus_id
+    FROM CASINO_BONUSES b JOIN CASINO_WALLETS w ON w.id = b.wallet_id
+    WHERE b.status = 'active' AND w.bonus_id IS DISTINCT FROM b.id
+    ORDER BY b.id
+"""
+
+# An ended bonus: its rows sum to nothing; it has one ending row (the completion, or the
+# first forfeit: later ones forfeit shares that came back), which moved what remained.
+ENDED_BONUSES_NOT_EXPLAINED = """
+    SELECT b.wallet_id, b.id, b.status, sums.bonus, ending.count, ending.amount, b.remaining_at_end,
+           b.wagered_at_end, b.wagering_required
+    FROM CASINO_BONUSES b
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(t.playable_movement - t.redeemable_movement), 0) AS bonus
+        FROM CASINO_TRANSACTIONS t
+        WHERE t.wallet_id = b.wallet_id AND t.bonus_id = b.id AND t.outcome = 'applied') sums
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS count, min(t.amount) AS amount
+        FROM CASINO_TRANSACTIONS t
+        WHERE t.wallet_id = b.wallet_id AND t.bonus_id = b.id AND t.provider_id IS NULL
+          AND t.external_transaction_id = format('bonus %s %s', b.id,
+                                                 CASE b.status WHEN 'completed' THEN 'completion' ELSE 'forfeit' END)
+    ) ending
+    WHERE b.status <> 'active'
+      AND (sums.bonus <> 0 OR ending.count <> 1 OR ending.amount IS DISTINCT FROM b.remaining_at_end
+           OR (b.status = 'completed' AND b.wagered_at_end < b.wagering_required))
+    ORDER BY b.id
+"""
+
+
+# What the wallets hold as bonus money, and in how many active bonuses: the summary line.
+BONUS_MONEY = """
+    SELECT count(bonus_id), coalesce(sum(playable_balance - redeemable_balance), 0) FROM CASINO_WALLETS
+"""
+
+
 # Every applied row of a wallet whose player has had a limit of its currency, counted in each
 # of those limits' windows (a window: the calendar day, week or month of the row's instant
 # in the player's jurisdiction), running in the order the rows were taken (instant, then
@@ -178,17 +297,30 @@ WINDOWS_ABOVE_LIMITS = """
     ORDER BY r.id, r.limit_type, r.period
 """
 
-# A bet or a deposit accepted after an exclusion began and before it ended (the exclusion's
-# instant is taken with the player's wallets locked: a call is before it or after).
+# A bet, a deposit or a bonus grant accepted after an exclusion began and before it ended
+# (the exclusion's instant is taken with the player's wallets locked: a call is before it or
+# after).
 STAKES_DURING_EXCLUSIONS = """
     SELECT t.wallet_id, t.transaction_type, t.external_transaction_id, h.kind,
            casino_rfc3339(h.effective_from), casino_rfc3339(h.new_until)
     FROM CASINO_PROTECTION_HISTORY h
     JOIN CASINO_WALLETS w ON w.user_id = h.user_id
     JOIN CASINO_TRANSACTIONS t ON t.wallet_id = w.id
-    WHERE h.change = 'exclusion' AND t.outcome = 'applied' AND t.transaction_type IN ('debit', 'deposit')
+    WHERE h.change = 'exclusion' AND t.outcome = 'applied' AND t.transaction_type IN ('debit', 'deposit', 'bonus_grant')
       AND t.created_at > h.effective_from AND t.created_at < h.new_until
     ORDER BY t.id, h.id
+"""
+
+# A bonus that was active when an exclusion began and not ended by it: the exclusion
+# forfeits the player's active bonuses in its own transaction, at its instant.
+BONUSES_ACTIVE_THROUGH_EXCLUSIONS = """
+    SELECT b.wallet_id, b.id, h.kind, casino_rfc3339(h.effective_from), casino_rfc3339(b.ended_at)
+    FROM CASINO_PROTECTION_HISTORY h
+    JOIN CASINO_WALLETS w ON w.user_id = h.user_id
+    JOIN CASINO_BONUSES b ON b.wallet_id = w.id
+    WHERE h.change = 'exclusion' AND b.granted_at <= h.effective_from
+      AND (b.ended_at IS NULL OR b.ended_at > h.effective_from)
+    ORDER BY b.id, h.id
 """
 
 # A limited wallet's counters, against its ledger recounted at the last instant they were
@@ -230,6 +362,10 @@ def protection_violations(cur):
     for wallet_id, kind, transaction_id, exclusion, starts, ends in cur.fetchall():
         problems.append(f"wallet {wallet_id}: {kind} {transaction_id} was accepted during a {exclusion} "
                         f"from {starts} until {ends or 'indefinitely'}")
+    cur.execute(BONUSES_ACTIVE_THROUGH_EXCLUSIONS)
+    for wallet_id, bonus_id, exclusion, starts, ended in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: bonus {bonus_id} was active when a {exclusion} began at {starts}, "
+                        f"and {'ended at ' + ended if ended else 'is still active'}")
     cur.execute(COUNTERS_NOT_EXPLAINED)
     for wallet_id, currency, kept, counted in cur.fetchall():
         differ = ", ".join(f"{name} {a} (ledger {b})" for name, a, b in zip(COUNTER_NAMES, kept, counted, strict=True) if a != b)
@@ -237,14 +373,19 @@ def protection_violations(cur):
     return problems
 
 
-# What the players lost, per currency, from the cashier's rows and the balances alone:
-# every other applied row is a bet, a payout or a refund (what the GGR report counts).
-CASH_IN_LESS_HELD = """
-    SELECT currency_code, sum(cash_in) - sum(held) FROM (
+# What the players lost, per currency, from the rows that are not gaming and the balances
+# alone: a wallet's balance is the sum of its rows' playable movements (check 1), and every
+# applied row is a deposit (+), a withdrawal (-), a bonus grant (+), a bonus forfeit (-), a
+# bonus completion (0: bonus money made cash, the balance unchanged), or a bet, a payout
+# or a refund -- what the GGR report counts. So stakes - refunds - wins = deposits + grants
+# - withdrawals - forfeits - balances.
+MONEY_IN_LESS_HELD = """
+    SELECT currency_code, sum(money_in) - sum(held) FROM (
         SELECT w.currency_code,
-               CASE t.transaction_type WHEN 'deposit' THEN t.amount ELSE -t.amount END AS cash_in, 0 AS held
+               CASE WHEN t.transaction_type IN ('deposit', 'bonus_grant') THEN t.amount ELSE -t.amount END AS money_in,
+               0 AS held
         FROM CASINO_TRANSACTIONS t JOIN CASINO_WALLETS w ON w.id = t.wallet_id
-        WHERE t.outcome = 'applied' AND t.transaction_type IN ('deposit', 'withdrawal')
+        WHERE t.outcome = 'applied' AND t.transaction_type IN ('deposit', 'withdrawal', 'bonus_grant', 'bonus_forfeit')
         UNION ALL
         SELECT currency_code, 0, playable_balance FROM CASINO_WALLETS) money
     GROUP BY currency_code
@@ -257,8 +398,9 @@ LEDGER_DAYS = """
 
 
 def players_losses(cur):
-    """{currency: deposits - withdrawals - balances}: the GGR the balances imply."""
-    cur.execute(CASH_IN_LESS_HELD)
+    """{currency: deposits + grants - withdrawals - forfeits - balances}: the GGR the
+    balances imply."""
+    cur.execute(MONEY_IN_LESS_HELD)
     return {currency: int(amount) for currency, amount in cur.fetchall()}
 
 
@@ -281,8 +423,9 @@ def find_violations(cur):
     for wallet_id, bet_id, count in cur.fetchall():
         problems.append(f"wallet {wallet_id}: bet {bet_id} was refunded {count} times")
     cur.execute(WRONG_AMOUNTS)
-    for wallet_id, transaction_id, kind, amount, movement in cur.fetchall():
-        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} of {amount} moved {movement}")
+    for wallet_id, transaction_id, kind, amount, movement, cash_movement in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} of {amount} moved {movement} "
+                        f"(cash {cash_movement})")
     cur.execute(PAYOUTS_NAMED_AS_BETS)
     for wallet_id, kind, transaction_id, namer_kind, namer_outcome, namer_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: {kind} {transaction_id} was applied, but {namer_kind} {namer_id} "
@@ -309,12 +452,50 @@ def find_violations(cur):
     for wallet_id, transaction_id, round_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: payout {transaction_id} was applied to round {round_id}, "
                         f"which holds no accepted bet of its provider")
+    problems += protection_violations(cur)
+    problems += bonus_violations(cur)
     losses, reported = players_losses(cur), reported_ggr(cur)
     for currency in sorted(set(losses) | set(reported)):
         if losses.get(currency, 0) != reported.get(currency, 0):
             problems.append(f"currency {currency}: the GGR report's total is {reported.get(currency, 0)}, but "
-                            f"deposits - withdrawals - balances is {losses.get(currency, 0)}")
-    return problems + protection_violations(cur)
+                            f"deposits + grants - withdrawals - forfeits - balances is {losses.get(currency, 0)}")
+    return problems
+
+
+def bonus_violations(cur):
+    """Check 6 (bonus money), in words."""
+    problems = []
+    cur.execute(BONUS_PARTS_WITHOUT_THEIR_BONUS)
+    for wallet_id, kind, transaction_id, part, bonus_id, bonus_wallet in cur.fetchall():
+        whose = (f"of bonus {bonus_id}, which is wallet {bonus_wallet}'s" if bonus_wallet
+                 else f"of bonus {bonus_id}, which does not exist" if bonus_id else "naming no bonus")
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} moved {part} of bonus money {whose}")
+    cur.execute(GRANTS_NOT_ONE)
+    for wallet_id, bonus_id, amount, grants, least, most in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: bonus {bonus_id} of {amount} has {grants} grant row(s)"
+                        + (f" of {least}..{most}" if grants else ""))
+    cur.execute(WALLETS_BONUS_NOT_EXPLAINED)
+    for (wallet_id, currency, bonus_id, held, named, status, bonus_wallet, wagered, counted, required,
+         bonus_required, same_expiry) in cur.fetchall():
+        if bonus_id is None:
+            problems.append(f"wallet {wallet_id} ({currency}): its ledger holds {held} of bonus money (balance - "
+                            f"redeemable) and bonus counters, but it has no active bonus")
+        else:
+            problems.append(
+                f"wallet {wallet_id} ({currency}): balance - redeemable is {held} by its ledger, but bonus {bonus_id} "
+                f"({status}, of wallet {bonus_wallet}) holds {named} by the rows naming it; wagered {wagered} "
+                f"against {counted} counted, required {required} against {bonus_required}"
+                + ("" if same_expiry else ", another expiry"))
+    cur.execute(ACTIVE_BONUSES_OFF_THEIR_WALLET)
+    for wallet_id, bonus_id, wallet_bonus in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: bonus {bonus_id} is active, but the wallet's active bonus is "
+                        f"{wallet_bonus}")
+    cur.execute(ENDED_BONUSES_NOT_EXPLAINED)
+    for wallet_id, bonus_id, status, left, endings, moved, remaining, wagered, required in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: bonus {bonus_id} ({status}) keeps {left} by its rows; "
+                        f"{endings} ending row(s) moved {moved} of the {remaining} it held at its end; "
+                        f"wagered {wagered} of {required}")
+    return problems
 
 
 def summary(cur):
@@ -345,6 +526,8 @@ def main(argv=None):
             try:
                 with conn, conn.cursor() as cur:
                     found = summary(cur)
+                    cur.execute(BONUS_MONEY)
+                    [(active, held)] = cur.fetchall()
             finally:
                 conn.close()
     except UNUSABLE as exc:
@@ -354,6 +537,8 @@ def main(argv=None):
         print(f"VIOLATION {problem}")
     print(f"audit: {found['wallets']} wallets, {found['ledgerRows']} ledger rows, "
           f"{len(found['violations'])} violation(s)")
+    print(f"audit: bonus money: {active} active bonus(es) holding {held} (balance - redeemable, per currency's "
+          f"minor units, summed){'' if found['violations'] else ', every cent explained by ledger rows'}")
     return 1 if found["violations"] else 0
 
 

@@ -84,7 +84,8 @@ WALLETS = """
 # same however many rows arrive meanwhile (they are newer, on a fresh first page).
 TRANSACTIONS = """
     SELECT t.id, t.external_transaction_id, p.code, t.transaction_type, t.outcome, t.amount,
-           t.playable_movement, t.balance_after, t.round_id, w.currency_code, t.created_at
+           t.playable_movement, t.redeemable_movement, t.bonus_id, t.balance_after, t.round_id, w.currency_code,
+           t.created_at
     FROM CASINO_TRANSACTIONS t
     JOIN CASINO_WALLETS w ON w.id = t.wallet_id
     LEFT JOIN CASINO_GAME_PROVIDERS p ON p.id = t.provider_id
@@ -97,8 +98,8 @@ TRANSACTIONS = """
 
 ROUND = """
     SELECT t.id, t.external_transaction_id, p.code, t.transaction_type, t.outcome, t.amount,
-           t.playable_movement, t.balance_after, t.round_id, w.currency_code, t.created_at,
-           w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text,
+           t.playable_movement, t.redeemable_movement, t.bonus_id, t.balance_after, t.round_id, w.currency_code,
+           t.created_at, w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text,
            t.transaction_type = 'debit' AND casino_refunded(t.provider_id, t.external_transaction_id)
     FROM CASINO_TRANSACTIONS t
     JOIN CASINO_GAME_PROVIDERS p ON p.id = t.provider_id
@@ -228,12 +229,20 @@ def list_players(cur: Cursor, origin: str | None = None, status: str | None = No
     return keyset_page(cur, LIST_PLAYERS, {"origin": origin, "status": status}, limit, cursor, _player)
 
 
+# The columns _item reads, first in each query that lists ledger rows.
+ITEM_COLUMNS = 13
+
+
 def _item(row: Sequence[Any]) -> dict[str, Any]:
-    (_, transaction_id, provider, kind, outcome, amount, movement, balance_after, round_id, currency,
-     created_at) = row[:11]
+    """A ledger row: movement is its playable movement; cashMovement its redeemable one (a
+    bet's cash part), bonusMovement the difference (a bet's bonus part: README, "Bonus
+    money"), bonusId the bonus that part is of."""
+    (_, transaction_id, provider, kind, outcome, amount, movement, cash_movement, bonus_id, balance_after, round_id,
+     currency, created_at) = row[:ITEM_COLUMNS]
     return {"transactionId": transaction_id, "provider": provider, "type": kind, "outcome": outcome,
-            "amount": amount, "movement": movement, "balanceAfter": balance_after, "roundId": round_id,
-            "currency": currency, "createdAt": timestamp(created_at)}
+            "amount": amount, "movement": movement, "cashMovement": cash_movement,
+            "bonusMovement": movement - cash_movement, "bonusId": bonus_id, "balanceAfter": balance_after,
+            "roundId": round_id, "currency": currency, "createdAt": timestamp(created_at)}
 
 
 def transactions(cur: Cursor, user_id: int, currency: str | None = None, limit: int | None = None,
@@ -262,7 +271,7 @@ def get_round(cur: Cursor, provider_code: str, round_id: str) -> Outcome:
     cur.execute(ROUND, (provider_code, round_id))
     rows: list[dict[str, Any]] = []
     for row in cur.fetchall():
-        user_id, related, status, response, refunded = row[11:]
+        user_id, related, status, response, refunded = row[ITEM_COLUMNS:]
         rows.append({**_item(row), "userId": user_id, "relatedTransactionId": related,
                      "refunded": refunded, "answer": {"status": status, "body": json.loads(response)}})
     if not rows:

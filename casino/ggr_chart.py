@@ -54,8 +54,10 @@ def charts(rows, start, end):
     over the days start..end."""
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     found = []
-    for currency in sorted({r["currency"] for r in rows}):
-        mine = [r for r in rows if r["currency"] == currency]
+    # A row of no provider (the casino's bonus completions: NGR's, with no GGR) is no bar.
+    played = [r for r in rows if r["provider"] is not None]
+    for currency in sorted({r["currency"] for r in played}):
+        mine = [r for r in played if r["currency"] == currency]
         providers = sorted({r["provider"] for r in mine})
         colors = {p: PALETTE[n % len(PALETTE)] for n, p in enumerate(providers)}
         values = {(r["day"], r["provider"]): r["ggr"] for r in mine}

@@ -10,7 +10,15 @@ from .launch import launch_game, simulate_round
 from .refusals import documented
 from .wallet import Outcome
 
-MONEY = obj(transactionId=STRING, balance=INTEGER, currency=STRING)
+
+def with_bonus(schema):
+    """An answer that also carries `bonus`, the bonus part of `balance` (PROTOCOL.md, "Bonus
+    money"). Not required: an answer stored before bonus money existed replays as stored."""
+    bonus = {"type": "integer", "minimum": 0, "description": "the bonus part of balance"}
+    return {**schema, "properties": {**schema["properties"], "bonus": bonus}}
+
+
+MONEY = with_bonus(obj(transactionId=STRING, balance=INTEGER, currency=STRING))
 
 # What a provider calls with once a launch answered, and once a bet was taken.
 SESSION = {"sessionToken": "$response.body#/sessionToken", "userId": "$response.body#/userId"}
@@ -46,7 +54,7 @@ class ProviderCallbackHandler(JsonHandler):
 
 class GetBalanceHandler(ProviderCallbackHandler):
     summary = "The player's balance (never changes state)"
-    answer = obj(userId=INTEGER, balance=INTEGER, currency=STRING)
+    answer = with_bonus(obj(userId=INTEGER, balance=INTEGER, currency=STRING))
     refusals = documented("getBalance")
     replays = False
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID}
@@ -78,7 +86,7 @@ class CreditHandler(ProviderCallbackHandler):
 
 class RollbackHandler(ProviderCallbackHandler):
     summary = "Cancels a bet, refunding exactly its amount; a tombstone for an unknown bet"
-    answer = obj(transactionId=STRING, balance=INTEGER, currency=STRING, tombstone={"type": "boolean"})
+    answer = with_bonus(obj(transactionId=STRING, balance=INTEGER, currency=STRING, tombstone={"type": "boolean"}))
     refusals = documented("rollback")
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "originalTransactionId": IDENTIFIER, "roundId": IDENTIFIER}

@@ -11,8 +11,10 @@ writes: the reports read the ledger as the money calls left it, by the time of e
 (a BRIN index on created_at, migration 0017), and add no write to the money path.
 
 What counts, in every report (README, "Reports"): applied bets, payouts and refunds -- a
-provider's ledger rows that moved money. Refusals and tombstones moved nothing and count
-nowhere; a replay writes no row; deposits and withdrawals are the cashier's, not gaming.
+provider's ledger rows that moved money -- and, for NGR, bonus completions (the bonus money
+the casino made cash). Refusals and tombstones moved nothing and count nowhere; a replay
+writes no row; deposits and withdrawals are the cashier's, and bonus grants and forfeits
+the promotions', not gaming.
 A row counts in the day (in the reporting time zone) of its own time: a bet before
 midnight and its payout after count on two days.
 """
@@ -41,9 +43,12 @@ def time_zone(text):
         raise ValueError("not a time zone of the tz database (UTC, Europe/London, America/Toronto, ...)") from None
     return name
 
-# The ledger kinds the reports count. A bonus completion, once it is a ledger row of its
-# own kind, joins them (sql/functions/casino_reports.sql).
-REPORTED_KINDS = ["debit", "credit", "rollback"]
+# The ledger kinds the GGR report counts: the provider's bets, payouts and refunds, and the
+# casino's bonus completions (NGR's bonus cost: sql/functions/casino_reports.sql). A
+# completion is no provider's and no game's: it counts in the day of its row, and under
+# provider and game null (a group of its own when the report is grouped by either); a
+# provider's invoice never counts it.
+REPORTED_KINDS = ["debit", "credit", "rollback", "bonus_completion"]
 
 GROUPS = ("day", "provider", "game")
 MAX_REPORT_DAYS = 366

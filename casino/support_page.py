@@ -10,12 +10,12 @@ off). The cookie holds the key itself, checked like a Bearer header on every req
 a revoked key stops working within KEY_REFRESH_SECONDS and every worker process accepts
 it without a shared cookie secret. The key is never in a URL.
 
-Every view is one call of casino/backoffice.py or casino/protection.py, the functions the
-JSON API uses; the lookups it has no API call for (a player by username or e-mail, a
-transaction by id, a player's last refusals and register checks) are here, as read-only
-queries. The reports view calls casino/reports.py and casino/reconciliation.py, as the
-report endpoints do, and draws the daily GGR per provider as inline SVG
-(casino/ggr_chart.py). Amounts are shown in major units of their currency
+Every view is one call (or a few) of casino/backoffice.py, casino/bonuses.py or
+casino/protection.py, the functions the JSON API uses; the lookups it has no API call for
+(a player by username or e-mail, a transaction by id, a player's last refusals and register
+checks) are here, as read-only queries. The reports view calls casino/reports.py and
+casino/reconciliation.py, as the report endpoints do, and draws the daily GGR per provider
+as inline SVG (casino/ggr_chart.py). Amounts are shown in major units of their currency
 (casino/currencies.py). Output is escaped by the templates (autoescape).
 """
 import base64
@@ -34,7 +34,7 @@ from wire.refusals import Refused, invalid
 from wire.handlers import JsonHandler
 from wire.validation import CURRENCY, CURSOR, DATE, ENTITY_ID, IDENTIFIER, parse_date, parse_params
 
-from . import backoffice, ggr_chart, protection, reconciliation, reports
+from . import backoffice, bonuses, ggr_chart, protection, reconciliation, reports
 from .currencies import grouped
 from .wallet import Answer
 
@@ -50,11 +50,11 @@ FIND_PLAYERS = f"""
     ORDER BY id LIMIT 20
 """
 
-# A transactionId is unique per provider (the casino's own rows, deposits and withdrawals,
-# have none): one probe of the (provider_id, external_transaction_id) index per provider.
+# A transactionId is unique per provider (the casino's own rows -- deposits, withdrawals,
+# bonus grants and a bonus's completion and forfeits -- have none): one probe of the (provider_id, external_transaction_id) index per provider.
 _ROW = """t.id, t.external_transaction_id, {code}, t.transaction_type, t.outcome, t.amount,
-          t.playable_movement, t.balance_after, t.round_id, w.currency_code, t.created_at,
-          w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text,
+          t.playable_movement, t.redeemable_movement, t.bonus_id, t.balance_after, t.round_id, w.currency_code,
+          t.created_at, w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text,
           casino_limits_checked_json(t.limits_checked)::text"""
 FIND_TRANSACTION = f"""
     SELECT {_ROW.format(code="p.code")}
@@ -112,7 +112,7 @@ def find_transaction(cur, transaction_id):
     cur.execute(FIND_TRANSACTION, {"id": transaction_id})
     rows = []
     for row in cur.fetchall():
-        user_id, related, status, response, checked = row[11:]
+        user_id, related, status, response, checked = row[backoffice.ITEM_COLUMNS:]
         rows.append({**backoffice._item(row), "userId": user_id, "relatedTransactionId": related,
                      "answer": {"status": status, "body": json.loads(response) if response else None},
                      "limitsChecked": json.loads(checked) if checked else None})
@@ -282,8 +282,10 @@ class PlayerHandler(PageHandler):
         if isinstance(player, Refused):
             raise player
         page = await self.db.transaction(backoffice.transactions, p["userId"], p["currency"], None, p["cursor"])
+        granted = await self.db.transaction(bonuses.list_bonuses, p["userId"], p["currency"])
         self.page("player.html", player=player.body, items=page.body["items"], next_cursor=page.body["nextCursor"],
-                  currency=p["currency"], cursor=p["cursor"])
+                  currency=p["currency"], cursor=p["cursor"], bonuses=granted.body["items"],
+                  more_bonuses=granted.body["nextCursor"] is not None)
 
 
 class ProtectionHandler(PageHandler):

@@ -148,6 +148,8 @@ OPTIONS = (
     Option("round_timeout", "ROUND_TIMEOUT", None, 300.0, SECONDS, "seconds before an open round is closed"),
     Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, 1800.0, SECONDS,
            "seconds without a bet after which a casino session expires"),
+    Option("bonus_expiry_interval", "BONUS_EXPIRY_INTERVAL", None, 60.0, SECONDS_OR_OFF,
+           "seconds between passes forfeiting bonuses past their expiry; 0 = off"),
     Option("report_timeout", "REPORT_TIMEOUT", None, 300.0, SECONDS,
            "seconds a report's database call may take (on a pool of its own) before it is answered 503"),
     Option("report_time_zone", "REPORT_TIME_ZONE", None, reports.DEFAULT_TIME_ZONE, reports.time_zone,
@@ -220,6 +222,7 @@ class Settings:
     reconcile_stale_after: float = 30.0
     round_timeout: float = 300.0
     session_idle_timeout: float = 1800.0
+    bonus_expiry_interval: float = 60.0
     report_timeout: float = 300.0
     report_time_zone: str = "UTC"
     daily_reconciliation: time | None = None

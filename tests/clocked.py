@@ -1,19 +1,18 @@
 """Money moved through the real functions at a time the test chooses: each call runs the
 casino's own verb (casino/wallet.py's money calls, the cashier of casino/backoffice.py, the
-players of casino/players.py) in a transaction of the test's connection that first freezes
-the database's test clock (casino/clock.py) for that transaction only, so its ledger row --
-and a wallet made then -- is stamped at that instant. Nothing else differs from a call over HTTP: the same
-SQL functions, rules, locks and answers. For the reports' tests: days, months and time
-zones without waiting for them.
+players of casino/players.py, the grants and cancels of casino/bonuses.py) in a transaction
+of the test's connection that first freezes the database's test clock (casino/clock.py)
+for that transaction only, so its ledger row -- and a wallet made then -- is stamped at that
+instant. Nothing else differs from a call over HTTP: the same SQL functions, rules, locks
+and answers. For the reports' tests: days, months and time zones without waiting for them.
 """
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 import psycopg2
 
-from casino import backoffice, clock, players, sessions, wallet
+from casino import backoffice, bonuses, clock, players, sessions, wallet
 
 IDLE = timedelta(days=3650)    # sessions never expire on a scripted day (the rule has tests of its own)
 
@@ -76,7 +75,7 @@ class ClockedLedger:
         return self.run(make)
 
     def _reply(self, answer):
-        return Reply(answer.status, json.loads(answer.body), answer.replay)
+        return Reply(answer.status, answer.json(), answer.replay)
 
     def deposit(self, user_id, currency, amount, reference=None):
         return self._cashier("deposit", user_id, currency, amount, reference)
@@ -105,3 +104,11 @@ class ClockedLedger:
         req = {"sessionToken": seat.token, "userId": seat.user_id, "transactionId": transaction_id,
                "roundId": round_id, "originalTransactionId": original_id}
         return self._reply(self.run(wallet.rollback, seat.provider_id, req))
+
+    def grant(self, user_id, currency, amount, wagering=1, expires_at="2100-01-01T00:00:00Z", reference=None):
+        req = {"userId": user_id, "currency": currency, "amount": amount, "wagering": wagering,
+               "expiresAt": expires_at, "reference": reference or f"bonus-{uuid.uuid4().hex}"}
+        return self._reply(self.run(bonuses.grant, None, req))
+
+    def cancel(self, bonus_id):
+        return self._reply(self.run(bonuses.cancel, players.operator_for("test"), bonus_id))

@@ -292,7 +292,9 @@ def server(service_dsn, request):
     """A real `python server.py` on a free port, on this worker's database (through
     PgBouncer with TEST_THROUGH_PGBOUNCER=1). Its log file is removed at the end unless a
     test failed (then its path is printed)."""
-    proc = ServerProcess(service_dsn).start()
+    # No bonus expiry pass of its own: the tests run it at the instants they choose
+    # (tests/test_bonus_forfeit.py runs the server's).
+    proc = ServerProcess(service_dsn, extra_env={"BONUS_EXPIRY_INTERVAL": "0"}).start()
     yield proc
     failed = request.session.testsfailed > 0
     proc.stop(keep_log=failed)

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
+import psycopg2.sql
 import pytest
 import requests
 
@@ -314,15 +315,16 @@ class Ledger:
         return self.run(find_violations)
 
 
-def back_office(api, method, path, body=None, key=OPERATOR_KEY):
+def back_office(api, method, path, body=None, key=OPERATOR_KEY, **query):
     """A call of /casino/admin/<path> with an operator key (the environment's by default)."""
-    return api.http.request(method, f"{api.base_url}/casino/admin/{path}", timeout=30,
+    return api.http.request(method, f"{api.base_url}/casino/admin/{path}", params=query, timeout=30,
                             data=json.dumps(body).encode() if body is not None else None,
                             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
 
 
 def error_code(response):
-    return response.json()["error"]["code"]
+    """The protocol error code of an answer, None for a success."""
+    return response.json().get("error", {}).get("code")
 
 
 def market(api, **rules):
@@ -395,3 +397,85 @@ class Bettor:
             SELECT deposit_day_used, deposit_week_used, deposit_month_used, loss_day_used, loss_week_used,
                    loss_month_used, wager_day_used, wager_week_used, wager_month_used
             FROM CASINO_WALLETS WHERE id = %s""", self.wallet)[0]
+
+
+class Gambler:
+    """A player with a cash-funded USD wallet and an open session on a game of a provider of
+    its own: the provider's calls for it, the cashier's (deposits, withdrawals, bonuses) and
+    the back office's reads, over real HTTP; and what the database holds for it."""
+
+    def __init__(self, api, ledger, cash=1_000, min_bet=1, max_bet=1_000_000, currencies=("USD",)):
+        self.api, self.ledger = api, ledger
+        self.game = ledger.game(min_bet=min_bet, max_bet=max_bet)
+        self.user_id, self.wallets = ledger.player(funds=cash, currencies=currencies)
+        self.wallet = self.wallets["USD"]
+        self.token = ledger.session(self.user_id, self.wallet, self.game)
+
+    def body(self, round_id="r1", **fields):
+        return {"sessionToken": self.token, "userId": self.user_id, "roundId": round_id, **fields}
+
+    def share_forfeit_id(self, bonus_id, transaction_id):
+        """The id of the ledger row that forfeits a payout's or refund's share of a forfeited bonus."""
+        (provider_id,), = self.ledger.query("SELECT provider_id FROM CASINO_GAMES WHERE id = %s", self.game)
+        return f"bonus {bonus_id} forfeit {provider_id} {transaction_id}"
+
+    def debit(self, tx, amount, round_id="r1"):
+        return self.api.casino("debit", self.body(round_id, transactionId=tx, amount=amount, currency="USD"))
+
+    def credit(self, tx, amount, round_id="r1", related=None):
+        extra = {"relatedTransactionId": related} if related else {}
+        return self.api.casino("credit", self.body(round_id, transactionId=tx, amount=amount, currency="USD", **extra))
+
+    def rollback(self, tx, original, round_id="r1"):
+        return self.api.casino("rollback", self.body(round_id, transactionId=tx, originalTransactionId=original))
+
+    def get_balance(self):
+        return self.api.casino("getBalance", {"sessionToken": self.token, "userId": self.user_id})
+
+    def admin(self, method, path, body=None, key=OPERATOR_KEY, **query):
+        return back_office(self.api, method, path, body, key, **query)
+
+    def grant(self, amount, wagering=1, expires_at="2100-01-01T00:00:00Z", reference=None, currency="USD", key=OPERATOR_KEY):
+        return self.admin("POST", "bonuses", {"userId": self.user_id, "currency": currency, "amount": amount,
+                                              "wagering": wagering, "expiresAt": expires_at,
+                                              "reference": reference or "bonus-" + uuid.uuid4().hex}, key=key)
+
+    def granted(self, amount, wagering=1, **fields):
+        """A grant that must succeed: its answer's body."""
+        r = self.grant(amount, wagering, **fields)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def cancel(self, bonus_id, key=OPERATOR_KEY):
+        return self.admin("POST", f"bonuses/{bonus_id}/cancel", {}, key=key)
+
+    def withdraw(self, amount, reference=None):
+        return self.admin("POST", "withdrawals", {"userId": self.user_id, "currency": "USD", "amount": amount,
+                                                  "reference": reference or "wd-" + uuid.uuid4().hex})
+
+    def deposit(self, amount, reference=None):
+        return self.admin("POST", "deposits", {"userId": self.user_id, "currency": "USD", "amount": amount,
+                                               "reference": reference or "dep-" + uuid.uuid4().hex})
+
+    def bonuses(self, **query):
+        r = self.admin("GET", f"players/{self.user_id}/bonuses", **query)
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    def bonus(self, bonus_id):
+        (found,) = [b for b in self.bonuses() if b["bonusId"] == bonus_id]
+        return found
+
+    def balances(self):
+        """(balance, cash, bonus) of the USD wallet as the database holds them."""
+        playable, redeemable = self.ledger.balance(self.wallet)
+        return playable, redeemable, playable - redeemable
+
+    def rows(self):
+        """The wallet's ledger rows but its first deposit: (id, kind, outcome, amount, cash
+        movement, bonus movement, bonus id)."""
+        return self.ledger.query("""
+            SELECT external_transaction_id, transaction_type, outcome, amount, redeemable_movement,
+                   playable_movement - redeemable_movement, bonus_id
+            FROM CASINO_TRANSACTIONS WHERE wallet_id = %s AND external_transaction_id NOT LIKE 'test-deposit-%%'
+            ORDER BY id""", self.wallet)

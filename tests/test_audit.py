@@ -41,7 +41,8 @@ def test_a_balance_the_ledger_does_not_explain_is_named(fresh_dsn):
     assert run.returncode == 1
     assert f"VIOLATION wallet {wallet} (USD): balance 1005/1000" in run.stdout
     # And the reports no longer agree with the balances: 5 more is held than the ledger explains.
-    assert ("VIOLATION currency USD: the GGR report's total is 0, but deposits - withdrawals - balances is -5"
+    assert ("VIOLATION currency USD: the GGR report's total is 0, but deposits + grants - withdrawals - forfeits - "
+            "balances is -5"
             in run.stdout)
     assert "2 violation(s)" in run.stdout
 
@@ -194,8 +195,8 @@ def test_the_api_answers_the_same_audit_one_at_a_time(fresh_dsn):
         # The wallet's balance, and with it what the reports reconcile to (the balances).
         assert found["violations"] == [(f"wallet {wallet} (USD): balance 1005/1000 (playable/redeemable) but its "
                                         "ledger sums to 1000/1000"),
-                                       ("currency USD: the GGR report's total is 0, but deposits - withdrawals - "
-                                        "balances is -5")], found
+                                       ("currency USD: the GGR report's total is 0, but deposits + grants - withdrawals - "
+                                        "forfeits - balances is -5")], found
         assert found["violations"][0] in audit(fresh_dsn).stdout     # the command's very words
 
         # One at a time per process: while one waits on a lock held here, a second is refused.

@@ -367,8 +367,8 @@ def test_transactions_page_newest_first_without_gaps_or_duplicates(admin):
     assert [item["transactionId"] for item in usd["items"]] == references[::-1] and usd["nextCursor"] is None
     item = usd["items"][0]
     assert item == {"transactionId": references[-1], "provider": None, "type": "deposit", "outcome": "applied",
-                    "amount": 7, "movement": 7, "balanceAfter": 28, "roundId": None, "currency": "USD",
-                    "createdAt": item["createdAt"]}
+                    "amount": 7, "movement": 7, "cashMovement": 7, "bonusMovement": 0, "bonusId": None,
+                    "balanceAfter": 28, "roundId": None, "currency": "USD", "createdAt": item["createdAt"]}
 
 
 def test_transactions_of_an_unknown_player(admin):

@@ -1,8 +1,10 @@
 """GGR and NGR by day, provider and game (GET /casino/admin/reports/ggr): the figures count
 exactly what PROTOCOL.md says -- applied bets, payouts and refunds in the day of their own
-row, nothing for refusals, tombstones and replays, nothing for deposits and withdrawals --
-add up over any grouping to the totals, and the totals are what the audit finds from the
-balances: deposits - withdrawals - what the wallets hold.
+row, nothing for refusals, tombstones and replays, nothing for deposits, withdrawals, bonus
+grants and forfeits; the bonus parts of bets, refunds and payouts and the bonus completions
+as README "Reports" defines them -- add up over any grouping to the totals, and the totals
+are what the audit finds from the balances: deposits + grants - withdrawals - forfeits -
+what the wallets hold.
 
 Ledgers are written through the real wallet functions at times the tests choose
 (tests/clocked.py), each in a currency of its own, so a report's figures in that currency
@@ -56,51 +58,104 @@ def games(ledger):
 
 
 class Model:
-    """What PROTOCOL.md says each answered call adds to the report, from the answers alone."""
+    """What PROTOCOL.md says each answered call adds to the report, from the answers alone
+    (the bonus figures too: each answer says the wallet's balance and bonus after it, so a
+    payout's or refund's bonus part -- kept, or forfeited -- is what they say moved; a bet's
+    is what cash first leaves; a completion is what the bonus held when a bet wagered it)."""
 
-    def __init__(self, tz):
+    def __init__(self, tz, wallets):
+        """wallets: {wallet id: its cash at the start}."""
         self.zone = ZoneInfo(tz)
         self.groups = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
         self.accepted = {}          # (provider, bet id) -> amount
         self.refunded = set()
         self.opened = set()         # (provider, round id)
+        # wallet id -> its balance, bonus part and active bonus ({id, required, wagered}) as answered
+        self.wallets = {wallet_id: {"balance": cash, "bonus": 0, "active": None} for wallet_id, cash in wallets.items()}
+        self.bet_bonus = {}         # (provider, bet id) -> the bonus active when it was accepted
+
+    def day(self, moment):
+        return moment.astimezone(self.zone).date().isoformat()
 
     def add(self, moment, seat, call, reply, **call_args):
         if reply.replay or reply.status != 200 or reply.body.get("tombstone"):
             return      # a replay writes nothing; a refusal and a tombstone move nothing
         # An applied row, if only of 0 (a lost round's payout, the rollback of a refused bet): its group is listed.
-        figures = self.groups[(moment.astimezone(self.zone).date().isoformat(), seat.provider_code, seat.game_id)]
+        figures = self.groups[(self.day(moment), seat.provider_code, seat.game_id)]
         key = (seat.provider_id, call_args.get("original_id") or call_args["transaction_id"])
+        w = self.wallets[seat.wallet_id]
+        balance, bonus = reply.body["balance"], reply.body["bonus"]
         if call == "bet":
-            self.accepted[key] = call_args["amount"]
+            amount = call_args["amount"]
+            self.accepted[key] = amount
             figures["bets"] += 1
-            figures["stakes"] += call_args["amount"]
+            figures["stakes"] += amount
             if (seat.provider_id, call_args["round_id"]) not in self.opened:
                 self.opened.add((seat.provider_id, call_args["round_id"]))
                 figures["rounds"] += 1
+            bonus_part = amount - min(w["balance"] - w["bonus"], amount)       # cash first
+            figures["bonusStakes"] += bonus_part
+            active = w["active"]
+            self.bet_bonus[key] = active and active["id"]
+            if active:
+                active["wagered"] += amount
+                if active["wagered"] >= active["required"]:
+                    # Completed in the bet's transaction: a row of no provider or game, its day.
+                    self.groups[(self.day(moment), None, None)]["bonusCompleted"] += w["bonus"] - bonus_part
+                    w["active"] = None
         elif call == "win":
             figures["wins"] += call_args["amount"]
+            kept, forfeited = bonus - w["bonus"], w["balance"] + call_args["amount"] - balance
+            figures["bonusWins"] += kept + forfeited
         elif call == "rollback" and key in self.accepted and key not in self.refunded:
             self.refunded.add(key)
-            figures["refunds"] += self.accepted[key]
+            refund = self.accepted[key]
+            figures["refunds"] += refund
+            kept, forfeited = bonus - w["bonus"], w["balance"] + refund - balance
+            figures["bonusStakes"] -= kept + forfeited
+            if w["active"] and self.bet_bonus[key] == w["active"]["id"]:
+                w["active"]["wagered"] -= refund
+        w["balance"], w["bonus"] = balance, bonus
+
+    def cashier(self, wallet_id, reply):
+        if reply.status == 200:
+            body = reply.body
+            self.wallets[wallet_id].update(balance=body["balance"], bonus=body["balance"] - body["redeemable"])
+
+    def granted(self, wallet_id, reply):
+        if reply.status == 201 and not reply.replay:
+            w = self.wallets[wallet_id]
+            w["balance"] += reply.body["amount"]
+            w["bonus"] += reply.body["amount"]
+            w["active"] = {"id": reply.body["bonusId"], "required": reply.body["wageringRequired"], "wagered": 0}
+
+    def cancelled(self, wallet_id, reply):
+        if reply.status == 200:
+            w = self.wallets[wallet_id]
+            w["balance"] -= w["bonus"]
+            w.update(bonus=0, active=None)
 
     def rows(self):
-        return {key: reports.figures(*(f[name] for name in FIGURES[:5]), 0, 0, 0) for key, f in self.groups.items()}
+        return {key: reports.figures(*(f[name] for name in FIGURES[:5]), f["bonusStakes"], f["bonusWins"],
+                                     f["bonusCompleted"])
+                for key, f in self.groups.items()}
 
 
 OPS = st.lists(st.tuples(
-    st.sampled_from(["bet", "bet", "bet", "win", "win", "rollback", "rollback", "tombstone", "late bet",
-                     "replay", "deposit", "withdraw"]),
+    st.sampled_from(["bet", "bet", "bet", "win", "win", "settle", "rollback", "rollback", "tombstone", "late bet",
+                     "replay", "deposit", "withdraw", "grant", "grant", "grant", "cancel"]),
     st.integers(0, 3),                  # which seat
     st.integers(0, 3),                  # which round
     st.integers(0, 400),                # amount (beyond the game's limits too)
     st.integers(0, SPAN_MINUTES - 1),   # when, from DAY0
     st.integers(0, 10**6),              # which earlier call, bet or tombstone
-), min_size=1, max_size=30)
+), min_size=10, max_size=40)
 
 
 def play(clocked, seats, users, currency, ops, model):
-    """Runs ops through the real functions at their times; returns the number of calls made."""
+    """Runs ops through the real functions at their times. users: [(user_id, wallet_id)]; a
+    cashier's or a bonus's op is of user seat % 2. A grant's wagering is 1-4 times its amount
+    (completions happen), its expiry never reached."""
     calls, bets, tombstones = [], [], []
     prefix = uuid.uuid4().hex[:8]
     for n, (kind, seat_no, round_no, amount, minute, pick) in enumerate(ops):
@@ -112,8 +167,17 @@ def play(clocked, seats, users, currency, ops, model):
             seat, call, args = calls[pick % len(calls)]
             model.add(moment, seat, call, getattr(clocked, call)(seat, **args), **args)
             continue
+        user_id, wallet_id = users[seat_no % 2]
         if kind in ("deposit", "withdraw"):
-            getattr(clocked, kind)(users[seat_no % 2], currency, max(amount, 1))
+            model.cashier(wallet_id, getattr(clocked, kind)(user_id, currency, max(amount, 1)))
+            continue
+        if kind == "grant":
+            model.granted(wallet_id, clocked.grant(user_id, currency, max(amount, 1), wagering=1 + round_no))
+            continue
+        if kind == "cancel":
+            active = model.wallets[wallet_id]["active"]
+            if active:
+                model.cancelled(wallet_id, clocked.cancel(active["id"]))
             continue
         if kind in ("bet", "late bet"):
             if kind == "late bet" and tombstones:
@@ -121,8 +185,12 @@ def play(clocked, seats, users, currency, ops, model):
             args = {"transaction_id": tx, "round_id": round_id, "amount": max(amount, 1)}
             bets.append((seat, args))
             call = "bet"
-        elif kind == "win":
+        elif kind == "win" or (kind == "settle" and not bets):
             args = {"transaction_id": tx, "round_id": round_id, "amount": amount}
+            call = "win"
+        elif kind == "settle":      # a payout of the round of an earlier bet, on its seat
+            seat, bet = bets[pick % len(bets)]
+            args = {"transaction_id": tx, "round_id": bet["round_id"], "amount": amount}
             call = "win"
         elif kind == "rollback" and bets:
             seat, bet = bets[pick % len(bets)]
@@ -150,17 +218,20 @@ def summed(rows):
     return {name: sum(r[name] for r in rows) for name in FIGURES}
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(ops=OPS, tz=st.sampled_from(ZONES), grouping=st.sets(st.sampled_from(reports.GROUPS)))
 def test_figures_add_up_over_any_grouping_and_agree_with_the_balances(clocked, games, ops, tz, grouping):
     currency = new_currency()
     clocked.at(DAY0 - timedelta(days=1))
-    users = [clocked.player([currency], funds=FUNDS) for _ in range(2)]
+    # The second player starts with a bonus and no cash: its bets spend bonus money from the
+    # first, and a few of them complete it.
+    users = [clocked.player([currency], funds=funds) for funds in (FUNDS, 0)]
     seats = [clocked.seat(user_id, wallets[currency], currency, game)
              for user_id, wallets in users for game in games]
-    model = Model(tz)
-    play(clocked, seats, [user_id for user_id, _ in users], currency, ops, model)
+    model = Model(tz, {wallets[currency]: funds for (_, wallets), funds in zip(users, (FUNDS, 0), strict=True)})
+    model.granted(users[1][1][currency], clocked.grant(users[1][0], currency, FUNDS // 2, wagering=1))
+    play(clocked, seats, [(user_id, wallets[currency]) for user_id, wallets in users], currency, ops, model)
 
     rows, totals = report(clocked, tz, currency, ["day", "provider", "game"])
     assert {(r["day"], r["provider"], r["gameId"]): {k: r[k] for k in FIGURES} for r in rows} == model.rows()
@@ -169,14 +240,15 @@ def test_figures_add_up_over_any_grouping_and_agree_with_the_balances(clocked, g
         assert totals is None
         return
     expected.update(ggr=expected["stakes"] - expected["refunds"] - expected["wins"])
-    expected.update(ngr=expected["ggr"])
+    expected.update(ngr=expected["ggr"] - expected["bonusCompleted"])
     assert totals == expected
     # Any grouping: its rows add up to the same totals (the database sums them separately).
     rows, totals_again = report(clocked, tz, currency, sorted(grouping))
     assert summed(rows) == totals == totals_again
     for row in rows:
         assert set(row) == {*({"game": "gameId"}.get(g, g) for g in grouping), "currency", *FIGURES}
-    # The audit's figure: what the players put in, less what they took out and what they hold.
+    # The audit's figure: what the players were given (deposits, bonuses), less what they took
+    # out, what was forfeited and what they hold.
     assert clocked.run(players_losses)[currency] == totals["ggr"]
 
 
@@ -205,6 +277,48 @@ def test_each_kind_of_row_counts_as_the_protocol_says(clocked, games):
     assert totals == {"rounds": 2, "bets": 3, "stakes": 360, "refunds": 100, "wins": 450, "ggr": -190,
                       "bonusStakes": 0, "bonusWins": 0, "bonusCompleted": 0, "ngr": -190}
     assert clocked.run(players_losses)[currency] == -190
+
+
+def test_the_bonus_figures_count_as_the_readme_says(clocked, games):
+    """bonusStakes: the bonus part of bets less what refunds gave back as bonus money (kept or
+    forfeited); bonusWins: what payouts paid as bonus money; bonusCompleted: what completions
+    made cash, in a row of no provider or game; ngr = ggr - bonusCompleted. And the audit's
+    identity with grants and forfeits in the ledger."""
+    currency = new_currency()
+    clocked.at(DAY0)
+    (user_id, wallets), = [clocked.player([currency], funds=100)]
+    seat = clocked.seat(user_id, wallets[currency], currency, games[0])
+    p = uuid.uuid4().hex[:8]
+
+    def bonus_after(reply):
+        assert reply.status == 200, reply
+        return reply.body["bonus"]
+    first = clocked.grant(user_id, currency, 1_000, wagering=1)
+    assert first.status == 201
+    assert bonus_after(clocked.bet(seat, f"{p}-a", f"{p}-r1", 300)) == 800          # cash 100, bonus 200
+    assert bonus_after(clocked.win(seat, f"{p}-w1", f"{p}-r1", 150)) == 900         # 2/3 of 150 is bonus
+    assert bonus_after(clocked.bet(seat, f"{p}-b", f"{p}-r2", 100)) == 850          # cash 50, bonus 50
+    assert bonus_after(clocked.rollback(seat, f"{p}-rb", f"{p}-r2", f"{p}-b")) == 900   # its 50 kept
+    assert bonus_after(clocked.bet(seat, f"{p}-c1", f"{p}-r3", 300)) == 650         # cash 50, bonus 250
+    assert bonus_after(clocked.bet(seat, f"{p}-c2", f"{p}-r3", 300)) == 350
+    assert bonus_after(clocked.bet(seat, f"{p}-c3", f"{p}-r3", 100)) == 0           # wagered: 250 made cash
+    assert clocked.win(seat, f"{p}-w3", f"{p}-r3", 1_400).body["balance"] == 1_650  # its bonus share paid as cash
+    second = clocked.grant(user_id, currency, 200, wagering=5)
+    assert second.status == 201
+    assert clocked.withdraw(user_id, currency, 1_650).status == 200
+    assert bonus_after(clocked.bet(seat, f"{p}-d", f"{p}-r4", 150)) == 50           # bonus 150
+    assert clocked.cancel(second.body["bonusId"]).status == 200                     # 50 forfeited
+    assert clocked.rollback(seat, f"{p}-rd", f"{p}-r4", f"{p}-d").body["balance"] == 0  # 150 back, forfeited
+
+    rows, totals = report(clocked, "UTC", currency, [])
+    assert totals == {"rounds": 4, "bets": 6, "stakes": 1_250, "refunds": 250, "wins": 1_550, "ggr": -550,
+                      "bonusStakes": 200 + 50 - 50 + 650 + 150 - 150, "bonusWins": 100, "bonusCompleted": 250,
+                      "ngr": -800}
+    by_provider, _ = report(clocked, "UTC", currency, ["provider"])
+    assert {r["provider"]: (r["rounds"], r["ggr"], r["bonusCompleted"], r["ngr"]) for r in by_provider} == {
+        seat.provider_code: (4, -550, 0, -550), None: (0, 0, 250, -250)}
+    # deposits 100 + grants 1 200 - withdrawals 1 650 - forfeits 200 - balances 0 = GGR.
+    assert clocked.run(players_losses)[currency] == -550
 
 
 def test_a_row_counts_in_its_own_day_of_the_reporting_time_zone(clocked, games):

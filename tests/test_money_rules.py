@@ -189,7 +189,7 @@ def test_a_tombstone_and_the_bet_it_names_never_both_stand_across_wallets(api, l
         for bet, rollback in zip(answers[:10], answers[10:], strict=True):
             if rollback.status_code == 200:
                 assert rollback.json() == {"transactionId": rollback.json()["transactionId"], "balance": 1_000,
-                                           "currency": "USD", "tombstone": True}
+                                           "bonus": 0, "currency": "USD", "tombstone": True}
                 assert (bet.status_code, code(bet)) == (409, "TRANSACTION_ROLLED_BACK")
             else:
                 assert (rollback.status_code, code(rollback)) == (409, "BET_NOT_FOUND")

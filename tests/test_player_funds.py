@@ -1,7 +1,8 @@
 """Player funds at an instant (GET /casino/admin/reports/player-funds): taken now, the sum of
 the wallets' balances; taken at a past instant, reconstructed from the ledger -- at every
 instant of a scripted day, what the wallets held then, whichever side of the instant the
-report reads (the rows before it, or the balances less the rows after it).
+report reads (the rows before it, or the balances less the rows after it); bonus money
+(balance - cash) included: a grant, bets that spend it, its forfeit.
 """
 import csv
 import io
@@ -72,7 +73,11 @@ def test_funds_at_every_instant_of_a_scripted_day(clocked, ledger):
     step(13, 0, lambda: clocked.rollback(seat_bob, f"{p}-6", f"{p}-r2", f"{p}-x"))   # a tombstone
     step(14, 0, lambda: clocked.withdraw(ann[0], CURRENCY, 30_000))
     step(15, 0, lambda: clocked.withdraw(bob[0], CURRENCY, 90_000))                 # refused: funds
-    step(18, 0, lambda: clocked.bet(seat_bob, f"{p}-7", f"{p}-r3", 19_999))
+    bonus = {}
+    step(16, 0, lambda: bonus.update(clocked.grant(bob[0], CURRENCY, 5_000, wagering=10).body))
+    step(18, 0, lambda: clocked.bet(seat_bob, f"{p}-7", f"{p}-r3", 19_999))          # cash first
+    step(20, 0, lambda: clocked.bet(seat_bob, f"{p}-9", f"{p}-r4", 3_000))           # cash 1, bonus 2 999
+    step(21, 0, lambda: clocked.cancel(bonus["bonusId"]))                           # 2 001 forfeited
     step(23, 59, lambda: clocked.win(seat_bob, f"{p}-8", f"{p}-r3", 0))
 
     # Before the first wallet there is nothing to owe; then at each step, what the wallets
@@ -81,18 +86,19 @@ def test_funds_at_every_instant_of_a_scripted_day(clocked, ledger):
     instants = sorted(expected)
     for n, instant in enumerate(instants):
         wallets, balance, cash = expected[instant]
-        row = {"currency": CURRENCY, "wallets": wallets, "balance": balance, "cash": cash, "bonus": 0}
+        row = {"currency": CURRENCY, "wallets": wallets, "balance": balance, "cash": cash, "bonus": balance - cash}
         later = (instants[n + 1] if n + 1 < len(instants) else DAY + timedelta(days=1)) - timedelta(seconds=1)
         for at in (instant, later):
             assert funds(clocked, at, CURRENCY) == row, at
             # Both ways of reading the ledger give it.
             assert funds(clocked, at, CURRENCY, before=True) == funds(clocked, at, CURRENCY, before=False) == row
     assert [expected[i][1] for i in instants] == [0, 0, 50_000, 70_000, 66_000, 66_000, 75_000, 72_500, 75_000,
-                                                  75_000, 45_000, 45_000, 25_001, 25_001]
+                                                  75_000, 45_000, 45_000, 50_000, 30_001, 27_001, 25_000, 25_000]
+    assert [expected[i][1] - expected[i][2] for i in instants][11:16] == [0, 5_000, 5_000, 2_001, 0]
     # Now: the wallets' balances, summed; the same as the ledger says at any later instant.
     wallets, balance, cash = held(clocked, CURRENCY)
     assert funds(clocked, None, CURRENCY) == {"currency": CURRENCY, "wallets": wallets, "balance": balance,
-                                              "cash": cash, "bonus": 0}
+                                              "cash": cash, "bonus": balance - cash}
     assert funds(clocked, datetime.now(UTC) - timedelta(seconds=1), CURRENCY)["balance"] == balance
 
 

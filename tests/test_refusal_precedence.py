@@ -26,7 +26,7 @@ import pytest
 import requests
 
 import provider.credentials
-from casino import backoffice, catalogue, credentials, operators, protection, reconciliation, wallet
+from casino import backoffice, bonuses, catalogue, credentials, operators, protection, reconciliation, wallet
 from casino.demo_register import FakeRegister
 from casino.provider_link import ProviderLink
 from db.pool import Database
@@ -494,6 +494,69 @@ class BackOffice(Calls):
         s.req["until"] = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
 
 
+# --- bonus money's verbs --------------------------------------------------------------------------
+
+class Bonus(Calls):
+    calls = ("grantBonus", "cancelBonus", "listBonuses")
+    # The state (a bonus, a balance near the limit) before a prior call under the reference,
+    # which it must not undo; then the exclusion (which forfeits the bonus, after it stood);
+    # then the request.
+    stages = {"active": 0, "ended": 0, "balance-limit": 1, "reference-reused": 2, "excluded": 3, "no-user": 4,
+              "no-wallet": 4, "expiry-passed": 4, "no-bonus": 4}
+
+    def grant(self, user_id, **fields):
+        return self.run(bonuses.grant, OP, {"userId": user_id, "currency": "USD", "amount": 100, "wagering": 1,
+                                            "expiresAt": "2100-01-01T00:00:00Z", "reference": new("bonus"),
+                                            **fields})
+
+    def base(self, call):
+        user_id, _ = self.ledger.player(funds=10_000)
+        if call == "grantBonus":
+            return Scene({"userId": user_id, "currency": "USD", "amount": 100, "wagering": 1,
+                          "expiresAt": "2100-01-01T00:00:00Z", "reference": new("bonus")}, {"user": user_id})
+        bonus = ok(self.grant(user_id)).json()["bonusId"] if call == "cancelBonus" else None
+        return Scene({}, {"user": user_id, "bonus": bonus})
+
+    def answer(self, call, s):
+        if call == "grantBonus":
+            return self.refused(self.run(bonuses.grant, OP, s.req))
+        if call == "cancelBonus":
+            return self.refused(self.run(bonuses.cancel, OP, s.data["bonus"]))
+        return self.refused(self.run(bonuses.list_bonuses, s.data["user"]))
+
+    def no_user(self, s, call):
+        s.data["user"] = NOBODY
+        if call == "grantBonus":
+            s.req["userId"] = NOBODY
+
+    def no_wallet(self, s, call):
+        s.req["currency"] = "EUR"
+
+    def reference_reused(self, s, call):
+        self.answer(call, Scene(dict(s.req, amount=s.req["amount"] + 1), s.data))
+
+    def excluded(self, s, call):
+        ok(self.run(protection.exclude, OP, s.data["user"], {"kind": "self-exclusion", "until": None}))
+
+    def expiry_passed(self, s, call):
+        s.req["expiresAt"] = "2000-01-01T00:00:00Z"
+
+    def active(self, s, call):
+        ok(self.grant(s.data["user"]))
+
+    def balance_limit(self, s, call):
+        [(balance,)] = self.ledger.query("SELECT playable_balance FROM CASINO_WALLETS WHERE user_id = %s "
+                                         "AND currency_code = 'USD'", s.data["user"])
+        ok(self.run(backoffice.cashier, "deposit", OP, {"userId": s.data["user"], "currency": "USD",
+                                                         "amount": LIMIT - balance, "reference": new("ref")}))
+
+    def no_bonus(self, s, call):
+        s.data["bonus"] = NOBODY
+
+    def ended(self, s, call):
+        ok(self.run(bonuses.cancel, OP, s.data["bonus"]))
+
+
 # --- the provider's endpoints: its own functions -------------------------------------------------
 
 class Provider(Calls):
@@ -792,12 +855,13 @@ def limit_required(api):
 def families(ledger, api, peers, markets, limit_required):
     other_user, _ = ledger.player(funds=0)
     made = [Money(ledger, api, other_user), Cashier(ledger, api, limit_required),
-            BackOffice(ledger, api, limit_required), Provider(ledger, api), Reconciliation(ledger, api, peers),
+            BackOffice(ledger, api, limit_required), Bonus(ledger, api), Provider(ledger, api),
+            Reconciliation(ledger, api, peers),
             Launch(ledger, api, peers, markets), Wire(ledger, api)]
     return {call: family for family in made for call in family.calls}
 
 
-FAMILIES = (Money, Cashier, BackOffice, Provider, Reconciliation, Launch, Wire)
+FAMILIES = (Money, Cashier, BackOffice, Bonus, Provider, Reconciliation, Launch, Wire)
 CALLS = [call for family in FAMILIES for call in family.calls]
 # Arranged by a test of its own: rounds held at a provider (below).
 APART = {("simulateRound", "busy")}

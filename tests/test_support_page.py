@@ -4,7 +4,8 @@ the wallets and the ledger page by page, open a round and its answers, look a
 transaction up, sign out; a wrong key refused, a hostile username shown as text. Plus the
 HTTP-level rules a browser does not show: cookie flags, XSRF, headers, no key in URLs.
 
-UPDATE_SCREENSHOT=1 pytest tests/test_support_page.py rewrites docs/support-page.png.
+UPDATE_SCREENSHOT=1 pytest tests/test_support_page.py rewrites docs/support-page.png and
+docs/support-page-bonus.png.
 """
 import json
 import os
@@ -22,7 +23,7 @@ from casino import operators
 from casino.currencies import grouped
 from tests.clocked import ClockedLedger
 from tests.fake_peer import FakePeer
-from tests.support import OPERATOR_KEY, ROOT, needs, until_refused
+from tests.support import OPERATOR_KEY, ROOT, Gambler, needs, until_refused
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
@@ -168,7 +169,7 @@ def test_support_staff_follow_a_player_and_a_round(api, ledger, story, browser):
     first_page = ledger_rows(browser)
     assert len(first_page) == 50
     assert [r[0] for r in first_page[:3]] == ["win-1", "bet-2", "bet-1"]
-    assert first_page[1][3] == "refused" and first_page[0][6] == "148.45"
+    assert first_page[1][3] == "refused" and first_page[0][8] == "148.45"
     png = browser.get_screenshot_as_png()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     if os.environ.get("UPDATE_SCREENSHOT"):
@@ -197,7 +198,7 @@ def test_support_staff_follow_a_player_and_a_round(api, ledger, story, browser):
     browser.find_element(By.NAME, "id").send_keys("bet-2")
     click(browser, By.ID, "lookup")
     found = ledger_rows(browser)
-    assert [(f[0], f[1], f[8]) for f in found] == [("bet-2", story["provider"], str(story["user_id"]))]
+    assert [(f[0], f[1], f[10]) for f in found] == [("bet-2", story["provider"], str(story["user_id"]))]
     assert "INSUFFICIENT_FUNDS" in found[0][-1]
 
     # Signing out forgets the key: the pages lead to the sign-in form again.
@@ -205,6 +206,37 @@ def test_support_staff_follow_a_player_and_a_round(api, ledger, story, browser):
     assert browser.current_url == f"{base}/support/signin" and browser.get_cookie("support_key") is None
     browser.get(f"{base}/support/players/{story['user_id']}")
     assert browser.current_url == f"{base}/support/signin"
+
+
+@needs_browser
+def test_support_staff_see_a_players_bonuses_and_each_bets_split(api, ledger, browser):
+    """A player with a cancelled bonus and an active one, and bets that spent cash, then bonus
+    money: the bonuses with what was wagered and what remains, and each row's split."""
+    from selenium.webdriver.common.by import By
+    g = Gambler(api, ledger, cash=300)
+    first = g.granted(200, wagering=5)["bonusId"]
+    assert g.cancel(first).status_code == 200
+    second = g.granted(500, wagering=10, expires_at="2100-03-01T12:00:00Z")["bonusId"]
+    assert g.debit("split-1", 400).json()["bonus"] == 400          # cash 300, bonus 100
+    assert g.credit("split-win", 100).json()["bonus"] == 425        # a quarter of the stakes were bonus
+
+    sign_in(browser, api.base_url, key_with(ledger, "backoffice"))
+    browser.get(f"{api.base_url}/support/players/{g.user_id}")
+    rows = browser.execute_script("""
+        return [...document.querySelectorAll("table#bonuses tr")].slice(1)
+            .map(row => [...row.cells].map(cell => cell.innerText.trim()));""")
+    assert [r[0].split()[0] for r in rows] == [str(second), str(first)]
+    assert rows[0][1:8] == ["5.00 USD", "50.00 (10×)", "4.00", "4.25", "active", "2100-03-01T12:00:00.000000Z", ""]
+    assert rows[1][5] == "forfeited (cancelled)" and rows[1][9] == "2.00"
+    assert browser.find_element(By.ID, f"bonus-{second}").get_attribute("class") == "active"
+    # Each row's movement, of it cash, of it bonus (and whose).
+    split = {r[0]: r[5:8] for r in ledger_rows(browser)}
+    assert split["split-1"] == ["-4.00", "-3.00", f"-1.00 (bonus {second})"]
+    assert split["split-win"] == ["1.00", "0.75", f"0.25 (bonus {second})"]
+    assert split[f"bonus {first} forfeit"] == ["-2.00", "0.00", f"-2.00 (bonus {first})"]
+    if os.environ.get("UPDATE_SCREENSHOT"):
+        (ROOT / "docs" / "support-page-bonus.png").write_bytes(browser.get_screenshot_as_png())
+    click(browser, By.ID, "signout")
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ def code(response):
 def test_get_balance(api, player):
     r = api.casino("getBalance", {"sessionToken": player.token, "userId": player.user_id})
     assert r.status_code == 200
-    assert r.json() == {"userId": player.user_id, "balance": 1_000, "currency": "USD"}
+    assert r.json() == {"userId": player.user_id, "balance": 1_000, "bonus": 0, "currency": "USD"}
 
 
 def test_get_balance_of_another_users_session(api, player):
@@ -70,7 +70,7 @@ def test_get_balance_unknown_session(api, player):
 def test_debit_takes_the_bet_and_answers_the_balance(player):
     r = player.debit("d1", 250)
     assert r.status_code == 200
-    assert r.json() == {"transactionId": "d1", "balance": 750, "currency": "USD"}
+    assert r.json() == {"transactionId": "d1", "balance": 750, "bonus": 0, "currency": "USD"}
     assert "Idempotent-Replay" not in r.headers
     assert player.balance() == 750
     assert player.ledger.rows(player.wallet) == [("d1", "debit", "applied", -250)]
@@ -239,7 +239,7 @@ def test_credit_amount_may_be_zero_but_not_negative_or_float(player):
 def test_credit_pays_out_a_round_with_a_bet(player):
     player.debit("d1", 100)
     r = player.credit("c1", 350, relatedTransactionId="d1")
-    assert r.json() == {"transactionId": "c1", "balance": 1_250, "currency": "USD"}
+    assert r.json() == {"transactionId": "c1", "balance": 1_250, "bonus": 0, "currency": "USD"}
     assert player.credit("c1", 350, relatedTransactionId="d1").headers["Idempotent-Replay"] == "true"
     assert player.balance() == 1_250
 
@@ -279,7 +279,7 @@ def test_rollback_refunds_exactly_the_bet(player):
     player.debit("d1", 300)
     r = player.rollback("rb1", "d1")
     assert r.status_code == 200
-    assert r.json() == {"transactionId": "rb1", "balance": 1_000, "currency": "USD", "tombstone": False}
+    assert r.json() == {"transactionId": "rb1", "balance": 1_000, "bonus": 0, "currency": "USD", "tombstone": False}
     assert player.ledger.balance(player.wallet) == (1_000, 1_000)
 
 
@@ -297,7 +297,7 @@ def test_double_rollback_refunds_once(player):
 def test_rollback_before_its_bet_leaves_a_tombstone(player):
     r = player.rollback("rb1", "d-late")
     assert r.status_code == 200
-    assert r.json() == {"transactionId": "rb1", "balance": 1_000, "currency": "USD", "tombstone": True}
+    assert r.json() == {"transactionId": "rb1", "balance": 1_000, "bonus": 0, "currency": "USD", "tombstone": True}
     late = player.debit("d-late", 100)
     assert (late.status_code, code(late)) == (409, "TRANSACTION_ROLLED_BACK")
     assert player.debit("d-late", 100).headers["Idempotent-Replay"] == "true"
@@ -393,7 +393,7 @@ def test_an_insert_that_meets_the_unique_index_moves_nothing_and_replays(player)
         SELECT (casino_record(c, 'applied', 250, -250, 0, 200::smallint, '{"other": "answer"}')).*
         FROM (SELECT ROW(NULL, t.provider_id, 'debit', 'd1', 'r1', 250, NULL, t.request_fingerprint, t.session_id,
                          NULL, t.wallet_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'USD', 750, 750,
-                         clock_timestamp(), NULL, false, NULL)::casino_call AS c
+                         clock_timestamp(), NULL, false, NULL, NULL, NULL, NULL, NULL, NULL)::casino_call AS c
               FROM CASINO_TRANSACTIONS t WHERE t.wallet_id = %s AND t.external_transaction_id = 'd1') AS call""",
                                   player.wallet)
     assert reply == [(200, first.text, True, None)]

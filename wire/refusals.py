@@ -186,6 +186,12 @@ CASINO = (
     Refusal("EXCLUSION_PERIOD_INVALID", 422, "a %s in %s lasts from %s to %s"),
     # Reports and reconciliation.
     Refusal("RECONCILIATION_NOT_FOUND", 404, "no reconciliation has that id"),
+    # Bonus money: a grant's refusals are stored as its reference's answer, like a deposit's;
+    # a cancel's are not.
+    Refusal("BONUS_EXPIRY_PASSED", 422, "expiresAt must be later than now", True),
+    Refusal("BONUS_ACTIVE", 409, "the wallet has an active bonus (bonusId %s)", True),
+    Refusal("BONUS_NOT_FOUND", 404, "no bonus has that id"),
+    Refusal("BONUS_NOT_ACTIVE", 409, "the bonus has ended (%s)"),
 )
 
 PROVIDER = (
@@ -443,6 +449,20 @@ PRECEDENCE: dict[str, tuple[Check, ...]] = {
                                           "a page that is not the protocol's)"))),
     "getReconciliation": _checks(("RECONCILIATION_NOT_FOUND", "no-reconciliation", "no reconciliation has the id")),
     "listReconciliations": _checks(NO_PROVIDER),
+    # Bonus money (casino_grant_bonus: the wallet, the reference, then its rules, a bonus
+    # past its expiresAt forfeited before them; casino/bonuses.py).
+    "grantBonus": _checks(
+        NO_USER,
+        NO_WALLET,
+        REFERENCE_REUSED,
+        EXCLUDED,
+        ("BONUS_EXPIRY_PASSED", "expiry-passed", "expiresAt is not later than the call's instant"),
+        ("BONUS_ACTIVE", "active", "the wallet has an active bonus, not past its expiresAt"),
+        ("BALANCE_LIMIT_EXCEEDED", "balance-limit", "the balance would pass 2^53-1")),
+    "listBonuses": _checks(NO_USER),
+    "cancelBonus": _checks(
+        ("BONUS_NOT_FOUND", "no-bonus", "no bonus has the id"),
+        ("BONUS_NOT_ACTIVE", "ended", "the bonus was completed or forfeited")),
     # The provider's endpoints (provider/), called by a casino.
     "provider/launch": _checks(
         OTHER_CASINO,

@@ -26,6 +26,11 @@ Variants (each on a fresh copy; `ours` is every variant's baseline):
   limits      the schema as migrated, every player with a loss and a wager limit (a day's
               each, too high to refuse a bet): what player protection adds to a debit
               (README, "Player protection"); `ours` is the same debit with no limit set
+  bonus       every wallet with an active bonus and no cash left: each bet spends bonus
+              money and counts toward its wagering (never reached in the run)
+  bonus-cash  every wallet with an active bonus and its cash: each bet spends cash and
+              counts toward the bonus's wagering (README, "Bonus money")
+  bonus-limits  `bonus` with `limits`' two limits: both features on one debit
 and what the reports' choices cost a debit (migration 0017; docs/performance.md, "Reports"):
   no-report-index     without the BRIN index on the ledger's created_at
   brin-tail           with it, the range rows are appended to not summarized yet
@@ -80,6 +85,19 @@ SELECT format('SELECT casino_set_limit(%s, %L, %L, %L, %s, NULL, NULL);', w.user
 FROM CASINO_WALLETS w CROSS JOIN (VALUES ('loss'), ('wager')) AS t (limit_type)
 ORDER BY w.id, t.limit_type
 """
+# Bonus money (README, "Bonus money"): a grant to every wallet through the back office's
+# own function, with a requirement the run never reaches, and for `bonus` the cash taken out.
+BONUS_GRANTS = f"""
+SELECT format('SELECT status FROM casino_grant_bonus(%s, %L, %s, 1000, now() + interval %L, %L, %L, NULL, %L);',
+              w.user_id, w.currency_code, {FUNDS}, '10 years', 'instructions-bonus-' || w.id, 'instructions', '{{}}')
+FROM CASINO_WALLETS w ORDER BY w.id
+"""
+CASH_OUT = """
+SELECT format('SELECT status FROM casino_cashier(%L, %s, %L, %s, %L, %L, NULL, %L);',
+              'withdrawal', w.user_id, w.currency_code, w.redeemable_balance, 'instructions-out-' || w.id,
+              'instructions', '{}')
+FROM CASINO_WALLETS w WHERE w.redeemable_balance > 0 ORDER BY w.id
+"""
 # What the reports added to the ledger (migration 0017): its BRIN index on created_at; and
 # what they would have cost read another way: a B-tree on created_at, or a daily rollup that
 # every ledger row adds to (a trigger's upsert), which would spare the reports their scan of
@@ -114,8 +132,10 @@ SELECT 'CREATE TRIGGER bench_rollup AFTER INSERT ON casino_transactions FOR EACH
        || 'EXECUTE FUNCTION bench_rollup_add()'
 """
 VARIANTS = {"ours": [], "no-checks": [NO_CHECKS], "no-fks": [NO_FKS], "no-indexes": [NO_INDEXES],
-            "none": [NO_CHECKS, NO_FKS, NO_INDEXES], "limits": [WITH_LIMITS], "no-report-index": [NO_REPORT_INDEX],
-            "brin-tail": [BRIN_TAIL], "btree-report-index": [BTREE_REPORT_INDEX], "rollup": [ROLLUP]}
+            "none": [NO_CHECKS, NO_FKS, NO_INDEXES], "limits": [WITH_LIMITS], "bonus": [BONUS_GRANTS, CASH_OUT],
+            "bonus-cash": [BONUS_GRANTS], "bonus-limits": [BONUS_GRANTS, CASH_OUT, WITH_LIMITS],
+            "no-report-index": [NO_REPORT_INDEX], "brin-tail": [BRIN_TAIL], "btree-report-index": [BTREE_REPORT_INDEX],
+            "rollup": [ROLLUP]}
 
 
 def removals(dsn, queries):

@@ -21,10 +21,13 @@
 --      duplicate sent on another wallet's session waits for the first;
 --   3. reads, in a statement of its own after those locks, whether the id was answered
 --      (a replay, or 409 IDEMPOTENCY_CONFLICT) or is named by a tombstone, and the call's
---      instant (casino_clock(): the time of its ledger row and of the windows it counts in);
---   4. applies the rules, reading other ledger rows only after the locks;
+--      instant (casino_clock(): the time of its ledger row, of the windows it counts in
+--      and of a bonus's expiry);
+--   4. applies the rules, reading other ledger rows only after the locks (a bonus past its
+--      expiry is forfeited first: casino_bonus.sql);
 --   5. inserts its ledger row once, answered, and moves the wallet (and, for a wallet with
---      limits, what counts against them: casino_protection.sql).
+--      limits, what counts against them: casino_protection.sql; with a bonus active, what
+--      counts toward its wagering: casino_bonus.sql).
 -- The wallet lock is also what makes a replay wait for a synchronous standby: a row lock
 -- gives the transaction an id, so its commit waits for the standby like any write, and a
 -- stored answer the standby never confirmed is not replayed as 200 before it has it.
@@ -40,6 +43,8 @@ DROP FUNCTION IF EXISTS casino_refuse(BIGINT, BIGINT, BIGINT, BIGINT, SMALLINT, 
 DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, TEXT);
 -- Without details (before migration 0016's limits).
 DROP FUNCTION IF EXISTS casino_error_body(TEXT, TEXT);
+-- Without the bonus part (before migration 0018's bonus money).
+DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, TEXT, BOOLEAN);
 
 -- The instant a rule of time reads: the moment the call holds its locks, so calls on one
 -- wallet get their instants in the order they take its lock. In production it is the
@@ -79,15 +84,17 @@ LANGUAGE sql STABLE AS $$
                                                                   'details', p_details)) END::text
 $$;
 
--- A payout's or bet's answer; a rollback's also says whether it left a tombstone.
-CREATE OR REPLACE FUNCTION casino_money_body(p_transaction_id TEXT, p_balance BIGINT, p_currency TEXT,
-                                  p_tombstone BOOLEAN DEFAULT NULL) RETURNS TEXT
+-- A payout's or bet's answer; a rollback's also says whether it left a tombstone. bonus:
+-- the bonus part of balance (PROTOCOL.md, "Bonus money"). Answers stored before it was
+-- added are replayed as they were stored, without it.
+CREATE OR REPLACE FUNCTION casino_money_body(p_transaction_id TEXT, p_balance BIGINT, p_bonus BIGINT,
+                                  p_currency TEXT, p_tombstone BOOLEAN DEFAULT NULL) RETURNS TEXT
 LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN p_tombstone IS NULL
                 THEN json_build_object('transactionId', p_transaction_id, 'balance', p_balance,
-                                       'currency', p_currency)
+                                       'bonus', p_bonus, 'currency', p_currency)
                 ELSE json_build_object('transactionId', p_transaction_id, 'balance', p_balance,
-                                       'currency', p_currency, 'tombstone', p_tombstone) END::text
+                                       'bonus', p_bonus, 'currency', p_currency, 'tombstone', p_tombstone) END::text
 $$;
 
 -- Whether a bet was refunded: the one statement of the rule (refunds name their bet in
@@ -127,12 +134,14 @@ BEGIN
 END $$;
 
 -- Records the call's answer: its one ledger row, at the call's instant, and the movement
--- into the wallet; for a wallet with limits, also what the row counts against them (after
--- the insert, so a row that is not written counts nothing; the caller brought the windows
--- up to c.at before: casino_debit's check, casino_credit, casino_rollback). When the row meets the unique
--- index (the same id answered meanwhile, which the locks of casino_open_call leave only to
--- an id sent on a session of another wallet without them), nothing is stored or moved and
--- the stored answer is replayed.
+-- into the wallet, with the wallet's bonus wagering counter as the call's rules left it
+-- (c.bonus_wagered, when they loaded it: casino_bonus.sql) and, for a wallet with limits,
+-- what the row counts against them (after the insert, so a row that is not written counts
+-- nothing; the caller brought the windows up to c.at before: casino_debit's check,
+-- casino_credit, casino_rollback) -- all in the one row write a call makes. When the row
+-- meets the unique index (the same id answered meanwhile, which the locks of
+-- casino_open_call leave only to an id sent on a session of another wallet without them),
+-- nothing is stored or moved and the stored answer is replayed.
 CREATE OR REPLACE FUNCTION casino_record(
     c casino_call, p_outcome TEXT, p_amount BIGINT, p_playable BIGINT, p_redeemable BIGINT,
     p_status SMALLINT, p_body TEXT)
@@ -147,11 +156,11 @@ BEGIN
         provider_id, external_transaction_id, transaction_type, wallet_id, session_id,
         round_id, amount, related_external_transaction_id, request_fingerprint, outcome,
         playable_movement, redeemable_movement, balance_after, response_status, response_cache,
-        limits_checked, created_at)
+        limits_checked, created_at, bonus_id)
     VALUES (c.provider_id, c.transaction_id, c.kind, c.wallet_id, c.session_id,
             c.round_id, p_amount, c.related_id, c.fingerprint, p_outcome,
             p_playable, p_redeemable, c.playable + p_playable, p_status, p_body::json,
-            c.limits_checked, c.at)
+            c.limits_checked, c.at, c.row_bonus_id)
     ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN
@@ -161,6 +170,7 @@ BEGIN
         UPDATE CASINO_WALLETS
         SET playable_balance = playable_balance + p_playable,
             redeemable_balance = redeemable_balance + p_redeemable,
+            bonus_wagered = coalesce(c.bonus_wagered, bonus_wagered),
             updated_at = now()
         WHERE id = c.wallet_id;
     ELSIF p_playable <> 0 OR p_redeemable <> 0 THEN
@@ -170,6 +180,7 @@ BEGIN
             UPDATE CASINO_WALLETS
             SET playable_balance = playable_balance + p_playable,
                 redeemable_balance = redeemable_balance + p_redeemable,
+                bonus_wagered = coalesce(c.bonus_wagered, bonus_wagered),
                 updated_at = now(),
                 wager_day_used = wager_day_used + p_amount, wager_week_used = wager_week_used + p_amount,
                 wager_month_used = wager_month_used + p_amount,
@@ -184,6 +195,7 @@ BEGIN
             UPDATE CASINO_WALLETS
             SET playable_balance = playable_balance + p_playable,
                 redeemable_balance = redeemable_balance + p_redeemable,
+                bonus_wagered = coalesce(c.bonus_wagered, bonus_wagered),
                 updated_at = now(),
                 wager_day_used = wager_day_used + v_wager, wager_week_used = wager_week_used + v_wager,
                 wager_month_used = wager_month_used + v_wager,
@@ -247,11 +259,11 @@ BEGIN
     SELECT s.id, s.user_id, s.wallet_id, s.is_active, s.last_activity_at,
            u.status = 'active', g.is_active, NOT gp.is_disabled,
            g.provider_id, g.min_bet, g.max_bet, w.currency_code, w.playable_balance, w.redeemable_balance,
-           w.excluded_until, w.limited
+           w.excluded_until, w.limited, w.bonus_id
     INTO c.session_id, c.owner_id, c.wallet_id, c.session_active, c.last_activity,
          c.player_active, c.game_active, c.provider_active,
          c.provider_id, c.bet_min, c.bet_max, c.currency, c.playable, c.redeemable,
-         c.excluded_until, c.limited
+         c.excluded_until, c.limited, c.bonus_id
     FROM CASINO_GAME_SESSIONS s
     JOIN CASINO_USERS u ON u.id = s.user_id
     JOIN CASINO_GAMES g ON g.id = s.game_id

@@ -5,12 +5,13 @@
 --   1. find the wallet and lock it (404 USER_NOT_FOUND / WALLET_NOT_FOUND, not stored);
 --   2. lock the reference (an advisory lock under key 0: provider ids start at 1), so a
 --      duplicate sent for another wallet waits too;
---   3. the reference's stored answer: replayed, or 409 IDEMPOTENCY_CONFLICT;
---   4. the rules: a withdrawal takes at most the redeemable balance (422
---      INSUFFICIENT_FUNDS); a deposit is refused to an excluded player (403
---      PLAYER_EXCLUDED, also when the jurisdiction's external register says so: p_register,
---      casino/exclusion_register.py), without a deposit limit where the jurisdiction
---      requires one (422 DEPOSIT_LIMIT_REQUIRED), past a deposit limit (422
+--   3. the reference's stored answer: replayed, or 409 IDEMPOTENCY_CONFLICT; then a bonus
+--      past its expiry is forfeited (it counts for nothing: casino_bonus.sql);
+--   4. the rules: a withdrawal takes at most the redeemable balance, which is cash only,
+--      never bonus money (422 INSUFFICIENT_FUNDS); a deposit is refused to an excluded
+--      player (403 PLAYER_EXCLUDED, also when the jurisdiction's external register says so:
+--      p_register, casino/exclusion_register.py), without a deposit limit where the
+--      jurisdiction requires one (422 DEPOSIT_LIMIT_REQUIRED), past a deposit limit (422
 --      DEPOSIT_LIMIT_REACHED, with details), and past 2^53-1 (422 BALANCE_LIMIT_EXCEEDED);
 --      all stored but 503 EXCLUSION_CHECK_UNAVAILABLE (a register that could not be asked);
 --   5. insert the answered ledger row once, at the call's instant, and move the wallet (and
@@ -42,7 +43,7 @@ BEGIN
         RAISE EXCEPTION 'casino_cashier: unknown kind %', p_kind;
     END IF;
     SELECT wa.id, wa.playable_balance, wa.redeemable_balance, wa.excluded_until, wa.limited,
-           j.deposit_limit_required INTO w
+           wa.bonus_id, wa.bonus_expires_at, j.deposit_limit_required INTO w
     FROM CASINO_WALLETS wa
     JOIN CASINO_USERS u ON u.id = wa.user_id
     JOIN CASINO_JURISDICTIONS j ON j.code = u.jurisdiction
@@ -61,6 +62,10 @@ BEGIN
                     WHERE t.provider_id IS NULL AND t.external_transaction_id = p_reference);
         v_at := casino_clock();
         IF v_reply.status IS NULL THEN
+            IF w.bonus_expires_at <= v_at AND casino_forfeit_bonus(w.bonus_id, 'expired', v_at) THEN
+                w.playable_balance := w.redeemable_balance;     -- what remained of it has left
+            END IF;
+            -- A withdrawal takes only cash: what is redeemable. Bonus money stays.
             IF p_kind = 'withdrawal' AND p_amount > w.redeemable_balance THEN
                 v_reply := casino_refusal('INSUFFICIENT_FUNDS', 'redeemable', 'withdrawal');
             ELSIF p_kind = 'deposit' THEN

@@ -18,9 +18,19 @@ DECLARE
     bet RECORD;
     v_accepted BIGINT;
     v_live BIGINT;
+    v_bonus_staked BIGINT;
+    v_share BIGINT;
+    v_fate RECORD;
+    v_kept BIGINT := 0;
+    v_forfeited BIGINT := 0;
+    v_reply casino_reply;
 BEGIN
     IF (c.reply).status IS NOT NULL THEN
         RETURN c.reply;
+    END IF;
+    -- A wallet with a bonus: its counters, or, past its expiry, its forfeit (casino_bonus.sql).
+    IF c.bonus_id IS NOT NULL THEN
+        c := casino_bonus_open(c);
     END IF;
 
     -- The rules, in the order they win (wire/refusals.py, PRECEDENCE["credit"]).
@@ -30,8 +40,11 @@ BEGIN
         RETURN casino_refuse(c, 'CURRENCY_MISMATCH', c.currency, p_currency);
     END IF;
 
-    SELECT count(*), count(*) FILTER (WHERE NOT casino_refunded(b.provider_id, b.external_transaction_id))
-    INTO v_accepted, v_live
+    -- v_bonus_staked: whether any bet of the round drew on a bonus (refunded or not), so a
+    -- round without bonus money reads nothing more.
+    SELECT count(*), count(*) FILTER (WHERE NOT casino_refunded(b.provider_id, b.external_transaction_id)),
+           sum(b.redeemable_movement - b.playable_movement)
+    INTO v_accepted, v_live, v_bonus_staked
     FROM CASINO_TRANSACTIONS b
     WHERE b.wallet_id = c.wallet_id AND b.round_id = p_round_id AND b.provider_id = c.provider_id
       AND b.transaction_type = 'debit' AND b.outcome = 'applied';
@@ -62,7 +75,21 @@ BEGIN
     IF c.limited THEN
         PERFORM casino_current_windows(c.wallet_id, c.at);
     END IF;
-    -- Winnings are real money: playable and redeemable alike.
-    RETURN casino_record(c, 'applied', p_amount, p_amount, p_amount, 200::smallint,
-                         casino_money_body(p_transaction_id, c.playable + p_amount, c.currency));
+    -- Winnings are cash, but for the bonus share: the payout's part in the proportion of the
+    -- round's bonus stakes, which follows the bonus they came from (casino_bonus.sql):
+    -- kept as bonus money while it is active, cash once it completed, forfeited (a row of
+    -- its own, after this one) once it was forfeited.
+    IF v_bonus_staked > 0 THEN
+        SELECT s.share, s.from_bonus INTO v_share, c.row_bonus_id FROM casino_payout_bonus_share(c, p_amount) s;
+        v_fate := casino_bonus_fate(c, c.row_bonus_id, v_share);
+        v_kept := v_fate.kept;
+        v_forfeited := v_fate.forfeited;
+    END IF;
+    v_reply := casino_record(c, 'applied', p_amount, p_amount, p_amount - v_kept - v_forfeited, 200::smallint,
+                             casino_money_body(p_transaction_id, c.playable + p_amount - v_forfeited,
+                                               c.playable - c.redeemable + v_kept, c.currency));
+    IF v_forfeited > 0 AND casino_recorded(v_reply) THEN
+        PERFORM casino_forfeit_bonus_share(c, c.row_bonus_id, v_forfeited);
+    END IF;
+    RETURN v_reply;
 END $$;

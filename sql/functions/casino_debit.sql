@@ -17,12 +17,16 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     c casino_call := casino_open_call(p_provider_id, p_token, 'debit', p_transaction_id, p_round_id, p_amount,
                                       NULL, p_fingerprint);
-    v_redeemable_after BIGINT;
+    v_cash BIGINT;
     v_current BOOLEAN;
     v_passed TEXT;
 BEGIN
     IF (c.reply).status IS NOT NULL THEN
         RETURN c.reply;
+    END IF;
+    -- A wallet with a bonus: its counters, or, past its expiry, its forfeit (casino_bonus.sql).
+    IF c.bonus_id IS NOT NULL THEN
+        c := casino_bonus_open(c);
     END IF;
 
     -- The rules, in the order they win (wire/refusals.py, PRECEDENCE["debit"]).
@@ -77,8 +81,14 @@ BEGIN
         UPDATE CASINO_GAME_SESSIONS SET last_activity_at = now() WHERE id = c.session_id;
     END IF;
 
-    -- A bet spends playable money; what stays redeemable never exceeds what is left.
-    v_redeemable_after := least(c.redeemable, c.playable - p_amount);
-    RETURN casino_record(c, 'applied', p_amount, -p_amount, v_redeemable_after - c.redeemable, 200::smallint,
-                         casino_money_body(p_transaction_id, c.playable - p_amount, c.currency));
+    -- A bet spends cash first, then bonus money (README, "Bonus money"); its row records
+    -- both parts (the cash part is its redeemable movement). With a bonus active it also
+    -- counts toward the bonus's wagering, and may complete it (casino_bonus.sql).
+    v_cash := least(c.redeemable, p_amount);
+    IF c.bonus_id IS NOT NULL THEN
+        RETURN casino_bonus_bet(c, p_amount, v_cash);
+    END IF;
+    RETURN casino_record(c, 'applied', p_amount, -p_amount, -v_cash, 200::smallint,
+                         casino_money_body(p_transaction_id, c.playable - p_amount,
+                                           (c.playable - p_amount) - (c.redeemable - v_cash), c.currency));
 END $$;

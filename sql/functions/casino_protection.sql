@@ -58,14 +58,14 @@ LANGUAGE sql STABLE AS $$
     SELECT max(new_until) FROM CASINO_PROTECTION_HISTORY WHERE user_id = p_user_id AND change = 'exclusion'
 $$;
 
--- Where bonus money (issue 21) forfeits the player's active bonus on an exclusion, in the
--- exclusion's transaction: PROTOCOL.md, "Bonus money" ("on an exclusion ... it is
--- forfeited"). Called by casino_exclude with the wallets locked; nothing to do until
--- bonuses exist.
+-- What an exclusion does beyond protection's own rows: it forfeits the player's active
+-- bonuses (PROTOCOL.md, "Bonus money": "on an exclusion ... it is forfeited"; cash is never
+-- touched), in the exclusion's transaction and at its instant (casino_bonus.sql). Called
+-- by casino_exclude with the player's wallets locked.
 CREATE OR REPLACE FUNCTION casino_on_exclusion(p_user_id BIGINT, p_at TIMESTAMPTZ) RETURNS VOID
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    NULL;
+    PERFORM casino_forfeit_player_bonuses(p_user_id, 'excluded', p_at);
 END $$;
 
 -- The start and end of the calendar day, week (from Monday) and month (from the 1st) that

@@ -2,14 +2,19 @@
 -- for a transactionId (reconciliation). Their answers are built here, beside the money
 -- calls' (casino_calls.sql), so every body a provider's callback gets is built in SQL.
 
--- getBalance, for the provider whose key signed it. Never stores anything.
+-- getBalance, for the provider whose key signed it. Never stores anything. bonus: the
+-- bonus part of balance; a bonus past its expiresAt counts for nothing, whether or not the
+-- expiry pass or a money call has forfeited it yet, so the balance is the one the next bet
+-- will see (casino_bonus.sql).
 CREATE OR REPLACE FUNCTION casino_get_balance(p_provider_id BIGINT, p_token TEXT, p_user_id BIGINT)
 RETURNS casino_reply
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     s RECORD;
 BEGIN
-    SELECT ses.user_id, w.playable_balance, w.currency_code, g.provider_id INTO s
+    SELECT ses.user_id, w.playable_balance, w.redeemable_balance, w.currency_code, g.provider_id,
+           w.bonus_id IS NOT NULL AND w.bonus_expires_at <= casino_clock() AS bonus_expired
+    INTO s
     FROM CASINO_GAME_SESSIONS ses
     JOIN CASINO_WALLETS w ON w.id = ses.wallet_id
     JOIN CASINO_GAMES g ON g.id = ses.game_id
@@ -21,8 +26,11 @@ BEGIN
     ELSIF s.user_id <> p_user_id THEN
         RETURN casino_refusal('USER_MISMATCH');
     END IF;
-    RETURN ROW(200, json_build_object('userId', s.user_id, 'balance', s.playable_balance,
-                                      'currency', s.currency_code)::text, false, NULL)::casino_reply;
+    RETURN ROW(200, json_build_object(
+                        'userId', s.user_id,
+                        'balance', CASE WHEN s.bonus_expired THEN s.redeemable_balance ELSE s.playable_balance END,
+                        'bonus', CASE WHEN s.bonus_expired THEN 0 ELSE s.playable_balance - s.redeemable_balance END,
+                        'currency', s.currency_code)::text, false, NULL)::casino_reply;
 END $$;
 
 -- transactionStatus: only the calling provider's own ids (transactionIds are unique per

@@ -21,12 +21,20 @@ DECLARE
     v_outcome TEXT := 'applied';
     v_refund BIGINT := 0;
     v_redeemable_refund BIGINT := 0;
+    v_fate RECORD;
+    v_kept BIGINT := 0;
+    v_forfeited BIGINT := 0;
+    v_reply casino_reply;
 BEGIN
     IF (c.reply).status IS NOT NULL THEN
         RETURN c.reply;
     END IF;
+    -- A wallet with a bonus: its counters, or, past its expiry, its forfeit (casino_bonus.sql).
+    IF c.bonus_id IS NOT NULL THEN
+        c := casino_bonus_open(c);
+    END IF;
 
-    SELECT b.transaction_type, b.outcome, b.wallet_id, b.round_id, b.amount, b.redeemable_movement,
+    SELECT b.transaction_type, b.outcome, b.wallet_id, b.round_id, b.amount, b.redeemable_movement, b.bonus_id,
            casino_refunded(b.provider_id, b.external_transaction_id) AS refunded,
            EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS p
                    WHERE p.wallet_id = b.wallet_id AND p.round_id = b.round_id AND p.provider_id = b.provider_id
@@ -56,13 +64,31 @@ BEGIN
     ELSE
         v_refund := bet.amount;
         v_redeemable_refund := -bet.redeemable_movement;
+        -- A bet that counted toward a bonus: the refund takes its count back while that
+        -- bonus is active, and its bonus part follows the bonus (casino_bonus.sql): kept,
+        -- cashed once it completed, forfeited (a row of its own, after this one).
+        IF bet.bonus_id IS NOT NULL THEN
+            c.row_bonus_id := bet.bonus_id;
+            IF bet.bonus_id = c.bonus_id THEN
+                c.bonus_wagered := c.bonus_wagered - bet.amount;
+            END IF;
+            v_fate := casino_bonus_fate(c, bet.bonus_id, bet.amount + bet.redeemable_movement);
+            v_kept := v_fate.kept;
+            v_forfeited := v_fate.forfeited;
+            v_redeemable_refund := v_redeemable_refund + v_fate.cashed;
+        END IF;
     END IF;
 
     -- A wallet with limits counts what this moves in its current windows (casino_record).
     IF c.limited THEN
         PERFORM casino_current_windows(c.wallet_id, c.at);
     END IF;
-    RETURN casino_record(c, v_outcome, v_refund, v_refund, v_redeemable_refund, 200::smallint,
-                         casino_money_body(p_transaction_id, c.playable + v_refund, c.currency,
-                                           v_outcome = 'tombstone'));
+    v_reply := casino_record(c, v_outcome, v_refund, v_refund, v_redeemable_refund, 200::smallint,
+                             casino_money_body(p_transaction_id, c.playable + v_refund - v_forfeited,
+                                               c.playable - c.redeemable + v_kept, c.currency,
+                                               v_outcome = 'tombstone'));
+    IF v_forfeited > 0 AND casino_recorded(v_reply) THEN
+        PERFORM casino_forfeit_bonus_share(c, bet.bonus_id, v_forfeited);
+    END IF;
+    RETURN v_reply;
 END $$;
