@@ -96,7 +96,7 @@ class AdminHandler(JsonHandler):
         return self.settings["read_db"]
 
     @property
-    def idle_timeout(self):
+    def session_idle_timeout(self):
         return self.settings["session_idle_timeout"]
 
 
@@ -578,7 +578,7 @@ class SessionsHandler(AdminHandler):
 
     async def get(self, **_):
         p = self.params
-        self.render_answer(await self.db.transaction(catalogue.list_sessions, p["userId"], self.idle_timeout,
+        self.render_answer(await self.db.transaction(catalogue.list_sessions, p["userId"], self.session_idle_timeout,
                                                      p["limit"], p["cursor"]))
 
 
@@ -591,7 +591,7 @@ class CloseSessionHandler(AdminHandler):
 
     async def post(self, **_):
         self.render_answer(await self.db.transaction(catalogue.close_session, self.operator.key_id,
-                                                     self.params["sessionId"], self.idle_timeout))
+                                                     self.params["sessionId"], self.session_idle_timeout))
 
 
 RETIRED = obj(origins={"type": "array", "items": {"enum": list(synthetic.TOOLS + ("demo",))}},

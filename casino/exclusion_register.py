@@ -23,7 +23,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from wire.outbound import Limits, OutboundClient
+from wire.outbound import OutboundClient, OutboundLimits
 
 from . import refusals
 
@@ -126,8 +126,8 @@ def read_answer(response):
 class ExclusionRegister:
     def __init__(self, timeout, cache_seconds, max_clients=8):
         self.cache_seconds = cache_seconds
-        self.http = OutboundClient(Limits(max_clients=max_clients, connect_timeout=min(timeout, 2.0),
-                                          request_timeout=timeout, queue_timeout=1.0))
+        self.http = OutboundClient(OutboundLimits(max_clients=max_clients, connect_timeout=min(timeout, 2.0),
+                                                  request_timeout=timeout, queue_timeout=1.0))
 
     async def verdict(self, db, user_id, purpose):
         """What the player's register says for a launch or a deposit (module docstring)."""

@@ -18,7 +18,7 @@ def with_bonus(schema):
     return {**schema, "properties": {**schema["properties"], "bonus": bonus}}
 
 
-MONEY = with_bonus(obj(transactionId=STRING, balance=INTEGER, currency=STRING))
+MONEY_ANSWER = with_bonus(obj(transactionId=STRING, balance=INTEGER, currency=STRING))
 
 # What a provider calls with once a launch answered, and once a bet was taken.
 SESSION = {"sessionToken": "$response.body#/sessionToken", "userId": "$response.body#/userId"}
@@ -63,7 +63,7 @@ class GetBalanceHandler(ProviderCallbackHandler):
 
 class DebitHandler(ProviderCallbackHandler):
     summary = "A bet: takes the amount from the wallet, idempotent by transactionId"
-    answer = MONEY
+    answer = MONEY_ANSWER
     refusals = documented("debit")
     links = BET_TAKEN
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
@@ -76,7 +76,7 @@ class DebitHandler(ProviderCallbackHandler):
 
 class CreditHandler(ProviderCallbackHandler):
     summary = "A payout for an accepted bet of the round (0 settles a lost round)"
-    answer = MONEY
+    answer = MONEY_ANSWER
     refusals = documented("credit")
     schema = {"sessionToken": IDENTIFIER, "userId": ENTITY_ID, "transactionId": IDENTIFIER,
               "roundId": IDENTIFIER, "amount": PAYOUT_AMOUNT, "currency": CURRENCY,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from wire.outbound import Limits, OutboundClient
+from wire.outbound import OutboundClient, OutboundLimits
 from wire.signing import sign_v2
 
 from . import refusals
@@ -66,7 +66,7 @@ def unavailable(reply=NO_ANSWER):
 
 
 class ProviderLink:
-    def __init__(self, hosted_url, keyring, limits=Limits(), addresses=None):
+    def __init__(self, hosted_url, keyring, limits=OutboundLimits(), addresses=None):
         # Providers whose api_endpoint is NULL are hosted by this process, at hosted_url.
         self.hosted_url = hosted_url.rstrip("/") + "/provider"
         self.keyring = keyring      # the casino's: its newest key at each provider signs

@@ -166,7 +166,7 @@ LARGE_WINS = """
     LIMIT %(limit)s
 """
 
-MONEY = ("stakes", "refunds", "wins", "ggr", "bonusStakes", "bonusWins", "bonusCompleted", "ngr")
+MONEY_FIGURES = ("stakes", "refunds", "wins", "ggr", "bonusStakes", "bonusWins", "bonusCompleted", "ngr")
 
 
 def _refusal(code, *details):
@@ -331,8 +331,8 @@ def _csv(header, lines):
     return out.getvalue()
 
 
-MAJOR = set(MONEY) | {"win", "roundStakes", "amountDue", "balance", "cash", "bonus"}
-FIGURES = ("rounds", "bets") + MONEY
+MAJOR = set(MONEY_FIGURES) | {"win", "roundStakes", "amountDue", "balance", "cash", "bonus"}
+FIGURES = ("rounds", "bets") + MONEY_FIGURES
 
 
 def _in_major(row, columns):

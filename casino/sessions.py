@@ -5,6 +5,7 @@ launch the provider refused can never be bet on. An active session expires when 
 taken no bet for SESSION_IDLE_TIMEOUT seconds (casino_debit measures it from
 last_activity_at, which activation and accepted bets refresh).
 """
+import math
 import os
 import secrets
 from datetime import timedelta
@@ -30,12 +31,23 @@ CLOSE_SESSION = """
 """
 
 
-def idle_timeout(environ=os.environ):
-    """SESSION_IDLE_TIMEOUT (seconds, > 0) as a timedelta."""
-    seconds = float(environ.get("SESSION_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT_SECONDS))
+def idle_seconds(text: str) -> float:
+    """SESSION_IDLE_TIMEOUT's rule, for the server's settings and the load tools alike: a
+    number of seconds above zero."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError("not a number") from None
+    if not math.isfinite(seconds):
+        raise ValueError("not a number")
     if not seconds > 0:
-        raise ValueError(f"SESSION_IDLE_TIMEOUT must be a positive number of seconds, not {seconds}")
-    return timedelta(seconds=seconds)
+        raise ValueError("must be above 0")
+    return seconds
+
+
+def idle_timeout(environ=os.environ):
+    """SESSION_IDLE_TIMEOUT as a timedelta (the load tools that open the database read it)."""
+    return timedelta(seconds=idle_seconds(environ.get("SESSION_IDLE_TIMEOUT", str(DEFAULT_IDLE_TIMEOUT_SECONDS))))
 
 
 def new_token():

@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 
 import tornado.web
 
-from wire.refusals import Refused, invalid
 from wire.handlers import JsonHandler
+from wire.refusals import Refused, invalid
 from wire.validation import CURRENCY, CURSOR, DATE, ENTITY_ID, IDENTIFIER, parse_date, parse_params
 
 from . import backoffice, bonuses, ggr_chart, protection, reconciliation, reports
@@ -273,7 +273,7 @@ class HomeHandler(PageHandler):
         self.page("home.html", query=text, players=players)
 
 
-class PlayerHandler(PageHandler):
+class PlayerPageHandler(PageHandler):
     async def get(self, user_id):
         p = {**self.params({"userId": ENTITY_ID}, {"userId": user_id}),
              **self.params({"currency": CURRENCY.optional(), "cursor": CURSOR.optional()},
@@ -288,7 +288,7 @@ class PlayerHandler(PageHandler):
                   more_bonuses=granted.body["nextCursor"] is not None)
 
 
-class ProtectionHandler(PageHandler):
+class ProtectionPageHandler(PageHandler):
     async def get(self, user_id):
         p = self.params({"userId": ENTITY_ID}, {"userId": user_id})
         answer = await self.db.transaction(player_protection, p["userId"])
@@ -297,7 +297,7 @@ class ProtectionHandler(PageHandler):
         self.page("protection.html", **answer.body)
 
 
-class RoundHandler(PageHandler):
+class RoundPageHandler(PageHandler):
     async def get(self, provider_code, round_id):
         p = self.params({"providerCode": IDENTIFIER, "roundId": IDENTIFIER},
                         {"providerCode": provider_code, "roundId": round_id})
@@ -307,7 +307,7 @@ class RoundHandler(PageHandler):
         self.page("round.html", round=answer.body)
 
 
-class TransactionHandler(PageHandler):
+class TransactionPageHandler(PageHandler):
     async def get(self):
         p = self.params({"id": IDENTIFIER}, {"id": self.get_query_argument("id", None)})
         rows = await self.db.transaction(find_transaction, p["id"])
@@ -327,7 +327,7 @@ DEFAULT_DAYS = 14
 RECENT_RECONCILIATIONS, DIFFERENCES_SHOWN = 10, 5
 
 
-class ReportsHandler(PageHandler):
+class ReportsPageHandler(PageHandler):
     async def get(self):
         tz = self.settings["report_time_zone"]
         p = self.params({"from": DATE.optional(), "to": DATE.optional()},
@@ -349,7 +349,7 @@ class ReportsHandler(PageHandler):
                   differences=differences)
 
 
-class ReconciliationHandler(PageHandler):
+class ReconciliationPageHandler(PageHandler):
     async def get(self, reconciliation_id):
         p = {**self.params({"reconciliationId": ENTITY_ID}, {"reconciliationId": reconciliation_id}),
              **self.params({"cursor": CURSOR.optional()}, {"cursor": self.get_query_argument("cursor", None)})}
@@ -380,10 +380,10 @@ def routes():
         (rf"{PATH}/?", HomeHandler),
         (rf"{PATH}/signin", SignInHandler),
         (rf"{PATH}/signout", SignOutHandler),
-        (rf"{PATH}/players/([^/]+)", PlayerHandler),
-        (rf"{PATH}/players/([^/]+)/protection", ProtectionHandler),
-        (rf"{PATH}/rounds/([^/]+)/([^/]+)", RoundHandler),
-        (rf"{PATH}/transactions", TransactionHandler),
-        (rf"{PATH}/reports", ReportsHandler),
-        (rf"{PATH}/reconciliations/([^/]+)", ReconciliationHandler),
+        (rf"{PATH}/players/([^/]+)", PlayerPageHandler),
+        (rf"{PATH}/players/([^/]+)/protection", ProtectionPageHandler),
+        (rf"{PATH}/rounds/([^/]+)/([^/]+)", RoundPageHandler),
+        (rf"{PATH}/transactions", TransactionPageHandler),
+        (rf"{PATH}/reports", ReportsPageHandler),
+        (rf"{PATH}/reconciliations/([^/]+)", ReconciliationPageHandler),
     ]

@@ -33,14 +33,14 @@ def _one_of(*choices):
     return lambda value: value in choices
 
 
-MONEY = {"transactionId": IDENTIFIER.check, "balance": PAYOUT_AMOUNT.check, "currency": CURRENCY.check}
+MONEY_FIELDS = {"transactionId": IDENTIFIER.check, "balance": PAYOUT_AMOUNT.check, "currency": CURRENCY.check}
 
 # endpoint -> field -> check of a 2xx answer's body
 SUCCESS = {
     "getBalance": {"userId": ENTITY_ID.check, "balance": PAYOUT_AMOUNT.check, "currency": CURRENCY.check},
-    "debit": MONEY,
-    "credit": MONEY,
-    "rollback": {**MONEY, "tombstone": _is_bool},
+    "debit": MONEY_FIELDS,
+    "credit": MONEY_FIELDS,
+    "rollback": {**MONEY_FIELDS, "tombstone": _is_bool},
     "transactionStatus": {"transactionId": IDENTIFIER.check, "kind": _one_of("debit", "credit", "rollback"),
                           "outcome": _one_of("applied", "refused", "tombstone"), "rolledBack": _is_bool,
                           "status": _is_definitive_status, "response": _is_object, "createdAt": _is_str},

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter
 
-from wire.outbound import Limits, OutboundClient
+from wire.outbound import OutboundClient, OutboundLimits
 from wire.signing import sign_v2
 
 from . import answers
@@ -67,7 +67,7 @@ class CasinoClient:
     key at that casino (keyring: the provider's) and sent to its callback URL (default_url
     unless the casino has one of its own)."""
 
-    def __init__(self, keyring, default_url, policy=RetryPolicy(), limits=Limits(), addresses=None):
+    def __init__(self, keyring, default_url, policy=RetryPolicy(), limits=OutboundLimits(), addresses=None):
         self.keyring = keyring
         self.default_url = default_url.rstrip("/")
         self.policy = policy

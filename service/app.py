@@ -27,7 +27,7 @@ from wire import logs, metrics
 from wire.addresses import AddressPolicy
 from wire.handlers import JsonHandler, NotFoundHandler, route_pattern
 from wire.openapi import build, error_codes, render
-from wire.outbound import Limits
+from wire.outbound import OutboundLimits
 
 from .settings import Settings
 
@@ -165,9 +165,9 @@ class Application(tornado.web.Application):
             # Both systems reach each other over HTTP, by default at this process's address,
             # each direction on a client of its own so neither can starve the other.
             provider_link=ProviderLink(settings.provider_url or own_url, casino_keys,
-                                       Limits(max_clients=settings.provider_link_max_clients), addresses),
+                                       OutboundLimits(max_clients=settings.provider_link_max_clients), addresses),
             casino_client=CasinoClient(provider_keys, settings.casino_url or own_url,
-                                       limits=Limits(max_clients=settings.casino_client_max_clients),
+                                       limits=OutboundLimits(max_clients=settings.casino_client_max_clients),
                                        addresses=addresses),
             # The back office checks a provider's apiEndpoint against it when one is set.
             outbound_addresses=addresses,

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from typing import Any
+
 import psycopg2.extensions
 
-from casino import reports
+from casino import reports, sessions
 from wire import transport
 from wire.addresses import LOOPBACK, parse_networks
 from wire.secretbox import SecretBoxError
@@ -146,7 +147,8 @@ OPTIONS = (
     Option("reconcile_stale_after", "RECONCILE_STALE_AFTER", None, 30.0, SECONDS_OR_OFF,
            "seconds before a pending provider call is reconciled"),
     Option("round_timeout", "ROUND_TIMEOUT", None, 300.0, SECONDS, "seconds before an open round is closed"),
-    Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, 1800.0, SECONDS,
+    Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, float(sessions.DEFAULT_IDLE_TIMEOUT_SECONDS),
+           sessions.idle_seconds,
            "seconds without a bet after which a casino session expires"),
     Option("bonus_expiry_interval", "BONUS_EXPIRY_INTERVAL", None, 60.0, SECONDS_OR_OFF,
            "seconds between passes forfeiting bonuses past their expiry; 0 = off"),

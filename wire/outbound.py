@@ -24,7 +24,9 @@ MAX_ANSWER_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Limits:
+class OutboundLimits:
+    """What an outbound client may wait for and how many calls it runs at once (the server's
+    own bounds are wire.transport.Limits)."""
     max_clients: int = 16          # calls in flight at once
     connect_timeout: float = 2.0
     request_timeout: float = 5.0   # per attempt, from the moment a slot is free
@@ -34,7 +36,7 @@ class Limits:
 class OutboundClient:
     """addresses: a wire.addresses.AddressPolicy, or None for a tool given its URL by hand."""
 
-    def __init__(self, limits: Limits, addresses: AddressPolicy | None = None) -> None:
+    def __init__(self, limits: OutboundLimits, addresses: AddressPolicy | None = None) -> None:
         self.limits = limits
         self._slots = asyncio.Semaphore(limits.max_clients)
         self._resolver = CheckingResolver(policy=addresses) if addresses is not None else None
