@@ -37,10 +37,10 @@ from db.config import ensure_database
 from db.embedded import EmbeddedPostgres
 from db.pgbouncer import PgBouncer
 from sql.migrate import migrate
+from tests.databases import SERVER_DSN_VAR, create_database, drop_databases, made_here
 from tests.support import (RUN_ID_VAR, SKIP_NOTHING, SYSTEM_TEMP_VAR, Api, Ledger, ServerProcess, TestClock,
-                           missing_system_packages, tune_for_tests, with_database)
+                           missing_system_packages, tune_for_tests)
 
-SERVER_DSN_VAR = "CASINO_TEST_SERVER_DSN"
 THROUGH_PGBOUNCER = os.environ.get("TEST_THROUGH_PGBOUNCER", "") not in ("", "0")
 
 
@@ -203,38 +203,6 @@ def pytest_unconfigure(config):
         server, data_dir = started
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-# The databases this process made (create_database), dropped at the end of its session.
-made_here: list[str] = []
-
-
-def create_database(prefix):
-    """A new empty database on the shared server, dropped at the end of the run; its DSN."""
-    name = f"{prefix}_{os.environ[RUN_ID_VAR]}_{uuid.uuid4().hex[:10]}"
-    server_dsn = os.environ[SERVER_DSN_VAR]
-    conn = psycopg2.connect(server_dsn)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    made_here.append(name)
-    return with_database(server_dsn, name)
-
-
-def drop_databases(names):
-    if not names:
-        return
-    conn = psycopg2.connect(os.environ[SERVER_DSN_VAR])
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for name in names:
-                # FORCE: a connection a test left open (a Ledger's) does not keep it.
-                cur.execute(psycopg2.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    psycopg2.sql.Identifier(name)))
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ import pytest
 
 from casino import catalogue, operators, players
 from tests.support import OPERATOR_KEY
-from tests.test_backoffice import Admin, code, key_with
+from tests.support import error_code as code
+from tests.test_backoffice import Admin, key_with
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 

@@ -7,12 +7,9 @@ import pytest
 
 from casino import backoffice, catalogue, operators, players
 from tests.support import OPERATOR_KEY, parallel, run_cli, until_refused
+from tests.support import error_code as code
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
-
-
-def code(response):
-    return response.json()["error"]["code"]
 
 
 class Admin:

@@ -5,12 +5,9 @@ import pytest
 
 from casino import operators
 from tests.support import OPERATOR_KEY
+from tests.support import error_code as code
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
-
-
-def code(response):
-    return response.json()["error"]["code"]
 
 
 def provider_game(ledger, currency="USD", active=True, min_bet=5, max_bet=500):

@@ -25,7 +25,7 @@ import requests
 
 from service.app import json_routes
 from sql.migrate import migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 from tests.support import CASINO_SECRET, OPERATOR_KEY, PROVIDER_SECRET, ROOT, Ledger, ServerProcess
 from wire.openapi import build
 from wire.secrets_env import DEV_SECRETS

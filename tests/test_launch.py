@@ -4,12 +4,9 @@ import json
 import pytest
 
 from tests.support import DEMO_KEY, signed
+from tests.support import error_code as code
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
-
-
-def code(response):
-    return response.json()["error"]["code"]
 
 
 def session_row(ledger, token):

@@ -15,7 +15,7 @@ import pytest
 
 from provider.casino_client import CasinoClient, RetryPolicy
 from sql.migrate import migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 from tests.fake_peer import FakePeer
 from tests.support import CASINO_SECRET, ROOT, Api, Ledger, ServerProcess
 from wire.keyring import Key

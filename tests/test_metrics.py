@@ -6,7 +6,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from sql.migrate import migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 from tests.support import Api, Ledger, ServerProcess, casino_headers
 
 

@@ -11,7 +11,7 @@ import pytest
 from casino.audit import find_violations
 from service.demo_data import load_demo_data
 from sql.migrate import FUNCTIONS_PREFIX, MIGRATIONS_DIR, discover, migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 
 LIMIT = 2**53 - 1
 

@@ -5,7 +5,8 @@ import pytest
 
 from casino import players
 from tests.support import ServerProcess, parallel
-from tests.test_wallet import Player, code
+from tests.support import error_code as code
+from tests.test_wallet import Player
 from wire.refusals import Refused
 
 pytestmark = pytest.mark.usefixtures("clean_audit")

@@ -16,7 +16,7 @@ import pytest
 from db.pgbouncer import PgBouncer
 from db.pool import Database
 from sql.migrate import ADVISORY_LOCK_KEY, migrate
-from tests.conftest import SERVER_DSN_VAR
+from tests.databases import SERVER_DSN_VAR
 from tests.support import Api, ServerProcess, needs
 
 ROOT = Path(__file__).resolve().parent.parent

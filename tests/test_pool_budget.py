@@ -11,7 +11,7 @@ import requests
 
 from service.settings import read_settings, worker_arguments
 from sql.migrate import migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 from tests.support import Ledger, ServerProcess, casino_headers
 
 

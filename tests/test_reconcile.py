@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from sql.migrate import migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 from tests.fault_proxy import FaultProxy
 from tests.support import ROOT, Api, Ledger, ServerProcess
 

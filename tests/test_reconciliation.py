@@ -20,7 +20,7 @@ from casino.provider_link import ProviderLink
 from db.pool import Database
 from service.settings import SettingsError, read_settings
 from sql.migrate import migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 from tests.fake_peer import FakePeer
 from tests.fault_proxy import FaultProxy
 from tests.support import (

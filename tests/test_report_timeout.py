@@ -6,7 +6,7 @@ import psycopg2
 import pytest
 
 from sql.migrate import migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 from tests.support import OPERATOR_KEY, Api, Ledger, ServerProcess
 
 

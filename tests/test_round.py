@@ -7,16 +7,13 @@ import uuid
 
 import pytest
 
-from tests.conftest import create_database
+from tests.databases import create_database
 from tests.fault_proxy import FaultProxy
 from sql.migrate import migrate
 from tests.support import ROOT, Api, Ledger, ServerProcess
+from tests.support import error_code as code
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
-
-
-def code(response):
-    return response.json()["error"]["code"]
 
 
 def provider_bets(ledger, round_id):

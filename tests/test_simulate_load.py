@@ -6,7 +6,7 @@ import time
 import pytest
 
 from sql.migrate import migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 from tests.support import Api, Ledger, ServerProcess, parallel
 
 LAUNCH_WITHIN = 1.0     # seconds, for every launch during the burst

@@ -5,12 +5,9 @@ import uuid
 import pytest
 
 from tests.support import Api, parallel
+from tests.support import error_code as code
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
-
-
-def code(response):
-    return response.json()["error"]["code"]
 
 
 @pytest.fixture

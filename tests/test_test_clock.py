@@ -6,7 +6,7 @@ import psycopg2
 import pytest
 
 from sql.migrate import migrate
-from tests.conftest import allow_test_clock
+from casino.clock import allow_test_clock
 from tests.support import OPERATOR_KEY, Api, ServerProcess, back_office
 
 

@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from tests.support import KEYS_BY_TOKEN, parallel
+from tests.support import error_code as code
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
@@ -41,10 +42,6 @@ class Player:
 @pytest.fixture
 def player(api, ledger):
     return Player(api, ledger)
-
-
-def code(response):
-    return response.json()["error"]["code"]
 
 
 # --- getBalance ---------------------------------------------------------------------------
