@@ -23,6 +23,7 @@ import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from wire.refusals import Refused
 from wire.validation import DATE, parse_date
 
 from . import reconciliation
@@ -37,9 +38,9 @@ def _date(text):
 
 def report(answer):
     """The lines a run prints for one provider's answer."""
+    if isinstance(answer, Refused):     # the provider could not be read, or a refusal
+        return [f"{answer.code}: {answer.message}"]
     body = answer.body
-    if answer.status != 201:
-        return [f"{body['error']['code']}: {body['error']['message']}"]
     lines = [(f"reconciliation {body['reconciliationId']} with {body['providerCode']} of {body['from']}..{body['to']} "
               f"({body['timeZone']}): {body['roundsCompared']} round(s) compared, "
               f"{body['differenceCount']} difference(s)")]

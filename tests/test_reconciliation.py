@@ -10,6 +10,7 @@ point (a refusal it took for an acceptance, a forged amount, a round it made up)
 """
 import asyncio
 import json
+import socket
 import uuid
 from datetime import date, datetime, time, timedelta, UTC
 
@@ -244,6 +245,20 @@ def test_the_command_line_finds_them_too_and_says_so_by_its_exit_status(books):
     assert f"ROUND_MISSING_AT_CASINO round {round_id} (USD): casino none, provider settled stakes 75" in run.stdout
     stored = books.admin("GET", "reconciliations/list?providerCode=JAQPOT&limit=1").json()["items"][0]
     assert stored["requestedBy"] == "command-line" and stored["differenceCount"] > 0
+
+
+def test_the_command_line_says_when_the_provider_cannot_be_read(books):
+    # A port held bound but not listening: every connection to it is refused at once.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        today = books.today()
+        run = run_cli("casino.reconcile", "--provider", "JAQPOT", "--from", str(today),
+                      "--provider-url", f"http://127.0.0.1:{held.getsockname()[1]}", dsn=books.dsn)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stdout.startswith("PROVIDER_UNAVAILABLE: ") and "stored as failed" in run.stdout
+    assert "Traceback" not in run.stderr
+    stored = books.admin("GET", "reconciliations/list?providerCode=JAQPOT&limit=1").json()["items"][0]
+    assert (stored["status"], stored["requestedBy"]) == ("failed", "command-line")
 
 
 def test_refusals_scopes_and_the_audit(books):
