@@ -148,8 +148,8 @@ async def run_periodically(db: Any, interval: float, passes: int | None = None) 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from db.config import UNUSABLE, database_from_environment, why_unusable
-    from db.pool import Database, DatabaseUnavailable
+    from db.config import run_on_database
+    from db.pool import Database
 
     parser = argparse.ArgumentParser(prog="python -m casino.bonuses", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["expire"], help="expire: forfeit every bonus past its expiry, once")
@@ -163,14 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             db.close()
 
-    try:
-        with database_from_environment(args.data_dir, attach="existing") as database:
-            forfeited = asyncio.run(run(database.dsn))
-    except UNUSABLE as exc:
-        print(f"bonus expiry: not run: {why_unusable(exc)}", file=sys.stderr)
-        return 2
-    except DatabaseUnavailable as exc:
-        print(f"bonus expiry: not run: cannot reach the database: {' '.join(str(exc).split())}", file=sys.stderr)
+    forfeited = run_on_database("bonus expiry", args.data_dir, run)
+    if forfeited is None:
         return 2
     print(f"forfeited {forfeited} expired bonus(es)")
     return 0

@@ -17,7 +17,6 @@ read, stored as failed) or the arguments are wrong. (Not provider.reconcile, whi
 settles the provider's own uncertain calls.)
 """
 import argparse
-import asyncio
 import os
 import sys
 from datetime import datetime, timedelta
@@ -65,8 +64,8 @@ def _figures(side):
 def main(argv=None):
     from casino import credentials
     from casino.provider_link import ProviderLink
-    from db.config import UNUSABLE, database_from_environment, why_unusable
-    from db.pool import Database, DatabaseUnavailable
+    from db.config import run_on_database
+    from db.pool import Database
     from wire.secretbox import SecretBoxError
     from wire.secrets_env import read_secrets
 
@@ -109,14 +108,8 @@ def main(argv=None):
             link.close()
             db.close()
 
-    try:
-        with database_from_environment(args.data_dir, attach="existing") as database:
-            answers = asyncio.run(run(database.dsn))
-    except UNUSABLE as exc:
-        print(f"reconcile: not run: {why_unusable(exc)}", file=sys.stderr)
-        return 2
-    except DatabaseUnavailable as exc:
-        print(f"reconcile: not run: cannot reach the database: {' '.join(str(exc).split())}", file=sys.stderr)
+    answers = run_on_database("reconcile", args.data_dir, run)
+    if answers is None:
         return 2
     for answer in answers:
         for line in report(answer):

@@ -1,10 +1,12 @@
 """Which PostgreSQL to use: DATABASE_URL when set, else the embedded server."""
+import asyncio
 import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -13,6 +15,7 @@ import psycopg2.extensions
 import psycopg2.sql
 
 from .embedded import DataDirectoryError, EmbeddedPostgres
+from .pool import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,23 @@ def database_from_environment(data_dir: str | None = None, attach: str | None = 
         if owner:
             server.stop()
             server.unlock()
+
+
+T = TypeVar("T")
+
+
+def run_on_database(prog: str, data_dir: str | None, run: Callable[[str], Coroutine[Any, Any, T]]) -> T | None:
+    """For a command-line tool: asyncio.run(run(dsn)) on the service's database and its
+    result; None, once it has printed why, when there is no usable database or it cannot be
+    reached (the tool then exits 2)."""
+    try:
+        with database_from_environment(data_dir, attach="existing") as database:
+            return asyncio.run(run(database.dsn))
+    except UNUSABLE as exc:
+        print(f"{prog}: not run: {why_unusable(exc)}", file=sys.stderr)
+    except DatabaseUnavailable as exc:
+        print(f"{prog}: not run: cannot reach the database: {' '.join(str(exc).split())}", file=sys.stderr)
+    return None
 
 
 def in_transaction(prog: str, data_dir: str | None, command: Callable[[psycopg2.extensions.cursor], object],

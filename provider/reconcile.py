@@ -182,8 +182,8 @@ async def run_periodically(db, client, interval, stale_after, round_timeout):
 
 
 def main(argv=None):
-    from db.config import UNUSABLE, database_from_environment, why_unusable
-    from db.pool import Database, DatabaseUnavailable
+    from db.config import run_on_database
+    from db.pool import Database
     from wire.secretbox import SecretBoxError
     from wire.secrets_env import read_secrets
 
@@ -215,14 +215,8 @@ def main(argv=None):
             client.close()
             db.close()
 
-    try:
-        with database_from_environment(args.data_dir, attach="existing") as database:
-            summary = asyncio.run(run(database.dsn))
-    except UNUSABLE as exc:
-        print(f"reconcile: not run: {why_unusable(exc)}", file=sys.stderr)
-        return 2
-    except DatabaseUnavailable as exc:
-        print(f"reconcile: not run: cannot reach the database: {' '.join(str(exc).split())}", file=sys.stderr)
+    summary = run_on_database("reconcile", args.data_dir, run)
+    if summary is None:
         return 2
     for line in summary.lines():
         print(line)
