@@ -2,8 +2,9 @@
 (the base handler and its schemas), makes one call of casino/backoffice.py, and renders.
 
 Scopes (casino/operators.py): admin for players, wallets, operator keys (within the calling
-key's own scopes and origin), providers and their keys, games, closing sessions,
-jurisdictions, a player's market and identity, and retiring a tool's players; cashier for
+key's own scopes and origin), providers, games, closing sessions, jurisdictions, a player's
+market and identity, and retiring a tool's players; admin and cashier both for a provider's
+signing keys, apiEndpoint and v1 switch (operators.PROVIDER_TRUST); cashier for
 deposits and withdrawals; protection for a player's limits and exclusions; backoffice for
 the read-only views (the ledger audit among them), which read through self.read_db: the
 replica of DATABASE_READ_URL when set, else the primary.
@@ -356,7 +357,7 @@ class CreateProviderHandler(ProviderEndpointHandler):
 
 
 class SetProviderEndpointHandler(ProviderEndpointHandler):
-    operator_scope = "admin"
+    operator_scope = operators.PROVIDER_TRUST
     summary = ("Changes where the casino calls a provider (null: hosted here), from its next call; an http(s) URL "
                "at a public address")
     answer = PROVIDER
@@ -395,7 +396,7 @@ class ProviderStatusHandler(AdminHandler):
 
 
 class ProviderV1Handler(AdminHandler):
-    operator_scope = "admin"
+    operator_scope = operators.PROVIDER_TRUST
     summary = "Accepts body-only (v1) signatures from the provider's keys, or not"
     answer = PROVIDER
     refusals = documented("setProviderV1")
@@ -408,7 +409,7 @@ class ProviderV1Handler(AdminHandler):
 
 
 class AddProviderKeyHandler(AdminHandler):
-    operator_scope = "admin"
+    operator_scope = operators.PROVIDER_TRUST
     summary = ("Adds an active HMAC key (signer provider: its callbacks; casino: our calls to it); `secret` is "
                "shown in this answer only")
     status = 201
@@ -433,7 +434,7 @@ class RotateProviderKeyHandler(AddProviderKeyHandler):
 
 
 class RevokeProviderKeyHandler(AdminHandler):
-    operator_scope = "admin"
+    operator_scope = operators.PROVIDER_TRUST
     summary = ("Revokes a provider key by its id (signer: only when a casino key and a provider key share it); "
                "every process refuses it within KEY_REFRESH_SECONDS")
     answer = obj(providerCode=STRING, keyId=STRING, signer={"enum": list(credentials.SIGNERS)}, revokedAt=TIMESTAMP)

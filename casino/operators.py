@@ -7,7 +7,11 @@ The environment's OPERATOR_KEY, when set, is a key with every scope (the bootstr
 
 Scopes: lobby (launchGame), test-driver (simulateRound), backoffice (back-office reads),
 cashier (deposits, withdrawals, bonuses), protection (players' limits and exclusions),
-admin (players, wallets, providers, games, keys, jurisdictions). A key acts on keys only
+admin (players, wallets, providers, games, keys, jurisdictions). A write that decides whose
+signature moves money, or where signed calls go -- a provider's signing keys (add, rotate,
+revoke), its apiEndpoint, its v1 switch -- needs admin and cashier both (PROVIDER_TRUST): an
+admin-only key could otherwise give a provider a key of its own and pay itself through the
+provider's callbacks, which cashier alone guards at the cashier. A key acts on keys only
 within its own scopes (`beyond`): it grants none it lacks, and changes, rotates or revokes
 no key that holds one it lacks (casino/backoffice.py).
 
@@ -32,6 +36,8 @@ from wire.keyring import Refreshed
 
 SCOPES = ("lobby", "test-driver", "backoffice", "cashier", "protection", "admin")
 # An operator's own key, or a tool's (what its players and providers are marked with).
+# The scopes a provider's money-relevant writes need, all of them (module docstring).
+PROVIDER_TRUST = ("admin", "cashier")
 KEY_ORIGINS = ("operator", "test", "locust", "bench")
 ENVIRONMENT_KEY_ID = "OPERATOR_KEY"
 
