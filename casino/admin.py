@@ -12,7 +12,7 @@ replica of DATABASE_READ_URL when set, else the primary.
 import re
 
 from wire.addresses import url_refusal
-from wire.handlers import JsonHandler, Verb
+from wire.handlers import BODY_METHODS, JsonHandler, Verb
 from wire.openapi import INTEGER, STRING, obj
 from wire.validation import (
     BET_AMOUNT,
@@ -39,7 +39,7 @@ from wire.validation import (
     text,
 )
 
-from . import audit, backoffice, catalogue, credentials, game_import, operators, protection, synthetic
+from . import audit, backoffice, catalogue, credentials, game_import, operators, origins, protection, synthetic
 from .limits import ConcurrencyLimit
 from .refusals import documented
 
@@ -59,9 +59,13 @@ CASHIER_ANSWER = obj(reference=STRING, balance=INTEGER, redeemable=INTEGER, curr
 
 class AdminHandler(JsonHandler):
     """An operator endpoint. `parameters`: the path's (in the route as {name}); `query`:
-    the query string's; both Fields, parsed after the key is checked, into self.params."""
+    the query string's; both Fields, parsed after the key is checked, into self.params.
+    `writes_on`: what its write (POST, PUT) writes on, (kind, the parameter or body field
+    holding its id), which a tool's key may write only when its own tool made it
+    (casino/origins.py)."""
     parameters: Schema = {}
     query: Schema = {}
+    writes_on: tuple[str, str] | None = None
     status = 200
 
     async def prepare(self):
@@ -69,6 +73,9 @@ class AdminHandler(JsonHandler):
         query = {name: self.get_query_argument(name) for name in self.query
                  if self.get_query_argument(name, None) is not None}
         self.params = {**parse_params(self.path_kwargs, self.parameters), **parse_params(query, self.query)}
+        if self.writes_on is not None and self.request.method in BODY_METHODS:
+            kind, name = self.writes_on
+            await origins.check(self.db, self.operator, kind, self.params.get(name, self.body.get(name)))
 
     @property
     def read_db(self):
@@ -109,6 +116,7 @@ class CreatePlayerHandler(AdminHandler):
 
 
 class CreateWalletHandler(AdminHandler):
+    writes_on = ("player", "userId")
     operator_scope = "admin"
     summary = "Opens a player's wallet in a currency, empty"
     status = 201
@@ -121,6 +129,7 @@ class CreateWalletHandler(AdminHandler):
 
 
 class CashierHandler(AdminHandler):
+    writes_on = ("player", "userId")
     operator_scope = "cashier"
     answer = CASHIER_ANSWER
     replays = True
@@ -152,6 +161,7 @@ class WithdrawalHandler(CashierHandler):
 
 
 class PlayerStatusHandler(AdminHandler):
+    writes_on = ("player", "userId")
     operator_scope = "admin"
     summary = "Enables or disables a player (a disabled player cannot launch games or bet)"
     answer = PLAYER
@@ -357,6 +367,7 @@ class CreateProviderHandler(ProviderEndpointHandler):
 
 
 class SetProviderEndpointHandler(ProviderEndpointHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = operators.PROVIDER_TRUST
     summary = ("Changes where the casino calls a provider (null: hosted here), from its next call; an http(s) URL "
                "at a public address")
@@ -383,6 +394,7 @@ class ProviderHandler(AdminHandler):
 
 
 class ProviderStatusHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = "admin"
     summary = "Enables or disables a provider (a disabled provider's games neither launch nor take bets)"
     answer = PROVIDER
@@ -396,6 +408,7 @@ class ProviderStatusHandler(AdminHandler):
 
 
 class ProviderV1Handler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = operators.PROVIDER_TRUST
     summary = "Accepts body-only (v1) signatures from the provider's keys, or not"
     answer = PROVIDER
@@ -409,6 +422,7 @@ class ProviderV1Handler(AdminHandler):
 
 
 class AddProviderKeyHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = operators.PROVIDER_TRUST
     summary = ("Adds an active HMAC key (signer provider: its callbacks; casino: our calls to it); `secret` is "
                "shown in this answer only")
@@ -434,6 +448,7 @@ class RotateProviderKeyHandler(AddProviderKeyHandler):
 
 
 class RevokeProviderKeyHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = operators.PROVIDER_TRUST
     summary = ("Revokes a provider key by its id (signer: only when a casino key and a provider key share it); "
                "every process refuses it within KEY_REFRESH_SECONDS")
@@ -459,6 +474,7 @@ class ProviderKeysHandler(AdminHandler):
 
 
 class CreateGameHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = "admin"
     summary = "Adds a provider's game (active) by the provider's own game id, with its currency and bet limits"
     status = 201
@@ -483,6 +499,7 @@ class GameHandler(AdminHandler):
 
 
 class GameLimitsHandler(AdminHandler):
+    writes_on = ("game", "gameId")
     operator_scope = "admin"
     summary = "Changes a game's bet limits (from the next bet)"
     answer = GAME
@@ -496,6 +513,7 @@ class GameLimitsHandler(AdminHandler):
 
 
 class GameStatusHandler(AdminHandler):
+    writes_on = ("game", "gameId")
     operator_scope = "admin"
     summary = "Enables or disables a game (a disabled game neither launches nor takes bets)"
     answer = GAME
@@ -523,6 +541,7 @@ class SessionsHandler(AdminHandler):
 
 
 class CloseSessionHandler(AdminHandler):
+    writes_on = ("session", "sessionId")
     operator_scope = "admin"
     summary = "Closes a game session: it takes no further bet; payouts and refunds of its bets still land"
     answer = SESSION
@@ -575,6 +594,7 @@ IMPORTED_GAME = obj(gameId=INTEGER, providerGameId=STRING, name=STRING, currency
 
 
 class ImportGamesHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = "admin"
     summary = ("Creates or updates the provider's games from its own catalogue (POST /provider/games); "
                "notListed: the casino's games of that provider it did not list")
@@ -627,6 +647,7 @@ TIME_OUT_ENDS = {"anyOf": [{"properties": {"kind": {"enum": ["self-exclusion"]}}
 
 class JurisdictionHandler(AdminHandler):
     """A market's rules, read and written as one row (a new market is a PUT, not a release)."""
+    writes_on = ("jurisdiction", "code")
     parameters = {"code": JURISDICTION_CODE}
     verbs = {
         "GET": Verb("GetJurisdiction", "admin", "A jurisdiction's rules", JURISDICTION,
@@ -668,6 +689,7 @@ class JurisdictionsHandler(AdminHandler):
 
 
 class LimitsHandler(AdminHandler):
+    writes_on = ("player", "userId")
     parameters = {"userId": ENTITY_ID}
     verbs = {
         "GET": Verb("GetLimits", "backoffice",
@@ -690,6 +712,7 @@ class LimitsHandler(AdminHandler):
 
 
 class ExclusionsHandler(AdminHandler):
+    writes_on = ("player", "userId")
     parameters = {"userId": ENTITY_ID}
     verbs = {
         "GET": Verb("ListExclusions", "backoffice", "A player's exclusions, newest first, and the one in force",
@@ -728,6 +751,7 @@ class ProtectionHistoryHandler(AdminHandler):
 
 
 class PlayerJurisdictionHandler(AdminHandler):
+    writes_on = ("player", "userId")
     operator_scope = "admin"
     summary = "Moves a player to another jurisdiction (its rules from the next call)"
     answer = PLAYER
@@ -741,6 +765,7 @@ class PlayerJurisdictionHandler(AdminHandler):
 
 
 class PlayerIdentityHandler(AdminHandler):
+    writes_on = ("player", "userId")
     operator_scope = "admin"
     summary = "Sets the identity an external self-exclusion register is asked with"
     answer = PLAYER

@@ -167,6 +167,7 @@ class LargeWinsHandler(ReportHandler):
 
 
 class ProviderRevenueShareHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = "admin"
     summary = "Sets the provider's revenue share: the percentage of each month's GGR its invoice says is due"
     answer = PROVIDER
@@ -180,6 +181,7 @@ class ProviderRevenueShareHandler(AdminHandler):
 
 
 class CreateReconciliationHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = "admin"
     summary = ("Compares the provider's round feed with the ledger over the days from..to (to included, at most "
                f"{reconciliation.MAX_RECONCILIATION_DAYS}), round by round, and stores the result")

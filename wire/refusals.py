@@ -266,7 +266,9 @@ OPERATOR = _checks(
     ("PAYLOAD_TOO_LARGE", "size", "the body is over 64 KiB"),
     ("UNAUTHORIZED", "key", "the operator key is missing, unknown or revoked"),
     ("FORBIDDEN", "scope", "the key lacks the endpoint's scope"),
-    ("INVALID_REQUEST", "body", "the body, a path or a query parameter is not what the document describes"))
+    ("INVALID_REQUEST", "body", "the body, a path or a query parameter is not what the document describes"),
+    ("FORBIDDEN", "origin", ("the key is a tool's, and the player, provider, game or session the call writes on "
+                             "is not that tool's (or it is a jurisdiction)")))
 
 # The player's external register (casino/exclusion_register.py), asked when their jurisdiction
 # names one: its verdict is one of these three, or none.
