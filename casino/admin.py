@@ -674,8 +674,12 @@ class JurisdictionHandler(AdminHandler):
         self.render_answer(await self.db.transaction(protection.get_jurisdiction, self.params["code"]))
 
     async def put(self, **_):
+        # The register is called as a provider is: at an address the policy allows
+        # (wire/addresses.py), checked here and again at each connection.
+        url = self.body.get("registerUrl")
+        refused = url and await url_refusal(url, self.settings["outbound_addresses"])
         self.render_answer(await self.db.transaction(protection.put_jurisdiction, self.operator.key_id,
-                                                     self.params["code"], self.body))
+                                                     self.params["code"], self.body, refused))
 
 
 class JurisdictionsHandler(AdminHandler):

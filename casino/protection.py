@@ -138,11 +138,16 @@ def _check_jurisdiction(cur, req):
         raise invalid(f"timeZone {req['timeZone']!r} is not a time zone the database knows (e.g. Europe/London)")
 
 
-def put_jurisdiction(cur, operator, code, req):
+def put_jurisdiction(cur, operator, code, req, register_refused=None):
     """Creates the market (201) or replaces its rules (200). A new time zone has every limited
     wallet of its players recount its windows in it at its next money call. Limits already
-    pending keep the start they were given; exclusions keep their end."""
+    pending keep the start they were given; exclusions keep their end. register_refused: why
+    the registerUrl may not be called (wire/addresses.py, checked by the handler before the
+    transaction: it resolves a name): 422 REGISTER_URL_NOT_ALLOWED, audited, nothing written."""
     _check_jurisdiction(cur, req)
+    if register_refused:
+        return _audited(cur, operator, "putJurisdiction", {"code": code, **req},
+                        _refusal("REGISTER_URL_NOT_ALLOWED", register_refused))
     cur.execute(OLD_TIME_ZONE, (code,))
     old = cur.fetchone()
     values = {**req, "code": code, "registerUnavailable": req["registerUnavailable"] or "refuse"}

@@ -175,7 +175,8 @@ class Application(tornado.web.Application):
             # Player protection: the market of a player registered without one, and the
             # external self-exclusion registers' client (launch and deposit ask it).
             default_jurisdiction=settings.default_jurisdiction,
-            exclusion_register=ExclusionRegister(settings.register_timeout, settings.register_cache_seconds),
+            exclusion_register=ExclusionRegister(settings.register_timeout, settings.register_cache_seconds,
+                                                 addresses=addresses),
         )
 
     async def load_credentials(self):
