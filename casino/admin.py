@@ -579,14 +579,15 @@ class LedgerAuditHandler(AdminHandler):
                "every balance is explained")
     answer = obj(wallets=INTEGER, ledgerRows=INTEGER, violations={"type": "array", "items": STRING})
     refusals = documented("ledgerAudit")
-    # It reads every wallet and ledger row: one at a time per process, within
-    # DB_CALL_TIMEOUT like every call (503 past it: a ledger too large for that is
-    # audited with the command, next to the database).
+    # It reads every wallet and ledger row, as a report does: one at a time per process, on
+    # the reports' pool (read-only, on the replica when DATABASE_READ_URL is set), within
+    # REPORT_TIMEOUT (503 past it: a ledger too large for that is audited with the
+    # command, next to the database) -- never holding a connection the money calls need.
     running = ConcurrencyLimit(1, "ledger audit")
 
     async def get(self):
         with self.running.slot():
-            self.render_json(200, await self.read_db.transaction(audit.summary))
+            self.render_json(200, await self.settings["report_db"].transaction(audit.summary))
 
 
 IMPORTED_GAME = obj(gameId=INTEGER, providerGameId=STRING, name=STRING, currency=STRING, minBet=INTEGER,
