@@ -195,7 +195,7 @@ class CreateReconciliationHandler(AdminHandler):
         self.render_answer(await reconciliation.reconcile(
             self.db, self.provider_link, self.settings["casino_code"], self.settings["report_time_zone"],
             b["providerCode"], parse_date(b["from"]), parse_date(b["to"]), self.operator.key_id,
-            operator=self.operator.key_id))
+            operator=self.operator.key_id, bounds=self.settings["feed_bounds"]))
 
 
 class ReconciliationHandler(AdminHandler):

@@ -155,6 +155,10 @@ OPTIONS = (
     Option("daily_reconciliation", "DAILY_RECONCILIATION", None, None, _time_of_day_or_off,
            "off, or the time of day (HH:MM in REPORT_TIME_ZONE) the casino reconciles the day before "
            "with every provider"),
+    Option("feed_max_rounds", "FEED_MAX_ROUNDS", None, 1_000_000, COUNT,
+           "rounds of a provider's feed a reconciliation holds at most; more: it fails"),
+    Option("feed_deadline", "FEED_DEADLINE", None, 600.0, SECONDS,
+           "seconds a reconciliation may take to read a provider's whole feed; longer: it fails"),
     Option("simulate_concurrency", "SIMULATE_CONCURRENCY", None, 4, COUNT,
            "simulateRound calls played at once per process"),
     Option("provider_link_max_clients", "PROVIDER_LINK_MAX_CLIENTS", None, 16, COUNT,
@@ -223,6 +227,8 @@ class Settings:
     report_timeout: float = 300.0
     report_time_zone: str = "UTC"
     daily_reconciliation: time | None = None
+    feed_max_rounds: int = 1_000_000
+    feed_deadline: float = 600.0
     simulate_concurrency: int = 4
     provider_link_max_clients: int = 16
     casino_client_max_clients: int = 16
