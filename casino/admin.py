@@ -241,8 +241,13 @@ class OperatorKeyHandler(AdminHandler):
     (403 FORBIDDEN, audited, nothing written)."""
     operator_scope = "admin"
 
-    def within(self, verb, *args):
-        return self.db.transaction(verb, self.operator.key_id, self.operator.scopes, self.operator.origin, *args)
+    async def within(self, verb, *args):
+        answer = await self.db.transaction(verb, self.operator.key_id, self.operator.scopes, self.operator.origin,
+                                           *args)
+        # A key made (or changed) here works at once here, whatever ids were asked for in
+        # vain a moment ago (wire/keyring.py, Refreshed.find).
+        self.settings["operators"].keys.invalidate()
+        return answer
 
 
 class CreateOperatorKeyHandler(OperatorKeyHandler):
@@ -435,9 +440,11 @@ class AddProviderKeyHandler(AdminHandler):
 
     async def post(self, **_):
         reserved = credentials.EnvironmentKeys(None, None, self.settings["casino_code"]).reserved_kids
-        self.render_answer(await self.db.transaction(catalogue.add_provider_key, self.operator.key_id,
-                                                     self.settings["keys_box"], reserved,
-                                                     self.params["providerCode"], self.body, self.action))
+        answer = await self.db.transaction(catalogue.add_provider_key, self.operator.key_id,
+                                           self.settings["keys_box"], reserved, self.params["providerCode"],
+                                           self.body, self.action)
+        self.settings["casino_keys"].keys.invalidate()     # it signs (or is signed with) at once here
+        self.render_answer(answer)
 
 
 class RotateProviderKeyHandler(AddProviderKeyHandler):

@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -168,9 +167,11 @@ class OperatorKeys:
         operator = authenticate(authorization, self.keys.value, self.environment_key)
         if operator is None and authorization and authorization.startswith("Bearer op_"):
             # Perhaps created a moment ago: load what was committed before this request
-            # arrived (one shared load at a time, however many made-up keys arrive).
-            await self.keys.reload_since(time.monotonic())
-            operator = authenticate(authorization, self.keys.value, self.environment_key)
+            # arrived (Refreshed.find: one shared load, at most one per its min_interval,
+            # none for an id still unknown after one, however many made-up keys arrive).
+            key_id = authorization.removeprefix("Bearer ").partition(".")[0]
+            operator = await self.keys.find(key_id, lambda: authenticate(authorization, self.keys.value,
+                                                                         self.environment_key))
         return operator
 
     async def start(self):
