@@ -165,6 +165,8 @@ class Application(tornado.web.Application):
             report_time_zone=settings.report_time_zone,
             # What a reconciliation holds of a provider's feed, and for how long it reads it.
             feed_bounds=FeedBounds(settings.feed_max_rounds, settings.feed_deadline),
+            # The support page's cookies carry the Secure flag (casino/support_page.py).
+            support_cookie_secure=settings.support_cookies_secure,
             # Both systems reach each other over HTTP, by default at this process's address,
             # each direction on a client of its own so neither can starve the other.
             provider_link=ProviderLink(settings.provider_url or own_url, casino_keys,
