@@ -30,6 +30,17 @@ LIST_JURISDICTIONS = f"SELECT {JURISDICTION_COLUMNS} FROM CASINO_JURISDICTIONS O
 
 TIME_ZONE_KNOWN = "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = %s)"
 
+# A day from which a bound `min` ends later than a bound `max` (NULL: none), compared by the
+# end each gives, as the exclusion is (casino_exclude): P1M is 28 to 31 days, so it exceeds
+# P30D from a day before a 31-day month, though both are "720 hours". Every day of four years
+# (a leap year among them, each month end clamped as PostgreSQL clamps it) is every case.
+FIRST_DAY_BOUND_EXCEEDED = """
+    SELECT to_char(d.at, 'YYYY-MM-DD')
+    FROM generate_series(timestamp '2024-01-01', timestamp '2027-12-31', interval '1 day') AS d(at)
+    WHERE d.at + %s::interval > d.at + %s::interval
+    ORDER BY d.at LIMIT 1
+"""
+
 # A market is a row: PUT writes the whole of it, creating it or replacing it.
 PUT_JURISDICTION = """
     INSERT INTO CASINO_JURISDICTIONS (code, name, time_zone, cooling_off_hours, increase_waits_period_end,
@@ -124,13 +135,27 @@ def list_jurisdictions(cur):
     return Answer(200, {"items": [_jurisdiction(row) for row in cur.fetchall()]})
 
 
+def _exceeded_from(cur, low, high):
+    """The first day (YYYY-MM-DD) from which the duration `low` ends after `high`, or None."""
+    cur.execute(FIRST_DAY_BOUND_EXCEEDED, (low, high))
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
 def _check_jurisdiction(cur, req):
-    """What the fields' own types cannot say; 400, nothing written."""
-    if duration_hours(req["timeOutMin"]) > duration_hours(req["timeOutMax"]):
-        raise invalid("timeOutMin must not exceed timeOutMax")
-    if req["selfExclusionMax"] is not None and \
-            duration_hours(req["selfExclusionMin"]) > duration_hours(req["selfExclusionMax"]):
-        raise invalid("selfExclusionMin must not exceed selfExclusionMax")
+    """What the fields' own types cannot say; 400, nothing written. A minimum must end no
+    later than its maximum from every day (their fields alone do not say: P1M and P30D);
+    and be no longer as PostgreSQL orders intervals (a month 30 days, a year 360), which the
+    table's CHECK holds it to."""
+    for kind, high in (("timeOut", req["timeOutMax"]), ("selfExclusion", req["selfExclusionMax"])):
+        low = req[f"{kind}Min"]
+        if high is None:
+            continue
+        if duration_hours(low) > duration_hours(high):
+            raise invalid(f"{kind}Min must not exceed {kind}Max")
+        day = _exceeded_from(cur, low, high)
+        if day:
+            raise invalid(f"{kind}Min must not exceed {kind}Max: from {day}, {low} ends after {high}")
     if req["registerUrl"] is not None and req["registerName"] is None:
         raise invalid("registerUrl needs a registerName")
     cur.execute(TIME_ZONE_KNOWN, (req["timeZone"],))
