@@ -110,6 +110,20 @@ SET_PLAYER_IDENTITY = """
     UPDATE CASINO_USERS SET first_name = %s, last_name = %s, date_of_birth = %s, postcode = %s WHERE id = %s
 """
 LOCK_PLAYER_WALLETS = "SELECT id FROM CASINO_WALLETS WHERE user_id = %s ORDER BY id FOR NO KEY UPDATE"
+# A pending increase (or removal) of a limit moved to another market waits as long as the new
+# market would have made it wait, counted from when it was asked for (the row's updated_at),
+# when that is longer: a move never shortens a cooling-off (the later of the two wins).
+KEEP_LONGER_COOLING_OFF = """
+    UPDATE CASINO_PLAYER_LIMITS l
+    SET pending_from = greatest(
+        l.pending_from,
+        l.updated_at + j.cooling_off_hours * interval '1 hour',
+        CASE WHEN j.increase_waits_period_end THEN
+            (SELECT CASE l.period WHEN 'day' THEN k.day_ends WHEN 'week' THEN k.week_ends ELSE k.month_ends END
+             FROM casino_calendar(l.updated_at, j.time_zone) AS k) END)
+    FROM CASINO_JURISDICTIONS j
+    WHERE j.code = %(jurisdiction)s AND l.user_id = %(user_id)s AND l.pending_from > casino_clock()
+"""
 
 
 # --- jurisdictions ----------------------------------------------------------------------------
@@ -194,7 +208,8 @@ def _player_answer(cur, user_id):
 
 def set_player_jurisdiction(cur, operator, user_id, req):
     """Moves a player to another market: its rules apply from the next call; the windows of
-    their limits are recounted in its time zone."""
+    their limits are recounted in its time zone; a pending limit increase waits the longer
+    of its old wait and the new market's (KEEP_LONGER_COOLING_OFF)."""
     cur.execute(LOCK_PLAYER_WALLETS, (user_id,))
     cur.execute(FIND_JURISDICTION, (req["jurisdiction"],))
     if cur.fetchone() is None:
@@ -205,6 +220,7 @@ def set_player_jurisdiction(cur, operator, user_id, req):
             answer = _refusal("USER_NOT_FOUND")
         else:
             cur.execute(RECOUNT_WINDOWS_OF_PLAYER, (user_id,))
+            cur.execute(KEEP_LONGER_COOLING_OFF, {"jurisdiction": req["jurisdiction"], "user_id": user_id})
             answer = _player_answer(cur, user_id)
     return _audited(cur, operator, "setPlayerJurisdiction", {"userId": user_id, **req}, answer)
 
