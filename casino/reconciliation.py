@@ -237,7 +237,8 @@ async def read_feed(link, provider_code, endpoint, casino_code, starts, ends, pa
 
 
 async def _read_pages(link, provider_code, endpoint, casino_code, starts, ends, page_size, max_rounds):
-    rounds, cursor, cursors = {}, None, set()
+    rounds: dict[str, Round] = {}
+    cursor, cursors = None, set()
     for _ in range(FEED_MAX_PAGES):
         body = {"casinoCode": casino_code, "from": _instant(starts), "to": _instant(ends)}
         if page_size:

@@ -14,11 +14,11 @@ RULES = {"name": "Bounds", "timeZone": "UTC", "coolingOffHours": 24, "increaseWa
 
 
 @pytest.mark.parametrize("bounds, why", [
-    ({"timeOutMin": "P1M", "timeOutMax": "P30D"}, "timeOutMin must not exceed timeOutMax: from 2024-01-01, P1M ends "
-                                                  "after P30D"),
+    ({"timeOutMin": "P1M", "timeOutMax": "P30D"},
+     "timeOutMin must not exceed timeOutMax: from 2024-01-01, P1M ends after P30D"),
     ({"timeOutMin": "P30D", "timeOutMax": "P1M"}, "from 2024-01-31, P30D ends after P1M"),
-    ({"selfExclusionMin": "P6M", "selfExclusionMax": "P26W"}, "selfExclusionMin must not exceed selfExclusionMax: "
-                                                              "from 2024-03-01, P6M ends after P26W"),
+    ({"selfExclusionMin": "P6M", "selfExclusionMax": "P26W"},
+     "selfExclusionMin must not exceed selfExclusionMax: from 2024-03-01, P6M ends after P26W"),
     ({"selfExclusionMin": "P1Y", "selfExclusionMax": "P365D"}, "from 2024-01-01, P1Y ends after P365D"),
     # As PostgreSQL orders intervals (a year is 360 days), which the table's CHECK holds to.
     ({"selfExclusionMin": "P365D", "selfExclusionMax": "P1Y"}, "selfExclusionMin must not exceed selfExclusionMax"),

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from casino import operators
-from tests.support import OPERATOR_KEY, back_office
+from tests.support import back_office
 from tests.test_backoffice import Admin, code, key_with
 
 pytestmark = pytest.mark.usefixtures("clean_audit")

@@ -57,7 +57,7 @@ def test_the_invoice_quotes_a_game_name_that_is_a_formula(api, hostile):
     row = next(line for line in lines if line[0] == str(game))
     assert row[1] == "'" + LINK
     # The figures stay numbers: the players won, GGR -9.00 is no formula.
-    assert dict(zip(lines[0], row))["ggr"] == "-9.00"
+    assert dict(zip(lines[0], row, strict=True))["ggr"] == "-9.00"
     assert not any(value.startswith(("=", "+", "@", "\t", "\r")) for line in lines for value in line)
 
 
@@ -66,7 +66,7 @@ def test_large_wins_quote_ids_that_start_as_formulas(api, hostile):
     lines = get(api, "large-wins?from=2023-11-14&to=2023-11-14&multiple=2&format=csv")
     header, rows = lines[0], [line for line in lines[1:] if line[1] == code]
     assert len(rows) == 1
-    row = dict(zip(header, rows[0]))
+    row = dict(zip(header, rows[0], strict=True))
     assert (row["roundId"], row["transactionId"]) == ("'" + ids["round"], "'" + ids["win"])
     assert (row["win"], row["roundStakes"], row["multiple"]) == ("10.00", "1.00", "10.00")
 
@@ -75,7 +75,7 @@ def test_ggr_by_game_keeps_negative_figures_as_numbers(api, hostile):
     _, game, _ = hostile
     lines = get(api, "ggr?from=2023-11-14&to=2023-11-14&groupBy=game&format=csv")
     header = lines[0]
-    row = dict(zip(header, next(line for line in lines if line[0] == str(game))))
+    row = dict(zip(header, next(line for line in lines if line[0] == str(game)), strict=True))
     assert row["ggr"] == "-9.00"
 
 

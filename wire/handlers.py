@@ -50,7 +50,7 @@ class Verb:
     a handler of a one-method path says in its class attributes. `operation_id` names it in
     the OpenAPI document."""
     operation_id: str
-    operator_scope: "str | tuple[str, ...]"
+    operator_scope: str | tuple[str, ...]
     summary: str
     answer: dict[str, Any]
     refusals: dict[int, list[str]]
@@ -65,11 +65,12 @@ _GENERIC_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALL
 class JsonHandler(tornado.web.RequestHandler):
     # Who may call, set by subclasses. A signed endpoint names its header and the
     # application setting holding the key ring that verifies it; the key that did
-    # becomes `self.caller`. An operator endpoint names the scope its Bearer key needs;
-    # the key becomes `self.operator`. Neither: open (health, metrics, the document).
+    # becomes `self.caller`. An operator endpoint names the scope its Bearer key needs, or
+    # the scopes it needs all of (needs_scopes); the key becomes `self.operator`. Neither:
+    # open (health, metrics, the document).
     signature_header: str | None = None
     keyring_setting: str | None = None
-    operator_scope: str | None = None
+    operator_scope: str | tuple[str, ...] | None = None
     # The brief's key-less flow for launchGame/simulateRound, in development mode only.
     open_in_development = False
     schema: Schema | None = None

@@ -58,6 +58,7 @@ class KeySet:
 
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 # On-demand reloads (module docstring): at most one per MIN_INTERVAL seconds per process; an
@@ -86,7 +87,7 @@ class Refreshed(Generic[T]):
         self._demanded_at = float("-inf")    # when the last on-demand load started
         self._unknown: OrderedDict[str, float] = OrderedDict()   # id -> until when it is known unknown
 
-    async def find(self, name: str, lookup: Callable[[], Any]) -> Any:
+    async def find(self, name: str, lookup: Callable[[], U | None]) -> U | None:
         """lookup() (a search of `value` for `name`), after an on-demand reload of what was
         committed before this call when it finds nothing -- unless `name` was looked for in
         vain within unknown_ttl. None when it is still not there."""
