@@ -135,7 +135,8 @@ async def serve(settings, sockets, database, notices=()):
     daily = None
     if settings.daily_reconciliation is not None and not settings.no_reconcile:
         daily = asyncio.ensure_future(run_daily(db, app.settings["provider_link"], app.settings["casino_code"],
-                                                settings.report_time_zone, settings.daily_reconciliation))
+                                                settings.report_time_zone, settings.daily_reconciliation,
+                                                app.settings["feed_bounds"]))
 
     # Bonuses past their expiry (casino/bonuses.py): every process runs the pass; two at
     # once forfeit each bonus once.

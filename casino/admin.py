@@ -2,16 +2,17 @@
 (the base handler and its schemas), makes one call of casino/backoffice.py, and renders.
 
 Scopes (casino/operators.py): admin for players, wallets, operator keys (within the calling
-key's own scopes and origin), providers and their keys, games, closing sessions,
-jurisdictions, a player's market and identity, and retiring a tool's players; cashier for
-deposits, withdrawals and bonuses; protection for a player's limits and exclusions;
-backoffice for the read-only views (the ledger audit among them), which read through
-self.read_db: the replica of DATABASE_READ_URL when set, else the primary.
+key's own scopes and origin), providers, games, closing sessions, jurisdictions, a player's
+market and identity, and retiring a tool's players; admin and cashier both for a provider's
+signing keys, apiEndpoint and v1 switch (operators.PROVIDER_TRUST); cashier for
+deposits, withdrawals and bonuses; protection for a player's limits and exclusions; backoffice
+for the read-only views (the ledger audit among them), which read through self.read_db: the
+replica of DATABASE_READ_URL when set, else the primary.
 """
 import re
 
 from wire.addresses import url_refusal
-from wire.handlers import JsonHandler, Verb
+from wire.handlers import BODY_METHODS, JsonHandler, Verb
 from wire.openapi import INTEGER, STRING, obj
 from wire.validation import (
     BET_AMOUNT,
@@ -38,7 +39,7 @@ from wire.validation import (
     text,
 )
 
-from . import audit, backoffice, bonuses, catalogue, credentials, game_import, operators, protection, synthetic
+from . import audit, backoffice, bonuses, catalogue, credentials, game_import, operators, origins, protection, synthetic
 from .limits import ConcurrencyLimit
 from .refusals import documented
 
@@ -78,9 +79,13 @@ BONUS_AMOUNT = Field(lambda v: type(v) is int and 1 <= v <= MAX_BONUS,
 
 class AdminHandler(JsonHandler):
     """An operator endpoint. `parameters`: the path's (in the route as {name}); `query`:
-    the query string's; both Fields, parsed after the key is checked, into self.params."""
+    the query string's; both Fields, parsed after the key is checked, into self.params.
+    `writes_on`: what its write (POST, PUT) writes on, (kind, the parameter or body field
+    holding its id), which a tool's key may write only when its own tool made it
+    (casino/origins.py)."""
     parameters: Schema = {}
     query: Schema = {}
+    writes_on: tuple[str, str] | None = None
     status = 200
 
     async def prepare(self):
@@ -88,6 +93,9 @@ class AdminHandler(JsonHandler):
         query = {name: self.get_query_argument(name) for name in self.query
                  if self.get_query_argument(name, None) is not None}
         self.params = {**parse_params(self.path_kwargs, self.parameters), **parse_params(query, self.query)}
+        if self.writes_on is not None and self.request.method in BODY_METHODS:
+            kind, name = self.writes_on
+            await origins.check(self.db, self.operator, kind, self.params.get(name, self.body.get(name)))
 
     @property
     def read_db(self):
@@ -128,6 +136,7 @@ class CreatePlayerHandler(AdminHandler):
 
 
 class CreateWalletHandler(AdminHandler):
+    writes_on = ("player", "userId")
     operator_scope = "admin"
     summary = "Opens a player's wallet in a currency, empty"
     status = 201
@@ -140,6 +149,7 @@ class CreateWalletHandler(AdminHandler):
 
 
 class CashierHandler(AdminHandler):
+    writes_on = ("player", "userId")
     operator_scope = "cashier"
     answer = CASHIER_ANSWER
     replays = True
@@ -172,6 +182,7 @@ class WithdrawalHandler(CashierHandler):
 
 class GrantBonusHandler(AdminHandler):
     operator_scope = "cashier"
+    writes_on = ("player", "userId")
     summary = ("Grants a bonus: adds `amount` to the balance, not to the redeemable cash, to be wagered "
                "`wagering` times before `expiresAt`; at most one active per wallet; idempotent by reference")
     status = 201
@@ -202,6 +213,7 @@ class PlayerBonusesHandler(AdminHandler):
 
 class CancelBonusHandler(AdminHandler):
     operator_scope = "cashier"
+    writes_on = ("bonus", "bonusId")
     summary = "Cancels an active bonus: what remains of it is forfeited (cash untouched); audited"
     answer = BONUS
     refusals = documented("cancelBonus")
@@ -212,6 +224,7 @@ class CancelBonusHandler(AdminHandler):
 
 
 class PlayerStatusHandler(AdminHandler):
+    writes_on = ("player", "userId")
     operator_scope = "admin"
     summary = "Enables or disables a player (a disabled player cannot launch games or bet)"
     answer = PLAYER
@@ -291,8 +304,13 @@ class OperatorKeyHandler(AdminHandler):
     (403 FORBIDDEN, audited, nothing written)."""
     operator_scope = "admin"
 
-    def within(self, verb, *args):
-        return self.db.transaction(verb, self.operator.key_id, self.operator.scopes, self.operator.origin, *args)
+    async def within(self, verb, *args):
+        answer = await self.db.transaction(verb, self.operator.key_id, self.operator.scopes, self.operator.origin,
+                                           *args)
+        # A key made (or changed) here works at once here, whatever ids were asked for in
+        # vain a moment ago (wire/keyring.py, Refreshed.find).
+        self.settings["operators"].keys.invalidate()
+        return answer
 
 
 class CreateOperatorKeyHandler(OperatorKeyHandler):
@@ -417,7 +435,8 @@ class CreateProviderHandler(ProviderEndpointHandler):
 
 
 class SetProviderEndpointHandler(ProviderEndpointHandler):
-    operator_scope = "admin"
+    writes_on = ("provider", "providerCode")
+    operator_scope = operators.PROVIDER_TRUST
     summary = ("Changes where the casino calls a provider (null: hosted here), from its next call; an http(s) URL "
                "at a public address")
     answer = PROVIDER
@@ -443,6 +462,7 @@ class ProviderHandler(AdminHandler):
 
 
 class ProviderStatusHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = "admin"
     summary = "Enables or disables a provider (a disabled provider's games neither launch nor take bets)"
     answer = PROVIDER
@@ -456,7 +476,8 @@ class ProviderStatusHandler(AdminHandler):
 
 
 class ProviderV1Handler(AdminHandler):
-    operator_scope = "admin"
+    writes_on = ("provider", "providerCode")
+    operator_scope = operators.PROVIDER_TRUST
     summary = "Accepts body-only (v1) signatures from the provider's keys, or not"
     answer = PROVIDER
     refusals = documented("setProviderV1")
@@ -469,7 +490,8 @@ class ProviderV1Handler(AdminHandler):
 
 
 class AddProviderKeyHandler(AdminHandler):
-    operator_scope = "admin"
+    writes_on = ("provider", "providerCode")
+    operator_scope = operators.PROVIDER_TRUST
     summary = ("Adds an active HMAC key (signer provider: its callbacks; casino: our calls to it); `secret` is "
                "shown in this answer only")
     status = 201
@@ -481,9 +503,11 @@ class AddProviderKeyHandler(AdminHandler):
 
     async def post(self, **_):
         reserved = credentials.EnvironmentKeys(None, None, self.settings["casino_code"]).reserved_kids
-        self.render_answer(await self.db.transaction(catalogue.add_provider_key, self.operator.key_id,
-                                                     self.settings["keys_box"], reserved,
-                                                     self.params["providerCode"], self.body, self.action))
+        answer = await self.db.transaction(catalogue.add_provider_key, self.operator.key_id,
+                                           self.settings["keys_box"], reserved, self.params["providerCode"],
+                                           self.body, self.action)
+        self.settings["casino_keys"].keys.invalidate()     # it signs (or is signed with) at once here
+        self.render_answer(answer)
 
 
 class RotateProviderKeyHandler(AddProviderKeyHandler):
@@ -494,7 +518,8 @@ class RotateProviderKeyHandler(AddProviderKeyHandler):
 
 
 class RevokeProviderKeyHandler(AdminHandler):
-    operator_scope = "admin"
+    writes_on = ("provider", "providerCode")
+    operator_scope = operators.PROVIDER_TRUST
     summary = ("Revokes a provider key by its id (signer: only when a casino key and a provider key share it); "
                "every process refuses it within KEY_REFRESH_SECONDS")
     answer = obj(providerCode=STRING, keyId=STRING, signer={"enum": list(credentials.SIGNERS)}, revokedAt=TIMESTAMP)
@@ -519,6 +544,7 @@ class ProviderKeysHandler(AdminHandler):
 
 
 class CreateGameHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = "admin"
     summary = "Adds a provider's game (active) by the provider's own game id, with its currency and bet limits"
     status = 201
@@ -543,6 +569,7 @@ class GameHandler(AdminHandler):
 
 
 class GameLimitsHandler(AdminHandler):
+    writes_on = ("game", "gameId")
     operator_scope = "admin"
     summary = "Changes a game's bet limits (from the next bet)"
     answer = GAME
@@ -556,6 +583,7 @@ class GameLimitsHandler(AdminHandler):
 
 
 class GameStatusHandler(AdminHandler):
+    writes_on = ("game", "gameId")
     operator_scope = "admin"
     summary = "Enables or disables a game (a disabled game neither launches nor takes bets)"
     answer = GAME
@@ -583,6 +611,7 @@ class SessionsHandler(AdminHandler):
 
 
 class CloseSessionHandler(AdminHandler):
+    writes_on = ("session", "sessionId")
     operator_scope = "admin"
     summary = "Closes a game session: it takes no further bet; payouts and refunds of its bets still land"
     answer = SESSION
@@ -620,14 +649,15 @@ class LedgerAuditHandler(AdminHandler):
                "every balance is explained")
     answer = obj(wallets=INTEGER, ledgerRows=INTEGER, violations={"type": "array", "items": STRING})
     refusals = documented("ledgerAudit")
-    # It reads every wallet and ledger row: one at a time per process, within
-    # DB_CALL_TIMEOUT like every call (503 past it: a ledger too large for that is
-    # audited with the command, next to the database).
+    # It reads every wallet and ledger row, as a report does: one at a time per process, on
+    # the reports' pool (read-only, on the replica when DATABASE_READ_URL is set), within
+    # REPORT_TIMEOUT (503 past it: a ledger too large for that is audited with the
+    # command, next to the database) -- never holding a connection the money calls need.
     running = ConcurrencyLimit(1, "ledger audit")
 
     async def get(self):
         with self.running.slot():
-            self.render_json(200, await self.read_db.transaction(audit.summary))
+            self.render_json(200, await self.settings["report_db"].transaction(audit.summary))
 
 
 IMPORTED_GAME = obj(gameId=INTEGER, providerGameId=STRING, name=STRING, currency=STRING, minBet=INTEGER,
@@ -635,6 +665,7 @@ IMPORTED_GAME = obj(gameId=INTEGER, providerGameId=STRING, name=STRING, currency
 
 
 class ImportGamesHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = "admin"
     summary = ("Creates or updates the provider's games from its own catalogue (POST /provider/games); "
                "notListed: the casino's games of that provider it did not list")
@@ -686,6 +717,7 @@ TIME_OUT_ENDS = {"anyOf": [{"properties": {"kind": {"enum": ["self-exclusion"]}}
 
 class JurisdictionHandler(AdminHandler):
     """A market's rules, read and written as one row (a new market is a PUT, not a release)."""
+    writes_on = ("jurisdiction", "code")
     parameters = {"code": JURISDICTION_CODE}
     verbs = {
         "GET": Verb("GetJurisdiction", "admin", "A jurisdiction's rules", JURISDICTION,
@@ -712,8 +744,12 @@ class JurisdictionHandler(AdminHandler):
         self.render_answer(await self.db.transaction(protection.get_jurisdiction, self.params["code"]))
 
     async def put(self, **_):
+        # The register is called as a provider is: at an address the policy allows
+        # (wire/addresses.py), checked here and again at each connection.
+        url = self.body.get("registerUrl")
+        refused = url and await url_refusal(url, self.settings["outbound_addresses"])
         self.render_answer(await self.db.transaction(protection.put_jurisdiction, self.operator.key_id,
-                                                     self.params["code"], self.body))
+                                                     self.params["code"], self.body, refused))
 
 
 class JurisdictionsHandler(AdminHandler):
@@ -727,6 +763,7 @@ class JurisdictionsHandler(AdminHandler):
 
 
 class LimitsHandler(AdminHandler):
+    writes_on = ("player", "userId")
     parameters = {"userId": ENTITY_ID}
     verbs = {
         "GET": Verb("GetLimits", "backoffice",
@@ -749,6 +786,7 @@ class LimitsHandler(AdminHandler):
 
 
 class ExclusionsHandler(AdminHandler):
+    writes_on = ("player", "userId")
     parameters = {"userId": ENTITY_ID}
     verbs = {
         "GET": Verb("ListExclusions", "backoffice", "A player's exclusions, newest first, and the one in force",
@@ -787,6 +825,7 @@ class ProtectionHistoryHandler(AdminHandler):
 
 
 class PlayerJurisdictionHandler(AdminHandler):
+    writes_on = ("player", "userId")
     operator_scope = "admin"
     summary = "Moves a player to another jurisdiction (its rules from the next call)"
     answer = PLAYER
@@ -800,6 +839,7 @@ class PlayerJurisdictionHandler(AdminHandler):
 
 
 class PlayerIdentityHandler(AdminHandler):
+    writes_on = ("player", "userId")
     operator_scope = "admin"
     summary = "Sets the identity an external self-exclusion register is asked with"
     answer = PLAYER

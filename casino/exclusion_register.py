@@ -124,10 +124,14 @@ def read_answer(response):
 
 
 class ExclusionRegister:
-    def __init__(self, timeout, cache_seconds, max_clients=8):
+    """addresses: the server's wire.addresses.AddressPolicy. A registerUrl was checked when it
+    was set; it is checked again at each connection (DNS can change, and a row may predate the
+    check), and an address refused is a register that cannot be asked."""
+
+    def __init__(self, timeout, cache_seconds, max_clients=8, addresses=None):
         self.cache_seconds = cache_seconds
         self.http = OutboundClient(OutboundLimits(max_clients=max_clients, connect_timeout=min(timeout, 2.0),
-                                                  request_timeout=timeout, queue_timeout=1.0))
+                                                  request_timeout=timeout, queue_timeout=1.0), addresses)
 
     async def verdict(self, db, user_id, purpose):
         """What the player's register says for a launch or a deposit (module docstring)."""

@@ -5,7 +5,7 @@ from wire.handlers import JsonHandler
 from wire.openapi import INTEGER, STRING, obj
 from wire.validation import BET_AMOUNT, CURRENCY, ENTITY_ID, IDENTIFIER, PAYOUT_AMOUNT
 
-from . import wallet
+from . import origins, wallet
 from .launch import launch_game, simulate_round
 from .refusals import documented
 from .wallet import Outcome
@@ -117,6 +117,8 @@ class LaunchGameHandler(JsonHandler):
     schema = {"userId": ENTITY_ID, "gameId": ENTITY_ID, "currency": CURRENCY.optional()}
 
     async def post(self):
+        # A tool's key launches only its own tool's players (casino/origins.py).
+        await origins.check(self.db, self.operator, "player", self.body["userId"])
         _, answer = await launch_game(self.db, self.provider_link, self.settings["casino_code"], self.body,
                                       self.request_id, self.settings["exclusion_register"])
         self.render_json(200, answer)
@@ -136,6 +138,7 @@ class SimulateRoundHandler(JsonHandler):
     schema = LaunchGameHandler.schema
 
     async def post(self):
+        await origins.check(self.db, self.operator, "player", self.body["userId"])
         with self.settings["simulate_limit"].slot():
             answer = await simulate_round(self.db, self.provider_link, self.settings["casino_code"], self.body,
                                           self.request_id, self.settings["exclusion_register"])

@@ -7,7 +7,11 @@ The environment's OPERATOR_KEY, when set, is a key with every scope (the bootstr
 
 Scopes: lobby (launchGame), test-driver (simulateRound), backoffice (back-office reads),
 cashier (deposits, withdrawals, bonuses), protection (players' limits and exclusions),
-admin (players, wallets, providers, games, keys, jurisdictions). A key acts on keys only
+admin (players, wallets, providers, games, keys, jurisdictions). A write that decides whose
+signature moves money, or where signed calls go -- a provider's signing keys (add, rotate,
+revoke), its apiEndpoint, its v1 switch -- needs admin and cashier both (PROVIDER_TRUST): an
+admin-only key could otherwise give a provider a key of its own and pay itself through the
+provider's callbacks, which cashier alone guards at the cashier. A key acts on keys only
 within its own scopes (`beyond`): it grants none it lacks, and changes, rotates or revokes
 no key that holds one it lacks (casino/backoffice.py).
 
@@ -20,7 +24,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +35,8 @@ from wire.keyring import Refreshed
 
 SCOPES = ("lobby", "test-driver", "backoffice", "cashier", "protection", "admin")
 # An operator's own key, or a tool's (what its players and providers are marked with).
+# The scopes a provider's money-relevant writes need, all of them (module docstring).
+PROVIDER_TRUST = ("admin", "cashier")
 KEY_ORIGINS = ("operator", "test", "locust", "bench")
 ENVIRONMENT_KEY_ID = "OPERATOR_KEY"
 
@@ -162,9 +167,11 @@ class OperatorKeys:
         operator = authenticate(authorization, self.keys.value, self.environment_key)
         if operator is None and authorization and authorization.startswith("Bearer op_"):
             # Perhaps created a moment ago: load what was committed before this request
-            # arrived (one shared load at a time, however many made-up keys arrive).
-            await self.keys.reload_since(time.monotonic())
-            operator = authenticate(authorization, self.keys.value, self.environment_key)
+            # arrived (Refreshed.find: one shared load, at most one per its min_interval,
+            # none for an id still unknown after one, however many made-up keys arrive).
+            key_id = authorization.removeprefix("Bearer ").partition(".")[0]
+            operator = await self.keys.find(key_id, lambda: authenticate(authorization, self.keys.value,
+                                                                         self.environment_key))
         return operator
 
     async def start(self):

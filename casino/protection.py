@@ -30,6 +30,17 @@ LIST_JURISDICTIONS = f"SELECT {JURISDICTION_COLUMNS} FROM CASINO_JURISDICTIONS O
 
 TIME_ZONE_KNOWN = "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = %s)"
 
+# A day from which a bound `min` ends later than a bound `max` (NULL: none), compared by the
+# end each gives, as the exclusion is (casino_exclude): P1M is 28 to 31 days, so it exceeds
+# P30D from a day before a 31-day month, though both are "720 hours". Every day of four years
+# (a leap year among them, each month end clamped as PostgreSQL clamps it) is every case.
+FIRST_DAY_BOUND_EXCEEDED = """
+    SELECT to_char(d.at, 'YYYY-MM-DD')
+    FROM generate_series(timestamp '2024-01-01', timestamp '2027-12-31', interval '1 day') AS d(at)
+    WHERE d.at + %s::interval > d.at + %s::interval
+    ORDER BY d.at LIMIT 1
+"""
+
 # A market is a row: PUT writes the whole of it, creating it or replacing it.
 PUT_JURISDICTION = """
     INSERT INTO CASINO_JURISDICTIONS (code, name, time_zone, cooling_off_hours, increase_waits_period_end,
@@ -99,6 +110,20 @@ SET_PLAYER_IDENTITY = """
     UPDATE CASINO_USERS SET first_name = %s, last_name = %s, date_of_birth = %s, postcode = %s WHERE id = %s
 """
 LOCK_PLAYER_WALLETS = "SELECT id FROM CASINO_WALLETS WHERE user_id = %s ORDER BY id FOR NO KEY UPDATE"
+# A pending increase (or removal) of a limit moved to another market waits as long as the new
+# market would have made it wait, counted from when it was asked for (the row's updated_at),
+# when that is longer: a move never shortens a cooling-off (the later of the two wins).
+KEEP_LONGER_COOLING_OFF = """
+    UPDATE CASINO_PLAYER_LIMITS l
+    SET pending_from = greatest(
+        l.pending_from,
+        l.updated_at + j.cooling_off_hours * interval '1 hour',
+        CASE WHEN j.increase_waits_period_end THEN
+            (SELECT CASE l.period WHEN 'day' THEN k.day_ends WHEN 'week' THEN k.week_ends ELSE k.month_ends END
+             FROM casino_calendar(l.updated_at, j.time_zone) AS k) END)
+    FROM CASINO_JURISDICTIONS j
+    WHERE j.code = %(jurisdiction)s AND l.user_id = %(user_id)s AND l.pending_from > casino_clock()
+"""
 
 
 # --- jurisdictions ----------------------------------------------------------------------------
@@ -124,13 +149,27 @@ def list_jurisdictions(cur):
     return Answer(200, {"items": [_jurisdiction(row) for row in cur.fetchall()]})
 
 
+def _exceeded_from(cur, low, high):
+    """The first day (YYYY-MM-DD) from which the duration `low` ends after `high`, or None."""
+    cur.execute(FIRST_DAY_BOUND_EXCEEDED, (low, high))
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
 def _check_jurisdiction(cur, req):
-    """What the fields' own types cannot say; 400, nothing written."""
-    if duration_hours(req["timeOutMin"]) > duration_hours(req["timeOutMax"]):
-        raise invalid("timeOutMin must not exceed timeOutMax")
-    if req["selfExclusionMax"] is not None and \
-            duration_hours(req["selfExclusionMin"]) > duration_hours(req["selfExclusionMax"]):
-        raise invalid("selfExclusionMin must not exceed selfExclusionMax")
+    """What the fields' own types cannot say; 400, nothing written. A minimum must end no
+    later than its maximum from every day (their fields alone do not say: P1M and P30D);
+    and be no longer as PostgreSQL orders intervals (a month 30 days, a year 360), which the
+    table's CHECK holds it to."""
+    for kind, high in (("timeOut", req["timeOutMax"]), ("selfExclusion", req["selfExclusionMax"])):
+        low = req[f"{kind}Min"]
+        if high is None:
+            continue
+        if duration_hours(low) > duration_hours(high):
+            raise invalid(f"{kind}Min must not exceed {kind}Max")
+        day = _exceeded_from(cur, low, high)
+        if day:
+            raise invalid(f"{kind}Min must not exceed {kind}Max: from {day}, {low} ends after {high}")
     if req["registerUrl"] is not None and req["registerName"] is None:
         raise invalid("registerUrl needs a registerName")
     cur.execute(TIME_ZONE_KNOWN, (req["timeZone"],))
@@ -138,11 +177,16 @@ def _check_jurisdiction(cur, req):
         raise invalid(f"timeZone {req['timeZone']!r} is not a time zone the database knows (e.g. Europe/London)")
 
 
-def put_jurisdiction(cur, operator, code, req):
+def put_jurisdiction(cur, operator, code, req, register_refused=None):
     """Creates the market (201) or replaces its rules (200). A new time zone has every limited
     wallet of its players recount its windows in it at its next money call. Limits already
-    pending keep the start they were given; exclusions keep their end."""
+    pending keep the start they were given; exclusions keep their end. register_refused: why
+    the registerUrl may not be called (wire/addresses.py, checked by the handler before the
+    transaction: it resolves a name): 422 REGISTER_URL_NOT_ALLOWED, audited, nothing written."""
     _check_jurisdiction(cur, req)
+    if register_refused:
+        return _audited(cur, operator, "putJurisdiction", {"code": code, **req},
+                        _refusal("REGISTER_URL_NOT_ALLOWED", register_refused))
     cur.execute(OLD_TIME_ZONE, (code,))
     old = cur.fetchone()
     values = {**req, "code": code, "registerUnavailable": req["registerUnavailable"] or "refuse"}
@@ -164,7 +208,8 @@ def _player_answer(cur, user_id):
 
 def set_player_jurisdiction(cur, operator, user_id, req):
     """Moves a player to another market: its rules apply from the next call; the windows of
-    their limits are recounted in its time zone."""
+    their limits are recounted in its time zone; a pending limit increase waits the longer
+    of its old wait and the new market's (KEEP_LONGER_COOLING_OFF)."""
     cur.execute(LOCK_PLAYER_WALLETS, (user_id,))
     cur.execute(FIND_JURISDICTION, (req["jurisdiction"],))
     if cur.fetchone() is None:
@@ -175,6 +220,7 @@ def set_player_jurisdiction(cur, operator, user_id, req):
             answer = _refusal("USER_NOT_FOUND")
         else:
             cur.execute(RECOUNT_WINDOWS_OF_PLAYER, (user_id,))
+            cur.execute(KEEP_LONGER_COOLING_OFF, {"jurisdiction": req["jurisdiction"], "user_id": user_id})
             answer = _player_answer(cur, user_id)
     return _audited(cur, operator, "setPlayerJurisdiction", {"userId": user_id, **req}, answer)
 

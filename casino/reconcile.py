@@ -88,6 +88,14 @@ def main(argv=None):
         print(f"reconcile: not run: REPORT_TIME_ZONE={zone}: {exc}", file=sys.stderr)
         return 2
     try:
+        bounds = reconciliation.FeedBounds(int(os.environ.get("FEED_MAX_ROUNDS") or 1_000_000),
+                                           float(os.environ.get("FEED_DEADLINE") or 600.0))
+        if bounds.max_rounds < 1 or not bounds.deadline > 0:
+            raise ValueError("must be above zero")
+    except ValueError as exc:
+        print(f"reconcile: not run: FEED_MAX_ROUNDS or FEED_DEADLINE: {exc}", file=sys.stderr)
+        return 2
+    try:
         secrets = read_secrets(os.environ)
     except SecretBoxError as exc:
         print(f"reconcile: not run: {exc}", file=sys.stderr)
@@ -103,7 +111,7 @@ def main(argv=None):
             await keys.keys.load_now()
             codes = args.provider or await db.transaction(reconciliation.active_providers)
             return [await reconciliation.reconcile(db, link, secrets.casino_code, tz, code, start, end,
-                                                   reconciliation.COMMAND_LINE) for code in codes]
+                                                   reconciliation.COMMAND_LINE, bounds=bounds) for code in codes]
         finally:
             link.close()
             db.close()

@@ -23,8 +23,10 @@ kind, the first that applies:
 
 and the totals of each side (per currency, over the rounds compared) are stored with them.
 A feed that cannot be read whole -- no answer, a refusal, a malformed page, a cursor given
-twice, more than FEED_MAX_PAGES -- stores the reconciliation as failed, with why, and
-answers 502.
+twice, more than FEED_MAX_PAGES, more rounds than FEED_MAX_ROUNDS, longer than
+FEED_DEADLINE (FeedBounds: what a hostile or broken provider could otherwise make the
+process hold, or wait for, without end) -- stores the reconciliation as failed, with why,
+and no round of it, and answers 502.
 
 The server runs it every day at DAILY_RECONCILIATION (a time in REPORT_TIME_ZONE; off by
 default) for the day before, for every active provider of an operator's; `python -m
@@ -192,6 +194,14 @@ class FeedUnavailable(Exception):
     """The provider's feed could not be read whole; the message says why."""
 
 
+@dataclass(frozen=True)
+class FeedBounds:
+    """How much of a provider's feed one reconciliation holds (rounds), and how long it reads
+    it for (seconds, every page): the settings FEED_MAX_ROUNDS and FEED_DEADLINE."""
+    max_rounds: int = 1_000_000
+    deadline: float = 600.0
+
+
 def _amount(value):
     return type(value) is int and 0 <= value <= MAX_SAFE_INTEGER
 
@@ -212,11 +222,23 @@ def _instant(moment):
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-async def read_feed(link, provider_code, endpoint, casino_code, starts, ends, page_size=None):
-    """{round id: Round} of every page of the provider's feed for [starts, ends). page_size:
+async def read_feed(link, provider_code, endpoint, casino_code, starts, ends, page_size=None, bounds=FeedBounds()):
+    """{round id: Round} of every page of the provider's feed for [starts, ends), read within
+    bounds.deadline and of at most bounds.max_rounds rounds, else FeedUnavailable. page_size:
     ask for pages of that many rounds (the protocol has no such field: by default the
     provider's own page size)."""
-    rounds, cursor, cursors = {}, None, set()
+    try:
+        async with asyncio.timeout(bounds.deadline):
+            return await _read_pages(link, provider_code, endpoint, casino_code, starts, ends, page_size,
+                                     bounds.max_rounds)
+    except TimeoutError:
+        raise FeedUnavailable(f"the provider's round feed was not read whole within FEED_DEADLINE "
+                              f"({bounds.deadline:g} s)") from None
+
+
+async def _read_pages(link, provider_code, endpoint, casino_code, starts, ends, page_size, max_rounds):
+    rounds: dict[str, Round] = {}
+    cursor, cursors = None, set()
     for _ in range(FEED_MAX_PAGES):
         body = {"casinoCode": casino_code, "from": _instant(starts), "to": _instant(ends)}
         if page_size:
@@ -230,6 +252,8 @@ async def read_feed(link, provider_code, endpoint, casino_code, starts, ends, pa
         if not isinstance(items, list) or not (cursor is None or IDENTIFIER.check(cursor)):
             raise FeedUnavailable(unavailable(reply).message if reply.status != 200
                                   else "the provider's round feed is not the protocol's answer")
+        if len(rounds) + len(items) > max_rounds:
+            raise FeedUnavailable(f"the provider's round feed lists more than FEED_MAX_ROUNDS ({max_rounds}) rounds")
         for item in items:
             found = _feed_round(item)
             if found is None or item["roundId"] in rounds:
@@ -381,9 +405,11 @@ async def _answered(db, operator, request, answer):
     return await db.transaction(_audited, operator, "createReconciliation", request, answer)
 
 
-async def reconcile(db, link, casino_code, tz, provider_code, start, end, requested_by, operator=None):
+async def reconcile(db, link, casino_code, tz, provider_code, start, end, requested_by, operator=None,
+                    bounds=FeedBounds()):
     """Compares the provider's feed with the ledger over the days start..end (end included,
-    in time zone tz) and stores the result. operator: the key id of an API call, whose
+    in time zone tz) and stores the result; bounds: how much of the feed it holds, and for
+    how long it reads it (FeedBounds). operator: the key id of an API call, whose
     request is audited with the stored result (requested_by is then that key id too).
     Answer 201 the stored reconciliation, 404 PROVIDER_NOT_FOUND, 422 PERIOD_INVALID, or
     502 PROVIDER_UNAVAILABLE (stored as failed)."""
@@ -400,7 +426,7 @@ async def reconcile(db, link, casino_code, tz, provider_code, start, end, reques
     result: Result | None
     try:
         feed = await read_feed(link, code, endpoint, casino_code, max(starts - FEED_MARGIN, FEED_FIRST),
-                               min(ends + FEED_MARGIN, FEED_LAST))
+                               min(ends + FEED_MARGIN, FEED_LAST), bounds=bounds)
     except FeedUnavailable as exc:
         failure = str(exc)
         result = None
@@ -449,21 +475,23 @@ def active_providers(cur):
     return [row[0] for row in cur.fetchall()]
 
 
-async def daily_pass(db, link, casino_code, tz, day):
+async def daily_pass(db, link, casino_code, tz, day, bounds=FeedBounds()):
     """Reconciles `day` with every active provider of an operator's not yet reconciled for
     it by a daily run; returns {provider code: Answer}."""
     codes = await db.transaction(lambda cur: (cur.execute(DAILY_PROVIDERS, {"day": day, "schedule": SCHEDULE}),
                                               [row[0] for row in cur.fetchall()])[1])
-    return {code: await reconcile(db, link, casino_code, tz, code, day, day, SCHEDULE) for code in codes}
+    return {code: await reconcile(db, link, casino_code, tz, code, day, day, SCHEDULE, bounds=bounds)
+            for code in codes}
 
 
-async def run_daily(db, link, casino_code, tz, at):
+async def run_daily(db, link, casino_code, tz, at, bounds=FeedBounds()):
     """Every day at `at` in tz, the day before, with every provider (the server's task when
     DAILY_RECONCILIATION is set)."""
     while True:
         wake = next_daily_run(datetime.now(UTC), at, tz)
         await asyncio.sleep(max(0.0, (wake - datetime.now(UTC)).total_seconds()))
         try:
-            await daily_pass(db, link, casino_code, tz, wake.astimezone(ZoneInfo(tz)).date() - timedelta(days=1))
+            await daily_pass(db, link, casino_code, tz, wake.astimezone(ZoneInfo(tz)).date() - timedelta(days=1),
+                             bounds)
         except Exception:   # a failed pass is tried again the next day; each run is logged
             log.exception("daily reconciliation failed")

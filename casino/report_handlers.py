@@ -167,6 +167,7 @@ class LargeWinsHandler(ReportHandler):
 
 
 class ProviderRevenueShareHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = "admin"
     summary = "Sets the provider's revenue share: the percentage of each month's GGR its invoice says is due"
     answer = PROVIDER
@@ -180,6 +181,7 @@ class ProviderRevenueShareHandler(AdminHandler):
 
 
 class CreateReconciliationHandler(AdminHandler):
+    writes_on = ("provider", "providerCode")
     operator_scope = "admin"
     summary = ("Compares the provider's round feed with the ledger over the days from..to (to included, at most "
                f"{reconciliation.MAX_RECONCILIATION_DAYS}), round by round, and stores the result")
@@ -193,7 +195,7 @@ class CreateReconciliationHandler(AdminHandler):
         self.render_answer(await reconciliation.reconcile(
             self.db, self.provider_link, self.settings["casino_code"], self.settings["report_time_zone"],
             b["providerCode"], parse_date(b["from"]), parse_date(b["to"]), self.operator.key_id,
-            operator=self.operator.key_id))
+            operator=self.operator.key_id, bounds=self.settings["feed_bounds"]))
 
 
 class ReconciliationHandler(AdminHandler):

@@ -20,6 +20,7 @@ midnight and its payout after count on two days.
 """
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -323,11 +324,26 @@ def _large_win(row):
 
 # --- CSV: the same figures in major units -------------------------------------------------------
 
+# A text cell a spreadsheet would read as a formula (OWASP's "CSV injection"): a provider's
+# or game's name, a round or transaction id -- what a provider or an operator typed.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def cell(value):
+    """The value as a CSV cell: a text starting with = + - @, a tab or a carriage return is
+    prefixed with a single quote, so a spreadsheet shows it as text rather than running it; a
+    number (the figures, -12.50 a negative one among them) stays a number."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _csv(header, lines):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(lines)
+    writer.writerows([cell(value) for value in line] for line in lines)
     return out.getvalue()
 
 

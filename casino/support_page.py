@@ -4,9 +4,10 @@ no build step, no JavaScript.
 
 Sign-in: an operator key with the scope `backoffice`, posted once in a form (with
 Tornado's XSRF token) and kept in a cookie `HttpOnly`, `SameSite=Strict`, `Path=/support`,
-and `Secure` when the request came over https (a browser does not send a Secure cookie
-back over plain http, so on the loopback http the server defaults to the flag is left
-off). The cookie holds the key itself, checked like a Bearer header on every request, so
+and `Secure` when SUPPORT_COOKIE_SECURE says so (the default outside development mode:
+behind a proxy that ends TLS the request reaches us as plain http, and the cookie must be
+Secure all the same) or the request came over https. A browser does not send a Secure
+cookie back over plain http, so development mode, on loopback http, leaves the flag off. The cookie holds the key itself, checked like a Bearer header on every request, so
 a revoked key stops working within KEY_REFRESH_SECONDS and every worker process accepts
 it without a shared cookie secret. The key is never in a URL.
 
@@ -180,7 +181,8 @@ class PageHandler(JsonHandler):
 
     @property
     def https(self):
-        return self.request.protocol == "https"
+        """Whether the cookies are Secure: always with SUPPORT_COOKIE_SECURE on, else over https."""
+        return bool(self.application.settings.get("support_cookie_secure")) or self.request.protocol == "https"
 
     def get_template_path(self):
         return str(TEMPLATES)

@@ -21,6 +21,7 @@ from casino.exclusion_register import ExclusionRegister
 from casino.limits import ConcurrencyLimit
 from casino.operators import OperatorKeys
 from casino.provider_link import ProviderLink
+from casino.reconciliation import FeedBounds
 from db.pool import DatabaseUnavailable
 from provider.casino_client import CasinoClient
 from wire import logs, metrics
@@ -162,6 +163,10 @@ class Application(tornado.web.Application):
             session_idle_timeout=settings.session_idle,
             # The days the reports and reconciliations count in (casino/reports.py).
             report_time_zone=settings.report_time_zone,
+            # What a reconciliation holds of a provider's feed, and for how long it reads it.
+            feed_bounds=FeedBounds(settings.feed_max_rounds, settings.feed_deadline),
+            # The support page's cookies carry the Secure flag (casino/support_page.py).
+            support_cookie_secure=settings.support_cookies_secure,
             # Both systems reach each other over HTTP, by default at this process's address,
             # each direction on a client of its own so neither can starve the other.
             provider_link=ProviderLink(settings.provider_url or own_url, casino_keys,
@@ -175,7 +180,8 @@ class Application(tornado.web.Application):
             # Player protection: the market of a player registered without one, and the
             # external self-exclusion registers' client (launch and deposit ask it).
             default_jurisdiction=settings.default_jurisdiction,
-            exclusion_register=ExclusionRegister(settings.register_timeout, settings.register_cache_seconds),
+            exclusion_register=ExclusionRegister(settings.register_timeout, settings.register_cache_seconds,
+                                                 addresses=addresses),
         )
 
     async def load_credentials(self):

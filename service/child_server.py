@@ -44,7 +44,10 @@ class ServerProcess:
         # the load tools' counterparts (fake providers, fault proxies) listen on loopback.
         env = {**os.environ, "CASINO_SECRET": CASINO_SECRET.decode(), "PROVIDER_SECRET": PROVIDER_SECRET.decode(),
                "KEYS_ENCRYPTION_KEY": KEYS_ENCRYPTION_KEY, "OPERATOR_KEY": OPERATOR_KEY, "PYTHONUNBUFFERED": "1",
-               "OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_NETWORKS, **self.extra_env}
+               "OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_NETWORKS,
+               # The tests' clients talk plain http to a production-mode server, with no proxy
+               # ending TLS in front: Secure cookies would never come back.
+               "SUPPORT_COOKIE_SECURE": "off", **self.extra_env}
         env.pop("DATABASE_URL", None)
         if self.dsn is not None:
             env["DATABASE_URL"] = self.dsn

@@ -99,6 +99,13 @@ def _time_of_day_or_off(text):
         raise ValueError("must be off or a time of day HH:MM") from None
 
 
+def _on_off(text):
+    value = text.strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError("must be on or off")
+    return value == "on"
+
+
 PORT = _number(int, 0, 65535)
 COUNT = _number(int, 1)               # at least one
 SECONDS = _number(float, 0, low_open=True)   # above zero
@@ -159,6 +166,13 @@ OPTIONS = (
     Option("daily_reconciliation", "DAILY_RECONCILIATION", None, None, _time_of_day_or_off,
            "off, or the time of day (HH:MM in REPORT_TIME_ZONE) the casino reconciles the day before "
            "with every provider"),
+    Option("feed_max_rounds", "FEED_MAX_ROUNDS", None, 1_000_000, COUNT,
+           "rounds of a provider's feed a reconciliation holds at most; more: it fails"),
+    Option("feed_deadline", "FEED_DEADLINE", None, 600.0, SECONDS,
+           "seconds a reconciliation may take to read a provider's whole feed; longer: it fails"),
+    Option("support_cookie_secure", "SUPPORT_COOKIE_SECURE", None, None, _on_off,
+           "on: the support page's cookies are Secure whatever the request's scheme (behind a proxy that "
+           "ends TLS); off: only over https. Default: on, off in development mode"),
     Option("simulate_concurrency", "SIMULATE_CONCURRENCY", None, 4, COUNT,
            "simulateRound calls played at once per process"),
     Option("provider_link_max_clients", "PROVIDER_LINK_MAX_CLIENTS", None, 16, COUNT,
@@ -228,6 +242,9 @@ class Settings:
     report_timeout: float = 300.0
     report_time_zone: str = "UTC"
     daily_reconciliation: time | None = None
+    feed_max_rounds: int = 1_000_000
+    feed_deadline: float = 600.0
+    support_cookie_secure: bool | None = None
     simulate_concurrency: int = 4
     provider_link_max_clients: int = 16
     casino_client_max_clients: int = 16
@@ -260,6 +277,12 @@ class Settings:
         """The demo's provider, casino and players -- credentials anyone can read in this
         repository -- are loaded by development mode, and elsewhere only when asked for."""
         return not self.no_demo_data and (self.demo_data or self.development)
+
+    @property
+    def support_cookies_secure(self):
+        """SUPPORT_COOKIE_SECURE, else on outside development mode: a production server is
+        reached over https, often through a proxy that ends TLS and forwards plain http."""
+        return self.support_cookie_secure if self.support_cookie_secure is not None else not self.development
 
     @property
     def outbound_networks(self):

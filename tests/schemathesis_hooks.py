@@ -129,9 +129,12 @@ def before_call(ctx, case, kwargs):
     if TIME_ZONE.check(body.get("timeZone")):
         body["timeZone"] = ZONES[len(body["timeZone"]) % len(ZONES)]
     for low, high in (("timeOutMin", "timeOutMax"), ("selfExclusionMin", "selfExclusionMax")):
-        if DURATION.check(body.get(low)) and DURATION.check(body.get(high)) \
-                and duration_hours(body[low]) > duration_hours(body[high]):
-            body[low], body[high] = body[high], body[low]
+        if DURATION.check(body.get(low)) and DURATION.check(body.get(high)):
+            # The server compares the ends each gives from every day (a month is 28-31 days):
+            # a maximum less than twice its minimum (and two days) may end first, so the pair
+            # is made equal then.
+            if duration_hours(body[high]) < 2 * duration_hours(body[low]) + 48:
+                body[high] = body[low]
     case.body = body
 
 

@@ -330,11 +330,11 @@ def test_list_and_close_a_players_sessions(api, admin, ledger):
 CALLS = [("post", "providers", {"providerCode": "SCOPED", "name": "x"}, "admin"),
          ("get", "providers/SCOPED", None, "backoffice"),
          ("post", "providers/SCOPED/status", {"status": "active"}, "admin"),
-         ("post", "providers/SCOPED/v1", {"allowed": False}, "admin"),
-         ("post", "providers/SCOPED/keys", {}, "admin"),
-         ("post", "providers/SCOPED/keys/rotate", {}, "admin"),
+         ("post", "providers/SCOPED/v1", {"allowed": False}, operators.PROVIDER_TRUST),
+         ("post", "providers/SCOPED/keys", {}, operators.PROVIDER_TRUST),
+         ("post", "providers/SCOPED/keys/rotate", {}, operators.PROVIDER_TRUST),
          ("get", "providers/SCOPED/keys/list", None, "admin"),
-         ("post", "providers/SCOPED/keys/k1/revoke", {}, "admin"),
+         ("post", "providers/SCOPED/keys/k1/revoke", {}, operators.PROVIDER_TRUST),
          ("post", "games", {"providerCode": "SCOPED", "providerGameId": "g", "name": "g", "currency": "USD",
                             "minBet": 1, "maxBet": 2}, "admin"),
          ("get", "games/1", None, "backoffice"),
@@ -346,12 +346,14 @@ CALLS = [("post", "providers", {"providerCode": "SCOPED", "name": "x"}, "admin")
 
 @pytest.mark.parametrize("method, path, body, scope", CALLS)
 def test_each_call_needs_its_scope(api, ledger, method, path, body, scope):
-    others = [s for s in operators.SCOPES if s != scope]
-    for key, status in ((None, 401), ("op_nobody.secret", 401), (key_with(ledger, *others), 403)):
+    needed = (scope,) if isinstance(scope, str) else scope
+    # A key holding every other scope, for each scope the call needs.
+    lacking = [key_with(ledger, *[s for s in operators.SCOPES if s != missing]) for missing in needed]
+    for key, status in ((None, 401), ("op_nobody.secret", 401), *((key, 403) for key in lacking)):
         client = Admin(api, key)
         r = client.post(path, body) if method == "post" else client.get(path)
         assert (r.status_code, code(r)) == (status, {401: "UNAUTHORIZED", 403: "FORBIDDEN"}[status]), r.text
-    scoped = Admin(api, key_with(ledger, scope))
+    scoped = Admin(api, key_with(ledger, *needed))
     r = scoped.post(path, body) if method == "post" else scoped.get(path)
     assert r.status_code not in (401, 403), r.text
 
@@ -359,7 +361,7 @@ def test_each_call_needs_its_scope(api, ledger, method, path, body, scope):
 # --- the audit -----------------------------------------------------------------------------------------
 
 def test_every_catalogue_write_is_audited_without_a_secret(api, ledger):
-    admin_key = key_with(ledger, "admin")
+    admin_key = key_with(ledger, *operators.PROVIDER_TRUST)
     admin = Admin(api, admin_key)
     provider_code = provider(admin)
     admin.post("providers", {"providerCode": provider_code, "name": "again"})

@@ -66,6 +66,7 @@ EXCLUSIVE = {
     ("revokeProviderKey", "no-key", "both-signers"): "the id names no active key, or two",
     ("provider/simulate", "request-reused", "in-progress"): "the requestId is another session's, or this one's",
     ("every operator call", "key", "scope"): "an unknown key holds no scope to lack",
+    ("every operator call", "key", "origin"): "an unknown key is no tool's",
 }
 
 
@@ -786,9 +787,10 @@ class Wire(Calls):
             body = json.dumps({"sessionToken": token, "userId": user_id}).encode()
             return Scene({}, {"method": "POST", "body": body, "path": "/casino/getBalance", "sign": True,
                               "signer": KEYS_BY_GAME[game]})
-        name = new("u")
-        body = f'{{"username": "{name}", "email": "{name}@example.com"}}'.encode()
-        return Scene({}, {"method": "POST", "body": body, "path": "/casino/admin/players", "key": OPERATOR_KEY})
+        # A write on an object (a real player's status), which a tool's key may not make.
+        user_id, _ = self.ledger.player(funds=0)
+        return Scene({}, {"method": "POST", "body": b'{"status": "active"}', "key": OPERATOR_KEY,
+                          "path": f"/casino/admin/players/{user_id}/status"})
 
     def answer(self, call, s):
         d = s.data
@@ -818,6 +820,9 @@ class Wire(Calls):
 
     def body(self, s, call):
         s.data["body"] = b"{not json" if s.data["body"] is not self.BIG else s.data["body"]
+
+    def origin(self, s, call):
+        s.data["key"] = self.run(lambda cur: operators.create_key(cur, ["admin"], "precedence", "locust")[0])
 
     def stage(self, name):
         # The body is chosen last: the size condition's body is not also made malformed.

@@ -50,7 +50,7 @@ class Verb:
     a handler of a one-method path says in its class attributes. `operation_id` names it in
     the OpenAPI document."""
     operation_id: str
-    operator_scope: str
+    operator_scope: str | tuple[str, ...]
     summary: str
     answer: dict[str, Any]
     refusals: dict[int, list[str]]
@@ -65,11 +65,12 @@ _GENERIC_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALL
 class JsonHandler(tornado.web.RequestHandler):
     # Who may call, set by subclasses. A signed endpoint names its header and the
     # application setting holding the key ring that verifies it; the key that did
-    # becomes `self.caller`. An operator endpoint names the scope its Bearer key needs;
-    # the key becomes `self.operator`. Neither: open (health, metrics, the document).
+    # becomes `self.caller`. An operator endpoint names the scope its Bearer key needs, or
+    # the scopes it needs all of (needs_scopes); the key becomes `self.operator`. Neither:
+    # open (health, metrics, the document).
     signature_header: str | None = None
     keyring_setting: str | None = None
-    operator_scope: str | None = None
+    operator_scope: str | tuple[str, ...] | None = None
     # The brief's key-less flow for launchGame/simulateRound, in development mode only.
     open_in_development = False
     schema: Schema | None = None
@@ -139,16 +140,17 @@ class JsonHandler(tornado.web.RequestHandler):
         if "transactionId" in self.body:
             self._note(transaction_id=self.body["transactionId"])
 
-    async def _operator(self, scope: str) -> Any:
-        """The operator key of this request, checked for the scope."""
+    async def _operator(self, scope: str | tuple[str, ...]) -> Any:
+        """The operator key of this request, checked for every scope the call needs."""
         header = self.request.headers.get("Authorization")
         if header is None and self.open_in_development and self.development:
             return None
         operator = await self.settings["operators"].authenticate(header)
         if operator is None:
             raise refusals.error("UNAUTHORIZED")
-        if scope not in operator.scopes:
-            raise refusals.error("FORBIDDEN", f"this key lacks the scope '{scope}'")
+        lacking = [needed for needed in needs_scopes(scope) if needed not in operator.scopes]
+        if lacking:
+            raise refusals.error("FORBIDDEN", "this key lacks the scope " + " and ".join(f"'{s}'" for s in lacking))
         self._note(operator=operator.key_id)
         return operator
 
@@ -239,6 +241,12 @@ class JsonHandler(tornado.web.RequestHandler):
             return
         log.error("request %s: unexpected error on %s", self.request_id, self.request.path,
                   exc_info=value)
+
+
+def needs_scopes(operator_scope: str | tuple[str, ...]) -> tuple[str, ...]:
+    """Every scope a call's key must hold: its operator_scope, one or several (the one place
+    that says it: the check above and the OpenAPI document read it)."""
+    return (operator_scope,) if isinstance(operator_scope, str) else tuple(operator_scope)
 
 
 _PARAMETER = re.compile(r"\{(\w+)\}")

@@ -8,13 +8,20 @@ old one.
 
 Verifying a request costs no database round trip: the keys live in memory and are
 reloaded every `refresh_seconds` (so a revocation takes effect within that time in every
-process), and at once when a request names a key id not seen yet (so a key added a
-moment ago works on its first call; such reloads are shared and rate-limited, so
-made-up key ids cannot flood the database).
+process), and on demand when a request names a key id not seen yet (so a key added a
+moment ago works on its first call). Key-less callers choose those ids, so an on-demand
+reload is shared by every caller waiting for one, starts at most once per
+`min_interval` per process (a caller waits for the next one, at most that long), and an
+id still unknown after one is remembered as unknown for `unknown_ttl` (at most
+`unknown_max` ids, the oldest forgotten first): asked again meanwhile, it is refused
+without a reload. A key created in this process clears that memory and the wait
+(`invalidate`); one created in another is found by the next on-demand reload. Made-up ids
+at any rate cost at most one load per `min_interval`: KEY_RELOADS counts them.
 """
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -22,6 +29,7 @@ from typing import Any, Generic, TypeVar
 import psycopg2.extensions
 
 from . import refusals
+from .metrics import KEY_RELOADS
 from .signing import DEFAULT_TOLERANCE_SECONDS, Signature, parse
 
 log = logging.getLogger("wire.keyring")
@@ -50,32 +58,85 @@ class KeySet:
 
 
 T = TypeVar("T")
+U = TypeVar("U")
+
+
+# On-demand reloads (module docstring): at most one per MIN_INTERVAL seconds per process; an
+# id still unknown after one is refused without another for UNKNOWN_TTL seconds, among at
+# most UNKNOWN_MAX such ids.
+MIN_INTERVAL = 0.1
+UNKNOWN_TTL = 2.0
+UNKNOWN_MAX = 10_000
 
 
 class Refreshed(Generic[T]):
     """The latest value of `load(cursor)`, reloaded periodically and on demand. At most
     one load runs at a time; callers that need one join it. db: a db.pool.Database (wire
-    does not import db)."""
+    does not import db). `what` names it in the logs and in KEY_RELOADS (a fixed name)."""
 
     def __init__(self, db: Any, load: Callable[[psycopg2.extensions.cursor], T], refresh_seconds: float,
-                 what: str):
+                 what: str, min_interval: float = MIN_INTERVAL, unknown_ttl: float = UNKNOWN_TTL,
+                 unknown_max: int = UNKNOWN_MAX):
         self.db, self._load, self.refresh_seconds, self.what = db, load, refresh_seconds, what
+        self.min_interval, self.unknown_ttl, self.unknown_max = min_interval, unknown_ttl, unknown_max
         self.value: T | None = None
         self._loaded_began = float("-inf")   # when the load behind `value` started
         self._running: tuple[float, asyncio.Future[None]] | None = None  # (began, future) of the load in flight
         self._task: asyncio.Future[None] | None = None
         self._failing = False
+        self._demanded_at = float("-inf")    # when the last on-demand load started
+        self._unknown: OrderedDict[str, float] = OrderedDict()   # id -> until when it is known unknown
+
+    async def find(self, name: str, lookup: Callable[[], U | None]) -> U | None:
+        """lookup() (a search of `value` for `name`), after an on-demand reload of what was
+        committed before this call when it finds nothing -- unless `name` was looked for in
+        vain within unknown_ttl. None when it is still not there."""
+        found = lookup()
+        if found is not None:
+            return found
+        now = time.monotonic()
+        until = self._unknown.get(name)
+        if until is not None and until > now:
+            return None
+        await self._demand(now)
+        found = lookup()
+        if found is None:
+            self._unknown[name] = time.monotonic() + self.unknown_ttl
+            self._unknown.move_to_end(name)
+            while len(self._unknown) > self.unknown_max:
+                self._unknown.popitem(last=False)
+        else:
+            self._unknown.pop(name, None)
+        return found
+
+    async def _demand(self, moment: float) -> None:
+        """A load begun at or after `moment`, started at most once per min_interval: a caller
+        within it waits for the next one (and shares it)."""
+        wait = self._demanded_at + self.min_interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await self.reload_since(moment, demanded=True)
+
+    def invalidate(self) -> None:
+        """A key was created in this process: the next request naming an unknown id reloads
+        at once, whatever was remembered unknown."""
+        self._unknown.clear()
+        self._demanded_at = float("-inf")
 
     async def load_now(self) -> None:
         began = time.monotonic()
         self.value = await self.db.transaction(self._load)
         self._loaded_began = max(self._loaded_began, began)
 
-    async def reload_since(self, moment: float) -> None:
+    async def reload_since(self, moment: float, demanded: bool = False) -> None:
         """Return once `value` comes from a load that began at or after `moment` (so a row
-        committed before then is in it), or once such a load failed."""
+        committed before then is in it), or once such a load failed. demanded: at a
+        request's demand (find), counted and spaced by min_interval."""
         while self._loaded_began < moment:
             if self._running is None or self._running[1].done():
+                if demanded:
+                    self._demanded_at = time.monotonic()
+                    KEY_RELOADS.labels(self.what).inc()
                 self._running = (time.monotonic(), asyncio.ensure_future(self._reload()))
                 await asyncio.shield(self._running[1])
                 return
@@ -129,12 +190,14 @@ class KeyRing:
         signature = parse(header_value)
         key = None
         if signature is not None and signature.fresh(now, self.tolerance):
-            key = self._match(signature, method, path, body)
-            if key is None or key.counterpart_id is None:
-                # A key (or the environment key's counterpart row) added a moment ago: load
-                # what was committed before this request arrived. However many bad
-                # signatures arrive, one shared load runs at a time.
-                await self.keys.reload_since(time.monotonic())
+            # A key (or the environment key's counterpart row) added a moment ago: load
+            # what was committed before this request arrived (Refreshed.find: shared,
+            # spaced, and not again soon for a kid that is still unknown).
+            def matched() -> Key | None:
+                found = self._match(signature, method, path, body)
+                return found if found is not None and found.counterpart_id is not None else None
+            key = await self.keys.find(f"kid:{signature.kid}" if signature.kid else "v1", matched)
+            if key is None:
                 key = self._match(signature, method, path, body)
         if key is None:
             raise refusals.error("INVALID_SIGNATURE", self.header)
@@ -154,11 +217,7 @@ class KeyRing:
     async def signing_key(self, counterpart: str) -> Key | None:
         """signer(), after loading what was committed until now when no key is known yet:
         a key added a moment ago signs its first call (one shared reload at a time)."""
-        key = self.signer(counterpart)
-        if key is None:
-            await self.keys.reload_since(time.monotonic())
-            key = self.signer(counterpart)
-        return key
+        return await self.keys.find(f"signer:{counterpart}", lambda: self.signer(counterpart))
 
     async def start(self) -> None:
         """Load once, raising what the first load raises (a wrong KEYS_ENCRYPTION_KEY must

@@ -15,6 +15,10 @@ REQUESTS = Counter("http_requests_total", "Requests answered, by endpoint, metho
 LATENCY = Histogram("http_request_duration_seconds", "Time to answer, by endpoint", ["endpoint"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 REPLAYS = Counter("wallet_idempotent_replays_total", "Stored answers replayed, by endpoint", ["endpoint"])
+# Key loads a request asked for (a key id not known yet: wire/keyring.py), by key ring: a
+# fixed name each ("operator keys", "casino keys", "provider keys").
+KEY_RELOADS = Counter("key_reloads_on_demand_total", "Key loads made at a request's demand, by key ring",
+                      ["keys"])
 REFUSALS = Counter("http_errors_total", "Error answers, by endpoint and error code", ["endpoint", "code"])
 
 # Every label value comes from a fixed set, whatever a caller sends, so no request can add

@@ -135,7 +135,10 @@ def operation(handler: Any, verb: str | None = None, spec: Any = None, developme
     if operator:
         # {}: no credentials at all, an alternative only where the server takes them.
         doc["security"] = [{"operatorKey": []}, *([{}] if development and handler.open_in_development else [])]
-        doc["description"] = (f"Needs an operator key with the scope `{spec.operator_scope}`"
+        from .handlers import needs_scopes
+        scopes = needs_scopes(spec.operator_scope)
+        doc["description"] = ("Needs an operator key with the scope" + ("s " if len(scopes) > 1 else " ")
+                              + " and ".join(f"`{scope}`" for scope in scopes)
                               + (" (none in development mode)." if handler.open_in_development else "."))
     if getattr(spec, "links", None):
         responses[success]["links"] = spec.links

@@ -58,9 +58,10 @@ class OutboundClient:
                 url, method="POST", body=data, headers=headers, follow_redirects=False,
                 connect_timeout=self.limits.connect_timeout,
                 request_timeout=request_timeout or self.limits.request_timeout), raise_error=False)
-        except (OSError, HTTPClientError, UnicodeError):
-            # UnicodeError: a host IDNA cannot encode (an empty or overlong label) is no answer
-            # either; Tornado raises it from the resolver instead of answering 599.
+        except (OSError, HTTPClientError, ValueError):
+            # ValueError: a URL that does not parse (http://[::1, a bad port) is no answer
+            # either, nor (UnicodeError, a ValueError) a host IDNA cannot encode (an empty or
+            # overlong label): Tornado raises them instead of answering 599.
             return None
         finally:
             self._slots.release()

@@ -172,6 +172,8 @@ CASINO = (
     Refusal("KEY_NOT_FOUND", 404, "no active operator key has that id"),
     Refusal("ENDPOINT_NOT_ALLOWED", 422, "apiEndpoint refused: %s; a provider is called at public addresses "
             "only, unless OUTBOUND_ALLOWED_NETWORKS allows its network"),
+    Refusal("REGISTER_URL_NOT_ALLOWED", 422, "registerUrl refused: %s; a register is called at public addresses "
+            "only, unless OUTBOUND_ALLOWED_NETWORKS allows its network"),
     Refusal("PROVIDER_EXISTS", 409, "a provider with that code exists"),
     Refusal("PROVIDER_NOT_FOUND", 404, "no provider has that code"),
     Refusal("PROVIDER_KEY_EXISTS", 409, "a %s key with that id exists, or it is the environment's demo key id"),
@@ -272,7 +274,9 @@ OPERATOR = _checks(
     ("PAYLOAD_TOO_LARGE", "size", "the body is over 64 KiB"),
     ("UNAUTHORIZED", "key", "the operator key is missing, unknown or revoked"),
     ("FORBIDDEN", "scope", "the key lacks the endpoint's scope"),
-    ("INVALID_REQUEST", "body", "the body, a path or a query parameter is not what the document describes"))
+    ("INVALID_REQUEST", "body", "the body, a path or a query parameter is not what the document describes"),
+    ("FORBIDDEN", "origin", ("the key is a tool's, and the player, provider, game or session the call writes on "
+                             "is not that tool's (or it is a jurisdiction)")))
 
 # The player's external register (casino/exclusion_register.py), asked when their jurisdiction
 # names one: its verdict is one of these three, or none.
@@ -369,7 +373,12 @@ PRECEDENCE: dict[str, tuple[Check, ...]] = {
     "listTransactions": _checks(NO_USER),
     "getRound": _checks(("ROUND_UNKNOWN", "no-round", "the ledger holds no row of the provider's round")),
     # Calls refused only by what every operator call checks.
-    "listPlayers": (), "listOperatorKeys": (), "listJurisdictions": (), "putJurisdiction": (),
+    "listPlayers": (), "listOperatorKeys": (), "listJurisdictions": (),
+    # Its bounds and time zone are the body's (400, "every operator call"); then its register.
+    "putJurisdiction": _checks(
+        ("REGISTER_URL_NOT_ALLOWED", "register-url", ("registerUrl is not an http(s) URL with a host, does not "
+                                                      "resolve, or resolves to an address outside the allowed "
+                                                      "networks"))),
     "createOperatorKey": _checks(
         ("FORBIDDEN", "origin", "the calling key, a tool's, asks for another origin than its own"),
         ("FORBIDDEN", "scopes", "a scope asked for is not the calling key's")),
