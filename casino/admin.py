@@ -9,8 +9,10 @@ deposits, withdrawals and bonuses; protection for a player's limits and exclusio
 for the read-only views (the ledger audit among them), which read through self.read_db: the
 replica of DATABASE_READ_URL when set, else the primary.
 """
+import asyncio
 import re
 
+from db.pool import DatabaseUnavailable
 from wire.addresses import url_refusal
 from wire.handlers import BODY_METHODS, JsonHandler, Verb
 from wire.openapi import INTEGER, STRING, obj
@@ -87,6 +89,8 @@ class AdminHandler(JsonHandler):
     query: Schema = {}
     writes_on: tuple[str, str] | None = None
     status = 200
+    _report_call: "asyncio.Future | None" = None
+    _client_gone = False
 
     async def prepare(self):
         await super().prepare()
@@ -96,6 +100,24 @@ class AdminHandler(JsonHandler):
         if self.writes_on is not None and self.request.method in BODY_METHODS:
             kind, name = self.writes_on
             await origins.check(self.db, self.operator, kind, self.params.get(name, self.body.get(name)))
+
+    async def on_report_db(self, fn, *args):
+        """fn(cursor, *args) on the reports' pool (read-only, bounded by REPORT_TIMEOUT), and
+        cancelled -- its statement too -- when the client goes away: a report nobody waits
+        for no longer holds one of the pool's few connections."""
+        self._report_call = asyncio.ensure_future(self.settings["report_db"].transaction(fn, *args))
+        try:
+            return await self._report_call
+        except asyncio.CancelledError:
+            if not self._client_gone:
+                raise
+            raise DatabaseUnavailable("the client went away: its report was cancelled") from None
+
+    def on_connection_close(self):
+        self._client_gone = True
+        if self._report_call is not None:
+            self._report_call.cancel()
+        super().on_connection_close()
 
     @property
     def read_db(self):
@@ -657,7 +679,7 @@ class LedgerAuditHandler(AdminHandler):
 
     async def get(self):
         with self.running.slot():
-            self.render_json(200, await self.settings["report_db"].transaction(audit.summary))
+            self.render_json(200, await self.on_report_db(audit.summary))
 
 
 IMPORTED_GAME = obj(gameId=INTEGER, providerGameId=STRING, name=STRING, currency=STRING, minBet=INTEGER,

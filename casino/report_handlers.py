@@ -6,9 +6,9 @@ same figures in major units.
 
 Scopes: backoffice reads the reports and the stored reconciliations; admin runs a
 reconciliation and sets a revenue share. The reports read on a pool of their own
-(self.report_db: read-only, on the replica when DATABASE_READ_URL is set, bounded by
-REPORT_TIMEOUT rather than DB_CALL_TIMEOUT), so a report of months never holds a
-connection a money call is waiting for.
+(AdminHandler.on_report_db: read-only, on the replica when DATABASE_READ_URL is set,
+bounded by REPORT_TIMEOUT rather than DB_CALL_TIMEOUT, cancelled when the client goes
+away), so a report of months never holds a connection a money call is waiting for.
 """
 import re
 from itertools import permutations
@@ -85,10 +85,6 @@ class ReportHandler(AdminHandler):
     csv = True
 
     @property
-    def report_db(self):
-        return self.settings["report_db"]
-
-    @property
     def time_zone(self):
         return self.settings["report_time_zone"]
 
@@ -117,7 +113,7 @@ class GgrReportHandler(ReportHandler):
     async def get(self):
         p = self.params
         start, end = parse_date(p["from"]), parse_date(p["to"])
-        answer = await self.report_db.transaction(reports.ggr, self.time_zone, start, end,
+        answer = await self.on_report_db(reports.ggr, self.time_zone, start, end,
                                                 reports.parse_group_by(p["groupBy"]))
         self.render_report(answer, reports.ggr_csv, f"ggr-{start}-{end}")
 
@@ -131,7 +127,7 @@ class PlayerFundsHandler(ReportHandler):
 
     async def get(self):
         at = parse_instant(self.params["at"]) if self.params["at"] else None
-        answer = await self.report_db.transaction(reports.player_funds, at)
+        answer = await self.on_report_db(reports.player_funds, at)
         self.render_report(answer, reports.player_funds_csv, "player-funds")
 
 
@@ -146,7 +142,7 @@ class ProviderInvoiceHandler(ReportHandler):
 
     async def get(self, **_):
         month = parse_month(self.params["month"])
-        answer = await self.report_db.transaction(reports.invoice, self.time_zone, self.params["providerCode"], month)
+        answer = await self.on_report_db(reports.invoice, self.time_zone, self.params["providerCode"], month)
         self.render_report(answer, reports.invoice_csv, f"invoice-{self.params['providerCode']}-{month:%Y-%m}")
 
 
@@ -161,7 +157,7 @@ class LargeWinsHandler(ReportHandler):
     async def get(self):
         p = self.params
         start, end = parse_date(p["from"]), parse_date(p["to"])
-        answer = await self.report_db.transaction(reports.large_wins, self.time_zone, start, end, p["multiple"],
+        answer = await self.on_report_db(reports.large_wins, self.time_zone, start, end, p["multiple"],
                                                 p["limit"], p["cursor"])
         self.render_report(answer, reports.large_wins_csv, f"large-wins-{start}-{end}")
 

@@ -308,6 +308,16 @@ class Database:
                 WAITING.dec()
             ERRORS.labels("timeout").inc()
             raise DatabaseUnavailable(f"no answer from the database within {self.call_timeout:g}s") from None
+        except asyncio.CancelledError:
+            # Whoever awaited went away (a report whose client disconnected). A queued call
+            # never runs; a running one is a read's, on a read-only pool, and is cancelled by
+            # the watchdog as at its deadline, so its connection is free at once. A write
+            # runs to its end: its outcome is stored, and a retry finds it.
+            if future.cancel():
+                WAITING.dec()
+            elif self.read_only:
+                call.deadline = time.monotonic()
+            raise
 
     def run_sync(self, autocommit: bool, fn: Callable[..., T], *args: Any, call: _Call | None = None) -> T:
         """Run fn on this thread (a worker's); call carries the deadline of a call queued
