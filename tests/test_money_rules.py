@@ -4,9 +4,8 @@ a tombstone racing the bet it names on another wallet's session."""
 import pytest
 
 from casino import players
-from tests.support import ServerProcess, parallel
+from tests.support import Player, ServerProcess, parallel
 from tests.support import error_code as code
-from tests.test_wallet import Player
 from wire.refusals import Refused
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
