@@ -1,5 +1,7 @@
-"""What the tests share: a signing HTTP client, database helpers, and (from
-service/child_server.py, shared with loadtests/) the server child process and its secrets."""
+"""What the tests share: a signing HTTP client, database helpers, the service functions run
+without HTTP, and (from service/child_server.py, shared with loadtests/) the server child
+process and its secrets."""
+import asyncio
 import json
 import os
 import shutil
@@ -18,6 +20,7 @@ import requests
 
 import provider.credentials
 from casino import credentials, operators, players, sessions
+from db.pool import Database
 from service.child_server import (BOX, CASINO_SECRET, DEMO_CASINO_KEY, DEMO_KEY,  # noqa: F401 (shared)
                                   KEYS_ENCRYPTION_KEY, OPERATOR_KEY, PROVIDER_SECRET, ROOT, ServerProcess)
 from wire.signing import sign_v1, sign_v2
@@ -313,6 +316,28 @@ class Ledger:
     def violations(self):
         from casino.audit import find_violations
         return self.run(find_violations)
+
+
+class Service:
+    """The service layer on a database, without HTTP: a function of casino/ (a wallet call,
+    a back-office verb) given a cursor as its handler gives it one, through the service's
+    own runner (db.pool.Database), and its outcome (an Answer or a Refused) returned as the
+    handler would have rendered it."""
+
+    def __init__(self, dsn):
+        self.db = Database(dsn, size=2)
+
+    def statement(self, fn, *args):
+        """fn(cursor, *args) as a one-statement call runs (the wallet's, the cashier):
+        autocommit, the statement its own transaction."""
+        return asyncio.run(self.db.statement(fn, *args))
+
+    def transaction(self, fn, *args):
+        """fn(cursor, *args) as a verb of several statements runs: one transaction."""
+        return asyncio.run(self.db.transaction(fn, *args))
+
+    def close(self):
+        self.db.close()
 
 
 def back_office(api, method, path, body=None, key=OPERATOR_KEY, **query):
