@@ -38,9 +38,8 @@ import requests
 
 from db.cluster import MAXIMUM_LAG_ON_FAILOVER, Cluster
 from sql.migrate import migrate
+from tests.fault_load import TimedLoad, scripts, transaction_ids
 from tests.support import Ledger, ServerProcess
-from tests.test_crash import scripts
-from tests.test_failover import TimedLoad, transaction_ids
 
 # What the surviving node's Patroni says about taking the lead, or not.
 PATRONI_EVIDENCE = ("maximum replication lag", "promot", "acquired session lock", "Lock owner",

@@ -38,7 +38,7 @@ from db.embedded import EmbeddedPostgres
 from db.pgbouncer import PgBouncer
 from sql.migrate import migrate
 from tests.databases import SERVER_DSN_VAR, create_database, drop_databases, made_here
-from tests.support import (RUN_ID_VAR, SKIP_NOTHING, SYSTEM_TEMP_VAR, Api, Ledger, ServerProcess, TestClock,
+from tests.support import (RUN_ID_VAR, SKIP_NOTHING, SYSTEM_TEMP_VAR, Api, Ledger, ServerProcess, Service, TestClock,
                            missing_system_packages, tune_for_tests)
 
 THROUGH_PGBOUNCER = os.environ.get("TEST_THROUGH_PGBOUNCER", "") not in ("", "0")
@@ -297,6 +297,15 @@ def api(server):
 def ledger(database_dsn):
     return Ledger(database_dsn)
 
+
+
+@pytest.fixture(scope="session")
+def service(database_dsn):
+    """This worker's database as the service's functions see it, without HTTP
+    (tests.support.Service)."""
+    runner = Service(database_dsn)
+    yield runner
+    runner.close()
 
 @pytest.fixture
 def clean_audit(ledger):

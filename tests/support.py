@@ -1,5 +1,7 @@
-"""What the tests share: a signing HTTP client, database helpers, and (from
-service/child_server.py, shared with loadtests/) the server child process and its secrets."""
+"""What the tests share: a signing HTTP client, database helpers, the service functions run
+without HTTP, and (from service/child_server.py, shared with loadtests/) the server child
+process and its secrets."""
+import asyncio
 import json
 import os
 import shutil
@@ -17,7 +19,8 @@ import pytest
 import requests
 
 import provider.credentials
-from casino import credentials, players, sessions
+from casino import credentials, operators, players, sessions
+from db.pool import Database
 from service.child_server import (BOX, CASINO_SECRET, DEMO_CASINO_KEY, DEMO_KEY,  # noqa: F401 (shared)
                                   KEYS_ENCRYPTION_KEY, OPERATOR_KEY, PROVIDER_SECRET, ROOT, ServerProcess)
 from wire.signing import sign_v1, sign_v2
@@ -315,11 +318,109 @@ class Ledger:
         return self.run(find_violations)
 
 
+class Service:
+    """The service layer on a database, without HTTP: a function of casino/ (a wallet call,
+    a back-office verb) given a cursor as its handler gives it one, through the service's
+    own runner (db.pool.Database), and its outcome (an Answer or a Refused) returned as the
+    handler would have rendered it."""
+
+    def __init__(self, dsn):
+        self.db = Database(dsn, size=2)
+
+    def statement(self, fn, *args):
+        """fn(cursor, *args) as a one-statement call runs (the wallet's, the cashier):
+        autocommit, the statement its own transaction."""
+        return asyncio.run(self.db.statement(fn, *args))
+
+    def transaction(self, fn, *args):
+        """fn(cursor, *args) as a verb of several statements runs: one transaction."""
+        return asyncio.run(self.db.transaction(fn, *args))
+
+    def close(self):
+        self.db.close()
+
+
 def back_office(api, method, path, body=None, key=OPERATOR_KEY, **query):
     """A call of /casino/admin/<path> with an operator key (the environment's by default)."""
     return api.http.request(method, f"{api.base_url}/casino/admin/{path}", params=query, timeout=30,
                             data=json.dumps(body).encode() if body is not None else None,
                             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+
+
+class Player:
+    """One player with funded USD and EUR wallets and an open session (USD) on a game of a
+    provider of its own, and the provider's calls for it, in round r1 unless told."""
+
+    def __init__(self, api, ledger, funds=1_000, min_bet=1, max_bet=1_000_000):
+        self.api, self.ledger = api, ledger
+        self.game = ledger.game(min_bet=min_bet, max_bet=max_bet)
+        self.user_id, wallets = ledger.player(funds=funds, currencies=("USD", "EUR"))
+        self.wallet = wallets["USD"]
+        self.token = ledger.session(self.user_id, self.wallet, self.game)
+
+    def body(self, **fields):
+        return {"sessionToken": self.token, "userId": self.user_id, "currency": "USD",
+                "roundId": "r1", **fields}
+
+    def debit(self, tx, amount, **extra):
+        return self.api.casino("debit", self.body(transactionId=tx, amount=amount, **extra))
+
+    def credit(self, tx, amount, **extra):
+        return self.api.casino("credit", self.body(transactionId=tx, amount=amount, **extra))
+
+    def rollback(self, tx, original, **extra):
+        body = self.body(transactionId=tx, originalTransactionId=original, **extra)
+        del body["currency"]
+        return self.api.casino("rollback", body)
+
+    def balance(self):
+        return self.ledger.balance(self.wallet)[0]
+
+
+class Admin:
+    """The back office's client, with one operator key (the bootstrap key by default), and
+    the test database (`ledger`) where player() makes its players."""
+
+    def __init__(self, api, key=OPERATOR_KEY, ledger=None):
+        self.api, self.key, self.ledger = api, key, ledger
+
+    def headers(self):
+        headers = {"Content-Type": "application/json"}
+        if self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        return headers
+
+    def post(self, path, body):
+        return self.api.http.post(f"{self.api.base_url}/casino/admin/{path}", data=json.dumps(body).encode(),
+                                  headers=self.headers(), timeout=30)
+
+    def get(self, path, **query):
+        return self.api.http.get(f"{self.api.base_url}/casino/admin/{path}", params=query,
+                                 headers=self.headers(), timeout=30)
+
+    def player(self, currencies=("USD",), funds=0):
+        # Marked as the test suite's, as every player a test makes is: made in-process, as
+        # the tools make theirs (the API makes only operators' players); wallets and money
+        # over the API.
+        user_id, _ = self.ledger.player(funds=0, currencies=())
+        for currency in currencies:
+            assert self.post("wallets", {"userId": user_id, "currency": currency}).status_code == 201
+            if funds:
+                assert self.deposit(user_id, funds, currency=currency).status_code == 200
+        return user_id
+
+    def deposit(self, user_id, amount, reference=None, currency="USD"):
+        return self.post("deposits", {"userId": user_id, "currency": currency, "amount": amount,
+                                      "reference": reference or "dep-" + uuid.uuid4().hex})
+
+    def withdraw(self, user_id, amount, reference=None, currency="USD"):
+        return self.post("withdrawals", {"userId": user_id, "currency": currency, "amount": amount,
+                                         "reference": reference or "wd-" + uuid.uuid4().hex})
+
+
+def key_with(ledger, *scopes):
+    """A new operator key holding only these scopes."""
+    return ledger.run(lambda cur: operators.create_key(cur, list(scopes), "test")[0])
 
 
 def error_code(response):

@@ -9,9 +9,8 @@ import uuid
 import pytest
 
 from casino import catalogue, operators, players
-from tests.support import OPERATOR_KEY
+from tests.support import OPERATOR_KEY, Admin, key_with
 from tests.support import error_code as code
-from tests.test_backoffice import Admin, key_with
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 

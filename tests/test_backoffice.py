@@ -6,61 +6,15 @@ import uuid
 import pytest
 
 from casino import backoffice, catalogue, operators, players
-from tests.support import OPERATOR_KEY, parallel, run_cli, until_refused
+from tests.support import Admin, key_with, parallel, run_cli, until_refused
 from tests.support import error_code as code
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
 
-class Admin:
-    """The back office's client, with one operator key (the bootstrap key by default), and
-    the test database (`ledger`) where player() makes its players."""
-
-    def __init__(self, api, key=OPERATOR_KEY, ledger=None):
-        self.api, self.key, self.ledger = api, key, ledger
-
-    def headers(self):
-        headers = {"Content-Type": "application/json"}
-        if self.key:
-            headers["Authorization"] = f"Bearer {self.key}"
-        return headers
-
-    def post(self, path, body):
-        return self.api.http.post(f"{self.api.base_url}/casino/admin/{path}", data=json.dumps(body).encode(),
-                                  headers=self.headers(), timeout=30)
-
-    def get(self, path, **query):
-        return self.api.http.get(f"{self.api.base_url}/casino/admin/{path}", params=query,
-                                 headers=self.headers(), timeout=30)
-
-    def player(self, currencies=("USD",), funds=0):
-        # Marked as the test suite's, as every player a test makes is: made in-process, as
-        # the tools make theirs (the API makes only operators' players); wallets and money
-        # over the API.
-        user_id, _ = self.ledger.player(funds=0, currencies=())
-        for currency in currencies:
-            assert self.post("wallets", {"userId": user_id, "currency": currency}).status_code == 201
-            if funds:
-                assert self.deposit(user_id, funds, currency=currency).status_code == 200
-        return user_id
-
-    def deposit(self, user_id, amount, reference=None, currency="USD"):
-        return self.post("deposits", {"userId": user_id, "currency": currency, "amount": amount,
-                                      "reference": reference or "dep-" + uuid.uuid4().hex})
-
-    def withdraw(self, user_id, amount, reference=None, currency="USD"):
-        return self.post("withdrawals", {"userId": user_id, "currency": currency, "amount": amount,
-                                         "reference": reference or "wd-" + uuid.uuid4().hex})
-
-
 @pytest.fixture
 def admin(api, ledger):
     return Admin(api, ledger=ledger)
-
-
-def key_with(ledger, *scopes):
-    """A new operator key holding only these scopes."""
-    return ledger.run(lambda cur: operators.create_key(cur, list(scopes), "test")[0])
 
 
 # --- players and wallets ----------------------------------------------------------------------

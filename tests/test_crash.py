@@ -3,41 +3,11 @@ and started again. Every call whose answer never came is resent (same id, same b
 as a provider would; nothing may be lost or moved twice."""
 import json
 import threading
-import uuid
 
 import requests
 
+from tests.fault_load import THREADS, scripts
 from tests.support import Ledger, ServerProcess, casino_headers
-
-THREADS = 8
-PLAYERS_PER_THREAD = 3
-ROUNDS_PER_PLAYER = 15
-
-
-def scripts(ledger):
-    """Per thread, the calls of a few players, in an order a provider would send them:
-    per round a bet, a second bet, a rollback of the first, a payout of the second."""
-    game = ledger.game(min_bet=1, max_bet=1_000)
-    per_thread = []
-    for _ in range(THREADS):
-        calls = []
-        for _ in range(PLAYERS_PER_THREAD):
-            user_id, wallets = ledger.player(funds=100_000)
-            token = ledger.session(user_id, wallets["USD"], game)
-            base = {"sessionToken": token, "userId": user_id}
-            for r in range(ROUNDS_PER_PLAYER):
-                round_id, tag = f"r{r}", uuid.uuid4().hex[:10]
-                a, b = f"{tag}-a", f"{tag}-b"
-                calls += [
-                    ("debit", {**base, "transactionId": a, "roundId": round_id, "amount": 50, "currency": "USD"}),
-                    ("debit", {**base, "transactionId": b, "roundId": round_id, "amount": 70, "currency": "USD"}),
-                    ("rollback", {**base, "transactionId": f"{tag}-rb", "originalTransactionId": a,
-                                  "roundId": round_id}),
-                    ("credit", {**base, "transactionId": f"{tag}-c", "roundId": round_id, "amount": 140,
-                                "currency": "USD", "relatedTransactionId": b}),
-                ]
-        per_thread.append([(kind, json.dumps(body).encode()) for kind, body in calls])
-    return per_thread
 
 
 class Load:

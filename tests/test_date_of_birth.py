@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 import jsonschema_rs
 import pytest
 
+from tests.pattern_samples import dates
 from tests.support import back_office, error_code
-from tests.test_openapi import dates
 from wire.openapi import DOCUMENT_PATH
 from wire.validation import DATE_OF_BIRTH, date_of_birth, latest_today
 

@@ -9,17 +9,15 @@ the default run; `.ci/run` runs it after the main suite (`pytest -m failover`)."
 import json
 import shutil
 import tempfile
-import threading
 import time
 
-import psycopg2
 import pytest
 import requests
 
 from db.cluster import Cluster
 from sql.migrate import migrate
-from tests.support import Ledger, ServerProcess, casino_headers, needs
-from tests.test_crash import scripts
+from tests.fault_load import TimedLoad, scripts, transaction_ids
+from tests.support import Ledger, ServerProcess, needs
 
 pytestmark = [pytest.mark.failover, needs("etcd")]
 
@@ -34,58 +32,6 @@ def cluster():
     finally:
         cluster.down()
         shutil.rmtree(directory, ignore_errors=True)
-
-
-class TimedLoad:
-    """Threads sending their calls in order, like a provider: after a 5xx or no answer the
-    call is left for a resend and the thread backs off a little before its next call."""
-
-    def __init__(self, url, per_thread):
-        self.url, self.per_thread = url, per_thread
-        self.lock = threading.Lock()
-        self.events = []            # (monotonic time, status or None, body)
-        self.unanswered = []        # (kind, body)
-
-    def send(self, http, kind, data):
-        return http.post(f"{self.url}/casino/{kind}", data=data, headers=casino_headers(kind, data), timeout=15)
-
-    def _thread(self, calls):
-        http = requests.Session()
-        for kind, data in calls:
-            try:
-                status = self.send(http, kind, data).status_code
-            except requests.RequestException:
-                status = None
-            with self.lock:
-                self.events.append((time.monotonic(), status, data))
-                if status is None or status >= 500:
-                    self.unanswered.append((kind, data))
-            if status is None or status >= 500:
-                time.sleep(0.2)
-
-    def start(self):
-        self.threads = [threading.Thread(target=self._thread, args=(c,)) for c in self.per_thread]
-        for t in self.threads:
-            t.start()
-
-    def join(self):
-        for t in self.threads:
-            t.join(240)
-
-    def answered(self):
-        with self.lock:
-            return len(self.events)
-
-
-def transaction_ids(dsn):
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT external_transaction_id, count(*) FROM CASINO_TRANSACTIONS "
-                        "WHERE transaction_type <> 'deposit' GROUP BY 1")
-            return dict(cur.fetchall())
-    finally:
-        conn.close()
 
 
 def fail_over_under_load(cluster, server, ledger):

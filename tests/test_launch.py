@@ -80,6 +80,15 @@ def test_launch_refusals(api, ledger, case, status, error):
     assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id = %s", user_id) == [(0,)]
 
 
+def test_launch_refuses_a_disabled_player(api, ledger):
+    game = ledger.launchable_game()
+    user_id, _ = ledger.player(funds=1_000)
+    ledger.query("UPDATE CASINO_USERS SET status = 'disabled' WHERE id = %s RETURNING 1", user_id)
+    r = api.client("launchGame", {"userId": user_id, "gameId": game})
+    assert (r.status_code, code(r)) == (403, "PLAYER_DISABLED")
+    assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id = %s", user_id) == [(0,)]
+
+
 @pytest.mark.parametrize("case,reason", [("provider lacks the game", "GAME_NOT_FOUND"),
                                          ("provider disabled the game", "GAME_DISABLED"),
                                          ("provider unreachable", None),

@@ -4,9 +4,8 @@ a tombstone racing the bet it names on another wallet's session."""
 import pytest
 
 from casino import players
-from tests.support import ServerProcess, parallel
+from tests.support import Player, ServerProcess, parallel
 from tests.support import error_code as code
-from tests.test_wallet import Player
 from wire.refusals import Refused
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
@@ -56,15 +55,6 @@ def test_disabled_takes_no_bet_on_a_session_opened_before_but_settles_its_rounds
     again = player.debit("d3", 100)   # the refusal was stored like any other
     assert again.content == refused.content and again.headers["Idempotent-Replay"] == "true"
     assert player.debit("d4", 100, roundId="r2").status_code == 200
-
-
-def test_launch_refuses_a_disabled_player(api, ledger):
-    game = ledger.launchable_game()
-    user_id, _ = ledger.player(funds=1_000)
-    ledger.query("UPDATE CASINO_USERS SET status = 'disabled' WHERE id = %s RETURNING 1", user_id)
-    r = api.client("launchGame", {"userId": user_id, "gameId": game})
-    assert (r.status_code, code(r)) == (403, "PLAYER_DISABLED")
-    assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id = %s", user_id) == [(0,)]
 
 
 # --- idle sessions ---------------------------------------------------------------------------

@@ -19,15 +19,12 @@ from service.child_server import ROOT, ServerProcess
 from service.settings import SettingsError, read_settings
 from tests.fake_peer import FakePeer
 from tests.support import OPERATOR_KEY, Api
+from tests.support import error_code as code
 from wire.addresses import AddressPolicy, AddressRefused, CheckingResolver, parse_networks, url_refusal
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
 PUBLIC = "93.184.216.34"
-
-
-def code(response):
-    return response.json()["error"]["code"]
 
 
 def admin(api, path, body):

@@ -9,14 +9,11 @@ import pytest
 
 from casino import operators
 from tests.support import OPERATOR_KEY, run_cli, until_refused
+from tests.support import error_code as code
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 
 EVERY_SCOPE = ["lobby", "test-driver", "backoffice", "cashier", "protection", "admin"]
-
-
-def code(response):
-    return response.json()["error"]["code"]
 
 
 def key_with(ledger, *scopes):

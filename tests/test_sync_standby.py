@@ -14,9 +14,9 @@ import time
 import requests
 
 from db.pool import CANCEL_GRACE
+from tests.fault_load import scripts
 from tests.replication import SyncPair, sql
 from tests.support import Ledger, ServerProcess, casino_headers
-from tests.test_crash import scripts
 
 CALL_TIMEOUT = 2.0
 # The longest a caller may wait: the bound, the grace after the cancel, and HTTP/scheduling.

@@ -13,10 +13,7 @@ import pytest
 from sql.migrate import migrate
 from tests.support import (BOX, CASINO_SECRET, KEYS_BY_TOKEN, OPERATOR_KEY, ROOT, Api, Ledger,
                            ServerProcess, run_cli, signed, until_refused)
-
-
-def code(response):
-    return response.json()["error"]["code"]
+from tests.support import error_code as code
 
 
 # --- operator keys --------------------------------------------------------------------------

@@ -4,39 +4,10 @@ import uuid
 
 import pytest
 
-from tests.support import KEYS_BY_TOKEN, parallel
+from tests.support import KEYS_BY_TOKEN, Player, parallel
 from tests.support import error_code as code
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
-
-
-class Player:
-    """One funded player with an open session, and the provider's calls for it."""
-
-    def __init__(self, api, ledger, funds=1_000, min_bet=1, max_bet=1_000_000):
-        self.api, self.ledger = api, ledger
-        self.game = ledger.game(min_bet=min_bet, max_bet=max_bet)
-        self.user_id, wallets = ledger.player(funds=funds, currencies=("USD", "EUR"))
-        self.wallet = wallets["USD"]
-        self.token = ledger.session(self.user_id, self.wallet, self.game)
-
-    def body(self, **fields):
-        return {"sessionToken": self.token, "userId": self.user_id, "currency": "USD",
-                "roundId": "r1", **fields}
-
-    def debit(self, tx, amount, **extra):
-        return self.api.casino("debit", self.body(transactionId=tx, amount=amount, **extra))
-
-    def credit(self, tx, amount, **extra):
-        return self.api.casino("credit", self.body(transactionId=tx, amount=amount, **extra))
-
-    def rollback(self, tx, original, **extra):
-        body = self.body(transactionId=tx, originalTransactionId=original, **extra)
-        del body["currency"]
-        return self.api.casino("rollback", body)
-
-    def balance(self):
-        return self.ledger.balance(self.wallet)[0]
 
 
 @pytest.fixture
