@@ -9,7 +9,7 @@ import psycopg2
 import pytest
 
 from sql.migrate import MANIFEST_NAME, MIGRATIONS_DIR, migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 from tests.support import back_office, error_code
 
 pytestmark = pytest.mark.usefixtures("clean_audit")

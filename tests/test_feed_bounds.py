@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from tests.test_reconciliation import Books, page
 from tests.fake_peer import FakePeer
+from tests.reconciliation_support import Books, page
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 

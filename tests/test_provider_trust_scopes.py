@@ -10,7 +10,8 @@ import pytest
 
 from casino import operators
 from tests.support import back_office
-from tests.test_backoffice import Admin, code, key_with
+from tests.support import Admin, key_with
+from tests.support import error_code as code
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
 

@@ -8,7 +8,7 @@ import requests
 from casino import operators
 from service.settings import SettingsError, read_settings
 from sql.migrate import migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 from tests.support import CASINO_SECRET, KEYS_ENCRYPTION_KEY, OPERATOR_KEY, PROVIDER_SECRET, Ledger, ServerProcess
 
 PRODUCTION = {"CASINO_SECRET": CASINO_SECRET.decode(), "PROVIDER_SECRET": PROVIDER_SECRET.decode(),
