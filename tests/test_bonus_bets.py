@@ -156,13 +156,47 @@ def test_a_refund_straddling_a_forfeit_gives_back_only_its_cash_part(gambler):
                                     bonus)]
 
 
-def test_a_round_with_stakes_of_two_bonuses_pays_its_bonus_share_to_the_latest(api, ledger):
+def test_a_round_staked_from_a_forfeited_and_an_active_bonus_forfeits_its_whole_share(api, ledger):
     g = Gambler(api, ledger, cash=0)
     first = g.granted(300, wagering=10)["bonusId"]
     g.debit("b1", 100)                  # bonus 100 of the first
+    g.cancel(first)                     # the first's 200 left forfeited
+    g.granted(300, wagering=10)
+    g.debit("b2", 100)                  # bonus 100 of the second: 200 left
+    r = g.credit("w1", 500)             # all stakes bonus money, half of it a forfeited bonus's
+    assert r.json() == {"transactionId": "w1", "balance": 200, "bonus": 200, "currency": "USD"}
+    assert g.rows()[-2:] == [("w1", "credit", "applied", 500, 0, 500, first),
+                             (g.share_forfeit_id(first, "w1"), "bonus_forfeit", "applied", 500, 0, -500, first)]
+    assert g.balances() == (200, 0, 200)
+
+
+def test_a_forfeited_bonus_wins_no_cash_through_a_later_one_that_completes(api, ledger):
+    # A hostile review's case: a round staked from a bonus later cancelled and from a small
+    # second bonus that the round's next bet completes. Were the share the later bonus's, its
+    # completion would make the first's winnings cash.
+    g = Gambler(api, ledger, cash=0)
+    first = g.granted(1_000, wagering=1000)["bonusId"]
+    g.debit("a1", 1_000)                # all of the first
     g.cancel(first)
-    second = g.granted(300, wagering=10)["bonusId"]
-    g.debit("b2", 100)                  # bonus 100 of the second
-    r = g.credit("w1", 500)             # all stakes bonus money: the share goes to the second, active
-    assert r.json() == {"transactionId": "w1", "balance": 700, "bonus": 700, "currency": "USD"}
-    assert g.rows()[-1] == ("w1", "credit", "applied", 500, 0, 500, second)
+    second = g.granted(10, wagering=1)["bonusId"]
+    g.debit("b1", 10)                   # all of the second, which completes it
+    assert g.bonus(second)["status"] == "completed"
+    r = g.credit("w1", 2_020)
+    assert r.json()["balance"] == 0 and r.json()["bonus"] == 0
+    assert g.rows()[-1] == (g.share_forfeit_id(first, "w1"), "bonus_forfeit", "applied", 2_020, 0, -2_020, first)
+    assert error_code(g.withdraw(1)) == "INSUFFICIENT_FUNDS"
+
+
+def test_a_later_bonus_wins_no_cash_through_an_earlier_one_that_completed(api, ledger):
+    # The other way round: a bet completes a small bonus, a large one is granted and staked
+    # in the same round; the share stays the active bonus's money, to be wagered.
+    g = Gambler(api, ledger, cash=0)
+    first = g.granted(10, wagering=1)["bonusId"]
+    g.debit("a1", 10)                   # completes the first (nothing left to make cash)
+    assert g.bonus(first)["status"] == "completed"
+    second = g.granted(1_000, wagering=1000)["bonusId"]
+    g.debit("b1", 1_000)
+    r = g.credit("w1", 2_020)
+    assert r.json() == {"transactionId": "w1", "balance": 2_020, "bonus": 2_020, "currency": "USD"}
+    assert g.rows()[-1] == ("w1", "credit", "applied", 2_020, 0, 2_020, second)
+    assert error_code(g.withdraw(1)) == "INSUFFICIENT_FUNDS"

@@ -127,7 +127,11 @@ class BonusModel:
         standing = [b for b in accepted if not b.refunded]
         staked = sum(b.bonus for b in standing)
         share = amount * staked // sum(b.amount for b in standing)
-        from_bonus = max((b.bonus_id for b in standing if b.bonus > 0), default=None)
+        # The whole share follows the least favourable fate of the bonuses staked: forfeited,
+        # else kept by the active one, else cash.
+        def rank(bonus_id):
+            return 1 if bonus_id == self.active else 2 if self.bonuses[bonus_id].status == "completed" else 0
+        from_bonus = min((b.bonus_id for b in standing if b.bonus > 0), key=lambda i: (rank(i), -i), default=None)
         kept, cashed = self.fate(from_bonus, share)
         self.cash += amount - share + cashed
         self.bonus += kept

@@ -351,21 +351,35 @@ END $$;
 
 -- A payout's bonus share: its amount in the proportion of its round's standing bonus
 -- stakes to all its standing stakes (this wallet's accepted, not refunded bets of the
--- round), rounded down, so the odd cent is cash; and the bonus those stakes came from
--- (the latest, should a round hold bets drawn on two: README, "Bonus money"). Integer
--- arithmetic (numeric's div), exact for every amount up to 2^53-1.
+-- round), rounded down, so the odd cent is cash; and the bonus whose fate it follows
+-- (casino_bonus_fate). A round staked from two bonuses (one ended, another granted while
+-- it was open) pays its whole share the least favourable of their fates: forfeited if
+-- either was forfeited, else kept by the active one, else cash. So neither ending can be
+-- undone through the other: a forfeited bonus's winnings never leave as cash through a
+-- later bonus, and a later bonus's winnings never become cash through an earlier one that
+-- completed (README, "Bonus money"). Integer arithmetic (numeric's div), exact for every
+-- amount up to 2^53-1.
 CREATE OR REPLACE FUNCTION casino_payout_bonus_share(c casino_call, p_amount BIGINT,
                                                      OUT share BIGINT, OUT from_bonus BIGINT)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    SELECT coalesce(div(p_amount::numeric * sum(s.bonus_part), nullif(sum(s.amount), 0)), 0)::bigint,
-           max(s.bonus_id) FILTER (WHERE s.bonus_part > 0)
-    INTO share, from_bonus
-    FROM (SELECT b.amount, b.redeemable_movement - b.playable_movement AS bonus_part, b.bonus_id
+    SELECT coalesce(div(p_amount::numeric * sum(s.bonus_part), nullif(sum(s.amount), 0)), 0)::bigint
+    INTO share
+    FROM (SELECT b.amount, b.redeemable_movement - b.playable_movement AS bonus_part
           FROM CASINO_TRANSACTIONS b
           WHERE b.wallet_id = c.wallet_id AND b.round_id = c.round_id AND b.provider_id = c.provider_id
             AND b.transaction_type = 'debit' AND b.outcome = 'applied'
             AND NOT casino_refunded(b.provider_id, b.external_transaction_id)) s;
+    SELECT s.bonus_id INTO from_bonus
+    FROM (SELECT DISTINCT b.bonus_id
+          FROM CASINO_TRANSACTIONS b
+          WHERE b.wallet_id = c.wallet_id AND b.round_id = c.round_id AND b.provider_id = c.provider_id
+            AND b.transaction_type = 'debit' AND b.outcome = 'applied'
+            AND b.redeemable_movement > b.playable_movement
+            AND NOT casino_refunded(b.provider_id, b.external_transaction_id)) s
+    JOIN CASINO_BONUSES bo ON bo.id = s.bonus_id
+    ORDER BY CASE WHEN s.bonus_id = c.bonus_id THEN 1 WHEN bo.status = 'completed' THEN 2 ELSE 0 END, s.bonus_id DESC
+    LIMIT 1;
 END $$;
 
 -- The forfeit of a share that came back to a bonus already forfeited, after the call's
