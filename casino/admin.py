@@ -100,6 +100,10 @@ class AdminHandler(JsonHandler):
         if self.writes_on is not None and self.request.method in BODY_METHODS:
             kind, name = self.writes_on
             await origins.check(self.db, self.operator, kind, self.params.get(name, self.body.get(name)))
+            if self.operator_scope == operators.PROVIDER_TRUST:
+                refused = origins.trust_refusal(self.operator)
+                if refused is not None:
+                    raise refused
 
     async def on_report_db(self, fn, *args):
         """fn(cursor, *args) on the reports' pool (read-only, bounded by REPORT_TIMEOUT), and

@@ -49,6 +49,17 @@ def refusal(tool: str, kind: str, origin: str | None) -> Refused | None:
                                        f"and this {kind} is {whose}")
 
 
+def trust_refusal(operator) -> Refused | None:
+    """403 FORBIDDEN when a tool's key would give a provider what lets it move money (a
+    signing key, an endpoint, v1 signatures: operators.PROVIDER_TRUST), on any provider, its
+    own tool's too: else a tool's key could make a provider, sign its callbacks and pay any
+    player a lobby launches on its game. A load tool signs with the key it is handed."""
+    if operator is None or operator.origin == OPERATOR:
+        return None
+    return refusals.error("FORBIDDEN", f"this key is a {operator.origin} tool's: it gives no provider a signing key, "
+                                       "an endpoint or v1 signatures (an operator's key does)")
+
+
 async def check(db, operator, kind: str, object_id) -> None:
     """Raise 403 FORBIDDEN when `operator` is a tool's key and the object is not its tool's."""
     if operator is None or operator.origin == OPERATOR:
