@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
@@ -54,9 +54,10 @@ def grant(cur: Cursor, operator: str | None, req: Request) -> Outcome:
     IDEMPOTENCY_CONFLICT). operator None: a tool's or a test's grant, not audited."""
     expires = datetime.fromisoformat(req["expiresAt"])
     cur.execute(GRANT, (req["userId"], req["currency"], req["amount"], req["wagering"], expires, req["reference"],
-                        # The instant, not its spelling: a resend with another offset is the same request.
+                        # The instant, not its spelling: a resend with another offset is the same
+                        # request. In UTC to the microsecond (a float of it would merge neighbours).
                         fingerprint("grantBonus", req["userId"], req["currency"], req["amount"], req["wagering"],
-                                    expires.timestamp()),
+                                    expires.astimezone(UTC).isoformat()),
                         operator, json.dumps(req)))
     return answer_of(cur.fetchone())
 

@@ -53,12 +53,19 @@ def test_a_grant_is_idempotent_by_reference_like_a_deposit(gambler):
         conflict = gambler.grant(**{"amount": 500, "wagering": 5, "expires_at": "2100-01-01T00:00:00Z",
                                     "reference": reference, **other})
         assert (conflict.status_code, error_code(conflict)) == (409, "IDEMPOTENCY_CONFLICT")
+    # A microsecond apart is another instant, in any year (a float of the instant, as the
+    # fingerprint once held, cannot tell 9998's apart).
+    late = "promo-" + uuid.uuid4().hex
+    assert gambler.cancel(first.json()["bonusId"]).status_code == 200     # one active bonus a wallet
+    assert gambler.grant(1, wagering=1, expires_at="9998-01-01T00:00:00.000001Z", reference=late).status_code == 201
+    nearby = gambler.grant(1, wagering=1, expires_at="9998-01-01T00:00:00.000002Z", reference=late)
+    assert (nearby.status_code, error_code(nearby)) == (409, "IDEMPOTENCY_CONFLICT")
     # References are the casino's own ids: a deposit's cannot name a grant, nor the reverse.
     assert error_code(gambler.deposit(100, reference=reference)) == "IDEMPOTENCY_CONFLICT"
     deposited = "dep-" + uuid.uuid4().hex
     assert gambler.deposit(100, reference=deposited).status_code == 200
     assert error_code(gambler.grant(100, reference=deposited)) == "IDEMPOTENCY_CONFLICT"
-    assert gambler.balances() == (1_600, 1_100, 500)
+    assert gambler.balances() == (1_101, 1_100, 1)     # the first forfeited, the 9998 one active
 
 
 def test_one_active_bonus_per_wallet_and_refusals_are_stored(gambler):
