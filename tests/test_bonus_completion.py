@@ -34,6 +34,16 @@ def test_the_bet_that_crosses_the_requirement_completes_the_bonus(api, ledger):
     assert g.rows()[-1] == ("b4", "debit", "applied", 10, -10, 0, None)
 
 
+def test_wagered_is_shown_up_to_the_requirement(api, ledger):
+    # The crossing bet may count past the requirement (past 2^53-1, for a bonus near the
+    # largest amount at x1000): the back office shows the count up to the requirement.
+    g = Gambler(api, ledger, cash=5_000)
+    bonus = g.granted(100, wagering=10)["bonusId"]        # 1 000 to wager
+    g.debit("big", 4_000)
+    listed = g.bonus(bonus)
+    assert (listed["status"], listed["wagered"], listed["wageringRequired"]) == ("completed", 1_000, 1_000)
+
+
 def test_a_completion_with_nothing_left_is_recorded_all_the_same(api, ledger):
     g = Gambler(api, ledger, cash=1_000)
     bonus = g.granted(100, wagering=5)["bonusId"]        # 500 to wager, all of it from cash

@@ -52,7 +52,10 @@ BEGIN
     RETURN (SELECT json_build_object(
         'bonusId', b.id, 'reference', b.reference, 'userId', w.user_id, 'currency', w.currency_code,
         'amount', b.amount, 'wagering', b.wagering, 'wageringRequired', b.wagering_required,
-        'wagered', CASE WHEN b.status = 'active' THEN w.bonus_wagered ELSE b.wagered_at_end END,
+        -- Shown up to the requirement: the bet that crosses it may take the count past
+        -- 2^53-1, beyond what a JSON number holds exactly, and nothing beyond it matters.
+        'wagered', LEAST(CASE WHEN b.status = 'active' THEN w.bonus_wagered ELSE b.wagered_at_end END,
+                         b.wagering_required),
         'remaining', CASE WHEN b.status = 'active' THEN w.playable_balance - w.redeemable_balance ELSE 0 END,
         'status', b.status, 'expiresAt', casino_rfc3339(b.expires_at),
         'grantedAt', casino_rfc3339(b.granted_at), 'endedAt', casino_rfc3339(b.ended_at),
