@@ -47,6 +47,30 @@ def test_a_balance_the_ledger_does_not_explain_is_named(fresh_dsn):
     assert "2 violation(s)" in run.stdout
 
 
+
+def test_a_copy_a_money_call_reads_that_disagrees_with_the_catalogue_is_named(fresh_dsn):
+    """The copies on sessions and wallets (migration 0020) are kept by triggers; one changed
+    with the triggers off (as a restore or a hand-made fix could) is named."""
+    migrate(fresh_dsn, log=lambda _: None)
+    ledger = Ledger(fresh_dsn)
+    game = ledger.game(min_bet=5, max_bet=50)
+    user_id, wallets = ledger.player(funds=1_000)
+    ledger.session(user_id, wallets["USD"], game)
+    ledger.query("UPDATE CASINO_GAMES SET max_bet = 60 WHERE id = %s RETURNING 1", game)
+    assert audit(fresh_dsn).returncode == 0   # the change reached its sessions
+    session = ledger.query("SELECT id FROM CASINO_GAME_SESSIONS WHERE game_id = %s", game)[0][0]
+
+    def behind_the_triggers(cur):
+        cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute("UPDATE CASINO_GAME_SESSIONS SET bet_max = 70 WHERE id = %s", (session,))
+        cur.execute("UPDATE CASINO_WALLETS SET player_active = false WHERE id = %s", (wallets["USD"],))
+    ledger.run(behind_the_triggers)
+    run = audit(fresh_dsn)
+    assert run.returncode == 1
+    assert f"VIOLATION session {session}: what a money call reads of its game and provider" in run.stdout
+    assert f"VIOLATION wallet {wallets['USD']}: what a money call reads of its player" in run.stdout
+    assert "2 violation(s)" in run.stdout
+
 @pytest.mark.parametrize("tool", ["casino.audit", "provider.reconcile", "casino.reconcile"])
 def test_tools_refuse_a_missing_or_unmigrated_database_and_create_nothing(tool, fresh_dsn, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CASINO_DATA_DIR")}

@@ -1,0 +1,124 @@
+-- What a money call needs from its session, on the rows it reads anyway (issue 23, item 1):
+-- the session row carries its game's provider, bet limits and whether the game and the
+-- provider are enabled; the wallet row, which every call locks, whether its player is. A
+-- call then finds everything with one indexed read of the session and the wallet it
+-- locks, instead of a five-table join (docs/performance.md, "Issue 23").
+--
+-- The copies are never written by hand: a trigger derives them from the catalogue
+-- whenever a session or wallet is made or a copy is written, and every change of a
+-- player's status, a game's status or limits, or a provider's status re-derives them in
+-- the same transaction (triggers on those tables, so every writer is covered: the back
+-- office, the synthetic retirement, a game import, a test's UPDATE). Races:
+--   - a session or wallet made while its game, provider or player changes: the deriving
+--     trigger reads those rows FOR SHARE, so it waits for the change's commit and reads
+--     what it committed; a change that comes second waits for the new row's commit (its
+--     UPDATE needs the row lock the share lock holds), and its re-deriving statement, a
+--     new snapshot, sees the new row;
+--   - a bet against a disable: a bet's statement that starts after the disable's commit
+--     reads the new copies. A bet already waiting for its wallet's lock re-reads the
+--     locked wallet row when it gets the lock (EvalPlanQual), so a player's disable
+--     reaches even it; the session's copies come from the statement's snapshot, as the
+--     game's and provider's rows did in the join they replace.
+
+ALTER TABLE CASINO_GAME_SESSIONS
+    ADD COLUMN provider_id BIGINT,
+    ADD COLUMN bet_min BIGINT,
+    ADD COLUMN bet_max BIGINT,
+    ADD COLUMN game_active BOOLEAN,
+    ADD COLUMN provider_active BOOLEAN;
+
+UPDATE CASINO_GAME_SESSIONS s
+SET provider_id = g.provider_id, bet_min = g.min_bet, bet_max = g.max_bet,
+    game_active = g.is_active, provider_active = NOT p.is_disabled
+FROM CASINO_GAMES g JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+WHERE g.id = s.game_id;
+
+ALTER TABLE CASINO_GAME_SESSIONS
+    ALTER COLUMN provider_id SET NOT NULL,
+    ALTER COLUMN bet_min SET NOT NULL,
+    ALTER COLUMN bet_max SET NOT NULL,
+    ALTER COLUMN game_active SET NOT NULL,
+    ALTER COLUMN provider_active SET NOT NULL;
+
+-- The sessions a game's or provider's change re-derives.
+CREATE INDEX casino_game_sessions_game ON CASINO_GAME_SESSIONS (game_id);
+
+ALTER TABLE CASINO_WALLETS ADD COLUMN player_active BOOLEAN NOT NULL DEFAULT true;
+
+UPDATE CASINO_WALLETS w SET player_active = false
+FROM CASINO_USERS u WHERE u.id = w.user_id AND u.status <> 'active';
+
+-- A session's copies, from its game and the game's provider.
+CREATE FUNCTION casino_session_copies() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT g.provider_id, g.min_bet, g.max_bet, g.is_active, NOT p.is_disabled
+    INTO NEW.provider_id, NEW.bet_min, NEW.bet_max, NEW.game_active, NEW.provider_active
+    FROM CASINO_GAMES g JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+    WHERE g.id = NEW.game_id
+    FOR SHARE;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER casino_game_sessions_copies
+    BEFORE INSERT OR UPDATE OF game_id, provider_id, bet_min, bet_max, game_active, provider_active
+    ON CASINO_GAME_SESSIONS
+    FOR EACH ROW EXECUTE FUNCTION casino_session_copies();
+
+-- A wallet's copy of its player's status.
+CREATE FUNCTION casino_wallet_player_active() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT u.status = 'active' INTO NEW.player_active
+    FROM CASINO_USERS u WHERE u.id = NEW.user_id
+    FOR SHARE;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER casino_wallets_player_active
+    BEFORE INSERT OR UPDATE OF user_id, player_active ON CASINO_WALLETS
+    FOR EACH ROW EXECUTE FUNCTION casino_wallet_player_active();
+
+-- Re-deriving: writing a copy (NULL: the deriving trigger above computes it again).
+-- Sessions are locked in id order, so a game's and its provider's changes at once cannot
+-- deadlock on them.
+CREATE FUNCTION casino_game_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE CASINO_GAME_SESSIONS SET game_active = NULL
+    WHERE id IN (SELECT id FROM CASINO_GAME_SESSIONS WHERE game_id = NEW.id ORDER BY id FOR NO KEY UPDATE);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER casino_games_changed
+    AFTER UPDATE OF is_active, min_bet, max_bet ON CASINO_GAMES
+    FOR EACH ROW
+    WHEN (OLD.is_active IS DISTINCT FROM NEW.is_active OR OLD.min_bet IS DISTINCT FROM NEW.min_bet
+          OR OLD.max_bet IS DISTINCT FROM NEW.max_bet)
+    EXECUTE FUNCTION casino_game_changed();
+
+CREATE FUNCTION casino_provider_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE CASINO_GAME_SESSIONS SET game_active = NULL
+    WHERE id IN (SELECT s.id FROM CASINO_GAME_SESSIONS s JOIN CASINO_GAMES g ON g.id = s.game_id
+                 WHERE g.provider_id = NEW.id ORDER BY s.id FOR NO KEY UPDATE OF s);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER casino_game_providers_changed
+    AFTER UPDATE OF is_disabled ON CASINO_GAME_PROVIDERS
+    FOR EACH ROW WHEN (OLD.is_disabled IS DISTINCT FROM NEW.is_disabled)
+    EXECUTE FUNCTION casino_provider_changed();
+
+CREATE FUNCTION casino_player_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE CASINO_WALLETS SET player_active = NULL WHERE user_id = NEW.id;   -- derived again
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER casino_users_changed
+    AFTER UPDATE OF status ON CASINO_USERS
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION casino_player_changed();
