@@ -122,3 +122,37 @@ CREATE TRIGGER casino_users_changed
     AFTER UPDATE OF status ON CASINO_USERS
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
     EXECUTE FUNCTION casino_player_changed();
+
+-- The ledger's foreign keys to sessions and providers (issue 23, item 4): each took a
+-- KEY SHARE row lock on the session and the provider row for every ledger row written (a
+-- tuple lock written to the row; under concurrency a MultiXact on the provider row every
+-- bet shares), ~33 000 instructions each per debit. Their guarantee -- a ledger row names a
+-- session and a provider that exist -- is kept another way: a money call writes the ids
+-- it has just read, and neither a session nor a provider (nor a game, which sessions name)
+-- is ever deleted: the triggers below refuse it, whoever tries. The audit checks every
+-- ledger row against both tables (casino/audit.py). The foreign key to the wallet stays:
+-- its check's lock is one the call already holds (FOR NO KEY UPDATE), on the row the
+-- money moves on.
+ALTER TABLE CASINO_TRANSACTIONS
+    DROP CONSTRAINT casino_transactions_session_id_fkey,
+    DROP CONSTRAINT casino_transactions_provider_id_fkey;
+
+CREATE FUNCTION casino_never_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% rows are never deleted: the ledger names them (migration 0020)', TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation';
+END $$;
+
+CREATE TRIGGER casino_game_sessions_never_deleted BEFORE DELETE ON CASINO_GAME_SESSIONS
+    FOR EACH ROW EXECUTE FUNCTION casino_never_deleted();
+CREATE TRIGGER casino_game_sessions_never_truncated BEFORE TRUNCATE ON CASINO_GAME_SESSIONS
+    FOR EACH STATEMENT EXECUTE FUNCTION casino_never_deleted();
+CREATE TRIGGER casino_games_never_deleted BEFORE DELETE ON CASINO_GAMES
+    FOR EACH ROW EXECUTE FUNCTION casino_never_deleted();
+CREATE TRIGGER casino_games_never_truncated BEFORE TRUNCATE ON CASINO_GAMES
+    FOR EACH STATEMENT EXECUTE FUNCTION casino_never_deleted();
+CREATE TRIGGER casino_game_providers_never_deleted BEFORE DELETE ON CASINO_GAME_PROVIDERS
+    FOR EACH ROW EXECUTE FUNCTION casino_never_deleted();
+CREATE TRIGGER casino_game_providers_never_truncated BEFORE TRUNCATE ON CASINO_GAME_PROVIDERS
+    FOR EACH STATEMENT EXECUTE FUNCTION casino_never_deleted();
