@@ -156,11 +156,12 @@ BEGIN
         provider_id, external_transaction_id, transaction_type, wallet_id, session_id,
         round_id, amount, related_external_transaction_id, request_fingerprint, outcome,
         playable_movement, redeemable_movement, balance_after, response_status, response_cache,
-        limits_checked, created_at, bonus_id)
+        limits_checked, created_at, bonus_id, refunded_bet_id)
     VALUES (c.provider_id, c.transaction_id, c.kind, c.wallet_id, c.session_id,
             c.round_id, p_amount, c.related_id, c.fingerprint, p_outcome,
             p_playable, p_redeemable, c.playable + p_playable, p_status, p_body::json,
-            c.limits_checked, c.at, c.row_bonus_id)
+            c.limits_checked, c.at, c.row_bonus_id,
+            CASE WHEN c.kind = 'rollback' AND p_playable > 0 THEN c.related_id END)
     ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN
