@@ -42,8 +42,8 @@
   8. what a money call reads instead of the catalogue (migration 0020) agrees with it: each
      session's provider, bet limits and whether its game and provider are enabled; each
      wallet's whether its player is (triggers keep them; this names one they did not); and
-     every ledger row names a session and a provider that exist (the ledger has no foreign
-     key to them since migration 0020; sessions and providers are never deleted).
+     every ledger row names a wallet, session and provider that exist (the ledger has no
+     foreign key to them since migration 0020; none of them is ever deleted).
 Balances that are never negative and never above 2^53-1 are the columns' domains
 (migration 0013), redeemable <= playable a CHECK constraint. Every ledger row is written
 once, with its answer (no claim waits for one), so there is no unanswered row to look for.
@@ -184,11 +184,13 @@ COPIES_OFF_THE_CATALOGUE = """
 
 ROWS_NAMING_NOTHING = """
     SELECT t.wallet_id, t.transaction_type, t.external_transaction_id,
+           CASE WHEN w.id IS NULL THEN t.wallet_id END,
            CASE WHEN s.id IS NULL THEN t.session_id END, CASE WHEN p.id IS NULL THEN t.provider_id END
     FROM CASINO_TRANSACTIONS t
+    LEFT JOIN CASINO_WALLETS w ON w.id = t.wallet_id
     LEFT JOIN CASINO_GAME_SESSIONS s ON s.id = t.session_id
     LEFT JOIN CASINO_GAME_PROVIDERS p ON p.id = t.provider_id
-    WHERE (t.session_id IS NOT NULL AND s.id IS NULL) OR (t.provider_id IS NOT NULL AND p.id IS NULL)
+    WHERE w.id IS NULL OR (t.session_id IS NOT NULL AND s.id IS NULL) OR (t.provider_id IS NOT NULL AND p.id IS NULL)
     ORDER BY t.id
 """
 
@@ -484,8 +486,8 @@ def find_violations(cur):
         problems.append(f"{kind} {row_id}: what a money call reads of its "
                         f"{'game and provider' if kind == 'session' else 'player'} is not what the catalogue says")
     cur.execute(ROWS_NAMING_NOTHING)
-    for wallet_id, kind, transaction_id, session_id, provider_id in cur.fetchall():
-        for name, missing in (("session", session_id), ("provider", provider_id)):
+    for wallet_id, kind, transaction_id, missing_wallet, session_id, provider_id in cur.fetchall():
+        for name, missing in (("wallet", missing_wallet), ("session", session_id), ("provider", provider_id)):
             if missing is not None:
                 problems.append(f"wallet {wallet_id}: {kind} {transaction_id} names {name} {missing}, "
                                 f"which does not exist")

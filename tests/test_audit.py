@@ -72,7 +72,7 @@ def test_a_copy_a_money_call_reads_that_disagrees_with_the_catalogue_is_named(fr
     assert "2 violation(s)" in run.stdout
 
 
-def test_sessions_games_and_providers_are_never_deleted(fresh_dsn):
+def test_wallets_sessions_games_and_providers_are_never_deleted(fresh_dsn):
     """The ledger names them without a foreign key (migration 0020): the database refuses
     their deletion, whoever tries."""
     migrate(fresh_dsn, log=lambda _: None)
@@ -80,16 +80,19 @@ def test_sessions_games_and_providers_are_never_deleted(fresh_dsn):
     game = ledger.game()
     user_id, wallets = ledger.player(funds=1_000)
     ledger.session(user_id, wallets["USD"], game)
-    for statement in ("DELETE FROM CASINO_GAME_SESSIONS WHERE game_id = %s",
+    for statement in ("DELETE FROM CASINO_WALLETS WHERE id = (SELECT wallet_id FROM CASINO_GAME_SESSIONS WHERE game_id = %s)",
+                      "TRUNCATE CASINO_WALLETS CASCADE",
+                      "DELETE FROM CASINO_GAME_SESSIONS WHERE game_id = %s",
                       "DELETE FROM CASINO_GAMES WHERE id = %s",
                       "DELETE FROM CASINO_GAME_PROVIDERS WHERE id = (SELECT provider_id FROM CASINO_GAMES WHERE id = %s)",
                       "TRUNCATE CASINO_GAME_SESSIONS, CASINO_GAMES, CASINO_GAME_PROVIDERS CASCADE"):
         with pytest.raises(psycopg2.errors.RestrictViolation, match="are never deleted"):
             ledger.run(lambda cur, sql=statement: cur.execute(sql, (game,)))
     assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE game_id = %s", game) == [(1,)]
+    assert ledger.balance(wallets["USD"]) == (1_000, 1_000)
 
 
-def test_a_ledger_row_naming_a_session_or_provider_that_does_not_exist_is_named(fresh_dsn):
+def test_a_ledger_row_naming_a_wallet_session_or_provider_that_does_not_exist_is_named(fresh_dsn):
     migrate(fresh_dsn, log=lambda _: None)
     ledger = Ledger(fresh_dsn)
     _, wallets = ledger.player(funds=1_000)
@@ -104,6 +107,10 @@ def test_a_ledger_row_naming_a_session_or_provider_that_does_not_exist_is_named(
     assert run.returncode == 1
     assert f"VIOLATION wallet {wallet}: debit ghost names session -8, which does not exist" in run.stdout
     assert f"VIOLATION wallet {wallet}: debit ghost names provider -7, which does not exist" in run.stdout
+    ledger.query("""INSERT INTO CASINO_TRANSACTIONS (external_transaction_id, transaction_type, wallet_id, amount,
+                        request_fingerprint, outcome, balance_after, response_status, response_cache)
+                    VALUES ('lost', 'deposit', -9, 5, 'by hand', 'refused', 0, 422, '{}') RETURNING 1""")
+    assert "VIOLATION wallet -9: deposit lost names wallet -9, which does not exist" in audit(fresh_dsn).stdout
 
 @pytest.mark.parametrize("tool", ["casino.audit", "provider.reconcile", "casino.reconcile"])
 def test_tools_refuse_a_missing_or_unmigrated_database_and_create_nothing(tool, fresh_dsn, tmp_path):
