@@ -4,6 +4,7 @@ a tombstone racing the bet it names on another wallet's session."""
 import threading
 import time
 
+import psycopg2
 import pytest
 
 from casino import players
@@ -118,6 +119,31 @@ def test_no_bet_sent_after_a_disable_is_accepted(api, ledger, error):
                                   WHERE wallet_id = %s AND transaction_type = 'debit' AND outcome = 'applied'""",
                                wallet)
         assert applied == [(count,)]
+
+
+def on_its_own_connection(dsn, statement, *params):
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+    finally:
+        conn.close()
+
+
+def test_a_game_and_its_provider_changed_at_once_leave_every_session_right(api, ledger):
+    """Both changes re-derive the same sessions (migration 0020): neither waits for the
+    other forever, and whichever commits last, every session reads what the catalogue says."""
+    first = Player(api, ledger)
+    for _ in range(RACING_SESSIONS):
+        user_id, wallets = ledger.player(funds=1_000)
+        ledger.session(user_id, wallets["USD"], first.game)
+    for state in ("disabled", "active", "disabled", "active"):
+        parallel([lambda error=error, state=state: on_its_own_connection(ledger.dsn, DISABLE[error], state, first.game)
+                  for error in ("GAME_DISABLED", "PROVIDER_DISABLED")])
+        copies = ledger.query("""SELECT DISTINCT s.game_active, s.provider_active FROM CASINO_GAME_SESSIONS s
+                                 WHERE s.game_id = %s""", first.game)
+        assert copies == [(state == "active", state == "active")]
+    assert first.debit("after", 100).status_code == 200
 
 
 def test_launch_refuses_a_disabled_player(api, ledger):

@@ -48,15 +48,27 @@ ALTER TABLE CASINO_WALLETS ADD COLUMN player_active BOOLEAN NOT NULL DEFAULT tru
 UPDATE CASINO_WALLETS w SET player_active = false
 FROM CASINO_USERS u WHERE u.id = w.user_id AND u.status <> 'active';
 
--- A session's copies, from its game and the game's provider.
+-- A session's copies, from its game and the game's provider. A new session (or one moved
+-- to another game) reads them FOR SHARE: a change of either waits for it, or it for the
+-- change. Re-deriving an existing session reads them unlocked: it runs inside a change that
+-- holds the changed row's lock, and of two changes at once (a game's and its provider's)
+-- the second re-derives each session after the first's commit, its statement seeing it
+-- (a share lock here would have each change wait for the other's row: a deadlock).
 CREATE FUNCTION casino_session_copies() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    SELECT g.provider_id, g.min_bet, g.max_bet, g.is_active, NOT p.is_disabled
-    INTO NEW.provider_id, NEW.bet_min, NEW.bet_max, NEW.game_active, NEW.provider_active
-    FROM CASINO_GAMES g JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
-    WHERE g.id = NEW.game_id
-    FOR SHARE;
+    IF TG_OP = 'INSERT' OR NEW.game_id IS DISTINCT FROM OLD.game_id THEN
+        SELECT g.provider_id, g.min_bet, g.max_bet, g.is_active, NOT p.is_disabled
+        INTO NEW.provider_id, NEW.bet_min, NEW.bet_max, NEW.game_active, NEW.provider_active
+        FROM CASINO_GAMES g JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+        WHERE g.id = NEW.game_id
+        FOR SHARE;
+    ELSE
+        SELECT g.provider_id, g.min_bet, g.max_bet, g.is_active, NOT p.is_disabled
+        INTO NEW.provider_id, NEW.bet_min, NEW.bet_max, NEW.game_active, NEW.provider_active
+        FROM CASINO_GAMES g JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+        WHERE g.id = NEW.game_id;
+    END IF;
     RETURN NEW;
 END $$;
 
