@@ -38,7 +38,12 @@
   7. the reports agree with the balances: per currency, over the ledger's whole life, what
      was deposited and granted as bonuses, less what was withdrawn, forfeited with bonuses
      and what the wallets hold, is what the players lost -- the GGR report's total
-     (casino/reports.py), to the cent (README, "Reports", derives it).
+     (casino/reports.py), to the cent (README, "Reports", derives it);
+  8. what a money call reads instead of the catalogue (migration 0020) agrees with it: each
+     session's provider, bet limits and whether its game and provider are enabled; each
+     wallet's whether its player is (triggers keep them; this names one they did not); and
+     every ledger row names a wallet, session and provider that exist (the ledger has no
+     foreign key to them since migration 0020; none of them is ever deleted).
 Balances that are never negative and never above 2^53-1 are the columns' domains
 (migration 0013), redeemable <= playable a CHECK constraint. Every ledger row is written
 once, with its answer (no claim waits for one), so there is no unanswered row to look for.
@@ -162,6 +167,30 @@ PAYOUTS_WITHOUT_A_BET_OF_THEIR_PROVIDER = """
       AND NOT EXISTS (SELECT 1 FROM CASINO_TRANSACTIONS b
                       WHERE b.provider_id = t.provider_id AND b.wallet_id = t.wallet_id
                         AND b.round_id = t.round_id AND b.transaction_type = 'debit' AND b.outcome = 'applied')
+    ORDER BY t.id
+"""
+
+COPIES_OFF_THE_CATALOGUE = """
+    SELECT 'session', s.id FROM CASINO_GAME_SESSIONS s
+    JOIN CASINO_GAMES g ON g.id = s.game_id
+    JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
+    WHERE (s.provider_id, s.bet_min, s.bet_max, s.game_active, s.provider_active)
+          IS DISTINCT FROM (g.provider_id, g.min_bet, g.max_bet, g.is_active, NOT p.is_disabled)
+    UNION ALL
+    SELECT 'wallet', w.id FROM CASINO_WALLETS w JOIN CASINO_USERS u ON u.id = w.user_id
+    WHERE w.player_active IS DISTINCT FROM (u.status = 'active')
+    ORDER BY 1, 2
+"""
+
+ROWS_NAMING_NOTHING = """
+    SELECT t.wallet_id, t.transaction_type, t.external_transaction_id,
+           CASE WHEN w.id IS NULL THEN t.wallet_id END,
+           CASE WHEN s.id IS NULL THEN t.session_id END, CASE WHEN p.id IS NULL THEN t.provider_id END
+    FROM CASINO_TRANSACTIONS t
+    LEFT JOIN CASINO_WALLETS w ON w.id = t.wallet_id
+    LEFT JOIN CASINO_GAME_SESSIONS s ON s.id = t.session_id
+    LEFT JOIN CASINO_GAME_PROVIDERS p ON p.id = t.provider_id
+    WHERE w.id IS NULL OR (t.session_id IS NOT NULL AND s.id IS NULL) OR (t.provider_id IS NOT NULL AND p.id IS NULL)
     ORDER BY t.id
 """
 
@@ -452,6 +481,16 @@ def find_violations(cur):
     for wallet_id, transaction_id, round_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: payout {transaction_id} was applied to round {round_id}, "
                         f"which holds no accepted bet of its provider")
+    cur.execute(COPIES_OFF_THE_CATALOGUE)
+    for kind, row_id in cur.fetchall():
+        problems.append(f"{kind} {row_id}: what a money call reads of its "
+                        f"{'game and provider' if kind == 'session' else 'player'} is not what the catalogue says")
+    cur.execute(ROWS_NAMING_NOTHING)
+    for wallet_id, kind, transaction_id, missing_wallet, session_id, provider_id in cur.fetchall():
+        for name, missing in (("wallet", missing_wallet), ("session", session_id), ("provider", provider_id)):
+            if missing is not None:
+                problems.append(f"wallet {wallet_id}: {kind} {transaction_id} names {name} {missing}, "
+                                f"which does not exist")
     problems += protection_violations(cur)
     problems += bonus_violations(cur)
     losses, reported = players_losses(cur), reported_ggr(cur)

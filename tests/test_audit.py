@@ -47,6 +47,71 @@ def test_a_balance_the_ledger_does_not_explain_is_named(fresh_dsn):
     assert "2 violation(s)" in run.stdout
 
 
+
+def test_a_copy_a_money_call_reads_that_disagrees_with_the_catalogue_is_named(fresh_dsn):
+    """The copies on sessions and wallets (migration 0020) are kept by triggers; one changed
+    with the triggers off (as a restore or a hand-made fix could) is named."""
+    migrate(fresh_dsn, log=lambda _: None)
+    ledger = Ledger(fresh_dsn)
+    game = ledger.game(min_bet=5, max_bet=50)
+    user_id, wallets = ledger.player(funds=1_000)
+    ledger.session(user_id, wallets["USD"], game)
+    ledger.query("UPDATE CASINO_GAMES SET max_bet = 60 WHERE id = %s RETURNING 1", game)
+    assert audit(fresh_dsn).returncode == 0   # the change reached its sessions
+    session = ledger.query("SELECT id FROM CASINO_GAME_SESSIONS WHERE game_id = %s", game)[0][0]
+
+    def behind_the_triggers(cur):
+        cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute("UPDATE CASINO_GAME_SESSIONS SET bet_max = 70 WHERE id = %s", (session,))
+        cur.execute("UPDATE CASINO_WALLETS SET player_active = false WHERE id = %s", (wallets["USD"],))
+    ledger.run(behind_the_triggers)
+    run = audit(fresh_dsn)
+    assert run.returncode == 1
+    assert f"VIOLATION session {session}: what a money call reads of its game and provider" in run.stdout
+    assert f"VIOLATION wallet {wallets['USD']}: what a money call reads of its player" in run.stdout
+    assert "2 violation(s)" in run.stdout
+
+
+def test_wallets_sessions_games_and_providers_are_never_deleted(fresh_dsn):
+    """The ledger names them without a foreign key (migration 0020): the database refuses
+    their deletion, whoever tries."""
+    migrate(fresh_dsn, log=lambda _: None)
+    ledger = Ledger(fresh_dsn)
+    game = ledger.game()
+    user_id, wallets = ledger.player(funds=1_000)
+    ledger.session(user_id, wallets["USD"], game)
+    for statement in ("DELETE FROM CASINO_WALLETS WHERE id = (SELECT wallet_id FROM CASINO_GAME_SESSIONS WHERE game_id = %s)",
+                      "TRUNCATE CASINO_WALLETS CASCADE",
+                      "DELETE FROM CASINO_GAME_SESSIONS WHERE game_id = %s",
+                      "DELETE FROM CASINO_GAMES WHERE id = %s",
+                      "DELETE FROM CASINO_GAME_PROVIDERS WHERE id = (SELECT provider_id FROM CASINO_GAMES WHERE id = %s)",
+                      "TRUNCATE CASINO_GAME_SESSIONS, CASINO_GAMES, CASINO_GAME_PROVIDERS CASCADE"):
+        with pytest.raises(psycopg2.errors.RestrictViolation, match="are never deleted"):
+            ledger.run(lambda cur, sql=statement: cur.execute(sql, (game,)))
+    assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE game_id = %s", game) == [(1,)]
+    assert ledger.balance(wallets["USD"]) == (1_000, 1_000)
+
+
+def test_a_ledger_row_naming_a_wallet_session_or_provider_that_does_not_exist_is_named(fresh_dsn):
+    migrate(fresh_dsn, log=lambda _: None)
+    ledger = Ledger(fresh_dsn)
+    _, wallets = ledger.player(funds=1_000)
+    wallet = wallets["USD"]
+    # A refused bet (it moves nothing) written by hand, naming ids nothing has.
+    ledger.query("""INSERT INTO CASINO_TRANSACTIONS (provider_id, external_transaction_id, transaction_type, wallet_id,
+                        session_id, round_id, amount, request_fingerprint, outcome, playable_movement,
+                        redeemable_movement, balance_after, response_status, response_cache)
+                    VALUES (-7, 'ghost', 'debit', %s, -8, 'r1', 5, 'by hand', 'refused', 0, 0, 1000, 403, '{}')
+                    RETURNING 1""", wallet)
+    run = audit(fresh_dsn)
+    assert run.returncode == 1
+    assert f"VIOLATION wallet {wallet}: debit ghost names session -8, which does not exist" in run.stdout
+    assert f"VIOLATION wallet {wallet}: debit ghost names provider -7, which does not exist" in run.stdout
+    ledger.query("""INSERT INTO CASINO_TRANSACTIONS (external_transaction_id, transaction_type, wallet_id, amount,
+                        request_fingerprint, outcome, balance_after, response_status, response_cache)
+                    VALUES ('lost', 'deposit', -9, 5, 'by hand', 'refused', 0, 422, '{}') RETURNING 1""")
+    assert "VIOLATION wallet -9: deposit lost names wallet -9, which does not exist" in audit(fresh_dsn).stdout
+
 @pytest.mark.parametrize("tool", ["casino.audit", "provider.reconcile", "casino.reconcile"])
 def test_tools_refuse_a_missing_or_unmigrated_database_and_create_nothing(tool, fresh_dsn, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CASINO_DATA_DIR")}

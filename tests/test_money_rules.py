@@ -1,6 +1,10 @@
 """PROTOCOL.md's "Rules every money call shares", each written as the attack it stops:
 disabled players, games and providers; idle sessions; the balance limit; tombstoned ids;
 a tombstone racing the bet it names on another wallet's session."""
+import threading
+import time
+
+import psycopg2
 import pytest
 
 from casino import players
@@ -55,6 +59,100 @@ def test_disabled_takes_no_bet_on_a_session_opened_before_but_settles_its_rounds
     again = player.debit("d3", 100)   # the refusal was stored like any other
     assert again.content == refused.content and again.headers["Idempotent-Replay"] == "true"
     assert player.debit("d4", 100, roundId="r2").status_code == 200
+
+
+RACING_SESSIONS = 3
+
+
+@pytest.mark.parametrize("error", DISABLE)
+def test_no_bet_sent_after_a_disable_is_accepted(api, ledger, error):
+    """Bets race the disable on several sessions at once (a player's on one wallet, so some
+    wait for its lock while the disable commits; a game's and a provider's on several
+    wallets): every bet sent after the disable's commit is refused, and only what was
+    accepted moved money."""
+    first = Player(api, ledger, funds=100_000)
+    if error == "PLAYER_DISABLED":
+        bettors = [(first.user_id, first.wallet, ledger.session(first.user_id, first.wallet, first.game))
+                   for _ in range(RACING_SESSIONS)]
+    else:
+        bettors = [(first.user_id, first.wallet, first.token)]
+        for _ in range(RACING_SESSIONS - 1):
+            user_id, wallets = ledger.player(funds=100_000)
+            bettors.append((user_id, wallets["USD"], ledger.session(user_id, wallets["USD"], first.game)))
+    target = first.user_id if error == "PLAYER_DISABLED" else first.game
+    accepted, disabled_at = threading.Event(), []
+
+    def bets(n, user_id, token):
+        def run():
+            answers, refused_after = [], 0
+            for i in range(500):
+                sent = time.monotonic()
+                r = api.casino("debit", {"sessionToken": token, "userId": user_id, "currency": "USD",
+                                         "roundId": f"r{n}", "transactionId": f"race-{n}-{i}", "amount": 1})
+                answers.append((sent, r.status_code, None if r.status_code == 200 else code(r)))
+                if r.status_code == 200:
+                    accepted.set()
+                elif disabled_at and sent > disabled_at[0]:
+                    refused_after += 1
+                    if refused_after == 3:
+                        break
+            return answers
+        return run
+
+    def disable():
+        assert accepted.wait(60), "no bet was accepted"
+        ledger.query(DISABLE[error], "disabled", target)
+        disabled_at.append(time.monotonic())
+        return []
+
+    results = parallel([bets(n, user_id, token) for n, (user_id, _, token) in enumerate(bettors)] + [disable])
+    for answers in results[:-1]:
+        late = [(status, error_code) for sent, status, error_code in answers if sent > disabled_at[0]]
+        assert late and set(late) == {(403, error)}
+        assert all(status in (200, 403) for _, status, _ in answers)
+    ok = {}
+    for (_, wallet, _), answers in zip(bettors, results[:-1], strict=True):
+        ok[wallet] = ok.get(wallet, 0) + sum(status == 200 for _, status, _ in answers)
+    for wallet, count in ok.items():
+        assert ledger.balance(wallet)[0] == 100_000 - count
+        applied = ledger.query("""SELECT count(*) FROM CASINO_TRANSACTIONS
+                                  WHERE wallet_id = %s AND transaction_type = 'debit' AND outcome = 'applied'""",
+                               wallet)
+        assert applied == [(count,)]
+
+
+def on_its_own_connection(dsn, statement, *params):
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+    finally:
+        conn.close()
+
+
+def test_a_game_and_its_provider_changed_at_once_leave_every_session_right(api, ledger):
+    """Both changes re-derive the same sessions (migration 0020): neither waits for the
+    other forever, and whichever commits last, every session reads what the catalogue says."""
+    first = Player(api, ledger)
+    for _ in range(RACING_SESSIONS):
+        user_id, wallets = ledger.player(funds=1_000)
+        ledger.session(user_id, wallets["USD"], first.game)
+    for state in ("disabled", "active", "disabled", "active"):
+        parallel([lambda error=error, state=state: on_its_own_connection(ledger.dsn, DISABLE[error], state, first.game)
+                  for error in ("GAME_DISABLED", "PROVIDER_DISABLED")])
+        copies = ledger.query("""SELECT DISTINCT s.game_active, s.provider_active FROM CASINO_GAME_SESSIONS s
+                                 WHERE s.game_id = %s""", first.game)
+        assert copies == [(state == "active", state == "active")]
+    assert first.debit("after", 100).status_code == 200
+
+
+def test_launch_refuses_a_disabled_player(api, ledger):
+    game = ledger.launchable_game()
+    user_id, _ = ledger.player(funds=1_000)
+    ledger.query("UPDATE CASINO_USERS SET status = 'disabled' WHERE id = %s RETURNING 1", user_id)
+    r = api.client("launchGame", {"userId": user_id, "gameId": game})
+    assert (r.status_code, code(r)) == (403, "PLAYER_DISABLED")
+    assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id = %s", user_id) == [(0,)]
 
 
 # --- idle sessions ---------------------------------------------------------------------------

@@ -105,7 +105,7 @@ LOAD = """
     INSERT INTO CASINO_TRANSACTIONS (
         provider_id, external_transaction_id, transaction_type, wallet_id, session_id, round_id, amount,
         related_external_transaction_id, request_fingerprint, outcome, playable_movement, redeemable_movement,
-        balance_after, response_status, response_cache, created_at)
+        balance_after, response_status, response_cache, created_at, refunded_bet_id)
     SELECT provider_id, external_transaction_id, transaction_type, wallet_id, session_id, round_id, amount, related,
            'bench', outcome, movement, movement,
            %(deposit)s + sum(movement) OVER (PARTITION BY wallet_id ORDER BY ord), status,
@@ -114,7 +114,7 @@ LOAD = """
                                        'currency', currency)
                 ELSE json_build_object('error', json_build_object('code', 'INSUFFICIENT_FUNDS',
                                        'message', 'the balance does not cover the bet')) END,
-           created_at
+           created_at, CASE WHEN transaction_type = 'rollback' AND movement > 0 THEN related END
     FROM reports_bench_rows
     ORDER BY ord
 """

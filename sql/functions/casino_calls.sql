@@ -156,11 +156,12 @@ BEGIN
         provider_id, external_transaction_id, transaction_type, wallet_id, session_id,
         round_id, amount, related_external_transaction_id, request_fingerprint, outcome,
         playable_movement, redeemable_movement, balance_after, response_status, response_cache,
-        limits_checked, created_at, bonus_id)
+        limits_checked, created_at, bonus_id, refunded_bet_id)
     VALUES (c.provider_id, c.transaction_id, c.kind, c.wallet_id, c.session_id,
             c.round_id, p_amount, c.related_id, c.fingerprint, p_outcome,
             p_playable, p_redeemable, c.playable + p_playable, p_status, p_body::json,
-            c.limits_checked, c.at, c.row_bonus_id)
+            c.limits_checked, c.at, c.row_bonus_id,
+            CASE WHEN c.kind = 'rollback' AND p_playable > 0 THEN c.related_id END)
     ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN
@@ -256,21 +257,12 @@ BEGIN
     c.provider_id := p_provider_id; c.kind := p_kind; c.transaction_id := p_transaction_id;
     c.round_id := p_round_id; c.amount := p_amount; c.related_id := p_related_id; c.fingerprint := p_fingerprint;
 
-    SELECT s.id, s.user_id, s.wallet_id, s.is_active, s.last_activity_at,
-           u.status = 'active', g.is_active, NOT gp.is_disabled,
-           g.provider_id, g.min_bet, g.max_bet, w.currency_code, w.playable_balance, w.redeemable_balance,
-           w.excluded_until, w.limited, w.bonus_id
-    INTO c.session_id, c.owner_id, c.wallet_id, c.session_active, c.last_activity,
-         c.player_active, c.game_active, c.provider_active,
-         c.provider_id, c.bet_min, c.bet_max, c.currency, c.playable, c.redeemable,
-         c.excluded_until, c.limited, c.bonus_id
+    SELECT s.id, s.user_id, s.wallet_id, s.is_active, s.last_activity_at, s.game_active, s.provider_active,
+           s.bet_min, s.bet_max
+    INTO c.session_id, c.owner_id, c.wallet_id, c.session_active, c.last_activity, c.game_active, c.provider_active,
+         c.bet_min, c.bet_max
     FROM CASINO_GAME_SESSIONS s
-    JOIN CASINO_USERS u ON u.id = s.user_id
-    JOIN CASINO_GAMES g ON g.id = s.game_id
-    JOIN CASINO_GAME_PROVIDERS gp ON gp.id = g.provider_id
-    JOIN CASINO_WALLETS w ON w.id = s.wallet_id
-    WHERE s.token = p_token AND g.provider_id = p_provider_id
-    FOR NO KEY UPDATE OF w;
+    WHERE s.token = p_token AND s.provider_id = p_provider_id;
     -- transactionIds are the signing provider's namespace: nothing is stored under
     -- another provider's name, and another provider's call never waits for (or holds)
     -- this wallet's lock.
@@ -279,6 +271,11 @@ BEGIN
                         THEN casino_refusal('PROVIDER_MISMATCH') ELSE casino_refusal('SESSION_NOT_FOUND', 'sessionToken') END;
         RETURN c;
     END IF;
+    SELECT w.player_active, w.currency_code, w.playable_balance, w.redeemable_balance, w.excluded_until, w.limited,
+           w.bonus_id
+    INTO c.player_active, c.currency, c.playable, c.redeemable, c.excluded_until, c.limited, c.bonus_id
+    FROM CASINO_WALLETS w WHERE w.id = c.wallet_id
+    FOR NO KEY UPDATE;
 
     IF p_kind = 'rollback' THEN
         FOR v_lock_key IN
