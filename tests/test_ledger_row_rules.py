@@ -8,7 +8,7 @@ import pytest
 
 from service.demo_data import load_demo_data
 from sql.migrate import migrate
-from tests.conftest import create_database
+from tests.databases import create_database
 
 RULES = "casino_transactions_row_rules"
 
