@@ -321,6 +321,16 @@ _TORNADO_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\n\r\n"
 
 
 class _Stream(tornado.iostream.IOStream):
+    def __init__(self, connection: socket.socket, **kwargs: Any):
+        super().__init__(connection, **kwargs)
+        # Nagle's algorithm off for the connection's life. Tornado switches it off when a
+        # response is finished and on again after, two setsockopt calls per request; its
+        # responses leave in one write (headers and body together), which Nagle could only delay.
+        super().set_nodelay(True)
+
+    def set_nodelay(self, value: bool) -> None:
+        """Tornado's per-response switch: a no-op, the connection has it off for good."""
+
     def write(self, data: bytes | memoryview) -> "asyncio.Future[None]":
         # Tornado writes exactly these bytes for a request it cannot parse (bad request
         # line, header or Content-Length, broken chunking), then closes the connection.
