@@ -28,9 +28,9 @@ import math
 import os
 import re
 import resource
+import secrets
 import socket
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
@@ -339,8 +339,14 @@ class _Stream(tornado.iostream.IOStream):
         return super().write(data)
 
 
+def new_request_id() -> str:
+    """A request id of our own: 32 random hex digits, as unique as a UUID4's hex without
+    building a UUID for every request."""
+    return secrets.token_hex(16)
+
+
 def _bad_request_answer() -> bytes:
-    request_id = uuid.uuid4().hex
+    request_id = new_request_id()
     body = refusals.invalid("malformed HTTP request").body.encode()
     metrics.record_request(metrics.UNROUTED, metrics.OTHER, 400, 0.0, False, "INVALID_REQUEST")
     logs.access.write("info", "- - 400", {"request_id": request_id, "status": 400,
