@@ -44,7 +44,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import psycopg2
@@ -260,6 +260,23 @@ def _shut_socket(conn: Connection) -> None:
         pass
 
 
+def _pass_on(done: "Future[T]", outcome: "asyncio.Future[T]") -> None:
+    """On the loop: the worker's result or error, unless the wait timed out meanwhile."""
+    if outcome.done():
+        return
+    if done.cancelled():
+        outcome.cancel()
+    elif (error := done.exception()) is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(done.result())
+
+
+def _time_out(outcome: "asyncio.Future[Any]") -> None:
+    if not outcome.done():
+        outcome.set_exception(TimeoutError())
+
+
 class Database:
     def __init__(self, dsn: str, size: int = 8, application_name: str = "casino", call_timeout: float | None = None,
                  read_only: bool = False):
@@ -298,11 +315,19 @@ class Database:
         return await self._submit(True, fn, args)
 
     async def _submit(self, autocommit: bool, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        # The worker's outcome is passed to an asyncio future by one call_soon_threadsafe,
+        # and one loop timer bounds the wait: what asyncio.wait_for(asyncio.wrap_future(...))
+        # does, without its second future, task and chained callbacks (docs/performance.md,
+        # "Issue 23", step 2).
+        loop = asyncio.get_running_loop()
         call = _Call(time.monotonic() + self.call_timeout)
+        outcome: asyncio.Future[T] = loop.create_future()
         WAITING.inc()
         future = self._executor.submit(self.run_sync, autocommit, fn, *args, call=call)
+        future.add_done_callback(lambda done: loop.call_soon_threadsafe(_pass_on, done, outcome))
+        timer = loop.call_later(self.call_timeout + CANCEL_GRACE, _time_out, outcome)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.call_timeout + CANCEL_GRACE)
+            return await outcome
         except TimeoutError:
             if future.cancel():     # still queued: it will never run
                 WAITING.dec()
@@ -318,6 +343,8 @@ class Database:
             elif self.read_only:
                 call.deadline = time.monotonic()
             raise
+        finally:
+            timer.cancel()
 
     def run_sync(self, autocommit: bool, fn: Callable[..., T], *args: Any, call: _Call | None = None) -> T:
         """Run fn on this thread (a worker's); call carries the deadline of a call queued

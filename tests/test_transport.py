@@ -1,6 +1,7 @@
 """The server's edge (wire/transport.py) against a real server process: bodies over the
 limit, deadlines for headers, bodies and idle connections, the connection cap, and a flood
 of stalled connections that must not take the service down."""
+import asyncio
 import json
 import selectors
 import socket
@@ -12,9 +13,10 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 import requests
+import tornado.iostream
 
 from tests.support import ROOT, Api, ServerProcess
-from wire.transport import MAX_BODY_BYTES
+from wire.transport import MAX_BODY_BYTES, _Deadlines
 
 HEADER_TIMEOUT, BODY_TIMEOUT, IDLE_TIMEOUT = 1.0, 1.0, 2.0
 MAX_CONNECTIONS = 1000
@@ -201,6 +203,30 @@ def test_an_idle_kept_alive_connection_is_closed_at_the_idle_deadline(edge):
         waited = closed_by_server(sock, IDLE_TIMEOUT + SLACK)
     # Kept for the idle deadline, not the (shorter) header deadline of a new connection.
     assert waited is not None and waited >= IDLE_TIMEOUT - 0.1
+
+
+def test_a_shorter_deadline_set_after_a_longer_one_is_kept_first():
+    # One timer serves every deadline of a process (_Deadlines): armed for a long deadline,
+    # it must be brought forward by a shorter one set later.
+    async def scenario():
+        deadlines = _Deadlines((0.1, 60.0))
+        pairs = [socket.socketpair() for _ in range(3)]
+        try:
+            idle, stalled, settled = (tornado.iostream.IOStream(ours) for ours, _ in pairs)
+            closed = asyncio.Event()
+            stalled.set_close_callback(closed.set)
+            deadlines.owe(idle, 60.0)
+            deadlines.owe(settled, 0.1)
+            deadlines.owe(stalled, 0.1)
+            deadlines.settle(settled)
+            await asyncio.wait_for(closed.wait(), 10)
+            return idle.closed(), settled.closed()
+        finally:
+            for ours, theirs in pairs:
+                ours.close()
+                theirs.close()
+
+    assert asyncio.run(scenario()) == (False, False)
 
 
 def test_a_kept_alive_connection_serves_requests_within_the_idle_deadline(edge):

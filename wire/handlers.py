@@ -8,7 +8,6 @@ reaches a service, and nothing is parsed before it is authenticated.
 import json
 import logging
 import re
-import uuid
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
@@ -18,7 +17,7 @@ import tornado.web
 from . import logs, refusals
 from .keyring import Key
 from .refusals import Refused
-from .transport import MAX_BODY_BYTES, body_too_large
+from .transport import MAX_BODY_BYTES, body_too_large, new_request_id
 from .validation import Schema, parse_body
 
 log = logging.getLogger("wire")
@@ -167,7 +166,7 @@ class JsonHandler(tornado.web.RequestHandler):
             # A caller's own id is kept so one request can be followed across both systems;
             # any other value is replaced, never logged.
             supplied = self.request.headers.get("X-Request-Id", "")
-            self.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+            self.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else new_request_id()
         self.set_header("X-Request-Id", self.request_id)
 
     def compute_etag(self) -> None:

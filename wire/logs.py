@@ -24,14 +24,29 @@ from . import metrics
 LineFormat = Callable[[float, str, str, str, Mapping[str, Any]], str]
 
 
+# (second, its text): a line's second is formatted once, not once per line (swapped whole,
+# so any thread may read it).
+_second: tuple[int, str] = (-1, "")
+
+
 def _timestamp(created: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created * 1000) % 1000:03d}Z"
+    global _second
+    second, text = _second
+    if int(created) != second:
+        second = int(created)
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second = (second, text)
+    return f"{text}.{int(created * 1000) % 1000:03d}Z"
+
+
+# json.dumps builds a new encoder for each call given separators; this one is made once.
+_compact = json.JSONEncoder(separators=(",", ":"))
 
 
 def json_line(created: float, level: str, logger: str, message: str, fields: Mapping[str, Any]) -> str:
     line = {"ts": _timestamp(created), "level": level, "logger": logger, "message": message}
     line.update(fields)
-    return json.dumps(line, separators=(",", ":"))
+    return _compact.encode(line)
 
 
 def text_line(created: float, level: str, logger: str, message: str, fields: Mapping[str, Any]) -> str:

@@ -38,11 +38,23 @@ def know_codes(codes: Iterable[str]) -> None:
     _codes.update(codes)
 
 
+# (endpoint, method, status) -> its request counter and latency histogram: labels() checks
+# and locks on every call, and these two are looked up for every request. As bounded as the
+# labels themselves (above).
+_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def record_request(endpoint: str, method: str, status: int, seconds: float, replay: bool,
                    error_code: str | None) -> None:
     """endpoint: a route's template or UNROUTED, never a request's path."""
-    REQUESTS.labels(endpoint, method if method in METHODS else OTHER, str(status)).inc()
-    LATENCY.labels(endpoint).observe(seconds)
+    if method not in METHODS:
+        method = OTHER
+    children = _children.get((endpoint, method, status))
+    if children is None:
+        children = _children[endpoint, method, status] = (REQUESTS.labels(endpoint, method, str(status)),
+                                                          LATENCY.labels(endpoint))
+    children[0].inc()
+    children[1].observe(seconds)
     if replay:
         REPLAYS.labels(endpoint).inc()
     if error_code:

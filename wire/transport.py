@@ -5,6 +5,8 @@ any handler runs.
   a kept-alive connection has IDLE_TIMEOUT seconds to send the next request's. Then it is
   closed.
 - A body must have arrived whole BODY_TIMEOUT seconds after its headers.
+- These deadlines are kept by one timer per process (_Deadlines), not by Tornado's own
+  timeouts, which cost a timer and two futures per request and phase.
 - No more than MAX_BODY_BYTES + 1 bytes of a body reach the application, and Tornado reads
   a body a chunk at a time. A Content-Length above the limit goes to the handler (which
   answers 413) as soon as the headers are read, a chunked body as soon as it passes the
@@ -20,18 +22,17 @@ any handler runs.
   body and an X-Request-Id.
 """
 import asyncio
-import copy
 import errno
 import logging
 import math
 import os
 import re
 import resource
+import secrets
 import socket
 import time
-import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -132,17 +133,16 @@ class HttpServer(tornado.httpserver.HTTPServer):
         self.max_connections = _connection_cap(limits.max_connections)
         super().initialize(
             request_callback,
-            # Tornado's header timeout also runs while a connection waits for its first
-            # byte; start_request gives kept-alive connections IDLE_TIMEOUT instead.
-            idle_connection_timeout=limits.header_timeout,
-            body_timeout=limits.body_timeout,
+            body_timeout=None,      # _Deadlines keeps it, and the header deadlines (below)
             max_header_size=MAX_HEADER_BYTES,
             # _BodyLimit enforces the limit with the protocol's 413; Tornado's own check
             # would answer a bare 400 before the handler could.
             max_body_size=math.inf,  # type: ignore[arg-type]  # no bound at all: any int would answer a larger declared length 400
         )
-        self._keepalive_params = copy.copy(self.conn_params)
-        self._keepalive_params.header_timeout = limits.idle_timeout
+        # Tornado reads None here as its default of an hour, and would still arm a timer per
+        # request for it: no header timeout of Tornado's at all.
+        self.conn_params.header_timeout = None
+        self._deadlines = _Deadlines((limits.header_timeout, limits.idle_timeout, limits.body_timeout))
         self._requests: dict[tornado.iostream.IOStream, int] = {}   # open stream -> requests started on it
         # Streams with no request in the application, longest waiting first.
         self._waiting: OrderedDict[tornado.iostream.IOStream, None] = OrderedDict()
@@ -174,6 +174,7 @@ class HttpServer(tornado.httpserver.HTTPServer):
             return False
         stream, _ = self._waiting.popitem(last=False)
         del self._requests[stream]
+        self._deadlines.settle(stream)
         stream.close()
         SHED.labels("evicted").inc()
         return True
@@ -185,18 +186,87 @@ class HttpServer(tornado.httpserver.HTTPServer):
         started = self._requests.get(stream)
         if started is None:  # evicted: its read fails at once
             return delegate
-        if started:
-            request_conn.params = self._keepalive_params  # type: ignore[attr-defined]  # an HTTP1Connection's
         self._requests[stream] = started + 1
         self._waiting[stream] = None
         self._waiting.move_to_end(stream)
-        return _BodyLimit(delegate, lambda: self._waiting.pop(stream, None))
+        # Its first request's headers within HEADER_TIMEOUT, a later one's within IDLE_TIMEOUT.
+        self._deadlines.owe(stream, self.limits.idle_timeout if started else self.limits.header_timeout)
+        return _BodyLimit(delegate, self, stream)
 
     def on_close(self, server_conn: object) -> None:
         stream = server_conn.stream  # type: ignore[attr-defined]  # an HTTP1ServerConnection, which Tornado types as object
         self._requests.pop(stream, None)
         self._waiting.pop(stream, None)
+        self._deadlines.settle(stream)
         super().on_close(server_conn)
+
+    def _headers_received(self, stream: tornado.iostream.IOStream) -> None:
+        self._deadlines.owe(stream, self.limits.body_timeout)
+
+    def _handed_over(self, stream: tornado.iostream.IOStream, whole: bool) -> None:
+        """The request is the application's now: the stream no longer waits on its client.
+        whole=False: handed over early, too large; the rest of the body is still read (and
+        dropped) within the body's deadline."""
+        self._waiting.pop(stream, None)
+        if whole:
+            self._deadlines.settle(stream)
+
+
+class _Deadlines:
+    """When each connection that waits on its client must have sent what it owes (its
+    headers, its body), and the connection closed that has not by then. Deadlines of one
+    timeout fall in the order they were set, so each timeout keeps its streams in a dict in
+    that order, and one timer waits for the earliest deadline of all: a request costs a few
+    dict operations, where Tornado's own timeouts (gen.with_timeout) cost a timer and two
+    futures per request and phase (docs/performance.md, "Issue 23")."""
+
+    def __init__(self, timeouts: Iterable[float]):
+        # timeout -> {stream: its deadline}, earliest first.
+        self._queues: dict[float, dict[tornado.iostream.IOStream, float]] = {t: {} for t in timeouts}
+        self._owing: dict[tornado.iostream.IOStream, dict[tornado.iostream.IOStream, float]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def owe(self, stream: tornado.iostream.IOStream, timeout: float) -> None:
+        """stream must have sent what it owes within timeout seconds (one of those given)."""
+        self.settle(stream)
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        deadline = self._loop.time() + timeout
+        queue = self._queues[timeout]
+        queue[stream] = deadline
+        self._owing[stream] = queue
+        if deadline < self._timer_at:
+            self._arm(deadline)
+
+    def settle(self, stream: tornado.iostream.IOStream) -> None:
+        queue = self._owing.pop(stream, None)
+        if queue is not None:
+            del queue[stream]
+
+    def _arm(self, when: float) -> None:
+        assert self._loop is not None, "armed by owe()"
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._expire)
+        self._timer_at = when
+
+    def _expire(self) -> None:
+        assert self._loop is not None, "armed by owe()"
+        self._timer, self._timer_at = None, math.inf
+        now = self._loop.time()
+        earliest = math.inf
+        for queue in self._queues.values():
+            while queue:
+                stream = next(iter(queue))
+                if queue[stream] > now:
+                    earliest = min(earliest, queue[stream])
+                    break
+                self.settle(stream)
+                stream.close()
+        if earliest < math.inf:
+            self._arm(earliest)
 
 
 class _BodyLimit(httputil.HTTPMessageDelegate):
@@ -205,17 +275,19 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
     The application's handlers read whole bodies (none streams), so headers_received
     gives nothing to wait for."""
 
-    def __init__(self, delegate: httputil.HTTPMessageDelegate, on_handed_over: Callable[[], object]):
+    def __init__(self, delegate: httputil.HTTPMessageDelegate, server: HttpServer, stream: tornado.iostream.IOStream):
         self.delegate = delegate
-        self.on_handed_over = on_handed_over
+        self.server = server
+        self.stream = stream
         self.received = 0
         self.handed_over = False
 
     def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
                          headers: httputil.HTTPHeaders) -> Awaitable[None] | None:
+        self.server._headers_received(self.stream)
         result = self.delegate.headers_received(start_line, headers)
         if (declared_length(headers) or 0) > MAX_BODY_BYTES:
-            self.finish()
+            self._hand_over(whole=False)
         return result
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
@@ -225,13 +297,20 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
         self.received += len(chunk)
         result = self.delegate.data_received(chunk if len(chunk) <= room else chunk[:room])
         if self.received > MAX_BODY_BYTES:
-            self.finish()
+            self._hand_over(whole=False)
         return result
 
     def finish(self) -> None:
+        # Tornado's: the whole request was read.
+        if self.handed_over:
+            self.server._handed_over(self.stream, whole=True)
+        else:
+            self._hand_over(whole=True)
+
+    def _hand_over(self, whole: bool) -> None:
         if not self.handed_over:
             self.handed_over = True
-            self.on_handed_over()
+            self.server._handed_over(self.stream, whole)
             self.delegate.finish()
 
     def on_connection_close(self) -> None:
@@ -242,6 +321,16 @@ _TORNADO_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\n\r\n"
 
 
 class _Stream(tornado.iostream.IOStream):
+    def __init__(self, connection: socket.socket, **kwargs: Any):
+        super().__init__(connection, **kwargs)
+        # Nagle's algorithm off for the connection's life. Tornado switches it off when a
+        # response is finished and on again after, two setsockopt calls per request; its
+        # responses leave in one write (headers and body together), which Nagle could only delay.
+        super().set_nodelay(True)
+
+    def set_nodelay(self, value: bool) -> None:
+        """Tornado's per-response switch: a no-op, the connection has it off for good."""
+
     def write(self, data: bytes | memoryview) -> "asyncio.Future[None]":
         # Tornado writes exactly these bytes for a request it cannot parse (bad request
         # line, header or Content-Length, broken chunking), then closes the connection.
@@ -250,8 +339,14 @@ class _Stream(tornado.iostream.IOStream):
         return super().write(data)
 
 
+def new_request_id() -> str:
+    """A request id of our own: 32 random hex digits, as unique as a UUID4's hex without
+    building a UUID for every request."""
+    return secrets.token_hex(16)
+
+
 def _bad_request_answer() -> bytes:
-    request_id = uuid.uuid4().hex
+    request_id = new_request_id()
     body = refusals.invalid("malformed HTTP request").body.encode()
     metrics.record_request(metrics.UNROUTED, metrics.OTHER, 400, 0.0, False, "INVALID_REQUEST")
     logs.access.write("info", "- - 400", {"request_id": request_id, "status": 400,
