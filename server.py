@@ -109,6 +109,12 @@ async def serve(settings, sockets, database, notices=()):
     report_db = Database(settings.database_read_url or database.dsn, size=REPORT_POOL_SIZE,
                          application_name="casino-reports", call_timeout=settings.report_timeout, read_only=True)
     app = Application(db, settings, own_url, read_db=read_db, report_db=report_db)
+    # Ctrl-C and SIGTERM are taken from here on, before anyone is told the process is ready:
+    # a supervisor's SIGTERM right after "ready" is an orderly stop, not a death by signal.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     await app.load_credentials()
     # Deadlines, the connection cap and the body limit (wire/transport.py).
     server = transport.HttpServer(app, settings.transport_limits)
@@ -144,10 +150,6 @@ async def serve(settings, sockets, database, notices=()):
     if settings.bonus_expiry_interval > 0:
         bonus_expiry = asyncio.ensure_future(bonuses.run_periodically(db, settings.bonus_expiry_interval))
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     exit_code = 0
     if settings.demo:
         exit_code = await play_demo(own_url, db, settings.secrets.operator_key)
