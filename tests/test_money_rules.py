@@ -146,15 +146,6 @@ def test_a_game_and_its_provider_changed_at_once_leave_every_session_right(api, 
     assert first.debit("after", 100).status_code == 200
 
 
-def test_launch_refuses_a_disabled_player(api, ledger):
-    game = ledger.launchable_game()
-    user_id, _ = ledger.player(funds=1_000)
-    ledger.query("UPDATE CASINO_USERS SET status = 'disabled' WHERE id = %s RETURNING 1", user_id)
-    r = api.client("launchGame", {"userId": user_id, "gameId": game})
-    assert (r.status_code, code(r)) == (403, "PLAYER_DISABLED")
-    assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id = %s", user_id) == [(0,)]
-
-
 # --- idle sessions ---------------------------------------------------------------------------
 
 def test_an_idle_session_takes_no_bet_but_settles_its_round(player):
