@@ -1,11 +1,12 @@
-"""The reports' own pool: the ledger audit over the API (GET /casino/admin/ledger/audit)
-reads as a report does, on the reports' pool (application casino-reports, read-only),
-within REPORT_TIMEOUT -- past it 503, while the back office's calls, on the money pool,
-keep answering; and a report whose client goes away is cancelled, its statement too, so it
-no longer holds one of the pool's connections."""
+"""The reports' own pool: a report, and the ledger audit over the API (GET
+/casino/admin/ledger/audit), read on the reports' pool (application casino-reports,
+read-only) within REPORT_TIMEOUT -- past it 503, while the back office's calls, on the
+money pool, keep answering; and a report whose client goes away is cancelled, its
+statement too, so it no longer holds one of the pool's connections."""
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import psycopg2
 import pytest
@@ -17,14 +18,29 @@ from tests.support import OPERATOR_KEY, Api, Ledger, ServerProcess
 HEADERS = {"Authorization": f"Bearer {OPERATOR_KEY}"}
 
 
+@contextmanager
+def reports_bounded_by(seconds):
+    """A database of its own and a server on it whose reports wait at most `seconds`, its
+    money calls the default DB_CALL_TIMEOUT."""
+    dsn = create_database("report_pool")
+    migrate(dsn, log=lambda _: None)
+    server = ServerProcess(dsn, extra_env={"REPORT_TIMEOUT": str(seconds), "RECONCILE_INTERVAL": "0"}).start()
+    try:
+        yield dsn, Api(server.url)
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def impatient():
-    """A server whose reports wait 1 s, its money calls the default DB_CALL_TIMEOUT."""
-    dsn = create_database("audit_pool")
-    migrate(dsn, log=lambda _: None)
-    server = ServerProcess(dsn, extra_env={"REPORT_TIMEOUT": "1", "RECONCILE_INTERVAL": "0"}).start()
-    yield dsn, Api(server.url)
-    server.stop()
+    with reports_bounded_by(1) as served:
+        yield served
+
+
+@pytest.fixture
+def patient():
+    with reports_bounded_by(60) as served:
+        yield served
 
 
 def waiting_for_the_lock(dsn, until=bool):
@@ -44,6 +60,32 @@ def waiting_for_the_lock(dsn, until=bool):
             threading.Event().wait(0.02)
     finally:
         watcher.close()
+
+
+def test_a_report_past_its_bound_is_answered_503(impatient):
+    dsn, api = impatient
+    user_id, _ = Ledger(dsn).player(funds=100)
+    headers = HEADERS
+    # A migration holding the ledger, as long as it likes.
+    blocker = psycopg2.connect(dsn)
+    try:
+        with blocker.cursor() as cur:
+            cur.execute("LOCK TABLE CASINO_TRANSACTIONS IN ACCESS EXCLUSIVE MODE")
+            began = time.monotonic()
+            answer = api.http.get(f"{api.base_url}/casino/admin/reports/ggr?from=2025-01-01&to=2025-01-31",
+                                  headers=headers, timeout=30)
+            waited = time.monotonic() - began
+            assert (answer.status_code, answer.json()["error"]["code"]) == (503, "SERVICE_UNAVAILABLE")
+            assert 1 <= waited < 3, waited
+            # The back office's own pool was never in the report's way.
+            player = api.http.get(f"{api.base_url}/casino/admin/players/{user_id}", headers=headers, timeout=30)
+            assert player.status_code == 200 and player.json()["wallets"][0]["balance"] == 100
+        blocker.rollback()
+    finally:
+        blocker.close()
+    answer = api.http.get(f"{api.base_url}/casino/admin/reports/ggr?from=2025-01-01&to=2025-01-31", headers=headers,
+                          timeout=30)
+    assert answer.status_code == 200
 
 
 def test_the_audit_runs_on_the_reports_pool_within_report_timeout(impatient):
@@ -72,16 +114,6 @@ def test_the_audit_runs_on_the_reports_pool_within_report_timeout(impatient):
         blocker.close()
     answer = api.http.get(f"{api.base_url}/casino/admin/ledger/audit", headers=HEADERS, timeout=30)
     assert answer.status_code == 200 and answer.json()["violations"] == []
-
-
-@pytest.fixture
-def patient():
-    """A server whose reports may wait a minute."""
-    dsn = create_database("report_cancel")
-    migrate(dsn, log=lambda _: None)
-    server = ServerProcess(dsn, extra_env={"REPORT_TIMEOUT": "60", "RECONCILE_INTERVAL": "0"}).start()
-    yield dsn, Api(server.url)
-    server.stop()
 
 
 # The GGR twice, as many as the pool has connections; the audit runs one at a time.
