@@ -212,4 +212,9 @@ CREATE TABLE CASINO_TEST_CLOCK (
     frozen_at  TIMESTAMPTZ NOT NULL
 );
 
--- The scope `protection` (limits and exclusions) is migration 0014's.
+-- The new scope: limits and exclusions (PROTOCOL.md, "Operator access").
+ALTER TABLE CASINO_OPERATOR_KEYS
+    DROP CONSTRAINT IF EXISTS casino_operator_keys_scopes_check,
+    ADD CONSTRAINT casino_operator_keys_scopes_check
+        CHECK (scopes <@ ARRAY['lobby', 'test-driver', 'backoffice', 'cashier', 'protection', 'admin']
+               AND cardinality(scopes) > 0);
