@@ -366,23 +366,18 @@ CREATE OR REPLACE FUNCTION casino_payout_bonus_share(c casino_call, p_amount BIG
                                                      OUT share BIGINT, OUT from_bonus BIGINT)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    SELECT coalesce(div(p_amount::numeric * sum(s.bonus_part), nullif(sum(s.amount), 0)), 0)::bigint
-    INTO share
-    FROM (SELECT b.amount, b.redeemable_movement - b.playable_movement AS bonus_part
+    -- One read of the round's standing bets: the share from all of them, the fate from the
+    -- bonuses they drew on, worst first (0 forfeited, 1 the active one, 2 completed).
+    SELECT coalesce(div(p_amount::numeric * sum(s.bonus_part), nullif(sum(s.amount), 0)), 0)::bigint,
+           (array_agg(s.bonus_id ORDER BY s.fate, s.bonus_id DESC) FILTER (WHERE s.bonus_part > 0))[1]
+    INTO share, from_bonus
+    FROM (SELECT b.amount, b.redeemable_movement - b.playable_movement AS bonus_part, b.bonus_id,
+                 CASE WHEN b.bonus_id = c.bonus_id THEN 1 WHEN bo.status = 'completed' THEN 2 ELSE 0 END AS fate
           FROM CASINO_TRANSACTIONS b
+          LEFT JOIN CASINO_BONUSES bo ON bo.id = b.bonus_id
           WHERE b.wallet_id = c.wallet_id AND b.round_id = c.round_id AND b.provider_id = c.provider_id
             AND b.transaction_type = 'debit' AND b.outcome = 'applied'
             AND NOT casino_refunded(b.provider_id, b.external_transaction_id)) s;
-    SELECT s.bonus_id INTO from_bonus
-    FROM (SELECT DISTINCT b.bonus_id
-          FROM CASINO_TRANSACTIONS b
-          WHERE b.wallet_id = c.wallet_id AND b.round_id = c.round_id AND b.provider_id = c.provider_id
-            AND b.transaction_type = 'debit' AND b.outcome = 'applied'
-            AND b.redeemable_movement > b.playable_movement
-            AND NOT casino_refunded(b.provider_id, b.external_transaction_id)) s
-    JOIN CASINO_BONUSES bo ON bo.id = s.bonus_id
-    ORDER BY CASE WHEN s.bonus_id = c.bonus_id THEN 1 WHEN bo.status = 'completed' THEN 2 ELSE 0 END, s.bonus_id DESC
-    LIMIT 1;
 END $$;
 
 -- The forfeit of a share that came back to a bonus already forfeited, after the call's
