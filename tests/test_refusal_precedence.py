@@ -284,7 +284,21 @@ class Money(Calls):
 
 # --- the cashier: casino_cashier ----------------------------------------------------------------
 
-class Cashier(Calls):
+class ByReference(Calls):
+    """Calls idempotent by a reference on a player's wallet in a currency (the cashier's, a
+    bonus grant): the arrangements they share."""
+
+    def no_wallet(self, s, call):
+        s.req["currency"] = "EUR"
+
+    def reference_reused(self, s, call):
+        self.answer(call, Scene(dict(s.req, amount=s.req["amount"] + 1), s.data))
+
+    def excluded(self, s, call):
+        ok(self.run(protection.exclude, OP, s.data["user"], {"kind": "self-exclusion", "until": None}))
+
+
+class Cashier(ByReference):
     calls = ("deposit", "withdrawal")
     stages = {"reference-reused": 0, "no-user": 3, "no-wallet": 3, "balance-limit": 3, "funds": 3}
 
@@ -302,15 +316,6 @@ class Cashier(Calls):
 
     def no_user(self, s, call):
         s.req["userId"] = NOBODY
-
-    def no_wallet(self, s, call):
-        s.req["currency"] = "EUR"
-
-    def reference_reused(self, s, call):
-        self.answer(call, Scene(dict(s.req, amount=s.req["amount"] + 1), s.data))
-
-    def excluded(self, s, call):
-        ok(self.run(protection.exclude, OP, s.data["user"], {"kind": "self-exclusion", "until": None}))
 
     def identity_missing(self, s, call):
         s.data["register"] = "identity-missing"
@@ -497,7 +502,7 @@ class BackOffice(Calls):
 
 # --- bonus money's verbs --------------------------------------------------------------------------
 
-class Bonus(Calls):
+class Bonus(ByReference):
     calls = ("grantBonus", "cancelBonus", "listBonuses")
     # The state (a bonus, a balance near the limit) before a prior call under the reference,
     # which it must not undo; then the exclusion (which forfeits the bonus, after it stood);
@@ -529,15 +534,6 @@ class Bonus(Calls):
         s.data["user"] = NOBODY
         if call == "grantBonus":
             s.req["userId"] = NOBODY
-
-    def no_wallet(self, s, call):
-        s.req["currency"] = "EUR"
-
-    def reference_reused(self, s, call):
-        self.answer(call, Scene(dict(s.req, amount=s.req["amount"] + 1), s.data))
-
-    def excluded(self, s, call):
-        ok(self.run(protection.exclude, OP, s.data["user"], {"kind": "self-exclusion", "until": None}))
 
     def expiry_passed(self, s, call):
         s.req["expiresAt"] = "2000-01-01T00:00:00Z"
