@@ -1,6 +1,6 @@
 """What the tests share: a signing HTTP client, database helpers, the service functions run
-without HTTP, and (from service/child_server.py, shared with loadtests/) the server child
-process and its secrets."""
+without HTTP, and (from loadtests/postgres/child_server.py, shared with the load tools) the
+server child process and its secrets."""
 import asyncio
 import json
 import os
@@ -21,8 +21,9 @@ import requests
 import provider.credentials
 from casino import credentials, operators, players, sessions
 from db.pool import Database
-from service.child_server import (BOX, CASINO_SECRET, DEMO_CASINO_KEY, DEMO_KEY,  # noqa: F401 (shared)
-                                  KEYS_ENCRYPTION_KEY, OPERATOR_KEY, PROVIDER_SECRET, ROOT, ServerProcess)
+from loadtests.postgres.child_server import (BOX, CASINO_SECRET, DEMO_CASINO_KEY, DEMO_KEY,  # noqa: F401 (shared)
+                                             KEYS_ENCRYPTION_KEY, OPERATOR_KEY, PROVIDER_SECRET, ROOT,
+                                             ServerProcess)
 from wire.signing import sign_v1, sign_v2
 
 # The provider key each test game's sessions are signed with: (kid, secret) by game id and

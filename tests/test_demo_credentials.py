@@ -14,7 +14,7 @@ import psycopg2
 import pytest
 
 from server import startup_banner
-from service.child_server import CASINO_SECRET, PROVIDER_SECRET, ROOT, ServerProcess
+from loadtests.postgres.child_server import CASINO_SECRET, PROVIDER_SECRET, ROOT, ServerProcess
 from service.settings import SettingsError, read_settings
 from sql.migrate import migrate
 from tests.support import Api, Ledger, signed

@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from server import check_counterpart_urls
-from service.child_server import ROOT, ServerProcess
+from loadtests.postgres.child_server import ROOT, ServerProcess
 from service.settings import SettingsError, read_settings
 from tests.fake_peer import FakePeer
 from tests.support import OPERATOR_KEY, Api

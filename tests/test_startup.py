@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from service import startup
-from service.child_server import ServerProcess
+from loadtests.postgres.child_server import ServerProcess
 from tests.support import ROOT
 
 

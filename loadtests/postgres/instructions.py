@@ -50,10 +50,10 @@ import psycopg2
 
 from db import embedded
 from db.config import database_from_environment
-from service.child_server import BOX
 from sql.migrate import migrate
 
 from . import reference_service
+from .child_server import BOX
 from .provision import FUNDS, provision
 
 REFERENCE_SCHEMA = "bench_reference"

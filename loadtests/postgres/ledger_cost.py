@@ -32,11 +32,11 @@ import psycopg2
 from casino.sessions import idle_timeout
 from db import embedded
 from db.embedded import EmbeddedPostgres
-from service.child_server import BOX
 from sql.migrate import migrate
 
 from loadtests.http_load import CpuMeter
 
+from .child_server import BOX
 from .provision import provision
 
 CONCURRENCY = 32

@@ -47,12 +47,12 @@ from db import embedded
 from db.cluster import Cluster
 from db.config import database_from_environment
 from db.pgbouncer import PgBouncer
-from service.child_server import BOX, ServerProcess
 from sql.migrate import migrate
 
 from loadtests.debit_rate import debit_requests
 from loadtests.http_load import CpuMeter, run_load
 
+from .child_server import BOX, ServerProcess
 from .bench import OURS_SCRIPT, provider_of
 from .provision import provision
 

@@ -33,11 +33,12 @@ import tempfile
 
 from db.config import database_from_environment
 from sql.migrate import migrate
-from service.child_server import DEMO_KEY, ServerProcess
 from service.demo_data import load_demo_data
 
 from loadtests.debit_rate import debit_requests
 from loadtests.http_load import CpuMeter, run_load
+
+from .child_server import DEMO_KEY, ServerProcess
 
 CONCURRENCY = 32
 ANSWER = '{"transactionId":"t","balance":1,"currency":"USD"}'

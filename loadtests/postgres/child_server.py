@@ -1,6 +1,8 @@
 """A real `python server.py` as a child process on a port the OS picks, with a throwaway
-secret set: what the tests and the load tools (loadtests/) share, so neither imports the
-other."""
+secret set: what the tests and the load tools that start servers of their own (this
+package) share. The secrets are the tests' and the tools', public in this repository, so
+they live here, outside the runtime: no module of the service carries or imports them
+(tests/test_runtime_secrets.py)."""
 import os
 import signal
 import subprocess
@@ -10,7 +12,7 @@ from pathlib import Path
 
 from wire.secretbox import SecretBox
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CASINO_SECRET = b"test-casino-secret"      # provider JAQPOT's key at the casino, key id JAQPOT
 PROVIDER_SECRET = b"test-provider-secret"  # the casino's key at the provider, key id DEMO-CASINO
 KEYS_ENCRYPTION_KEY = "11" * 32
