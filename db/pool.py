@@ -3,7 +3,8 @@
 Handlers and services never see connections: they hand `Database.transaction` a function
 that takes a cursor. The function runs on a worker thread, in one transaction that is
 committed when it returns and rolled back when it raises; the connection always goes back
-to the pool, or is closed when it broke.
+to the pool, or is closed when it broke (db/trouble.py tells a broken connection from a
+failed statement).
 
 The executor has exactly as many threads as the pool has connections, so a thread never
 waits for a connection and a request waits in one queue only (the executor's).
@@ -18,9 +19,10 @@ queued). PostgreSQL's own timeouts cannot promise that: statement_timeout is swi
 before a commit starts, so a commit waiting for a synchronous standby that is gone waits
 for ever; lock_timeout bounds lock waits only; tcp_user_timeout and keepalives notice a dead
 host but not a live one whose PostgreSQL stopped answering. So the bound is kept here:
-  - at the deadline a watchdog sends the running statement a cancel request (libpq's, which
-    PgBouncer forwards too). A lock wait then fails and rolls back; a commit waiting for
-    its standby stops waiting but stays committed on the primary, with only a WARNING;
+  - at the deadline a watchdog (db/watchdog.py, with db/cancel.py) sends the running
+    statement a cancel request (libpq's, which PgBouncer forwards too). A lock wait then
+    fails and rolls back; a commit waiting for its standby stops waiting but stays
+    committed on the primary, with only a WARNING;
   - a call that was cancelled is answered 503 whatever came back: its outcome is unknown
     to the caller, whose resend (same transactionId) gets the stored answer later;
   - CANCEL_GRACE after the deadline, a call still running (the server answers nothing, not
@@ -36,11 +38,9 @@ works through a transaction pooler, and a write through it fails even on a prima
 standby's query cancelled by a recovery conflict (SQLSTATE 40001) is retried like any
 serialization failure.
 """
-import ctypes
 import asyncio
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +53,9 @@ import psycopg2.extensions
 import psycopg2.pool
 from prometheus_client import Counter, Gauge
 
+from .trouble import connection_trouble
+from .watchdog import CANCEL_GRACE, Call, Watchdog
+
 log = logging.getLogger(__name__)
 
 Connection = psycopg2.extensions.connection
@@ -62,8 +65,6 @@ T = TypeVar("T")
 MAX_CONFLICT_ATTEMPTS = 5
 
 DEFAULT_CALL_TIMEOUT = 10.0
-# After the cancel, how long a call may take to come back before its socket is shut.
-CANCEL_GRACE = 1.0
 # The text of PostgreSQL's warning for a commit that stopped waiting for its standby.
 SYNC_REP_CANCELLED = "wait for synchronous replication"
 
@@ -80,12 +81,6 @@ ERRORS = Counter("db_errors_total",
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached, or a commit's outcome is unknown. Answer 503."""
-
-
-
-
-
-
 
 
 QUIET_ERRORS = "-c log_min_error_statement=panic"
@@ -147,119 +142,6 @@ class _QuietPool(psycopg2.pool.ThreadedConnectionPool):
                     "ALTER ROLE <role> SET log_min_error_statement = panic")
 
 
-def _libpq() -> ctypes.CDLL | None:
-    """The libpq psycopg2 itself runs on (psycopg2-binary bundles its own), for its cancel."""
-    with open("/proc/self/maps") as maps:
-        paths = {line.split()[-1] for line in maps if "libpq" in line and line.rstrip().endswith(tuple("0123456789"))}
-    for path in sorted(paths):
-        lib = ctypes.CDLL(path)
-        lib.PQgetCancel.restype = ctypes.c_void_p
-        lib.PQgetCancel.argtypes = [ctypes.c_void_p]
-        lib.PQcancel.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
-        lib.PQfreeCancel.argtypes = [ctypes.c_void_p]
-        return lib
-    return None
-
-
-try:
-    LIBPQ = _libpq()
-except OSError:
-    LIBPQ = None
-
-
-def _cancel_handle(conn: Connection) -> int | None:
-    """A copy of what a cancel request needs (address, backend key), which outlives conn."""
-    if LIBPQ is None or conn.closed:
-        return None
-    handle: int | None = LIBPQ.PQgetCancel(conn.pgconn_ptr)
-    return handle
-
-
-def _send_cancel(handle: int | None) -> None:
-    # ctypes lets go of the GIL for the call; psycopg2's own conn.cancel() does not, and
-    # libpq waits for the server to acknowledge, which a frozen server never does: the
-    # whole process would stop with it.
-    if handle and LIBPQ is not None:
-        try:
-            LIBPQ.PQcancel(handle, ctypes.create_string_buffer(256), 256)
-        finally:
-            LIBPQ.PQfreeCancel(handle)
-
-
-class _Call:
-    """One database call: its deadline, the connection it runs on, what the watchdog did."""
-    __slots__ = ("deadline", "conn", "cancelled", "severed")
-
-    def __init__(self, deadline: float):
-        self.deadline = deadline
-        self.conn: Connection | None = None
-        self.cancelled = False      # a cancel request was sent: the outcome is unknown
-        self.severed = False
-
-
-class _Watchdog:
-    """One thread per Database that cancels, then cuts off, calls past their deadline."""
-
-    def __init__(self, grace: float):
-        self.grace = grace
-        self.lock = threading.Lock()
-        self.calls: set[_Call] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="db-watchdog", daemon=True)
-        self._thread.start()
-
-    def attach(self, call: _Call, conn: Connection) -> None:
-        with self.lock:
-            call.conn = conn
-            self.calls.add(call)
-
-    def detach(self, call: _Call) -> None:
-        with self.lock:
-            self.calls.discard(call)
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.05):
-            now = time.monotonic()
-            with self.lock:
-                for call in self.calls:
-                    if call.conn is None:
-                        continue
-                    if now >= call.deadline and not call.cancelled:
-                        call.cancelled = True
-                        threading.Thread(target=_send_cancel, args=(_cancel_handle(call.conn),),
-                                         name="db-cancel", daemon=True).start()
-                    if now >= call.deadline + self.grace and not call.severed:
-                        call.severed = True
-                        _shut_socket(call.conn)
-
-
-def _connection_trouble(exc: psycopg2.Error, conn: Connection) -> bool:
-    """The connection failed, rather than the statement: OperationalError, InterfaceError,
-    or the bare DatabaseError without SQLSTATE that psycopg2 raises when the server closed
-    the connection before answering (a PostgreSQL stopped with pg_ctl -m immediate) --
-    while still reporting the connection open and idle. Such a connection is closed here,
-    so that it counts as broken and never goes back to the pool."""
-    if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
-        return True
-    if type(exc) is psycopg2.DatabaseError and exc.pgcode is None:
-        conn.close()
-        return True
-    return False
-
-
-def _shut_socket(conn: Connection) -> None:
-    """Wake a thread blocked reading from a server that answers nothing: its libpq call
-    fails at once and the connection counts as broken."""
-    try:
-        with socket.socket(fileno=os.dup(conn.fileno())) as sock:
-            sock.shutdown(socket.SHUT_RDWR)
-    except (OSError, psycopg2.Error):
-        pass
-
-
 def _pass_on(done: "Future[T]", outcome: "asyncio.Future[T]") -> None:
     """On the loop: the worker's result or error, unless the wait timed out meanwhile."""
     if outcome.done():
@@ -298,7 +180,7 @@ class Database:
         # start) and then keeps every one of them.
         self._pool.minconn = size
         self._executor = ThreadPoolExecutor(size, thread_name_prefix="db")
-        self._watchdog = _Watchdog(CANCEL_GRACE)
+        self._watchdog = Watchdog(CANCEL_GRACE)
         self._local = threading.local()
 
     async def transaction(self, fn: Callable[..., T], *args: Any) -> T:
@@ -320,7 +202,7 @@ class Database:
         # does, without its second future, task and chained callbacks (docs/performance.md,
         # "Issue 23", step 2).
         loop = asyncio.get_running_loop()
-        call = _Call(time.monotonic() + self.call_timeout)
+        call = Call(time.monotonic() + self.call_timeout)
         outcome: asyncio.Future[T] = loop.create_future()
         WAITING.inc()
         future = self._executor.submit(self.run_sync, autocommit, fn, *args, call=call)
@@ -346,7 +228,7 @@ class Database:
         finally:
             timer.cancel()
 
-    def run_sync(self, autocommit: bool, fn: Callable[..., T], *args: Any, call: _Call | None = None) -> T:
+    def run_sync(self, autocommit: bool, fn: Callable[..., T], *args: Any, call: Call | None = None) -> T:
         """Run fn on this thread (a worker's); call carries the deadline of a call queued
         from the IOLoop, else one starts now."""
         WAITING.dec()
@@ -366,7 +248,7 @@ class Database:
         # A restart of PostgreSQL leaves every pooled connection dead; each attempt throws
         # one away, so size + 1 attempts always reach a fresh connection or a refusal.
         lost = 0
-        call = getattr(self._local, "call", None) or _Call(time.monotonic() + self.call_timeout)
+        call = getattr(self._local, "call", None) or Call(time.monotonic() + self.call_timeout)
         while True:
             if time.monotonic() >= call.deadline:
                 ERRORS.labels("timeout").inc()
@@ -394,7 +276,7 @@ class Database:
                 self._checkin(conn, call)
                 raise
             except (psycopg2.DatabaseError, psycopg2.InterfaceError) as exc:
-                trouble = _connection_trouble(exc, conn)
+                trouble = connection_trouble(exc, conn)
                 broken = conn.closed != 0
                 self._checkin(conn, call)
                 if not trouble:
@@ -421,7 +303,7 @@ class Database:
             except (psycopg2.DatabaseError, psycopg2.InterfaceError, DatabaseUnavailable) as exc:
                 # Whether the commit landed is unknown: never retry here. The caller gets
                 # 503 and resends with the same transactionId, which the ledger makes safe.
-                trouble = not isinstance(exc, psycopg2.Error) or _connection_trouble(exc, conn)
+                trouble = not isinstance(exc, psycopg2.Error) or connection_trouble(exc, conn)
                 self._checkin(conn, call)
                 if not trouble:
                     raise
@@ -431,7 +313,7 @@ class Database:
             self._checkin(conn, call)
             return result
 
-    def _settled(self, call: _Call) -> None:
+    def _settled(self, call: Call) -> None:
         """After a statement or commit came back without error: refuse to report as done
         what may not be. A cancelled call may have committed or not; a commit whose wait
         for its synchronous standby was cancelled (by us or anyone) is on the primary only,
@@ -450,7 +332,7 @@ class Database:
         IN_USE.inc()
         return conn
 
-    def _checkin(self, conn: Connection, call: _Call | None = None) -> None:
+    def _checkin(self, conn: Connection, call: Call | None = None) -> None:
         IN_USE.dec()
         if call is not None:
             self._watchdog.detach(call)

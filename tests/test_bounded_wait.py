@@ -6,7 +6,7 @@ import time
 
 import psutil
 
-from db.pool import CANCEL_GRACE
+from db.watchdog import CANCEL_GRACE
 from tests.support import Api, Ledger, ServerProcess
 
 CALL_TIMEOUT = 1.5

@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from db.pool import CANCEL_GRACE
+from db.watchdog import CANCEL_GRACE
 from tests.fault_load import scripts
 from tests.replication import SyncPair, sql
 from tests.support import Ledger, ServerProcess, casino_headers
