@@ -1,8 +1,8 @@
 """The reports' and reconciliations' endpoints (/casino/admin/reports/*,
 /casino/admin/reconciliations*), and the provider field the invoice reads (its revenue
-share). Like casino/admin.py: each handler validates, makes one call (casino/reports.py,
-casino/reconciliation.py), and renders -- JSON in minor units, or with ?format=csv the
-same figures in major units.
+share). Like the back office's (casino/admin/): each handler validates, makes one call
+(casino/reports.py, casino/reconciliation.py), and renders -- JSON in minor units, or with
+?format=csv the same figures in major units.
 
 Scopes: backoffice reads the reports and the stored reconciliations; admin runs a
 reconciliation and sets a revenue share. The reports read on a pool of their own
@@ -31,7 +31,8 @@ from wire.validation import (
 )
 
 from . import catalogue, reconciliation, reports
-from .admin import NULLABLE_STRING, PROVIDER, TIMESTAMP, AdminHandler
+from .admin.base import AdminHandler
+from .admin.shapes import NULLABLE_STRING, PROVIDER, TIMESTAMP
 from .backoffice import MAX_PAGE
 from .refusals import documented
 

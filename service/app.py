@@ -148,7 +148,7 @@ class Application(tornado.web.Application):
             db=db,
             # Raised by db: answered 503 SERVICE_UNAVAILABLE (wire knows no database).
             unavailable_errors=(DatabaseUnavailable,),
-            # Only the back office's read-only views use it (casino/admin.py); health
+            # Only the back office's read-only views use it (casino/admin/); health
             # checks db alone, and every wallet call reads the primary's latest commit.
             read_db=read_db or db,
             # The reports' own pool (casino/report_handlers.py), bounded by REPORT_TIMEOUT.
