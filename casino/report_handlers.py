@@ -10,7 +10,6 @@ reconciliation and sets a revenue share. The reports read on a pool of their own
 bounded by REPORT_TIMEOUT rather than DB_CALL_TIMEOUT, cancelled when the client goes
 away), so a report of months never holds a connection a money call is waiting for.
 """
-import re
 from itertools import permutations
 
 from wire import logs
@@ -28,6 +27,7 @@ from wire.validation import (
     parse_date,
     parse_instant,
     parse_month,
+    pattern,
 )
 
 from . import catalogue, reconciliation, reports
@@ -37,12 +37,6 @@ from .backoffice import MAX_PAGE
 from .refusals import documented
 
 
-def _pattern(regex, expected):
-    compiled = re.compile(regex)
-    return Field(lambda v: isinstance(v, str) and compiled.fullmatch(v) is not None, expected,
-                 {"type": "string", "pattern": f"^{regex}$"})
-
-
 # Each list of distinct keys, in any order, as the document's enum spells them all ("" for none).
 _GROUPINGS = one_of(*(",".join(keys) for n in range(len(reports.GROUPS) + 1)
                       for keys in permutations(reports.GROUPS, n)))
@@ -50,11 +44,11 @@ GROUP_BY = Field(_GROUPINGS.check, "a comma-separated list of day, provider, gam
                  _GROUPINGS.json_schema)
 FORMAT = one_of("json", "csv").optional()
 # A percentage with at most two decimals, 0 to 100: a string, so it is never a float.
-REVENUE_SHARE = _pattern(r"(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)",
-                         "a percentage from 0 to 100 with at most two decimals, as a string (\"12.50\")")
+REVENUE_SHARE = pattern(r"(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)",
+                        "a percentage from 0 to 100 with at most two decimals, as a string (\"12.50\")")
 # Not zero: some digit is not 0.
-MULTIPLE = _pattern(r"(?=[0-9.]*[1-9])[0-9]{1,7}(\.[0-9]{1,2})?",
-                    "a number above 0 with at most two decimals (100, 2.5)")
+MULTIPLE = pattern(r"(?=[0-9.]*[1-9])[0-9]{1,7}(\.[0-9]{1,2})?",
+                   "a number above 0 with at most two decimals (100, 2.5)")
 
 FIGURES = dict.fromkeys(reports.FIGURES, INTEGER)
 GGR_ROW = obj(currency=STRING, **FIGURES)

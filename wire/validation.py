@@ -15,11 +15,6 @@ from typing import Any, NoReturn
 from .refusals import invalid
 
 MAX_SAFE_INTEGER = 2**53 - 1
-_IDENTIFIER = re.compile(r"[\x21-\x7e]{1,100}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
-_EMAIL = re.compile(r"[\x21-\x3f\x41-\x7e]{1,64}@[\x21-\x3f\x41-\x7e]{1,189}")
-_CURSOR = re.compile(r"[0-9]{1,18}")
-_LABEL = re.compile(r"[\x20-\x7e]{0,100}")
 _DIGITS = re.compile(r"[0-9]{1,16}")
 
 
@@ -38,32 +33,37 @@ class Field:
 Schema = Mapping[str, Field]
 
 
-def _integer(minimum: int) -> Callable[[object], bool]:
+def _matches(text: str) -> Callable[[object], bool]:
+    compiled = re.compile(text)
+    return lambda v: isinstance(v, str) and compiled.fullmatch(v) is not None
+
+
+def pattern(regex: str, expected: str) -> Field:
+    """A string the regex matches whole: the check and the document's pattern from one text
+    (written so that Python and ECMA-262 read it alike)."""
+    return Field(_matches(regex), expected, {"type": "string", "pattern": f"^{regex}$"})
+
+
+def _integer_between(minimum: int, maximum: int) -> Callable[[object], bool]:
     # bool is a subclass of int in Python; the protocol says booleans are invalid.
-    return lambda v: type(v) is int and minimum <= v <= MAX_SAFE_INTEGER
+    return lambda v: type(v) is int and minimum <= v <= maximum
 
 
-IDENTIFIER = Field(lambda v: isinstance(v, str) and _IDENTIFIER.fullmatch(v) is not None,
-                   "a string of 1-100 printable ASCII characters without whitespace",
-                   {"type": "string", "pattern": "^[\\x21-\\x7e]{1,100}$"})
-CURRENCY = Field(lambda v: isinstance(v, str) and _CURRENCY.fullmatch(v) is not None,
-                 "an ISO 4217 code of three upper-case letters", {"type": "string", "pattern": "^[A-Z]{3}$"})
-ENTITY_ID = Field(_integer(1), f"an integer from 1 to {MAX_SAFE_INTEGER}",
-                  {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER})
-BET_AMOUNT = Field(_integer(1), f"an integer number of minor units from 1 to {MAX_SAFE_INTEGER}",
-                   {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER})
-PAYOUT_AMOUNT = Field(_integer(0), f"an integer number of minor units from 0 to {MAX_SAFE_INTEGER}",
-                      {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER})
-USERNAME = Field(lambda v: isinstance(v, str) and _IDENTIFIER.fullmatch(v) is not None,
-                 "a string of 1-100 printable ASCII characters without whitespace",
-                 {"type": "string", "pattern": "^[\\x21-\\x7e]{1,100}$"})
-EMAIL = Field(lambda v: isinstance(v, str) and _EMAIL.fullmatch(v) is not None,
-              "an e-mail address (local@domain, printable ASCII, at most 254 characters)",
-              {"type": "string", "pattern": "^[\\x21-\\x3f\\x41-\\x7e]{1,64}@[\\x21-\\x3f\\x41-\\x7e]{1,189}$"})
+def integer(minimum: int, maximum: int, expected: str) -> Field:
+    """An integer from minimum to maximum (a JSON number with a fraction is refused, 1.0 too)."""
+    return Field(_integer_between(minimum, maximum), expected,
+                 {"type": "integer", "minimum": minimum, "maximum": maximum})
 
 
-LABEL = Field(lambda v: isinstance(v, str) and _LABEL.fullmatch(v) is not None,
-              "a string of at most 100 printable ASCII characters", {"type": "string", "pattern": "^[\\x20-\\x7e]{0,100}$"})
+IDENTIFIER = pattern(r"[\x21-\x7e]{1,100}", "a string of 1-100 printable ASCII characters without whitespace")
+CURRENCY = pattern(r"[A-Z]{3}", "an ISO 4217 code of three upper-case letters")
+ENTITY_ID = integer(1, MAX_SAFE_INTEGER, f"an integer from 1 to {MAX_SAFE_INTEGER}")
+BET_AMOUNT = integer(1, MAX_SAFE_INTEGER, f"an integer number of minor units from 1 to {MAX_SAFE_INTEGER}")
+PAYOUT_AMOUNT = integer(0, MAX_SAFE_INTEGER, f"an integer number of minor units from 0 to {MAX_SAFE_INTEGER}")
+USERNAME = IDENTIFIER
+EMAIL = pattern(r"[\x21-\x3f\x41-\x7e]{1,64}@[\x21-\x3f\x41-\x7e]{1,189}",
+                "an e-mail address (local@domain, printable ASCII, at most 254 characters)")
+LABEL = pattern(r"[\x20-\x7e]{0,100}", "a string of at most 100 printable ASCII characters")
 
 
 def nullable(field: Field) -> Field:
@@ -98,11 +98,6 @@ def _date_text(years: str) -> str:
     """YYYY-MM-DD of a real day of `years` (a pattern of four digits); the lookahead keeps a
     29 February within them."""
     return f"({years}-{_MONTH_DAY}|(?={years}-){_LEAP_YEAR}-02-29)"
-
-
-def _matches(text: str) -> Callable[[object], bool]:
-    pattern = re.compile(text)
-    return lambda v: isinstance(v, str) and pattern.fullmatch(v) is not None
 
 
 def parse_date(text: str) -> date:
@@ -161,9 +156,8 @@ DATE_OF_BIRTH = date_of_birth()
 # and hours, each up to four digits, not all zero.
 _DURATION_TEXT = r"P(?=[0-9]|T[0-9])(?=.*[1-9])([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?([0-9]{1,4}D)?(T[0-9]{1,4}H)?"
 _DURATION = re.compile(_DURATION_TEXT)
-DURATION = Field(lambda v: isinstance(v, str) and _DURATION.fullmatch(v) is not None,
-                 "an ISO 8601 duration of years, months, weeks, days or hours (P6M, P1D, PT12H), not zero",
-                 {"type": "string", "pattern": f"^{_DURATION_TEXT}$"})
+DURATION = pattern(_DURATION_TEXT,
+                   "an ISO 8601 duration of years, months, weeks, days or hours (P6M, P1D, PT12H), not zero")
 
 
 def duration_hours(text: str) -> int:
@@ -191,8 +185,8 @@ def _text_pattern(surrogates: str = "") -> str:
 def text(maximum: int, expected: str) -> Field:
     """Printable text of 1..maximum characters (any script), not starting or ending with a space.
     No control characters, and no lone surrogate."""
-    pattern = re.compile(_text_pattern(_SURROGATE))
-    return Field(lambda v: isinstance(v, str) and len(v) <= maximum and pattern.fullmatch(v) is not None,
+    compiled = re.compile(_text_pattern(_SURROGATE))
+    return Field(lambda v: isinstance(v, str) and len(v) <= maximum and compiled.fullmatch(v) is not None,
                  expected, {"type": "string", "minLength": 1, "maxLength": maximum, "pattern": f"^{_text_pattern()}$"})
 
 
@@ -217,16 +211,10 @@ def one_of(*values: str) -> Field:
 
 
 def page_size(maximum: int) -> Field:
-    return Field(_integer_between(1, maximum), f"an integer from 1 to {maximum}",
-                 {"type": "integer", "minimum": 1, "maximum": maximum})
+    return integer(1, maximum, f"an integer from 1 to {maximum}")
 
 
-CURSOR = Field(lambda v: isinstance(v, str) and _CURSOR.fullmatch(v) is not None,
-               "a cursor given as nextCursor", {"type": "string", "pattern": "^[0-9]{1,18}$"})
-
-
-def _integer_between(minimum: int, maximum: int) -> Callable[[object], bool]:
-    return lambda v: type(v) is int and minimum <= v <= maximum
+CURSOR = pattern(r"[0-9]{1,18}", "a cursor given as nextCursor")
 
 
 def parse_params(raw: Mapping[str, str | None], schema: Schema) -> dict[str, Any]:

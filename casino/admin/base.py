@@ -3,6 +3,7 @@ write on, the reports' pool and the read-only views' database."""
 import asyncio
 
 from db.pool import DatabaseUnavailable
+from wire.addresses import url_refusal
 from wire.handlers import BODY_METHODS, JsonHandler
 from wire.validation import Schema, parse_params
 
@@ -58,6 +59,13 @@ class AdminHandler(JsonHandler):
         """Where the read-only views read: DATABASE_READ_URL's replica when set (it may be
         slightly behind the primary), else the primary. Writes always use self.db."""
         return self.settings["read_db"]
+
+    async def address_refused(self, url):
+        """The refusal of an outbound URL (a provider's apiEndpoint, a register's URL) whose
+        host resolves outside what the address policy allows (wire/addresses.py: public
+        addresses, or OUTBOUND_ALLOWED_NETWORKS), checked here and again at each connection;
+        falsy when it is allowed, or when there is no URL."""
+        return url and await url_refusal(url, self.settings["outbound_addresses"])
 
     @property
     def session_idle_timeout(self):

@@ -1,12 +1,12 @@
 """Games (by hand or imported from a provider's catalogue), their bet limits and status, and
 game sessions: list a player's, close one."""
 from wire.openapi import STRING, obj
-from wire.validation import CURRENCY, CURSOR, ENTITY_ID, IDENTIFIER, page_size
+from wire.validation import BET_AMOUNT, CURRENCY, CURSOR, ENTITY_ID, IDENTIFIER, page_size
 
 from .. import backoffice, catalogue, game_import
 from ..refusals import documented
 from .base import AdminHandler
-from .fields import BET_LIMIT, NAME, STATUS
+from .fields import NAME, STATUS
 from .shapes import GAME, IMPORTED_GAME, NULLABLE_STRING, SESSION
 
 
@@ -18,7 +18,7 @@ class CreateGameHandler(AdminHandler):
     answer = GAME
     refusals = documented("createGame")
     schema = {"providerCode": IDENTIFIER, "providerGameId": IDENTIFIER, "name": NAME, "currency": CURRENCY,
-              "minBet": BET_LIMIT, "maxBet": BET_LIMIT}
+              "minBet": BET_AMOUNT, "maxBet": BET_AMOUNT}
 
     async def post(self):
         self.render_answer(await self.db.transaction(catalogue.create_game, self.operator.key_id, self.body))
@@ -42,7 +42,7 @@ class GameLimitsHandler(AdminHandler):
     answer = GAME
     refusals = documented("setGameLimits")
     parameters = {"gameId": ENTITY_ID}
-    schema = {"minBet": BET_LIMIT, "maxBet": BET_LIMIT}
+    schema = {"minBet": BET_AMOUNT, "maxBet": BET_AMOUNT}
 
     async def post(self, **_):
         self.render_answer(await self.db.transaction(catalogue.set_game_limits, self.operator.key_id,

@@ -1,7 +1,6 @@
 """Player protection (README, "Player protection"): jurisdictions' rules, a player's
 limits, exclusions and their history, the player's jurisdiction and the identity an external
 register is asked with."""
-from wire.addresses import url_refusal
 from wire.handlers import Verb
 from wire.openapi import INTEGER, STRING, obj
 from wire.validation import (
@@ -76,8 +75,7 @@ class JurisdictionHandler(AdminHandler):
     async def put(self, **_):
         # The register is called as a provider is: at an address the policy allows
         # (wire/addresses.py), checked here and again at each connection.
-        url = self.body.get("registerUrl")
-        refused = url and await url_refusal(url, self.settings["outbound_addresses"])
+        refused = await self.address_refused(self.body.get("registerUrl"))
         self.render_answer(await self.db.transaction(protection.put_jurisdiction, self.operator.key_id,
                                                      self.params["code"], self.body, refused))
 

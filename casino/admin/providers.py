@@ -1,6 +1,5 @@
 """Game providers: register, read, enable or disable, where the casino calls them
 (apiEndpoint), their v1 switch and their signing keys."""
-from wire.addresses import url_refusal
 from wire.openapi import STRING, obj
 from wire.validation import IDENTIFIER
 
@@ -16,8 +15,7 @@ class ProviderEndpointHandler(AdminHandler):
     (or to networks OUTBOUND_ALLOWED_NETWORKS allows), else 422 ENDPOINT_NOT_ALLOWED."""
 
     async def endpoint_refused(self):
-        endpoint = self.body["apiEndpoint"]
-        return endpoint and await url_refusal(endpoint, self.settings["outbound_addresses"])
+        return await self.address_refused(self.body["apiEndpoint"])
 
 
 class CreateProviderHandler(ProviderEndpointHandler):
