@@ -66,14 +66,7 @@ class LocalServer:
         """Ctrl-C (the server stops its embedded PostgreSQL), killed past STOP_TIMEOUT; the
         scratch directory removed."""
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGINT)
-                try:
-                    self.proc.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            self.proc.stdout.close()
+            stop_child(self.proc, STOP_TIMEOUT)
             self.proc = None
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
@@ -84,3 +77,17 @@ class LocalServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def stop_child(proc, grace=STOP_TIMEOUT):
+    """Ctrl-C a child that prints its address on stdout (it stops cleanly), killed if it
+    has not stopped within `grace` seconds. The tests' server child
+    (loadtests/postgres/child_server.py) is stopped by this one too."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    proc.stdout.close()

@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from loadtests.postgres.child_server import ROOT, ServerProcess, stop_child
+from loadtests.local_server import stop_child
+from loadtests.postgres.child_server import ROOT, ServerProcess
 from tests.support import tool_environment
 
 MARKED_BLOCK = re.compile(r"^( *)<!-- example: (.+?) -->\n\1```sh\n(.*?)^\1```$", re.M | re.S)

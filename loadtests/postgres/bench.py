@@ -85,10 +85,11 @@ from db.config import database_from_environment
 from loadtests.client import Run
 from loadtests.debit_rate import debit_requests, provision_over_api
 from loadtests.http_load import CpuMeter, run_load
+from loadtests.local_server import stop_child
 from wire.secrets_env import read_secrets
 
 from . import reference_service
-from .child_server import BOX, DEMO_KEY, OPERATOR_KEY, ServerProcess, stop_child
+from .child_server import BOX, DEMO_KEY, OPERATOR_KEY, ServerProcess
 from .provision import FUNDS, hosted_game, provision, retire, retire_hosted_game
 
 ROOT = Path(__file__).resolve().parent.parent.parent

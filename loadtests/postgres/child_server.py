@@ -4,12 +4,12 @@ package) share. The secrets are the tests' and the tools', public in this reposi
 they live here, outside the runtime: no module of the service carries or imports them
 (tests/test_runtime_secrets.py)."""
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from loadtests.local_server import stop_child
 from wire.secretbox import SecretBox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,16 +96,3 @@ class ServerProcess:
             os.unlink(self.log.name)
         except FileNotFoundError:
             self._output = ""
-
-
-def stop_child(proc, grace=30):
-    """Ctrl-C a child that prints its address on stdout (it stops cleanly), killed if it
-    has not stopped within `grace` seconds."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    proc.stdout.close()
