@@ -32,13 +32,13 @@ BEGIN
     -- The rules, in the order they win (wire/refusals.py, PRECEDENCE["debit"]).
     IF c.owner_id <> p_user_id THEN
         RETURN casino_refuse(c, 'USER_MISMATCH');
-    ELSIF NOT c.player_active THEN
+    ELSIF NOT c.player_enabled THEN
         RETURN casino_refuse(c, 'PLAYER_DISABLED');
     ELSIF c.at < c.excluded_until THEN
         RETURN casino_refuse(c, 'PLAYER_EXCLUDED', casino_exclusion_text(c.excluded_until));
-    ELSIF NOT c.game_active THEN
+    ELSIF NOT c.game_enabled THEN
         RETURN casino_refuse(c, 'GAME_DISABLED');
-    ELSIF NOT c.provider_active THEN
+    ELSIF NOT c.provider_enabled THEN
         RETURN casino_refuse(c, 'PROVIDER_DISABLED');
     ELSIF NOT (c.session_active AND c.last_activity > now() - p_session_idle_timeout) THEN
         RETURN casino_refuse(c, 'SESSION_INACTIVE');
