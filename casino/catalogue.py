@@ -77,11 +77,12 @@ FIND_GAME = f"""
 SET_GAME_LIMITS = "UPDATE CASINO_GAMES SET min_bet = %s, max_bet = %s WHERE id = %s RETURNING id"
 SET_GAME_STATUS = "UPDATE CASINO_GAMES SET enabled = %s WHERE id = %s RETURNING id"
 
-# A session's state: pending (the provider has not accepted its launch), active, expired
-# (active, but idle past SESSION_IDLE_TIMEOUT: casino_debit refuses it), closed.
+# A session's state: pending (the provider has not accepted its launch), active (live:
+# casino_session_live, sql/functions/casino_sessions.sql, the rule casino_debit applies),
+# expired (open, but idle past SESSION_IDLE_TIMEOUT: casino_debit refuses it), closed.
 SESSION_COLUMNS = """
     s.id, s.user_id, s.game_id, p.code, w.currency_code,
-    CASE WHEN s.is_active AND s.last_activity_at + %(idle)s > now() THEN 'active'
+    CASE WHEN casino_session_live(s.is_active, s.last_activity_at, %(idle)s, now()) THEN 'active'
          WHEN s.is_active THEN 'expired'
          WHEN s.provider_session_id IS NULL THEN 'pending'
          ELSE 'closed' END,

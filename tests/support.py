@@ -195,6 +195,12 @@ class TestClock:
         self.ledger.query("DELETE FROM CASINO_TEST_CLOCK RETURNING 1")
 
 
+def idle_for(ledger, token, seconds):
+    """The session `token` idle for `seconds`: its last activity that long before now()."""
+    ledger.query("""UPDATE CASINO_GAME_SESSIONS SET last_activity_at = now() - make_interval(secs => %s)
+                    WHERE token = %s RETURNING 1""", seconds, token)
+
+
 class Ledger:
     """Direct database access for arranging fixtures and checking what was stored."""
 

@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 
 from casino import players
-from tests.support import Player, ServerProcess, parallel
+from tests.support import Player, ServerProcess, idle_for, parallel
 from tests.support import error_code as code
 from wire.refusals import Refused
 
@@ -20,11 +20,6 @@ LIMIT = 2**53 - 1
 @pytest.fixture
 def player(api, ledger):
     return Player(api, ledger)
-
-
-def idle_for(ledger, token, seconds):
-    ledger.query("""UPDATE CASINO_GAME_SESSIONS SET last_activity_at = now() - make_interval(secs => %s)
-                    WHERE token = %s RETURNING 1""", seconds, token)
 
 
 def seconds_idle(ledger, token):

@@ -40,7 +40,7 @@ BEGIN
         RETURN casino_refuse(c, 'GAME_DISABLED');
     ELSIF NOT c.provider_enabled THEN
         RETURN casino_refuse(c, 'PROVIDER_DISABLED');
-    ELSIF NOT (c.session_active AND c.last_activity > now() - p_session_idle_timeout) THEN
+    ELSIF NOT casino_session_live(c.session_active, c.last_activity, p_session_idle_timeout, now()) THEN
         RETURN casino_refuse(c, 'SESSION_INACTIVE');
     ELSIF c.currency <> p_currency THEN
         RETURN casino_refuse(c, 'CURRENCY_MISMATCH', c.currency, p_currency);
