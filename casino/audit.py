@@ -174,11 +174,11 @@ COPIES_OFF_THE_CATALOGUE = """
     SELECT 'session', s.id FROM CASINO_GAME_SESSIONS s
     JOIN CASINO_GAMES g ON g.id = s.game_id
     JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
-    WHERE (s.provider_id, s.bet_min, s.bet_max, s.game_active, s.provider_active)
-          IS DISTINCT FROM (g.provider_id, g.min_bet, g.max_bet, g.is_active, NOT p.is_disabled)
+    WHERE (s.provider_id, s.bet_min, s.bet_max, s.game_enabled, s.provider_enabled)
+          IS DISTINCT FROM (g.provider_id, g.min_bet, g.max_bet, g.enabled, p.enabled)
     UNION ALL
     SELECT 'wallet', w.id FROM CASINO_WALLETS w JOIN CASINO_USERS u ON u.id = w.user_id
-    WHERE w.player_active IS DISTINCT FROM (u.status = 'active')
+    WHERE w.player_enabled IS DISTINCT FROM u.enabled
     ORDER BY 1, 2
 """
 

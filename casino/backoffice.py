@@ -17,7 +17,7 @@ from psycopg2.extensions import cursor as Cursor
 
 from wire.refusals import Refused
 
-from . import operators, refusals
+from . import enabled, operators, refusals
 from .wallet import Answer, Outcome, Request, answer_of, fingerprint
 
 CASHIER = "SELECT status, body, replay, error_code FROM casino_cashier(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -32,7 +32,7 @@ AUDIT = """
 ORIGINS = ("operator", "demo", "test", "locust", "bench")
 SYNTHETIC = "synthetic"
 
-PLAYER_COLUMNS = "id, username, email, status, origin, created_at, jurisdiction"
+PLAYER_COLUMNS = "id, username, email, enabled, origin, created_at, jurisdiction"
 
 # The jurisdiction of a player a tool makes in-process without naming one: migration
 # 0016's row for players of no regulated market (the API passes DEFAULT_JURISDICTION).
@@ -55,7 +55,7 @@ LIST_PLAYERS = f"""
     WHERE (%(origin)s::text IS NULL
            OR (%(origin)s = 'synthetic' AND origin <> 'operator')
            OR origin = %(origin)s)
-      AND (%(status)s::text IS NULL OR status = %(status)s)
+      AND (%(enabled)s::boolean IS NULL OR enabled = %(enabled)s)
       AND (%(cursor)s::bigint IS NULL OR id < %(cursor)s)
     ORDER BY id DESC
     LIMIT %(limit)s
@@ -71,7 +71,7 @@ CREATE_WALLET = """
 """
 
 SET_STATUS = f"""
-    UPDATE CASINO_USERS SET status = %s WHERE id = %s
+    UPDATE CASINO_USERS SET enabled = %s WHERE id = %s
     RETURNING {PLAYER_COLUMNS}
 """
 
@@ -141,9 +141,9 @@ def _audited(cur: Cursor, operator: str | None, action: str, request: Request, a
 
 
 def _player(row: Sequence[Any]) -> dict[str, Any]:
-    user_id, username, email, status, origin, created_at, jurisdiction = row
-    return {"userId": user_id, "username": username, "email": email, "status": status, "origin": origin,
-            "jurisdiction": jurisdiction, "createdAt": timestamp(created_at)}
+    user_id, username, email, is_enabled, origin, created_at, jurisdiction = row
+    return {"userId": user_id, "username": username, "email": email, "status": enabled.status(is_enabled),
+            "origin": origin, "jurisdiction": jurisdiction, "createdAt": timestamp(created_at)}
 
 
 IDENTITY = ("firstName", "lastName", "dateOfBirth", "postcode")
@@ -207,7 +207,7 @@ def cashier(cur: Cursor, kind: str, operator: str | None, req: Request, register
 
 
 def set_status(cur: Cursor, operator: str | None, user_id: int, req: Request) -> Outcome:
-    cur.execute(SET_STATUS, (req["status"], user_id))
+    cur.execute(SET_STATUS, (enabled.enabled(req["status"]), user_id))
     row = cur.fetchone()
     answer = Answer(200, _player(row)) if row else _refusal("USER_NOT_FOUND")
     return _audited(cur, operator, "setPlayerStatus", {"userId": user_id, **req}, answer)
@@ -226,7 +226,7 @@ def get_player(cur: Cursor, user_id: int) -> Outcome:
 def list_players(cur: Cursor, origin: str | None = None, status: str | None = None, limit: int | None = None,
                  cursor: str | None = None) -> Outcome:
     """Players newest first, a page at a time, by origin ("synthetic": any tool's) and status."""
-    return keyset_page(cur, LIST_PLAYERS, {"origin": origin, "status": status}, limit, cursor, _player)
+    return keyset_page(cur, LIST_PLAYERS, {"origin": origin, "enabled": enabled.enabled_filter(status)}, limit, cursor, _player)
 
 
 # The columns _item reads, first in each query that lists ledger rows.

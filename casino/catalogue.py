@@ -7,11 +7,11 @@ key's secret is in the answer that created it and nowhere else: neither the audi
 (which keeps provider, signer and key id) nor any listing carries it, and the table keeps
 it sealed (casino/credentials.py).
 """
-from . import credentials
+from . import credentials, enabled
 from .backoffice import ORIGINS, _audited, _refusal, _with_origin, keyset_page, timestamp
 from .wallet import Answer, Outcome
 
-PROVIDER_COLUMNS = "id, code, name, api_endpoint, is_disabled, allows_v1, origin, created_at, revenue_share"
+PROVIDER_COLUMNS = "id, code, name, api_endpoint, enabled, allows_v1, origin, created_at, revenue_share"
 
 CREATE_PROVIDER = f"""
     INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint, origin) VALUES (%s, %s, %s, %s)
@@ -22,7 +22,7 @@ CREATE_PROVIDER = f"""
 FIND_PROVIDER = f"SELECT {PROVIDER_COLUMNS} FROM CASINO_GAME_PROVIDERS WHERE code = %s"
 
 SET_PROVIDER_STATUS = f"""
-    UPDATE CASINO_GAME_PROVIDERS SET is_disabled = %s WHERE code = %s RETURNING {PROVIDER_COLUMNS}
+    UPDATE CASINO_GAME_PROVIDERS SET enabled = %s WHERE code = %s RETURNING {PROVIDER_COLUMNS}
 """
 
 SET_PROVIDER_ENDPOINT = f"""
@@ -60,7 +60,7 @@ ACTIVE_PROVIDER_KEYS = """
 REVOKE_PROVIDER_KEY = "UPDATE CASINO_PROVIDER_KEYS SET revoked_at = now() WHERE id = %s RETURNING revoked_at"
 
 GAME_COLUMNS = """g.id, p.code, g.provider_game_id, g.name, g.default_currency, g.min_bet, g.max_bet,
-                  g.is_active, g.created_at"""
+                  g.enabled, g.created_at"""
 
 CREATE_GAME = """
     INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency, min_bet, max_bet)
@@ -75,13 +75,14 @@ FIND_GAME = f"""
 """
 
 SET_GAME_LIMITS = "UPDATE CASINO_GAMES SET min_bet = %s, max_bet = %s WHERE id = %s RETURNING id"
-SET_GAME_STATUS = "UPDATE CASINO_GAMES SET is_active = %s WHERE id = %s RETURNING id"
+SET_GAME_STATUS = "UPDATE CASINO_GAMES SET enabled = %s WHERE id = %s RETURNING id"
 
-# A session's state: pending (the provider has not accepted its launch), active, expired
-# (active, but idle past SESSION_IDLE_TIMEOUT: casino_debit refuses it), closed.
+# A session's state: pending (the provider has not accepted its launch), active (live:
+# casino_session_live, sql/functions/casino_sessions.sql, the rule casino_debit applies),
+# expired (open, but idle past SESSION_IDLE_TIMEOUT: casino_debit refuses it), closed.
 SESSION_COLUMNS = """
     s.id, s.user_id, s.game_id, p.code, w.currency_code,
-    CASE WHEN s.is_active AND s.last_activity_at + %(idle)s > now() THEN 'active'
+    CASE WHEN casino_session_live(s.is_active, s.last_activity_at, %(idle)s, now()) THEN 'active'
          WHEN s.is_active THEN 'expired'
          WHEN s.provider_session_id IS NULL THEN 'pending'
          ELSE 'closed' END,
@@ -123,9 +124,9 @@ def _share(share):
 
 
 def _provider(row):
-    _, code, name, endpoint, disabled, allows_v1, origin, created_at, share = row
+    _, code, name, endpoint, is_enabled, allows_v1, origin, created_at, share = row
     return {"providerCode": code, "name": name, "apiEndpoint": endpoint,
-            "status": "disabled" if disabled else "active", "allowsV1": allows_v1, "origin": origin,
+            "status": enabled.status(is_enabled), "allowsV1": allows_v1, "origin": origin,
             "revenueShare": _share(share), "createdAt": timestamp(created_at)}
 
 
@@ -160,7 +161,7 @@ def get_provider(cur, code):
 def set_provider_status(cur, operator, code, req):
     """A disabled provider's games launch no session and take no bet (PROVIDER_DISABLED);
     payouts and refunds of bets already taken still land."""
-    cur.execute(SET_PROVIDER_STATUS, (req["status"] == "disabled", code))
+    cur.execute(SET_PROVIDER_STATUS, (enabled.enabled(req["status"]), code))
     row = cur.fetchone()
     answer = Answer(200, _provider(row)) if row else _refusal("PROVIDER_NOT_FOUND")
     return _audited(cur, operator, "setProviderStatus", {"providerCode": code, **req}, answer)
@@ -260,10 +261,10 @@ def revoke_provider_key(cur, operator, code, key_id, req):
 # --- games ----------------------------------------------------------------------------------------
 
 def _game(row):
-    game_id, code, provider_game_id, name, currency, min_bet, max_bet, active, created_at = row
+    game_id, code, provider_game_id, name, currency, min_bet, max_bet, is_enabled, created_at = row
     return {"gameId": game_id, "providerCode": code, "providerGameId": provider_game_id, "name": name,
             "currency": currency, "minBet": min_bet, "maxBet": max_bet,
-            "status": "active" if active else "disabled", "createdAt": timestamp(created_at)}
+            "status": enabled.status(is_enabled), "createdAt": timestamp(created_at)}
 
 
 def _game_answer(cur, game_id, status=200):
@@ -302,7 +303,7 @@ def set_game_limits(cur, operator, game_id, req):
 
 def set_game_status(cur, operator, game_id, req):
     """A disabled game launches no session and takes no bet (GAME_DISABLED)."""
-    cur.execute(SET_GAME_STATUS, (req["status"] == "active", game_id))
+    cur.execute(SET_GAME_STATUS, (enabled.enabled(req["status"]), game_id))
     answer = _game_answer(cur, game_id) if cur.fetchone() else _refusal("GAME_NOT_FOUND")
     return _audited(cur, operator, "setGameStatus", {"gameId": game_id, **req}, answer)
 

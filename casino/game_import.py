@@ -27,17 +27,17 @@ from .wallet import Answer
 PROVIDER = "SELECT id, api_endpoint FROM CASINO_GAME_PROVIDERS WHERE code = %s"
 
 UPSERT_GAME = """
-    INSERT INTO CASINO_GAMES AS g (provider_id, provider_game_id, name, default_currency, is_active,
+    INSERT INTO CASINO_GAMES AS g (provider_id, provider_game_id, name, default_currency, enabled,
                                    min_bet, max_bet)
     VALUES (%(provider)s, %(code)s, %(name)s, %(currency)s, %(enabled)s, %(min)s, %(max)s)
     ON CONFLICT (provider_id, provider_game_id) DO UPDATE SET
         name = EXCLUDED.name,
-        is_active = g.is_active AND EXCLUDED.is_active,
+        enabled = g.enabled AND EXCLUDED.enabled,
         min_bet = CASE WHEN GREATEST(g.min_bet, EXCLUDED.min_bet) <= LEAST(g.max_bet, EXCLUDED.max_bet)
                        THEN GREATEST(g.min_bet, EXCLUDED.min_bet) ELSE EXCLUDED.min_bet END,
         max_bet = CASE WHEN GREATEST(g.min_bet, EXCLUDED.min_bet) <= LEAST(g.max_bet, EXCLUDED.max_bet)
                        THEN LEAST(g.max_bet, EXCLUDED.max_bet) ELSE EXCLUDED.max_bet END
-    RETURNING id, provider_game_id, name, default_currency, min_bet, max_bet, is_active, xmax = 0
+    RETURNING id, provider_game_id, name, default_currency, min_bet, max_bet, enabled, xmax = 0
 """
 
 NOT_LISTED = """

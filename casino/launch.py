@@ -7,15 +7,15 @@ from wire.validation import IDENTIFIER
 from . import exclusion_register, refusals, sessions
 from .provider_link import unavailable
 
-# The player's status, and the end of an exclusion in force (PLAYER_EXCLUDED's words).
+# Whether the player is enabled, and the end of an exclusion in force (PLAYER_EXCLUDED's words).
 USER = """
-    SELECT status, CASE WHEN casino_exclusion_until(id) > casino_clock()
+    SELECT enabled, CASE WHEN casino_exclusion_until(id) > casino_clock()
                         THEN casino_exclusion_text(casino_exclusion_until(id)) END
     FROM CASINO_USERS WHERE id = %s
 """
 
 GAME_AND_PROVIDER = """
-    SELECT g.provider_game_id, g.default_currency, g.is_active, p.code, p.api_endpoint, p.is_disabled
+    SELECT g.provider_game_id, g.default_currency, g.enabled, p.code, p.api_endpoint, p.enabled
     FROM CASINO_GAMES g
     JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
     WHERE g.id = %s
@@ -42,7 +42,7 @@ def prepare_launch(cur, req):
     user = cur.fetchone()
     if user is None:
         raise refusals.error("USER_NOT_FOUND")
-    if user[0] != "active":
+    if not user[0]:
         raise refusals.error("PLAYER_DISABLED")
     if user[1] is not None:
         raise refusals.error("PLAYER_EXCLUDED", user[1])
@@ -50,10 +50,10 @@ def prepare_launch(cur, req):
     game = cur.fetchone()
     if game is None:
         raise refusals.error("GAME_NOT_FOUND")
-    provider_game_id, default_currency, game_active, provider_code, endpoint, provider_disabled = game
-    if not game_active:
+    provider_game_id, default_currency, game_enabled, provider_code, endpoint, provider_enabled = game
+    if not game_enabled:
         raise refusals.error("GAME_DISABLED")
-    if provider_disabled:
+    if not provider_enabled:
         raise refusals.error("PROVIDER_DISABLED")
     currency = req["currency"] or default_currency
     cur.execute(WALLET, (req["userId"], currency))

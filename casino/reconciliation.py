@@ -139,14 +139,14 @@ DIFFERENCES = """
 
 # The providers a run compares by default: an operator's (not a tool's), active.
 ACTIVE_PROVIDERS = """
-    SELECT code FROM CASINO_GAME_PROVIDERS WHERE NOT is_disabled AND origin = 'operator' ORDER BY code
+    SELECT code FROM CASINO_GAME_PROVIDERS WHERE enabled AND origin = 'operator' ORDER BY code
 """
 
 # The daily run's: those not yet reconciled by a daily run for that day (a second server on
 # the same database, or a restart, skips them).
 DAILY_PROVIDERS = """
     SELECT p.code FROM CASINO_GAME_PROVIDERS p
-    WHERE NOT p.is_disabled AND p.origin = 'operator'
+    WHERE p.enabled AND p.origin = 'operator'
       AND NOT EXISTS (SELECT 1 FROM CASINO_RECONCILIATIONS r
                       WHERE r.provider_id = p.id AND r.period_from = %(day)s AND r.period_to = %(day)s
                         AND r.requested_by = %(schedule)s AND r.status = 'complete')

@@ -51,10 +51,10 @@ CLOSE_SESSIONS = f"""
       AND (user_id IN ({PLAYERS})
            OR game_id IN (SELECT id FROM CASINO_GAMES WHERE provider_id IN ({PROVIDERS})))
 """
-DISABLE_PLAYERS = f"UPDATE CASINO_USERS SET status = 'disabled' WHERE status = 'active' AND id IN ({PLAYERS})"
-DISABLE_GAMES = f"UPDATE CASINO_GAMES SET is_active = false WHERE is_active AND provider_id IN ({PROVIDERS})"
+DISABLE_PLAYERS = f"UPDATE CASINO_USERS SET enabled = false WHERE enabled AND id IN ({PLAYERS})"
+DISABLE_GAMES = f"UPDATE CASINO_GAMES SET enabled = false WHERE enabled AND provider_id IN ({PROVIDERS})"
 DISABLE_PROVIDERS = f"""
-    UPDATE CASINO_GAME_PROVIDERS SET is_disabled = true WHERE NOT is_disabled AND id IN ({PROVIDERS})
+    UPDATE CASINO_GAME_PROVIDERS SET enabled = false WHERE enabled AND id IN ({PROVIDERS})
 """
 
 # Both signers' keys, of every matching provider, retired before or now: its rounds' late
@@ -70,11 +70,11 @@ AUDIT = """
 
 STATUS = """
     SELECT origin,
-           count(*) FILTER (WHERE status = 'active'),
-           count(*) FILTER (WHERE status = 'disabled'),
+           count(*) FILTER (WHERE enabled),
+           count(*) FILTER (WHERE NOT enabled),
            (SELECT count(*) FROM CASINO_GAME_SESSIONS s JOIN CASINO_USERS su ON su.id = s.user_id
             WHERE su.origin = u.origin AND s.is_active),
-           (SELECT count(*) FROM CASINO_GAME_PROVIDERS p WHERE p.origin = u.origin AND NOT p.is_disabled)
+           (SELECT count(*) FROM CASINO_GAME_PROVIDERS p WHERE p.origin = u.origin AND p.enabled)
     FROM CASINO_USERS u WHERE origin <> 'operator'
     GROUP BY origin ORDER BY origin
 """

@@ -6,7 +6,7 @@ from wire.refusals import error
 CASINO_KNOWN = "SELECT 1 FROM PROVIDER_CASINOS WHERE casino_code = %s"
 
 GAMES = """
-    SELECT game_id, name, currency, min_bet, max_bet, is_active FROM PROVIDER_GAMES ORDER BY id
+    SELECT game_code, name, currency, min_bet, max_bet, enabled FROM PROVIDER_GAMES ORDER BY id
 """
 
 
@@ -19,6 +19,6 @@ def games(cur, casino_code, req):
     if cur.fetchone() is None:
         raise error("CASINO_UNKNOWN")
     cur.execute(GAMES)
-    return {"games": [{"gameId": game_id, "name": name, "currency": currency, "minBet": min_bet,
+    return {"games": [{"gameId": game_code, "name": name, "currency": currency, "minBet": min_bet,
                        "maxBet": max_bet, "enabled": enabled}
-                      for game_id, name, currency, min_bet, max_bet, enabled in cur.fetchall()]}
+                      for game_code, name, currency, min_bet, max_bet, enabled in cur.fetchall()]}

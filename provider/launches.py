@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from wire.refusals import error
 
 GAME_BY_CODE = """
-    SELECT id, game_id, is_active, min_bet, max_bet FROM PROVIDER_GAMES WHERE game_id = %s
+    SELECT id, game_code, enabled, min_bet, max_bet FROM PROVIDER_GAMES WHERE game_code = %s
 """
 
 # The customer is found by the casino's identity; a concurrent first launch of the same
@@ -29,7 +29,7 @@ CREATE_SESSION = """
 
 SESSION = """
     SELECT s.id, s.provider_session_id, s.casino_session_token, s.currency,
-           c.id, c.external_user_id, g.id, g.game_id, g.min_bet, g.max_bet, c.casino_code
+           c.id, c.external_user_id, g.id, g.game_code, g.min_bet, g.max_bet, c.casino_code
     FROM PROVIDER_SESSIONS s
     JOIN PROVIDER_CUSTOMERS c ON c.id = s.customer_id
     JOIN PROVIDER_GAMES g ON g.id = s.game_id
@@ -60,8 +60,8 @@ def launch(cur, casino_code, req):
     game = cur.fetchone()
     if game is None:
         raise error("GAME_NOT_FOUND")
-    game_pk, code, is_active, min_bet, max_bet = game
-    if not is_active:
+    game_pk, code, enabled, min_bet, max_bet = game
+    if not enabled:
         raise error("GAME_DISABLED")
     cur.execute(UPSERT_CUSTOMER, ("JQ-" + secrets.token_hex(8), req["casinoCode"], str(req["userId"])))
     customer_id = cur.fetchone()[0]

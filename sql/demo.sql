@@ -17,11 +17,11 @@ ON CONFLICT (code) DO NOTHING;
 -- would (POST /casino/admin/providers/JAQPOT/games/import), so each names a game the
 -- provider knows. In the catalogue's order: slots is game 1, roulette 2, classic 3.
 
-INSERT INTO PROVIDER_GAMES (game_id, name, currency, is_active, min_bet, max_bet) VALUES
+INSERT INTO PROVIDER_GAMES (game_code, name, currency, enabled, min_bet, max_bet) VALUES
     ('jaqpot-slots',    'Jaqpot Slots',    'USD', true,  10,  10000),
     ('jaqpot-roulette', 'Jaqpot Roulette', 'EUR', true,  100, 50000),
     ('jaqpot-classic',  'Jaqpot Classic',  'USD', false, 10,  1000)
-ON CONFLICT (game_id) DO NOTHING;
+ON CONFLICT (game_code) DO NOTHING;
 
 -- The provider's side of the demo pair: casino DEMO-CASINO signs with PROVIDER_SECRET and,
 -- as JAQPOT, may use v1 in development mode (python -m provider.keys casino v1 DEMO-CASINO off).

@@ -2,11 +2,13 @@
 TEST_DATABASE_URL names it): each named with the run's id, and dropped by the process that
 made it at the end of its session (the controller checks that none is left)."""
 import os
+import shutil
 import uuid
 
 import psycopg2
 import psycopg2.sql
 
+from sql.migrate import MIGRATIONS_DIR
 from tests.support import RUN_ID_VAR, with_database
 
 # The DSN of the run's PostgreSQL server (its maintenance database), for every process of the run.
@@ -28,6 +30,19 @@ def create_database(prefix):
     conn.close()
     made_here.append(name)
     return with_database(server_dsn, name)
+
+
+def migrations_before(number, into):
+    """The folder `into`, made to hold a copy of sql/migrations' migrations numbered below
+    `number` ("0022"): migrate(dsn, directory=into, functions_dir=None) leaves a database
+    as a release before that migration did (its function files are written against the
+    newest schema, and come with the migration to it). No MANIFEST: the copies are the
+    committed files."""
+    into.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if path.name[:4] < number:
+            shutil.copy(path, into)
+    return into
 
 
 def drop_databases(names):

@@ -196,6 +196,12 @@ class TestClock:
         self.ledger.query("DELETE FROM CASINO_TEST_CLOCK RETURNING 1")
 
 
+def idle_for(ledger, token, seconds):
+    """The session `token` idle for `seconds`: its last activity that long before now()."""
+    ledger.query("""UPDATE CASINO_GAME_SESSIONS SET last_activity_at = now() - make_interval(secs => %s)
+                    WHERE token = %s RETURNING 1""", seconds, token)
+
+
 class Ledger:
     """Direct database access for arranging fixtures and checking what was stored."""
 
@@ -221,13 +227,13 @@ class Ledger:
         code = "g-" + uuid.uuid4().hex[:8]
 
         def create(cur):
-            cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name, is_disabled, origin)
+            cur.execute("""INSERT INTO CASINO_GAME_PROVIDERS (code, name, enabled, origin)
                            VALUES (%s, 'Test provider', %s, 'test') RETURNING id""",
-                        ("P-" + code, provider_disabled))
+                        ("P-" + code, not provider_disabled))
             provider_id = cur.fetchone()[0]
             key = credentials.add_key(cur, BOX, set(), "P-" + code, "provider")
             cur.execute("""INSERT INTO CASINO_GAMES (provider_id, provider_game_id, name, default_currency,
-                                                    is_active, min_bet, max_bet)
+                                                    enabled, min_bet, max_bet)
                            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
                         (provider_id, code, code, currency, active, min_bet, max_bet))
             game_id = cur.fetchone()[0]
@@ -257,7 +263,7 @@ class Ledger:
         return self.run(create)
 
     def launchable_game(self, min_bet=10, max_bet=10_000, currency="USD", at_provider=True,
-                        provider_active=True, endpoint=None):
+                        provider_enabled=True, endpoint=None):
         """A game both sides know, of the in-process provider JAQPOT (or of a provider of
         its own at `endpoint`)."""
         code = "pg-" + uuid.uuid4().hex[:8]
@@ -277,9 +283,9 @@ class Ledger:
                         (provider_id, code, code, currency, min_bet, max_bet))
             game_id = cur.fetchone()[0]
             if at_provider:
-                cur.execute("""INSERT INTO PROVIDER_GAMES (game_id, name, currency, is_active, min_bet, max_bet)
+                cur.execute("""INSERT INTO PROVIDER_GAMES (game_code, name, currency, enabled, min_bet, max_bet)
                                VALUES (%s, %s, %s, %s, %s, %s)""",
-                            (code, code, currency, provider_active, min_bet, max_bet))
+                            (code, code, currency, provider_enabled, min_bet, max_bet))
             return game_id
         return self.run(create)
 

@@ -63,7 +63,7 @@ def test_a_copy_a_money_call_reads_that_disagrees_with_the_catalogue_is_named(fr
     def behind_the_triggers(cur):
         cur.execute("SET LOCAL session_replication_role = replica")
         cur.execute("UPDATE CASINO_GAME_SESSIONS SET bet_max = 70 WHERE id = %s", (session,))
-        cur.execute("UPDATE CASINO_WALLETS SET player_active = false WHERE id = %s", (wallets["USD"],))
+        cur.execute("UPDATE CASINO_WALLETS SET player_enabled = false WHERE id = %s", (wallets["USD"],))
     ledger.run(behind_the_triggers)
     run = audit(fresh_dsn)
     assert run.returncode == 1

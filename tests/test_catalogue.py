@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("clean_audit")
 
 def provider_game(ledger, currency="USD", active=True, min_bet=5, max_bet=500):
     game_id = "cat-" + uuid.uuid4().hex[:8]
-    ledger.query("""INSERT INTO PROVIDER_GAMES (game_id, name, currency, is_active, min_bet, max_bet)
+    ledger.query("""INSERT INTO PROVIDER_GAMES (game_code, name, currency, enabled, min_bet, max_bet)
                     VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
                  game_id, "Game " + game_id, currency, active, min_bet, max_bet)
     return game_id
@@ -126,7 +126,7 @@ def test_import_creates_and_updates_only_the_games_the_provider_lists(api, ledge
     assert launch.json()["currency"] == "EUR"
 
     # Again: nothing new; a game the casino's operator turned off stays off.
-    ledger.query("UPDATE CASINO_GAMES SET is_active = false WHERE id = %s RETURNING id", created["gameId"])
+    ledger.query("UPDATE CASINO_GAMES SET enabled = false WHERE id = %s RETURNING id", created["gameId"])
     again = {g["providerGameId"]: g for g in import_games(api, "JAQPOT").json()["games"]}
     assert not any(g["created"] for g in again.values())
     assert again[new]["gameId"] == created["gameId"] and again[new]["enabled"] is False

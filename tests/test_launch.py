@@ -71,9 +71,9 @@ def test_launch_refusals(api, ledger, case, status, error):
     elif case == "no wallet in currency":
         body["currency"] = "GBP"
     elif case == "game disabled":
-        ledger.query("UPDATE CASINO_GAMES SET is_active = false WHERE id = %s RETURNING id", game)
+        ledger.query("UPDATE CASINO_GAMES SET enabled = false WHERE id = %s RETURNING id", game)
     elif case == "provider disabled":
-        ledger.query("""UPDATE CASINO_GAME_PROVIDERS SET is_disabled = true
+        ledger.query("""UPDATE CASINO_GAME_PROVIDERS SET enabled = false
                         WHERE id = (SELECT provider_id FROM CASINO_GAMES WHERE id = %s) RETURNING id""", game)
     r = api.client("launchGame", body)
     assert (r.status_code, code(r)) == (status, error)
@@ -83,7 +83,7 @@ def test_launch_refusals(api, ledger, case, status, error):
 def test_launch_refuses_a_disabled_player(api, ledger):
     game = ledger.launchable_game()
     user_id, _ = ledger.player(funds=1_000)
-    ledger.query("UPDATE CASINO_USERS SET status = 'disabled' WHERE id = %s RETURNING 1", user_id)
+    ledger.query("UPDATE CASINO_USERS SET enabled = false WHERE id = %s RETURNING 1", user_id)
     r = api.client("launchGame", {"userId": user_id, "gameId": game})
     assert (r.status_code, code(r)) == (403, "PLAYER_DISABLED")
     assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id = %s", user_id) == [(0,)]
@@ -97,7 +97,7 @@ def test_provider_failure_is_502_with_its_reason_and_the_session_stays_inactive(
     if case == "provider lacks the game":
         game = ledger.launchable_game(at_provider=False)
     elif case == "provider disabled the game":
-        game = ledger.launchable_game(provider_active=False)
+        game = ledger.launchable_game(provider_enabled=False)
     elif case == "provider unreachable":
         game = ledger.launchable_game(endpoint="http://127.0.0.1:9/provider")
     else:   # garbage answers: tests/test_malformed_answers.py
@@ -141,7 +141,7 @@ def test_provider_launch_unknown_and_disabled_games(api, ledger):
     # Signed by DEMO-CASINO's key, speaking for another casino.
     r = api.provider("launch", {**body, "casinoCode": "OTHER-CASINO"})
     assert (r.status_code, code(r)) == (403, "CASINO_MISMATCH")
-    game = ledger.launchable_game(provider_active=False)
+    game = ledger.launchable_game(provider_enabled=False)
     code_at_provider = ledger.query("SELECT provider_game_id FROM CASINO_GAMES WHERE id = %s", game)[0][0]
     r = api.provider("launch", {**body, "gameId": code_at_provider})
     assert (r.status_code, code(r)) == (403, "GAME_DISABLED")

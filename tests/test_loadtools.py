@@ -72,11 +72,11 @@ def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_
     assert "retired over the API: 40 session(s) closed, 40 player(s) disabled" in out
     assert "retired at the peer: 40 session(s) closed, 40 player(s) disabled" in out
     assert Ledger(database_dsn).query("""
-        SELECT (SELECT count(*) FROM CASINO_USERS WHERE id > %s AND status = 'active'),
+        SELECT (SELECT count(*) FROM CASINO_USERS WHERE id > %s AND enabled),
                (SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id > %s AND is_active),
-               (SELECT count(*) FROM CASINO_GAME_PROVIDERS WHERE id > %s AND origin = 'bench' AND NOT is_disabled),
+               (SELECT count(*) FROM CASINO_GAME_PROVIDERS WHERE id > %s AND origin = 'bench' AND enabled),
                (SELECT count(*) FROM CASINO_GAMES g JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
-                WHERE p.id > %s AND p.origin = 'bench' AND g.is_active),
+                WHERE p.id > %s AND p.origin = 'bench' AND g.enabled),
                (SELECT array_agg(DISTINCT origin) FROM CASINO_USERS WHERE id > %s),
                (SELECT count(*) FROM CASINO_USERS WHERE id > %s)""",
                                       before, before, providers_before, providers_before, before, before) == [
@@ -84,9 +84,9 @@ def test_bench_measures_ours_beside_the_reference_a_peer_and_pgbouncer_and_ends_
     # The HTTP wallets' game, the demo provider's, is disabled on both sides; the bench key
     # that made those players is revoked.
     assert Ledger(database_dsn).query("""
-        SELECT p.code, g.is_active, pg.is_active FROM CASINO_GAMES g
+        SELECT p.code, g.enabled, pg.enabled FROM CASINO_GAMES g
         JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id
-        JOIN PROVIDER_GAMES pg ON pg.game_id = g.provider_game_id
+        JOIN PROVIDER_GAMES pg ON pg.game_code = g.provider_game_id
         WHERE g.id > %s AND p.origin <> 'bench'""", games_before) == [("JAQPOT", False, False)]
     assert Ledger(database_dsn).query("""
         SELECT origin, label LIKE 'bench run %%', revoked_at IS NOT NULL FROM CASINO_OPERATOR_KEYS
@@ -144,10 +144,10 @@ def test_debit_rate_needs_only_a_deployments_url_an_operator_key_and_a_provider_
                               "disabled"), out
     assert re.fullmatch(r"median of 1: \d+ debits/s \(4 connections, 4 wallet\(s\)\)", median), out
     # Its players, the bench's (the run's key is), bet the game's minimum and leave play.
-    assert ledger.query("""SELECT u.origin, u.status, count(DISTINCT u.id), min(t.amount), max(t.amount)
+    assert ledger.query("""SELECT u.origin, u.enabled, count(DISTINCT u.id), min(t.amount), max(t.amount)
                            FROM CASINO_USERS u JOIN CASINO_WALLETS w ON w.user_id = u.id
                            JOIN CASINO_TRANSACTIONS t ON t.wallet_id = w.id AND t.transaction_type = 'debit'
-                           WHERE u.id > %s GROUP BY 1, 2""", before) == [("bench", "disabled", 4, 10, 10)]
+                           WHERE u.id > %s GROUP BY 1, 2""", before) == [("bench", False, 4, 10, 10)]
     assert ledger.violations() == []
 
 

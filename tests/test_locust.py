@@ -41,9 +41,9 @@ def test_retry_storm_leaves_every_wallet_explained(server, ledger, database_dsn)
     # Its players were marked as Locust's and, the run over, none is left in play (each
     # had one open session; the other, closed at the start, is its bet-on-closed target).
     assert "retired: 16 session(s) closed, 16 player(s) disabled" in output, output[-4000:]
-    assert ledger.query("""SELECT u.status, count(DISTINCT u.id), count(s.id) FILTER (WHERE s.is_active)
+    assert ledger.query("""SELECT u.enabled, count(DISTINCT u.id), count(s.id) FILTER (WHERE s.is_active)
                            FROM CASINO_USERS u LEFT JOIN CASINO_GAME_SESSIONS s ON s.user_id = u.id
-                           WHERE u.id > %s GROUP BY 1""", before) == [("disabled", 16, 0)]
+                           WHERE u.id > %s GROUP BY 1""", before) == [(False, 16, 0)]
     assert ledger.query("SELECT DISTINCT origin FROM CASINO_USERS WHERE id > %s", before) == [("locust",)]
 
 
@@ -65,10 +65,10 @@ def test_against_a_production_server_it_needs_only_the_url_an_operator_key_and_a
     assert returncode == 0, output[-4000:]
     assert verdict(output).endswith("0 violation(s) -> ok"), output[-4000:]
     assert "retired: 8 session(s) closed, 8 player(s) disabled" in output, output[-4000:]
-    assert ledger.query("""SELECT u.origin, u.status, count(DISTINCT u.id), count(s.id),
+    assert ledger.query("""SELECT u.origin, u.enabled, count(DISTINCT u.id), count(s.id),
                                   count(s.id) FILTER (WHERE s.is_active)
                            FROM CASINO_USERS u JOIN CASINO_GAME_SESSIONS s ON s.user_id = u.id
-                           WHERE u.id > %s GROUP BY 1, 2""", before) == [("locust", "disabled", 8, 16, 0)]
+                           WHERE u.id > %s GROUP BY 1, 2""", before) == [("locust", False, 8, 16, 0)]
     # The run's own key, made with the one handed over: a Locust key too, revoked at the end.
     assert ledger.query("""SELECT origin, label LIKE 'locust run %%', revoked_at IS NOT NULL
                            FROM CASINO_OPERATOR_KEYS WHERE id > %s ORDER BY id""", keys_before) == [

@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 
 from casino import players
-from tests.support import Player, ServerProcess, parallel
+from tests.support import Player, ServerProcess, idle_for, parallel
 from tests.support import error_code as code
 from wire.refusals import Refused
 
@@ -22,11 +22,6 @@ def player(api, ledger):
     return Player(api, ledger)
 
 
-def idle_for(ledger, token, seconds):
-    ledger.query("""UPDATE CASINO_GAME_SESSIONS SET last_activity_at = now() - make_interval(secs => %s)
-                    WHERE token = %s RETURNING 1""", seconds, token)
-
-
 def seconds_idle(ledger, token):
     return ledger.query("""SELECT extract(epoch FROM now() - last_activity_at)::float
                            FROM CASINO_GAME_SESSIONS WHERE token = %s""", token)[0][0]
@@ -35,9 +30,9 @@ def seconds_idle(ledger, token):
 # --- disabled player, game, provider ---------------------------------------------------------
 
 DISABLE = {
-    "PLAYER_DISABLED": "UPDATE CASINO_USERS SET status = %s WHERE id = %s RETURNING 1",
-    "GAME_DISABLED": "UPDATE CASINO_GAMES SET is_active = %s = 'active' WHERE id = %s RETURNING 1",
-    "PROVIDER_DISABLED": """UPDATE CASINO_GAME_PROVIDERS SET is_disabled = %s <> 'active'
+    "PLAYER_DISABLED": "UPDATE CASINO_USERS SET enabled = %s = 'active' WHERE id = %s RETURNING 1",
+    "GAME_DISABLED": "UPDATE CASINO_GAMES SET enabled = %s = 'active' WHERE id = %s RETURNING 1",
+    "PROVIDER_DISABLED": """UPDATE CASINO_GAME_PROVIDERS SET enabled = %s = 'active'
                             WHERE id = (SELECT provider_id FROM CASINO_GAMES WHERE id = %s) RETURNING 1""",
 }
 
@@ -140,7 +135,7 @@ def test_a_game_and_its_provider_changed_at_once_leave_every_session_right(api, 
     for state in ("disabled", "active", "disabled", "active"):
         parallel([lambda error=error, state=state: on_its_own_connection(ledger.dsn, DISABLE[error], state, first.game)
                   for error in ("GAME_DISABLED", "PROVIDER_DISABLED")])
-        copies = ledger.query("""SELECT DISTINCT s.game_active, s.provider_active FROM CASINO_GAME_SESSIONS s
+        copies = ledger.query("""SELECT DISTINCT s.game_enabled, s.provider_enabled FROM CASINO_GAME_SESSIONS s
                                  WHERE s.game_id = %s""", first.game)
         assert copies == [(state == "active", state == "active")]
     assert first.debit("after", 100).status_code == 200

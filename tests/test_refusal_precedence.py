@@ -593,7 +593,7 @@ class Provider(Calls):
         s.req["gameId"] = new("no-such-game")
 
     def game_disabled(self, s, call):
-        self.ledger.query("UPDATE PROVIDER_GAMES SET is_active = false WHERE game_id = %s RETURNING 1", s.data["game"])
+        self.ledger.query("UPDATE PROVIDER_GAMES SET enabled = false WHERE game_code = %s RETURNING 1", s.data["game"])
 
     def token_reused(self, s, call):
         assert self.refusing(launches.launch, s.data["casino"], dict(s.req, userId=s.req["userId"] + 1)) is None

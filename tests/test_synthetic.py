@@ -6,12 +6,17 @@ import uuid
 
 import pytest
 
-from casino import backoffice, players, synthetic
+from casino import backoffice, enabled, players, synthetic
 from loadtests.postgres.provision import provision, retire
 from sql.migrate import migrate
 from tests.support import BOX, OPERATOR_KEY, run_cli, signed, until_refused
 
 pytestmark = pytest.mark.usefixtures("clean_audit")
+
+
+def statuses(ledger, sql, *params):
+    """{player id: the back office's word for whether it is enabled}, from (id, enabled) rows."""
+    return {user: enabled.status(is_enabled) for user, is_enabled in ledger.query(sql, *params)}
 
 
 def debit(api, account, key):
@@ -39,12 +44,12 @@ def test_the_benchs_provisioning_is_marked_playable_and_retired_by_its_own_run(a
 
     assert counts == {"sessionsClosed": 3, "playersDisabled": 3, "gamesDisabled": 1, "providersDisabled": 1,
                       "keysRevoked": 1}
-    assert ledger.query("SELECT DISTINCT status FROM CASINO_USERS WHERE id = ANY(%s)", users) == [("disabled",)]
+    assert ledger.query("SELECT DISTINCT enabled FROM CASINO_USERS WHERE id = ANY(%s)", users) == [(False,)]
     assert ledger.query("SELECT count(*) FROM CASINO_GAME_SESSIONS WHERE user_id = ANY(%s) AND is_active",
                         users) == [(0,)]
-    assert ledger.query("""SELECT g.is_active, p.is_disabled FROM CASINO_GAMES g
+    assert ledger.query("""SELECT g.enabled, p.enabled FROM CASINO_GAMES g
                            JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id WHERE p.code = %s""",
-                        "BENCH-" + tag) == [(False, True)]
+                        "BENCH-" + tag) == [(False, False)]
     # Refused: the player is disabled, and within KEY_REFRESH_SECONDS the provider's key is revoked.
     until_refused(lambda: debit(api, accounts[1], key), allowed=(403,))
     assert debit(api, accounts[1], key).json()["error"]["code"] == "INVALID_SIGNATURE"
@@ -119,12 +124,12 @@ def test_the_command_retires_tools_players_and_leaves_real_and_demo_ones(fresh_d
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == ("retired (test, locust, bench): 0 session(s) closed, 3 player(s) disabled, "
                                   "0 provider(s) and 0 game(s) disabled, 0 signing key(s) revoked")
-    state = dict(ledger.query("SELECT id, status FROM CASINO_USERS"))
+    state = statuses(ledger, "SELECT id, enabled FROM CASINO_USERS")
     assert {origin: state[user] for origin, user in ids.items()} == {
         "test": "disabled", "locust": "disabled", "bench": "disabled", "demo": "active", "operator": "active"}
     demo = run_cli("casino.synthetic", "retire", "--origin", "demo", dsn=fresh_dsn)
     assert demo.returncode == 0 and "1 player(s) disabled" in demo.stdout, demo.stdout + demo.stderr
-    assert ledger.query("SELECT status FROM CASINO_USERS WHERE id = %s", ids["operator"]) == [("active",)]
+    assert ledger.query("SELECT enabled FROM CASINO_USERS WHERE id = %s", ids["operator"]) == [(True,)]
     with pytest.raises(ValueError):
         ledger.run(synthetic.retire, "op_test", ("operator",))
 
@@ -205,7 +210,7 @@ def test_a_tools_key_retires_only_its_own_tools_players_those_it_names(api, ledg
     names = ("origins", "sessionsClosed", "playersDisabled", "gamesDisabled", "providersDisabled")
     assert {name: r.json()[name] for name in names} == {
         "origins": ["locust"], "sessionsClosed": 2, "playersDisabled": 2, "gamesDisabled": 0, "providersDisabled": 0}
-    state = dict(ledger.query("SELECT id, status FROM CASINO_USERS WHERE id = ANY(%s)", mine + [others, real]))
+    state = statuses(ledger, "SELECT id, enabled FROM CASINO_USERS WHERE id = ANY(%s)", mine + [others, real])
     assert [state[u] for u in mine + [others, real]] == ["disabled", "disabled", "active", "active", "active"]
     assert ledger.query("""SELECT user_id, count(*) FILTER (WHERE is_active) FROM CASINO_GAME_SESSIONS
                            WHERE user_id = ANY(%s) GROUP BY 1 ORDER BY 1""", mine + [others, real]) == [
@@ -239,6 +244,6 @@ def test_without_a_list_a_key_sweeps_every_one_of_its_origins(fresh_dsn):
     assert (answer.status, answer.body["origins"], answer.body["playersDisabled"]) == (200, ["bench"], 1)
     answer = ledger.run(synthetic.retire_over_api, "op_admin", "operator", sweep)   # an operator's: every tool's
     assert (answer.body["origins"], answer.body["playersDisabled"]) == (["test", "locust", "bench"], 1)
-    state = dict(ledger.query("SELECT id, status FROM CASINO_USERS"))
+    state = statuses(ledger, "SELECT id, enabled FROM CASINO_USERS")
     assert {origin: state[user] for origin, user in ids.items()} == {
         "locust": "disabled", "bench": "disabled", "demo": "active", "operator": "active"}

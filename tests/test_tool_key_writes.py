@@ -97,16 +97,16 @@ def writes(o, jurisdiction):
 def state(ledger, o, jurisdiction):
     return [
         ledger.balance(o["walletId"]), len(ledger.rows(o["walletId"])),
-        ledger.query("SELECT status, jurisdiction, first_name FROM CASINO_USERS WHERE id = %s", o["userId"]),
+        ledger.query("SELECT enabled, jurisdiction, first_name FROM CASINO_USERS WHERE id = %s", o["userId"]),
         ledger.query("SELECT count(*) FROM CASINO_WALLETS WHERE user_id = %s", o["userId"]),
         ledger.query("SELECT count(*) FROM CASINO_PROTECTION_HISTORY WHERE user_id = %s", o["userId"]),
         ledger.query("SELECT id, status FROM CASINO_BONUSES WHERE id = %s", o["bonusId"]),
-        ledger.query("""SELECT is_disabled, allows_v1, api_endpoint, revenue_share FROM CASINO_GAME_PROVIDERS
+        ledger.query("""SELECT enabled, allows_v1, api_endpoint, revenue_share FROM CASINO_GAME_PROVIDERS
                         WHERE code = %s""", o["provider"]),
         ledger.query("""SELECT k.key_id, k.revoked_at IS NULL FROM CASINO_PROVIDER_KEYS k
                         JOIN CASINO_GAME_PROVIDERS p ON p.id = k.provider_id WHERE p.code = %s ORDER BY k.id""",
                      o["provider"]),
-        ledger.query("""SELECT g.id, g.min_bet, g.max_bet, g.is_active FROM CASINO_GAMES g
+        ledger.query("""SELECT g.id, g.min_bet, g.max_bet, g.enabled FROM CASINO_GAMES g
                         JOIN CASINO_GAME_PROVIDERS p ON p.id = g.provider_id WHERE p.code = %s ORDER BY g.id""",
                      o["provider"]),
         ledger.query("SELECT count(*), bool_and(is_active) FROM CASINO_GAME_SESSIONS WHERE user_id = %s", o["userId"]),

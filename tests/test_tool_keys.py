@@ -93,8 +93,8 @@ def test_a_key_origin_is_one_of_the_tools_or_operator(api, origin):
 
 
 ROWS = {  # table: (its key column, an insert of a real one, an update of another column)
-    "CASINO_USERS": ("username", "(username, email) VALUES (%s, 'tk@example.com')", "status = 'disabled'"),
-    "CASINO_GAME_PROVIDERS": ("code", "(code, name) VALUES (%s, 'Fixed')", "is_disabled = true"),
+    "CASINO_USERS": ("username", "(username, email) VALUES (%s, 'tk@example.com')", "enabled = false"),
+    "CASINO_GAME_PROVIDERS": ("code", "(code, name) VALUES (%s, 'Fixed')", "enabled = false"),
     "CASINO_OPERATOR_KEYS": ("key_id",
                              "(key_id, secret_hash, scopes, revoked_at) VALUES (%s, '\\x00', '{lobby}', now())",
                              "label = 'still real'")}

@@ -188,10 +188,9 @@ class WalletMachine(RuleBasedStateMachine):
     @rule(what=st.sampled_from(["player", "game", "provider"]))
     def toggle(self, what):
         statement = {
-            "player": "UPDATE CASINO_USERS SET status = CASE status WHEN 'active' THEN 'disabled' ELSE 'active' END "
-                      "WHERE id = %s",
-            "game": "UPDATE CASINO_GAMES SET is_active = NOT is_active WHERE id = %s",
-            "provider": "UPDATE CASINO_GAME_PROVIDERS SET is_disabled = NOT is_disabled "
+            "player": "UPDATE CASINO_USERS SET enabled = NOT enabled WHERE id = %s",
+            "game": "UPDATE CASINO_GAMES SET enabled = NOT enabled WHERE id = %s",
+            "provider": "UPDATE CASINO_GAME_PROVIDERS SET enabled = NOT enabled "
                         "WHERE id = (SELECT provider_id FROM CASINO_GAMES WHERE id = %s)",
         }[what]
         self.ledger.query(statement + " RETURNING 1", self.user_id if what == "player" else self.game)

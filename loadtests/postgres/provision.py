@@ -27,10 +27,10 @@ HOSTED_PROVIDER_ROW = """
 """
 # The hosted provider's own side of the game (its table; the casino's is the back office's).
 PROVIDER_GAME = """
-    INSERT INTO PROVIDER_GAMES (game_id, name, currency, is_active, min_bet, max_bet)
+    INSERT INTO PROVIDER_GAMES (game_code, name, currency, enabled, min_bet, max_bet)
     VALUES (%s, %s, 'USD', true, 1, %s)
 """
-PROVIDER_GAME_OFF = "UPDATE PROVIDER_GAMES SET is_active = false WHERE game_id = %s"
+PROVIDER_GAME_OFF = "UPDATE PROVIDER_GAMES SET enabled = false WHERE game_code = %s"
 
 
 def provision(dsn, wallets, box, tag):

@@ -256,9 +256,9 @@ BEGIN
     c.provider_id := p_provider_id; c.kind := p_kind; c.transaction_id := p_transaction_id;
     c.round_id := p_round_id; c.amount := p_amount; c.related_id := p_related_id; c.fingerprint := p_fingerprint;
 
-    SELECT s.id, s.user_id, s.wallet_id, s.is_active, s.last_activity_at, s.game_active, s.provider_active,
+    SELECT s.id, s.user_id, s.wallet_id, s.is_active, s.last_activity_at, s.game_enabled, s.provider_enabled,
            s.bet_min, s.bet_max
-    INTO c.session_id, c.owner_id, c.wallet_id, c.session_active, c.last_activity, c.game_active, c.provider_active,
+    INTO c.session_id, c.owner_id, c.wallet_id, c.session_active, c.last_activity, c.game_enabled, c.provider_enabled,
          c.bet_min, c.bet_max
     FROM CASINO_GAME_SESSIONS s
     WHERE s.token = p_token AND s.provider_id = p_provider_id;
@@ -270,9 +270,9 @@ BEGIN
                         THEN casino_refusal('PROVIDER_MISMATCH') ELSE casino_refusal('SESSION_NOT_FOUND', 'sessionToken') END;
         RETURN c;
     END IF;
-    SELECT w.player_active, w.currency_code, w.playable_balance, w.redeemable_balance, w.excluded_until, w.limited,
+    SELECT w.player_enabled, w.currency_code, w.playable_balance, w.redeemable_balance, w.excluded_until, w.limited,
            w.bonus_id
-    INTO c.player_active, c.currency, c.playable, c.redeemable, c.excluded_until, c.limited, c.bonus_id
+    INTO c.player_enabled, c.currency, c.playable, c.redeemable, c.excluded_until, c.limited, c.bonus_id
     FROM CASINO_WALLETS w WHERE w.id = c.wallet_id
     FOR NO KEY UPDATE;
 

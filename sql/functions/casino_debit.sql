@@ -32,15 +32,15 @@ BEGIN
     -- The rules, in the order they win (wire/refusals.py, PRECEDENCE["debit"]).
     IF c.owner_id <> p_user_id THEN
         RETURN casino_refuse(c, 'USER_MISMATCH');
-    ELSIF NOT c.player_active THEN
+    ELSIF NOT c.player_enabled THEN
         RETURN casino_refuse(c, 'PLAYER_DISABLED');
     ELSIF c.at < c.excluded_until THEN
         RETURN casino_refuse(c, 'PLAYER_EXCLUDED', casino_exclusion_text(c.excluded_until));
-    ELSIF NOT c.game_active THEN
+    ELSIF NOT c.game_enabled THEN
         RETURN casino_refuse(c, 'GAME_DISABLED');
-    ELSIF NOT c.provider_active THEN
+    ELSIF NOT c.provider_enabled THEN
         RETURN casino_refuse(c, 'PROVIDER_DISABLED');
-    ELSIF NOT (c.session_active AND c.last_activity > now() - p_session_idle_timeout) THEN
+    ELSIF NOT casino_session_live(c.session_active, c.last_activity, p_session_idle_timeout, now()) THEN
         RETURN casino_refuse(c, 'SESSION_INACTIVE');
     ELSIF c.currency <> p_currency THEN
         RETURN casino_refuse(c, 'CURRENCY_MISMATCH', c.currency, p_currency);
