@@ -3,7 +3,7 @@
 Players and their wallets, the cashier's deposits and withdrawals, a player's status, and
 the views support staff read (a player, their ledger page by page, a round). Each verb
 takes a cursor and returns an Answer (status, body) or the Refused it recorded (the
-catalogue's, wire/refusals.py, like every refusal); the handlers in casino/admin.py only
+catalogue's, wire/refusals.py, like every refusal); the handlers in casino/admin/ only
 validate and render. Writes are recorded in CASINO_ADMIN_AUDIT in the same transaction as
 the write (the cashier's inside its SQL function, sql/functions/casino_cashier.sql), with
 the operator key that made them and what they were answered, refusals included.

@@ -3,9 +3,9 @@
 or a JSON Schema rule a handler's body must meet as well (Verb's `rules`)."""
 from wire.validation import DATE_OF_BIRTH, MAX_SAFE_INTEGER, Field, integer, list_of, one_of, pattern, text
 
-from .. import credentials, operators
+from .. import credentials, enabled, operators
 
-STATUS = one_of("active", "disabled")
+STATUS = one_of(*enabled.STATUSES)
 BOOLEAN = Field(lambda v: type(v) is bool, "true or false", {"type": "boolean"})
 # A provider's code names it in key ids (<code>-<random>) and paths: letters, digits, . _ -
 PROVIDER_CODE = pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}", "1-50 letters, digits, '.', '_' or '-'")

@@ -5,7 +5,7 @@ from wire.validation import CURRENCY, CURSOR, EMAIL, ENTITY_ID, USERNAME, one_of
 from .. import backoffice
 from ..refusals import documented
 from .base import AdminHandler
-from .fields import IDENTITY, JURISDICTION_CODE
+from .fields import IDENTITY, JURISDICTION_CODE, STATUS
 from .shapes import NULLABLE_STRING, PLAYER, WALLET
 
 
@@ -48,7 +48,7 @@ class PlayerStatusHandler(AdminHandler):
     answer = PLAYER
     refusals = documented("setPlayerStatus")
     parameters = {"userId": ENTITY_ID}
-    schema = {"status": one_of("active", "disabled")}
+    schema = {"status": STATUS}
 
     async def post(self, **_):
         self.render_answer(await self.db.transaction(backoffice.set_status, self.operator.key_id,
@@ -62,7 +62,7 @@ class ListPlayersHandler(AdminHandler):
     answer = obj(items={"type": "array", "items": PLAYER}, nextCursor=NULLABLE_STRING)
     refusals = documented("listPlayers")
     query = {"origin": one_of(*backoffice.ORIGINS, backoffice.SYNTHETIC).optional(),
-             "status": one_of("active", "disabled").optional(),
+             "status": STATUS.optional(),
              "limit": page_size(backoffice.MAX_PAGE).optional(), "cursor": CURSOR.optional()}
 
     async def get(self):

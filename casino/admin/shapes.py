@@ -4,14 +4,14 @@ wire (casino/report_handlers.py builds on them too)."""
 
 from wire.openapi import INTEGER, STRING, obj
 
-from .. import backoffice, credentials, operators, synthetic
+from .. import backoffice, credentials, enabled, operators, synthetic
 
 NULLABLE_STRING = {"type": "string", "nullable": True}
 NULLABLE_INTEGER = {"type": "integer", "nullable": True}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 NULLABLE_TIMESTAMP = {"type": "string", "nullable": True, "format": "date-time"}
 NULLABLE_DURATION = {"type": "string", "nullable": True}
-PLAYER = obj(userId=INTEGER, username=STRING, email=STRING, status={"enum": ["active", "disabled"]},
+PLAYER = obj(userId=INTEGER, username=STRING, email=STRING, status={"enum": list(enabled.STATUSES)},
              origin={"enum": list(backoffice.ORIGINS)}, jurisdiction=STRING, createdAt=TIMESTAMP)
 WALLET = obj(walletId=INTEGER, currency=STRING, balance=INTEGER, redeemable=INTEGER)
 ITEM = obj(transactionId=STRING, provider=NULLABLE_STRING,
@@ -32,7 +32,7 @@ BONUS = obj(bonusId=INTEGER, reference=STRING, userId=INTEGER, currency=STRING, 
 OPERATOR_KEY = obj(keyId=STRING, scopes={"type": "array", "items": {"enum": list(operators.SCOPES)}},
                    label=STRING, origin={"enum": list(operators.KEY_ORIGINS)}, createdAt=TIMESTAMP,
                    revokedAt={"type": "string", "nullable": True, "format": "date-time"})
-PROVIDER = obj(providerCode=STRING, name=STRING, apiEndpoint=NULLABLE_STRING, status={"enum": ["active", "disabled"]},
+PROVIDER = obj(providerCode=STRING, name=STRING, apiEndpoint=NULLABLE_STRING, status={"enum": list(enabled.STATUSES)},
                allowsV1={"type": "boolean"}, origin={"enum": list(backoffice.ORIGINS)},
                revenueShare=NULLABLE_STRING, createdAt=TIMESTAMP)
 PROVIDER_KEY = obj(keyId=STRING, signer={"enum": list(credentials.SIGNERS)}, createdAt=TIMESTAMP,
@@ -40,7 +40,7 @@ PROVIDER_KEY = obj(keyId=STRING, signer={"enum": list(credentials.SIGNERS)}, cre
 NEW_PROVIDER_KEY = obj(providerCode=STRING, **PROVIDER_KEY["properties"], secret=STRING,
                        stillActive={"type": "array", "items": STRING})
 GAME = obj(gameId=INTEGER, providerCode=STRING, providerGameId=STRING, name=STRING, currency=STRING, minBet=INTEGER,
-           maxBet=INTEGER, status={"enum": ["active", "disabled"]}, createdAt=TIMESTAMP)
+           maxBet=INTEGER, status={"enum": list(enabled.STATUSES)}, createdAt=TIMESTAMP)
 SESSION = obj(sessionId=INTEGER, userId=INTEGER, gameId=INTEGER, providerCode=STRING, currency=STRING,
               state={"enum": ["pending", "active", "expired", "closed"]}, createdAt=TIMESTAMP,
               lastActivityAt=TIMESTAMP)
