@@ -2,7 +2,8 @@
 
 An asyncio HTTP/1.1 server on 127.0.0.1 in a thread of its own. `answers[path]` is a
 list of raw answers (status, body bytes, extra headers) given in turn, round and round;
-a path with no answers gets `default`. Every request is recorded by path.
+a path with no answers gets `default`. Every request is recorded by path. `pause`: seconds
+the peer takes over each answer (a slow provider; 0 by default).
 """
 import asyncio
 from collections import Counter
@@ -19,6 +20,7 @@ class FakePeer(LoopServer):
         self.default = default
         self.received = Counter()     # path -> requests
         self._given = Counter()       # path -> answers given
+        self.pause = 0.0
 
     def _next_answer(self, path):
         given = self.answers.get(path)
@@ -39,6 +41,8 @@ class FakePeer(LoopServer):
             path = head.split(b" ", 2)[1].decode()
             self.received[path] += 1
             status, body, headers = self._next_answer(path)
+            if self.pause:
+                await asyncio.sleep(self.pause)
             lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Whatever')}",
                      "Content-Type: application/json", f"Content-Length: {len(body)}", "Connection: close",
                      *(f"{name}: {value}" for name, value in headers.items())]

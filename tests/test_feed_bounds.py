@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from casino.reconciliation import FEED_MAX_PAGES
 from tests.fake_peer import FakePeer
 from tests.reconciliation_support import Books, page
 
@@ -56,10 +57,16 @@ def test_a_feed_listing_more_rounds_than_the_bound_fails(bounded):
 
 def test_a_feed_that_pages_without_end_fails_at_the_deadline(bounded):
     books, peer, code = bounded
-    # A new cursor on every page, for longer than FEED_DEADLINE lets it read.
-    peer.answers["/provider/rounds"] = [page([], f"c{n}") for n in range(10_000)]
+    # A new cursor on every page, each page taking the peer 2 ms: the whole feed
+    # (FEED_MAX_PAGES pages, at least 20 s) takes longer than FEED_DEADLINE lets it read,
+    # however fast this machine reads pages.
+    peer.answers["/provider/rounds"] = [page([], f"c{n}") for n in range(FEED_MAX_PAGES)]
     peer._given.clear()
-    began = time.monotonic()
-    failed(books, code, "was not read whole within FEED_DEADLINE (1 s)")
-    assert 1 <= time.monotonic() - began < 5
-    assert peer.received["/provider/rounds"] > 1
+    peer.pause = 0.002
+    try:
+        began = time.monotonic()
+        failed(books, code, "was not read whole within FEED_DEADLINE (1 s)")
+        assert 1 <= time.monotonic() - began < 5
+    finally:
+        peer.pause = 0.0
+    assert 1 < peer.received["/provider/rounds"] < FEED_MAX_PAGES
