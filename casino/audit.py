@@ -16,7 +16,10 @@
      row break them anyway (written by hand, or by an older version): a payout or refund
      whose transactionId a rollback or payout names as its bet; an applied bet whose id a
      tombstone names; a balance, or an answered balance_after, above 2^53-1; a ledger row
-     on a session of another wallet; a payout or refund of another wallet's bet;
+     whose answer can be neither read nor rebuilt (no stored body, and not a money call's
+     success with its bonus part and its wallet's currency: migration 0023), or that has
+     both; a ledger row on a session of another wallet; a payout or refund of another
+     wallet's bet;
   5. player protection (PROTOCOL.md, "Player protection"), from the ledger and the
      append-only history of limits and exclusions: no accepted bet took a wager or loss
      window above the limit in force at its instant, and no accepted deposit a deposit
@@ -139,6 +142,21 @@ ANSWERS_ABOVE_LIMIT = """
     SELECT wallet_id, transaction_type, external_transaction_id, balance_after FROM CASINO_TRANSACTIONS
     WHERE balance_after > casino_balance_limit()
     ORDER BY id
+"""
+
+# A row whose answer can be neither read nor rebuilt exactly (migration 0023): without a
+# stored body it must be a money call's success, its bonus part and currency written, that
+# currency its wallet's; with one, it has neither.
+ANSWERS_UNREADABLE = """
+    SELECT t.wallet_id, t.transaction_type, t.external_transaction_id, t.outcome, t.response_status
+    FROM CASINO_TRANSACTIONS t
+    LEFT JOIN CASINO_WALLETS w ON w.id = t.wallet_id
+    WHERE CASE WHEN t.response_cache IS NULL
+               THEN NOT coalesce(t.provider_id IS NOT NULL AND t.transaction_type IN ('debit', 'credit', 'rollback')
+                                 AND t.outcome IN ('applied', 'tombstone') AND t.response_status = 200
+                                 AND t.answer_bonus IS NOT NULL AND t.answer_currency = w.currency_code, false)
+               ELSE t.answer_bonus IS NOT NULL OR t.answer_currency IS NOT NULL END
+    ORDER BY t.id
 """
 
 ROWS_ON_ANOTHER_WALLETS_SESSION = """
@@ -470,6 +488,10 @@ def find_violations(cur):
     cur.execute(ANSWERS_ABOVE_LIMIT)
     for wallet_id, kind, transaction_id, balance_after in cur.fetchall():
         problems.append(f"wallet {wallet_id}: {kind} {transaction_id} answered balance {balance_after}, above 2^53-1")
+    cur.execute(ANSWERS_UNREADABLE)
+    for wallet_id, kind, transaction_id, outcome, status in cur.fetchall():
+        problems.append(f"wallet {wallet_id}: {kind} {transaction_id} ({outcome}, {status}) has an answer that can be "
+                        f"neither read nor rebuilt from its row")
     cur.execute(ROWS_ON_ANOTHER_WALLETS_SESSION)
     for wallet_id, kind, transaction_id, session_id, session_wallet_id in cur.fetchall():
         problems.append(f"wallet {wallet_id}: {kind} {transaction_id} was recorded on session {session_id} "

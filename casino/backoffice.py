@@ -96,10 +96,14 @@ TRANSACTIONS = """
     LIMIT %(limit)s
 """
 
-ROUND = """
+# A ledger row's answer body (text): stored, or a success rebuilt from the row (migration 0023).
+ANSWER = """casino_ledger_answer(t.response_cache, t.external_transaction_id, t.transaction_type, t.outcome,
+                                  t.balance_after, t.answer_bonus, t.answer_currency)"""
+
+ROUND = f"""
     SELECT t.id, t.external_transaction_id, p.code, t.transaction_type, t.outcome, t.amount,
            t.playable_movement, t.redeemable_movement, t.bonus_id, t.balance_after, t.round_id, w.currency_code,
-           t.created_at, w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text,
+           t.created_at, w.user_id, t.related_external_transaction_id, t.response_status, {ANSWER},
            t.transaction_type = 'debit' AND casino_refunded(t.provider_id, t.external_transaction_id)
     FROM CASINO_TRANSACTIONS t
     JOIN CASINO_GAME_PROVIDERS p ON p.id = t.provider_id

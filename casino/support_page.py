@@ -55,15 +55,15 @@ FIND_PLAYERS = f"""
 # bonus grants and a bonus's completion and forfeits -- have none): one probe of the (provider_id, external_transaction_id) index per provider.
 _ROW = """t.id, t.external_transaction_id, {code}, t.transaction_type, t.outcome, t.amount,
           t.playable_movement, t.redeemable_movement, t.bonus_id, t.balance_after, t.round_id, w.currency_code,
-          t.created_at, w.user_id, t.related_external_transaction_id, t.response_status, t.response_cache::text,
+          t.created_at, w.user_id, t.related_external_transaction_id, t.response_status, {answer},
           casino_limits_checked_json(t.limits_checked)::text"""
 FIND_TRANSACTION = f"""
-    SELECT {_ROW.format(code="p.code")}
+    SELECT {_ROW.format(code="p.code", answer=backoffice.ANSWER)}
     FROM CASINO_GAME_PROVIDERS p
     JOIN CASINO_TRANSACTIONS t ON t.provider_id = p.id AND t.external_transaction_id = %(id)s
     JOIN CASINO_WALLETS w ON w.id = t.wallet_id
     UNION ALL
-    SELECT {_ROW.format(code="NULL")}
+    SELECT {_ROW.format(code="NULL", answer=backoffice.ANSWER)}
     FROM CASINO_TRANSACTIONS t
     JOIN CASINO_WALLETS w ON w.id = t.wallet_id
     WHERE t.provider_id IS NULL AND t.external_transaction_id = %(id)s
@@ -71,9 +71,9 @@ FIND_TRANSACTION = f"""
 """
 
 # A player's last refusals, newest first, with the answer each got (a limit's details in it).
-LAST_REFUSALS = """
+LAST_REFUSALS = f"""
     SELECT t.external_transaction_id, coalesce(p.code, 'casino'), t.transaction_type, t.amount, w.currency_code,
-           t.created_at, t.response_status, t.response_cache::text
+           t.created_at, t.response_status, {backoffice.ANSWER}
     FROM CASINO_WALLETS w
     JOIN CASINO_TRANSACTIONS t ON t.wallet_id = w.id
     LEFT JOIN CASINO_GAME_PROVIDERS p ON p.id = t.provider_id

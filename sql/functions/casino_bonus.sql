@@ -316,16 +316,17 @@ CREATE OR REPLACE FUNCTION casino_bonus_bet(c casino_call, p_amount BIGINT, p_ca
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_completes BOOLEAN;
+    v_bonus BIGINT;
     v_reply casino_reply;
 BEGIN
     c.row_bonus_id := c.bonus_id;
     c.bonus_wagered := c.bonus_wagered + p_amount;
     v_completes := c.bonus_wagered >= c.bonus_wagering_required;
+    v_bonus := CASE WHEN v_completes THEN 0 ELSE (c.playable - p_amount) - (c.redeemable - p_cash) END;
     v_reply := casino_record(c, 'applied', p_amount, -p_amount, -p_cash, 200::smallint,
-                             casino_money_body(c.transaction_id, c.playable - p_amount,
-                                               CASE WHEN v_completes THEN 0
-                                                    ELSE (c.playable - p_amount) - (c.redeemable - p_cash) END,
-                                               c.currency));
+                             casino_success_body(c.transaction_id, 'debit', 'applied', c.playable - p_amount, v_bonus,
+                                                 c.currency),
+                             v_bonus);
     IF v_completes AND casino_recorded(v_reply) THEN
         PERFORM casino_complete_bonus(c.bonus_id, c.at);
     END IF;

@@ -45,6 +45,10 @@ DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, TEXT);
 DROP FUNCTION IF EXISTS casino_error_body(TEXT, TEXT);
 -- Without the bonus part (before migration 0018's bonus money).
 DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, TEXT, BOOLEAN);
+-- A success's body: migration 0023's casino_success_body, also the one that rebuilds it.
+DROP FUNCTION IF EXISTS casino_money_body(TEXT, BIGINT, BIGINT, TEXT, BOOLEAN);
+-- Storing every answer's body (before migration 0023).
+DROP FUNCTION IF EXISTS casino_record(casino_call, TEXT, BIGINT, BIGINT, BIGINT, SMALLINT, TEXT);
 
 -- The instant a rule of time reads: the moment the call holds its locks, so calls on one
 -- wallet get their instants in the order they take its lock. In production it is the
@@ -74,27 +78,15 @@ BEGIN
     LANGUAGE sql VOLATILE AS 'SELECT casino_test_clock()';
 END $$;
 
--- Answer bodies, byte for byte what is stored and replayed. A refusal that names a limit
--- adds "details" inside "error" (PROTOCOL.md, "Player protection").
+-- A refusal's body, byte for byte what is stored and replayed. A refusal that names a limit
+-- adds "details" inside "error" (PROTOCOL.md, "Player protection"). A success's body is
+-- casino_success_body (migration 0023), rebuilt from its row.
 CREATE OR REPLACE FUNCTION casino_error_body(p_code TEXT, p_message TEXT, p_details JSON DEFAULT NULL) RETURNS TEXT
 LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN p_details IS NULL
                 THEN json_build_object('error', json_build_object('code', p_code, 'message', p_message))
                 ELSE json_build_object('error', json_build_object('code', p_code, 'message', p_message,
                                                                   'details', p_details)) END::text
-$$;
-
--- A payout's or bet's answer; a rollback's also says whether it left a tombstone. bonus:
--- the bonus part of balance (PROTOCOL.md, "Bonus money"). Answers stored before it was
--- added are replayed as they were stored, without it.
-CREATE OR REPLACE FUNCTION casino_money_body(p_transaction_id TEXT, p_balance BIGINT, p_bonus BIGINT,
-                                  p_currency TEXT, p_tombstone BOOLEAN DEFAULT NULL) RETURNS TEXT
-LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN p_tombstone IS NULL
-                THEN json_build_object('transactionId', p_transaction_id, 'balance', p_balance,
-                                       'bonus', p_bonus, 'currency', p_currency)
-                ELSE json_build_object('transactionId', p_transaction_id, 'balance', p_balance,
-                                       'bonus', p_bonus, 'currency', p_currency, 'tombstone', p_tombstone) END::text
 $$;
 
 -- Whether a bet was refunded: the one statement of the rule (refunds name their bet in
@@ -142,9 +134,17 @@ END $$;
 -- meets the unique index (the same id answered meanwhile, which the locks of
 -- casino_open_call leave only to an id sent on a session of another wallet without them),
 -- nothing is stored or moved and the stored answer is replayed.
+-- The answer is p_body. With p_bonus NULL it is stored with the row (a refusal, or a
+-- success whose answer the row cannot tell). With p_bonus set it is a success the row
+-- tells, not stored: the caller built it with casino_success_body from the row's own
+-- values -- this call's id and kind, p_outcome, the balance after (c.playable +
+-- p_playable), p_bonus (its bonus part) and the wallet's currency -- exactly as every later
+-- read rebuilds it from the row (casino_ledger_answer, migration 0023). The caller builds
+-- it, rather than this function, so that its kind is a constant there (a call of one kind
+-- compiles one shape of body: docs/performance.md, issue 23).
 CREATE OR REPLACE FUNCTION casino_record(
     c casino_call, p_outcome TEXT, p_amount BIGINT, p_playable BIGINT, p_redeemable BIGINT,
-    p_status SMALLINT, p_body TEXT)
+    p_status SMALLINT, p_body TEXT, p_bonus BIGINT DEFAULT NULL)
 RETURNS casino_reply
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -156,12 +156,14 @@ BEGIN
         provider_id, external_transaction_id, transaction_type, wallet_id, session_id,
         round_id, amount, related_external_transaction_id, request_fingerprint, outcome,
         playable_movement, redeemable_movement, balance_after, response_status, response_cache,
-        limits_checked, created_at, bonus_id, refunded_bet_id)
+        limits_checked, created_at, bonus_id, refunded_bet_id, answer_bonus, answer_currency)
     VALUES (c.provider_id, c.transaction_id, c.kind, c.wallet_id, c.session_id,
             c.round_id, p_amount, c.related_id, c.fingerprint, p_outcome,
-            p_playable, p_redeemable, c.playable + p_playable, p_status, p_body::json,
+            p_playable, p_redeemable, c.playable + p_playable, p_status,
+            CASE WHEN p_bonus IS NULL THEN p_body::json END,
             c.limits_checked, c.at, c.row_bonus_id,
-            CASE WHEN c.kind = 'rollback' AND p_playable > 0 THEN c.related_id END)
+            CASE WHEN c.kind = 'rollback' AND p_playable > 0 THEN c.related_id END,
+            p_bonus, CASE WHEN p_bonus IS NOT NULL THEN c.currency END)
     ON CONFLICT (provider_id, external_transaction_id) DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN
@@ -233,7 +235,10 @@ END $$;
 CREATE OR REPLACE FUNCTION casino_stored_reply(c casino_call) RETURNS casino_reply
 LANGUAGE sql VOLATILE AS $$
     SELECT CASE WHEN t.request_fingerprint = c.fingerprint
-                THEN ROW(t.response_status, t.response_cache::text, true, NULL)::casino_reply
+                THEN ROW(t.response_status,
+                         casino_ledger_answer(t.response_cache, t.external_transaction_id, t.transaction_type,
+                                              t.outcome, t.balance_after, t.answer_bonus, t.answer_currency),
+                         true, NULL)::casino_reply
                 ELSE casino_refusal('IDEMPOTENCY_CONFLICT', 'transactionId') END
     FROM CASINO_TRANSACTIONS t
     WHERE t.provider_id = c.provider_id AND t.external_transaction_id = c.transaction_id

@@ -85,9 +85,13 @@ BEGIN
         v_kept := v_fate.kept;
         v_forfeited := v_fate.forfeited;
     END IF;
+    -- Its answer is its row's (balance_after, the bonus part), unless a forfeit follows: it
+    -- answers the balance after that row too, which this row cannot tell, so it is stored.
     v_reply := casino_record(c, 'applied', p_amount, p_amount, p_amount - v_kept - v_forfeited, 200::smallint,
-                             casino_money_body(p_transaction_id, c.playable + p_amount - v_forfeited,
-                                               c.playable - c.redeemable + v_kept, c.currency));
+                             casino_success_body(p_transaction_id, 'credit', 'applied',
+                                                 c.playable + p_amount - v_forfeited,
+                                                 c.playable - c.redeemable + v_kept, c.currency),
+                             CASE WHEN v_forfeited = 0 THEN c.playable - c.redeemable + v_kept END);
     IF v_forfeited > 0 AND casino_recorded(v_reply) THEN
         PERFORM casino_forfeit_bonus_share(c, c.row_bonus_id, v_forfeited);
     END IF;

@@ -95,6 +95,7 @@ BEGIN
         RETURN casino_bonus_bet(c, p_amount, v_cash);
     END IF;
     RETURN casino_record(c, 'applied', p_amount, -p_amount, -v_cash, 200::smallint,
-                         casino_money_body(p_transaction_id, c.playable - p_amount,
-                                           (c.playable - p_amount) - (c.redeemable - v_cash), c.currency));
+                         casino_success_body(p_transaction_id, 'debit', 'applied', c.playable - p_amount,
+                                             (c.playable - p_amount) - (c.redeemable - v_cash), c.currency),
+                         (c.playable - p_amount) - (c.redeemable - v_cash));
 END $$;

@@ -45,7 +45,9 @@ BEGIN
     SELECT json_build_object(
                'transactionId', t.external_transaction_id, 'kind', t.transaction_type, 'outcome', t.outcome,
                'rolledBack', t.transaction_type = 'debit' AND casino_refunded(t.provider_id, t.external_transaction_id),
-               'status', t.response_status, 'response', t.response_cache,
+               'status', t.response_status,
+               'response', casino_ledger_answer(t.response_cache, t.external_transaction_id, t.transaction_type,
+                                                t.outcome, t.balance_after, t.answer_bonus, t.answer_currency)::json,
                'createdAt', to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))::text
     INTO v_body
     FROM CASINO_TRANSACTIONS t

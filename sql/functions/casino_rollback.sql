@@ -83,10 +83,12 @@ BEGIN
     IF c.limited THEN
         PERFORM casino_current_windows(c.wallet_id, c.at);
     END IF;
+    -- Its answer is its row's, unless a forfeit follows (stored then, as a payout's is).
     v_reply := casino_record(c, v_outcome, v_refund, v_refund, v_redeemable_refund, 200::smallint,
-                             casino_money_body(p_transaction_id, c.playable + v_refund - v_forfeited,
-                                               c.playable - c.redeemable + v_kept, c.currency,
-                                               v_outcome = 'tombstone'));
+                             casino_success_body(p_transaction_id, 'rollback', v_outcome,
+                                                 c.playable + v_refund - v_forfeited,
+                                                 c.playable - c.redeemable + v_kept, c.currency),
+                             CASE WHEN v_forfeited = 0 THEN c.playable - c.redeemable + v_kept END);
     IF v_forfeited > 0 AND casino_recorded(v_reply) THEN
         PERFORM casino_forfeit_bonus_share(c, bet.bonus_id, v_forfeited);
     END IF;
