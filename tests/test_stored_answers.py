@@ -7,7 +7,6 @@ an upgrade from the schema before the migration, whose rows (every answer stored
 before bonus money without "bonus") replay exactly as stored. transactionStatus and the back
 office's round view read the same answer."""
 import json
-import shutil
 import uuid
 
 import psycopg2
@@ -15,8 +14,8 @@ import pytest
 
 from casino import credentials
 from casino.wallet import fingerprint
-from sql.migrate import MIGRATIONS_DIR, migrate
-from tests.databases import create_database
+from sql.migrate import migrate
+from tests.databases import create_database, migrations_before
 from tests.support import BOX, KEYS_BY_TOKEN, Api, Bettor, Gambler, Ledger, Player, ServerProcess, back_office
 
 REPLAYED = "Idempotent-Replay"
@@ -172,13 +171,9 @@ REFUSAL_WITH_DETAILS = """json_build_object('error', json_build_object('code', %
 def before_0023(tmp_path):
     """A database migrated up to the migration before 0023 (no function file: those of then
     are not kept), and the migrations directory that says so."""
-    before = tmp_path / "migrations"
-    before.mkdir()
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        if path.name < "0023":
-            shutil.copy(path, before)
     dsn = create_database("answers_upgrade")
-    migrate(dsn, directory=before, functions_dir=None, log=lambda _: None)
+    migrate(dsn, directory=migrations_before("0023", tmp_path / "migrations"), functions_dir=None,
+            log=lambda _: None)
     return dsn
 
 
