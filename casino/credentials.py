@@ -9,9 +9,13 @@ JAQPOT), PROVIDER_SECRET the casino's key at JAQPOT (key id = CASINO_CODE). Data
 sign in preference to it (the newest first), so a rotation can move off it.
 """
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from psycopg2.extensions import cursor as Cursor
+
 from wire.keyring import Key, KeyRing, KeySet
+from wire.secretbox import SecretBox
 
 DEMO_PROVIDER_CODE = "JAQPOT"
 SIGNERS = ("provider", "casino")
@@ -71,7 +75,7 @@ class EnvironmentKeys:
     development: bool = False
 
     @property
-    def reserved_kids(self):
+    def reserved_kids(self) -> set[str]:
         return {DEMO_PROVIDER_CODE, self.casino_code}
 
 
@@ -110,7 +114,8 @@ def _provider_id(cur, code):
     return row[0]
 
 
-def add_key(cur, box, reserved_kids, provider_code, signer, kid=None, secret=None):
+def add_key(cur: Cursor, box: SecretBox, reserved_kids: Collection[str], provider_code: str, signer: str,
+            kid: str | None = None, secret: str | None = None) -> tuple[str, str]:
     """A new active key; returns (kid, secret). The secret is shown once, never stored plain."""
     if kid in reserved_kids:
         raise KeyExists(f"key id {kid} is the environment's demo key")
