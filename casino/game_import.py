@@ -18,11 +18,12 @@ At start, a server that loads the demo data imports its hosted provider's catalo
 An operator's import (POST /casino/admin/providers/{providerCode}/games/import) is
 recorded in CASINO_ADMIN_AUDIT, refusals included; operator None (tools, the demo) is not.
 """
+from db.pool import Database
 from wire.validation import CURRENCY, IDENTIFIER, MAX_SAFE_INTEGER
 
 from .backoffice import _audited, _refusal
-from .provider_link import unavailable
-from .wallet import Answer
+from .provider_link import ProviderLink, unavailable
+from .wallet import Answer, Outcome
 
 PROVIDER = "SELECT id, api_endpoint FROM CASINO_GAME_PROVIDERS WHERE code = %s"
 
@@ -95,7 +96,8 @@ async def _record(db, operator, provider_code, answer):
     return await db.transaction(_audited, operator, "importGames", {"providerCode": provider_code}, answer)
 
 
-async def import_games(db, link, casino_code, provider_code, operator=None):
+async def import_games(db: Database, link: ProviderLink, casino_code: str, provider_code: str,
+                       operator: str | None = None) -> Outcome:
     """Answer 200 {"providerCode", "games": [...], "notListed": [...]}, or 404
     PROVIDER_NOT_FOUND, or 502 PROVIDER_UNAVAILABLE (its message naming the provider's code
     when it refused with one); nothing is written unless the whole catalogue came."""
