@@ -36,18 +36,19 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from psycopg2.extras import execute_values
 
+from db.pool import Database
 from wire import refusals
 from wire.validation import CURRENCY, FIRST_YEAR, IDENTIFIER, INSTANT, LAST_YEAR, MAX_SAFE_INTEGER
 
 from .backoffice import _audited, keyset_page, timestamp
-from .provider_link import unavailable
+from .provider_link import ProviderLink, unavailable
 from .reports import _refusal, period_refusal
-from .wallet import Answer
+from .wallet import Answer, Outcome
 
 log = logging.getLogger("casino.reconciliation")
 
@@ -405,8 +406,9 @@ async def _answered(db, operator, request, answer):
     return await db.transaction(_audited, operator, "createReconciliation", request, answer)
 
 
-async def reconcile(db, link, casino_code, tz, provider_code, start, end, requested_by, operator=None,
-                    bounds=FeedBounds()):
+async def reconcile(db: Database, link: ProviderLink, casino_code: str, tz: str, provider_code: str, start: date,
+                    end: date, requested_by: str, operator: str | None = None,
+                    bounds: FeedBounds = FeedBounds()) -> Outcome:
     """Compares the provider's feed with the ledger over the days start..end (end included,
     in time zone tz) and stores the result; bounds: how much of the feed it holds, and for
     how long it reads it (FeedBounds). operator: the key id of an API call, whose
