@@ -52,4 +52,5 @@ class LedgerAuditHandler(AdminHandler):
 
     async def get(self) -> None:
         with self.running.slot():
-            self.render_json(200, await self.on_report_db(audit.summary))
+            found = await self.on_report_db(audit.summary)
+            self.render_json(200, dict(found))
