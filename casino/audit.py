@@ -52,6 +52,9 @@ Balances that are never negative and never above 2^53-1 are the columns' domains
 once, with its answer (no claim waits for one), so there is no unanswered row to look for.
 """
 import sys
+from typing import TypedDict
+
+from psycopg2.extensions import cursor as Cursor
 
 from .reports import lifetime_ggr
 
@@ -398,9 +401,9 @@ COUNTERS_NOT_EXPLAINED = """
 COUNTER_NAMES = [f"{kind} {period}" for kind in ("deposit", "loss", "wager") for period in ("day", "week", "month")]
 
 
-def protection_violations(cur):
+def protection_violations(cur: Cursor) -> list[str]:
     """What player protection forbids, found in the ledger (module docstring, 5)."""
-    problems = []
+    problems: list[str] = []
     cur.execute(WINDOWS_ABOVE_LIMITS)
     for wallet_id, kind, transaction_id, limit_type, period, window_starts, used, in_force in cur.fetchall():
         problems.append(f"wallet {wallet_id}: {kind} {transaction_id} took the {limit_type} {period} window of "
@@ -444,23 +447,25 @@ LEDGER_DAYS = """
 """
 
 
-def players_losses(cur):
+def players_losses(cur: Cursor) -> dict[str, int]:
     """{currency: deposits + grants - withdrawals - forfeits - balances}: the GGR the
     balances imply."""
     cur.execute(MONEY_IN_LESS_HELD)
     return {currency: int(amount) for currency, amount in cur.fetchall()}
 
 
-def reported_ggr(cur):
+def reported_ggr(cur: Cursor) -> dict[str, int]:
     """{currency: the GGR report's total over the ledger's whole life}."""
     cur.execute(LEDGER_DAYS)
-    first, last = cur.fetchone()
+    days = cur.fetchone()
+    assert days is not None, "an aggregate answers one row"
+    first, last = days
     return {} if first is None else lifetime_ggr(cur, first, last)
 
 
-def find_violations(cur):
+def find_violations(cur: Cursor) -> list[str]:
     """Human-readable violations; empty when the ledger is sound."""
-    problems = []
+    problems: list[str] = []
     cur.execute(WALLETS_NOT_EXPLAINED)
     for wallet_id, currency, playable, redeemable, sum_playable, sum_redeemable in cur.fetchall():
         problems.append(
@@ -523,9 +528,9 @@ def find_violations(cur):
     return problems
 
 
-def bonus_violations(cur):
+def bonus_violations(cur: Cursor) -> list[str]:
     """Check 6 (bonus money), in words."""
-    problems = []
+    problems: list[str] = []
     cur.execute(BONUS_PARTS_WITHOUT_THEIR_BONUS)
     for wallet_id, kind, transaction_id, part, bonus_id, bonus_wallet in cur.fetchall():
         whose = (f"of bonus {bonus_id}, which is wallet {bonus_wallet}'s" if bonus_wallet
@@ -559,7 +564,13 @@ def bonus_violations(cur):
     return problems
 
 
-def summary(cur):
+class Summary(TypedDict):
+    wallets: int
+    ledgerRows: int
+    violations: list[str]
+
+
+def summary(cur: Cursor) -> Summary:
     """{"wallets", "ledgerRows", "violations"}: every check over one snapshot, taken while
     writers may keep going (the caller's transaction, which this makes REPEATABLE READ
     and read-only: it must be its first statement). What `GET /casino/admin/ledger/audit`
@@ -567,11 +578,13 @@ def summary(cur):
     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     violations = find_violations(cur)
     cur.execute("SELECT (SELECT count(*) FROM CASINO_WALLETS), (SELECT count(*) FROM CASINO_TRANSACTIONS)")
-    wallets, rows = cur.fetchone()
+    counts = cur.fetchone()
+    assert counts is not None, "a SELECT of two counts answers one row"
+    wallets, rows = counts
     return {"wallets": wallets, "ledgerRows": rows, "violations": violations}
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     import argparse
 
     import psycopg2

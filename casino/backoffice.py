@@ -378,7 +378,10 @@ def set_operator_key_scopes(cur: Cursor, operator: str | None, held: Iterable[st
         refused = _beyond_held(held, req["scopes"], "it would grant")
     if refused is not None:
         return _audited(cur, operator, "setOperatorKeyScopes", audit, refused)
-    answer = Answer(200, _key(*operators.set_scopes(cur, key_id, req["scopes"])))
+    changed = operators.set_scopes(cur, key_id, req["scopes"])
+    # The row is locked (find_active_key): it is still active, so the change happens now.
+    assert changed is not None
+    answer = Answer(200, _key(*changed))
     audit["previousScopes"] = sorted(row[1])
     return _audited(cur, operator, "setOperatorKeyScopes", audit, answer)
 

@@ -16,10 +16,13 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
+
+from db.pool import Database
 
 from . import backoffice
 from .wallet import Answer, Outcome, Request, answer_of, fingerprint
@@ -91,7 +94,7 @@ def cancel(cur: Cursor, operator: str | None, bonus_id: int) -> Outcome:
     return backoffice._audited(cur, operator, "cancelBonus", {"bonusId": bonus_id}, answer)
 
 
-def _bonus(row: Any) -> dict[str, Any]:
+def _bonus(row: Sequence[Any]) -> dict[str, Any]:
     parsed: dict[str, Any] = json.loads(row[1])
     return parsed
 
@@ -119,8 +122,8 @@ def forfeit_expired(cur: Cursor, bonus_id: int) -> bool:
     return bool(row and row[0])
 
 
-async def expire_due(db: Any) -> int:
-    """One pass over db (a db.pool.Database): forfeits every bonus past its expiry, each in
+async def expire_due(db: Database) -> int:
+    """One pass over db: forfeits every bonus past its expiry, each in
     a transaction of its own; returns how many this pass forfeited."""
     forfeited = 0
     while True:
@@ -132,7 +135,7 @@ async def expire_due(db: Any) -> int:
             return forfeited
 
 
-async def run_periodically(db: Any, interval: float, passes: int | None = None) -> None:
+async def run_periodically(db: Database, interval: float, passes: int | None = None) -> None:
     """The server's expiry pass every `interval` seconds (`passes` of them, or for ever)."""
     done = 0
     while passes is None or done < passes:
@@ -150,7 +153,6 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from db.config import run_on_database
-    from db.pool import Database
 
     parser = argparse.ArgumentParser(prog="python -m casino.bonuses", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["expire"], help="expire: forfeit every bonus past its expiry, once")

@@ -7,11 +7,22 @@ key's secret is in the answer that created it and nowhere else: neither the audi
 (which keeps provider, signer and key id) nor any listing carries it, and the table keeps
 it sealed (casino/credentials.py).
 """
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+from psycopg2.extensions import cursor as Cursor
+
+from wire.secretbox import SecretBox
+
 from . import credentials, enabled
 from .backoffice import ORIGINS, _audited, _refusal, _with_origin, keyset_page, timestamp
-from .wallet import Answer, Outcome
+from .wallet import Answer, Outcome, Request
 
 PROVIDER_COLUMNS = "id, code, name, api_endpoint, enabled, allows_v1, origin, created_at, revenue_share"
+# A provider's row, PROVIDER_COLUMNS (revenue_share is NUMERIC(5, 2), NULL when not set).
+ProviderRow = tuple[int, str, str, str | None, bool, bool, str, datetime, Decimal | None]
 
 CREATE_PROVIDER = f"""
     INSERT INTO CASINO_GAME_PROVIDERS (code, name, api_endpoint, origin) VALUES (%s, %s, %s, %s)
@@ -118,24 +129,25 @@ CLOSE_SESSION = """
 
 # --- providers ------------------------------------------------------------------------------------
 
-def _share(share):
+def _share(share: Decimal | None) -> str | None:
     """A percentage with two decimals, as a string ("12.50"); None when not set."""
     return None if share is None else f"{share:.2f}"
 
 
-def _provider(row):
+def _provider(row: Sequence[Any]) -> dict[str, Any]:
     _, code, name, endpoint, is_enabled, allows_v1, origin, created_at, share = row
     return {"providerCode": code, "name": name, "apiEndpoint": endpoint,
             "status": enabled.status(is_enabled), "allowsV1": allows_v1, "origin": origin,
             "revenueShare": _share(share), "createdAt": timestamp(created_at)}
 
 
-def _find_provider(cur, code, lock=False):
+def _find_provider(cur: Cursor, code: str, lock: bool = False) -> ProviderRow | None:
     cur.execute(FIND_PROVIDER + (" FOR KEY SHARE" if lock else ""), (code,))
-    return cur.fetchone()
+    return cast(ProviderRow | None, cur.fetchone())
 
 
-def create_provider(cur, operator, req, origin="operator", endpoint_refused=None):
+def create_provider(cur: Cursor, operator: str | None, req: Request, origin: str = "operator",
+                    endpoint_refused: str | None = None) -> Outcome:
     """A provider, active, v1 off, without keys. No apiEndpoint: hosted by this process.
     origin: "operator", or the tool that made it -- over the API the calling key's origin,
     in-process the tool's own; a keyword, never read from req, so no request body can set it.
@@ -153,12 +165,12 @@ def create_provider(cur, operator, req, origin="operator", endpoint_refused=None
     return _audited(cur, operator, "createProvider", _with_origin(req, origin), answer)
 
 
-def get_provider(cur, code):
+def get_provider(cur: Cursor, code: str) -> Outcome:
     row = _find_provider(cur, code)
     return Answer(200, _provider(row)) if row else _refusal("PROVIDER_NOT_FOUND")
 
 
-def set_provider_status(cur, operator, code, req):
+def set_provider_status(cur: Cursor, operator: str | None, code: str, req: Request) -> Outcome:
     """A disabled provider's games launch no session and take no bet (PROVIDER_DISABLED);
     payouts and refunds of bets already taken still land."""
     cur.execute(SET_PROVIDER_STATUS, (enabled.enabled(req["status"]), code))
@@ -167,7 +179,8 @@ def set_provider_status(cur, operator, code, req):
     return _audited(cur, operator, "setProviderStatus", {"providerCode": code, **req}, answer)
 
 
-def set_provider_endpoint(cur, operator, code, req, endpoint_refused=None):
+def set_provider_endpoint(cur: Cursor, operator: str | None, code: str, req: Request,
+                          endpoint_refused: str | None = None) -> Outcome:
     """Where the casino calls the provider from its next call on (None: hosted by this
     process); endpoint_refused as for create_provider."""
     answer: Outcome
@@ -180,7 +193,7 @@ def set_provider_endpoint(cur, operator, code, req, endpoint_refused=None):
     return _audited(cur, operator, "setProviderEndpoint", {"providerCode": code, **req}, answer)
 
 
-def set_provider_v1(cur, operator, code, req):
+def set_provider_v1(cur: Cursor, operator: str | None, code: str, req: Request) -> Outcome:
     """Whether the casino accepts body-only (v1) signatures from this provider's keys."""
     cur.execute(SET_PROVIDER_V1, (req["allowed"], code))
     row = cur.fetchone()
@@ -188,7 +201,7 @@ def set_provider_v1(cur, operator, code, req):
     return _audited(cur, operator, "setProviderV1", {"providerCode": code, **req}, answer)
 
 
-def set_provider_revenue_share(cur, operator, code, req):
+def set_provider_revenue_share(cur: Cursor, operator: str | None, code: str, req: Request) -> Outcome:
     """The percentage of each month's GGR the provider's invoice says is due (casino/reports.py).
     The audit row keeps the share it replaced."""
     cur.execute(SET_PROVIDER_REVENUE_SHARE, (req["revenueShare"], code))
@@ -200,12 +213,12 @@ def set_provider_revenue_share(cur, operator, code, req):
                     {"providerCode": code, **req, "previous": _share(row[-1])}, Answer(200, _provider(row[:-1])))
 
 
-def _key(key_id, signer, created_at, revoked_at):
+def _key(key_id: str, signer: str, created_at: datetime, revoked_at: datetime | None) -> dict[str, Any]:
     return {"keyId": key_id, "signer": signer, "createdAt": timestamp(created_at),
             "revokedAt": timestamp(revoked_at) if revoked_at else None}
 
 
-def list_provider_keys(cur, code):
+def list_provider_keys(cur: Cursor, code: str) -> Outcome:
     row = _find_provider(cur, code)
     if row is None:
         return _refusal("PROVIDER_NOT_FOUND")
@@ -213,7 +226,8 @@ def list_provider_keys(cur, code):
     return Answer(200, {"providerCode": code, "allowsV1": row[5], "keys": [_key(*k) for k in cur.fetchall()]})
 
 
-def add_provider_key(cur, operator, box, reserved_kids, code, req, action="addProviderKey"):
+def add_provider_key(cur: Cursor, operator: str | None, box: SecretBox, reserved_kids: Collection[str], code: str,
+                     req: Request, action: str = "addProviderKey") -> Outcome:
     """A new active key of the provider's (the old ones stay active: a rotation revokes them
     once every caller moved). The secret is generated here unless the request brings one
     the other side made; either way the answer shows it once and the audit never."""
@@ -229,12 +243,14 @@ def add_provider_key(cur, operator, box, reserved_kids, code, req, action="addPr
     except credentials.KeyExists:
         return _audited(cur, operator, action, audit, _refusal("PROVIDER_KEY_EXISTS", signer))
     cur.execute(KEY_CREATED, (signer, kid))
-    answer = Answer(201, {"providerCode": code, **_key(kid, signer, cur.fetchone()[0], None), "secret": secret,
+    created = cur.fetchone()
+    assert created is not None, "credentials.add_key inserted it in this transaction"
+    answer = Answer(201, {"providerCode": code, **_key(kid, signer, created[0], None), "secret": secret,
                           "stillActive": still_active})
     return _audited(cur, operator, action, {**audit, "keyId": kid}, answer)
 
 
-def revoke_provider_key(cur, operator, code, key_id, req):
+def revoke_provider_key(cur: Cursor, operator: str | None, code: str, key_id: str, req: Request) -> Outcome:
     """Revokes the provider's active key with that id: the one of `signer` when the request
     names it, else the only one (a casino key and a provider key with one id: 409, name it)."""
     signer = req["signer"]
@@ -252,29 +268,32 @@ def revoke_provider_key(cur, operator, code, key_id, req):
         else:
             (row_id, signer), = keys
             cur.execute(REVOKE_PROVIDER_KEY, (row_id,))
+            revoked = cur.fetchone()
+            assert revoked is not None, "the key's row is locked (ACTIVE_PROVIDER_KEYS): it is still there"
             answer = Answer(200, {"providerCode": code, "keyId": key_id, "signer": signer,
-                                  "revokedAt": timestamp(cur.fetchone()[0])})
+                                  "revokedAt": timestamp(revoked[0])})
     return _audited(cur, operator, "revokeProviderKey", {"providerCode": code, "keyId": key_id, "signer": signer},
                     answer)
 
 
 # --- games ----------------------------------------------------------------------------------------
 
-def _game(row):
+def _game(row: Sequence[Any]) -> dict[str, Any]:
     game_id, code, provider_game_id, name, currency, min_bet, max_bet, is_enabled, created_at = row
     return {"gameId": game_id, "providerCode": code, "providerGameId": provider_game_id, "name": name,
             "currency": currency, "minBet": min_bet, "maxBet": max_bet,
             "status": enabled.status(is_enabled), "createdAt": timestamp(created_at)}
 
 
-def _game_answer(cur, game_id, status=200):
+def _game_answer(cur: Cursor, game_id: int, status: int = 200) -> Outcome:
     cur.execute(FIND_GAME, (game_id,))
     row = cur.fetchone()
     return Answer(status, _game(row)) if row else _refusal("GAME_NOT_FOUND")
 
 
-def create_game(cur, operator, req):
+def create_game(cur: Cursor, operator: str | None, req: Request) -> Outcome:
     """A game of a provider, active, in its default currency, with its bet limits."""
+    answer: Outcome
     if req["minBet"] > req["maxBet"]:
         answer = _refusal("BET_LIMITS_INVALID")
     elif (provider := _find_provider(cur, req["providerCode"], lock=True)) is None:
@@ -287,12 +306,13 @@ def create_game(cur, operator, req):
     return _audited(cur, operator, "createGame", req, answer)
 
 
-def get_game(cur, game_id):
+def get_game(cur: Cursor, game_id: int) -> Outcome:
     return _game_answer(cur, game_id)
 
 
-def set_game_limits(cur, operator, game_id, req):
+def set_game_limits(cur: Cursor, operator: str | None, game_id: int, req: Request) -> Outcome:
     """New limits apply from the next bet (casino_debit reads them per bet)."""
+    answer: Outcome
     if req["minBet"] > req["maxBet"]:
         answer = _refusal("BET_LIMITS_INVALID")
     else:
@@ -301,7 +321,7 @@ def set_game_limits(cur, operator, game_id, req):
     return _audited(cur, operator, "setGameLimits", {"gameId": game_id, **req}, answer)
 
 
-def set_game_status(cur, operator, game_id, req):
+def set_game_status(cur: Cursor, operator: str | None, game_id: int, req: Request) -> Outcome:
     """A disabled game launches no session and takes no bet (GAME_DISABLED)."""
     cur.execute(SET_GAME_STATUS, (enabled.enabled(req["status"]), game_id))
     answer = _game_answer(cur, game_id) if cur.fetchone() else _refusal("GAME_NOT_FOUND")
@@ -310,14 +330,15 @@ def set_game_status(cur, operator, game_id, req):
 
 # --- sessions -------------------------------------------------------------------------------------
 
-def _session(row):
+def _session(row: Sequence[Any]) -> dict[str, Any]:
     session_id, user_id, game_id, code, currency, state, created_at, last_activity_at = row
     return {"sessionId": session_id, "userId": user_id, "gameId": game_id, "providerCode": code,
             "currency": currency, "state": state, "createdAt": timestamp(created_at),
             "lastActivityAt": timestamp(last_activity_at)}
 
 
-def list_sessions(cur, user_id, idle, limit=None, cursor=None):
+def list_sessions(cur: Cursor, user_id: int, idle: timedelta, limit: int | None = None,
+                  cursor: str | None = None) -> Outcome:
     """A player's game sessions, newest first, a page at a time (never their tokens)."""
     cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s", (user_id,))
     if cur.fetchone() is None:
@@ -325,7 +346,7 @@ def list_sessions(cur, user_id, idle, limit=None, cursor=None):
     return keyset_page(cur, SESSIONS, {"user_id": user_id, "idle": idle}, limit, cursor, _session)
 
 
-def close_session(cur, operator, session_id, idle):
+def close_session(cur: Cursor, operator: str | None, session_id: int, idle: timedelta) -> Outcome:
     """Closes a session: it takes no further bet (SESSION_INACTIVE); payouts and refunds of
     its accepted bets still land. Closing a closed session answers its state again."""
     cur.execute(CLOSE_SESSION, (session_id,))

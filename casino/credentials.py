@@ -9,9 +9,17 @@ JAQPOT), PROVIDER_SECRET the casino's key at JAQPOT (key id = CASINO_CODE). Data
 sign in preference to it (the newest first), so a rotation can move off it.
 """
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
 
+from psycopg2.extensions import cursor as Cursor
+
+from db.pool import Database
 from wire.keyring import Key, KeyRing, KeySet
+from wire.secretbox import SecretBox
+from wire.secrets_env import Secrets
 
 DEMO_PROVIDER_CODE = "JAQPOT"
 SIGNERS = ("provider", "casino")
@@ -71,16 +79,17 @@ class EnvironmentKeys:
     development: bool = False
 
     @property
-    def reserved_kids(self):
+    def reserved_kids(self) -> set[str]:
         return {DEMO_PROVIDER_CODE, self.casino_code}
 
 
-def sealing_context(provider_id, signer, kid):
+def sealing_context(provider_id: int, signer: str, kid: str) -> str:
     return f"CASINO_PROVIDER_KEYS:{provider_id}:{signer}:{kid}"
 
 
-def load_keys(cur, box, env: EnvironmentKeys) -> KeySet:
-    verifying, signing = [], []
+def load_keys(cur: Cursor, box: SecretBox, env: EnvironmentKeys) -> KeySet:
+    verifying: list[Key] = []
+    signing: list[Key] = []
     cur.execute(PROVIDER_BY_CODE, (DEMO_PROVIDER_CODE,))
     demo = cur.fetchone()
     demo_id, demo_v1 = demo if demo else (None, env.development)
@@ -102,15 +111,17 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _provider_id(cur, code):
+def _provider_id(cur: Cursor, code: str) -> int:
     cur.execute(PROVIDER_BY_CODE, (code,))
     row = cur.fetchone()
     if row is None:
         raise UnknownCounterpart(f"no provider with code {code}")
-    return row[0]
+    provider_id: int = row[0]
+    return provider_id
 
 
-def add_key(cur, box, reserved_kids, provider_code, signer, kid=None, secret=None):
+def add_key(cur: Cursor, box: SecretBox, reserved_kids: Collection[str], provider_code: str, signer: str,
+            kid: str | None = None, secret: str | None = None) -> tuple[str, str]:
     """A new active key; returns (kid, secret). The secret is shown once, never stored plain."""
     if kid in reserved_kids:
         raise KeyExists(f"key id {kid} is the environment's demo key")
@@ -123,29 +134,34 @@ def add_key(cur, box, reserved_kids, provider_code, signer, kid=None, secret=Non
     return kid, secret
 
 
-def revoke_key(cur, kid, signer):
+def revoke_key(cur: Cursor, kid: str, signer: str) -> bool:
     cur.execute(REVOKE_KEY, (kid, signer))
     return cur.fetchone() is not None
 
 
-def list_keys(cur, provider_code=None):
+# A key as LIST_KEYS reads it: (provider code, signer, key_id, created_at, revoked_at, allows_v1).
+KeyRow = tuple[str, str, str, datetime, datetime | None, bool]
+
+
+def list_keys(cur: Cursor, provider_code: str | None = None) -> list[KeyRow]:
+    """Every key, or one provider's."""
     cur.execute(LIST_KEYS, {"code": provider_code})
-    return cur.fetchall()
+    return cast(list[KeyRow], cur.fetchall())
 
 
-def set_v1(cur, provider_code, allowed):
+def set_v1(cur: Cursor, provider_code: str, allowed: bool) -> None:
     cur.execute(SET_V1, (allowed, provider_code))
     if cur.fetchone() is None:
         raise UnknownCounterpart(f"no provider with code {provider_code}")
 
 
-def v1_providers(cur):
+def v1_providers(cur: Cursor) -> list[str]:
     """Codes of the providers whose keys may sign v1 (body only: replayable to another endpoint)."""
     cur.execute(V1_PROVIDERS)
     return [code for code, in cur.fetchall()]
 
 
-def keyring(db, secrets, refresh_seconds=1.0, tolerance=300):
+def keyring(db: Database, secrets: Secrets, refresh_seconds: float = 1.0, tolerance: float = 300) -> KeyRing:
     """The casino's key ring: verifies x-casino-signature, signs calls to providers."""
     env = EnvironmentKeys(secrets.casino_secret, secrets.provider_secret, secrets.casino_code, secrets.development)
     return KeyRing(db, lambda cur: load_keys(cur, secrets.box, env), "x-casino-signature",

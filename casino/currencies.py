@@ -21,11 +21,11 @@ EXPONENTS = {
 }
 
 
-def exponent(currency):
+def exponent(currency: str) -> int:
     return EXPONENTS.get(currency, DEFAULT_EXPONENT)
 
 
-def major(amount, currency):
+def major(amount: int, currency: str) -> str:
     """An integer of minor units as a decimal string in major units, with exactly the
     currency's decimals: major(-12345, "USD") == "-123.45", major(1500, "JPY") == "1500",
     major(1500, "KWD") == "1.500". Exact: no float is ever involved."""
@@ -33,7 +33,7 @@ def major(amount, currency):
     return f"{Decimal(amount).scaleb(-places):.{places}f}"
 
 
-def grouped(amount, currency):
+def grouped(amount: int, currency: str) -> str:
     """major(), its whole part grouped by thousands, for a page: "1,234.50"."""
     places = exponent(currency)
     return f"{Decimal(amount).scaleb(-places):,.{places}f}"

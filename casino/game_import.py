@@ -18,11 +18,16 @@ At start, a server that loads the demo data imports its hosted provider's catalo
 An operator's import (POST /casino/admin/providers/{providerCode}/games/import) is
 recorded in CASINO_ADMIN_AUDIT, refusals included; operator None (tools, the demo) is not.
 """
+from typing import Any, cast
+
+from psycopg2.extensions import cursor as Cursor
+
+from db.pool import Database
 from wire.validation import CURRENCY, IDENTIFIER, MAX_SAFE_INTEGER
 
 from .backoffice import _audited, _refusal
-from .provider_link import unavailable
-from .wallet import Answer
+from .provider_link import ProviderLink, Reply, unavailable
+from .wallet import Answer, Outcome
 
 PROVIDER = "SELECT id, api_endpoint FROM CASINO_GAME_PROVIDERS WHERE code = %s"
 
@@ -47,19 +52,19 @@ NOT_LISTED = """
 """
 
 
-def _limit(value):
+def _limit(value: object) -> bool:
     return type(value) is int and 1 <= value <= MAX_SAFE_INTEGER
 
 
-def _is_game(game):
-    return (isinstance(game, dict) and IDENTIFIER.check(game.get("gameId"))
-            and isinstance(game.get("name"), str) and 0 < len(game["name"]) <= 200
-            and CURRENCY.check(game.get("currency")) and _limit(game.get("minBet"))
-            and _limit(game.get("maxBet")) and game["minBet"] <= game["maxBet"]
-            and type(game.get("enabled")) is bool)
+def _is_game(game: object) -> bool:
+    return bool(isinstance(game, dict) and IDENTIFIER.check(game.get("gameId"))
+                and isinstance(game.get("name"), str) and 0 < len(game["name"]) <= 200
+                and CURRENCY.check(game.get("currency")) and _limit(game.get("minBet"))
+                and _limit(game.get("maxBet")) and game["minBet"] <= game["maxBet"]
+                and type(game.get("enabled")) is bool)
 
 
-def catalogue(answer):
+def catalogue(answer: dict[str, Any] | None) -> list[dict[str, Any]] | None:
     """The games of a provider's 200 answer, or None when it is not the protocol's answer
     (a malformed game spoils the whole answer: half a catalogue would look like a full one)."""
     games = (answer or {}).get("games")
@@ -70,32 +75,36 @@ def catalogue(answer):
     return games
 
 
-def find_provider(cur, provider_code):
+def find_provider(cur: Cursor, provider_code: str) -> tuple[int, str | None] | None:
+    """(id, api_endpoint) of the provider, or None."""
     cur.execute(PROVIDER, (provider_code,))
-    return cur.fetchone()
+    return cast(tuple[int, str | None] | None, cur.fetchone())
 
 
-def store(cur, provider_id, games):
+def store(cur: Cursor, provider_id: int, games: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """Creates or updates the listed games; the rows as answered, and the codes not listed."""
-    stored = []
+    stored: list[dict[str, Any]] = []
     for game in games:
         cur.execute(UPSERT_GAME, {"provider": provider_id, "code": game["gameId"], "name": game["name"],
                                   "currency": game["currency"], "enabled": game["enabled"],
                                   "min": game["minBet"], "max": game["maxBet"]})
-        game_id, code, name, currency, min_bet, max_bet, active, created = cur.fetchone()
+        row = cur.fetchone()
+        assert row is not None, "INSERT ... ON CONFLICT DO UPDATE ... RETURNING answers one row"
+        game_id, code, name, currency, min_bet, max_bet, active, created = row
         stored.append({"gameId": game_id, "providerGameId": code, "name": name, "currency": currency,
                        "minBet": min_bet, "maxBet": max_bet, "enabled": active, "created": created})
     cur.execute(NOT_LISTED, (provider_id, [g["gameId"] for g in games]))
     return stored, [row[0] for row in cur.fetchall()]
 
 
-async def _record(db, operator, provider_code, answer):
+async def _record(db: Database, operator: str | None, provider_code: str, answer: Outcome) -> Outcome:
     if operator is None:
         return answer
     return await db.transaction(_audited, operator, "importGames", {"providerCode": provider_code}, answer)
 
 
-async def import_games(db, link, casino_code, provider_code, operator=None):
+async def import_games(db: Database, link: ProviderLink, casino_code: str, provider_code: str,
+                       operator: str | None = None) -> Outcome:
     """Answer 200 {"providerCode", "games": [...], "notListed": [...]}, or 404
     PROVIDER_NOT_FOUND, or 502 PROVIDER_UNAVAILABLE (its message naming the provider's code
     when it refused with one); nothing is written unless the whole catalogue came."""
@@ -108,7 +117,7 @@ async def import_games(db, link, casino_code, provider_code, operator=None):
     if games is None:
         return await _record(db, operator, provider_code, _failure(reply))
 
-    def write(cur):
+    def write(cur: Cursor) -> Outcome:
         stored, not_listed = store(cur, provider_id, games)
         answer = Answer(200, {"providerCode": provider_code, "games": stored, "notListed": not_listed})
         return _audited(cur, operator, "importGames", {"providerCode": provider_code}, answer) if operator \
@@ -116,7 +125,7 @@ async def import_games(db, link, casino_code, provider_code, operator=None):
     return await db.transaction(write)
 
 
-def _failure(reply):
+def _failure(reply: Reply) -> Outcome:
     return unavailable(reply)
 
 
@@ -124,7 +133,7 @@ def _failure(reply):
 DEMO_PROVIDER = "JAQPOT"
 
 
-async def import_demo_games(db, link, casino_code):
+async def import_demo_games(db: Database, link: ProviderLink, casino_code: str) -> Outcome:
     """The demo casino's games, from the hosted provider's catalogue (server start, with the
     demo data loaded). Returns the Answer; idempotent, so every process may run it."""
     return await import_games(db, link, casino_code, DEMO_PROVIDER)

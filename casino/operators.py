@@ -27,10 +27,11 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from psycopg2.extensions import cursor as Cursor
 
+from db.pool import Database
 from wire.keyring import Refreshed
 
 SCOPES = ("lobby", "test-driver", "backoffice", "cashier", "protection", "admin")
@@ -77,7 +78,7 @@ REVOKE_KEY = """
 @dataclass(frozen=True)
 class Operator:
     key_id: str
-    scopes: frozenset
+    scopes: frozenset[str]
     origin: str = "operator"
 
 
@@ -85,13 +86,22 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-def load_keys(cur):
+# key id -> (its secret's SHA-256, its scopes, its origin): the active keys as load_keys reads them.
+KeyTable = dict[str, tuple[bytes, frozenset[str], str]]
+
+# A key's row as LIST_KEYS, FIND_ACTIVE_KEY and SET_SCOPES read it: (key_id, scopes, label,
+# created_at, revoked_at, origin).
+KeyRow = tuple[str, list[str], str, datetime, datetime | None, str]
+
+
+def load_keys(cur: Cursor) -> KeyTable:
     """key id -> (secret hash, scopes, origin) of every active key."""
     cur.execute(ACTIVE_KEYS)
     return {key_id: (bytes(digest), frozenset(scopes), origin) for key_id, digest, scopes, origin in cur.fetchall()}
 
 
-def authenticate(authorization, keys, environment_key=None) -> Operator | None:
+def authenticate(authorization: str | None, keys: KeyTable | None,
+                 environment_key: str | None = None) -> Operator | None:
     """The operator an Authorization header proves, or None."""
     match = _BEARER.fullmatch(authorization or "")
     if match is None:
@@ -127,25 +137,25 @@ def create_key(cur: Cursor, scopes: Iterable[str], label: str = "", origin: str 
     return f"{key_id}.{secret}", key_id, row[0]
 
 
-def list_keys(cur: Cursor) -> list[tuple[Any, ...]]:
+def list_keys(cur: Cursor) -> list[KeyRow]:
     cur.execute(LIST_KEYS)
-    return cur.fetchall()
+    return cast(list[KeyRow], cur.fetchall())
 
 
-def find_active_key(cur: Cursor, key_id: str) -> Any:
+def find_active_key(cur: Cursor, key_id: str) -> KeyRow | None:
     """(key_id, scopes, label, created_at, revoked_at, origin) of the active key, locked; None when
     no active key has that id."""
     cur.execute(FIND_ACTIVE_KEY, (key_id,))
-    return cur.fetchone()
+    return cast(KeyRow | None, cur.fetchone())
 
 
-def set_scopes(cur: Cursor, key_id: str, scopes: Iterable[str]) -> Any:
+def set_scopes(cur: Cursor, key_id: str, scopes: Iterable[str]) -> KeyRow | None:
     """The key's row with its new scopes (every process uses them within refresh_seconds)."""
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
         raise ValueError(f"scopes must be among {', '.join(SCOPES)}")
     cur.execute(SET_SCOPES, (sorted(set(scopes)), key_id))
-    return cur.fetchone()
+    return cast(KeyRow | None, cur.fetchone())
 
 
 def revoke_key(cur: Cursor, key_id: str) -> datetime | None:
@@ -159,11 +169,11 @@ class OperatorKeys:
     """The active operator keys of the database, in memory and reloaded like the signing
     keys (a revocation takes effect within `refresh_seconds`), plus the environment's."""
 
-    def __init__(self, db, environment_key=None, refresh_seconds=1.0):
+    def __init__(self, db: Database, environment_key: str | None = None, refresh_seconds: float = 1.0) -> None:
         self.environment_key = environment_key
         self.keys = Refreshed(db, load_keys, refresh_seconds, "operator keys")
 
-    async def authenticate(self, authorization) -> Operator | None:
+    async def authenticate(self, authorization: str | None) -> Operator | None:
         operator = authenticate(authorization, self.keys.value, self.environment_key)
         if operator is None and authorization and authorization.startswith("Bearer op_"):
             # Perhaps created a moment ago: load what was committed before this request
@@ -174,9 +184,9 @@ class OperatorKeys:
                                                                          self.environment_key))
         return operator
 
-    async def start(self):
+    async def start(self) -> None:
         await self.keys.load_now()
         self.keys.start()
 
-    def stop(self):
+    def stop(self) -> None:
         self.keys.stop()

@@ -11,7 +11,12 @@ A jurisdiction is no tool's: a tool's key writes none. An object that does not e
 through, for the call to answer its own 404. An origin never changes once set (the database
 refuses it), so a check made before the call's transaction still holds in it.
 """
+from psycopg2.extensions import cursor as Cursor
+
+from db.pool import Database
+
 from . import refusals
+from .operators import Operator
 from .refusals import Refused
 
 OPERATOR = "operator"
@@ -30,11 +35,14 @@ ORIGIN_OF = {
 }
 
 
-def origin_of(cur, kind: str, object_id) -> str | None:
+def origin_of(cur: Cursor, kind: str, object_id: int | str | None) -> str | None:
     """The origin of the object, or None when there is no such object."""
-    cur.execute(ORIGIN_OF[kind], (object_id,))
+    query = ORIGIN_OF[kind]
+    assert query is not None, f"no {kind} is a tool's: check() reads no origin of one"
+    cur.execute(query, (object_id,))
     row = cur.fetchone()
-    return row[0] if row else None
+    origin: str | None = row[0] if row else None
+    return origin
 
 
 def refusal(tool: str, kind: str, origin: str | None) -> Refused | None:
@@ -49,7 +57,7 @@ def refusal(tool: str, kind: str, origin: str | None) -> Refused | None:
                                        f"and this {kind} is {whose}")
 
 
-def trust_refusal(operator) -> Refused | None:
+def trust_refusal(operator: Operator | None) -> Refused | None:
     """403 FORBIDDEN when a tool's key would give a provider what lets it move money (a
     signing key, an endpoint, v1 signatures: operators.PROVIDER_TRUST), on any provider, its
     own tool's too: else a tool's key could make a provider, sign its callbacks and pay any
@@ -60,7 +68,7 @@ def trust_refusal(operator) -> Refused | None:
                                        "an endpoint or v1 signatures (an operator's key does)")
 
 
-async def check(db, operator, kind: str, object_id) -> None:
+async def check(db: Database, operator: Operator | None, kind: str, object_id: int | str | None) -> None:
     """Raise 403 FORBIDDEN when `operator` is a tool's key and the object is not its tool's."""
     if operator is None or operator.origin == OPERATOR:
         return

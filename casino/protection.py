@@ -10,13 +10,17 @@ writes the history row; the rules that decide (cooling-off, bounds, extension on
 there, beside the money calls that enforce them.
 """
 import json
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
 
 from wire.refusals import invalid
 from wire.validation import duration_hours
 
 from .backoffice import FIND_PLAYER, _audited, _player, _refusal, keyset_page, timestamp
-from .wallet import Answer, answer_of
+from .wallet import Answer, Outcome, Request, answer_of
 
 # A jurisdiction as the API writes it (durations in ISO 8601).
 JURISDICTION_COLUMNS = """
@@ -128,7 +132,7 @@ KEEP_LONGER_COOLING_OFF = """
 
 # --- jurisdictions ----------------------------------------------------------------------------
 
-def _jurisdiction(row):
+def _jurisdiction(row: Sequence[Any]) -> dict[str, Any]:
     (code, name, time_zone, cooling, waits, deposit_required, to_min, to_max, se_min, se_max, register,
      url, unreachable, updated_at) = row
     return {"code": code, "name": name, "timeZone": time_zone, "coolingOffHours": cooling,
@@ -138,25 +142,26 @@ def _jurisdiction(row):
             "updatedAt": timestamp(updated_at)}
 
 
-def get_jurisdiction(cur, code):
+def get_jurisdiction(cur: Cursor, code: str) -> Outcome:
     cur.execute(FIND_JURISDICTION, (code,))
     row = cur.fetchone()
     return Answer(200, _jurisdiction(row)) if row else _refusal("JURISDICTION_NOT_FOUND")
 
 
-def list_jurisdictions(cur):
+def list_jurisdictions(cur: Cursor) -> Outcome:
     cur.execute(LIST_JURISDICTIONS)
     return Answer(200, {"items": [_jurisdiction(row) for row in cur.fetchall()]})
 
 
-def _exceeded_from(cur, low, high):
+def _exceeded_from(cur: Cursor, low: str, high: str) -> str | None:
     """The first day (YYYY-MM-DD) from which the duration `low` ends after `high`, or None."""
     cur.execute(FIRST_DAY_BOUND_EXCEEDED, (low, high))
     row = cur.fetchone()
-    return row[0] if row else None
+    day: str | None = row[0] if row else None
+    return day
 
 
-def _check_jurisdiction(cur, req):
+def _check_jurisdiction(cur: Cursor, req: Request) -> None:
     """What the fields' own types cannot say; 400, nothing written. A minimum must end no
     later than its maximum from every day (their fields alone do not say: P1M and P30D);
     and be no longer as PostgreSQL orders intervals (a month 30 days, a year 360), which the
@@ -173,11 +178,14 @@ def _check_jurisdiction(cur, req):
     if req["registerUrl"] is not None and req["registerName"] is None:
         raise invalid("registerUrl needs a registerName")
     cur.execute(TIME_ZONE_KNOWN, (req["timeZone"],))
-    if not cur.fetchone()[0]:
+    known = cur.fetchone()
+    assert known is not None, "SELECT EXISTS answers one row"
+    if not known[0]:
         raise invalid(f"timeZone {req['timeZone']!r} is not a time zone the database knows (e.g. Europe/London)")
 
 
-def put_jurisdiction(cur, operator, code, req, register_refused=None):
+def put_jurisdiction(cur: Cursor, operator: str | None, code: str, req: Request,
+                     register_refused: str | None = None) -> Outcome:
     """Creates the market (201) or replaces its rules (200). A new time zone has every limited
     wallet of its players recount its windows in it at its next money call. Limits already
     pending keep the start they were given; exclusions keep their end. register_refused: why
@@ -191,27 +199,35 @@ def put_jurisdiction(cur, operator, code, req, register_refused=None):
     old = cur.fetchone()
     values = {**req, "code": code, "registerUnavailable": req["registerUnavailable"] or "refuse"}
     cur.execute(PUT_JURISDICTION, values)
-    created = cur.fetchone()[0]
+    upserted = cur.fetchone()
+    assert upserted is not None, "INSERT ... ON CONFLICT DO UPDATE ... RETURNING answers one row"
+    created = upserted[0]
     if old is not None and old[0] != req["timeZone"]:
         cur.execute(RECOUNT_WINDOWS_OF_JURISDICTION, (code,))
     cur.execute(FIND_JURISDICTION, (code,))
-    answer = Answer(201 if created else 200, _jurisdiction(cur.fetchone()))
+    row = cur.fetchone()
+    assert row is not None, "written above, in this transaction"
+    answer = Answer(201 if created else 200, _jurisdiction(row))
     return _audited(cur, operator, "putJurisdiction", {"code": code, **req}, answer)
 
 
 # --- a player's market and identity ---------------------------------------------------------
 
-def _player_answer(cur, user_id):
+def _player_answer(cur: Cursor, user_id: int) -> Answer:
+    """The player a write of this transaction just changed (so found)."""
     cur.execute(FIND_PLAYER, (user_id,))
-    return Answer(200, _player(cur.fetchone()))
+    row = cur.fetchone()
+    assert row is not None, "the player was updated in this transaction"
+    return Answer(200, _player(row))
 
 
-def set_player_jurisdiction(cur, operator, user_id, req):
+def set_player_jurisdiction(cur: Cursor, operator: str | None, user_id: int, req: Request) -> Outcome:
     """Moves a player to another market: its rules apply from the next call; the windows of
     their limits are recounted in its time zone; a pending limit increase waits the longer
     of its old wait and the new market's (KEEP_LONGER_COOLING_OFF)."""
     cur.execute(LOCK_PLAYER_WALLETS, (user_id,))
     cur.execute(FIND_JURISDICTION, (req["jurisdiction"],))
+    answer: Outcome
     if cur.fetchone() is None:
         answer = _refusal("JURISDICTION_NOT_FOUND")
     else:
@@ -225,22 +241,22 @@ def set_player_jurisdiction(cur, operator, user_id, req):
     return _audited(cur, operator, "setPlayerJurisdiction", {"userId": user_id, **req}, answer)
 
 
-def set_player_identity(cur, operator, user_id, req):
+def set_player_identity(cur: Cursor, operator: str | None, user_id: int, req: Request) -> Outcome:
     """The identity an external register is asked with. The audit row keeps which fields
     were set, not their values (they are personal data; the player's row has them)."""
     cur.execute(SET_PLAYER_IDENTITY, (req["firstName"], req["lastName"], req["dateOfBirth"], req["postcode"],
                                       user_id))
-    answer = _player_answer(cur, user_id) if cur.rowcount else _refusal("USER_NOT_FOUND")
+    answer: Outcome = _player_answer(cur, user_id) if cur.rowcount else _refusal("USER_NOT_FOUND")
     return _audited(cur, operator, "setPlayerIdentity", {"userId": user_id, "fields": sorted(req)}, answer)
 
 
 # --- limits and exclusions ----------------------------------------------------------------------
 
-def _reply(cur):
+def _reply(cur: Cursor) -> Outcome:
     return answer_of(cur.fetchone())
 
 
-def get_limits(cur, user_id):
+def get_limits(cur: Cursor, user_id: int) -> Outcome:
     """Every limit of the player in force or pending, with what its window holds now."""
     cur.execute(LIMITS, (user_id,))
     row = cur.fetchone()
@@ -250,14 +266,14 @@ def get_limits(cur, user_id):
     return Answer(200, {"userId": user_id, "jurisdiction": jurisdiction, "items": items})
 
 
-def set_limit(cur, operator, user_id, req):
+def set_limit(cur: Cursor, operator: str | None, user_id: int, req: Request) -> Outcome:
     """PUT a limit: at once when it is a first or a lower one, pending otherwise."""
     cur.execute(SET_LIMIT, (user_id, req["currency"], req["type"], req["period"], req["amount"], operator,
                             json.dumps({"userId": user_id, **req})))
     return _reply(cur)
 
 
-def exclude(cur, operator, user_id, req):
+def exclude(cur: Cursor, operator: str | None, user_id: int, req: Request) -> Outcome:
     """A time-out or a self-exclusion, effective at once; an active one only extended."""
     if req["kind"] == "time-out" and req["until"] is None:
         raise invalid("a time-out needs an end (until); only a self-exclusion may be indefinite")
@@ -266,7 +282,7 @@ def exclude(cur, operator, user_id, req):
     return _reply(cur)
 
 
-def exclusions(cur, user_id):
+def exclusions(cur: Cursor, user_id: int) -> Outcome:
     """The player's exclusions, newest first, and the one in force now (if any)."""
     cur.execute(EXCLUSIONS, (user_id,))
     row = cur.fetchone()
@@ -278,10 +294,10 @@ def exclusions(cur, user_id):
                         "items": items or []})
 
 
-def _history_item(row):
+def _history_item(row: Sequence[Any]) -> dict[str, Any]:
     (_, change, limit_type, period, currency, old_amount, new_amount, kind, old_until, new_until, effective_from,
      operator, created_at, _indefinite) = row
-    item = {"change": change, "effectiveFrom": timestamp(effective_from), "operator": operator,
+    item: dict[str, Any] = {"change": change, "effectiveFrom": timestamp(effective_from), "operator": operator,
             "createdAt": timestamp(created_at)}
     if change == "limit":
         item.update({"type": limit_type, "period": period, "currency": currency, "oldAmount": old_amount,
@@ -291,7 +307,7 @@ def _history_item(row):
     return item
 
 
-def history(cur, user_id, limit=None, cursor=None):
+def history(cur: Cursor, user_id: int, limit: int | None = None, cursor: str | None = None) -> Outcome:
     """Every change of the player's limits and exclusions, newest first, a page at a time."""
     cur.execute("SELECT 1 FROM CASINO_USERS WHERE id = %s", (user_id,))
     if cur.fetchone() is None:

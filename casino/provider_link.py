@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from wire.addresses import AddressPolicy
+from wire.keyring import KeyRing
 from wire.outbound import OutboundClient, OutboundLimits
 from wire.signing import sign_v2
 
 from . import refusals
+from .refusals import Refused
 
 # A protocol error code (UPPER_SNAKE); anything else in a refusal's body is not passed on.
 _ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
@@ -32,12 +35,12 @@ class Reply:
     body: dict[str, Any] | None
 
     @property
-    def answer(self):
+    def answer(self) -> dict[str, Any] | None:
         """The 200 answer, or None."""
         return self.body if self.status == 200 else None
 
     @property
-    def refusal(self):
+    def refusal(self) -> tuple[str, str] | None:
         """(code, message) of the protocol's error body in a 4xx answer, or None."""
         if self.status is None or not 400 <= self.status < 500 or self.body is None:
             return None
@@ -54,7 +57,7 @@ class Reply:
 NO_ANSWER = Reply(None, None)
 
 
-def unavailable(reply=NO_ANSWER):
+def unavailable(reply: Reply = NO_ANSWER) -> Refused:
     """502 PROVIDER_UNAVAILABLE; when the provider refused with a protocol error, its code
     (and message) in ours, so the caller learns why (e.g. GAME_NOT_FOUND at the provider)."""
     refused = reply.refusal
@@ -66,7 +69,8 @@ def unavailable(reply=NO_ANSWER):
 
 
 class ProviderLink:
-    def __init__(self, hosted_url, keyring, limits=OutboundLimits(), addresses=None):
+    def __init__(self, hosted_url: str, keyring: KeyRing, limits: OutboundLimits = OutboundLimits(),
+                 addresses: AddressPolicy | None = None) -> None:
         # Providers whose api_endpoint is NULL are hosted by this process, at hosted_url.
         self.hosted_url = hosted_url.rstrip("/") + "/provider"
         self.keyring = keyring      # the casino's: its newest key at each provider signs
@@ -75,17 +79,19 @@ class ProviderLink:
         self.timeouts = {"launch": limits.request_timeout, "simulate": SIMULATE_TIMEOUT,
                          "games": limits.request_timeout, "rounds": limits.request_timeout}
 
-    async def _signed_headers(self, provider_code, path, data):
+    async def _signed_headers(self, provider_code: str, path: str, data: bytes) -> dict[str, str] | None:
         key = await self.keyring.signing_key(provider_code)
         if key is None:
             return None
         return {"x-provider-signature": sign_v2(key.secret, key.kid, "POST", path, data)}
 
-    async def call(self, provider_code, api_endpoint, operation, body, request_id=None):
+    async def call(self, provider_code: str, api_endpoint: str | None, operation: str, body: dict[str, Any],
+                   request_id: str | None = None) -> dict[str, Any] | None:
         """The provider's 200 answer as a dict, or None when it gave no usable one."""
         return (await self.exchange(provider_code, api_endpoint, operation, body, request_id)).answer
 
-    async def exchange(self, provider_code, api_endpoint, operation, body, request_id=None):
+    async def exchange(self, provider_code: str, api_endpoint: str | None, operation: str, body: dict[str, Any],
+                       request_id: str | None = None) -> Reply:
         """The provider's Reply. request_id: sent as X-Request-Id, so one id follows a
         launch or a round across both systems (the provider passes it on to its callbacks)."""
         url = f"{(api_endpoint or self.hosted_url).rstrip('/')}/{operation}"
@@ -105,5 +111,5 @@ class ProviderLink:
             answer = None
         return Reply(response.code, answer if isinstance(answer, dict) else None)
 
-    def close(self):
+    def close(self) -> None:
         self.http.close()

@@ -35,19 +35,23 @@ casino.reconcile` runs it from the command line.
 import asyncio
 import json
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypedDict, cast
 from zoneinfo import ZoneInfo
 
+from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import execute_values
 
+from db.pool import Database
 from wire import refusals
 from wire.validation import CURRENCY, FIRST_YEAR, IDENTIFIER, INSTANT, LAST_YEAR, MAX_SAFE_INTEGER
 
 from .backoffice import _audited, keyset_page, timestamp
-from .provider_link import unavailable
+from .provider_link import ProviderLink, unavailable
 from .reports import _refusal, period_refusal
-from .wallet import Answer
+from .wallet import Answer, Outcome
 
 log = logging.getLogger("casino.reconciliation")
 
@@ -156,6 +160,24 @@ DAILY_PROVIDERS = """
 
 # --- the two sides' rounds ----------------------------------------------------------------------
 
+class RoundFigures(TypedDict):
+    """A side's figures of a round, as a difference shows them."""
+    stakes: int
+    refunds: int
+    wins: int
+    state: str
+    openedAt: str
+
+
+class SideTotal(TypedDict):
+    """A side's totals in one currency."""
+    currency: str
+    rounds: int
+    stakes: int
+    refunds: int
+    wins: int
+
+
 @dataclass(frozen=True)
 class Round:
     """One side's figures of a round; state: the casino's (open, settled, cancelled, empty)
@@ -167,12 +189,12 @@ class Round:
     state: str
     opened_at: datetime
 
-    def figures(self):
+    def figures(self) -> RoundFigures:
         return {"stakes": self.stakes, "refunds": self.refunds, "wins": self.wins, "state": self.state,
                 "openedAt": timestamp(self.opened_at)}
 
 
-def casino_state(bets, standing, payouts):
+def casino_state(bets: int, standing: int, payouts: int) -> str:
     """As the back office's round view says it (backoffice.round_state)."""
     if not bets:
         return "empty"
@@ -181,7 +203,8 @@ def casino_state(bets, standing, payouts):
     return "open" if standing else "cancelled"
 
 
-def casino_rounds(cur, provider_id, starts, ends, also):
+def casino_rounds(cur: Cursor, provider_id: int, starts: datetime, ends: datetime,
+                  also: Iterable[str]) -> dict[str, Round]:
     """{round id: Round} of the casino's rounds with rows in [starts, ends), and of the
     round ids `also` whenever their rows are."""
     cur.execute(CASINO_ROUNDS, {"provider": provider_id, "starts": starts, "ends": ends, "also": list(also)})
@@ -202,11 +225,11 @@ class FeedBounds:
     deadline: float = 600.0
 
 
-def _amount(value):
+def _amount(value: object) -> bool:
     return type(value) is int and 0 <= value <= MAX_SAFE_INTEGER
 
 
-def _feed_round(item):
+def _feed_round(item: object) -> Round | None:
     """A Round from one item of a feed page, or None when it is not the protocol's."""
     if not (isinstance(item, dict) and IDENTIFIER.check(item.get("roundId"))
             and item.get("status") in ("open", "settled", "cancelled") and CURRENCY.check(item.get("currency"))
@@ -218,11 +241,12 @@ def _feed_round(item):
                  datetime.fromisoformat(item["openedAt"]))
 
 
-def _instant(moment):
+def _instant(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-async def read_feed(link, provider_code, endpoint, casino_code, starts, ends, page_size=None, bounds=FeedBounds()):
+async def read_feed(link: ProviderLink, provider_code: str, endpoint: str | None, casino_code: str, starts: datetime,
+                    ends: datetime, page_size: int | None = None, bounds: FeedBounds = FeedBounds()) -> dict[str, Round]:
     """{round id: Round} of every page of the provider's feed for [starts, ends), read within
     bounds.deadline and of at most bounds.max_rounds rounds, else FeedUnavailable. page_size:
     ask for pages of that many rounds (the protocol has no such field: by default the
@@ -236,11 +260,13 @@ async def read_feed(link, provider_code, endpoint, casino_code, starts, ends, pa
                               f"({bounds.deadline:g} s)") from None
 
 
-async def _read_pages(link, provider_code, endpoint, casino_code, starts, ends, page_size, max_rounds):
+async def _read_pages(link: ProviderLink, provider_code: str, endpoint: str | None, casino_code: str, starts: datetime,
+                      ends: datetime, page_size: int | None, max_rounds: int) -> dict[str, Round]:
     rounds: dict[str, Round] = {}
-    cursor, cursors = None, set()
+    cursor: str | None = None
+    cursors: set[str] = set()
     for _ in range(FEED_MAX_PAGES):
-        body = {"casinoCode": casino_code, "from": _instant(starts), "to": _instant(ends)}
+        body: dict[str, Any] = {"casinoCode": casino_code, "from": _instant(starts), "to": _instant(ends)}
         if page_size:
             body["limit"] = page_size
         if cursor is not None:
@@ -270,23 +296,28 @@ async def _read_pages(link, provider_code, endpoint, casino_code, starts, ends, 
 
 # --- the comparison -----------------------------------------------------------------------------
 
+# (kind, round id, currency, the casino's figures, the provider's): None for a side without the round.
+Difference = tuple[str, str, str, RoundFigures | None, RoundFigures | None]
+
+
 @dataclass
 class Result:
     compared: int = 0
-    differences: list = field(default_factory=list)    # (kind, round id, currency, casino figures, provider's)
-    casino_totals: dict = field(default_factory=dict)  # currency -> {"rounds", "stakes", "refunds", "wins"}
-    provider_totals: dict = field(default_factory=dict)
+    differences: list[Difference] = field(default_factory=list)
+    casino_totals: dict[str, SideTotal] = field(default_factory=dict)     # by currency
+    provider_totals: dict[str, SideTotal] = field(default_factory=dict)
 
 
-def _add(totals, found):
+def _add(totals: dict[str, SideTotal], found: Round) -> None:
     total = totals.setdefault(found.currency, {"currency": found.currency, "rounds": 0, "stakes": 0,
                                                "refunds": 0, "wins": 0})
     total["rounds"] += 1
-    for figure in ("stakes", "refunds", "wins"):
-        total[figure] += getattr(found, figure)
+    total["stakes"] += found.stakes
+    total["refunds"] += found.refunds
+    total["wins"] += found.wins
 
 
-def difference(casino, provider):
+def difference(casino: Round | None, provider: Round | None) -> str | None:
     """The kind of difference between the two sides' figures of a round, or None."""
     if casino is None:
         return "ROUND_MISSING_AT_CASINO"
@@ -300,7 +331,7 @@ def difference(casino, provider):
     return None
 
 
-def compare(casino, provider, starts, ends):
+def compare(casino: Mapping[str, Round], provider: Mapping[str, Round], starts: datetime, ends: datetime) -> Result:
     """casino, provider: {round id: Round}, each holding every round the other side opened
     in [starts, ends) that it knows of."""
     result = Result()
@@ -314,7 +345,9 @@ def compare(casino, provider, starts, ends):
                 _add(totals, side)
         kind = difference(at_casino, at_provider)
         if kind:
-            result.differences.append((kind, round_id, (at_casino or at_provider).currency,
+            either = at_casino or at_provider
+            assert either is not None, "a round of `opened` is on one side at least"
+            result.differences.append((kind, round_id, either.currency,
                                        at_casino.figures() if at_casino else None,
                                        at_provider.figures() if at_provider else None))
     return result
@@ -322,7 +355,8 @@ def compare(casino, provider, starts, ends):
 
 # --- running one, storing it, reading it back ---------------------------------------------------
 
-def store(cur, provider_id, start, end, tz, starts, ends, requested_by, result=None, failure=None):
+def store(cur: Cursor, provider_id: int, start: date, end: date, tz: str, starts: datetime, ends: datetime,
+          requested_by: str, result: Result | None = None, failure: str | None = None) -> int:
     """The reconciliation row and its differences, in one transaction; returns its id."""
     cur.execute(STORE, {"provider": provider_id, "from": start, "to": end, "tz": tz, "starts": starts,
                         "ends": ends, "status": "failed" if failure else "complete", "failure": failure,
@@ -332,7 +366,9 @@ def store(cur, provider_id, start, end, tz, starts, ends, requested_by, result=N
                         "provider_totals": json.dumps(sorted(result.provider_totals.values(), key=_currency)
                                                       if result else []),
                         "requested_by": requested_by})
-    reconciliation_id = cur.fetchone()[0]
+    stored = cur.fetchone()
+    assert stored is not None, "INSERT ... RETURNING answers one row"
+    reconciliation_id: int = stored[0]
     if result and result.differences:
         execute_values(cur, STORE_DIFFERENCES, [
             (reconciliation_id, kind, round_id, currency, json.dumps(at_casino) if at_casino else None,
@@ -341,11 +377,11 @@ def store(cur, provider_id, start, end, tz, starts, ends, requested_by, result=N
     return reconciliation_id
 
 
-def _currency(total):
+def _currency(total: SideTotal) -> str:
     return total["currency"]
 
 
-def _reconciliation(row):
+def _reconciliation(row: Sequence[Any]) -> dict[str, Any]:
     (reconciliation_id, code, start, end, tz, starts, ends, status, failure, compared, casino_totals,
      provider_totals, requested_by, created_at, differences) = row
     return {"reconciliationId": reconciliation_id, "providerCode": code, "from": start.isoformat(),
@@ -355,7 +391,7 @@ def _reconciliation(row):
             "createdAt": timestamp(created_at), "differenceCount": differences}
 
 
-def _difference(row):
+def _difference(row: Sequence[Any]) -> dict[str, Any]:
     _, kind, round_id, currency, at_casino, at_provider = row
     return {"kind": kind, "roundId": round_id, "currency": currency, "casino": at_casino, "provider": at_provider}
 
@@ -364,7 +400,7 @@ DEFAULT_DIFFERENCES = 200
 MAX_DIFFERENCES = 1000
 
 
-def get(cur, reconciliation_id, limit=None, cursor=None):
+def get(cur: Cursor, reconciliation_id: int, limit: int | None = None, cursor: str | None = None) -> Outcome:
     """A stored reconciliation and a page of its differences (nextCursor: the next page)."""
     cur.execute(FIND, (reconciliation_id,))
     row = cur.fetchone()
@@ -379,7 +415,8 @@ def get(cur, reconciliation_id, limit=None, cursor=None):
                         "nextCursor": str(page[-1][0]) if len(found) > limit else None})
 
 
-def list_reconciliations(cur, provider_code=None, limit=None, cursor=None):
+def list_reconciliations(cur: Cursor, provider_code: str | None = None, limit: int | None = None,
+                         cursor: str | None = None) -> Outcome:
     """Reconciliations newest first (without their differences), a page at a time."""
     if provider_code is not None:
         cur.execute(PROVIDER, (provider_code,))
@@ -388,25 +425,30 @@ def list_reconciliations(cur, provider_code=None, limit=None, cursor=None):
     return keyset_page(cur, LIST, {"provider": provider_code}, limit, cursor, _reconciliation)
 
 
-def _find_provider(cur, code):
+def _find_provider(cur: Cursor, code: str) -> tuple[int, str, str | None] | None:
+    """(id, code, api_endpoint) of the provider, or None."""
     cur.execute(PROVIDER, (code,))
-    return cur.fetchone()
+    return cast(tuple[int, str, str | None] | None, cur.fetchone())
 
 
-def _instants(cur, tz, start, end):
+def _instants(cur: Cursor, tz: str, start: date, end: date) -> tuple[datetime, datetime]:
+    """When the days start..end of time zone tz start and end."""
     cur.execute(PERIOD, {"tz": tz, "from": start, "to": end})
-    return cur.fetchone()
+    row = cur.fetchone()
+    assert row is not None, "a SELECT of two instants answers one row"
+    return row[0], row[1]
 
 
-async def _answered(db, operator, request, answer):
+async def _answered(db: Database, operator: str | None, request: dict[str, Any], answer: Outcome) -> Outcome:
     """A refusal of an operator's request, recorded like every admin write."""
     if operator is None:
         return answer
     return await db.transaction(_audited, operator, "createReconciliation", request, answer)
 
 
-async def reconcile(db, link, casino_code, tz, provider_code, start, end, requested_by, operator=None,
-                    bounds=FeedBounds()):
+async def reconcile(db: Database, link: ProviderLink, casino_code: str, tz: str, provider_code: str, start: date,
+                    end: date, requested_by: str, operator: str | None = None,
+                    bounds: FeedBounds = FeedBounds()) -> Outcome:
     """Compares the provider's feed with the ledger over the days start..end (end included,
     in time zone tz) and stores the result; bounds: how much of the feed it holds, and for
     how long it reads it (FeedBounds). operator: the key id of an API call, whose
@@ -436,7 +478,7 @@ async def reconcile(db, link, casino_code, tz, provider_code, start, end, reques
         casino = await db.transaction(casino_rounds, provider_id, starts, ends, in_period)
         result = compare(casino, feed, starts, ends)
 
-    def write(cur):
+    def write(cur: Cursor) -> Outcome:
         reconciliation_id = store(cur, provider_id, start, end, tz, starts, ends, requested_by, result, failure)
         answer: Answer | refusals.Refused
         if failure:
@@ -458,7 +500,7 @@ async def reconcile(db, link, casino_code, tz, provider_code, start, end, reques
 
 # --- every day ----------------------------------------------------------------------------------
 
-def next_daily_run(now, at, tz):
+def next_daily_run(now: datetime, at: time, tz: str) -> datetime:
     """The next instant (UTC), after now (aware), when the clock in time zone tz reads `at`
     (a time of day). On the day a time zone skips it (02:30 when clocks go from 02:00 to
     03:00), the time it would have been: 03:30."""
@@ -468,14 +510,16 @@ def next_daily_run(now, at, tz):
         candidate = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
         if candidate > now:
             return candidate
+    raise AssertionError(f"{at} in {tz} comes today or tomorrow, after {now}")
 
 
-def active_providers(cur):
+def active_providers(cur: Cursor) -> list[str]:
     cur.execute(ACTIVE_PROVIDERS)
     return [row[0] for row in cur.fetchall()]
 
 
-async def daily_pass(db, link, casino_code, tz, day, bounds=FeedBounds()):
+async def daily_pass(db: Database, link: ProviderLink, casino_code: str, tz: str, day: date,
+                     bounds: FeedBounds = FeedBounds()) -> dict[str, Outcome]:
     """Reconciles `day` with every active provider of an operator's not yet reconciled for
     it by a daily run; returns {provider code: Answer}."""
     codes = await db.transaction(lambda cur: (cur.execute(DAILY_PROVIDERS, {"day": day, "schedule": SCHEDULE}),
@@ -484,7 +528,8 @@ async def daily_pass(db, link, casino_code, tz, day, bounds=FeedBounds()):
             for code in codes}
 
 
-async def run_daily(db, link, casino_code, tz, at, bounds=FeedBounds()):
+async def run_daily(db: Database, link: ProviderLink, casino_code: str, tz: str, at: time,
+                    bounds: FeedBounds = FeedBounds()) -> None:
     """Every day at `at` in tz, the day before, with every provider (the server's task when
     DAILY_RECONCILIATION is set)."""
     while True:

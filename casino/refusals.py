@@ -34,11 +34,11 @@ __all__ = ["BY_CODE", "CATALOGUE", "IN_SQL", "PRECEDENCE", "README_BEGIN", "READ
 IN_SQL = SHARED + CASINO
 
 
-def _literal(text):
+def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def sql():
+def sql() -> str:
     rows = ",\n".join(f"    ({_literal(r.code)}, {r.status}, {_literal(r.message)}, {str(r.stored).lower()})"
                       for r in IN_SQL)
     return f"""-- The catalogue of refusals, generated from wire/refusals.py: do not edit; regenerate with

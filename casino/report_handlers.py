@@ -10,7 +10,9 @@ reconciliation and sets a revenue share. The reports read on a pool of their own
 bounded by REPORT_TIMEOUT rather than DB_CALL_TIMEOUT, cancelled when the client goes
 away), so a report of months never holds a connection a money call is waiting for.
 """
+from collections.abc import Callable, Mapping
 from itertools import permutations
+from typing import Any
 
 from wire import logs
 from wire.openapi import INTEGER, STRING, obj
@@ -35,6 +37,7 @@ from .admin.base import AdminHandler
 from .admin.shapes import NULLABLE_STRING, PROVIDER, TIMESTAMP
 from .backoffice import MAX_PAGE
 from .refusals import documented
+from .wallet import Outcome
 
 
 # Each list of distinct keys, in any order, as the document's enum spells them all ("" for none).
@@ -80,10 +83,12 @@ class ReportHandler(AdminHandler):
     csv = True
 
     @property
-    def time_zone(self):
-        return self.settings["report_time_zone"]
+    def time_zone(self) -> str:
+        """REPORT_TIME_ZONE: the days the reports count are this zone's."""
+        zone: str = self.settings["report_time_zone"]
+        return zone
 
-    def render_report(self, answer, to_csv, name):
+    def render_report(self, answer: Outcome, to_csv: Callable[[Mapping[str, Any]], str], name: str) -> None:
         """The answer as JSON, or with ?format=csv (and status 200) as a CSV file."""
         if answer.status != 200 or self.params.get("format") != "csv":
             self.render_answer(answer)
@@ -93,7 +98,7 @@ class ReportHandler(AdminHandler):
         self.set_header("Content-Disposition", f'attachment; filename="{name}.csv"')
         self._note(replay=False, error_code=None)
         logs.log_request(self)
-        self.finish(to_csv(answer.body))
+        self.finish(to_csv(answer.json()))
 
 
 class GgrReportHandler(ReportHandler):
@@ -105,7 +110,7 @@ class GgrReportHandler(ReportHandler):
     refusals = documented("ggrReport")
     query = {"from": DATE, "to": DATE, "groupBy": GROUP_BY.optional(), "format": FORMAT}
 
-    async def get(self):
+    async def get(self) -> None:
         p = self.params
         start, end = parse_date(p["from"]), parse_date(p["to"])
         answer = await self.on_report_db(reports.ggr, self.time_zone, start, end,
@@ -120,7 +125,7 @@ class PlayerFundsHandler(ReportHandler):
     refusals = documented("playerFunds")
     query = {"at": INSTANT.optional(), "format": FORMAT}
 
-    async def get(self):
+    async def get(self) -> None:
         at = parse_instant(self.params["at"]) if self.params["at"] else None
         answer = await self.on_report_db(reports.player_funds, at)
         self.render_report(answer, reports.player_funds_csv, "player-funds")
@@ -135,7 +140,7 @@ class ProviderInvoiceHandler(ReportHandler):
     parameters = {"providerCode": IDENTIFIER}
     query = {"month": MONTH, "format": FORMAT}
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         month = parse_month(self.params["month"])
         answer = await self.on_report_db(reports.invoice, self.time_zone, self.params["providerCode"], month)
         self.render_report(answer, reports.invoice_csv, f"invoice-{self.params['providerCode']}-{month:%Y-%m}")
@@ -149,7 +154,7 @@ class LargeWinsHandler(ReportHandler):
     query = {"from": DATE, "to": DATE, "multiple": MULTIPLE, "limit": page_size(MAX_PAGE).optional(),
              "cursor": CURSOR.optional(), "format": FORMAT}
 
-    async def get(self):
+    async def get(self) -> None:
         p = self.params
         start, end = parse_date(p["from"]), parse_date(p["to"])
         answer = await self.on_report_db(reports.large_wins, self.time_zone, start, end, p["multiple"],
@@ -166,7 +171,7 @@ class ProviderRevenueShareHandler(AdminHandler):
     parameters = {"providerCode": IDENTIFIER}
     schema = {"revenueShare": REVENUE_SHARE}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(catalogue.set_provider_revenue_share, self.operator.key_id,
                                                      self.params["providerCode"], self.body))
 
@@ -181,7 +186,7 @@ class CreateReconciliationHandler(AdminHandler):
     refusals = documented("createReconciliation")
     schema = {"providerCode": IDENTIFIER, "from": DATE, "to": DATE}
 
-    async def post(self):
+    async def post(self) -> None:
         b = self.body
         self.render_answer(await reconciliation.reconcile(
             self.db, self.provider_link, self.settings["casino_code"], self.settings["report_time_zone"],
@@ -197,7 +202,7 @@ class ReconciliationHandler(AdminHandler):
     parameters = {"reconciliationId": ENTITY_ID}
     query = {"limit": page_size(reconciliation.MAX_DIFFERENCES).optional(), "cursor": CURSOR.optional()}
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         p = self.params
         self.render_answer(await self.read_db.transaction(reconciliation.get, p["reconciliationId"], p["limit"],
                                                           p["cursor"]))
@@ -211,13 +216,13 @@ class ReconciliationsHandler(AdminHandler):
     query = {"providerCode": IDENTIFIER.optional(), "limit": page_size(MAX_PAGE).optional(),
              "cursor": CURSOR.optional()}
 
-    async def get(self):
+    async def get(self) -> None:
         p = self.params
         self.render_answer(await self.read_db.transaction(reconciliation.list_reconciliations, p["providerCode"],
                                                           p["limit"], p["cursor"]))
 
 
-def routes():
+def routes() -> list[tuple[str, type[AdminHandler]]]:
     return [
         (r"/casino/admin/reports/ggr", GgrReportHandler),
         (r"/casino/admin/reports/player-funds", PlayerFundsHandler),

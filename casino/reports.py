@@ -21,20 +21,26 @@ midnight and its payout after count on two days.
 import csv
 import io
 import re
-from datetime import timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from psycopg2.extensions import cursor as Cursor
+
+from wire.refusals import Refused
 
 from . import refusals
 from .backoffice import keyset_page, timestamp
 from .currencies import major
-from .wallet import Answer
+from .wallet import Answer, Outcome
 
 # REPORT_TIME_ZONE's default: the days the reports and reconciliations count are UTC's.
 DEFAULT_TIME_ZONE = "UTC"
 
 
-def time_zone(text):
+def time_zone(text: str) -> str:
     """REPORT_TIME_ZONE's value (the server's settings, the command line's): a zone of the tz
     database; ValueError otherwise."""
     name = text.strip()
@@ -170,12 +176,12 @@ LARGE_WINS = """
 MONEY_FIGURES = ("stakes", "refunds", "wins", "ggr", "bonusStakes", "bonusWins", "bonusCompleted", "ngr")
 
 
-def _refusal(code, *details):
+def _refusal(code: str, *details: object) -> Refused:
     """A refusal as the verb's answer (wire/refusals.py)."""
     return refusals.error(code, *details)
 
 
-def period_refusal(start, end, max_days=MAX_REPORT_DAYS):
+def period_refusal(start: date, end: date, max_days: int = MAX_REPORT_DAYS) -> Refused | None:
     """A period of whole days, `end` included: PERIOD_INVALID when it runs backwards or is
     longer than max_days; None when it will do."""
     if start > end:
@@ -185,7 +191,22 @@ def period_refusal(start, end, max_days=MAX_REPORT_DAYS):
     return None
 
 
-def figures(rounds, bets, stakes, refunds, wins, bonus_stakes, bonus_wins, bonus_completed):
+class Figures(TypedDict):
+    """A group's figures (a count, or minor units), as the protocol names them."""
+    rounds: int
+    bets: int
+    stakes: int
+    refunds: int
+    wins: int
+    ggr: int
+    bonusStakes: int
+    bonusWins: int
+    bonusCompleted: int
+    ngr: int
+
+
+def figures(rounds: int, bets: int, stakes: int, refunds: int, wins: int, bonus_stakes: int, bonus_wins: int,
+            bonus_completed: int) -> Figures:
     """A group's figures, as the protocol names them: ggr = stakes - refunds - wins and
     ngr = ggr - bonusCompleted."""
     ggr = stakes - refunds - wins
@@ -194,17 +215,20 @@ def figures(rounds, bets, stakes, refunds, wins, bonus_stakes, bonus_wins, bonus
             "ngr": ggr - bonus_completed}
 
 
-def _ggr_rows(cur, tz, start, end, group_by, provider_id=None):
+def _ggr_rows(cur: Cursor, tz: str, start: date, end: date, group_by: Sequence[str],
+              provider_id: int | None = None) -> tuple[list[dict[str, Any]], dict[str, Figures]]:
+    """(one row per group: its keys, currency and figures; {currency: the totals' figures})."""
     cur.execute(GGR, {"tz": tz, "from": start, "to": end, "kinds": REPORTED_KINDS, "provider_id": provider_id,
                       "by_day": "day" in group_by, "by_provider": "provider" in group_by,
                       "by_game": "game" in group_by})
-    rows, totals = [], {}
-    for currency, day, provider, game_id, total, *values in cur.fetchall():
-        values = [int(v) for v in values]     # sums of BIGINTs come as NUMERIC: exact, whatever their size
+    rows: list[dict[str, Any]] = []
+    totals: dict[str, Figures] = {}
+    for currency, day, provider, game_id, total, *sums in cur.fetchall():
+        values = [int(v) for v in sums]     # sums of BIGINTs come as NUMERIC: exact, whatever their size
         if total:
             totals[currency] = figures(*values)
             continue
-        keys = {}
+        keys: dict[str, Any] = {}
         if "day" in group_by:
             keys["day"] = day.isoformat()
         if "provider" in group_by:
@@ -215,36 +239,40 @@ def _ggr_rows(cur, tz, start, end, group_by, provider_id=None):
     return rows, totals
 
 
-def ggr(cur, tz, start, end, group_by=()):
+def ggr(cur: Cursor, tz: str, start: date, end: date, group_by: Iterable[str] = ()) -> Outcome:
     """GGR and NGR of the days start..end (dates, end included) in time zone tz: one row
     per group of the keys in group_by (any of day, provider, game) and currency, and the
     totals per currency."""
     refused = period_refusal(start, end)
     if refused:
         return refused
-    group_by = [g for g in GROUPS if g in group_by]
-    rows, totals = _ggr_rows(cur, tz, start, end, group_by)
-    return Answer(200, {"from": start.isoformat(), "to": end.isoformat(), "timeZone": tz, "groupBy": group_by,
+    keys = [g for g in GROUPS if g in group_by]
+    rows, totals = _ggr_rows(cur, tz, start, end, keys)
+    return Answer(200, {"from": start.isoformat(), "to": end.isoformat(), "timeZone": tz, "groupBy": keys,
                         "rows": rows, "totals": totals})
 
 
-def lifetime_ggr(cur, first, last):
+def lifetime_ggr(cur: Cursor, first: date, last: date) -> dict[str, int]:
     """{currency: GGR} of the days first..last (UTC), however many: the audit's check of
     the report against the balances (casino/audit.py)."""
     return {currency: total["ggr"] for currency, total in _ggr_rows(cur, "UTC", first, last, [])[1].items()}
 
 
-def player_funds(cur, at=None):
+def player_funds(cur: Cursor, at: datetime | None = None) -> Outcome:
     """What the casino owed its players at the instant `at` (an aware datetime; None: now),
     per currency: wallets that existed, balance, cash (redeemable) and bonus."""
     if at is None:
         cur.execute("SELECT now()")
-        moment = cur.fetchone()[0]
+        current = cur.fetchone()
+        assert current is not None, "SELECT now() answers one row"
+        moment = current[0]
         cur.execute(FUNDS_NOW)
         rows = cur.fetchall()
     else:
         cur.execute(LEDGER_SPAN)
-        now, first = cur.fetchone()
+        span = cur.fetchone()
+        assert span is not None, "an aggregate answers one row"
+        now, first = span
         if at > now:
             return _refusal("PERIOD_INVALID", "at is in the future")
         moment = at
@@ -255,7 +283,7 @@ def player_funds(cur, at=None):
         for currency, wallets, balance, cash in rows if wallets]})
 
 
-def funds_at(cur, at, before):
+def funds_at(cur: Cursor, at: datetime, before: bool) -> list[tuple[Any, ...]]:
     """(currency, wallets, balance, cash) at a past instant: summed from the rows stamped
     at or before it (before=True), or the balances less the rows after it. Both give the
     same figures; the report takes the side with fewer rows."""
@@ -263,13 +291,13 @@ def funds_at(cur, at, before):
     return cur.fetchall()
 
 
-def month_days(first_day):
+def month_days(first_day: date) -> tuple[date, date]:
     """The first and the last day of the month of first_day."""
     following = (first_day.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first_day, following - timedelta(days=1)
 
 
-def amount_due(ggr_amount, share):
+def amount_due(ggr_amount: int, share: Decimal | None) -> int | None:
     """share percent of a month's GGR, rounded half up to a minor unit; nothing is due on a
     month the players won (GGR at or below 0). None when no share is set."""
     if share is None:
@@ -279,7 +307,7 @@ def amount_due(ggr_amount, share):
     return int((Decimal(ggr_amount) * share / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def invoice(cur, tz, provider_code, first_day):
+def invoice(cur: Cursor, tz: str, provider_code: str, first_day: date) -> Outcome:
     """A provider's month (first_day: the month's 1st): its GGR per game and in total per
     currency, its revenue share, and the amount due per currency."""
     cur.execute(PROVIDER, (provider_code,))
@@ -291,7 +319,7 @@ def invoice(cur, tz, provider_code, first_day):
     rows, totals = _ggr_rows(cur, tz, start, end, ["game"], provider_id)
     cur.execute(GAME_NAMES, ([r["gameId"] for r in rows],))
     names = dict(cur.fetchall())
-    currencies = []
+    currencies: list[dict[str, Any]] = []
     for currency, total in sorted(totals.items()):
         games = [{"gameId": r["gameId"], "name": names.get(r["gameId"]),
                   **{k: v for k, v in r.items() if k not in ("gameId", "currency")}}
@@ -303,7 +331,8 @@ def invoice(cur, tz, provider_code, first_day):
                         "revenueShare": None if share is None else f"{share:.2f}", "currencies": currencies})
 
 
-def large_wins(cur, tz, start, end, multiple, limit=None, cursor=None):
+def large_wins(cur: Cursor, tz: str, start: date, end: date, multiple: str, limit: int | None = None,
+               cursor: str | None = None) -> Outcome:
     """Payouts of the days start..end of at least `multiple` (a decimal string) times their
     round's stakes, newest first, a page at a time."""
     refused = period_refusal(start, end)
@@ -315,7 +344,7 @@ def large_wins(cur, tz, start, end, multiple, limit=None, cursor=None):
                                 "multiple": multiple})
 
 
-def _large_win(row):
+def _large_win(row: Sequence[Any]) -> dict[str, Any]:
     _, provider, round_id, transaction_id, user_id, game_id, currency, win, stakes, created_at = row
     return {"provider": provider, "roundId": round_id, "transactionId": transaction_id, "userId": user_id,
             "gameId": game_id, "currency": currency, "win": win, "roundStakes": int(stakes),
@@ -330,7 +359,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
-def cell(value):
+def cell(value: object) -> object:
     """The value as a CSV cell: a text starting with = + - @, a tab or a carriage return is
     prefixed with a single quote, so a spreadsheet shows it as text rather than running it; a
     number (the figures, -12.50 a negative one among them) stays a number."""
@@ -339,7 +368,7 @@ def cell(value):
     return value
 
 
-def _csv(header, lines):
+def _csv(header: Sequence[str], lines: Iterable[Sequence[object]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
@@ -351,12 +380,12 @@ MAJOR = set(MONEY_FIGURES) | {"win", "roundStakes", "amountDue", "balance", "cas
 FIGURES = ("rounds", "bets") + MONEY_FIGURES
 
 
-def _in_major(row, columns):
+def _in_major(row: Mapping[str, Any], columns: Iterable[str]) -> list[object]:
     """The row's values of columns, money in major units of the row's currency."""
     return [major(row[c], row["currency"]) if c in MAJOR and row[c] is not None else row[c] for c in columns]
 
 
-def ggr_csv(body):
+def ggr_csv(body: Mapping[str, Any]) -> str:
     """One line per group; then, when the report is grouped, one `total` line per currency."""
     keys = [{"game": "gameId"}.get(g, g) for g in body["groupBy"]]
     columns = keys + ["currency", *FIGURES]
@@ -368,15 +397,15 @@ def ggr_csv(body):
     return _csv(columns, lines)
 
 
-def player_funds_csv(body):
+def player_funds_csv(body: Mapping[str, Any]) -> str:
     columns = ["currency", "wallets", "balance", "cash", "bonus"]
     return _csv(["at"] + columns, [[body["at"]] + _in_major(row, columns) for row in body["rows"]])
 
 
-def invoice_csv(body):
+def invoice_csv(body: Mapping[str, Any]) -> str:
     """One line per game, then per currency a `total` line with the share and the amount due."""
     columns = ["gameId", "name", "currency", *FIGURES]
-    lines = []
+    lines: list[list[object]] = []
     for c in body["currencies"]:
         lines += [_in_major({**g, "currency": c["currency"]}, columns) + ["", ""] for g in c["games"]]
         lines.append(["total", ""] + _in_major(c, ["currency", *FIGURES])
@@ -384,13 +413,13 @@ def invoice_csv(body):
     return _csv(columns + ["revenueShare", "amountDue"], lines)
 
 
-def large_wins_csv(body):
+def large_wins_csv(body: Mapping[str, Any]) -> str:
     columns = ["createdAt", "provider", "roundId", "transactionId", "userId", "gameId", "currency", "win",
                "roundStakes", "multiple"]
     return _csv(columns, [_in_major(row, columns) for row in body["items"]])
 
 
-def parse_group_by(text):
+def parse_group_by(text: str | None) -> list[str] | None:
     """groupBy as the query gives it, "day,provider": the keys, or None when it is not a
     list of distinct keys of GROUPS."""
     keys = text.split(",") if text else []

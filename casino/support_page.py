@@ -151,7 +151,7 @@ def player_protection(cur, user_id):
     return Answer(200, {
         "player": player.body, "limits": protection.get_limits(cur, user_id).body,
         "exclusions": protection.exclusions(cur, user_id).body,
-        "history": protection.history(cur, user_id, 50).body["items"],
+        "history": protection.history(cur, user_id, 50).json()["items"],
         "refusals": last_refusals(cur, user_id), "registerChecks": register_checks(cur, user_id)})
 
 

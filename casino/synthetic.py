@@ -25,9 +25,13 @@ Exit status: 0 done, 2 the database cannot be reached (one line).
 """
 import json
 import sys
+from collections.abc import Collection, Iterable
+from typing import TypedDict
+
+from psycopg2.extensions import cursor as Cursor
 
 from .backoffice import _audited, forbidden
-from .wallet import Answer
+from .wallet import Answer, Outcome, Request
 
 TOOLS = ("test", "locust", "bench")
 OPERATOR = "tool:synthetic"     # the name the back office's audit records a sweep under
@@ -80,7 +84,17 @@ STATUS = """
 """
 
 
-def retire(cur, operator, origins=TOOLS, user_ids=None, provider_codes=None):
+class Retired(TypedDict):
+    """What a retirement did: rows changed by each of its statements."""
+    sessionsClosed: int
+    playersDisabled: int
+    gamesDisabled: int
+    providersDisabled: int
+    keysRevoked: int
+
+
+def retire(cur: Cursor, operator: str, origins: Collection[str] = TOOLS, user_ids: Iterable[int] | None = None,
+           provider_codes: Iterable[str] | None = None) -> Retired:
     """Closes the sessions of, and disables, the synthetic players and providers of
     `origins` (only `user_ids` / `provider_codes` when given), and revokes those providers'
     signing keys; returns the counts. One transaction (the caller's), one audit row."""
@@ -88,12 +102,14 @@ def retire(cur, operator, origins=TOOLS, user_ids=None, provider_codes=None):
         raise ValueError("real players are never retired in bulk")
     params = {"origins": list(origins), "user_ids": None if user_ids is None else list(user_ids),
               "codes": None if provider_codes is None else list(provider_codes)}
-    counts = {}
-    for name, statement in (("sessionsClosed", CLOSE_SESSIONS), ("playersDisabled", DISABLE_PLAYERS),
-                            ("gamesDisabled", DISABLE_GAMES), ("providersDisabled", DISABLE_PROVIDERS),
-                            ("keysRevoked", REVOKE_KEYS)):
+
+    def changed(statement: str) -> int:
         cur.execute(statement, params)
-        counts[name] = cur.rowcount
+        return cur.rowcount
+
+    counts: Retired = {"sessionsClosed": changed(CLOSE_SESSIONS), "playersDisabled": changed(DISABLE_PLAYERS),
+                       "gamesDisabled": changed(DISABLE_GAMES), "providersDisabled": changed(DISABLE_PROVIDERS),
+                       "keysRevoked": changed(REVOKE_KEYS)}
     # The filter as given (a count, not the ids: a bench names thousands) and what it did.
     cur.execute(AUDIT, (operator, json.dumps({
         "origins": list(origins), "players": "all" if user_ids is None else len(params["user_ids"] or ()),
@@ -101,7 +117,7 @@ def retire(cur, operator, origins=TOOLS, user_ids=None, provider_codes=None):
     return counts
 
 
-def retire_over_api(cur, key_id, key_origin, req):
+def retire_over_api(cur: Cursor, key_id: str, key_origin: str, req: Request) -> Outcome:
     """What a key may retire, retired (POST /casino/admin/synthetic/retire). The origins: a
     tool's key's own, whatever it asks (naming another is 403); an operator's key's
     `origin`, or every tool's. `userIds` / `providerCodes` name a run's own rows: given
@@ -120,7 +136,8 @@ def retire_over_api(cur, key_id, key_origin, req):
     return Answer(200, {"origins": list(origins), **counts})
 
 
-def retire_in(dsn, operator, origins=TOOLS, user_ids=None, provider_codes=None):
+def retire_in(dsn: str, operator: str, origins: Collection[str] = TOOLS, user_ids: Iterable[int] | None = None,
+              provider_codes: Iterable[str] | None = None) -> Retired:
     """retire() in a transaction of its own on dsn: what the load tools call at the end."""
     import psycopg2
 
@@ -132,13 +149,13 @@ def retire_in(dsn, operator, origins=TOOLS, user_ids=None, provider_codes=None):
         conn.close()
 
 
-def describe(counts):
+def describe(counts: Retired) -> str:
     return (f"{counts['sessionsClosed']} session(s) closed, {counts['playersDisabled']} player(s) disabled, "
             f"{counts['providersDisabled']} provider(s) and {counts['gamesDisabled']} game(s) disabled, "
             f"{counts['keysRevoked']} signing key(s) revoked")
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     import argparse
 
     import psycopg2

@@ -23,6 +23,7 @@ deposits, withdrawals and bonuses; protection for a player's limits and exclusio
 for the read-only views (the ledger audit among them), which read through self.read_db: the
 replica of DATABASE_READ_URL when set, else the primary.
 """
+from .base import AdminHandler
 from .cashier import CancelBonusHandler, DepositHandler, GrantBonusHandler, PlayerBonusesHandler, WithdrawalHandler
 from .games import (
     CloseSessionHandler,
@@ -65,7 +66,7 @@ from .providers import (
 from .synthetic import RetireSyntheticHandler
 
 
-def routes():
+def routes() -> list[tuple[str, type[AdminHandler]]]:
     """(path, handler) pairs; {name} in a path is a parameter of the handler's `parameters`."""
     return [
         (r"/casino/admin/players", CreatePlayerHandler),

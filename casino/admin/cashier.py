@@ -18,7 +18,7 @@ class CashierHandler(AdminHandler):
     schema = {"userId": ENTITY_ID, "currency": CURRENCY, "amount": BET_AMOUNT, "reference": IDENTIFIER}
     kind: str       # "deposit" or "withdrawal", set by each subclass
 
-    async def post(self):
+    async def post(self) -> None:
         self.render_answer(await self.db.statement(backoffice.cashier, self.kind, self.operator.key_id, self.body))
 
 
@@ -28,7 +28,7 @@ class DepositHandler(CashierHandler):
     refusals = documented("deposit")
     kind = "deposit"
 
-    async def post(self):
+    async def post(self) -> None:
         # The player's external register first (when their jurisdiction names one): an
         # outbound call, never made inside the database transaction.
         register = await self.settings["exclusion_register"].verdict(self.db, self.body["userId"], "deposit")
@@ -54,7 +54,7 @@ class GrantBonusHandler(AdminHandler):
     schema = {"userId": ENTITY_ID, "currency": CURRENCY, "amount": BONUS_AMOUNT, "reference": IDENTIFIER,
               "wagering": WAGERING, "expiresAt": INSTANT}
 
-    async def post(self):
+    async def post(self) -> None:
         self.render_answer(await self.db.statement(bonuses.grant, self.operator.key_id, self.body))
 
 
@@ -67,7 +67,7 @@ class PlayerBonusesHandler(AdminHandler):
     query = {"currency": CURRENCY.optional(), "limit": page_size(backoffice.MAX_PAGE).optional(),
              "cursor": CURSOR.optional()}
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         p = self.params
         self.render_answer(await self.read_db.transaction(bonuses.list_bonuses, p["userId"], p["currency"],
                                                           p["limit"], p["cursor"]))
@@ -81,5 +81,5 @@ class CancelBonusHandler(AdminHandler):
     refusals = documented("cancelBonus")
     parameters = {"bonusId": ENTITY_ID}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(bonuses.cancel, self.operator.key_id, self.params["bonusId"]))

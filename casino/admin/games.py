@@ -20,7 +20,7 @@ class CreateGameHandler(AdminHandler):
     schema = {"providerCode": IDENTIFIER, "providerGameId": IDENTIFIER, "name": NAME, "currency": CURRENCY,
               "minBet": BET_AMOUNT, "maxBet": BET_AMOUNT}
 
-    async def post(self):
+    async def post(self) -> None:
         self.render_answer(await self.db.transaction(catalogue.create_game, self.operator.key_id, self.body))
 
 
@@ -31,7 +31,7 @@ class GameHandler(AdminHandler):
     refusals = documented("getGame")
     parameters = {"gameId": ENTITY_ID}
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(catalogue.get_game, self.params["gameId"]))
 
 
@@ -44,7 +44,7 @@ class GameLimitsHandler(AdminHandler):
     parameters = {"gameId": ENTITY_ID}
     schema = {"minBet": BET_AMOUNT, "maxBet": BET_AMOUNT}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(catalogue.set_game_limits, self.operator.key_id,
                                                      self.params["gameId"], self.body))
 
@@ -58,7 +58,7 @@ class GameStatusHandler(AdminHandler):
     parameters = {"gameId": ENTITY_ID}
     schema = {"status": STATUS}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(catalogue.set_game_status, self.operator.key_id,
                                                      self.params["gameId"], self.body))
 
@@ -73,7 +73,7 @@ class ImportGamesHandler(AdminHandler):
     refusals = documented("importGames")
     parameters = {"providerCode": IDENTIFIER}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await game_import.import_games(self.db, self.provider_link, self.settings["casino_code"],
                                                           self.params["providerCode"], self.operator.key_id))
 
@@ -86,7 +86,7 @@ class SessionsHandler(AdminHandler):
     parameters = {"userId": ENTITY_ID}
     query = {"limit": page_size(backoffice.MAX_PAGE).optional(), "cursor": CURSOR.optional()}
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         p = self.params
         self.render_answer(await self.db.transaction(catalogue.list_sessions, p["userId"], self.session_idle_timeout,
                                                      p["limit"], p["cursor"]))
@@ -100,6 +100,6 @@ class CloseSessionHandler(AdminHandler):
     refusals = documented("closeSession")
     parameters = {"sessionId": ENTITY_ID}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(catalogue.close_session, self.operator.key_id,
                                                      self.params["sessionId"], self.session_idle_timeout))

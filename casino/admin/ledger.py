@@ -19,7 +19,7 @@ class TransactionsHandler(AdminHandler):
     query = {"currency": CURRENCY.optional(), "limit": page_size(backoffice.MAX_PAGE).optional(),
              "cursor": CURSOR.optional()}
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         p = self.params
         self.render_answer(await self.read_db.transaction(backoffice.transactions, p["userId"], p["currency"],
                                                      p["limit"], p["cursor"]))
@@ -33,7 +33,7 @@ class RoundHandler(AdminHandler):
     refusals = documented("getRound")
     parameters = {"providerCode": IDENTIFIER, "roundId": IDENTIFIER}
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         self.render_answer(await self.read_db.transaction(backoffice.get_round, self.params["providerCode"],
                                                      self.params["roundId"]))
 
@@ -50,6 +50,7 @@ class LedgerAuditHandler(AdminHandler):
     # command, next to the database) -- never holding a connection the money calls need.
     running = ConcurrencyLimit(1, "ledger audit")
 
-    async def get(self):
+    async def get(self) -> None:
         with self.running.slot():
-            self.render_json(200, await self.on_report_db(audit.summary))
+            found = await self.on_report_db(audit.summary)
+            self.render_json(200, dict(found))

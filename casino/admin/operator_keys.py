@@ -1,10 +1,14 @@
 """Operator keys: make, list, rotate, change scopes, revoke -- each within the calling
 key's own scopes and origin."""
+from collections.abc import Callable
+from typing import Any
+
 from wire.openapi import STRING, obj
 from wire.validation import IDENTIFIER, LABEL, one_of
 
 from .. import backoffice, operators
 from ..refusals import documented
+from ..wallet import Outcome
 from .base import AdminHandler
 from .fields import BOOLEAN, SCOPE_LIST
 from .shapes import OPERATOR_KEY, TIMESTAMP
@@ -15,7 +19,8 @@ class OperatorKeyHandler(AdminHandler):
     (403 FORBIDDEN, audited, nothing written)."""
     operator_scope = "admin"
 
-    async def within(self, verb, *args):
+    async def within(self, verb: Callable[..., Outcome], *args: Any) -> Outcome:
+        """verb(cursor, the calling key's id, its scopes, its origin, *args), in a transaction."""
         answer = await self.db.transaction(verb, self.operator.key_id, self.operator.scopes, self.operator.origin,
                                            *args)
         # A key made (or changed) here works at once here, whatever ids were asked for in
@@ -35,7 +40,7 @@ class CreateOperatorKeyHandler(OperatorKeyHandler):
     # (403 FORBIDDEN for any other), so no key makes keys that mark rows other than as it does.
     schema = {"scopes": SCOPE_LIST, "label": LABEL.optional(), "origin": one_of(*operators.KEY_ORIGINS).optional()}
 
-    async def post(self):
+    async def post(self) -> None:
         self.render_answer(await self.within(backoffice.create_operator_key, self.body))
 
 
@@ -45,7 +50,7 @@ class OperatorKeysHandler(AdminHandler):
     answer = obj(keys={"type": "array", "items": OPERATOR_KEY})
     refusals = documented("listOperatorKeys")
 
-    async def get(self):
+    async def get(self) -> None:
         self.render_answer(await self.db.transaction(backoffice.list_operator_keys))
 
 
@@ -58,7 +63,7 @@ class RotateOperatorKeyHandler(OperatorKeyHandler):
     parameters = {"keyId": IDENTIFIER}
     schema = {"label": LABEL.optional(), "revokeOld": BOOLEAN.optional()}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.within(backoffice.rotate_operator_key, self.params["keyId"], self.body))
 
 
@@ -70,7 +75,7 @@ class OperatorKeyScopesHandler(OperatorKeyHandler):
     parameters = {"keyId": IDENTIFIER}
     schema = {"scopes": SCOPE_LIST}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.within(backoffice.set_operator_key_scopes, self.params["keyId"], self.body))
 
 
@@ -81,5 +86,5 @@ class RevokeOperatorKeyHandler(OperatorKeyHandler):
     refusals = documented("revokeOperatorKey")
     parameters = {"keyId": IDENTIFIER}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.within(backoffice.revoke_operator_key, self.params["keyId"]))

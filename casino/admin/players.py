@@ -23,7 +23,7 @@ class CreatePlayerHandler(AdminHandler):
     schema = {"username": USERNAME, "email": EMAIL, "jurisdiction": JURISDICTION_CODE.optional(),
               **{name: field.optional() for name, field in IDENTITY.items()}}
 
-    async def post(self):
+    async def post(self) -> None:
         self.render_answer(await self.db.transaction(backoffice.create_player, self.operator.key_id, self.body,
                                                      self.operator.origin, self.settings["default_jurisdiction"]))
 
@@ -37,7 +37,7 @@ class CreateWalletHandler(AdminHandler):
     refusals = documented("createWallet")
     schema = {"userId": ENTITY_ID, "currency": CURRENCY}
 
-    async def post(self):
+    async def post(self) -> None:
         self.render_answer(await self.db.transaction(backoffice.create_wallet, self.operator.key_id, self.body))
 
 
@@ -50,7 +50,7 @@ class PlayerStatusHandler(AdminHandler):
     parameters = {"userId": ENTITY_ID}
     schema = {"status": STATUS}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(backoffice.set_status, self.operator.key_id,
                                                      self.params["userId"], self.body))
 
@@ -65,7 +65,7 @@ class ListPlayersHandler(AdminHandler):
              "status": STATUS.optional(),
              "limit": page_size(backoffice.MAX_PAGE).optional(), "cursor": CURSOR.optional()}
 
-    async def get(self):
+    async def get(self) -> None:
         p = self.params
         self.render_answer(await self.read_db.transaction(backoffice.list_players, p["origin"], p["status"],
                                                           p["limit"], p["cursor"]))
@@ -78,5 +78,5 @@ class PlayerHandler(AdminHandler):
     refusals = documented("getPlayer")
     parameters = {"userId": ENTITY_ID}
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         self.render_answer(await self.read_db.transaction(backoffice.get_player, self.params["userId"]))

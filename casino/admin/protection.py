@@ -40,7 +40,7 @@ class JurisdictionsHandler(AdminHandler):
     answer = obj(items={"type": "array", "items": JURISDICTION})
     refusals = documented("listJurisdictions")
 
-    async def get(self):
+    async def get(self) -> None:
         self.render_answer(await self.db.transaction(protection.list_jurisdictions))
 
 
@@ -69,10 +69,10 @@ class JurisdictionHandler(AdminHandler):
                     rules=(REGISTER_NAMED,)),
     }
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(protection.get_jurisdiction, self.params["code"]))
 
-    async def put(self, **_):
+    async def put(self, **_: str) -> None:
         # The register is called as a provider is: at an address the policy allows
         # (wire/addresses.py), checked here and again at each connection.
         refused = await self.address_refused(self.body.get("registerUrl"))
@@ -95,10 +95,10 @@ class LimitsHandler(AdminHandler):
                             "amount": nullable(PAYOUT_AMOUNT)}),
     }
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         self.render_answer(await self.read_db.transaction(protection.get_limits, self.params["userId"]))
 
-    async def put(self, **_):
+    async def put(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(protection.set_limit, self.operator.key_id,
                                                      self.params["userId"], self.body))
 
@@ -121,10 +121,10 @@ class ExclusionsHandler(AdminHandler):
                      status=201, rules=(TIME_OUT_ENDS,)),
     }
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         self.render_answer(await self.read_db.transaction(protection.exclusions, self.params["userId"]))
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(protection.exclude, self.operator.key_id,
                                                      self.params["userId"], self.body))
 
@@ -137,7 +137,7 @@ class ProtectionHistoryHandler(AdminHandler):
     parameters = {"userId": ENTITY_ID}
     query = {"limit": page_size(backoffice.MAX_PAGE).optional(), "cursor": CURSOR.optional()}
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         p = self.params
         self.render_answer(await self.read_db.transaction(protection.history, p["userId"], p["limit"], p["cursor"]))
 
@@ -151,7 +151,7 @@ class PlayerJurisdictionHandler(AdminHandler):
     parameters = {"userId": ENTITY_ID}
     schema = {"jurisdiction": JURISDICTION_CODE}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(protection.set_player_jurisdiction, self.operator.key_id,
                                                      self.params["userId"], self.body))
 
@@ -165,6 +165,6 @@ class PlayerIdentityHandler(AdminHandler):
     parameters = {"userId": ENTITY_ID}
     schema = IDENTITY
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(protection.set_player_identity, self.operator.key_id,
                                                      self.params["userId"], self.body))

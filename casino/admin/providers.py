@@ -14,7 +14,7 @@ class ProviderEndpointHandler(AdminHandler):
     """A write of a provider's apiEndpoint: its host must resolve to public addresses only
     (or to networks OUTBOUND_ALLOWED_NETWORKS allows), else 422 ENDPOINT_NOT_ALLOWED."""
 
-    async def endpoint_refused(self):
+    async def endpoint_refused(self) -> str | None:
         return await self.address_refused(self.body["apiEndpoint"])
 
 
@@ -29,7 +29,7 @@ class CreateProviderHandler(ProviderEndpointHandler):
     # The origin is the key's, as for players: never the body's.
     schema = {"providerCode": PROVIDER_CODE, "name": NAME, "apiEndpoint": ENDPOINT.optional()}
 
-    async def post(self):
+    async def post(self) -> None:
         refused = await self.endpoint_refused()
         self.render_answer(await self.db.transaction(catalogue.create_provider, self.operator.key_id, self.body,
                                                      self.operator.origin, refused))
@@ -45,7 +45,7 @@ class SetProviderEndpointHandler(ProviderEndpointHandler):
     parameters = {"providerCode": IDENTIFIER}
     schema = {"apiEndpoint": NULLABLE_ENDPOINT}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         refused = await self.endpoint_refused()
         self.render_answer(await self.db.transaction(catalogue.set_provider_endpoint, self.operator.key_id,
                                                      self.params["providerCode"], self.body, refused))
@@ -58,7 +58,7 @@ class ProviderHandler(AdminHandler):
     refusals = documented("getProvider")
     parameters = {"providerCode": IDENTIFIER}
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(catalogue.get_provider, self.params["providerCode"]))
 
 
@@ -71,7 +71,7 @@ class ProviderStatusHandler(AdminHandler):
     parameters = {"providerCode": IDENTIFIER}
     schema = {"status": STATUS}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(catalogue.set_provider_status, self.operator.key_id,
                                                      self.params["providerCode"], self.body))
 
@@ -85,7 +85,7 @@ class ProviderV1Handler(AdminHandler):
     parameters = {"providerCode": IDENTIFIER}
     schema = {"allowed": BOOLEAN}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(catalogue.set_provider_v1, self.operator.key_id,
                                                      self.params["providerCode"], self.body))
 
@@ -102,7 +102,7 @@ class AddProviderKeyHandler(AdminHandler):
     schema = {"signer": SIGNER.optional(), "keyId": KEY_ID.optional(), "secret": SECRET.optional()}
     action = "addProviderKey"
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         reserved = credentials.EnvironmentKeys(None, None, self.settings["casino_code"]).reserved_kids
         answer = await self.db.transaction(catalogue.add_provider_key, self.operator.key_id,
                                            self.settings["keys_box"], reserved, self.params["providerCode"],
@@ -128,7 +128,7 @@ class RevokeProviderKeyHandler(AdminHandler):
     parameters = {"providerCode": IDENTIFIER, "keyId": IDENTIFIER}
     schema = {"signer": SIGNER.optional()}
 
-    async def post(self, **_):
+    async def post(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(catalogue.revoke_provider_key, self.operator.key_id,
                                                      self.params["providerCode"], self.params["keyId"], self.body))
 
@@ -140,5 +140,5 @@ class ProviderKeysHandler(AdminHandler):
     refusals = documented("listProviderKeys")
     parameters = {"providerCode": IDENTIFIER}
 
-    async def get(self, **_):
+    async def get(self, **_: str) -> None:
         self.render_answer(await self.db.transaction(catalogue.list_provider_keys, self.params["providerCode"]))

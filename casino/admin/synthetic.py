@@ -18,6 +18,6 @@ class RetireSyntheticHandler(AdminHandler):
               "userIds": array_of(ENTITY_ID, 1000).optional(),
               "providerCodes": array_of(IDENTIFIER, 100).optional()}
 
-    async def post(self):
+    async def post(self) -> None:
         self.render_answer(await self.db.transaction(synthetic.retire_over_api, self.operator.key_id,
                                                      self.operator.origin, self.body))
