@@ -45,7 +45,7 @@ def idle_seconds(text: str) -> float:
     return seconds
 
 
-def idle_timeout(environ=os.environ):
+def session_idle_timeout(environ=os.environ):
     """SESSION_IDLE_TIMEOUT as a timedelta (the load tools that open the database read it)."""
     return timedelta(seconds=idle_seconds(environ.get("SESSION_IDLE_TIMEOUT", str(DEFAULT_IDLE_TIMEOUT_SECONDS))))
 
