@@ -23,6 +23,7 @@ from wire import transport
 from wire.addresses import LOOPBACK, parse_networks
 from wire.secretbox import SecretBoxError
 from wire.secrets_env import DEV_SECRETS, Secrets, read_secrets
+from wire.validation import JURISDICTION_CODE
 
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -82,7 +83,7 @@ def _first_line(exc):
 
 
 def _jurisdiction_code(text):
-    if not re.fullmatch(r"[A-Z][A-Z0-9-]{1,15}", text):
+    if not JURISDICTION_CODE.check(text):
         raise ValueError("not a jurisdiction code (2-16 upper-case letters, digits or '-')")
     return text
 
