@@ -10,7 +10,7 @@ import os
 import secrets
 from datetime import timedelta
 
-DEFAULT_IDLE_TIMEOUT_SECONDS = 1800
+DEFAULT_IDLE_TIMEOUT_SECONDS = 1800.0
 
 CREATE_SESSION = """
     INSERT INTO CASINO_GAME_SESSIONS (token, user_id, wallet_id, game_id, is_active)

@@ -15,7 +15,7 @@ import psycopg2.extensions
 import psycopg2.sql
 
 from .embedded import DataDirectoryError, EmbeddedPostgres
-from .pool import DatabaseUnavailable
+from .pool import BadSetting, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +132,12 @@ T = TypeVar("T")
 def run_on_database(prog: str, data_dir: str | None, run: Callable[[str], Coroutine[Any, Any, T]]) -> T | None:
     """For a command-line tool: asyncio.run(run(dsn)) on the service's database and its
     result; None, once it has printed why, when there is no usable database or it cannot be
-    reached (the tool then exits 2)."""
+    reached, or DB_CALL_TIMEOUT (read by the Database that `run` opens) cannot be used: the
+    tool then exits 2, as for its other settings."""
     try:
         with database_from_environment(data_dir, attach="existing") as database:
             return asyncio.run(run(database.dsn))
-    except UNUSABLE as exc:
+    except (*UNUSABLE, BadSetting) as exc:
         print(f"{prog}: not run: {why_unusable(exc)}", file=sys.stderr)
     except DatabaseUnavailable as exc:
         print(f"{prog}: not run: cannot reach the database: {' '.join(str(exc).split())}", file=sys.stderr)

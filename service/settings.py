@@ -19,6 +19,7 @@ from typing import Any
 import psycopg2.extensions
 
 from casino import reports, sessions
+from db import pool
 from wire import transport
 from wire.addresses import LOOPBACK, parse_networks
 from wire.secretbox import SecretBoxError
@@ -155,7 +156,7 @@ OPTIONS = (
     Option("reconcile_stale_after", "RECONCILE_STALE_AFTER", None, 30.0, SECONDS_OR_OFF,
            "seconds before a pending provider call is reconciled"),
     Option("round_timeout", "ROUND_TIMEOUT", None, 300.0, SECONDS, "seconds before an open round is closed"),
-    Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, float(sessions.DEFAULT_IDLE_TIMEOUT_SECONDS),
+    Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, sessions.DEFAULT_IDLE_TIMEOUT_SECONDS,
            sessions.idle_seconds,
            "seconds without a bet after which a casino session expires"),
     Option("bonus_expiry_interval", "BONUS_EXPIRY_INTERVAL", None, 60.0, SECONDS_OR_OFF,
@@ -192,7 +193,7 @@ OPTIONS = (
            "how often each process reloads signing and operator keys"),
     Option("signature_tolerance", "SIGNATURE_TOLERANCE", None, 300.0, SECONDS,
            "seconds a v2 signature's timestamp may differ from the clock"),
-    Option("db_call_timeout", "DB_CALL_TIMEOUT", None, 10.0, SECONDS,
+    Option("db_call_timeout", "DB_CALL_TIMEOUT", None, pool.DEFAULT_CALL_TIMEOUT, pool.call_seconds,
            "seconds a database call may take, queueing included, before it is cancelled and answered 503"),
     Option("default_jurisdiction", "DEFAULT_JURISDICTION", None, "DEFAULT", _jurisdiction_code,
            "the jurisdiction of a player registered without one (a row of CASINO_JURISDICTIONS)"),
@@ -238,7 +239,7 @@ class Settings:
     reconcile_interval: float = 60.0
     reconcile_stale_after: float = 30.0
     round_timeout: float = 300.0
-    session_idle_timeout: float = 1800.0
+    session_idle_timeout: float = sessions.DEFAULT_IDLE_TIMEOUT_SECONDS
     bonus_expiry_interval: float = 60.0
     report_timeout: float = 300.0
     report_time_zone: str = "UTC"
@@ -249,13 +250,13 @@ class Settings:
     simulate_concurrency: int = 4
     provider_link_max_clients: int = 16
     casino_client_max_clients: int = 16
-    header_timeout: float = 10.0
-    body_timeout: float = 10.0
-    idle_timeout: float = 60.0
-    max_connections: int = 1024
+    header_timeout: float = transport.Limits.header_timeout
+    body_timeout: float = transport.Limits.body_timeout
+    idle_timeout: float = transport.Limits.idle_timeout
+    max_connections: int = transport.Limits.max_connections
     key_refresh_seconds: float = 1.0
     signature_tolerance: float = 300.0
-    db_call_timeout: float = 10.0
+    db_call_timeout: float = pool.DEFAULT_CALL_TIMEOUT
     default_jurisdiction: str = "DEFAULT"
     register_timeout: float = 3.0
     register_cache_seconds: float = 900.0
