@@ -5,10 +5,11 @@ launch the provider refused can never be bet on. An active session expires when 
 taken no bet for SESSION_IDLE_TIMEOUT seconds (casino_debit measures it from
 last_activity_at, which activation and accepted bets refresh).
 """
-import math
 import os
 import secrets
 from datetime import timedelta
+
+from db.pool import positive_seconds
 
 DEFAULT_IDLE_TIMEOUT_SECONDS = 1800.0
 
@@ -31,18 +32,8 @@ CLOSE_SESSION = """
 """
 
 
-def idle_seconds(text: str) -> float:
-    """SESSION_IDLE_TIMEOUT's rule, for the server's settings and the load tools alike: a
-    number of seconds above zero."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise ValueError("not a number") from None
-    if not math.isfinite(seconds):
-        raise ValueError("not a number")
-    if not seconds > 0:
-        raise ValueError("must be above 0")
-    return seconds
+# SESSION_IDLE_TIMEOUT's rule, for the server's settings and the load tools alike.
+idle_seconds = positive_seconds
 
 
 def session_idle_timeout(environ=os.environ):

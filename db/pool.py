@@ -74,9 +74,9 @@ class BadSetting(ValueError):
     """DB_CALL_TIMEOUT cannot be used; the message is the one line to print."""
 
 
-def call_seconds(text: str) -> float:
-    """DB_CALL_TIMEOUT's rule, for the server's settings (service/settings.py) and the
-    command-line tools alike: a number of seconds above zero."""
+def positive_seconds(text: str) -> float:
+    """A number of seconds above zero, finite: DB_CALL_TIMEOUT's rule and SESSION_IDLE_TIMEOUT's
+    (casino/sessions.py), for the server's settings and the tools that read them alike."""
     try:
         seconds = float(text)
     except ValueError:
@@ -95,7 +95,7 @@ def call_timeout_from_environment(environ: Mapping[str, str] = os.environ) -> fl
     if text is None:
         return DEFAULT_CALL_TIMEOUT
     try:
-        return call_seconds(text)
+        return positive_seconds(text)
     except ValueError as exc:
         raise BadSetting(f"DB_CALL_TIMEOUT={text}: {exc}") from None
 

@@ -19,6 +19,7 @@ from typing import Any
 import psycopg2.extensions
 
 from casino import reports, sessions
+from casino.reconciliation import FeedBounds
 from db import pool
 from wire import transport
 from wire.addresses import LOOPBACK, parse_networks
@@ -168,9 +169,9 @@ OPTIONS = (
     Option("daily_reconciliation", "DAILY_RECONCILIATION", None, None, _time_of_day_or_off,
            "off, or the time of day (HH:MM in REPORT_TIME_ZONE) the casino reconciles the day before "
            "with every provider"),
-    Option("feed_max_rounds", "FEED_MAX_ROUNDS", None, 1_000_000, COUNT,
+    Option("feed_max_rounds", "FEED_MAX_ROUNDS", None, FeedBounds.max_rounds, COUNT,
            "rounds of a provider's feed a reconciliation holds at most; more: it fails"),
-    Option("feed_deadline", "FEED_DEADLINE", None, 600.0, SECONDS,
+    Option("feed_deadline", "FEED_DEADLINE", None, FeedBounds.deadline, SECONDS,
            "seconds a reconciliation may take to read a provider's whole feed; longer: it fails"),
     Option("support_cookie_secure", "SUPPORT_COOKIE_SECURE", None, None, _on_off,
            "on: the support page's cookies are Secure whatever the request's scheme (behind a proxy that "
@@ -193,7 +194,7 @@ OPTIONS = (
            "how often each process reloads signing and operator keys"),
     Option("signature_tolerance", "SIGNATURE_TOLERANCE", None, 300.0, SECONDS,
            "seconds a v2 signature's timestamp may differ from the clock"),
-    Option("db_call_timeout", "DB_CALL_TIMEOUT", None, pool.DEFAULT_CALL_TIMEOUT, pool.call_seconds,
+    Option("db_call_timeout", "DB_CALL_TIMEOUT", None, pool.DEFAULT_CALL_TIMEOUT, pool.positive_seconds,
            "seconds a database call may take, queueing included, before it is cancelled and answered 503"),
     Option("default_jurisdiction", "DEFAULT_JURISDICTION", None, "DEFAULT", _jurisdiction_code,
            "the jurisdiction of a player registered without one (a row of CASINO_JURISDICTIONS)"),
@@ -244,8 +245,8 @@ class Settings:
     report_timeout: float = 300.0
     report_time_zone: str = "UTC"
     daily_reconciliation: time | None = None
-    feed_max_rounds: int = 1_000_000
-    feed_deadline: float = 600.0
+    feed_max_rounds: int = FeedBounds.max_rounds
+    feed_deadline: float = FeedBounds.deadline
     support_cookie_secure: bool | None = None
     simulate_concurrency: int = 4
     provider_link_max_clients: int = 16
