@@ -90,9 +90,10 @@ def _cached(cur, subject, seconds):
 
 
 @dataclass(frozen=True)
-class Check:
-    """One check as recorded: the register's answer and reference, or why there is none; or
-    the earlier check whose answer it reused."""
+class RegisterCheck:
+    """One check of a player against the register, as recorded: the register's answer and
+    reference, or why there is none; or the earlier check whose answer it reused. (Not
+    wire/refusals.py's Check, a condition that refuses a call.)"""
     answer: str | None = None
     reference: str | None = None
     error: str | None = None
@@ -139,12 +140,12 @@ class ExclusionRegister:
         if subject is None:
             return None
         if not subject.identity_complete:
-            await db.transaction(_record, subject, purpose, Check(error="identity incomplete: not asked"))
+            await db.transaction(_record, subject, purpose, RegisterCheck(error="identity incomplete: not asked"))
             return "identity-missing"
         cached = await db.transaction(_cached, subject, self.cache_seconds)
         if cached is not None:
             check_id, answer = cached
-            await db.transaction(_record, subject, purpose, Check(answer=answer, cached_from=check_id))
+            await db.transaction(_record, subject, purpose, RegisterCheck(answer=answer, cached_from=check_id))
             return "excluded" if answer == "excluded" else "clear"
         started = time.monotonic()
         response = None
@@ -153,7 +154,8 @@ class ExclusionRegister:
                                             {"Content-Type": "application/json"})
         answer, reference, error = read_answer(response) if subject.url else (None, None, "no address configured")
         await db.transaction(_record, subject, purpose,
-                             Check(answer, reference, error, duration_ms=round((time.monotonic() - started) * 1000)))
+                             RegisterCheck(answer, reference, error,
+                                           duration_ms=round((time.monotonic() - started) * 1000)))
         if answer is None:
             return "clear" if subject.allow_when_unreachable else "unavailable"
         return "excluded" if answer == "excluded" else "clear"

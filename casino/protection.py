@@ -177,21 +177,23 @@ def _check_jurisdiction(cur: Cursor, req: Request) -> None:
             raise invalid(f"{kind}Min must not exceed {kind}Max: from {day}, {low} ends after {high}")
     if req["registerUrl"] is not None and req["registerName"] is None:
         raise invalid("registerUrl needs a registerName")
-    cur.execute(TIME_ZONE_KNOWN, (req["timeZone"],))
-    known = cur.fetchone()
-    assert known is not None, "SELECT EXISTS answers one row"
-    if not known[0]:
-        raise invalid(f"timeZone {req['timeZone']!r} is not a time zone the database knows (e.g. Europe/London)")
 
 
 def put_jurisdiction(cur: Cursor, operator: str | None, code: str, req: Request,
                      register_refused: str | None = None) -> Outcome:
     """Creates the market (201) or replaces its rules (200). A new time zone has every limited
     wallet of its players recount its windows in it at its next money call. Limits already
-    pending keep the start they were given; exclusions keep their end. register_refused: why
-    the registerUrl may not be called (wire/addresses.py, checked by the handler before the
-    transaction: it resolves a name): 422 REGISTER_URL_NOT_ALLOWED, audited, nothing written."""
+    pending keep the start they were given; exclusions keep their end. A timeZone the
+    database does not know: 422 TIME_ZONE_UNKNOWN. register_refused: why the registerUrl may
+    not be called (wire/addresses.py, checked by the handler before the transaction: it
+    resolves a name): 422 REGISTER_URL_NOT_ALLOWED. Each refusal audited, nothing written."""
     _check_jurisdiction(cur, req)
+    cur.execute(TIME_ZONE_KNOWN, (req["timeZone"],))
+    known = cur.fetchone()
+    assert known is not None, "SELECT EXISTS answers one row"
+    if not known[0]:
+        return _audited(cur, operator, "putJurisdiction", {"code": code, **req},
+                        _refusal("TIME_ZONE_UNKNOWN", repr(req["timeZone"])))
     if register_refused:
         return _audited(cur, operator, "putJurisdiction", {"code": code, **req},
                         _refusal("REGISTER_URL_NOT_ALLOWED", register_refused))

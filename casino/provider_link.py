@@ -7,7 +7,6 @@ reported as 502 PROVIDER_UNAVAILABLE (naming the provider's error code when it r
 one) and a launch's casino session stays inactive.
 """
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,12 +15,10 @@ from wire.addresses import AddressPolicy
 from wire.keyring import KeyRing
 from wire.outbound import OutboundClient, OutboundLimits
 from wire.signing import sign_v2
+from wire.validation import ERROR_CODE
 
 from . import refusals
 from .refusals import Refused
-
-# A protocol error code (UPPER_SNAKE); anything else in a refusal's body is not passed on.
-_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 
 # A round is a handful of callbacks, each retried for a few seconds at worst.
 SIMULATE_TIMEOUT = 60.0
@@ -48,7 +45,7 @@ class Reply:
         if not isinstance(error, dict):
             return None
         code = error.get("code")
-        if not (isinstance(code, str) and _ERROR_CODE.fullmatch(code)):
+        if not (isinstance(code, str) and ERROR_CODE.check(code)):
             return None
         message = error.get("message")
         return code, message[:200] if isinstance(message, str) else ""

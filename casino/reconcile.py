@@ -17,6 +17,7 @@ read, stored as failed) or the arguments are wrong. (Not provider.reconcile, whi
 settles the provider's own uncertain calls.)
 """
 import argparse
+import math
 import os
 import sys
 from datetime import datetime, timedelta
@@ -88,9 +89,10 @@ def main(argv=None):
         print(f"reconcile: not run: REPORT_TIME_ZONE={zone}: {exc}", file=sys.stderr)
         return 2
     try:
-        bounds = reconciliation.FeedBounds(int(os.environ.get("FEED_MAX_ROUNDS") or 1_000_000),
-                                           float(os.environ.get("FEED_DEADLINE") or 600.0))
-        if bounds.max_rounds < 1 or not bounds.deadline > 0:
+        defaults = reconciliation.FeedBounds()
+        bounds = reconciliation.FeedBounds(int(os.environ.get("FEED_MAX_ROUNDS") or defaults.max_rounds),
+                                           float(os.environ.get("FEED_DEADLINE") or defaults.deadline))
+        if bounds.max_rounds < 1 or not 0 < bounds.deadline < math.inf:
             raise ValueError("must be above zero")
     except ValueError as exc:
         print(f"reconcile: not run: FEED_MAX_ROUNDS or FEED_DEADLINE: {exc}", file=sys.stderr)

@@ -5,12 +5,13 @@ launch the provider refused can never be bet on. An active session expires when 
 taken no bet for SESSION_IDLE_TIMEOUT seconds (casino_debit measures it from
 last_activity_at, which activation and accepted bets refresh).
 """
-import math
 import os
 import secrets
 from datetime import timedelta
 
-DEFAULT_IDLE_TIMEOUT_SECONDS = 1800
+from db.pool import positive_seconds
+
+DEFAULT_IDLE_TIMEOUT_SECONDS = 1800.0
 
 CREATE_SESSION = """
     INSERT INTO CASINO_GAME_SESSIONS (token, user_id, wallet_id, game_id, is_active)
@@ -31,21 +32,11 @@ CLOSE_SESSION = """
 """
 
 
-def idle_seconds(text: str) -> float:
-    """SESSION_IDLE_TIMEOUT's rule, for the server's settings and the load tools alike: a
-    number of seconds above zero."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise ValueError("not a number") from None
-    if not math.isfinite(seconds):
-        raise ValueError("not a number")
-    if not seconds > 0:
-        raise ValueError("must be above 0")
-    return seconds
+# SESSION_IDLE_TIMEOUT's rule, for the server's settings and the load tools alike.
+idle_seconds = positive_seconds
 
 
-def idle_timeout(environ=os.environ):
+def session_idle_timeout(environ=os.environ):
     """SESSION_IDLE_TIMEOUT as a timedelta (the load tools that open the database read it)."""
     return timedelta(seconds=idle_seconds(environ.get("SESSION_IDLE_TIMEOUT", str(DEFAULT_IDLE_TIMEOUT_SECONDS))))
 

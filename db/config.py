@@ -15,7 +15,7 @@ import psycopg2.extensions
 import psycopg2.sql
 
 from .embedded import DataDirectoryError, EmbeddedPostgres
-from .pool import DatabaseUnavailable
+from .pool import BadSetting, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -132,23 +132,37 @@ T = TypeVar("T")
 def run_on_database(prog: str, data_dir: str | None, run: Callable[[str], Coroutine[Any, Any, T]]) -> T | None:
     """For a command-line tool: asyncio.run(run(dsn)) on the service's database and its
     result; None, once it has printed why, when there is no usable database or it cannot be
-    reached (the tool then exits 2)."""
+    reached, or DB_CALL_TIMEOUT (read by the Database that `run` opens) cannot be used: the
+    tool then exits 2, as for its other settings."""
     try:
         with database_from_environment(data_dir, attach="existing") as database:
             return asyncio.run(run(database.dsn))
-    except UNUSABLE as exc:
+    except (*UNUSABLE, BadSetting) as exc:
         print(f"{prog}: not run: {why_unusable(exc)}", file=sys.stderr)
     except DatabaseUnavailable as exc:
         print(f"{prog}: not run: cannot reach the database: {' '.join(str(exc).split())}", file=sys.stderr)
     return None
 
 
+def exit_code(prog: str, command: Callable[[], int | None], refused: tuple[type[Exception], ...] = ()) -> int:
+    """For a command-line tool: run command(); the exit code. 2 when there is no usable
+    database (`prog: not run: ...` printed), 1 for an exception of `refused` (`prog: ` and
+    its first line printed), else command()'s answer (None: 0)."""
+    try:
+        return command() or 0
+    except UNUSABLE as exc:
+        print(f"{prog}: not run: {why_unusable(exc)}", file=sys.stderr)
+        return 2
+    except refused as exc:
+        print(f"{prog}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+
+
 def in_transaction(prog: str, data_dir: str | None, command: Callable[[psycopg2.extensions.cursor], object],
                    refused: tuple[type[Exception], ...]) -> int:
     """For a command-line tool: run command(cursor) in one transaction on the service's
-    database; the exit code. 2 when there is no usable database, 1 for an exception of
-    `refused` (its first line printed), 0 once committed."""
-    try:
+    database; the exit code (exit_code's: 2, 1, or 0 once committed)."""
+    def run() -> None:
         with database_from_environment(data_dir, attach="existing") as database:
             conn = psycopg2.connect(database.dsn)
             try:
@@ -156,10 +170,4 @@ def in_transaction(prog: str, data_dir: str | None, command: Callable[[psycopg2.
                     command(cur)
             finally:
                 conn.close()
-    except UNUSABLE as exc:
-        print(f"{prog}: not run: {why_unusable(exc)}", file=sys.stderr)
-        return 2
-    except refused as exc:
-        print(f"{prog}: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_code(prog, run, refused)

@@ -40,10 +40,11 @@ serialization failure.
 """
 import asyncio
 import logging
+import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -69,8 +70,34 @@ DEFAULT_CALL_TIMEOUT = 10.0
 SYNC_REP_CANCELLED = "wait for synchronous replication"
 
 
-def call_timeout_from_environment() -> float:
-    return float(os.environ.get("DB_CALL_TIMEOUT", DEFAULT_CALL_TIMEOUT))
+class BadSetting(ValueError):
+    """DB_CALL_TIMEOUT cannot be used; the message is the one line to print."""
+
+
+def positive_seconds(text: str) -> float:
+    """A number of seconds above zero, finite: DB_CALL_TIMEOUT's rule and SESSION_IDLE_TIMEOUT's
+    (casino/sessions.py), for the server's settings and the tools that read them alike."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError("not a number") from None
+    if not math.isfinite(seconds):
+        raise ValueError("not a number")
+    if not seconds > 0:
+        raise ValueError("must be above 0")
+    return seconds
+
+
+def call_timeout_from_environment(environ: Mapping[str, str] = os.environ) -> float:
+    """DB_CALL_TIMEOUT, for a command-line tool's Database (the server passes its settings'
+    one); BadSetting (`DB_CALL_TIMEOUT=nan: not a number`) when it cannot be used."""
+    text = environ.get("DB_CALL_TIMEOUT")
+    if text is None:
+        return DEFAULT_CALL_TIMEOUT
+    try:
+        return positive_seconds(text)
+    except ValueError as exc:
+        raise BadSetting(f"DB_CALL_TIMEOUT={text}: {exc}") from None
 
 
 IN_USE = Gauge("db_pool_connections_in_use", "Connections lent to a call", multiprocess_mode="livesum")

@@ -13,6 +13,7 @@ as against a server of its own (loadtests/local_server.py).
 The games a tool launches must be that provider's, and known to it (the provider accepts
 the launch).
 """
+import json
 import os
 import threading
 import uuid
@@ -46,6 +47,45 @@ def signed_headers(key, path, data: bytes):
     """The headers of a provider's signed (v2) callback to the casino."""
     kid, secret = key
     return {"Content-Type": "application/json", "x-casino-signature": sign_v2(secret, kid, "POST", path, data)}
+
+
+def get_balance(url, key, user_id, token):
+    """The balance the casino answers the provider (a signed getBalance)."""
+    data = json.dumps({"sessionToken": token, "userId": user_id}, separators=(",", ":")).encode()
+    try:
+        response = requests.post(f"{url.rstrip('/')}/casino/getBalance", data=data, timeout=TIMEOUT,
+                                 headers=signed_headers(key, "/casino/getBalance", data))
+    except requests.RequestException as exc:
+        raise ToolError(f"POST /casino/getBalance: no answer from {url} ({type(exc).__name__})") from None
+    if response.status_code != 200:
+        raise ToolError(f"POST /casino/getBalance answered {response.status_code} for player {user_id}")
+    return response.json()["balance"]
+
+
+def wallet_problems(api, key, currency, expected, tokens, audit=True, workers=16):
+    """The end-of-run check of an HTTP tool, as lines to print (empty when every invariant
+    held): for each player of `expected` ({userId: the balance the tool's answers say it
+    must have}), the balance getBalance answers (on the session `tokens[userId]`, signed
+    with `key`), the back office's, and the sum of its ledger pages' applied movements
+    must all equal the expected one; then the ledger audit (GET
+    /casino/admin/ledger/audit) must find nothing, unless `audit` is False (a ledger too
+    large to audit within the deployment's timeout)."""
+    def one(user_id):
+        answered = get_balance(api.url, key, user_id, tokens[user_id])
+        wallet, = (w for w in api.admin(f"players/{user_id}")["wallets"] if w["currency"] == currency)
+        ledger = sum(row["movement"] for row in api.ledger(user_id, currency) if row["outcome"] == "applied")
+        if not answered == wallet["balance"] == ledger == expected[user_id]:
+            return (f"player {user_id}: getBalance {answered}, back office {wallet['balance']}, "
+                    f"ledger {ledger}, expected {expected[user_id]}")
+        return None
+    with ThreadPoolExecutor(workers) as pool:
+        problems = [line for line in pool.map(one, sorted(expected)) if line]
+    if audit:
+        try:
+            problems += [f"ledger audit: {v}" for v in api.admin("ledger/audit")["violations"]]
+        except ToolError as exc:
+            problems.append(f"ledger audit not run: {exc}")
+    return problems
 
 
 def describe(counts):

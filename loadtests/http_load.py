@@ -15,6 +15,7 @@ import psutil
 class LoadResult:
     latencies: list = field(default_factory=list)   # seconds, one per answered request
     statuses: dict = field(default_factory=dict)
+    answered: dict = field(default_factory=dict)     # connection -> its requests' statuses, in order
     elapsed: float = 0.0
     cpu: float = 0.0                                  # this process's CPU seconds meanwhile
 
@@ -48,7 +49,7 @@ async def _read_response(reader):
     return status
 
 
-async def _connection(host, port, requests, deadline, result, ssl):
+async def _connection(host, port, requests, deadline, result, ssl, answered):
     reader, writer = await asyncio.open_connection(host, port, ssl=ssl)
     try:
         for raw in requests:
@@ -59,18 +60,22 @@ async def _connection(host, port, requests, deadline, result, ssl):
             status = await _read_response(reader)
             result.latencies.append(time.perf_counter() - started)
             result.statuses[status] = result.statuses.get(status, 0) + 1
+            answered.append(status)
     finally:
         writer.close()
 
 
 async def run_load(host, port, request_lists, seconds, ssl=None):
     """One connection per list; each sends its requests in order until the time is up
-    or its list runs out (the lists bound the run). ssl: True for https."""
+    or its list runs out (the lists bound the run). ssl: True for https. The answers'
+    statuses: result.answered[i] for the i-th list, one per request answered, in order."""
     result = LoadResult()
+    result.answered = {i: [] for i in range(len(request_lists))}
     cpu_start = time.process_time()
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*(_connection(host, port, requests, deadline, result, ssl) for requests in request_lists))
+    await asyncio.gather(*(_connection(host, port, requests, deadline, result, ssl, result.answered[i])
+                           for i, requests in enumerate(request_lists)))
     result.elapsed = time.perf_counter() - started
     result.cpu = time.process_time() - cpu_start
     return result

@@ -29,7 +29,8 @@ audit (GET /casino/admin/ledger/audit; LOCUST_LEDGER_AUDIT=off skips it, for a l
 too large to audit within the server's DB_CALL_TIMEOUT). Any violation or any 5xx is
 printed and sets Locust's exit code to 1. Then the run's players are retired (sessions
 closed, players disabled, ledger rows kept) and its key revoked. The game launched is
-LOCUST_GAME_ID (default 1, the demo "Jaqpot Slots", bets 10-10000).
+LOCUST_GAME_ID, required with --host (as debit_rate's --game-id is with --url); a server
+of its own plays its demo "Jaqpot Slots" (bets 10-10000).
 """
 import json
 import os
@@ -42,7 +43,7 @@ import gevent
 import requests
 from locust import FastHttpUser, between, events, task
 
-from loadtests.client import CasinoApi, Run, ToolError, describe, signed_headers, signing_key_from_environment
+from loadtests.client import Run, ToolError, describe, signed_headers, signing_key_from_environment, wallet_problems
 from loadtests.local_server import LocalServer
 
 FUNDS = 20_000
@@ -97,7 +98,7 @@ def deployment(environment, **_):
     """No --host: a server of its own, whose keys and demo game the run uses."""
     if environment.host:
         state.update(operator_key=os.environ.get("OPERATOR_KEY"), signing_key=signing_key_from_environment(),
-                     game_id=int(os.environ.get("LOCUST_GAME_ID", "1")))
+                     game_id=os.environ.get("LOCUST_GAME_ID"))
         return
     server = LocalServer().start()
     environment.host = server.url
@@ -113,6 +114,10 @@ def provision(environment, **_):
         if not state["operator_key"]:
             raise ToolError("OPERATOR_KEY is not set: an operator key with the scopes admin, backoffice, "
                             "cashier and lobby")
+        if not str(state["game_id"] or "").isdigit():
+            # No default with --host: a deployment's game 1 is whatever it imported first.
+            raise ToolError("LOCUST_GAME_ID is not set to a game id: a game of the signing key's provider")
+        state["game_id"] = int(state["game_id"])
         run = Run(environment.host, state["operator_key"], ORIGIN)
         state["run"] = run.start()
         game = run.api.game(state["game_id"])
@@ -224,16 +229,6 @@ def model_balances():
     return balances
 
 
-def balances(api: CasinoApi, host, user_id, currency):
-    """(getBalance's, the back office's, the ledger pages' sum) for the player's wallet."""
-    data = json.dumps({"sessionToken": state["tokens"][user_id], "userId": user_id}).encode()
-    answered = requests.post(f"{host}/casino/getBalance", data=data, timeout=30,
-                             headers=signed_headers(state["signing_key"], "/casino/getBalance", data)).json()
-    wallet, = (w for w in api.admin(f"players/{user_id}")["wallets"] if w["currency"] == currency)
-    ledger = sum(row["movement"] for row in api.ledger(user_id, currency) if row["outcome"] == "applied")
-    return answered["balance"], wallet["balance"], ledger
-
-
 def check(host):
     """Problems found, as lines to print; empty when every invariant held."""
     resend_unanswered(host)
@@ -242,19 +237,10 @@ def check(host):
     for tx, answers in journal.answers.items():
         if len(set(answers)) > 1:
             problems.append(f"transaction {tx} got different answers: {sorted({s for s, _ in answers})}")
-    api = state["run"].api
     model = model_balances()
     touched = sorted({player for _, _, player in journal.requests.values()})
-    for user_id in touched:
-        answered, back_office, ledger = balances(api, host, user_id, state["currency"])
-        if not answered == back_office == ledger == model[user_id]:
-            problems.append(f"player {user_id}: getBalance {answered}, back office {back_office}, "
-                            f"ledger {ledger}, model {model[user_id]}")
-    if LEDGER_AUDIT:
-        try:
-            problems += [f"ledger audit: {v}" for v in api.admin("ledger/audit")["violations"]]
-        except ToolError as exc:
-            problems.append(f"ledger audit not run: {exc}")
+    problems += wallet_problems(state["run"].api, state["signing_key"], state["currency"],
+                                {user_id: model[user_id] for user_id in touched}, state["tokens"], LEDGER_AUDIT)
     return problems, len(touched)
 
 

@@ -6,11 +6,9 @@ whether a money call was applied, so the client treats it like no answer at all:
 then left 'unknown' for reconciliation. Only a well-formed answer is ever stored.
 """
 import json
-import re
 
-from wire.validation import CURRENCY, ENTITY_ID, IDENTIFIER, PAYOUT_AMOUNT
+from wire.validation import CURRENCY, ENTITY_ID, ERROR_CODE, IDENTIFIER, PAYOUT_AMOUNT
 
-_ERROR_CODE = re.compile(r"[A-Z][A-Z_]*")
 
 
 def _is_bool(value):
@@ -70,7 +68,7 @@ def _fields_pass(checks, body):
 def is_error_body(body):
     error = body.get("error") if isinstance(body, dict) else None
     return (isinstance(error, dict) and isinstance(error.get("code"), str)
-            and _ERROR_CODE.fullmatch(error["code"]) is not None and isinstance(error.get("message"), str))
+            and ERROR_CODE.check(error["code"]) and isinstance(error.get("message"), str))
 
 
 def well_formed(endpoint, request, status, body):

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg2
 
 from casino.demo_players import seed
-from db.config import NoDatabase, database_from_environment
+from db.config import database_from_environment, exit_code
 from sql.migrate import ADVISORY_LOCK_KEY, FUNCTIONS_PREFIX, MigrationError, migrate
 from wire.secrets_env import DEV_SECRETS
 
@@ -42,20 +42,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m service.demo_data", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", help="embedded server data directory (without DATABASE_URL)")
     args = parser.parse_args(argv)
-    try:
+
+    def run():
         with database_from_environment(args.data_dir) as database:
             done = migrate(database.dsn)
             # The demo pair keeps v1 in development mode only, as the server loads it.
             load_demo_data(database.dsn, v1=not all(os.environ.get(name) for name in DEV_SECRETS))
-    except MigrationError as exc:
-        print(f"migration error: {exc}", file=sys.stderr)
-        return 1
-    except NoDatabase as exc:
-        print(f"demo_data: {exc}", file=sys.stderr)
-        return 2
-    functions = sum(name.startswith(FUNCTIONS_PREFIX) for name in done)
-    print(f"{len(done) - functions} migration(s) and {functions} function file(s) applied, demo data loaded")
-    return 0
+        functions = sum(name.startswith(FUNCTIONS_PREFIX) for name in done)
+        print(f"{len(done) - functions} migration(s) and {functions} function file(s) applied, demo data loaded")
+    return exit_code("demo_data", run, (MigrationError,))
 
 
 if __name__ == "__main__":

@@ -19,10 +19,13 @@ from typing import Any
 import psycopg2.extensions
 
 from casino import reports, sessions
+from casino.reconciliation import FeedBounds
+from db import pool
 from wire import transport
 from wire.addresses import LOOPBACK, parse_networks
 from wire.secretbox import SecretBoxError
 from wire.secrets_env import DEV_SECRETS, Secrets, read_secrets
+from wire.validation import JURISDICTION_CODE
 
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -82,7 +85,7 @@ def _first_line(exc):
 
 
 def _jurisdiction_code(text):
-    if not re.fullmatch(r"[A-Z][A-Z0-9-]{1,15}", text):
+    if not JURISDICTION_CODE.check(text):
         raise ValueError("not a jurisdiction code (2-16 upper-case letters, digits or '-')")
     return text
 
@@ -154,7 +157,7 @@ OPTIONS = (
     Option("reconcile_stale_after", "RECONCILE_STALE_AFTER", None, 30.0, SECONDS_OR_OFF,
            "seconds before a pending provider call is reconciled"),
     Option("round_timeout", "ROUND_TIMEOUT", None, 300.0, SECONDS, "seconds before an open round is closed"),
-    Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, float(sessions.DEFAULT_IDLE_TIMEOUT_SECONDS),
+    Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, sessions.DEFAULT_IDLE_TIMEOUT_SECONDS,
            sessions.idle_seconds,
            "seconds without a bet after which a casino session expires"),
     Option("bonus_expiry_interval", "BONUS_EXPIRY_INTERVAL", None, 60.0, SECONDS_OR_OFF,
@@ -166,9 +169,9 @@ OPTIONS = (
     Option("daily_reconciliation", "DAILY_RECONCILIATION", None, None, _time_of_day_or_off,
            "off, or the time of day (HH:MM in REPORT_TIME_ZONE) the casino reconciles the day before "
            "with every provider"),
-    Option("feed_max_rounds", "FEED_MAX_ROUNDS", None, 1_000_000, COUNT,
+    Option("feed_max_rounds", "FEED_MAX_ROUNDS", None, FeedBounds.max_rounds, COUNT,
            "rounds of a provider's feed a reconciliation holds at most; more: it fails"),
-    Option("feed_deadline", "FEED_DEADLINE", None, 600.0, SECONDS,
+    Option("feed_deadline", "FEED_DEADLINE", None, FeedBounds.deadline, SECONDS,
            "seconds a reconciliation may take to read a provider's whole feed; longer: it fails"),
     Option("support_cookie_secure", "SUPPORT_COOKIE_SECURE", None, None, _on_off,
            "on: the support page's cookies are Secure whatever the request's scheme (behind a proxy that "
@@ -191,7 +194,7 @@ OPTIONS = (
            "how often each process reloads signing and operator keys"),
     Option("signature_tolerance", "SIGNATURE_TOLERANCE", None, 300.0, SECONDS,
            "seconds a v2 signature's timestamp may differ from the clock"),
-    Option("db_call_timeout", "DB_CALL_TIMEOUT", None, 10.0, SECONDS,
+    Option("db_call_timeout", "DB_CALL_TIMEOUT", None, pool.DEFAULT_CALL_TIMEOUT, pool.positive_seconds,
            "seconds a database call may take, queueing included, before it is cancelled and answered 503"),
     Option("default_jurisdiction", "DEFAULT_JURISDICTION", None, "DEFAULT", _jurisdiction_code,
            "the jurisdiction of a player registered without one (a row of CASINO_JURISDICTIONS)"),
@@ -237,24 +240,24 @@ class Settings:
     reconcile_interval: float = 60.0
     reconcile_stale_after: float = 30.0
     round_timeout: float = 300.0
-    session_idle_timeout: float = 1800.0
+    session_idle_timeout: float = sessions.DEFAULT_IDLE_TIMEOUT_SECONDS
     bonus_expiry_interval: float = 60.0
     report_timeout: float = 300.0
     report_time_zone: str = "UTC"
     daily_reconciliation: time | None = None
-    feed_max_rounds: int = 1_000_000
-    feed_deadline: float = 600.0
+    feed_max_rounds: int = FeedBounds.max_rounds
+    feed_deadline: float = FeedBounds.deadline
     support_cookie_secure: bool | None = None
     simulate_concurrency: int = 4
     provider_link_max_clients: int = 16
     casino_client_max_clients: int = 16
-    header_timeout: float = 10.0
-    body_timeout: float = 10.0
-    idle_timeout: float = 60.0
-    max_connections: int = 1024
+    header_timeout: float = transport.Limits.header_timeout
+    body_timeout: float = transport.Limits.body_timeout
+    idle_timeout: float = transport.Limits.idle_timeout
+    max_connections: int = transport.Limits.max_connections
     key_refresh_seconds: float = 1.0
     signature_tolerance: float = 300.0
-    db_call_timeout: float = 10.0
+    db_call_timeout: float = pool.DEFAULT_CALL_TIMEOUT
     default_jurisdiction: str = "DEFAULT"
     register_timeout: float = 3.0
     register_cache_seconds: float = 900.0

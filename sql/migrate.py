@@ -311,7 +311,7 @@ def print_manifest_lines(directory=MIGRATIONS_DIR):
 
 
 def main(argv=None):
-    from db.config import NoDatabase, database_from_environment
+    from db.config import database_from_environment, exit_code
 
     parser = argparse.ArgumentParser(prog="python -m sql.migrate", description=__doc__.split("\n")[0])
     parser.add_argument("--status", action="store_true", help="list applied, pending and changed files")
@@ -321,23 +321,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.manifest:
         return print_manifest_lines()
-    try:
+
+    def run():
         # --status only looks: on a directory without a database it says so, creating nothing.
         with database_from_environment(args.data_dir, attach="existing" if args.status else None) as database:
             if args.status:
                 for name, state in status(database.dsn):
                     print(f"{state:8} {name}")
-                return 0
+                return
             done = migrate(database.dsn)
             functions = sum(name.startswith(FUNCTIONS_PREFIX) for name in done)
             print(f"{len(done) - functions} migration(s) and {functions} function file(s) applied")
-            return 0
-    except MigrationError as exc:
-        print(f"migration error: {exc}", file=sys.stderr)
-        return 1
-    except NoDatabase as exc:
-        print(f"migrate: {exc}", file=sys.stderr)
-        return 2
+    return exit_code("migrate", run, (MigrationError,))
 
 
 if __name__ == "__main__":

@@ -14,24 +14,23 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 from casino import bonuses
 from db.pool import Database
+from tests import model_support
+from tests.model_support import TRANSACTION_IDS, round_ids
 from tests.support import Gambler, error_code
 
 MIN_BET, MAX_BET, CASH = 1, 200, 100
 LIMIT = 2**53 - 1
 BASE = "2100-01-01T00:{:02d}:00Z"           # the model's minute m, on the test clock
-IDS = st.integers(0, 10**6).map(lambda i: f"t{i}")
-ROUNDS = st.integers(1, 5).map(lambda i: f"r{i}")
+IDS = TRANSACTION_IDS
+ROUNDS = round_ids(5)
 
 
-@dataclass
-class Bet:
-    round_id: str
-    amount: int
-    accepted: bool
+@dataclass(kw_only=True)
+class Bet(model_support.Bet):
+    """What the bet took of each: cash first, then the bonus `bonus_id` (the model's number)."""
     cash: int = 0
     bonus: int = 0
     bonus_id: int | None = None
-    refunded: bool = False
 
 
 @dataclass
@@ -78,7 +77,7 @@ class BonusModel:
             return answer if stored == request else (409, "IDEMPOTENCY_CONFLICT", None, None)
         if tx in self.tombstones:
             if request[0] == "debit":
-                self.bets[tx] = Bet(request[1], request[2], False)
+                self.bets[tx] = Bet(round_id=request[1], amount=request[2], accepted=False)
             answer = (409, "TRANSACTION_ROLLED_BACK", None, None)
         else:
             self.expire_if_due()
@@ -88,10 +87,11 @@ class BonusModel:
 
     def debit(self, tx, round_id, amount):
         if not MIN_BET <= amount <= MAX_BET or amount > self.playable:
-            self.bets[tx] = Bet(round_id, amount, False)
+            self.bets[tx] = Bet(round_id=round_id, amount=amount, accepted=False)
             return self.answer(422, "BET_LIMIT_EXCEEDED" if not MIN_BET <= amount <= MAX_BET else "INSUFFICIENT_FUNDS")
         cash = min(self.cash, amount)
-        bet = self.bets[tx] = Bet(round_id, amount, True, cash, amount - cash, self.active)
+        bet = self.bets[tx] = Bet(round_id=round_id, amount=amount, accepted=True, cash=cash, bonus=amount - cash,
+                                     bonus_id=self.active)
         self.cash -= bet.cash
         self.bonus -= bet.bonus
         if self.active is not None:

@@ -92,7 +92,6 @@ def test_a_player_moves_to_another_market(api, ledger, clock):
 
 
 @pytest.mark.parametrize("change, why", [
-    ({"timeZone": "Mars/Olympus_Mons"}, "timeZone"),
     ({"timeOutMin": "P2M", "timeOutMax": "P1M"}, "timeOutMin must not exceed timeOutMax"),
     ({"selfExclusionMin": "P2Y", "selfExclusionMax": "P1Y"}, "selfExclusionMin must not exceed selfExclusionMax"),
     ({"registerUrl": "https://register.example/check"}, "registerUrl needs a registerName"),
@@ -109,6 +108,17 @@ def test_a_row_that_cannot_be_a_market_is_400(api, change, why):
     assert (r.status_code, error_code(r)) == (400, "INVALID_REQUEST")
     assert why in r.json()["error"]["message"]
     assert back_office(api, "GET", "jurisdictions/BAD-ROW").status_code == 404
+
+
+def test_a_time_zone_the_database_does_not_know_is_422_and_audited(api, ledger):
+    row = {"name": "Mars", "timeZone": "Mars/Olympus_Mons", "coolingOffHours": 24, "increaseWaitsForPeriodEnd": False,
+           "depositLimitRequired": False, "timeOutMin": "P1D", "timeOutMax": "P6W", "selfExclusionMin": "P6M"}
+    r = back_office(api, "PUT", "jurisdictions/MARS", row)
+    assert (r.status_code, error_code(r)) == (422, "TIME_ZONE_UNKNOWN")
+    assert "'Mars/Olympus_Mons'" in r.json()["error"]["message"]
+    assert back_office(api, "GET", "jurisdictions/MARS").status_code == 404
+    assert ledger.query("""SELECT response_status FROM CASINO_ADMIN_AUDIT WHERE action = 'putJurisdiction'
+                           AND request ->> 'code' = 'MARS'""") == [(422,)]
 
 
 def test_unknown_codes(api):

@@ -7,6 +7,7 @@ import sys
 import tempfile
 import uuid
 
+from loadtests.client import Run, wallet_problems
 from loadtests.postgres import reference_service
 from loadtests.postgres.bench import ReferenceService
 from tests.support import DEMO_KEY, KEYS_ENCRYPTION_KEY, OPERATOR_KEY, ROOT, Api, Ledger, needs, signed, tool_environment
@@ -133,13 +134,15 @@ def debit_rate(env, *args):
 
 
 def test_debit_rate_needs_only_a_deployments_url_an_operator_key_and_a_provider_key(server, ledger):
-    game = ledger.launchable_game(min_bet=10, max_bet=10_000)
+    # A EUR game: the debits are in the game's currency (a USD debit would be refused).
+    game = ledger.launchable_game(min_bet=10, max_bet=10_000, currency="EUR")
     (before,), = ledger.query("SELECT coalesce(max(id), 0) FROM CASINO_USERS")
     out = debit_rate(tool_environment(OPERATOR_KEY=OPERATOR_KEY, SIGNING_KEY_ID=DEMO_KEY[0],
                                       SIGNING_KEY_SECRET=DEMO_KEY[1].decode()),
                      "--url", server.url, "--game-id", str(game), "--wallets", "4", "--concurrency", "4")
-    run_line, retired, median = out.splitlines()[-3:]
+    run_line, retired, check, median = out.splitlines()[-4:]
     assert re.search(r"statuses \{200: \d+\}", run_line), out
+    assert check == "check: 4 wallets, 0 violation(s) -> ok", out
     assert retired.startswith("retired: 4 session(s) closed, 4 player(s) disabled, 0 provider(s) and 0 game(s) "
                               "disabled"), out
     assert re.fullmatch(r"median of 1: \d+ debits/s \(4 connections, 4 wallet\(s\)\)", median), out
@@ -157,4 +160,27 @@ def test_debit_rate_without_a_url_runs_against_a_server_of_its_own_and_leaves_no
         out = debit_rate(tool_environment(TMPDIR=scratch), "--wallets", "2", "--concurrency", "2")
         assert out.startswith("a server of its own: http://127.0.0.1:"), out
         assert "retired: 2 session(s) closed, 2 player(s) disabled" in out and "statuses {200: " in out, out
+        assert "check: 2 wallets, 0 violation(s) -> ok" in out, out
         assert os.listdir(scratch) == []
+
+
+def test_debit_rate_against_a_url_needs_the_game_it_plays(server):
+    run = subprocess.run([sys.executable, "-m", "loadtests.debit_rate", "--url", server.url],
+                         cwd=ROOT, env=tool_environment(OPERATOR_KEY=OPERATOR_KEY), capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 2 and "--game-id is required with --url" in run.stderr, run.stderr
+
+
+def test_the_end_of_run_check_finds_a_balance_the_answers_do_not_explain(server, ledger):
+    """The check debit_rate and Locust's run end with (loadtests/client.py): a player whose
+    balance is one more than the tool's answers say is a violation; the true one is not."""
+    game = ledger.launchable_game(min_bet=10, max_bet=10_000)
+    run = Run(server.url, OPERATOR_KEY, "bench").start()
+    try:
+        (user_id, token), = run.provision(1, run.api.game(game), 5_000)
+        tokens = {user_id: token}
+        assert wallet_problems(run.api, DEMO_KEY, "USD", {user_id: 5_000}, tokens) == []
+        assert wallet_problems(run.api, DEMO_KEY, "USD", {user_id: 5_001}, tokens, audit=False) == [
+            f"player {user_id}: getBalance 5000, back office 5000, ledger 5000, expected 5001"]
+    finally:
+        run.finish()

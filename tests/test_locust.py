@@ -76,10 +76,11 @@ def test_against_a_production_server_it_needs_only_the_url_an_operator_key_and_a
     assert ledger.violations() == []
 
 
-def test_without_an_operator_key_it_refuses_and_creates_nothing(server, ledger):
+def test_without_an_operator_key_or_a_game_it_refuses_and_creates_nothing(server, ledger):
     (before,), = ledger.query("SELECT coalesce(max(id), 0) FROM CASINO_USERS")
     for env, said in ((tool_environment(), "check: not run: OPERATOR_KEY is not set"),
-                      (tool_environment(OPERATOR_KEY="op_000000000000.made-up"),
+                      (tool_environment(OPERATOR_KEY=OPERATOR_KEY), "check: not run: LOCUST_GAME_ID is not set"),
+                      (tool_environment(OPERATOR_KEY="op_000000000000.made-up", LOCUST_GAME_ID="1"),
                        "check: not run: POST /casino/admin/keys answered 401 (UNAUTHORIZED: ")):
         returncode, output = locust(env, "--host", server.url, users=2, seconds=5)
         assert returncode == 1, output[-4000:]

@@ -346,7 +346,7 @@ class BackOffice(Calls):
     calls = ("createPlayer", "createWallet", "rotateOperatorKey", "setOperatorKeyScopes", "revokeOperatorKey",
              "createOperatorKey", "createProvider", "setProviderEndpoint", "addProviderKey", "rotateProviderKey",
              "revokeProviderKey", "createGame", "setGameLimits", "setLimit", "createExclusion",
-             "setPlayerJurisdiction")
+             "setPlayerJurisdiction", "putJurisdiction")
     stages = {"taken": 0, "shorter": 0, "last-deposit-limit": 0, "both-signers": 0}
     KEYS = ("rotateOperatorKey", "setOperatorKeyScopes", "revokeOperatorKey")
 
@@ -377,6 +377,13 @@ class BackOffice(Calls):
                    "setOperatorKeyScopes": {"scopes": ["backoffice"]}, "revokeOperatorKey": {},
                    "createOperatorKey": {"scopes": ["backoffice"], "label": None, "origin": None}}[call]
             return Scene(req, {"key": key_id, "held": ["admin", "backoffice"], "origin": "operator"})
+        if call == "putJurisdiction":
+            return Scene({"name": "Precedence", "timeZone": "Europe/London", "coolingOffHours": 24,
+                          "increaseWaitsForPeriodEnd": False, "depositLimitRequired": False, "timeOutMin": "P1D",
+                          "timeOutMax": "P6W", "selfExclusionMin": "P6M", "selfExclusionMax": None,
+                          "registerName": "Precedence register", "registerUrl": "https://register.example/check",
+                          "registerUnavailable": None},
+                         {"code": "P" + uuid.uuid4().hex[:15].upper(), "register_refused": None})
         if call == "createProvider":
             return Scene({"providerCode": new("PREC").upper(), "name": "Precedence", "apiEndpoint": None},
                          {"endpoint_refused": None})
@@ -423,6 +430,7 @@ class BackOffice(Calls):
             "setLimit": lambda: (protection.set_limit, OP, d["user"], req),
             "createExclusion": lambda: (protection.exclude, OP, d["user"], req),
             "setPlayerJurisdiction": lambda: (protection.set_player_jurisdiction, OP, d["user"], req),
+            "putJurisdiction": lambda: (protection.put_jurisdiction, OP, d["code"], req, d["register_refused"]),
         }
         return self.refused(self.run(*calls[call]()))
 
@@ -467,6 +475,12 @@ class BackOffice(Calls):
 
     def endpoint(self, s, call):
         s.data["endpoint_refused"] = "10.0.0.1 is in a private network"
+
+    def time_zone(self, s, call):
+        s.req["timeZone"] = "Mars/Olympus_Mons"
+
+    def register_url(self, s, call):
+        s.data["register_refused"] = "10.0.0.1 is in a private network"
 
     def no_provider(self, s, call):
         unknown = new("NOPE").upper()

@@ -11,6 +11,7 @@ from provider.handlers import routes as provider_routes
 from tests.support import ROOT
 from wire import refusals as catalogue
 from wire.openapi import DOCUMENT_PATH, described
+from wire.validation import ERROR_CODE
 
 FUNCTIONS = ROOT / "sql" / "functions"
 # An upper-snake string literal in a function file is a refusal code: that is the only
@@ -30,6 +31,13 @@ def python_sources():
 
 def test_codes_are_unique():
     assert len(catalogue.BY_CODE) == len(catalogue.CATALOGUE)
+
+
+def test_every_code_is_one_both_sides_read_as_an_error_code():
+    # The casino reads a provider's refusals, and the provider the casino's, with ERROR_CODE:
+    # a code it did not match would be taken for no answer at all.
+    assert [r.code for r in catalogue.CATALOGUE if not ERROR_CODE.check(r.code)] == []
+    assert not ERROR_CODE.check("A" * 65) and not ERROR_CODE.check("lower_case")
 
 
 def test_the_sql_file_is_generated_from_the_catalogue():

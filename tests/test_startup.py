@@ -52,6 +52,8 @@ def one_line_error(run, code):
     ({"SIMULATE_CONCURRENCY": "1.5"}, "error: SIMULATE_CONCURRENCY=1.5: not an integer"),
     ({"MAX_CONNECTIONS": "-3"}, "error: MAX_CONNECTIONS=-3: must be at least 1"),
     ({"HEADER_TIMEOUT": "nan"}, "error: HEADER_TIMEOUT=nan: not a number"),
+    ({"DB_CALL_TIMEOUT": "nan"}, "error: DB_CALL_TIMEOUT=nan: not a number"),
+    ({"DB_CALL_TIMEOUT": "-1"}, "error: DB_CALL_TIMEOUT=-1: must be above 0"),
     ({"KEY_REFRESH_SECONDS": "soon"}, "error: KEY_REFRESH_SECONDS=soon: not a number"),
     ({"DATABASE_URL": "not a url"}, "error: DATABASE_URL=<set>: malformed"),
     ({"KEYS_ENCRYPTION_KEY": "short", "CASINO_SECRET": "a", "PROVIDER_SECRET": "b"}, "error: KEYS_ENCRYPTION_KEY"),
@@ -239,3 +241,13 @@ def test_audit_exits_2_with_one_line_when_the_database_cannot_be_reached():
         assert run.returncode == 2, run.stdout + run.stderr
         assert len(lines) == 1 and "cannot reach the database" in lines[0], run.stderr
         assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("value, said", [("nan", "not a number"), ("-1", "must be above 0"), ("0", "must be above 0")])
+def test_a_command_line_tool_refuses_a_bad_db_call_timeout_in_one_line_and_exit_2(database_dsn, value, said):
+    # The tools that open a Database of their own read DB_CALL_TIMEOUT by the server's rule.
+    env = dict(os.environ, DATABASE_URL=database_dsn, DB_CALL_TIMEOUT=value)
+    run = subprocess.run([sys.executable, "-m", "casino.bonuses", "expire"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip().splitlines() == [f"bonus expiry: not run: DB_CALL_TIMEOUT={value}: {said}"], run.stderr

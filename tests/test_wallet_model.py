@@ -14,20 +14,20 @@ import hypothesis.strategies as st
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from casino import sessions
+from tests import model_support
+from tests.model_support import TRANSACTION_IDS, round_ids
+
 MIN_BET, MAX_BET, FUNDS = 5, 300, 1_000
 BALANCE_LIMIT = 2**53 - 1
-IDLE_TIMEOUT_MINUTES = 30   # the server's default SESSION_IDLE_TIMEOUT
-IDS = st.integers(0, 10**6).map(lambda i: f"t{i}")
-ROUNDS = st.integers(1, 8).map(lambda i: f"r{i}")
+IDLE_TIMEOUT_MINUTES = sessions.DEFAULT_IDLE_TIMEOUT_SECONDS / 60   # the server's default SESSION_IDLE_TIMEOUT
+IDS = TRANSACTION_IDS
+ROUNDS = round_ids(8)
 
 
-@dataclass
-class Bet:
-    round_id: str
-    amount: int
-    accepted: bool
-    redeemable_taken: int = 0
-    refunded: bool = False
+@dataclass(kw_only=True)
+class Bet(model_support.Bet):
+    redeemable_taken: int = 0     # what the bet took of the redeemable balance
 
 
 @dataclass
@@ -69,13 +69,14 @@ class WalletModel:
             return self._refuse_bet(tx, round_id, amount, 422, "INSUFFICIENT_FUNDS")
         self.idle_minutes = 0
         redeemable_after = min(self.redeemable, self.playable - amount)
-        self.bets[tx] = Bet(round_id, amount, True, self.redeemable - redeemable_after)
+        self.bets[tx] = Bet(round_id=round_id, amount=amount, accepted=True,
+                           redeemable_taken=self.redeemable - redeemable_after)
         self.playable -= amount
         self.redeemable = redeemable_after
         return 200, None
 
     def _refuse_bet(self, tx, round_id, amount, status, code):
-        self.bets[tx] = Bet(round_id, amount, False)
+        self.bets[tx] = Bet(round_id=round_id, amount=amount, accepted=False)
         return status, code
 
     def credit(self, tx, round_id, amount, related):

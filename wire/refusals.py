@@ -184,6 +184,9 @@ CASINO = (
     Refusal("BET_LIMITS_INVALID", 422, "minBet must not exceed maxBet"),
     Refusal("SESSION_UNKNOWN", 404, "no game session has that id"),
     Refusal("JURISDICTION_NOT_FOUND", 404, "no jurisdiction has that code"),
+    # The zones PostgreSQL knows (pg_timezone_names) are its tz database's: no fixed list
+    # the document could give as an enum, so a business refusal of its own.
+    Refusal("TIME_ZONE_UNKNOWN", 422, "the database knows no time zone %s (e.g. Europe/London)"),
     Refusal("EXCLUSION_ACTIVE", 409, "a %s runs %s: it can be extended, never shortened or lifted"),
     Refusal("EXCLUSION_PERIOD_INVALID", 422, "a %s in %s lasts from %s to %s"),
     # Reports and reconciliation.
@@ -374,8 +377,9 @@ PRECEDENCE: dict[str, tuple[Check, ...]] = {
     "getRound": _checks(("ROUND_UNKNOWN", "no-round", "the ledger holds no row of the provider's round")),
     # Calls refused only by what every operator call checks.
     "listPlayers": (), "listOperatorKeys": (), "listJurisdictions": (),
-    # Its bounds and time zone are the body's (400, "every operator call"); then its register.
+    # Its bounds are the body's (400, "every operator call"); then its time zone, its register.
     "putJurisdiction": _checks(
+        ("TIME_ZONE_UNKNOWN", "time-zone", "the database knows no time zone of the timeZone's name"),
         ("REGISTER_URL_NOT_ALLOWED", "register-url", ("registerUrl is not an http(s) URL with a host, does not "
                                                       "resolve, or resolves to an address outside the allowed "
                                                       "networks"))),

@@ -25,16 +25,15 @@ import asyncio
 import errno
 import logging
 import math
-import os
 import re
 import resource
 import secrets
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import tornado.httpserver
 import tornado.iostream
@@ -65,35 +64,12 @@ SHED = Counter("http_connections_shed_total",
 
 @dataclass(frozen=True)
 class Limits:
+    # The defaults of HEADER_TIMEOUT, BODY_TIMEOUT, IDLE_TIMEOUT and MAX_CONNECTIONS, which
+    # service/settings.py reads (Settings.transport_limits).
     header_timeout: float = 10.0
     body_timeout: float = 10.0
     idle_timeout: float = 60.0
     max_connections: int = 1024
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> "Limits":
-        environ = os.environ if environ is None else environ
-        return cls(header_timeout=_positive(environ, "HEADER_TIMEOUT", cls.header_timeout, float),
-                   body_timeout=_positive(environ, "BODY_TIMEOUT", cls.body_timeout, float),
-                   idle_timeout=_positive(environ, "IDLE_TIMEOUT", cls.idle_timeout, float),
-                   max_connections=_positive(environ, "MAX_CONNECTIONS", cls.max_connections, int))
-
-
-_Number = TypeVar("_Number", int, float)
-
-
-def _positive(environ: Mapping[str, str], name: str, default: _Number, kind: type[_Number]) -> _Number:
-    raw = environ.get(name, "")
-    if raw == "":
-        return default
-    value: _Number | None
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or not (0 < value < math.inf):
-        raise ValueError(f"{name} must be a positive {'integer' if kind is int else 'number'}, not {raw!r}")
-    return value
 
 
 _LENGTH_SEPARATOR = re.compile(r",[ \t]*")

@@ -64,6 +64,13 @@ USERNAME = IDENTIFIER
 EMAIL = pattern(r"[\x21-\x3f\x41-\x7e]{1,64}@[\x21-\x3f\x41-\x7e]{1,189}",
                 "an e-mail address (local@domain, printable ASCII, at most 254 characters)")
 LABEL = pattern(r"[\x20-\x7e]{0,100}", "a string of at most 100 printable ASCII characters")
+# A jurisdiction's code: the back office's field and path, and DEFAULT_JURISDICTION's setting.
+JURISDICTION_CODE = pattern(r"[A-Z][A-Z0-9-]{1,15}",
+                            "a jurisdiction code: 2-16 upper-case letters, digits or '-' (GB, SE, ON, DE, DEFAULT)")
+# An error body's code (PROTOCOL: UPPER_SNAKE), as each side reads the other's refusals:
+# bounded, so a counterpart's answer cannot hand over a megabyte "code" to store; every
+# code of wire/refusals.py's catalogue is one (tests/test_refusals.py).
+ERROR_CODE = pattern(r"[A-Z][A-Z0-9_]{0,63}", "an UPPER_SNAKE error code of 1-64 characters")
 
 
 def nullable(field: Field) -> Field:

@@ -2,6 +2,7 @@
 (wire/validation.py): each a Field, whose check and JSON Schema come from one definition,
 or a JSON Schema rule a handler's body must meet as well (Verb's `rules`)."""
 from wire.validation import DATE_OF_BIRTH, MAX_SAFE_INTEGER, Field, integer, list_of, one_of, pattern, text
+from wire.validation import JURISDICTION_CODE as JURISDICTION_CODE  # shared: DEFAULT_JURISDICTION's setting too
 
 from .. import credentials, enabled, operators
 
@@ -24,8 +25,6 @@ WAGERING = integer(1, MAX_WAGERING, f"an integer from 1 to {MAX_WAGERING}")
 # (a bound on their product would be a 400 to a request the schema calls valid).
 MAX_BONUS = MAX_SAFE_INTEGER // MAX_WAGERING
 BONUS_AMOUNT = integer(1, MAX_BONUS, f"an integer number of minor units from 1 to {MAX_BONUS}")
-JURISDICTION_CODE = pattern(r"[A-Z][A-Z0-9-]{1,15}",
-                            "a jurisdiction code: 2-16 upper-case letters, digits or '-' (GB, SE, ON, DE, DEFAULT)")
 # The identity an external self-exclusion register is asked with (README, "Player protection").
 IDENTITY = {"firstName": text(100, "a name of 1-100 characters"), "lastName": text(100, "a name of 1-100 characters"),
             "dateOfBirth": DATE_OF_BIRTH, "postcode": text(20, "a postcode of 1-20 characters")}

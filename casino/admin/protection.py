@@ -54,8 +54,9 @@ class JurisdictionHandler(AdminHandler):
         "PUT": Verb("PutJurisdiction", "admin",
                     "Creates a jurisdiction (201) or replaces its rules (200): time zone, cooling-off, bounds of "
                     "exclusions, a required deposit limit, the external register and what its outage means. "
-                    "400 INVALID_REQUEST also when timeOutMin exceeds timeOutMax, selfExclusionMin exceeds "
-                    "selfExclusionMax, or the database knows no such timeZone (rules JSON Schema cannot state)",
+                    "400 INVALID_REQUEST also when timeOutMin exceeds timeOutMax or selfExclusionMin exceeds "
+                    "selfExclusionMax (rules between two fields, which JSON Schema cannot state); 422 "
+                    "TIME_ZONE_UNKNOWN for a timeZone the database does not know",
                     JURISDICTION, documented("putJurisdiction"),
                     schema={"name": text(100, "a name of 1-100 characters"),
                             "timeZone": text(64, "a time zone name (Europe/London)"),

@@ -78,7 +78,7 @@ import psutil
 import psycopg2
 import psycopg2.extensions
 
-from casino.sessions import idle_timeout
+from casino.sessions import session_idle_timeout
 from casino.synthetic import describe
 from db import embedded
 from db.config import database_from_environment
@@ -299,7 +299,7 @@ def measure(args, database):
         print(f"pgbench, {CONCURRENCY} clients, {args.runs} x {args.seconds:.0f} s, ours and the reference in turn ...",
               flush=True)
         scripts = {"": (OURS_SCRIPT.format(tag=tag, provider_id=provider_of(database.dsn, f"BENCH-{tag}"),
-                                           idle_seconds=idle_timeout().total_seconds()), None),
+                                           idle_seconds=session_idle_timeout().total_seconds()), None),
                    ", reference": (REFERENCE_SCRIPT,
                                    dict(os.environ, PGOPTIONS=reference_service.search_path_option(schema)))}
         for _ in range(args.runs):

@@ -29,7 +29,7 @@ from statistics import median
 
 import psycopg2
 
-from casino.sessions import idle_timeout
+from casino.sessions import session_idle_timeout
 from db import embedded
 from db.embedded import EmbeddedPostgres
 from sql.migrate import migrate
@@ -105,7 +105,7 @@ def prepare(dsn, wallets, scratch, migrations_dir=None, functions_dir=None):
         provider_id = cur.fetchone()[0]
     conn.close()
     script = Path(scratch) / f"debit-{tag}.sql"
-    script.write_text(SCRIPT.format(tag=tag, provider_id=provider_id, idle_seconds=idle_timeout().total_seconds()))
+    script.write_text(SCRIPT.format(tag=tag, provider_id=provider_id, idle_seconds=session_idle_timeout().total_seconds()))
     return str(script), accounts[0][0]
 
 

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 import psycopg2
 import psycopg2.extensions
 
-from casino.sessions import idle_timeout
+from casino.sessions import session_idle_timeout
 from db import embedded
 from db.cluster import Cluster
 from db.config import database_from_environment
@@ -128,7 +128,7 @@ def prepare(dsn, wallets):
     tag = uuid.uuid4().hex[:8]
     accounts, key = provision(dsn, wallets, BOX, tag)
     script = OURS_SCRIPT.format(tag=tag, provider_id=provider_of(dsn, f"BENCH-{tag}"),
-                                idle_seconds=idle_timeout().total_seconds())
+                                idle_seconds=session_idle_timeout().total_seconds())
     return accounts, key, accounts[0][0], script
 
 
