@@ -65,8 +65,7 @@ BEGIN
                                 WHEN l.loss_week < w.loss_week_used + p_amount THEN 'loss:week'
                                 WHEN l.loss_day < w.loss_day_used + p_amount THEN 'loss:day' END
                     FROM CASINO_WALLETS w WHERE w.id = l.wallet_id),
-                   ARRAY[NULL, NULL, NULL, l.loss_day, l.loss_week, l.loss_month, l.wager_day, l.wager_week,
-                         l.wager_month]
+                   l.bet_checked
             INTO v_current, v_passed, c.limits_checked
             FROM CASINO_LIMIT_WINDOWS l WHERE l.wallet_id = c.wallet_id;
             EXIT WHEN v_current AND v_passed IS NULL;
