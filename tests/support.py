@@ -146,6 +146,22 @@ def until_refused(call, allowed=(200,), refused=401, within=10.0):
     return statuses
 
 
+def logged(server, request_id):
+    """Every JSON log line of `server` that carries `request_id`: (record, raw line). A
+    request's access line is written just after its answer leaves, so a client can read the
+    log before it is there; the server answers a request of its own first, and by then
+    every answer before it has been logged (one event loop: the line follows its answer's
+    write in the same callback)."""
+    assert requests.get(server.url + "/health/live", timeout=10).status_code == 200
+    found = []
+    for raw in server.output().splitlines():
+        if raw.startswith("{"):
+            record = json.loads(raw)
+            if record.get("request_id") == request_id:
+                found.append((record, raw))
+    return found
+
+
 def run_cli(module, *args, dsn, stdin=None):
     """`python -m module args` on the database at dsn, with the tests' encryption key."""
     env = dict(os.environ, DATABASE_URL=dsn, KEYS_ENCRYPTION_KEY=KEYS_ENCRYPTION_KEY,

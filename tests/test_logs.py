@@ -2,17 +2,8 @@
 import json
 import uuid
 
-from tests.support import CASINO_SECRET, DEMO_CASINO_KEY, PROVIDER_SECRET, Api, ServerProcess, casino_headers, signed
-
-
-def access_lines(server, request_id):
-    lines = []
-    for raw in server.output().splitlines():
-        if raw.startswith("{"):
-            line = json.loads(raw)
-            if line.get("request_id") == request_id:
-                lines.append((line, raw))
-    return lines
+from tests.support import (CASINO_SECRET, DEMO_CASINO_KEY, PROVIDER_SECRET, Api, ServerProcess, casino_headers,
+                           logged, signed)
 
 
 def test_each_request_logs_one_json_line_with_its_outcome(server, api, ledger):
@@ -28,7 +19,7 @@ def test_each_request_logs_one_json_line_with_its_outcome(server, api, ledger):
         signature = headers["x-casino-signature"]
         r = api.raw("/casino/debit", data, {**headers, "X-Request-Id": request_id})
         assert r.status_code == 422 and r.headers["X-Request-Id"] == request_id
-        [(line, raw)] = access_lines(server, request_id)
+        [(line, raw)] = logged(server, request_id)
         assert line["level"] == "info" and line["logger"] == "access"
         assert (line["endpoint"], line["status"], line["transaction_id"]) == ("/casino/debit", 422, body["transactionId"])
         assert line["error_code"] == "INSUFFICIENT_FUNDS"
@@ -43,7 +34,7 @@ def test_errors_before_the_body_is_read_are_logged_too(server, api):
     request_id = "trace-bad-" + uuid.uuid4().hex[:8]
     r = api.raw("/casino/debit", b"{}", {"x-casino-signature": "00", "X-Request-Id": request_id})
     assert r.status_code == 401
-    [(line, _)] = access_lines(server, request_id)
+    [(line, _)] = logged(server, request_id)
     assert (line["status"], line["error_code"]) == (401, "INVALID_SIGNATURE")
 
 
@@ -57,7 +48,7 @@ def test_a_rounds_request_id_follows_it_into_the_casino(server, api, ledger):
     r = api.raw("/provider/simulate", body, {**signed("/provider/simulate", body, DEMO_CASINO_KEY,
                                                       "x-provider-signature"), "X-Request-Id": request_id})
     assert r.status_code == 200
-    endpoints = sorted(line["endpoint"] for line, _ in access_lines(server, request_id))
+    endpoints = sorted(line["endpoint"] for line, _ in logged(server, request_id))
     assert endpoints == sorted(["/provider/simulate", "/casino/getBalance", "/casino/debit", "/casino/debit",
                                 "/casino/rollback", "/casino/credit", "/casino/debit", "/casino/getBalance"])
 

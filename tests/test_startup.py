@@ -20,7 +20,7 @@ import requests
 
 from service import startup
 from loadtests.postgres.child_server import ServerProcess
-from tests.support import ROOT
+from tests.support import ROOT, logged
 
 
 def start_server(*args, env=None, timeout=60):
@@ -197,15 +197,7 @@ def test_ready_turns_503_as_soon_as_a_shutdown_starts_while_live_stays_200(datab
 
 
 def access_lines(server, request_id):
-    lines = []
-    for line in server.output().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if record.get("logger") == "access" and record.get("request_id") == request_id:
-            lines.append(record["endpoint"])
-    return lines
+    return [record["endpoint"] for record, _ in logged(server, request_id) if record.get("logger") == "access"]
 
 
 def test_a_callers_request_id_follows_the_round_into_the_provider_and_back(server, api, ledger):
