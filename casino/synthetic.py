@@ -107,7 +107,11 @@ def retire(cur: Cursor, operator: str, origins: Collection[str] = TOOLS, user_id
         cur.execute(statement, params)
         return cur.rowcount
 
-    counts: Retired = {"sessionsClosed": changed(CLOSE_SESSIONS), "playersDisabled": changed(DISABLE_PLAYERS),
+    # The players first: disabling one locks its wallets (the copy's trigger), then the
+    # sessions are closed, the order a bet takes them (its wallet, then its session's
+    # activity mark), so a bet at the same moment waits instead of deadlocking.
+    players_disabled = changed(DISABLE_PLAYERS)
+    counts: Retired = {"sessionsClosed": changed(CLOSE_SESSIONS), "playersDisabled": players_disabled,
                        "gamesDisabled": changed(DISABLE_GAMES), "providersDisabled": changed(DISABLE_PROVIDERS),
                        "keysRevoked": changed(REVOKE_KEYS)}
     # The filter as given (a count, not the ids: a bench names thousands) and what it did.
