@@ -6,8 +6,8 @@ committed when it returns and rolled back when it raises; the connection always 
 to the pool, or is closed when it broke (db/trouble.py tells a broken connection from a
 failed statement).
 
-The executor has exactly as many threads as the pool has connections, so a thread never
-waits for a connection and a request waits in one queue only (the executor's).
+There are exactly as many worker threads (db/workers.py) as the pool has connections, so a
+thread never waits for a connection and a request waits in one queue only (the workers').
 
 psycopg2 fills parameters into the statement text on the client, so PostgreSQL's log of
 a failed statement would hold session tokens and ids. The pool's connections therefore
@@ -45,7 +45,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import psycopg2
@@ -56,6 +55,7 @@ from prometheus_client import Counter, Gauge
 
 from .trouble import connection_trouble
 from .watchdog import CANCEL_GRACE, Call, Watchdog
+from .workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -169,18 +169,6 @@ class _QuietPool(psycopg2.pool.ThreadedConnectionPool):
                     "ALTER ROLE <role> SET log_min_error_statement = panic")
 
 
-def _pass_on(done: "Future[T]", outcome: "asyncio.Future[T]") -> None:
-    """On the loop: the worker's result or error, unless the wait timed out meanwhile."""
-    if outcome.done():
-        return
-    if done.cancelled():
-        outcome.cancel()
-    elif (error := done.exception()) is not None:
-        outcome.set_exception(error)
-    else:
-        outcome.set_result(done.result())
-
-
 def _time_out(outcome: "asyncio.Future[Any]") -> None:
     if not outcome.done():
         outcome.set_exception(TimeoutError())
@@ -206,7 +194,7 @@ class Database:
         # afterwards opens connections only when needed (the database may be down at
         # start) and then keeps every one of them.
         self._pool.minconn = size
-        self._executor = ThreadPoolExecutor(size, thread_name_prefix="db")
+        self._workers = Workers(size, "db")
         self._watchdog = Watchdog(CANCEL_GRACE)
         self._local = threading.local()
 
@@ -224,21 +212,20 @@ class Database:
         return await self._submit(True, fn, args)
 
     async def _submit(self, autocommit: bool, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        # The worker's outcome is passed to an asyncio future by one call_soon_threadsafe,
-        # and one loop timer bounds the wait: what asyncio.wait_for(asyncio.wrap_future(...))
-        # does, without its second future, task and chained callbacks (docs/performance.md,
-        # "Issue 23", step 2).
+        # The worker's outcome is passed to an asyncio future by one call_soon_threadsafe
+        # (db/workers.py), and one loop timer bounds the wait: what
+        # asyncio.wait_for(asyncio.wrap_future(...)) does, without its second future, task
+        # and chained callbacks (docs/performance.md, "Issue 23", steps 2 and 9).
         loop = asyncio.get_running_loop()
         call = Call(time.monotonic() + self.call_timeout)
         outcome: asyncio.Future[T] = loop.create_future()
         WAITING.inc()
-        future = self._executor.submit(self.run_sync, autocommit, fn, *args, call=call)
-        future.add_done_callback(lambda done: loop.call_soon_threadsafe(_pass_on, done, outcome))
+        job = self._workers.submit(outcome, self.run_sync, autocommit, fn, *args, call=call)
         timer = loop.call_later(self.call_timeout + CANCEL_GRACE, _time_out, outcome)
         try:
             return await outcome
         except TimeoutError:
-            if future.cancel():     # still queued: it will never run
+            if job.cancel():     # still queued: it will never run
                 WAITING.dec()
             ERRORS.labels("timeout").inc()
             raise DatabaseUnavailable(f"no answer from the database within {self.call_timeout:g}s") from None
@@ -247,7 +234,7 @@ class Database:
             # never runs; a running one is a read's, on a read-only pool, and is cancelled by
             # the watchdog as at its deadline, so its connection is free at once. A write
             # runs to its end: its outcome is stored, and a retry finds it.
-            if future.cancel():
+            if job.cancel():
                 WAITING.dec()
             elif self.read_only:
                 call.deadline = time.monotonic()
@@ -378,6 +365,6 @@ class Database:
             self._pool.putconn(conn, close=True)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        self._workers.shutdown()
         self._watchdog.stop()
         self._pool.closeall()

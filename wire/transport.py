@@ -48,6 +48,11 @@ log = logging.getLogger("transport")
 MAX_BODY_BYTES = 64 * 1024
 # Our requests carry a handful of short headers; a slow client parks at most this much.
 MAX_HEADER_BYTES = 16 * 1024
+# What one read from a client's socket takes at most. Tornado's default of 64 KB is a new,
+# zero-filled 64 KB buffer per read, two reads per request (the request, and the EAGAIN
+# that ends it), for requests of about half a kilobyte; a larger request or body simply
+# takes more reads.
+READ_CHUNK_BYTES = 4 * 1024
 # Descriptors left to everything but client connections: the database pool, the outbound
 # HTTP clients, log files, the listening sockets.
 RESERVED_DESCRIPTORS = 128
@@ -135,8 +140,7 @@ class HttpServer(tornado.httpserver.HTTPServer):
             connection.close()
             return
         try:
-            stream = _Stream(connection, max_buffer_size=self.max_buffer_size,
-                             read_chunk_size=self.read_chunk_size)
+            stream = _Stream(connection, max_buffer_size=self.max_buffer_size, read_chunk_size=READ_CHUNK_BYTES)
             self._requests[stream] = 0
             self._waiting[stream] = None
             self.handle_stream(stream, address)
