@@ -22,7 +22,13 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
+from psycopg2.extensions import cursor as Cursor
+from tornado.httpclient import HTTPResponse
+
+from db.pool import Database
+from wire.addresses import AddressPolicy
 from wire.outbound import OutboundClient, OutboundLimits
 
 from . import refusals
@@ -60,18 +66,18 @@ class Subject:
     register: str
     url: str | None
     allow_when_unreachable: bool
-    identity: dict
+    identity: dict[str, str | None]
 
     @property
-    def identity_hash(self):
+    def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()
 
     @property
-    def identity_complete(self):
+    def identity_complete(self) -> bool:
         return all(self.identity.values())
 
 
-def _subject(cur, user_id):
+def _subject(cur: Cursor, user_id: int) -> Subject | None:
     cur.execute(SUBJECT, (user_id,))
     row = cur.fetchone()
     if row is None:
@@ -82,7 +88,7 @@ def _subject(cur, user_id):
                     "email": email})
 
 
-def _cached(cur, subject, seconds):
+def _cached(cur: Cursor, subject: Subject, seconds: float) -> tuple[Any, ...] | None:
     if seconds <= 0:
         return None
     cur.execute(CACHED, (subject.user_id, subject.register, subject.identity_hash, seconds))
@@ -101,14 +107,14 @@ class RegisterCheck:
     duration_ms: int | None = None
 
 
-def _record(cur, subject, purpose, check):
+def _record(cur: Cursor, subject: Subject, purpose: str, check: RegisterCheck) -> None:
     cur.execute(RECORD, {"user_id": subject.user_id, "jurisdiction": subject.jurisdiction,
                          "register": subject.register, "purpose": purpose, "identity_hash": subject.identity_hash,
                          "answer": check.answer, "reference": check.reference, "error": check.error,
                          "cached_from": check.cached_from, "duration_ms": check.duration_ms})
 
 
-def read_answer(response):
+def read_answer(response: HTTPResponse | None) -> tuple[str | None, str | None, str | None]:
     """(answer, reference, None) from a register's response, or (None, None, why not)."""
     if response is None:
         return None, None, "no answer in time"
@@ -129,12 +135,13 @@ class ExclusionRegister:
     was set; it is checked again at each connection (DNS can change, and a row may predate the
     check), and an address refused is a register that cannot be asked."""
 
-    def __init__(self, timeout, cache_seconds, max_clients=8, addresses=None):
+    def __init__(self, timeout: float, cache_seconds: float, max_clients: int = 8,
+                 addresses: AddressPolicy | None = None) -> None:
         self.cache_seconds = cache_seconds
         self.http = OutboundClient(OutboundLimits(max_clients=max_clients, connect_timeout=min(timeout, 2.0),
                                                   request_timeout=timeout, queue_timeout=1.0), addresses)
 
-    async def verdict(self, db, user_id, purpose):
+    async def verdict(self, db: Database, user_id: int, purpose: str) -> str | None:
         """What the player's register says for a launch or a deposit (module docstring)."""
         subject = await db.transaction(_subject, user_id)
         if subject is None:
@@ -160,11 +167,11 @@ class ExclusionRegister:
             return "clear" if subject.allow_when_unreachable else "unavailable"
         return "excluded" if answer == "excluded" else "clear"
 
-    def close(self):
+    def close(self) -> None:
         self.http.close()
 
 
-def refuse(verdict):
+def refuse(verdict: str | None) -> None:
     """Raise what a launch answers for a verdict that keeps the player out."""
     if verdict == "excluded":
         raise refusals.error("PLAYER_EXCLUDED", "by the external self-exclusion register")

@@ -2,7 +2,7 @@
 from collections.abc import Callable
 
 from wire.handlers import JsonHandler
-from wire.openapi import INTEGER, STRING, obj
+from wire.openapi import INTEGER, STRING, Json, obj
 from wire.validation import BET_AMOUNT, CURRENCY, ENTITY_ID, IDENTIFIER, PAYOUT_AMOUNT
 
 from . import origins, wallet
@@ -11,7 +11,7 @@ from .refusals import documented
 from .wallet import Outcome
 
 
-def with_bonus(schema):
+def with_bonus(schema: Json) -> Json:
     """An answer that also carries `bonus`, the bonus part of `balance` (PROTOCOL.md, "Bonus
     money"). Not required: an answer stored before bonus money existed replays as stored."""
     bonus = {"type": "integer", "minimum": 0, "description": "the bonus part of balance"}
@@ -43,10 +43,10 @@ class ProviderCallbackHandler(JsonHandler):
     operation: Callable[..., Outcome]
     replays = True
 
-    async def post(self):
+    async def post(self) -> None:
         self.render_answer(await self.db.statement(type(self).operation, *self.arguments()))
 
-    def arguments(self):
+    def arguments(self) -> tuple[object, ...]:
         """What the operation takes after the cursor: the provider whose key signed, and
         the request."""
         return self.caller.counterpart_id, self.body
@@ -70,7 +70,7 @@ class DebitHandler(ProviderCallbackHandler):
               "roundId": IDENTIFIER, "amount": BET_AMOUNT, "currency": CURRENCY}
     operation = wallet.debit
 
-    def arguments(self):
+    def arguments(self) -> tuple[object, ...]:
         return self.caller.counterpart_id, self.body, self.settings["session_idle_timeout"]
 
 
@@ -116,7 +116,7 @@ class LaunchGameHandler(JsonHandler):
     example = {"userId": 1, "gameId": 1, "currency": "USD"}     # PROTOCOL.md's (the demo data has them)
     schema = {"userId": ENTITY_ID, "gameId": ENTITY_ID, "currency": CURRENCY.optional()}
 
-    async def post(self):
+    async def post(self) -> None:
         # A tool's key launches only its own tool's players (casino/origins.py).
         await origins.check(self.db, self.operator, "player", self.body["userId"])
         _, answer = await launch_game(self.db, self.provider_link, self.settings["casino_code"], self.body,
@@ -137,7 +137,7 @@ class SimulateRoundHandler(JsonHandler):
     example = LaunchGameHandler.example
     schema = LaunchGameHandler.schema
 
-    async def post(self):
+    async def post(self) -> None:
         await origins.check(self.db, self.operator, "player", self.body["userId"])
         with self.settings["simulate_limit"].slot():
             answer = await simulate_round(self.db, self.provider_link, self.settings["casino_code"], self.body,
@@ -145,7 +145,7 @@ class SimulateRoundHandler(JsonHandler):
         self.render_json(200, answer)
 
 
-def routes(test_driver=True):
+def routes(test_driver: bool = True) -> list[tuple[str, type[JsonHandler]]]:
     return [
         (r"/casino/launchGame", LaunchGameHandler),
         *([(r"/casino/simulateRound", SimulateRoundHandler)] if test_driver else []),

@@ -1,11 +1,16 @@
 """Game launch and the demo round, as the casino runs them for a player."""
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+from psycopg2.extensions import cursor as Cursor
+
+from db.pool import Database
 from wire.validation import IDENTIFIER
 
 from . import exclusion_register, refusals, sessions
-from .provider_link import unavailable
+from .provider_link import ProviderLink, unavailable
+from .wallet import Request
 
 # Whether the player is enabled, and the end of an exclusion in force (PLAYER_EXCLUDED's words).
 USER = """
@@ -36,7 +41,7 @@ class PendingLaunch:
     balance: int
 
 
-def prepare_launch(cur, req):
+def prepare_launch(cur: Cursor, req: Request) -> PendingLaunch:
     """Validate user (present, active), game, provider and wallet; create the (inactive) session."""
     cur.execute(USER, (req["userId"],))
     user = cur.fetchone()
@@ -66,21 +71,24 @@ def prepare_launch(cur, req):
                          balance)
 
 
-def _is_round(answer):
+def _is_round(answer: dict[str, Any]) -> bool:
     """Whether a provider's simulate answer has what the casino passes on, typed as promised."""
     final = answer.get("finalBalance")
     return (IDENTIFIER.check(answer.get("roundId")) and isinstance(answer.get("steps"), list)
             and "finalBalance" in answer and (final is None or type(final) is int))
 
 
-def _activate(cur, pending, provider_session_id):
+def _activate(cur: Cursor, pending: PendingLaunch, provider_session_id: str) -> None:
     if not sessions.activate_session(cur, pending.token, provider_session_id):
         # Excluded while the provider was launching: the session stays inactive.
         cur.execute(USER, (pending.user_id,))
-        raise refusals.error("PLAYER_EXCLUDED", cur.fetchone()[1])
+        user = cur.fetchone()
+        assert user is not None, "a session's player is never deleted"
+        raise refusals.error("PLAYER_EXCLUDED", user[1])
 
 
-async def launch_game(db, link, casino_code, req, request_id=None, register=None):
+async def launch_game(db: Database, link: ProviderLink, casino_code: str, req: Request, request_id: str | None = None,
+                      register: exclusion_register.ExclusionRegister | None = None) -> tuple[PendingLaunch, dict[str, Any]]:
     """register: the casino's ExclusionRegister, asked (after the casino's own checks, with
     the session still inactive) when the player's jurisdiction names one."""
     pending = await db.transaction(prepare_launch, req)
@@ -98,7 +106,8 @@ async def launch_game(db, link, casino_code, req, request_id=None, register=None
                      "currency": pending.currency, "balance": pending.balance}
 
 
-async def simulate_round(db, link, casino_code, req, request_id=None, register=None):
+async def simulate_round(db: Database, link: ProviderLink, casino_code: str, req: Request, request_id: str | None = None,
+                         register: exclusion_register.ExclusionRegister | None = None) -> dict[str, Any]:
     pending, launched = await launch_game(db, link, casino_code, req, request_id, register)
     # A fresh requestId per call: the provider plays at most one round for it, so a
     # replayed simulate body cannot play again.

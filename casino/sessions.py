@@ -7,7 +7,10 @@ last_activity_at, which activation and accepted bets refresh).
 """
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
+
+from psycopg2.extensions import cursor as Cursor
 
 from db.pool import positive_seconds
 
@@ -36,17 +39,17 @@ CLOSE_SESSION = """
 idle_seconds = positive_seconds
 
 
-def session_idle_timeout(environ=os.environ):
+def session_idle_timeout(environ: Mapping[str, str] = os.environ) -> timedelta:
     """SESSION_IDLE_TIMEOUT as a timedelta (the load tools that open the database read it)."""
     return timedelta(seconds=idle_seconds(environ.get("SESSION_IDLE_TIMEOUT", str(DEFAULT_IDLE_TIMEOUT_SECONDS))))
 
 
-def new_token():
+def new_token() -> str:
     # 256 bits from the OS; URL-safe base64 is printable ASCII without whitespace.
     return secrets.token_urlsafe(32)
 
 
-def create_session(cur, user_id, wallet_id, game_id, token=None):
+def create_session(cur: Cursor, user_id: int, wallet_id: int, game_id: int, token: str | None = None) -> str:
     """An inactive session; token: a chosen one for the load tools, whose pgbench scripts
     name sessions by number (a launch always draws a random one)."""
     token = token or new_token()
@@ -54,11 +57,11 @@ def create_session(cur, user_id, wallet_id, game_id, token=None):
     return token
 
 
-def activate_session(cur, token, provider_session_id):
+def activate_session(cur: Cursor, token: str, provider_session_id: str) -> bool:
     """Whether the session is now active (not when its player is excluded)."""
     cur.execute(ACTIVATE_SESSION, (provider_session_id, token))
     return cur.rowcount == 1
 
 
-def close_session(cur, token):
+def close_session(cur: Cursor, token: str) -> None:
     cur.execute(CLOSE_SESSION, (token,))
