@@ -35,13 +35,9 @@ CLOSE_SESSION = """
 """
 
 
-# SESSION_IDLE_TIMEOUT's rule, for the server's settings and the load tools alike.
-idle_seconds = positive_seconds
-
-
 def session_idle_timeout(environ: Mapping[str, str] = os.environ) -> timedelta:
     """SESSION_IDLE_TIMEOUT as a timedelta (the load tools that open the database read it)."""
-    return timedelta(seconds=idle_seconds(environ.get("SESSION_IDLE_TIMEOUT", str(DEFAULT_IDLE_TIMEOUT_SECONDS))))
+    return timedelta(seconds=positive_seconds(environ.get("SESSION_IDLE_TIMEOUT", str(DEFAULT_IDLE_TIMEOUT_SECONDS))))
 
 
 def new_token() -> str:

@@ -37,7 +37,7 @@ class SettingsError(ValueError):
 
 # --- parsers: text -> value, or ValueError with what was expected ---------------------
 
-def _number(kind, low=None, high=None, low_open=False):
+def _number(kind, low=None, high=None):
     noun = "an integer" if kind is int else "a number"
 
     def parse(text):
@@ -47,8 +47,8 @@ def _number(kind, low=None, high=None, low_open=False):
             raise ValueError(f"not {noun}") from None
         if kind is float and not math.isfinite(value):
             raise ValueError(f"not {noun}")
-        if low is not None and (value <= low if low_open else value < low):
-            raise ValueError(f"must be {'above' if low_open else 'at least'} {low}")
+        if low is not None and value < low:
+            raise ValueError(f"must be at least {low}")
         if high is not None and value > high:
             raise ValueError(f"must be at most {high}")
         return value
@@ -111,7 +111,8 @@ def _on_off(text):
 
 PORT = _number(int, 0, 65535)
 COUNT = _number(int, 1)               # at least one
-SECONDS = _number(float, 0, low_open=True)   # above zero
+SECONDS = pool.positive_seconds     # above zero: the rule the tools that read DB_CALL_TIMEOUT and
+                                     # SESSION_IDLE_TIMEOUT themselves apply too
 SECONDS_OR_OFF = _number(float, 0)     # zero turns the thing off
 
 
@@ -158,7 +159,7 @@ OPTIONS = (
            "seconds before a pending provider call is reconciled"),
     Option("round_timeout", "ROUND_TIMEOUT", None, 300.0, SECONDS, "seconds before an open round is closed"),
     Option("session_idle_timeout", "SESSION_IDLE_TIMEOUT", None, sessions.DEFAULT_IDLE_TIMEOUT_SECONDS,
-           sessions.idle_seconds,
+           SECONDS,
            "seconds without a bet after which a casino session expires"),
     Option("bonus_expiry_interval", "BONUS_EXPIRY_INTERVAL", None, 60.0, SECONDS_OR_OFF,
            "seconds between passes forfeiting bonuses past their expiry; 0 = off"),
@@ -194,7 +195,7 @@ OPTIONS = (
            "how often each process reloads signing and operator keys"),
     Option("signature_tolerance", "SIGNATURE_TOLERANCE", None, 300.0, SECONDS,
            "seconds a v2 signature's timestamp may differ from the clock"),
-    Option("db_call_timeout", "DB_CALL_TIMEOUT", None, pool.DEFAULT_CALL_TIMEOUT, pool.positive_seconds,
+    Option("db_call_timeout", "DB_CALL_TIMEOUT", None, pool.DEFAULT_CALL_TIMEOUT, SECONDS,
            "seconds a database call may take, queueing included, before it is cancelled and answered 503"),
     Option("default_jurisdiction", "DEFAULT_JURISDICTION", None, "DEFAULT", _jurisdiction_code,
            "the jurisdiction of a player registered without one (a row of CASINO_JURISDICTIONS)"),
